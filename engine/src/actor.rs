@@ -1,0 +1,336 @@
+//! The episode actor: the one writer of an episode. It applies commands to the pure core in
+//! batches, commits each batch durably, and only then publishes events, performs effects and
+//! answers callers.
+//!
+//! Ordering hazard, written down where it matters: the in-memory episode runs ahead of the disk
+//! while a batch is being committed. Nothing leaves the actor (no event, no reply, no run)
+//! before the commit resolves; if it fails, the episode is reloaded from the store, so memory
+//! never keeps a state the disk does not have.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::command::{Changes, Command, Effect, RunSpec};
+use crate::definition::{Resource, WorkflowDef};
+use crate::engine::Shared;
+use crate::episode::Episode;
+use crate::error::{EngineError, Result, StoreError};
+use crate::events::Event;
+use crate::ids::{InstanceKey, Timestamp, now_ms};
+use crate::run::{RunContext, execute};
+use crate::scheduler::Ticket;
+use crate::store::{Commit, EpisodeSnapshot};
+
+/// The most messages applied in one batch (one commit).
+const MAX_BATCH: usize = 4096;
+/// Live events buffered per episode before a slow subscriber falls back to the store.
+const EVENT_BUFFER: usize = 4096;
+
+type Reader = Box<dyn FnOnce(&Episode) + Send>;
+
+/// A message to an episode actor.
+pub(crate) enum Msg {
+    /// Apply a command; answer when it is durable.
+    Command {
+        command: Command,
+        reply: Option<oneshot::Sender<Result<()>>>,
+    },
+    /// The scheduler granted a slot of `resource`.
+    Start { key: InstanceKey, resource: Resource },
+    /// Look at the committed state.
+    Read(Reader),
+    /// Stop the actor (and its runs).
+    Stop,
+}
+
+/// How the rest of the engine reaches an actor.
+#[derive(Clone)]
+pub(crate) struct Handle {
+    pub tx: mpsc::UnboundedSender<Msg>,
+    pub events: broadcast::Sender<Event>,
+    pub def: Arc<WorkflowDef>,
+}
+
+impl Handle {
+    /// Sends a command and waits until it is durable.
+    pub async fn command(&self, command: Command) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Msg::Command {
+                command,
+                reply: Some(reply),
+            })
+            .map_err(|_| EngineError::ShuttingDown)?;
+        answer.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+
+    /// Runs `f` on the committed state.
+    pub async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Episode) -> T + Send + 'static) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        let reader: Reader = Box::new(move |episode| {
+            let _ = reply.send(f(episode));
+        });
+        self.tx.send(Msg::Read(reader)).map_err(|_| EngineError::ShuttingDown)?;
+        answer.await.map_err(|_| EngineError::ShuttingDown)
+    }
+
+    /// The committed state as a snapshot.
+    pub async fn snapshot(&self) -> Result<EpisodeSnapshot> {
+        self.read(|e| EpisodeSnapshot {
+            header: e.header().clone(),
+            instances: e.instances().cloned().collect(),
+        })
+        .await
+    }
+}
+
+/// Starts the actor of `episode`.
+pub(crate) fn spawn(shared: Arc<Shared>, def: Arc<WorkflowDef>, episode: Episode) -> (Handle, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (events, _) = broadcast::channel(EVENT_BUFFER);
+    let handle = Handle {
+        tx: tx.clone(),
+        events: events.clone(),
+        def: def.clone(),
+    };
+    let actor = Actor {
+        shared,
+        def,
+        episode,
+        tx,
+        events,
+        runs: HashMap::new(),
+    };
+    let task = tokio::spawn(actor.run(rx));
+    (handle, task)
+}
+
+struct Actor {
+    shared: Arc<Shared>,
+    def: Arc<WorkflowDef>,
+    episode: Episode,
+    tx: mpsc::UnboundedSender<Msg>,
+    events: broadcast::Sender<Event>,
+    /// The runs in flight: attempt and cancellation token.
+    runs: HashMap<InstanceKey, (u32, CancellationToken)>,
+}
+
+impl Actor {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
+        let mut batch = Vec::new();
+        loop {
+            batch.clear();
+            if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                break;
+            }
+            if !self.process(&mut batch).await {
+                break;
+            }
+        }
+        for (_, token) in self.runs.values() {
+            token.cancel();
+        }
+    }
+
+    /// Applies a batch; false when the actor must stop.
+    async fn process(&mut self, batch: &mut Vec<Msg>) -> bool {
+        let now = now_ms();
+        let mut changes = Changes::default();
+        let mut replies = Vec::new();
+        let mut readers = Vec::new();
+        let mut started: Vec<Resource> = Vec::new();
+        let mut refused: Vec<Resource> = Vec::new();
+        let mut stop = false;
+        for msg in batch.drain(..) {
+            match msg {
+                Msg::Command { command, reply } => {
+                    if let Command::Finished { key, attempt, .. } = &command {
+                        if self.runs.get(key).is_some_and(|(a, _)| a == attempt) {
+                            self.runs.remove(key);
+                        }
+                    }
+                    let result = self.episode.apply(&self.def, command, now, &mut changes);
+                    replies.push((reply, result));
+                }
+                Msg::Start { key, resource } => match self.episode.apply(&self.def, Command::Start { key }, now, &mut changes) {
+                    Ok(()) => started.push(resource),
+                    Err(_) => refused.push(resource),
+                },
+                Msg::Read(reader) => readers.push(reader),
+                Msg::Stop => stop = true,
+            }
+        }
+        for resource in refused {
+            self.shared.release(resource);
+        }
+        let mut events = Vec::new();
+        if !changes.is_empty() {
+            match self.commit(&mut changes, now).await {
+                Ok(committed) => events = committed,
+                Err(error) => {
+                    tracing::error!(episode = %self.episode.id(), %error, "commit failed; reloading the episode");
+                    self.reload();
+                    for (_, result) in &mut replies {
+                        if result.is_ok() {
+                            *result = Err(EngineError::Store(StoreError::Backend(error.to_string())));
+                        }
+                    }
+                    for resource in started {
+                        self.shared.release(resource);
+                    }
+                    changes.effects.clear();
+                }
+            }
+        }
+        for event in events {
+            // No subscriber is fine: events are in the store.
+            let _ = self.events.send(event);
+        }
+        let effects = std::mem::take(&mut changes.effects);
+        self.perform(effects);
+        for (reply, result) in replies {
+            if let Some(reply) = reply {
+                let _ = reply.send(result);
+            }
+        }
+        for reader in readers {
+            reader(&self.episode);
+        }
+        !stop
+    }
+
+    /// Numbers the events and writes the batch; resolves when durable.
+    async fn commit(&mut self, changes: &mut Changes, now: Timestamp) -> std::result::Result<Vec<Event>, StoreError> {
+        let id = self.episode.id();
+        let header = self.episode.header_mut();
+        let events: Vec<Event> = changes
+            .events
+            .drain(..)
+            .map(|kind| {
+                let seq = header.next_seq;
+                header.next_seq += 1;
+                Event {
+                    episode: id,
+                    seq,
+                    at: now,
+                    kind,
+                }
+            })
+            .collect();
+        let mut commit = Commit::new(id);
+        commit.header = Some(header.clone());
+        commit.instances = changes
+            .dirty
+            .iter()
+            .filter_map(|key| self.episode.instance(&self.def, key).cloned())
+            .collect();
+        commit.removed = std::mem::take(&mut changes.removed);
+        commit.values = std::mem::take(&mut changes.values);
+        commit.events = events.clone();
+        self.shared.store.commit(commit).await?;
+        Ok(events)
+    }
+
+    /// Puts the episode back to what the store holds, after a failed commit.
+    fn reload(&mut self) {
+        match self.shared.store.load_episode(self.episode.id()) {
+            Ok(Some(stored)) => match Episode::restore(&self.def, stored) {
+                Ok(episode) => self.episode = episode,
+                Err(error) => tracing::error!(episode = %self.episode.id(), %error, "reload failed"),
+            },
+            Ok(None) => tracing::error!(episode = %self.episode.id(), "reload found no episode"),
+            Err(error) => tracing::error!(episode = %self.episode.id(), %error, "reload failed"),
+        }
+    }
+
+    fn perform(&mut self, effects: Vec<Effect>) {
+        let mut enqueued = false;
+        for effect in effects {
+            match effect {
+                Effect::Enqueue { key, resource } => {
+                    self.shared.enqueue(
+                        resource,
+                        Ticket {
+                            episode: self.episode.id(),
+                            key,
+                        },
+                    );
+                    enqueued = true;
+                }
+                Effect::Run(run) => self.start_run(run),
+                Effect::CancelRun { key } => {
+                    if let Some((_, token)) = self.runs.remove(&key) {
+                        token.cancel();
+                    }
+                }
+                Effect::Timer { key, at } => {
+                    let tx = self.tx.clone();
+                    let wait = at.saturating_sub(now_ms());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                        let _ = tx.send(Msg::Command {
+                            command: Command::RetryDue { key },
+                            reply: None,
+                        });
+                    });
+                }
+            }
+        }
+        if enqueued {
+            self.shared.dispatch();
+        }
+    }
+
+    fn start_run(&mut self, run: RunSpec) {
+        let Some(spec) = self.def.node(&run.key.node).cloned() else {
+            return;
+        };
+        let token = CancellationToken::new();
+        if let Some((_, old)) = self.runs.insert(run.key.clone(), (run.attempt, token.clone())) {
+            old.cancel();
+        }
+        let tx = self.tx.clone();
+        let key = run.key.clone();
+        let progress = move |attempt: u32, fraction: f32, message: String| {
+            let _ = tx.send(Msg::Command {
+                command: Command::Progress {
+                    key: key.clone(),
+                    attempt,
+                    fraction,
+                    message,
+                },
+                reply: None,
+            });
+        };
+        let cx = RunContext {
+            episode: self.episode.id(),
+            episode_input: Arc::new(self.episode.header().input.clone()),
+            store: self.shared.store.clone(),
+            blobs: self.shared.blobs.clone(),
+            cancel: token,
+            progress: Arc::new(progress),
+        };
+        let tx = self.tx.clone();
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let result = execute(&spec, &cx, &run).await;
+            let _ = tx.send(Msg::Command {
+                command: Command::Finished {
+                    key: run.key,
+                    attempt: run.attempt,
+                    result,
+                },
+                reply: None,
+            });
+            shared.release(spec.resource_ref());
+        });
+    }
+}
+
+/// Sends a fire-and-forget stop.
+pub(crate) fn stop(handle: &Handle) {
+    let _ = handle.tx.send(Msg::Stop);
+}

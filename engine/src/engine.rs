@@ -1,0 +1,434 @@
+//! The engine: the registry of workflow definitions, the episode actors, the scheduler, and the
+//! API that workflows, the CLI and the HTTP facade call.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use crate::actor::{self, Handle};
+use crate::command::Command;
+use crate::definition::{Resource, WorkflowDef};
+use crate::episode::Episode;
+use crate::error::{EngineError, Result};
+use crate::ids::{EpisodeId, InstanceKey, now_ms};
+use crate::record::{EpisodeStatus, InstanceRecord};
+use crate::recovery::RecoveryReport;
+use crate::scheduler::{Scheduler, Ticket};
+use crate::store::{BlobStore, Commit, EpisodeSnapshot, GcStats, Store};
+use crate::subscription::EventStream;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Concurrent runs per resource.
+    pub limits: BTreeMap<Resource, usize>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            limits: BTreeMap::from([(Resource::Cpu, cores), (Resource::Gpu, 1)]),
+        }
+    }
+}
+
+/// Workflow definitions by name and version; the last registered version of a name is the one
+/// new episodes use.
+#[derive(Default)]
+struct Registry {
+    versions: HashMap<(String, String), Arc<WorkflowDef>>,
+    latest: HashMap<String, Arc<WorkflowDef>>,
+}
+
+/// State shared by the engine handle and the actors.
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    registry: RwLock<Registry>,
+    episodes: Mutex<HashMap<EpisodeId, Handle>>,
+    /// Episodes whose definition version is not registered: left untouched.
+    unavailable: Mutex<HashMap<EpisodeId, (String, String)>>,
+    scheduler: Mutex<Scheduler>,
+    actors: Mutex<Vec<JoinHandle<()>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding these locks leaves plain data behind; keep going.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn enqueue(&self, resource: Resource, ticket: Ticket) {
+        lock(&self.scheduler).enqueue(resource, ticket);
+    }
+
+    /// Hands free slots to queued instances.
+    pub(crate) fn dispatch(&self) {
+        loop {
+            let grants = lock(&self.scheduler).grant();
+            if grants.is_empty() {
+                return;
+            }
+            let episodes = lock(&self.episodes);
+            let mut lost = Vec::new();
+            for (resource, ticket) in grants {
+                let sent = episodes.get(&ticket.episode).is_some_and(|h| {
+                    h.tx.send(actor::Msg::Start {
+                        key: ticket.key,
+                        resource,
+                    })
+                    .is_ok()
+                });
+                if !sent {
+                    lost.push(resource);
+                }
+            }
+            drop(episodes);
+            if lost.is_empty() {
+                return;
+            }
+            let mut scheduler = lock(&self.scheduler);
+            for resource in lost {
+                scheduler.release(resource);
+            }
+        }
+    }
+
+    /// Frees a slot and hands it on.
+    pub(crate) fn release(&self, resource: Resource) {
+        lock(&self.scheduler).release(resource);
+        self.dispatch();
+    }
+
+    pub(crate) fn definition(&self, workflow: &str, version: &str) -> Option<Arc<WorkflowDef>> {
+        let registry = self.registry.read().unwrap_or_else(|e| e.into_inner());
+        registry.versions.get(&(workflow.to_owned(), version.to_owned())).cloned()
+    }
+
+    /// Starts the actor of a restored or new episode and makes it reachable.
+    pub(crate) fn adopt(self: &Arc<Self>, def: Arc<WorkflowDef>, episode: Episode) -> Handle {
+        let id = episode.id();
+        let (handle, task) = actor::spawn(self.clone(), def, episode);
+        lock(&self.actors).push(task);
+        lock(&self.episodes).insert(id, handle.clone());
+        handle
+    }
+}
+
+/// The workflow engine. Cheap to clone; every clone drives the same episodes.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+impl Engine {
+    /// Opens the engine over a store: registers `definitions`, loads every unfinished episode,
+    /// puts interrupted runs back in the queue (their attempt counts), and starts scheduling.
+    /// Episodes whose definition version is not registered, and episodes whose records are
+    /// corrupt, are listed in the report and left untouched; the others run.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        blobs: Arc<dyn BlobStore>,
+        definitions: impl IntoIterator<Item = WorkflowDef>,
+        config: EngineConfig,
+    ) -> Result<(Self, RecoveryReport)> {
+        let shared = Arc::new(Shared {
+            store,
+            blobs,
+            registry: RwLock::new(Registry::default()),
+            episodes: Mutex::new(HashMap::new()),
+            unavailable: Mutex::new(HashMap::new()),
+            scheduler: Mutex::new(Scheduler::new(&config.limits)),
+            actors: Mutex::new(Vec::new()),
+        });
+        let engine = Self { shared };
+        for def in definitions {
+            engine.register(def);
+        }
+        let report = crate::recovery::recover(&engine.shared).await?;
+        Ok((engine, report))
+    }
+
+    /// Registers a workflow definition; new episodes of its name use it.
+    pub fn register(&self, def: WorkflowDef) -> Arc<WorkflowDef> {
+        let def = Arc::new(def);
+        let mut registry = self.shared.registry.write().unwrap_or_else(|e| e.into_inner());
+        registry
+            .versions
+            .insert((def.name().to_owned(), def.version().to_owned()), def.clone());
+        registry.latest.insert(def.name().to_owned(), def.clone());
+        def
+    }
+
+    /// The definition new episodes of `workflow` use.
+    pub fn workflow(&self, workflow: &str) -> Option<Arc<WorkflowDef>> {
+        let registry = self.shared.registry.read().unwrap_or_else(|e| e.into_inner());
+        registry.latest.get(workflow).cloned()
+    }
+
+    /// Every registered workflow's current definition, by name.
+    pub fn workflows(&self) -> Vec<Arc<WorkflowDef>> {
+        let registry = self.shared.registry.read().unwrap_or_else(|e| e.into_inner());
+        let mut defs: Vec<_> = registry.latest.values().cloned().collect();
+        defs.sort_by(|a, b| a.name().cmp(b.name()));
+        defs
+    }
+
+    /// Creates an episode of `workflow` with `input` (given to every node under `"episode"`);
+    /// returns once it is durable and its first nodes are queued.
+    pub async fn create_episode(&self, workflow: &str, input: Value, seed: u64) -> Result<EpisodeId> {
+        let def = self
+            .workflow(workflow)
+            .ok_or_else(|| EngineError::UnknownWorkflow(workflow.to_owned()))?;
+        let id = EpisodeId::generate();
+        let (episode, changes) = Episode::create(&def, id, input, seed, now_ms());
+        self.start_new(def, episode, changes).await?;
+        Ok(id)
+    }
+
+    /// Makes a new episode durable and starts its actor.
+    async fn start_new(&self, def: Arc<WorkflowDef>, mut episode: Episode, mut changes: crate::command::Changes) -> Result<()> {
+        let id = episode.id();
+        let now = now_ms();
+        let header = episode.header_mut();
+        let mut commit = Commit::new(id);
+        for kind in changes.events.drain(..) {
+            commit.events.push(crate::events::Event {
+                episode: id,
+                seq: header.next_seq,
+                at: now,
+                kind,
+            });
+            header.next_seq += 1;
+        }
+        commit.header = Some(header.clone());
+        commit.instances = episode.instances().cloned().collect();
+        commit.values = std::mem::take(&mut changes.values);
+        self.shared.store.commit(commit).await?;
+        let handle = self.shared.adopt(def, episode);
+        // The new episode's first effects (its roots queued) go through the actor like any other.
+        handle.command(Command::Recover).await
+    }
+
+    /// Forks an episode: a new episode with the same versions and pointers (values copied, blobs
+    /// shared), for A/B comparison. Runs in flight are not inherited.
+    pub async fn fork(&self, episode: EpisodeId) -> Result<EpisodeId> {
+        let handle = self.handle(episode).await?;
+        let source = handle.read(|e| e.clone()).await?;
+        let id = EpisodeId::generate();
+        let (forked, mut changes) = source.fork(&handle.def, id, now_ms());
+        for record in forked.instances() {
+            for version in &record.versions {
+                let value = self.shared.store.version_value(episode, &record.key, version.n)?;
+                changes.values.push((record.key.clone(), version.n, Arc::new(value)));
+            }
+        }
+        self.start_new(handle.def.clone(), forked, changes).await?;
+        Ok(id)
+    }
+
+    async fn handle(&self, episode: EpisodeId) -> Result<Handle> {
+        if let Some(handle) = lock(&self.shared.episodes).get(&episode) {
+            return Ok(handle.clone());
+        }
+        if let Some((workflow, version)) = lock(&self.shared.unavailable).get(&episode) {
+            return Err(EngineError::UnknownDefinition {
+                episode,
+                workflow: workflow.clone(),
+                version: version.clone(),
+            });
+        }
+        // Finished episodes are not loaded at start; load on first use.
+        let stored = self
+            .shared
+            .store
+            .load_episode(episode)?
+            .ok_or(EngineError::EpisodeNotFound(episode))?;
+        let header = &stored.header;
+        let def = self
+            .shared
+            .definition(&header.workflow, &header.definition_version)
+            .ok_or_else(|| EngineError::UnknownDefinition {
+                episode,
+                workflow: header.workflow.clone(),
+                version: header.definition_version.clone(),
+            })?;
+        let restored = Episode::restore(&def, stored).map_err(|what| crate::error::StoreError::Corrupt {
+            episode: Some(episode),
+            what,
+        })?;
+        if let Some(handle) = lock(&self.shared.episodes).get(&episode) {
+            return Ok(handle.clone());
+        }
+        let handle = self.shared.adopt(def, restored);
+        handle.command(Command::Recover).await?;
+        Ok(handle)
+    }
+
+    async fn command(&self, episode: EpisodeId, command: Command) -> Result<()> {
+        self.handle(episode).await?.command(command).await
+    }
+
+    /// Approves `version` of an instance waiting at its gate.
+    pub async fn approve(&self, episode: EpisodeId, key: InstanceKey, version: u32) -> Result<()> {
+        self.command(episode, Command::Approve { key, version }).await
+    }
+
+    /// Runs an instance again with feedback and a new seed. `version`, when given, must be the
+    /// current one.
+    pub async fn regenerate(&self, episode: EpisodeId, key: InstanceKey, feedback: Option<String>, version: Option<u32>) -> Result<()> {
+        self.command(episode, Command::Regenerate { key, feedback, version }).await
+    }
+
+    /// Stores a person's version of an instance's output (made from `base_version`, the current
+    /// one) and goes on with it; readers whose input changed become stale.
+    pub async fn edit(&self, episode: EpisodeId, key: InstanceKey, value: Value, base_version: Option<u32>) -> Result<()> {
+        self.command(episode, Command::Edit { key, value, base_version }).await
+    }
+
+    /// Picks one candidate of a `Candidates` gate.
+    pub async fn select(&self, episode: EpisodeId, key: InstanceKey, version: u32) -> Result<()> {
+        self.command(episode, Command::Select { key, version }).await
+    }
+
+    /// Moves an instance's pointer back to an older version and approves it.
+    pub async fn revert(&self, episode: EpisodeId, key: InstanceKey, version: u32) -> Result<()> {
+        self.command(episode, Command::Revert { key, version }).await
+    }
+
+    /// Pauses an episode: running nodes are interrupted (and re-queued on resume).
+    pub async fn pause(&self, episode: EpisodeId) -> Result<()> {
+        self.command(episode, Command::Pause).await
+    }
+
+    /// Resumes a paused episode.
+    pub async fn resume(&self, episode: EpisodeId) -> Result<()> {
+        self.command(episode, Command::Resume).await
+    }
+
+    /// Cancels an episode: running nodes are cancelled, approved work is kept.
+    pub async fn cancel(&self, episode: EpisodeId) -> Result<()> {
+        self.command(episode, Command::Cancel).await
+    }
+
+    /// Deletes an episode and everything stored for it (blobs are collected later).
+    pub async fn delete(&self, episode: EpisodeId) -> Result<()> {
+        let handle = lock(&self.shared.episodes).remove(&episode);
+        match handle {
+            Some(handle) => actor::stop(&handle),
+            None if self.shared.store.load_episode(episode)?.is_none() => {
+                return Err(EngineError::EpisodeNotFound(episode));
+            }
+            None => {}
+        }
+        lock(&self.shared.unavailable).remove(&episode);
+        self.shared.store.delete_episode(episode).await?;
+        Ok(())
+    }
+
+    /// The episode's committed state.
+    pub async fn snapshot(&self, episode: EpisodeId) -> Result<EpisodeSnapshot> {
+        self.handle(episode).await?.snapshot().await
+    }
+
+    /// One instance's committed state.
+    pub async fn instance(&self, episode: EpisodeId, key: &InstanceKey) -> Result<InstanceRecord> {
+        let handle = self.handle(episode).await?;
+        let def = handle.def.clone();
+        let wanted = key.clone();
+        handle
+            .read(move |e| e.instance(&def, &wanted).cloned())
+            .await?
+            .ok_or_else(|| EngineError::InstanceNotFound {
+                episode,
+                key: key.clone(),
+            })
+    }
+
+    /// The value of version `n` of an instance.
+    pub fn version_value(&self, episode: EpisodeId, key: &InstanceKey, n: u32) -> Result<Value> {
+        Ok(self.shared.store.version_value(episode, key, n)?)
+    }
+
+    /// The ids of the episodes with `status`.
+    pub fn episodes(&self, status: EpisodeStatus) -> Result<Vec<EpisodeId>> {
+        Ok(self.shared.store.episodes_with_status(status)?)
+    }
+
+    /// Events of `episode` from sequence number `from_seq` on: stored ones, then live ones.
+    pub async fn subscribe(&self, episode: EpisodeId, from_seq: u64) -> Result<EventStream> {
+        let handle = self.handle(episode).await?;
+        let live = handle.events.subscribe();
+        Ok(EventStream::new(episode, self.shared.store.clone(), live, from_seq))
+    }
+
+    /// Waits until `done` holds for the episode's committed state, or `timeout` passes.
+    pub async fn wait_until(
+        &self,
+        episode: EpisodeId,
+        timeout: Duration,
+        done: impl Fn(&EpisodeSnapshot) -> bool,
+    ) -> Result<Option<EpisodeSnapshot>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut snapshot = self.snapshot(episode).await?;
+        let mut events = self.subscribe(episode, snapshot.header.next_seq).await?;
+        loop {
+            if done(&snapshot) {
+                return Ok(Some(snapshot));
+            }
+            match tokio::time::timeout_at(deadline, events.next()).await {
+                Err(_) => return Ok(None),
+                Ok(None) => return Err(EngineError::ShuttingDown),
+                Ok(Some(event)) => {
+                    event?;
+                }
+            }
+            snapshot = self.snapshot(episode).await?;
+        }
+    }
+
+    /// Deletes blobs that no stored version references and that are older than `grace`.
+    pub async fn collect_garbage(&self, grace: Duration) -> Result<GcStats> {
+        let mut live = HashSet::new();
+        for loaded in self.shared.store.load_episodes(&[])? {
+            let Ok(episode) = loaded else {
+                // A corrupt episode's blobs cannot be told apart: keep everything this round.
+                return Ok(GcStats::default());
+            };
+            for record in &episode.instances {
+                for version in &record.versions {
+                    live.extend(version.blobs.iter().copied());
+                }
+            }
+        }
+        Ok(self.shared.blobs.collect(&live, grace).await?)
+    }
+
+    /// The blob store nodes write to.
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.shared.blobs
+    }
+
+    /// Stops every episode actor and cancels runs in flight. Their instances stay `Running` on
+    /// disk and are re-queued by the next [`Engine::open`], as after a crash.
+    pub async fn shutdown(&self) {
+        let handles: Vec<Handle> = lock(&self.shared.episodes).drain().map(|(_, h)| h).collect();
+        for handle in &handles {
+            actor::stop(handle);
+        }
+        let tasks: Vec<JoinHandle<()>> = lock(&self.shared.actors).drain(..).collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn mark_unavailable(&self, episode: EpisodeId, workflow: String, version: String) {
+        lock(&self.unavailable).insert(episode, (workflow, version));
+    }
+}

@@ -1,0 +1,222 @@
+//! The engine's error types: definition errors (at build time), store errors, node errors and
+//! the errors an action or command can return.
+
+use crate::ids::{EpisodeId, InstanceKey};
+
+/// A workflow definition that cannot be built. Each variant names the nodes at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DefinitionError {
+    /// Two nodes share one key.
+    #[error("duplicate node key `{key}`")]
+    DuplicateKey {
+        /// The repeated key.
+        key: String,
+    },
+    /// A node reads (or maps over) a node the definition does not have.
+    #[error("node `{node}` depends on unknown node `{dependency}`")]
+    UnknownDependency {
+        /// The node that declares the dependency.
+        node: String,
+        /// The missing node.
+        dependency: String,
+    },
+    /// The dependencies form a cycle.
+    #[error("dependency cycle through nodes {}", .nodes.join(" -> "))]
+    Cycle {
+        /// The nodes on the cycle, sorted.
+        nodes: Vec<String>,
+    },
+    /// A map node is fed by something that is neither a list node nor another map node.
+    #[error("map node `{node}` maps over `{source_node}`, which is neither a list node nor a map node")]
+    MapWithoutList {
+        /// The map node.
+        node: String,
+        /// What it maps over.
+        source_node: String,
+    },
+    /// A reduce node, or an item read, names a node that is not a map node.
+    #[error("node `{node}` joins the items of `{source_node}`, which is not a map node")]
+    NotAMap {
+        /// The node that needs a map.
+        node: String,
+        /// The node that is not one.
+        source_node: String,
+    },
+    /// A key that cannot be used: empty, reserved, or with characters outside `[A-Za-z0-9_-]`.
+    #[error("invalid node key `{key}`: {reason}")]
+    InvalidKey {
+        /// The key.
+        key: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// A gate, retry policy or read with impossible parameters.
+    #[error("node `{node}`: {reason}")]
+    InvalidParameter {
+        /// The node.
+        node: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A workflow without nodes.
+    #[error("workflow `{workflow}` has no nodes")]
+    Empty {
+        /// The workflow name.
+        workflow: String,
+    },
+}
+
+/// A failure of the store or the blob store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The disk or the operating system failed; the operation may succeed if retried.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The storage backend failed.
+    #[error("storage backend: {0}")]
+    Backend(String),
+    /// A record that does not decode: suspect corruption.
+    #[error("corrupt record{}: {what}", .episode.map(|e| format!(" of episode {e}")).unwrap_or_default())]
+    Corrupt {
+        /// The episode the record belongs to, when known.
+        episode: Option<EpisodeId>,
+        /// What is wrong.
+        what: String,
+    },
+    /// The store was written by a format this build does not know.
+    #[error("store format version {found} is not supported (this build reads version {supported})")]
+    UnknownFormat {
+        /// The version found on disk.
+        found: String,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+    /// A record or blob that does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The store is shutting down.
+    #[error("the store is closed")]
+    Closed,
+}
+
+/// Why a node run failed; the variant decides whether the retry policy applies.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+pub enum NodeError {
+    /// A passing failure: retried with backoff while the retry policy allows.
+    #[error("{0}")]
+    Retryable(String),
+    /// A failure that retrying cannot fix (bad input, a bug): the instance fails at once.
+    #[error("{0}")]
+    Permanent(String),
+    /// The run stopped because its cancellation token fired.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl NodeError {
+    /// A retryable error with this message.
+    pub fn retryable(msg: impl Into<String>) -> Self {
+        Self::Retryable(msg.into())
+    }
+
+    /// A permanent error with this message.
+    pub fn permanent(msg: impl Into<String>) -> Self {
+        Self::Permanent(msg.into())
+    }
+}
+
+/// The errors of the engine's API: actions refused, episodes unknown, store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No episode with this id.
+    #[error("episode {0} not found")]
+    EpisodeNotFound(EpisodeId),
+    /// No such node instance in the episode.
+    #[error("episode {episode} has no node instance `{key}`")]
+    InstanceNotFound {
+        /// The episode.
+        episode: EpisodeId,
+        /// The instance asked for.
+        key: InstanceKey,
+    },
+    /// The action is not allowed in the instance's (or episode's) current state; nothing changed.
+    #[error("cannot {action} `{key}` while it is {state}")]
+    IllegalAction {
+        /// The action refused.
+        action: &'static str,
+        /// The instance.
+        key: InstanceKey,
+        /// Its state, as a word.
+        state: String,
+    },
+    /// The action names a version that is not the one it must act on; nothing changed.
+    #[error("version conflict on `{key}`: acted on version {given}, current is {current:?}")]
+    VersionConflict {
+        /// The instance.
+        key: InstanceKey,
+        /// The version the action named.
+        given: u32,
+        /// The current version.
+        current: Option<u32>,
+    },
+    /// An action on the whole episode that its status does not allow.
+    #[error("cannot {action} episode {episode} while it is {status}")]
+    IllegalEpisodeAction {
+        /// The action refused.
+        action: &'static str,
+        /// The episode.
+        episode: EpisodeId,
+        /// Its status, as a word.
+        status: String,
+    },
+    /// A user-authored value that does not fit the node's output type.
+    #[error("invalid value for `{key}`: {reason}")]
+    InvalidValue {
+        /// The instance.
+        key: InstanceKey,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No workflow registered under this name.
+    #[error("workflow `{0}` is not registered")]
+    UnknownWorkflow(String),
+    /// The episode was created under a definition version that is not registered; it is left untouched.
+    #[error("episode {episode} needs workflow `{workflow}` at definition version {version}, which is not registered")]
+    UnknownDefinition {
+        /// The episode.
+        episode: EpisodeId,
+        /// Its workflow's name.
+        workflow: String,
+        /// The definition version it was created under.
+        version: String,
+    },
+    /// A workflow with this name and a different definition is already registered under this version.
+    #[error(transparent)]
+    Definition(#[from] DefinitionError),
+    /// The store failed; the action did not take effect.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The engine is shutting down.
+    #[error("the engine is shutting down")]
+    ShuttingDown,
+}
+
+impl EngineError {
+    /// True for the refusals a client resolves by reloading state: a version conflict or an
+    /// action that the current state does not allow.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Self::VersionConflict { .. } | Self::IllegalAction { .. } | Self::IllegalEpisodeAction { .. }
+        )
+    }
+}
+
+/// Result alias for the engine's API.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

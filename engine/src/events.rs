@@ -1,0 +1,201 @@
+//! Events: every transition of an episode, numbered per episode.
+
+use serde::{Deserialize, Serialize};
+
+use crate::definition::GateKind;
+use crate::ids::{ContentHash, EpisodeId, InstanceKey, Timestamp};
+
+/// One event of an episode's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The episode.
+    pub episode: EpisodeId,
+    /// Its sequence number within the episode, from 1, without gaps.
+    pub seq: u64,
+    /// When it happened.
+    pub at: Timestamp,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum EventKind {
+    /// The episode was created (or forked from another).
+    EpisodeCreated {
+        /// The workflow's name.
+        workflow: String,
+        /// Its definition version.
+        definition_version: String,
+        /// The episode it was forked from.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        forked_from: Option<EpisodeId>,
+    },
+    /// A map node's item set changed with its source list.
+    ItemsChanged {
+        /// The map node.
+        node: String,
+        /// Item ids added.
+        added: Vec<String>,
+        /// Item ids removed.
+        removed: Vec<String>,
+    },
+    /// An instance's inputs are approved; it is queued.
+    NodeReady {
+        /// The instance.
+        key: InstanceKey,
+    },
+    /// An instance lost an approved input before it ran; it waits again.
+    NodeBlocked {
+        /// The instance.
+        key: InstanceKey,
+    },
+    /// A run started.
+    NodeStarted {
+        /// The instance.
+        key: InstanceKey,
+        /// Its attempt number.
+        attempt: u32,
+    },
+    /// A running node reported progress.
+    NodeProgress {
+        /// The instance.
+        key: InstanceKey,
+        /// The attempt reporting.
+        attempt: u32,
+        /// Done so far, in `[0, 1]`.
+        fraction: f32,
+        /// What it is doing.
+        message: String,
+    },
+    /// A run produced a version.
+    NodeProduced {
+        /// The instance.
+        key: InstanceKey,
+        /// The new version.
+        version: u32,
+        /// Its content hash.
+        hash: ContentHash,
+        /// Its quality score, behind a quality gate.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        score: Option<f64>,
+    },
+    /// A run failed.
+    NodeFailed {
+        /// The instance.
+        key: InstanceKey,
+        /// The attempt that failed.
+        attempt: u32,
+        /// Why.
+        error: String,
+        /// When it is retried; `None` when it failed for good.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_at: Option<Timestamp>,
+    },
+    /// A run was stopped before it finished (crash, pause, timeout); it runs again.
+    NodeInterrupted {
+        /// The instance.
+        key: InstanceKey,
+        /// The attempt stopped.
+        attempt: u32,
+        /// Why.
+        reason: String,
+    },
+    /// A gate waits for a person.
+    GateOpened {
+        /// The instance.
+        key: InstanceKey,
+        /// The gate.
+        gate: GateKind,
+        /// The version (or, for candidates, versions) to judge.
+        versions: Vec<u32>,
+    },
+    /// A version was approved.
+    Approved {
+        /// The instance.
+        key: InstanceKey,
+        /// The version.
+        version: u32,
+        /// True when a gate passed it on its own.
+        automatic: bool,
+    },
+    /// A candidate was picked.
+    Selected {
+        /// The instance.
+        key: InstanceKey,
+        /// The version picked.
+        version: u32,
+    },
+    /// A new run was asked for.
+    RegenerateRequested {
+        /// The instance.
+        key: InstanceKey,
+        /// The feedback for it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        feedback: Option<String>,
+        /// True when a quality gate asked.
+        automatic: bool,
+    },
+    /// A person stored their own version.
+    Edited {
+        /// The instance.
+        key: InstanceKey,
+        /// The new version.
+        version: u32,
+    },
+    /// The current pointer moved back.
+    Reverted {
+        /// The instance.
+        key: InstanceKey,
+        /// The version now current.
+        version: u32,
+    },
+    /// An input changed under an instance's output.
+    MarkedStale {
+        /// The instance.
+        key: InstanceKey,
+        /// The input that changed.
+        because: InstanceKey,
+    },
+    /// The episode was paused.
+    EpisodePaused,
+    /// The episode was resumed.
+    EpisodeResumed,
+    /// Every instance is approved.
+    EpisodeCompleted,
+    /// An instance failed for good.
+    EpisodeFailed {
+        /// The instance.
+        key: InstanceKey,
+    },
+    /// The episode went back to work (an edit or regenerate after it completed or failed).
+    EpisodeReopened,
+    /// The episode was cancelled.
+    EpisodeCancelled,
+}
+
+impl EventKind {
+    /// The instance the event is about, if any.
+    pub fn key(&self) -> Option<&InstanceKey> {
+        match self {
+            EventKind::NodeReady { key }
+            | EventKind::NodeBlocked { key }
+            | EventKind::NodeStarted { key, .. }
+            | EventKind::NodeProgress { key, .. }
+            | EventKind::NodeProduced { key, .. }
+            | EventKind::NodeFailed { key, .. }
+            | EventKind::NodeInterrupted { key, .. }
+            | EventKind::GateOpened { key, .. }
+            | EventKind::Approved { key, .. }
+            | EventKind::Selected { key, .. }
+            | EventKind::RegenerateRequested { key, .. }
+            | EventKind::Edited { key, .. }
+            | EventKind::Reverted { key, .. }
+            | EventKind::MarkedStale { key, .. }
+            | EventKind::EpisodeFailed { key } => Some(key),
+            _ => None,
+        }
+    }
+}

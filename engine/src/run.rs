@@ -1,0 +1,142 @@
+//! Performing one run: assembling the node's input from stored versions, calling the node under
+//! its timeout and cancellation token, scoring for a quality gate.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::command::{Produced, RunSpec};
+use crate::definition::{Gate, NodeSpec};
+use crate::error::NodeError;
+use crate::ids::EpisodeId;
+use crate::node::{NodeCtx, ProgressSink};
+use crate::store::{BlobStore, Store};
+
+/// Progress reports closer together than this are dropped (the last one, 1.0, always passes).
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Everything a run needs from its episode.
+pub(crate) struct RunContext {
+    pub episode: EpisodeId,
+    pub episode_input: Arc<Value>,
+    pub store: Arc<dyn Store>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub cancel: CancellationToken,
+    pub progress: Arc<dyn Fn(u32, f32, String) + Send + Sync>,
+}
+
+/// Builds the input object: the episode input, the own item, and each read node's value.
+fn assemble_input(cx: &RunContext, run: &RunSpec) -> Result<Value, NodeError> {
+    let mut input = Map::new();
+    input.insert("episode".into(), (*cx.episode_input).clone());
+    for field in &run.object_fields {
+        input.insert(field.clone(), Value::Object(Map::new()));
+    }
+    for source in &run.inputs {
+        let mut value = cx
+            .store
+            .version_value(cx.episode, &source.from, source.version)
+            .map_err(|e| NodeError::Retryable(format!("reading input `{}`: {e}", source.from)))?;
+        if let Some(id) = &source.element {
+            value = match value {
+                Value::Array(elements) => elements
+                    .into_iter()
+                    .find(|e| e.get("id").and_then(Value::as_str) == Some(id))
+                    .ok_or_else(|| NodeError::Permanent(format!("item `{id}` is missing from `{}`", source.from)))?,
+                _ => return Err(NodeError::Permanent(format!("`{}` is not a list", source.from))),
+            };
+        }
+        match &source.entry {
+            None => {
+                input.insert(source.field.clone(), value);
+            }
+            Some(id) => {
+                let slot = input
+                    .entry(source.field.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(map) = slot {
+                    map.insert(id.clone(), value);
+                }
+            }
+        }
+    }
+    Ok(Value::Object(input))
+}
+
+fn throttled(sink: Arc<dyn Fn(u32, f32, String) + Send + Sync>, attempt: u32) -> ProgressSink {
+    let last: Mutex<Option<Instant>> = Mutex::new(None);
+    Arc::new(move |fraction, message| {
+        let now = Instant::now();
+        let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+        let due = last.is_none_or(|t| now.duration_since(t) >= PROGRESS_INTERVAL);
+        if due || fraction >= 1.0 {
+            *last = Some(now);
+            sink(attempt, fraction, message);
+        }
+    })
+}
+
+/// Runs the node once per seed and returns the outputs, or the first failure.
+pub(crate) async fn execute(spec: &NodeSpec, cx: &RunContext, run: &RunSpec) -> Result<Vec<Produced>, NodeError> {
+    let input = assemble_input(cx, run)?;
+    let node = spec.implementation();
+    let progress = throttled(cx.progress.clone(), run.attempt);
+    let mut outputs = Vec::with_capacity(run.seeds.len());
+    for &seed in &run.seeds {
+        let ctx = NodeCtx {
+            episode: cx.episode,
+            key: run.key.clone(),
+            attempt: run.attempt,
+            seed,
+            feedback: run.feedback.clone(),
+            cancel: cx.cancel.child_token(),
+            blobs: cx.blobs.clone(),
+            progress: Some(progress.clone()),
+        };
+        let quality = matches!(spec.gate_ref(), Gate::Quality { .. });
+        let work = async {
+            let value = node.run_json(&input, &ctx).await?;
+            let score = if quality {
+                Some(node.score_json(&input, &value, &ctx).await?)
+            } else {
+                None
+            };
+            Ok::<_, NodeError>(Produced {
+                value: Arc::new(value),
+                score,
+            })
+        };
+        let guarded = AssertUnwindSafe(work).catch_unwind();
+        let outcome = tokio::select! {
+            biased;
+            _ = cx.cancel.cancelled() => Err(NodeError::Cancelled),
+            r = async {
+                match spec.timeout_ref() {
+                    Some(limit) => tokio::time::timeout(limit, guarded)
+                        .await
+                        .map_err(|_| NodeError::Retryable(format!("timed out after {limit:?}"))),
+                    None => Ok(guarded.await),
+                }
+            } => match r {
+                Ok(Ok(result)) => result,
+                Ok(Err(panic)) => Err(NodeError::Permanent(format!("the node panicked: {}", panic_message(&panic)))),
+                Err(timeout) => Err(timeout),
+            },
+        };
+        ctx.cancel.cancel();
+        outputs.push(outcome?);
+    }
+    Ok(outputs)
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}

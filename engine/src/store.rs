@@ -1,0 +1,189 @@
+//! The seams to persistence that the engine owns: the episode [`Store`] and the [`BlobStore`].
+//!
+//! Implementations live outside the engine (`showrunner-storage` has the sled one). The contract
+//! that makes crash recovery work:
+//! - [`Store::commit`] is atomic (events, snapshot records and version values of one commit land
+//!   together or not at all) and durable when it resolves: the engine streams events and answers
+//!   clients only after that.
+//! - [`BlobStore::put`] is durable when it resolves, so a blob is on disk before the commit that
+//!   references it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::StoreError;
+use crate::events::Event;
+use crate::ids::{ContentHash, EpisodeId, InstanceKey};
+use crate::record::{EpisodeRecord, EpisodeStatus, InstanceRecord};
+
+/// One atomic, durable write of an episode's changes.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    /// The episode written.
+    pub episode: EpisodeId,
+    /// The episode's header, when it changed (always on creation).
+    pub header: Option<EpisodeRecord>,
+    /// Instance snapshot records to write (each replaces the stored one).
+    pub instances: Vec<InstanceRecord>,
+    /// Instances to delete (map items whose source list dropped them).
+    pub removed: Vec<InstanceKey>,
+    /// Version values to write: instance, version number, value.
+    pub values: Vec<(InstanceKey, u32, Arc<Value>)>,
+    /// Events to append, with consecutive sequence numbers following the stored ones.
+    pub events: Vec<Event>,
+}
+
+impl Commit {
+    /// An empty commit for `episode`.
+    pub fn new(episode: EpisodeId) -> Self {
+        Self {
+            episode,
+            header: None,
+            instances: Vec::new(),
+            removed: Vec::new(),
+            values: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.header.is_none()
+            && self.instances.is_empty()
+            && self.removed.is_empty()
+            && self.values.is_empty()
+            && self.events.is_empty()
+    }
+}
+
+/// An episode as stored (and as the engine shows it): its header and its instance snapshots.
+#[derive(Debug, Clone)]
+pub struct EpisodeSnapshot {
+    /// The header.
+    pub header: EpisodeRecord,
+    /// Every instance's snapshot.
+    pub instances: Vec<InstanceRecord>,
+}
+
+/// An episode whose records do not load; the others load regardless.
+#[derive(Debug)]
+pub struct LoadFailure {
+    /// The episode, when its id could be read.
+    pub episode: Option<EpisodeId>,
+    /// What went wrong.
+    pub error: StoreError,
+}
+
+/// Durable storage of episodes: an append-only event log per episode, a snapshot record per node
+/// instance, version values, and an index of episodes by status.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Writes `commit` atomically; resolves once it is durable. Concurrent commits share flushes.
+    async fn commit(&self, commit: Commit) -> Result<(), StoreError>;
+
+    /// Loads every episode whose status is in `statuses` (all episodes when empty). An episode
+    /// whose records are corrupt is returned as a [`LoadFailure`] and does not stop the others.
+    fn load_episodes(&self, statuses: &[EpisodeStatus]) -> Result<Vec<Result<EpisodeSnapshot, LoadFailure>>, StoreError>;
+
+    /// Loads one episode; `None` when it does not exist.
+    fn load_episode(&self, episode: EpisodeId) -> Result<Option<EpisodeSnapshot>, StoreError>;
+
+    /// The ids of the episodes with this status, from the status index.
+    fn episodes_with_status(&self, status: EpisodeStatus) -> Result<Vec<EpisodeId>, StoreError>;
+
+    /// Up to `limit` events of `episode` with sequence numbers from `from_seq` on, in order.
+    fn events(&self, episode: EpisodeId, from_seq: u64, limit: usize) -> Result<Vec<Event>, StoreError>;
+
+    /// The value of version `n` of an instance.
+    fn version_value(&self, episode: EpisodeId, key: &InstanceKey, n: u32) -> Result<Value, StoreError>;
+
+    /// Deletes an episode with its log, snapshots and values; resolves once durable.
+    async fn delete_episode(&self, episode: EpisodeId) -> Result<(), StoreError>;
+}
+
+/// A reference to a blob, as it appears inside node outputs: the string `blob:<64 hex digits>`.
+/// The engine finds these strings in every stored version to know which blobs are live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobRef(pub ContentHash);
+
+impl BlobRef {
+    const PREFIX: &'static str = "blob:";
+
+    /// Parses `blob:<hex>`.
+    pub fn parse(s: &str) -> Option<Self> {
+        s.strip_prefix(Self::PREFIX).and_then(ContentHash::from_hex).map(Self)
+    }
+
+    /// Every blob referenced anywhere inside `value`.
+    pub fn find_all(value: &Value) -> Vec<ContentHash> {
+        fn walk(v: &Value, out: &mut Vec<ContentHash>) {
+            match v {
+                Value::String(s) => {
+                    if let Some(b) = BlobRef::parse(s) {
+                        out.push(b.0);
+                    }
+                }
+                Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                Value::Object(o) => o.values().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(value, &mut out);
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+impl std::fmt::Display for BlobRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", Self::PREFIX, self.0)
+    }
+}
+
+impl Serialize for BlobRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for BlobRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| serde::de::Error::custom("expected `blob:<64 hex digits>`"))
+    }
+}
+
+/// What a blob collection removed and kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GcStats {
+    /// Blobs deleted.
+    pub removed: usize,
+    /// Blobs kept (live, or too young to judge).
+    pub kept: usize,
+}
+
+/// Content-addressed storage for large outputs (images, clips, videos), shared by versions and
+/// episodes.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Stores `bytes` and returns their reference; durable when it resolves. Storing bytes that
+    /// are already there is cheap and returns the same reference.
+    async fn put(&self, bytes: Vec<u8>) -> Result<BlobRef, StoreError>;
+
+    /// Reads a blob.
+    async fn get(&self, blob: BlobRef) -> Result<Vec<u8>, StoreError>;
+
+    /// True when the blob is stored.
+    async fn contains(&self, blob: BlobRef) -> Result<bool, StoreError>;
+
+    /// Deletes every blob not in `live` that is older than `grace` (younger ones may belong to a
+    /// run whose commit has not landed yet).
+    async fn collect(&self, live: &HashSet<ContentHash>, grace: Duration) -> Result<GcStats, StoreError>;
+}

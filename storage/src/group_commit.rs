@@ -1,0 +1,122 @@
+//! Group commit: one writer thread applies every commit waiting at the moment as one atomic
+//! sled batch, flushes once, and then answers all of them.
+//!
+//! A commit's future resolves only after the flush that covers it. While one flush runs, new
+//! commits queue up and share the next one, so throughput grows with concurrency while a lone
+//! commit costs one batch and one flush.
+
+use std::sync::mpsc;
+use std::thread;
+
+use showrunner_engine::{EpisodeId, StoreError};
+use tokio::sync::oneshot;
+
+use crate::keys::{STATUS, episode_key, index_key};
+
+/// One write: a key and its new value, or `None` to delete it.
+pub(crate) type Op = (Vec<u8>, Option<Vec<u8>>);
+
+/// Work for the writer: encoded writes, the episode's new status for the index (`None` inside
+/// when the episode is deleted), and the reply channel.
+pub(crate) struct Job {
+    pub ops: Vec<Op>,
+    pub status: Option<(EpisodeId, Option<u8>)>,
+    pub reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The handle to the writer thread; dropping it stops the thread after the queued work.
+pub(crate) struct GroupCommit {
+    tx: Option<mpsc::Sender<Job>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+fn backend(e: sled::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl GroupCommit {
+    pub(crate) fn start(db: sled::Db, tree: sled::Tree) -> Result<Self, StoreError> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let thread = thread::Builder::new()
+            .name("showrunner-commit".into())
+            .spawn(move || writer(db, tree, rx))
+            .map_err(|source| StoreError::Io {
+                context: "starting the commit thread".into(),
+                source,
+            })?;
+        Ok(Self {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues `ops` and resolves once the flush that covers them is done.
+    pub(crate) async fn submit(&self, ops: Vec<Op>, status: Option<(EpisodeId, Option<u8>)>) -> Result<(), StoreError> {
+        let (reply, done) = oneshot::channel();
+        let sender = self.tx.as_ref().ok_or(StoreError::Closed)?;
+        sender.send(Job { ops, status, reply }).map_err(|_| StoreError::Closed)?;
+        done.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Adds the status index writes for an episode whose status is now `status`.
+fn index_ops(tree: &sled::Tree, batch: &mut sled::Batch, episode: EpisodeId, status: Option<u8>) -> Result<(), StoreError> {
+    let status_key = episode_key(STATUS, episode);
+    let old = tree.get(&status_key).map_err(backend)?.and_then(|v| v.first().copied());
+    if old == status {
+        return Ok(());
+    }
+    if let Some(old) = old {
+        batch.remove(index_key(old, episode));
+    }
+    match status {
+        Some(new) => {
+            batch.insert(index_key(new, episode), &[][..]);
+            batch.insert(status_key, &[new][..]);
+        }
+        None => batch.remove(status_key),
+    }
+    Ok(())
+}
+
+fn writer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        jobs.extend(rx.try_iter());
+        let mut batch = sled::Batch::default();
+        let mut result = Ok(());
+        for job in &mut jobs {
+            for (key, value) in job.ops.drain(..) {
+                match value {
+                    Some(v) => batch.insert(key, v),
+                    None => batch.remove(key),
+                }
+            }
+            if let Some((episode, status)) = job.status {
+                if let Err(e) = index_ops(&tree, &mut batch, episode, status) {
+                    result = Err(e);
+                }
+            }
+        }
+        let result = result.and_then(|()| {
+            tree.apply_batch(batch)
+                .and_then(|()| db.flush().map(|_| ()))
+                .map_err(backend)
+        });
+        for job in jobs {
+            let _ = job.reply.send(match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(StoreError::Backend(e.to_string())),
+            });
+        }
+    }
+}

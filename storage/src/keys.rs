@@ -1,0 +1,96 @@
+//! The key layout of the one sled tree. One tree, so that a batch covering events, snapshots,
+//! values and index entries of many episodes is applied atomically.
+//!
+//! ```text
+//! m format                                   → format version (ASCII)
+//! h <episode:16>                             → episode header (JSON)
+//! t <episode:16>                             → status byte (what the status index holds now)
+//! s <status:1> <episode:16>                  → ()  status index
+//! i <episode:16> <node> 0x00 <item>          → instance snapshot (JSON)
+//! v <episode:16> <node> 0x00 <item> 0x00 <n:4 BE> → version value (JSON)
+//! e <episode:16> <seq:8 BE>                  → event (JSON)
+//! ```
+//! Episode ids are ULIDs in big-endian bytes, so episodes sort by creation time and a prefix
+//! scan finds everything of one episode. Node keys cannot hold 0x00 (the engine allows only
+//! `[A-Za-z0-9_-]`), so the separator is unambiguous; a missing item is an empty string.
+
+use showrunner_engine::{EpisodeId, EpisodeStatus, InstanceKey};
+use ulid_bytes::{from_bytes, to_bytes};
+
+pub(crate) const FORMAT: &[u8] = b"mformat";
+pub(crate) const HEADER: u8 = b'h';
+pub(crate) const STATUS: u8 = b't';
+pub(crate) const INDEX: u8 = b's';
+pub(crate) const INSTANCE: u8 = b'i';
+pub(crate) const VALUE: u8 = b'v';
+pub(crate) const EVENT: u8 = b'e';
+
+mod ulid_bytes {
+    use showrunner_engine::EpisodeId;
+
+    pub fn to_bytes(id: EpisodeId) -> [u8; 16] {
+        u128::from(id.0).to_be_bytes()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Option<EpisodeId> {
+        let arr: [u8; 16] = bytes.get(..16)?.try_into().ok()?;
+        Some(EpisodeId(u128::from_be_bytes(arr).into()))
+    }
+}
+
+/// `prefix` + episode.
+pub(crate) fn episode_key(prefix: u8, episode: EpisodeId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(prefix);
+    k.extend_from_slice(&to_bytes(episode));
+    k
+}
+
+/// The episode id inside a key that starts with a one-byte prefix.
+pub(crate) fn episode_of(key: &[u8]) -> Option<EpisodeId> {
+    from_bytes(key.get(1..)?)
+}
+
+pub(crate) fn status_byte(status: EpisodeStatus) -> u8 {
+    match status {
+        EpisodeStatus::Active => b'a',
+        EpisodeStatus::Paused => b'p',
+        EpisodeStatus::Completed => b'c',
+        EpisodeStatus::Failed => b'f',
+        EpisodeStatus::Cancelled => b'x',
+    }
+}
+
+pub(crate) fn index_key(status: u8, episode: EpisodeId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(18);
+    k.push(INDEX);
+    k.push(status);
+    k.extend_from_slice(&to_bytes(episode));
+    k
+}
+
+fn push_instance(k: &mut Vec<u8>, key: &InstanceKey) {
+    k.extend_from_slice(key.node.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.item.as_deref().unwrap_or("").as_bytes());
+}
+
+pub(crate) fn instance_key(episode: EpisodeId, key: &InstanceKey) -> Vec<u8> {
+    let mut k = episode_key(INSTANCE, episode);
+    push_instance(&mut k, key);
+    k
+}
+
+pub(crate) fn value_key(episode: EpisodeId, key: &InstanceKey, n: u32) -> Vec<u8> {
+    let mut k = episode_key(VALUE, episode);
+    push_instance(&mut k, key);
+    k.push(0);
+    k.extend_from_slice(&n.to_be_bytes());
+    k
+}
+
+pub(crate) fn event_key(episode: EpisodeId, seq: u64) -> Vec<u8> {
+    let mut k = episode_key(EVENT, episode);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}

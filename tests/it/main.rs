@@ -1,0 +1,4 @@
+//! Integration tests: real sled stores on disk, real engine, real processes for crashes.
+
+mod invalidation;
+mod support;
