@@ -54,6 +54,9 @@ mod scheduler;
 mod store;
 mod subscription;
 
+#[cfg(test)]
+mod tests;
+
 pub use command::{Changes, Command, Effect, InputSource, Produced, RunSpec};
 pub use definition::{Escalation, Gate, GateKind, NodeKind, NodeSpec, Read, Resource, RetryPolicy, WorkflowBuilder, WorkflowDef};
 pub use engine::{Engine, EngineConfig};
