@@ -1,1 +1,271 @@
-fn main(){}
+//! Showrunner's load harness: durable transitions, recovery and fan-out against the targets, with
+//! a bare-fsync baseline of the same disk. One plain `main` (`harness = false`) that prints a
+//! table.
+//!
+//! ```text
+//! cargo bench --bench engine                              # the full run
+//! SHOWRUNNER_BENCH_QUICK=1 cargo bench --bench engine     # every scenario shrunk: a smoke run
+//! SHOWRUNNER_BENCH_ONLY=fsync,edit cargo bench ...        # some scenarios only:
+//!                                                         #   fsync, edit, commit, recovery, fanout, micro
+//! SHOWRUNNER_BENCH_DIR=/some/dir cargo bench ...          # where the data goes (default: the temp dir)
+//! ```
+
+#[path = "engine/common.rs"]
+mod common;
+#[path = "engine/fanout.rs"]
+mod fanout;
+#[path = "engine/fsync.rs"]
+mod fsync;
+#[path = "engine/micro.rs"]
+mod micro;
+#[path = "engine/recovery.rs"]
+mod recovery;
+#[path = "engine/transitions.rs"]
+mod transitions;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{Report, Verdict, count, dur, quick, rate, selected, size};
+
+/// Transition p50 over fsync p50, at most.
+const LATENCY_RATIO_TARGET: f64 = 1.5;
+/// Durable transitions per second at 256 episodes, at least.
+const THROUGHPUT_TARGET: f64 = 50_000.0;
+/// Episodes recovered per second, at least (100,000 in 1 s).
+const RECOVERY_TARGET: f64 = 100_000.0;
+/// The 10,000-item fan-out scheduled within this.
+const FANOUT_TARGET: Duration = Duration::from_secs(1);
+
+fn device(path: &Path) -> String {
+    match std::fs::metadata(path) {
+        Ok(m) => {
+            let dev = m.dev();
+            format!("{}:{}", (dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00))
+        }
+        Err(e) => format!("unknown ({e})"),
+    }
+}
+
+fn mount_of(path: &Path) -> String {
+    let Ok(mounts) = std::fs::read_to_string("/proc/mounts") else {
+        return "unknown".into();
+    };
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (source, target, fstype) = (f.next()?, f.next()?, f.next()?);
+            path.starts_with(target).then(|| (target.len(), format!("{source} on {target} ({fstype})")))
+        })
+        .max_by_key(|(len, _)| *len)
+        .map_or_else(|| "unknown".into(), |(_, m)| m)
+}
+
+fn base_parent() -> (PathBuf, &'static str) {
+    match std::env::var_os("SHOWRUNNER_BENCH_DIR") {
+        Some(dir) => (PathBuf::from(dir), "SHOWRUNNER_BENCH_DIR"),
+        None => (std::env::temp_dir(), "std::env::temp_dir()"),
+    }
+}
+
+fn transitions_rows(report: &mut Report, section: &str, m: &transitions::Measured, fsync_p50: Option<Duration>) {
+    report.info(section, "calls", count(m.lat.len() as f64));
+    report.info(
+        section,
+        "latency p50 / p99 / max",
+        format!("{} / {} / {}", dur(m.lat.pct(50.0)), dur(m.lat.pct(99.0)), dur(m.lat.max())),
+    );
+    if let Some(f) = fsync_p50 {
+        let ratio = m.lat.pct(50.0).as_secs_f64() / f.as_secs_f64().max(1e-12);
+        // The latency target is about a lone transition: judged at one episode.
+        let engine = section.starts_with("engine");
+        if m.n == 1 && engine {
+            report.row(
+                section,
+                "p50 ÷ fsync p50",
+                format!("{ratio:.2}×"),
+                &format!("≤ {LATENCY_RATIO_TARGET}×"),
+                Verdict::of(ratio <= LATENCY_RATIO_TARGET),
+            );
+        } else {
+            report.info(section, "p50 ÷ fsync p50", format!("{ratio:.2}×"));
+        }
+    }
+    let tput = m.throughput();
+    if m.n == 256 && section.starts_with("engine") {
+        report.row(
+            section,
+            "durable transitions/s",
+            count(tput),
+            &format!("≥ {}/s", count(THROUGHPUT_TARGET)),
+            Verdict::of(tput >= THROUGHPUT_TARGET),
+        );
+    } else {
+        report.info(section, "durable transitions/s", count(tput));
+    }
+    report.info(
+        section,
+        "p50 first 10% → last 10% of calls",
+        format!("{} → {}", dur(m.early.pct(50.0)), dur(m.late.pct(50.0))),
+    );
+    report.info(section, "on disk afterwards", format!("{:.1} MiB", m.disk as f64 / (1 << 20) as f64));
+}
+
+fn main() {
+    let started = Instant::now();
+    let quick = quick();
+    let (parent, source) = base_parent();
+    std::fs::create_dir_all(&parent).expect("creating the bench directory's parent");
+    let base = tempfile::Builder::new()
+        .prefix("showrunner-bench-")
+        .tempdir_in(&parent)
+        .expect("creating the bench directory");
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    println!("Showrunner engine bench ({})", if quick { "QUICK smoke run: every scenario shrunk" } else { "full run" });
+    println!("  data under {} (from {source})", base.path().display());
+    println!("  its filesystem: {} [device {}]", mount_of(base.path()), device(base.path()));
+    println!(
+        "  current directory {} [device {}]: {}",
+        cwd.display(),
+        device(&cwd),
+        if device(&cwd) == device(base.path()) { "same device" } else { "a different device" }
+    );
+    println!("  {cores} CPU cores; tokio multi-thread runtime with {cores} workers; build: release (cargo bench)");
+    println!();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let mut report = Report::default();
+
+    // 1. Bare fsync.
+    let mut fsync_p50 = None;
+    if selected("fsync") {
+        let samples = size(500, 100);
+        let s = "1. bare fsync (4 KiB append)";
+        let data = fsync::append_and_sync(base.path(), samples, fsync::Sync::Data);
+        report.info(s, "samples", count(samples as f64));
+        report.info(
+            s,
+            "fdatasync p50 / p99 / max",
+            format!("{} / {} / {}", dur(data.pct(50.0)), dur(data.pct(99.0)), dur(data.max())),
+        );
+        report.info(s, "fdatasync mean → syncs/s, serial", count(1.0 / data.mean().as_secs_f64().max(1e-12)));
+        let all = fsync::append_and_sync(base.path(), samples, fsync::Sync::All);
+        report.info(s, "fsync p50 / p99", format!("{} / {}", dur(all.pct(50.0)), dur(all.pct(99.0))));
+        fsync_p50 = Some(data.pct(50.0));
+    }
+
+    // 2. Durable transitions.
+    let levels = [(1usize, size(2_000, 200)), (16, size(20_000, 1_600)), (256, size(100_000, 5_120))];
+    if selected("edit") {
+        for (n, total) in levels {
+            let m = runtime.block_on(transitions::engine_level(base.path(), n, total));
+            transitions_rows(&mut report, &format!("engine edit, N={n}"), &m, fsync_p50);
+        }
+    }
+    if selected("commit") {
+        for (n, total) in levels {
+            let m = runtime.block_on(transitions::store_level(base.path(), n, total));
+            transitions_rows(&mut report, &format!("store commit, N={n}"), &m, fsync_p50);
+        }
+    }
+
+    // 3. Recovery.
+    if selected("recovery") {
+        for n in [size(10_000, 1_000), size(100_000, 5_000)] {
+            let r = runtime.block_on(recovery::run(base.path(), n));
+            let s = format!("3. recovery, {} episodes", count(n as f64));
+            let eps = rate(r.loaded, r.open);
+            report.info(&s, "populate (store commits)", format!("{} ({}/s)", dur(r.populate), count(rate(r.n, r.populate))));
+            report.info(&s, "store size", format!("{:.1} MiB", r.disk as f64 / (1 << 20) as f64));
+            report.row(
+                &s,
+                "showrunner::open",
+                format!("{} ({} loaded)", dur(r.open), count(r.loaded as f64)),
+                if n == 100_000 { "≤ 1 s" } else { "" },
+                if n == 100_000 { Verdict::of(r.open <= Duration::from_secs(1)) } else { Verdict::Info },
+            );
+            report.row(
+                &s,
+                "episodes/s",
+                count(eps),
+                &format!("≥ {}/s", count(RECOVERY_TARGET)),
+                Verdict::of(eps >= RECOVERY_TARGET),
+            );
+            report.info(&s, "  of which: sled open", dur(r.sled_open));
+            report.info(&s, "  of which: load_episodes", dur(r.load));
+            report.info(&s, "  of which: Episode::restore", dur(r.restore));
+            report.info(
+                &s,
+                "  of which: actors + Recover (rest)",
+                dur(r.open.saturating_sub(r.sled_open + r.load + r.restore)),
+            );
+            report.info(&s, "engine.shutdown afterwards", dur(r.shutdown));
+        }
+    }
+
+    // 4. Fan-out.
+    if selected("fanout") {
+        let n = size(10_000, 1_000);
+        let limit = Duration::from_secs(if quick { 120 } else { 600 });
+        for cpu in [None, Some(n.min(1_024))] {
+            let f = runtime.block_on(fanout::run(base.path(), n, cpu, limit));
+            let s = format!("4. fan-out {} items, {} CPU slots", count(n as f64), f.cpu_limit);
+            let opt = |d: Option<Duration>| d.map_or_else(|| "not reached".to_owned(), dur);
+            report.info(&s, "create_episode returned", dur(f.created));
+            report.info(&s, "list approved", opt(f.list_approved));
+            report.info(&s, "ItemsChanged (map instances exist)", opt(f.items_changed));
+            let scheduled = f.all_ready;
+            // Scaled for a quick run: 1 s per 10,000 items.
+            let target = FANOUT_TARGET.mul_f64(n as f64 / 10_000.0);
+            report.row(
+                &s,
+                "(a) every map instance Ready/queued",
+                opt(scheduled),
+                &format!("≤ {}", dur(target)),
+                Verdict::of(scheduled.is_some_and(|d| d <= target)),
+            );
+            report.info(&s, "first map instance approved", opt(f.first_approved));
+            report.info(
+                &s,
+                "(b) every map instance approved",
+                format!("{} ({} of {} approved)", opt(f.all_approved), count(f.approved as f64), count(n as f64)),
+            );
+            if let (Some(ready), Some(all)) = (f.all_ready, f.all_approved) {
+                report.info(&s, "map runs/s (ready → all approved)", count(rate(n, all.saturating_sub(ready))));
+            }
+            report.info(&s, "EpisodeCompleted", opt(f.completed));
+            report.info(&s, "events seen", count(f.events as f64));
+        }
+    }
+
+    // 5. The pure core and per-transition costs.
+    if selected("micro") {
+        let sizes: Vec<usize> = if quick { vec![1_000] } else { vec![1_000, 10_000] };
+        for m in micro::run(&sizes) {
+            let value = match m.bytes {
+                Some(b) => format!("{} ({} bytes)", dur(m.per_op), count(b as f64)),
+                None => dur(m.per_op),
+            };
+            report.info("5. micro (pure core, serde)", &m.name, value);
+        }
+    }
+
+    report.note("latency = one call, from the call to its durable answer; throughput = calls ÷ wall time of all tasks");
+    report.note("verdicts: latency judged at N=1 (engine), throughput at N=256 (engine), recovery as a rate");
+    drop(runtime);
+    let total = started.elapsed();
+    println!("{}", report.render());
+    println!(
+        "whole run: {} ({} target(s) missed)",
+        dur(total),
+        report.missed()
+    );
+}

@@ -103,6 +103,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, def: Arc<WorkflowDef>, episode: Episode
         tx,
         events,
         runs: HashMap::new(),
+        tasks: Vec::new(),
     };
     let task = tokio::spawn(actor.run(rx));
     (handle, task)
@@ -116,6 +117,8 @@ struct Actor {
     events: broadcast::Sender<Event>,
     /// The runs in flight: attempt and cancellation token.
     runs: HashMap<InstanceKey, (u32, CancellationToken)>,
+    /// The run tasks, awaited when the actor stops so nothing outlives the engine.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Actor {
@@ -132,6 +135,9 @@ impl Actor {
         }
         for (_, token) in self.runs.values() {
             token.cancel();
+        }
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
         }
     }
 
@@ -315,7 +321,8 @@ impl Actor {
         };
         let tx = self.tx.clone();
         let shared = self.shared.clone();
-        tokio::spawn(async move {
+        self.tasks.retain(|t| !t.is_finished());
+        self.tasks.push(tokio::spawn(async move {
             let result = execute(&spec, &cx, &run).await;
             let _ = tx.send(Msg::Command {
                 command: Command::Finished {
@@ -326,7 +333,7 @@ impl Actor {
                 reply: None,
             });
             shared.release(spec.resource_ref());
-        });
+        }));
     }
 }
 

@@ -413,8 +413,9 @@ impl Engine {
         &self.shared.blobs
     }
 
-    /// Stops every episode actor and cancels runs in flight. Their instances stay `Running` on
-    /// disk and are re-queued by the next [`Engine::open`], as after a crash.
+    /// Stops every episode actor, cancels runs in flight and waits for them. Their instances
+    /// stay `Running` on disk and are re-queued by the next [`Engine::open`], as after a crash.
+    /// The store closes when the last clone of the engine is dropped.
     pub async fn shutdown(&self) {
         let handles: Vec<Handle> = lock(&self.shared.episodes).drain().map(|(_, h)| h).collect();
         for handle in &handles {

@@ -237,7 +237,7 @@ impl Episode {
                 if let NodeState::RetryWait { retry_at } = self.slots[i].instances[&item].state {
                     if now >= retry_at {
                         self.transition(&mut step, i, &item, LifecycleInput::RetryDue);
-                        self.refresh(&mut step, i, &item);
+                        self.after_ready(&mut step, i, &item);
                     } else {
                         step.out.effects.push(Effect::Timer { key, at: retry_at });
                     }

@@ -18,6 +18,8 @@ use crate::store::{BlobStore, Store};
 
 /// Progress reports closer together than this are dropped (the last one, 1.0, always passes).
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
+/// How long a cancelled run may take to notice its token and return before it is dropped.
+const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
 /// Everything a run needs from its episode.
 pub(crate) struct RunContext {
@@ -111,21 +113,28 @@ pub(crate) async fn execute(spec: &NodeSpec, cx: &RunContext, run: &RunSpec) -> 
             })
         };
         let guarded = AssertUnwindSafe(work).catch_unwind();
-        let outcome = tokio::select! {
-            biased;
-            _ = cx.cancel.cancelled() => Err(NodeError::Cancelled),
-            r = async {
-                match spec.timeout_ref() {
-                    Some(limit) => tokio::time::timeout(limit, guarded)
-                        .await
-                        .map_err(|_| NodeError::Retryable(format!("timed out after {limit:?}"))),
-                    None => Ok(guarded.await),
-                }
-            } => match r {
-                Ok(Ok(result)) => result,
-                Ok(Err(panic)) => Err(NodeError::Permanent(format!("the node panicked: {}", panic_message(&panic)))),
-                Err(timeout) => Err(timeout),
-            },
+        let bounded = async {
+            match spec.timeout_ref() {
+                Some(limit) => tokio::time::timeout(limit, guarded)
+                    .await
+                    .map_err(|_| NodeError::Retryable(format!("timed out after {limit:?}"))),
+                None => Ok(guarded.await),
+            }
+        };
+        tokio::pin!(bounded);
+        let finished = tokio::select! {
+            r = &mut bounded => Some(r),
+            // The node's own token fires with this one; give it a moment to wind down cleanly.
+            _ = cx.cancel.cancelled() => {
+                let _ = tokio::time::timeout(CANCEL_GRACE, &mut bounded).await;
+                None
+            }
+        };
+        let outcome = match finished {
+            None => Err(NodeError::Cancelled),
+            Some(Ok(Ok(result))) => result,
+            Some(Ok(Err(panic))) => Err(NodeError::Permanent(format!("the node panicked: {}", panic_message(&panic)))),
+            Some(Err(timeout)) => Err(timeout),
         };
         ctx.cancel.cancel();
         outputs.push(outcome?);

@@ -1,5 +1,10 @@
 //! Integration tests: real sled stores on disk, real engine, real processes for crashes.
 
+mod actions;
+mod concurrency;
 mod crash;
+mod definitions;
+mod events;
 mod invalidation;
+mod recovery;
 mod support;
