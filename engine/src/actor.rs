@@ -88,7 +88,11 @@ impl Handle {
 }
 
 /// Starts the actor of `episode`.
-pub(crate) fn spawn(shared: Arc<Shared>, def: Arc<WorkflowDef>, episode: Episode) -> (Handle, tokio::task::JoinHandle<()>) {
+pub(crate) fn spawn(
+    shared: Arc<Shared>,
+    def: Arc<WorkflowDef>,
+    episode: Episode,
+) -> (Handle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let (events, _) = broadcast::channel(EVENT_BUFFER);
     let handle = Handle {
@@ -161,10 +165,12 @@ impl Actor {
                     let result = self.episode.apply(&self.def, command, now, &mut changes);
                     replies.push((reply, result));
                 }
-                Msg::Start { key, resource } => match self.episode.apply(&self.def, Command::Start { key }, now, &mut changes) {
-                    Ok(()) => started.push(resource),
-                    Err(_) => refused.push(resource),
-                },
+                Msg::Start { key, resource } => {
+                    match self.episode.apply(&self.def, Command::Start { key }, now, &mut changes) {
+                        Ok(()) => started.push(resource),
+                        Err(_) => refused.push(resource),
+                    }
+                }
                 Msg::Read(reader) => readers.push(reader),
                 Msg::Stop => stop = true,
             }

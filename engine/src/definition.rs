@@ -372,7 +372,11 @@ fn check_parameters(spec: &NodeSpec) -> Result<(), DefinitionError> {
         })
     };
     match spec.gate {
-        Gate::Quality { min_score, max_attempts, .. } => {
+        Gate::Quality {
+            min_score,
+            max_attempts,
+            ..
+        } => {
             if !(0.0..=1.0).contains(&min_score) {
                 return invalid("a quality gate's min_score must be within [0, 1]");
             }
@@ -380,7 +384,7 @@ fn check_parameters(spec: &NodeSpec) -> Result<(), DefinitionError> {
                 return invalid("a quality gate needs max_attempts >= 1");
             }
         }
-        Gate::Candidates { n } if n == 0 => return invalid("a candidates gate needs n >= 1"),
+        Gate::Candidates { n: 0 } => return invalid("a candidates gate needs n >= 1"),
         _ => {}
     }
     if spec.retry.max_attempts == 0 {

@@ -106,7 +106,10 @@ impl Shared {
 
     pub(crate) fn definition(&self, workflow: &str, version: &str) -> Option<Arc<WorkflowDef>> {
         let registry = self.registry.read().unwrap_or_else(|e| e.into_inner());
-        registry.versions.get(&(workflow.to_owned(), version.to_owned())).cloned()
+        registry
+            .versions
+            .get(&(workflow.to_owned(), version.to_owned()))
+            .cloned()
     }
 
     /// Starts the actor of a restored or new episode and makes it reachable.
@@ -191,7 +194,12 @@ impl Engine {
     }
 
     /// Makes a new episode durable and starts its actor.
-    async fn start_new(&self, def: Arc<WorkflowDef>, mut episode: Episode, mut changes: crate::command::Changes) -> Result<()> {
+    async fn start_new(
+        &self,
+        def: Arc<WorkflowDef>,
+        mut episode: Episode,
+        mut changes: crate::command::Changes,
+    ) -> Result<()> {
         let id = episode.id();
         let now = now_ms();
         let header = episode.header_mut();
@@ -280,14 +288,35 @@ impl Engine {
 
     /// Runs an instance again with feedback and a new seed. `version`, when given, must be the
     /// current one.
-    pub async fn regenerate(&self, episode: EpisodeId, key: InstanceKey, feedback: Option<String>, version: Option<u32>) -> Result<()> {
-        self.command(episode, Command::Regenerate { key, feedback, version }).await
+    pub async fn regenerate(
+        &self,
+        episode: EpisodeId,
+        key: InstanceKey,
+        feedback: Option<String>,
+        version: Option<u32>,
+    ) -> Result<()> {
+        self.command(episode, Command::Regenerate { key, feedback, version })
+            .await
     }
 
     /// Stores a person's version of an instance's output (made from `base_version`, the current
     /// one) and goes on with it; readers whose input changed become stale.
-    pub async fn edit(&self, episode: EpisodeId, key: InstanceKey, value: Value, base_version: Option<u32>) -> Result<()> {
-        self.command(episode, Command::Edit { key, value, base_version }).await
+    pub async fn edit(
+        &self,
+        episode: EpisodeId,
+        key: InstanceKey,
+        value: Value,
+        base_version: Option<u32>,
+    ) -> Result<()> {
+        self.command(
+            episode,
+            Command::Edit {
+                key,
+                value,
+                base_version,
+            },
+        )
+        .await
     }
 
     /// Picks one candidate of a `Candidates` gate.

@@ -86,7 +86,9 @@ impl Episode {
         for (i, spec) in def.nodes().iter().enumerate() {
             if spec.map_source().is_none() {
                 let key = InstanceKey::single(spec.key());
-                episode.slots[i].instances.insert(None, InstanceRecord::new(key.clone()));
+                episode.slots[i]
+                    .instances
+                    .insert(None, InstanceRecord::new(key.clone()));
                 step.out.dirty.insert(key);
             }
         }
@@ -105,7 +107,10 @@ impl Episode {
         let mut slots = vec![Slot::default(); def.nodes().len()];
         for record in stored.instances {
             let Some(i) = def.position(&record.key.node) else {
-                return Err(format!("instance `{}` names a node the definition does not have", record.key));
+                return Err(format!(
+                    "instance `{}` names a node the definition does not have",
+                    record.key
+                ));
             };
             let slot = &mut slots[i];
             slot.approved += usize::from(record.state.is_approved());
@@ -186,7 +191,13 @@ impl Episode {
     }
 
     /// Applies one command. On error nothing changed.
-    pub fn apply(&mut self, def: &WorkflowDef, command: Command, now: Timestamp, out: &mut Changes) -> Result<(), EngineError> {
+    pub fn apply(
+        &mut self,
+        def: &WorkflowDef,
+        command: Command,
+        now: Timestamp,
+        out: &mut Changes,
+    ) -> Result<(), EngineError> {
         let mut step = Step {
             def,
             now,
@@ -208,7 +219,11 @@ impl Episode {
         match command {
             Command::Approve { key, version } => self.approve(&mut step, &key, version)?,
             Command::Regenerate { key, feedback, version } => self.regenerate(&mut step, &key, feedback, version)?,
-            Command::Edit { key, value, base_version } => self.edit(&mut step, &key, value, base_version)?,
+            Command::Edit {
+                key,
+                value,
+                base_version,
+            } => self.edit(&mut step, &key, value, base_version)?,
             Command::Select { key, version } => self.select(&mut step, &key, version)?,
             Command::Revert { key, version } => self.revert(&mut step, &key, version)?,
             Command::Pause => self.pause(&mut step)?,
@@ -295,7 +310,13 @@ impl Episode {
         Ok(())
     }
 
-    fn edit(&mut self, step: &mut Step<'_>, key: &InstanceKey, value: Value, base: Option<u32>) -> Result<(), EngineError> {
+    fn edit(
+        &mut self,
+        step: &mut Step<'_>,
+        key: &InstanceKey,
+        value: Value,
+        base: Option<u32>,
+    ) -> Result<(), EngineError> {
         let (i, item) = self.locate(step.def, key)?;
         let spec = &step.def.nodes()[i];
         let record = &self.slots[i].instances[&item];
@@ -307,7 +328,10 @@ impl Episode {
                 current: record.current,
             });
         }
-        let invalid = |reason: String| EngineError::InvalidValue { key: key.clone(), reason };
+        let invalid = |reason: String| EngineError::InvalidValue {
+            key: key.clone(),
+            reason,
+        };
         spec.implementation().check_output(&value).map_err(invalid)?;
         let items = if *spec.kind() == NodeKind::List {
             Some(list_items(&value, step.def.item_pointers(i)).map_err(invalid)?)
@@ -339,7 +363,10 @@ impl Episode {
         record.current = Some(n);
         record.candidates.clear();
         step.out.values.push((key.clone(), n, Arc::new(value)));
-        step.out.events.push(EventKind::Edited { key: key.clone(), version: n });
+        step.out.events.push(EventKind::Edited {
+            key: key.clone(),
+            version: n,
+        });
         self.transition(step, i, &item, LifecycleInput::Edit);
         step.touched.push((i, item));
         Ok(())
@@ -362,7 +389,10 @@ impl Episode {
         let record = self.record_mut(step, i, &item);
         record.current = Some(version);
         record.candidates.clear();
-        step.out.events.push(EventKind::Selected { key: key.clone(), version });
+        step.out.events.push(EventKind::Selected {
+            key: key.clone(),
+            version,
+        });
         self.transition(step, i, &item, LifecycleInput::Select);
         step.out.events.push(EventKind::Approved {
             key: key.clone(),
@@ -386,7 +416,10 @@ impl Episode {
         let record = self.record_mut(step, i, &item);
         record.current = Some(version);
         record.candidates.clear();
-        step.out.events.push(EventKind::Reverted { key: key.clone(), version });
+        step.out.events.push(EventKind::Reverted {
+            key: key.clone(),
+            version,
+        });
         self.transition(step, i, &item, LifecycleInput::Revert);
         step.touched.push((i, item));
         Ok(())
@@ -421,7 +454,9 @@ impl Episode {
             for item in items {
                 let record = &self.slots[i].instances[&item];
                 if let NodeState::Running { .. } = record.state {
-                    step.out.effects.push(Effect::CancelRun { key: record.key.clone() });
+                    step.out.effects.push(Effect::CancelRun {
+                        key: record.key.clone(),
+                    });
                 }
                 // Approved instances keep their work; the machine leaves them as they are.
                 self.transition(step, i, &item, LifecycleInput::Cancel);
@@ -463,7 +498,10 @@ impl Episode {
         self.transition(step, i, &item, LifecycleInput::Start { attempt });
         self.record_mut(step, i, &item).candidates.clear();
         self.set_inputs(i, &item, plan.reads);
-        step.out.events.push(EventKind::NodeStarted { key: key.clone(), attempt });
+        step.out.events.push(EventKind::NodeStarted {
+            key: key.clone(),
+            attempt,
+        });
         step.out.effects.push(Effect::Run(RunSpec {
             key: key.clone(),
             attempt,
@@ -496,7 +534,9 @@ impl Episode {
                 .into_iter()
                 .map(|p| {
                     let items = match spec.kind() {
-                        NodeKind::List => Some(list_items(&p.value, step.def.item_pointers(i)).map_err(NodeError::Permanent)?),
+                        NodeKind::List => {
+                            Some(list_items(&p.value, step.def.item_pointers(i)).map_err(NodeError::Permanent)?)
+                        }
                         _ => None,
                     };
                     Ok((p, items))
@@ -924,8 +964,20 @@ impl Episode {
         };
         let whole = |node: &str, plan: &mut Plan| -> Option<()> {
             let r = def.position(node)?;
-            let hash = self.read_hash(def, &ReadKey { node: node.to_owned(), item: None })?;
-            plan.reads.push((ReadKey { node: node.to_owned(), item: None }, hash));
+            let hash = self.read_hash(
+                def,
+                &ReadKey {
+                    node: node.to_owned(),
+                    item: None,
+                },
+            )?;
+            plan.reads.push((
+                ReadKey {
+                    node: node.to_owned(),
+                    item: None,
+                },
+                hash,
+            ));
             let map = matches!(def.nodes()[r].kind(), NodeKind::Map { .. });
             if map {
                 plan.object_fields.push(node.to_owned());
@@ -951,7 +1003,11 @@ impl Episode {
                 plan.reads.push((own.clone(), self.read_hash(def, &own)?));
                 let s = def.position(over)?;
                 let list = *def.nodes()[s].kind() == NodeKind::List;
-                let from = if list { InstanceKey::single(over) } else { InstanceKey::item(over, id) };
+                let from = if list {
+                    InstanceKey::single(over)
+                } else {
+                    InstanceKey::item(over, id)
+                };
                 let record = self.slots[s].instances.get(&from.item)?;
                 plan.inputs.push(InputSource {
                     field: "item".into(),
@@ -1007,10 +1063,13 @@ impl Episode {
         }
         let own = match spec.kind() {
             NodeKind::Map { over } => item.as_ref().is_some_and(|id| {
-                self.read_hash(def, &ReadKey {
-                    node: over.clone(),
-                    item: Some(id.clone()),
-                })
+                self.read_hash(
+                    def,
+                    &ReadKey {
+                        node: over.clone(),
+                        item: Some(id.clone()),
+                    },
+                )
                 .is_some()
             }),
             NodeKind::Reduce { over } => def.position(over).is_some_and(|s| self.node_complete(def, s)),
@@ -1088,7 +1147,9 @@ impl Episode {
         let u_key = def.nodes()[u].key();
         let wanted: Vec<String> = match def.nodes()[u].kind() {
             NodeKind::List => {
-                let Some(list) = self.slots[u].instances.get(&None) else { return };
+                let Some(list) = self.slots[u].instances.get(&None) else {
+                    return;
+                };
                 if !list.state.is_approved() {
                     return;
                 }
@@ -1117,7 +1178,9 @@ impl Episode {
             for id in &added {
                 let key = InstanceKey::item(&d_key, id);
                 step.out.dirty.insert(key.clone());
-                self.slots[d].instances.insert(Some(id.clone()), InstanceRecord::new(key));
+                self.slots[d]
+                    .instances
+                    .insert(Some(id.clone()), InstanceRecord::new(key));
             }
             for id in &removed {
                 let slot = &mut self.slots[d];
@@ -1125,7 +1188,9 @@ impl Episode {
                     slot.approved -= usize::from(record.state.is_approved());
                     slot.failed -= usize::from(record.state == NodeState::Failed {});
                     if let NodeState::Running { .. } = record.state {
-                        step.out.effects.push(Effect::CancelRun { key: record.key.clone() });
+                        step.out.effects.push(Effect::CancelRun {
+                            key: record.key.clone(),
+                        });
                     }
                     step.out.dirty.remove(&record.key);
                     step.out.removed.push(record.key);

@@ -58,7 +58,9 @@ mod subscription;
 mod tests;
 
 pub use command::{Changes, Command, Effect, InputSource, Produced, RunSpec};
-pub use definition::{Escalation, Gate, GateKind, NodeKind, NodeSpec, Read, Resource, RetryPolicy, WorkflowBuilder, WorkflowDef};
+pub use definition::{
+    Escalation, Gate, GateKind, NodeKind, NodeSpec, Read, Resource, RetryPolicy, WorkflowBuilder, WorkflowDef,
+};
 pub use engine::{Engine, EngineConfig};
 pub use episode::Episode;
 pub use error::{DefinitionError, EngineError, NodeError, Result, StoreError};

@@ -79,7 +79,10 @@ mod machine {
 
     #[state_machine(
         initial = "NodeState::blocked()",
-        state(name = "NodeState", derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)),
+        state(
+            name = "NodeState",
+            derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)
+        ),
         superstate(derive(Debug))
     )]
     impl Lifecycle {
@@ -132,10 +135,9 @@ mod machine {
         #[state(superstate = "unfinished")]
         fn awaiting_approval(event: &LifecycleInput) -> Outcome<NodeState> {
             match event {
-                LifecycleInput::Approve
-                | LifecycleInput::Select
-                | LifecycleInput::Edit
-                | LifecycleInput::Revert => Transition(NodeState::approved()),
+                LifecycleInput::Approve | LifecycleInput::Select | LifecycleInput::Edit | LifecycleInput::Revert => {
+                    Transition(NodeState::approved())
+                }
                 LifecycleInput::Regenerate => Transition(NodeState::ready()),
                 LifecycleInput::Invalidate => Transition(NodeState::stale()),
                 _ => Super,
@@ -275,7 +277,13 @@ mod tests {
 
     #[test]
     fn cancel_keeps_approved_work() {
-        assert_eq!(NodeState::Approved {}.step(LifecycleInput::Cancel), Some(NodeState::Approved {}));
-        assert_eq!(NodeState::Ready {}.step(LifecycleInput::Cancel), Some(NodeState::Cancelled {}));
+        assert_eq!(
+            NodeState::Approved {}.step(LifecycleInput::Cancel),
+            Some(NodeState::Approved {})
+        );
+        assert_eq!(
+            NodeState::Ready {}.step(LifecycleInput::Cancel),
+            Some(NodeState::Cancelled {})
+        );
     }
 }

@@ -39,12 +39,7 @@ pub trait Node: Send + Sync + 'static {
     async fn run(&self, input: Self::Input, ctx: &NodeCtx) -> Result<Self::Output, NodeError>;
 
     /// Rates an output in `[0, 1]` for a `Quality` gate. The default accepts everything.
-    async fn score(
-        &self,
-        _input: &Self::Input,
-        _output: &Self::Output,
-        _ctx: &NodeCtx,
-    ) -> Result<f64, NodeError> {
+    async fn score(&self, _input: &Self::Input, _output: &Self::Output, _ctx: &NodeCtx) -> Result<f64, NodeError> {
         Ok(1.0)
     }
 }
@@ -75,8 +70,7 @@ impl<N: Node> DynNode for N {
     async fn run_json(&self, input: &Value, ctx: &NodeCtx) -> Result<Value, NodeError> {
         let input: N::Input = decode(input, "input")?;
         let output = self.run(input, ctx).await?;
-        serde_json::to_value(&output)
-            .map_err(|e| NodeError::Permanent(format!("output does not serialize: {e}")))
+        serde_json::to_value(&output).map_err(|e| NodeError::Permanent(format!("output does not serialize: {e}")))
     }
 
     async fn score_json(&self, input: &Value, output: &Value, ctx: &NodeCtx) -> Result<f64, NodeError> {
@@ -86,7 +80,9 @@ impl<N: Node> DynNode for N {
     }
 
     fn check_output(&self, value: &Value) -> Result<(), String> {
-        <N::Output as serde::Deserialize>::deserialize(value).map(|_| ()).map_err(|e| e.to_string())
+        <N::Output as serde::Deserialize>::deserialize(value)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -35,7 +35,10 @@ mod tests {
         };
         for (failures, nominal) in [(1, 0.1), (2, 0.2), (3, 0.4), (4, 0.8), (5, 1.0), (9, 1.0)] {
             let d = backoff(&policy, failures, &format!("x/{failures}")).as_secs_f64();
-            assert!(d >= nominal * 0.8 - 1e-9 && d <= nominal * 1.2 + 1e-9, "{failures}: {d}");
+            assert!(
+                d >= nominal * 0.8 - 1e-9 && d <= nominal * 1.2 + 1e-9,
+                "{failures}: {d}"
+            );
         }
     }
 

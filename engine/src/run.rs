@@ -133,7 +133,10 @@ pub(crate) async fn execute(spec: &NodeSpec, cx: &RunContext, run: &RunSpec) -> 
         let outcome = match finished {
             None => Err(NodeError::Cancelled),
             Some(Ok(Ok(result))) => result,
-            Some(Ok(Err(panic))) => Err(NodeError::Permanent(format!("the node panicked: {}", panic_message(&panic)))),
+            Some(Ok(Err(panic))) => Err(NodeError::Permanent(format!(
+                "the node panicked: {}",
+                panic_message(&panic)
+            ))),
             Some(Err(timeout)) => Err(timeout),
         };
         ctx.cancel.cancel();

@@ -88,7 +88,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Loads every episode whose status is in `statuses` (all episodes when empty). An episode
     /// whose records are corrupt is returned as a [`LoadFailure`] and does not stop the others.
-    fn load_episodes(&self, statuses: &[EpisodeStatus]) -> Result<Vec<Result<EpisodeSnapshot, LoadFailure>>, StoreError>;
+    fn load_episodes(
+        &self,
+        statuses: &[EpisodeStatus],
+    ) -> Result<Vec<Result<EpisodeSnapshot, LoadFailure>>, StoreError>;
 
     /// Loads one episode; `None` when it does not exist.
     fn load_episode(&self, episode: EpisodeId) -> Result<Option<EpisodeSnapshot>, StoreError>;

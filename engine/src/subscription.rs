@@ -30,7 +30,12 @@ pub struct EventStream {
 }
 
 impl EventStream {
-    pub(crate) fn new(episode: EpisodeId, store: Arc<dyn Store>, live: broadcast::Receiver<Event>, from_seq: u64) -> Self {
+    pub(crate) fn new(
+        episode: EpisodeId,
+        store: Arc<dyn Store>,
+        live: broadcast::Receiver<Event>,
+        from_seq: u64,
+    ) -> Self {
         Self {
             episode,
             store,

@@ -34,7 +34,9 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(io(format!("syncing directory {}", dir.display())))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StoreError::Backend(format!("blob task failed: {e}")))?
@@ -64,7 +66,8 @@ impl FsBlobStore {
         }
         let tmp = dir.join(TMP_DIR).join(tmp_name);
         let mut file = File::create(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
-        file.write_all(bytes).map_err(io(format!("writing {}", tmp.display())))?;
+        file.write_all(bytes)
+            .map_err(io(format!("writing {}", tmp.display())))?;
         file.sync_all().map_err(io(format!("syncing {}", tmp.display())))?;
         drop(file);
         fs::rename(&tmp, &target).map_err(io(format!("renaming into {}", target.display())))?;
@@ -166,7 +169,14 @@ mod tests {
         assert_eq!(store.get(a).await.expect("get"), b"frame a");
         let live = HashSet::from([a.0]);
         // Too young: nothing is removed yet.
-        assert_eq!(store.collect(&live, Duration::from_secs(3600)).await.expect("gc").removed, 0);
+        assert_eq!(
+            store
+                .collect(&live, Duration::from_secs(3600))
+                .await
+                .expect("gc")
+                .removed,
+            0
+        );
         let stats = store.collect(&live, Duration::ZERO).await.expect("gc");
         assert_eq!(stats, GcStats { removed: 1, kept: 1 });
         assert!(store.contains(a).await.expect("contains"));

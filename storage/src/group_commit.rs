@@ -54,7 +54,9 @@ impl GroupCommit {
     pub(crate) async fn submit(&self, ops: Vec<Op>, status: Option<(EpisodeId, Option<u8>)>) -> Result<(), StoreError> {
         let (reply, done) = oneshot::channel();
         let sender = self.tx.as_ref().ok_or(StoreError::Closed)?;
-        sender.send(Job { ops, status, reply }).map_err(|_| StoreError::Closed)?;
+        sender
+            .send(Job { ops, status, reply })
+            .map_err(|_| StoreError::Closed)?;
         done.await.map_err(|_| StoreError::Closed)?
     }
 }
@@ -69,7 +71,12 @@ impl Drop for GroupCommit {
 }
 
 /// Adds the status index writes for an episode whose status is now `status`.
-fn index_ops(tree: &sled::Tree, batch: &mut sled::Batch, episode: EpisodeId, status: Option<u8>) -> Result<(), StoreError> {
+fn index_ops(
+    tree: &sled::Tree,
+    batch: &mut sled::Batch,
+    episode: EpisodeId,
+    status: Option<u8>,
+) -> Result<(), StoreError> {
     let status_key = episode_key(STATUS, episode);
     let old = tree.get(&status_key).map_err(backend)?.and_then(|v| v.first().copied());
     if old == status {

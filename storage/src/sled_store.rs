@@ -64,7 +64,8 @@ impl SledStore {
         let tree = db.open_tree("showrunner").map_err(backend)?;
         match tree.get(FORMAT).map_err(backend)? {
             None => {
-                tree.insert(FORMAT, FORMAT_VERSION.to_string().as_bytes()).map_err(backend)?;
+                tree.insert(FORMAT, FORMAT_VERSION.to_string().as_bytes())
+                    .map_err(backend)?;
                 db.flush().map_err(backend)?;
             }
             Some(found) if found.as_ref() == FORMAT_VERSION.to_string().as_bytes() => {}
@@ -108,11 +109,15 @@ impl SledStore {
 impl Store for SledStore {
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
         let id = commit.episode;
-        let mut ops: Vec<Op> = Vec::with_capacity(1 + commit.instances.len() + commit.values.len() + commit.events.len());
+        let mut ops: Vec<Op> =
+            Vec::with_capacity(1 + commit.instances.len() + commit.values.len() + commit.events.len());
         let mut status = None;
         if let Some(header) = &commit.header {
             if header.id != id {
-                return Err(StoreError::Backend(format!("a commit of episode {id} carries the header of {}", header.id)));
+                return Err(StoreError::Backend(format!(
+                    "a commit of episode {id} carries the header of {}",
+                    header.id
+                )));
             }
             ops.push((episode_key(HEADER, id), Some(encode(header)?)));
             status = Some((id, Some(status_byte(header.status))));
@@ -132,7 +137,10 @@ impl Store for SledStore {
         self.writer.submit(ops, status).await
     }
 
-    fn load_episodes(&self, statuses: &[EpisodeStatus]) -> Result<Vec<Result<EpisodeSnapshot, LoadFailure>>, StoreError> {
+    fn load_episodes(
+        &self,
+        statuses: &[EpisodeStatus],
+    ) -> Result<Vec<Result<EpisodeSnapshot, LoadFailure>>, StoreError> {
         let wanted = |s: EpisodeStatus| statuses.is_empty() || statuses.contains(&s);
         // Headers first, then every instance record in one ordered scan, matched by episode.
         let mut loaded: Vec<Result<EpisodeSnapshot, LoadFailure>> = Vec::new();
@@ -229,7 +237,8 @@ impl Store for SledStore {
 
 impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SledStore").field("format", &FORMAT_VERSION).finish_non_exhaustive()
+        f.debug_struct("SledStore")
+            .field("format", &FORMAT_VERSION)
+            .finish_non_exhaustive()
     }
 }
-

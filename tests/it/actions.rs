@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use showrunner::engine::{
-    BlobStore, EngineError, EpisodeStatus, Escalation, Gate, InstanceKey, Node, NodeCtx, NodeError, NodeSpec, NodeState,
-    Resource, RetryPolicy, WorkflowDef,
+    EngineError, EpisodeStatus, Escalation, Gate, InstanceKey, Node, NodeCtx, NodeError, NodeSpec, NodeState, Resource,
+    RetryPolicy, WorkflowDef,
 };
 
 use crate::support::{Runs, counted, open, record, wait_state, wait_status};
@@ -40,11 +40,13 @@ async fn a_quality_gate_regenerates_below_the_bar_then_asks_a_person() {
     let dir = tempfile::tempdir().expect("tempdir");
     let runs = Runs::default();
     let def = WorkflowDef::builder("q")
-        .node(NodeSpec::single("frame", Scored { runs: runs.clone() }).gate(Gate::Quality {
-            min_score: 0.5,
-            max_attempts: 3,
-            then: Escalation::Human,
-        }))
+        .node(
+            NodeSpec::single("frame", Scored { runs: runs.clone() }).gate(Gate::Quality {
+                min_score: 0.5,
+                max_attempts: 3,
+                then: Escalation::Human,
+            }),
+        )
         .build()
         .expect("valid");
     let engine = open(dir.path(), vec![def]).await;
@@ -86,8 +88,14 @@ async fn candidates_are_picked_and_regenerate_carries_feedback() {
     assert_eq!(look.candidates, vec![4, 5, 6]);
     let value = engine.version_value(id, &key, 5).expect("value");
     assert_eq!(value["feedback"], json!("warmer light"));
-    assert_ne!(look.versions[0].seed, look.versions[3].seed, "a regenerate changes the seed");
-    let err = engine.select(id, key.clone(), 2).await.expect_err("an old round's candidate");
+    assert_ne!(
+        look.versions[0].seed, look.versions[3].seed,
+        "a regenerate changes the seed"
+    );
+    let err = engine
+        .select(id, key.clone(), 2)
+        .await
+        .expect_err("an old round's candidate");
     assert!(err.is_conflict());
     engine.select(id, key.clone(), 5).await.expect("pick");
     let done = wait_status(&engine, id, EpisodeStatus::Completed).await;
@@ -138,8 +146,16 @@ fn quick_retry(max_attempts: u32) -> RetryPolicy {
 #[tokio::test]
 async fn retryable_failures_back_off_then_succeed_and_permanent_ones_fail() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let flaky = Flaky { calls: AtomicUsize::new(0), failures: 2, permanent: false };
-    let broken = Flaky { calls: AtomicUsize::new(0), failures: 1, permanent: true };
+    let flaky = Flaky {
+        calls: AtomicUsize::new(0),
+        failures: 2,
+        permanent: false,
+    };
+    let broken = Flaky {
+        calls: AtomicUsize::new(0),
+        failures: 1,
+        permanent: true,
+    };
     let def = WorkflowDef::builder("r")
         .node(NodeSpec::single("flaky", flaky).retry(quick_retry(3)))
         .node(NodeSpec::single("broken", broken).retry(quick_retry(3)))
@@ -152,10 +168,17 @@ async fn retryable_failures_back_off_then_succeed_and_permanent_ones_fail() {
     assert_eq!(record(&snapshot, &flaky_key).attempts, 3);
     let snapshot = wait_status(&engine, id, EpisodeStatus::Failed).await;
     let broken = record(&snapshot, &InstanceKey::single("broken"));
-    assert_eq!((broken.state, broken.attempts), (NodeState::Failed {}, 1), "permanent: no retry");
+    assert_eq!(
+        (broken.state, broken.attempts),
+        (NodeState::Failed {}, 1),
+        "permanent: no retry"
+    );
     assert_eq!(broken.last_error.as_deref(), Some("bad input"));
     // A person asks again: it succeeds now and the episode completes.
-    engine.regenerate(id, broken.key.clone(), None, None).await.expect("regenerate");
+    engine
+        .regenerate(id, broken.key.clone(), None, None)
+        .await
+        .expect("regenerate");
     wait_status(&engine, id, EpisodeStatus::Completed).await;
 }
 
@@ -186,9 +209,14 @@ async fn a_timeout_fails_the_run_and_the_retry_policy_applies() {
     let cancelled = Arc::new(AtomicUsize::new(0));
     let def = WorkflowDef::builder("t")
         .node(
-            NodeSpec::single("slow", Sleepy { cancelled: cancelled.clone() })
-                .timeout(Duration::from_millis(50))
-                .retry(quick_retry(2)),
+            NodeSpec::single(
+                "slow",
+                Sleepy {
+                    cancelled: cancelled.clone(),
+                },
+            )
+            .timeout(Duration::from_millis(50))
+            .retry(quick_retry(2)),
         )
         .build()
         .expect("valid");
@@ -197,7 +225,10 @@ async fn a_timeout_fails_the_run_and_the_retry_policy_applies() {
     let snapshot = wait_status(&engine, id, EpisodeStatus::Failed).await;
     let slow = record(&snapshot, &InstanceKey::single("slow"));
     assert_eq!(slow.attempts, 2);
-    assert!(slow.last_error.as_deref().is_some_and(|e| e.contains("timed out")), "{slow:?}");
+    assert!(
+        slow.last_error.as_deref().is_some_and(|e| e.contains("timed out")),
+        "{slow:?}"
+    );
 }
 
 #[tokio::test]
@@ -205,7 +236,12 @@ async fn pause_interrupts_resume_requeues_and_cancel_propagates() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cancelled = Arc::new(AtomicUsize::new(0));
     let def = WorkflowDef::builder("p")
-        .node(NodeSpec::single("slow", Sleepy { cancelled: cancelled.clone() }))
+        .node(NodeSpec::single(
+            "slow",
+            Sleepy {
+                cancelled: cancelled.clone(),
+            },
+        ))
         .build()
         .expect("valid");
     let engine = open(dir.path(), vec![def]).await;
@@ -262,9 +298,21 @@ async fn the_gpu_is_never_oversubscribed() {
     let def = WorkflowDef::builder("g")
         .node(NodeSpec::list(
             "shots",
-            counted(&runs, |_, _| json!((0..12).map(|n| json!({"id": format!("s{n}")})).collect::<Vec<_>>())),
+            counted(&runs, |_, _| {
+                json!((0..12).map(|n| json!({"id": format!("s{n}")})).collect::<Vec<_>>())
+            }),
         ))
-        .node(NodeSpec::map("frames", "shots", GpuWork { now: now.clone(), peak: peak.clone() }).resource(Resource::Gpu))
+        .node(
+            NodeSpec::map(
+                "frames",
+                "shots",
+                GpuWork {
+                    now: now.clone(),
+                    peak: peak.clone(),
+                },
+            )
+            .resource(Resource::Gpu),
+        )
         .build()
         .expect("valid");
     let engine = open(dir.path(), vec![def]).await;
@@ -280,7 +328,13 @@ async fn fork_shares_versions_and_blobs_then_diverges() {
     let dir = tempfile::tempdir().expect("tempdir");
     let runs = Runs::default();
     let def = WorkflowDef::builder("f")
-        .node(NodeSpec::single("draft", crate::support::counted(&runs, |_, ctx| json!({"seed": ctx.seed()}))).gate(Gate::Human))
+        .node(
+            NodeSpec::single(
+                "draft",
+                crate::support::counted(&runs, |_, ctx| json!({"seed": ctx.seed()})),
+            )
+            .gate(Gate::Human),
+        )
         .build()
         .expect("valid");
     let engine = open(dir.path(), vec![def]).await;
@@ -288,17 +342,29 @@ async fn fork_shares_versions_and_blobs_then_diverges() {
     let key = InstanceKey::single("draft");
     wait_state(&engine, id, &key, NodeState::AwaitingApproval {}).await;
     let blob = engine.blobs().put(b"a keyframe".to_vec()).await.expect("blob");
-    engine.edit(id, key.clone(), json!({"image": blob.to_string()}), Some(1)).await.expect("edit");
+    engine
+        .edit(id, key.clone(), json!({"image": blob.to_string()}), Some(1))
+        .await
+        .expect("edit");
 
     let fork = engine.fork(id).await.expect("fork");
     let forked = engine.snapshot(fork).await.expect("snapshot");
     assert_eq!(forked.header.forked_from, Some(id));
-    assert_eq!(record(&forked, &key).versions, record(&engine.snapshot(id).await.expect("s"), &key).versions);
-    assert_eq!(engine.version_value(fork, &key, 2).expect("value")["image"], json!(blob.to_string()));
+    assert_eq!(
+        record(&forked, &key).versions,
+        record(&engine.snapshot(id).await.expect("s"), &key).versions
+    );
+    assert_eq!(
+        engine.version_value(fork, &key, 2).expect("value")["image"],
+        json!(blob.to_string())
+    );
     assert_eq!(forked.header.status, EpisodeStatus::Completed);
 
     // Diverge: the fork edits again; the original keeps its pointer.
-    engine.edit(fork, key.clone(), json!({"image": null}), Some(2)).await.expect("edit fork");
+    engine
+        .edit(fork, key.clone(), json!({"image": null}), Some(2))
+        .await
+        .expect("edit fork");
     assert_eq!(engine.instance(id, &key).await.expect("instance").current, Some(2));
 
     // The blob is still referenced by both episodes' version 2; an unreferenced one is collected.
@@ -308,7 +374,10 @@ async fn fork_shares_versions_and_blobs_then_diverges() {
     assert!(engine.blobs().contains(blob).await.expect("contains"));
     assert!(!engine.blobs().contains(orphan).await.expect("contains"));
     engine.delete(fork).await.expect("delete");
-    assert!(matches!(engine.snapshot(fork).await, Err(EngineError::EpisodeNotFound(_))));
+    assert!(matches!(
+        engine.snapshot(fork).await,
+        Err(EngineError::EpisodeNotFound(_))
+    ));
 }
 
 #[tokio::test]
@@ -323,7 +392,9 @@ async fn an_edit_that_does_not_fit_the_output_type_is_refused() {
         type Input = Value;
         type Output = Outline;
         async fn run(&self, _: Value, _: &NodeCtx) -> Result<Outline, NodeError> {
-            Ok(Outline { logline: "a heist".into() })
+            Ok(Outline {
+                logline: "a heist".into(),
+            })
         }
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -335,9 +406,15 @@ async fn an_edit_that_does_not_fit_the_output_type_is_refused() {
     let id = engine.create_episode("e", json!({}), 1).await.expect("create");
     let key = InstanceKey::single("outline");
     let before = wait_state(&engine, id, &key, NodeState::AwaitingApproval {}).await;
-    let err = engine.edit(id, key.clone(), json!({"logline": 7}), Some(1)).await.expect_err("bad type");
+    let err = engine
+        .edit(id, key.clone(), json!({"logline": 7}), Some(1))
+        .await
+        .expect_err("bad type");
     assert!(matches!(err, EngineError::InvalidValue { .. }), "{err}");
     assert!(err.to_string().contains("invalid type"), "{err}");
     assert_eq!(engine.snapshot(id).await.expect("snapshot").instances, before.instances);
-    engine.edit(id, key, json!({"logline": "a caper"}), Some(1)).await.expect("a good edit");
+    engine
+        .edit(id, key, json!({"logline": "a caper"}), Some(1))
+        .await
+        .expect("a good edit");
 }

@@ -11,7 +11,10 @@ async fn fifty_concurrent_approvals_one_wins() {
     let dir = tempfile::tempdir().expect("tempdir");
     let runs = Runs::default();
     let engine = open(dir.path(), vec![gated_workflow(&runs)]).await;
-    let id = engine.create_episode("gated", serde_json::json!("a heist"), 1).await.expect("create");
+    let id = engine
+        .create_episode("gated", serde_json::json!("a heist"), 1)
+        .await
+        .expect("create");
     let draft = InstanceKey::single("draft");
     let at_gate = wait_state(&engine, id, &draft, NodeState::AwaitingApproval {}).await;
     let version = record(&at_gate, &draft).current.expect("a version");
@@ -47,14 +50,33 @@ async fn acting_on_a_stale_version_is_a_conflict_and_changes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let runs = Runs::default();
     let engine = open(dir.path(), vec![gated_workflow(&runs)]).await;
-    let id = engine.create_episode("gated", serde_json::json!("a heist"), 1).await.expect("create");
+    let id = engine
+        .create_episode("gated", serde_json::json!("a heist"), 1)
+        .await
+        .expect("create");
     let draft = InstanceKey::single("draft");
     let before = wait_state(&engine, id, &draft, NodeState::AwaitingApproval {}).await;
     let err = engine.approve(id, draft.clone(), 9).await.expect_err("stale version");
-    assert!(matches!(err, EngineError::VersionConflict { given: 9, current: Some(1), .. }), "{err}");
-    let err = engine.approve(id, InstanceKey::single("nope"), 1).await.expect_err("unknown node");
+    assert!(
+        matches!(
+            err,
+            EngineError::VersionConflict {
+                given: 9,
+                current: Some(1),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = engine
+        .approve(id, InstanceKey::single("nope"), 1)
+        .await
+        .expect_err("unknown node");
     assert!(matches!(err, EngineError::InstanceNotFound { .. }), "{err}");
-    let err = engine.approve(id, InstanceKey::single("render"), 1).await.expect_err("blocked node");
+    let err = engine
+        .approve(id, InstanceKey::single("render"), 1)
+        .await
+        .expect_err("blocked node");
     assert!(matches!(err, EngineError::IllegalAction { .. }), "{err}");
     let after = engine.snapshot(id).await.expect("snapshot");
     assert_eq!(before.instances, after.instances);

@@ -29,7 +29,11 @@ struct Slow {
 }
 
 fn append(path: &Path, line: &str) {
-    let mut file = OpenOptions::new().create(true).append(true).open(path).expect("open log");
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open log");
     file.write_all(format!("{line}\n").as_bytes()).expect("append log");
 }
 
@@ -39,7 +43,10 @@ impl Node for Slow {
     type Output = Value;
 
     async fn run(&self, input: Value, ctx: &NodeCtx) -> Result<Value, NodeError> {
-        append(&self.log, &format!("start {} {} {}", ctx.episode(), ctx.key(), ctx.attempt()));
+        append(
+            &self.log,
+            &format!("start {} {} {}", ctx.episode(), ctx.key(), ctx.attempt()),
+        );
         let millis = 40 + ctx.seed() % 120;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(millis)) => {}
@@ -51,7 +58,10 @@ impl Node for Slow {
 
 fn crash_workflow(dir: &Path) -> WorkflowDef {
     let log = dir.join("runs.log");
-    let slow = |output| Slow { log: log.clone(), output };
+    let slow = |output| Slow {
+        log: log.clone(),
+        output,
+    };
     WorkflowDef::builder("crashy")
         .node(NodeSpec::single("outline", slow(|i, _| json!({"logline": i["episode"]["idea"]}))).gate(Gate::Human))
         .node(
@@ -62,7 +72,11 @@ fn crash_workflow(dir: &Path) -> WorkflowDef {
             .reads("outline"),
         )
         .node(NodeSpec::map("shots", "scenes", slow(|i, _| json!({"shot": i["item"]["id"]}))).gate(Gate::Human))
-        .node(NodeSpec::reduce("video", "shots", slow(|i, _| json!({"shots": i["shots"]}))))
+        .node(NodeSpec::reduce(
+            "video",
+            "shots",
+            slow(|i, _| json!({"shots": i["shots"]})),
+        ))
         .build()
         .expect("crash workflow is valid")
 }
@@ -87,15 +101,28 @@ async fn worker(dir: &Path) {
     }
     while ids.len() < EPISODES {
         let n = ids.len();
-        ids.push(engine.create_episode("crashy", json!({"idea": format!("idea {n}")}), n as u64).await.expect("create"));
+        ids.push(
+            engine
+                .create_episode("crashy", json!({"idea": format!("idea {n}")}), n as u64)
+                .await
+                .expect("create"),
+        );
     }
     let inbox = dir.join("inbox");
     loop {
-        let requests: Vec<PathBuf> = fs::read_dir(&inbox).expect("inbox").flatten().map(|e| e.path()).collect();
+        let requests: Vec<PathBuf> = fs::read_dir(&inbox)
+            .expect("inbox")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         if !requests.is_empty() {
             for &id in &ids {
                 let snapshot = engine.snapshot(id).await.expect("snapshot");
-                for record in snapshot.instances.iter().filter(|r| r.state == NodeState::AwaitingApproval {}) {
+                for record in snapshot
+                    .instances
+                    .iter()
+                    .filter(|r| r.state == NodeState::AwaitingApproval {})
+                {
                     let version = record.current.expect("a gate has a version");
                     if engine.approve(id, record.key.clone(), version).await.is_ok() {
                         append(&dir.join("acks.log"), &format!("acked {id} {} {version}", record.key));
@@ -123,7 +150,13 @@ async fn worker(dir: &Path) {
 fn spawn_worker(dir: &Path) -> Child {
     let exe = std::env::current_exe().expect("test binary");
     Command::new(exe)
-        .args(["--exact", "crash::worker_process", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "crash::worker_process",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(DIR_VAR, dir)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -186,8 +219,14 @@ async fn killed_twenty_times_loses_nothing() {
     let mut child = spawn_worker(dir);
     let deadline = Instant::now() + Duration::from_secs(90);
     while !dir.join("done").exists() {
-        assert!(Instant::now() < deadline, "episodes did not complete after {kills} kills");
-        assert!(child.try_wait().expect("poll").is_none_or(|s| s.success()), "worker failed");
+        assert!(
+            Instant::now() < deadline,
+            "episodes did not complete after {kills} kills"
+        );
+        assert!(
+            child.try_wait().expect("poll").is_none_or(|s| s.success()),
+            "worker failed"
+        );
         request_approvals(dir, requests);
         requests += 1;
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -220,16 +259,26 @@ async fn check_invariants(dir: &Path) {
     for line in acks.lines() {
         let (instance, version) = line.trim_start_matches("acked ").rsplit_once(' ').expect("ack line");
         let (_, current) = approved_attempt[instance];
-        assert_eq!(version.parse::<u32>().expect("version"), current, "approval of {instance} kept");
+        assert_eq!(
+            version.parse::<u32>().expect("version"),
+            current,
+            "approval of {instance} kept"
+        );
     }
     let runs = fs::read_to_string(dir.join("runs.log")).expect("runs log");
     let mut starts = HashSet::new();
     for line in runs.lines() {
         let (instance, attempt) = line.trim_start_matches("start ").rsplit_once(' ').expect("run line");
         let attempt: u32 = attempt.parse().expect("attempt");
-        assert!(starts.insert((instance.to_owned(), attempt)), "attempt {attempt} of {instance} started twice");
+        assert!(
+            starts.insert((instance.to_owned(), attempt)),
+            "attempt {attempt} of {instance} started twice"
+        );
         let (approved, _) = approved_attempt[instance];
-        assert!(attempt <= approved, "{instance} ran attempt {attempt} after attempt {approved} was approved");
+        assert!(
+            attempt <= approved,
+            "{instance} ran attempt {attempt} after attempt {approved} was approved"
+        );
     }
     assert!(!acks.is_empty(), "some approvals were acknowledged");
 }

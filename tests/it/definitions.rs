@@ -5,7 +5,11 @@ use showrunner::engine::{DefinitionError, Gate, NodeSpec, WorkflowDef};
 
 use crate::support::{Runs, counted};
 
-fn node(runs: &Runs) -> crate::support::Counted<impl Fn(&serde_json::Value, &showrunner::engine::NodeCtx) -> serde_json::Value + Send + Sync + 'static> {
+fn node(
+    runs: &Runs,
+) -> crate::support::Counted<
+    impl Fn(&serde_json::Value, &showrunner::engine::NodeCtx) -> serde_json::Value + Send + Sync + 'static,
+> {
     counted(runs, |_, _| json!(null))
 }
 
@@ -62,7 +66,12 @@ fn self_loop_is_a_cycle() {
         .node(NodeSpec::single("a", node(&runs)).reads("a"))
         .build()
         .expect_err("cycle");
-    assert_eq!(err, DefinitionError::Cycle { nodes: vec!["a".into()] });
+    assert_eq!(
+        err,
+        DefinitionError::Cycle {
+            nodes: vec!["a".into()]
+        }
+    );
 }
 
 #[test]
@@ -90,15 +99,24 @@ fn reduce_and_item_reads_need_a_map() {
         .node(NodeSpec::reduce("video", "shots", node(&runs)))
         .build()
         .expect_err("reduce over a list");
-    assert!(matches!(err, DefinitionError::NotAMap { ref node, .. } if node == "video"), "{err:?}");
+    assert!(
+        matches!(err, DefinitionError::NotAMap { ref node, .. } if node == "video"),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn bad_keys_and_parameters() {
     let runs = Runs::default();
-    let err = WorkflowDef::builder("w").node(NodeSpec::single("a/b", node(&runs))).build().expect_err("key");
+    let err = WorkflowDef::builder("w")
+        .node(NodeSpec::single("a/b", node(&runs)))
+        .build()
+        .expect_err("key");
     assert!(matches!(err, DefinitionError::InvalidKey { .. }), "{err:?}");
-    let err = WorkflowDef::builder("w").node(NodeSpec::single("item", node(&runs))).build().expect_err("reserved");
+    let err = WorkflowDef::builder("w")
+        .node(NodeSpec::single("item", node(&runs)))
+        .build()
+        .expect_err("reserved");
     assert!(matches!(err, DefinitionError::InvalidKey { .. }), "{err:?}");
     let err = WorkflowDef::builder("w")
         .node(NodeSpec::single("a", node(&runs)).gate(Gate::Candidates { n: 0 }))

@@ -58,14 +58,31 @@ async fn a_live_subscriber_sees_an_approval_only_after_it_is_durable() {
     let dir = tempfile::tempdir().expect("tempdir");
     let runs = Runs::default();
     let engine = open(dir.path(), vec![gated_workflow(&runs)]).await;
-    let id = engine.create_episode("gated", serde_json::json!("idea"), 1).await.expect("create");
+    let id = engine
+        .create_episode("gated", serde_json::json!("idea"), 1)
+        .await
+        .expect("create");
     let draft = InstanceKey::single("draft");
     let at_gate = wait_state(&engine, id, &draft, NodeState::AwaitingApproval {}).await;
     let mut live = engine.subscribe(id, at_gate.header.next_seq).await.expect("subscribe");
     engine.approve(id, draft.clone(), 1).await.expect("approve");
     let event = live.next().await.expect("open").expect("event");
-    assert_eq!(event.kind, EventKind::Approved { key: draft, version: 1, automatic: false });
+    assert_eq!(
+        event.kind,
+        EventKind::Approved {
+            key: draft,
+            version: 1,
+            automatic: false
+        }
+    );
     // What the subscriber saw is on disk already: a fresh read of the store has it.
-    let stored = engine.subscribe(id, event.seq).await.expect("subscribe").next().await.expect("open").expect("event");
+    let stored = engine
+        .subscribe(id, event.seq)
+        .await
+        .expect("subscribe")
+        .next()
+        .await
+        .expect("open")
+        .expect("event");
     assert_eq!(stored, event);
 }

@@ -14,14 +14,26 @@ async fn editing_one_character_reruns_only_what_reads_it() {
     let id = engine.create_episode("cast", cast_input(), 7).await.expect("create");
     let done = wait_status(&engine, id, EpisodeStatus::Completed).await;
     let before = runs.all();
-    for key in ["cast", "storyboard", "final", "characters[ada]", "portraits[cy]", "shots[s4]"] {
+    for key in [
+        "cast",
+        "storyboard",
+        "final",
+        "characters[ada]",
+        "portraits[cy]",
+        "shots[s4]",
+    ] {
         assert_eq!(before.get(key), Some(&1), "{key} ran once: {before:?}");
     }
 
     let ada = InstanceKey::item("characters", "ada");
     let current = record(&done, &ada).current;
     engine
-        .edit(id, ada.clone(), json!({"id": "ada", "name": "Ada", "clothing": "a yellow raincoat"}), current)
+        .edit(
+            id,
+            ada.clone(),
+            json!({"id": "ada", "name": "Ada", "clothing": "a yellow raincoat"}),
+            current,
+        )
         .await
         .expect("edit");
     let after_edit = wait_status(&engine, id, EpisodeStatus::Completed).await;
@@ -49,7 +61,10 @@ async fn editing_one_character_reruns_only_what_reads_it() {
     let value = engine
         .version_value(id, &s1.key, s1.current.expect("current"))
         .expect("value");
-    assert_eq!(value["portraits"]["ada"]["front"], json!("Ada wearing a yellow raincoat"));
+    assert_eq!(
+        value["portraits"]["ada"]["front"],
+        json!("Ada wearing a yellow raincoat")
+    );
     let s2 = record(&after_edit, &InstanceKey::item("shots", "s2"));
     assert_eq!(s2.versions.len(), 1, "s2 kept its one version");
 }

@@ -13,18 +13,33 @@ async fn an_episode_of_an_unregistered_definition_is_left_untouched() {
     let runs = Runs::default();
     let (orphan, other) = {
         let engine = open(dir.path(), vec![gated_workflow(&runs), cast_workflow(&runs)]).await;
-        let orphan = engine.create_episode("gated", json!("old idea"), 1).await.expect("create");
-        wait_state(&engine, orphan, &InstanceKey::single("draft"), NodeState::AwaitingApproval {}).await;
+        let orphan = engine
+            .create_episode("gated", json!("old idea"), 1)
+            .await
+            .expect("create");
+        wait_state(
+            &engine,
+            orphan,
+            &InstanceKey::single("draft"),
+            NodeState::AwaitingApproval {},
+        )
+        .await;
         let other = engine.create_episode("cast", cast_input(), 2).await.expect("create");
         engine.pause(other).await.expect("pause");
         engine.shutdown().await;
         (orphan, other)
     };
-    let before = SledStore::open(dir.path().join("store")).expect("store").load_episode(orphan).expect("load");
+    let before = SledStore::open(dir.path().join("store"))
+        .expect("store")
+        .load_episode(orphan)
+        .expect("load");
 
     // The gated workflow changed (a different gate): a new definition version.
     let changed = showrunner::engine::WorkflowDef::builder("gated")
-        .node(showrunner::engine::NodeSpec::single("draft", crate::support::counted(&runs, |_, _| json!(1))))
+        .node(showrunner::engine::NodeSpec::single(
+            "draft",
+            crate::support::counted(&runs, |_, _| json!(1)),
+        ))
         .build()
         .expect("valid");
     let (engine, report) = showrunner::open(dir.path(), vec![changed, cast_workflow(&runs)], EngineConfig::default())
@@ -33,13 +48,19 @@ async fn an_episode_of_an_unregistered_definition_is_left_untouched() {
     assert_eq!(report.unknown_definitions.len(), 1);
     assert_eq!(report.unknown_definitions[0].episode, orphan);
     assert_eq!(report.loaded, 1);
-    let err = engine.approve(orphan, InstanceKey::single("draft"), 1).await.expect_err("unknown definition");
+    let err = engine
+        .approve(orphan, InstanceKey::single("draft"), 1)
+        .await
+        .expect_err("unknown definition");
     assert!(matches!(err, EngineError::UnknownDefinition { .. }), "{err}");
     engine.resume(other).await.expect("the other episode runs");
     wait_status(&engine, other, EpisodeStatus::Completed).await;
     engine.shutdown().await;
     drop(engine);
-    let after = SledStore::open(dir.path().join("store")).expect("store").load_episode(orphan).expect("load");
+    let after = SledStore::open(dir.path().join("store"))
+        .expect("store")
+        .load_episode(orphan)
+        .expect("load");
     let (before, after) = (before.expect("stored"), after.expect("stored"));
     assert_eq!(before.header, after.header, "nothing changed");
     assert_eq!(before.instances, after.instances, "nothing changed");
@@ -53,8 +74,20 @@ async fn a_corrupt_record_is_reported_with_its_episode_and_the_others_load() {
         let engine = open(dir.path(), vec![gated_workflow(&runs)]).await;
         let broken = engine.create_episode("gated", json!("a"), 1).await.expect("create");
         let healthy = engine.create_episode("gated", json!("b"), 2).await.expect("create");
-        wait_state(&engine, broken, &InstanceKey::single("draft"), NodeState::AwaitingApproval {}).await;
-        wait_state(&engine, healthy, &InstanceKey::single("draft"), NodeState::AwaitingApproval {}).await;
+        wait_state(
+            &engine,
+            broken,
+            &InstanceKey::single("draft"),
+            NodeState::AwaitingApproval {},
+        )
+        .await;
+        wait_state(
+            &engine,
+            healthy,
+            &InstanceKey::single("draft"),
+            NodeState::AwaitingApproval {},
+        )
+        .await;
         engine.shutdown().await;
         (broken, healthy)
     };
@@ -73,12 +106,22 @@ async fn a_corrupt_record_is_reported_with_its_episode_and_the_others_load() {
         .expect("open");
     assert_eq!(report.corrupt.len(), 1, "{report:?}");
     assert_eq!(report.corrupt[0].0, Some(broken));
-    assert!(report.corrupt[0].1.contains(&broken.to_string()), "{}", report.corrupt[0].1);
+    assert!(
+        report.corrupt[0].1.contains(&broken.to_string()),
+        "{}",
+        report.corrupt[0].1
+    );
     assert_eq!(report.loaded, 1);
-    engine.approve(healthy, InstanceKey::single("draft"), 1).await.expect("healthy episode works");
+    engine
+        .approve(healthy, InstanceKey::single("draft"), 1)
+        .await
+        .expect("healthy episode works");
     wait_status(&engine, healthy, EpisodeStatus::Completed).await;
     let err = engine.snapshot(broken).await.expect_err("corrupt");
-    assert!(matches!(err, EngineError::Store(StoreError::Corrupt { episode: Some(e), .. }) if e == broken), "{err}");
+    assert!(
+        matches!(err, EngineError::Store(StoreError::Corrupt { episode: Some(e), .. }) if e == broken),
+        "{err}"
+    );
 }
 
 #[test]
@@ -87,11 +130,17 @@ fn an_unknown_store_format_is_refused() {
     drop(SledStore::open(dir.path()).expect("create"));
     {
         let db = sled::open(dir.path()).expect("sled");
-        db.open_tree("showrunner").expect("tree").insert(b"mformat", &b"99"[..]).expect("write");
+        db.open_tree("showrunner")
+            .expect("tree")
+            .insert(b"mformat", &b"99"[..])
+            .expect("write");
         db.flush().expect("flush");
     }
     let err = SledStore::open(dir.path()).expect_err("refused");
-    assert!(matches!(err, StoreError::UnknownFormat { ref found, supported: 1 } if found == "99"), "{err}");
+    assert!(
+        matches!(err, StoreError::UnknownFormat { ref found, supported: 1 } if found == "99"),
+        "{err}"
+    );
     assert!(err.to_string().contains("format version 99"));
 }
 
@@ -102,19 +151,34 @@ async fn open_gates_stay_open_and_approved_work_is_kept_across_restarts() {
     let id = {
         let engine = open(dir.path(), vec![gated_workflow(&runs)]).await;
         let id = engine.create_episode("gated", json!("idea"), 1).await.expect("create");
-        wait_state(&engine, id, &InstanceKey::single("draft"), NodeState::AwaitingApproval {}).await;
+        wait_state(
+            &engine,
+            id,
+            &InstanceKey::single("draft"),
+            NodeState::AwaitingApproval {},
+        )
+        .await;
         engine.shutdown().await;
         id
     };
     let engine = open(dir.path(), vec![gated_workflow(&runs)]).await;
     let snapshot = engine.snapshot(id).await.expect("snapshot");
-    assert_eq!(record(&snapshot, &InstanceKey::single("draft")).state, NodeState::AwaitingApproval {});
-    engine.approve(id, InstanceKey::single("draft"), 1).await.expect("approve");
+    assert_eq!(
+        record(&snapshot, &InstanceKey::single("draft")).state,
+        NodeState::AwaitingApproval {}
+    );
+    engine
+        .approve(id, InstanceKey::single("draft"), 1)
+        .await
+        .expect("approve");
     wait_status(&engine, id, EpisodeStatus::Completed).await;
     engine.shutdown().await;
     drop(engine);
     let engine = open(dir.path(), vec![gated_workflow(&runs)]).await;
-    assert_eq!(engine.snapshot(id).await.expect("snapshot").header.status, EpisodeStatus::Completed);
+    assert_eq!(
+        engine.snapshot(id).await.expect("snapshot").header.status,
+        EpisodeStatus::Completed
+    );
     assert_eq!(runs.get("draft"), 1, "nothing approved ran again");
     assert_eq!(runs.get("render"), 1, "nothing approved ran again");
 }

@@ -121,22 +121,38 @@ pub fn cast_input() -> Value {
 /// A three-node workflow behind a human gate, for concurrency and error tests.
 pub fn gated_workflow(runs: &Runs) -> WorkflowDef {
     WorkflowDef::builder("gated")
-        .node(NodeSpec::single("draft", counted(runs, |input, ctx| json!({"idea": input["episode"], "seed": ctx.seed()}))).gate(Gate::Human))
+        .node(
+            NodeSpec::single(
+                "draft",
+                counted(runs, |input, ctx| json!({"idea": input["episode"], "seed": ctx.seed()})),
+            )
+            .gate(Gate::Human),
+        )
         .node(NodeSpec::single("render", counted(runs, |input, _| json!({"from": input["draft"]}))).reads("draft"))
         .build()
         .expect("gated workflow is valid")
 }
 
 pub async fn open(data: &Path, defs: Vec<WorkflowDef>) -> Engine {
-    let (engine, report) = showrunner::open(data, defs, EngineConfig::default()).await.expect("engine opens");
+    let (engine, report) = showrunner::open(data, defs, EngineConfig::default())
+        .await
+        .expect("engine opens");
     assert!(report.corrupt.is_empty(), "corrupt: {:?}", report.corrupt);
     engine
 }
 
-pub async fn wait_for(engine: &Engine, id: EpisodeId, what: &str, f: impl Fn(&EpisodeSnapshot) -> bool) -> EpisodeSnapshot {
+pub async fn wait_for(
+    engine: &Engine,
+    id: EpisodeId,
+    what: &str,
+    f: impl Fn(&EpisodeSnapshot) -> bool,
+) -> EpisodeSnapshot {
     match engine.wait_until(id, Duration::from_secs(30), f).await.expect("wait") {
         Some(snapshot) => snapshot,
-        None => panic!("timed out waiting for {what}: {:#?}", engine.snapshot(id).await.expect("snapshot")),
+        None => panic!(
+            "timed out waiting for {what}: {:#?}",
+            engine.snapshot(id).await.expect("snapshot")
+        ),
     }
 }
 
