@@ -5,6 +5,8 @@
 //! commits queue up and share the next one, so throughput grows with concurrency while a lone
 //! commit costs one batch and one flush.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 
@@ -24,10 +26,26 @@ pub(crate) struct Job {
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
+/// Counters of the group commit, for metrics and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Commits made durable.
+    pub commits: u64,
+    /// Flushes done; each served one or more commits.
+    pub flushes: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    commits: AtomicU64,
+    flushes: AtomicU64,
+}
+
 /// The handle to the writer thread; dropping it stops the thread after the queued work.
 pub(crate) struct GroupCommit {
     tx: Option<mpsc::Sender<Job>>,
     thread: Option<thread::JoinHandle<()>>,
+    counters: Arc<Counters>,
 }
 
 fn backend(e: sled::Error) -> StoreError {
@@ -37,9 +55,11 @@ fn backend(e: sled::Error) -> StoreError {
 impl GroupCommit {
     pub(crate) fn start(db: sled::Db, tree: sled::Tree) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel::<Job>();
+        let counters = Arc::new(Counters::default());
+        let counted = counters.clone();
         let thread = thread::Builder::new()
             .name("showrunner-commit".into())
-            .spawn(move || writer(db, tree, rx))
+            .spawn(move || writer(db, tree, rx, &counted))
             .map_err(|source| StoreError::Io {
                 context: "starting the commit thread".into(),
                 source,
@@ -47,7 +67,15 @@ impl GroupCommit {
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
+            counters,
         })
+    }
+
+    pub(crate) fn stats(&self) -> CommitStats {
+        CommitStats {
+            commits: self.counters.commits.load(Ordering::Relaxed),
+            flushes: self.counters.flushes.load(Ordering::Relaxed),
+        }
     }
 
     /// Queues `ops` and resolves once the flush that covers them is done.
@@ -95,7 +123,7 @@ fn index_ops(
     Ok(())
 }
 
-fn writer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>) {
+fn writer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>, counters: &Counters) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         jobs.extend(rx.try_iter());
@@ -119,6 +147,10 @@ fn writer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>) {
                 .and_then(|()| db.flush().map(|_| ()))
                 .map_err(backend)
         });
+        if result.is_ok() {
+            counters.flushes.fetch_add(1, Ordering::Relaxed);
+            counters.commits.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        }
         for job in jobs {
             let _ = job.reply.send(match &result {
                 Ok(()) => Ok(()),

@@ -24,4 +24,5 @@ mod keys;
 mod sled_store;
 
 pub use blobs::FsBlobStore;
+pub use group_commit::CommitStats;
 pub use sled_store::{FORMAT_VERSION, SledStore};

@@ -11,7 +11,7 @@ use showrunner_engine::{
     Store, StoreError,
 };
 
-use crate::group_commit::{GroupCommit, Op};
+use crate::group_commit::{CommitStats, GroupCommit, Op};
 use crate::keys::{
     EVENT, FORMAT, HEADER, INDEX, INSTANCE, VALUE, episode_key, episode_of, event_key, instance_key, status_byte,
     value_key,
@@ -78,6 +78,11 @@ impl SledStore {
         }
         let writer = GroupCommit::start(db, tree.clone())?;
         Ok(Self { tree, writer })
+    }
+
+    /// How many commits were made durable, and with how many flushes.
+    pub fn stats(&self) -> CommitStats {
+        self.writer.stats()
     }
 
     fn header(&self, episode: EpisodeId) -> Result<Option<EpisodeRecord>, StoreError> {
@@ -240,5 +245,147 @@ impl std::fmt::Debug for SledStore {
         f.debug_struct("SledStore")
             .field("format", &FORMAT_VERSION)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use showrunner_engine::{EventKind, InstanceRecord, now_ms};
+
+    use super::*;
+
+    fn header(id: EpisodeId, status: EpisodeStatus, next_seq: u64) -> EpisodeRecord {
+        EpisodeRecord {
+            id,
+            workflow: "w".into(),
+            definition_version: "v".into(),
+            input: json!({"idea": "x"}),
+            seed: 1,
+            status,
+            created_at: now_ms(),
+            forked_from: None,
+            next_seq,
+        }
+    }
+
+    fn commit(id: EpisodeId, status: EpisodeStatus, seq: u64) -> Commit {
+        let key = InstanceKey::item("shots", "s1");
+        let mut c = Commit::new(id);
+        c.header = Some(header(id, status, seq + 1));
+        c.instances.push(InstanceRecord::new(key.clone()));
+        c.values.push((key, seq as u32, Arc::new(json!({"take": seq}))));
+        c.events.push(Event {
+            episode: id,
+            seq,
+            at: now_ms(),
+            kind: EventKind::EpisodeCompleted,
+        });
+        c
+    }
+
+    #[tokio::test]
+    async fn commits_round_trip_and_the_status_index_follows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SledStore::open(dir.path()).expect("open");
+        let id = EpisodeId::generate();
+        store
+            .commit(commit(id, EpisodeStatus::Active, 1))
+            .await
+            .expect("commit");
+        assert_eq!(
+            store.episodes_with_status(EpisodeStatus::Active).expect("index"),
+            vec![id]
+        );
+        store
+            .commit(commit(id, EpisodeStatus::Completed, 2))
+            .await
+            .expect("commit");
+        assert!(
+            store
+                .episodes_with_status(EpisodeStatus::Active)
+                .expect("index")
+                .is_empty()
+        );
+        assert_eq!(
+            store.episodes_with_status(EpisodeStatus::Completed).expect("index"),
+            vec![id]
+        );
+
+        let loaded = store.load_episode(id).expect("load").expect("exists");
+        assert_eq!(loaded.header.next_seq, 3);
+        assert_eq!(
+            loaded.instances.len(),
+            1,
+            "one snapshot record per instance, replaced in place"
+        );
+        let events = store.events(id, 1, 10).expect("events");
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(store.events(id, 2, 10).expect("events").len(), 1);
+        assert_eq!(
+            store
+                .version_value(id, &InstanceKey::item("shots", "s1"), 2)
+                .expect("value"),
+            json!({"take": 2})
+        );
+        assert!(matches!(
+            store.version_value(id, &InstanceKey::single("nope"), 1),
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(store.load_episodes(&[EpisodeStatus::Active]).expect("load").len(), 0);
+        assert_eq!(store.load_episodes(&[]).expect("load").len(), 1);
+
+        store.delete_episode(id).await.expect("delete");
+        assert!(store.load_episode(id).expect("load").is_none());
+        assert!(store.events(id, 1, 10).expect("events").is_empty());
+        assert!(
+            store
+                .episodes_with_status(EpisodeStatus::Completed)
+                .expect("index")
+                .is_empty()
+        );
+        assert!(matches!(store.delete_episode(id).await, Err(StoreError::NotFound(_))));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_commits_share_flushes_and_survive_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ids: Vec<EpisodeId> = (0..200).map(|_| EpisodeId::generate()).collect();
+        {
+            let store = Arc::new(SledStore::open(dir.path()).expect("open"));
+            let tasks: Vec<_> = ids
+                .iter()
+                .map(|&id| {
+                    let store = store.clone();
+                    tokio::spawn(async move { store.commit(commit(id, EpisodeStatus::Active, 1)).await })
+                })
+                .collect();
+            for task in tasks {
+                task.await.expect("task").expect("commit");
+            }
+            let stats = store.stats();
+            assert_eq!(stats.commits, 200);
+            assert!(stats.flushes < 200, "flushes are shared: {stats:?}");
+        }
+        // Everything acknowledged is there after reopening.
+        let store = SledStore::open(dir.path()).expect("reopen");
+        let loaded = store.load_episodes(&[]).expect("load");
+        assert_eq!(loaded.len(), 200);
+        assert!(loaded.iter().all(Result::is_ok));
+    }
+
+    #[tokio::test]
+    async fn a_header_of_another_episode_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SledStore::open(dir.path()).expect("open");
+        let mut c = commit(EpisodeId::generate(), EpisodeStatus::Active, 1);
+        c.header = Some(header(EpisodeId::generate(), EpisodeStatus::Active, 2));
+        assert!(store.commit(c).await.is_err());
+        assert!(
+            store.load_episodes(&[]).expect("load").is_empty(),
+            "nothing was written"
+        );
     }
 }
