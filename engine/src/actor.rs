@@ -27,7 +27,27 @@ use crate::store::{Commit, EpisodeSnapshot};
 /// The most messages applied in one batch (one commit).
 const MAX_BATCH: usize = 4096;
 /// Live events buffered per episode before a slow subscriber falls back to the store.
-const EVENT_BUFFER: usize = 4096;
+const EVENT_BUFFER: usize = 1024;
+
+/// An episode's live event channel, made on the first subscription: an engine holds many idle
+/// episodes, and a channel's buffer is allocated whole.
+#[derive(Clone, Default)]
+pub(crate) struct LiveEvents(Arc<std::sync::OnceLock<broadcast::Sender<Event>>>);
+
+impl LiveEvents {
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.0.get_or_init(|| broadcast::channel(EVENT_BUFFER).0).subscribe()
+    }
+
+    fn publish(&self, events: Vec<Event>) {
+        if let Some(sender) = self.0.get() {
+            for event in events {
+                // No subscriber is fine: events are in the store.
+                let _ = sender.send(event);
+            }
+        }
+    }
+}
 
 type Reader = Box<dyn FnOnce(&Episode) + Send>;
 
@@ -50,7 +70,7 @@ pub(crate) enum Msg {
 #[derive(Clone)]
 pub(crate) struct Handle {
     pub tx: mpsc::UnboundedSender<Msg>,
-    pub events: broadcast::Sender<Event>,
+    pub events: LiveEvents,
     pub def: Arc<WorkflowDef>,
 }
 
@@ -94,7 +114,7 @@ pub(crate) fn spawn(
     episode: Episode,
 ) -> (Handle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let (events, _) = broadcast::channel(EVENT_BUFFER);
+    let events = LiveEvents::default();
     let handle = Handle {
         tx: tx.clone(),
         events: events.clone(),
@@ -118,7 +138,7 @@ struct Actor {
     def: Arc<WorkflowDef>,
     episode: Episode,
     tx: mpsc::UnboundedSender<Msg>,
-    events: broadcast::Sender<Event>,
+    events: LiveEvents,
     /// The runs in flight: attempt and cancellation token.
     runs: HashMap<InstanceKey, (u32, CancellationToken)>,
     /// The run tasks, awaited when the actor stops so nothing outlives the engine.
@@ -197,10 +217,7 @@ impl Actor {
                 }
             }
         }
-        for event in events {
-            // No subscriber is fine: events are in the store.
-            let _ = self.events.send(event);
-        }
+        self.events.publish(events);
         let effects = std::mem::take(&mut changes.effects);
         self.perform(effects);
         for (reply, result) in replies {
