@@ -86,3 +86,45 @@ async fn a_live_subscriber_sees_an_approval_only_after_it_is_durable() {
         .expect("event");
     assert_eq!(stored, event);
 }
+
+#[tokio::test]
+async fn progress_reports_become_events() {
+    use showrunner::engine::{NodeSpec, WorkflowDef};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runs = Runs::default();
+    let def = WorkflowDef::builder("p")
+        .node(NodeSpec::single(
+            "render",
+            crate::support::counted(&runs, |_, ctx| {
+                ctx.progress(0.25, "first frames");
+                ctx.progress(0.5, "dropped: too soon after the last report");
+                ctx.progress(1.0, "done");
+                serde_json::json!("rendered")
+            }),
+        ))
+        .build()
+        .expect("valid");
+    let engine = open(dir.path(), vec![def]).await;
+    let id = engine
+        .create_episode("p", serde_json::json!({}), 1)
+        .await
+        .expect("create");
+    let done = crate::support::wait_status(&engine, id, EpisodeStatus::Completed).await;
+    let mut stream = engine.subscribe(id, 1).await.expect("subscribe");
+    let mut progress = Vec::new();
+    while stream.next_seq() < done.header.next_seq {
+        if let EventKind::NodeProgress {
+            fraction,
+            message,
+            attempt,
+            ..
+        } = stream.next().await.expect("open").expect("event").kind
+        {
+            progress.push((attempt, fraction, message));
+        }
+    }
+    assert_eq!(
+        progress,
+        vec![(1, 0.25, "first frames".to_owned()), (1, 1.0, "done".to_owned())]
+    );
+}
