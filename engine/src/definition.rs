@@ -485,7 +485,19 @@ impl WorkflowDef {
         let mut dependents = vec![Vec::new(); nodes.len()];
         let mut item_pointers: Vec<BTreeSet<String>> = vec![BTreeSet::new(); nodes.len()];
         for (i, spec) in nodes.iter().enumerate() {
-            let deps: BTreeSet<usize> = spec.dependencies().map(|d| index[d]).collect();
+            // Whether a map is complete depends on its whole source chain (a map is settled only
+            // when its list is), so a reader of a map is revisited when any node of that chain
+            // changes, not only the map itself.
+            let mut deps = BTreeSet::new();
+            for dep in spec.dependencies() {
+                let mut d = index[dep];
+                while deps.insert(d) {
+                    match nodes[d].map_source() {
+                        Some(over) => d = index[over],
+                        None => break,
+                    }
+                }
+            }
             for d in deps {
                 dependents[d].push(i);
             }
@@ -566,7 +578,8 @@ impl WorkflowDef {
         self.index.get(key).copied()
     }
 
-    /// The positions of the nodes that depend on node `i`.
+    /// The positions of the nodes that depend on node `i`: those that read it, map over it or
+    /// join it, and the readers of any map fed (directly or through other maps) by it.
     pub fn dependents(&self, i: usize) -> &[usize] {
         &self.dependents[i]
     }

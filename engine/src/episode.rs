@@ -272,6 +272,7 @@ impl Episode {
         let record = &self.slots[i].instances[&item];
         check_step(record, "approve", LifecycleInput::Approve)?;
         check_current(record, version)?;
+        self.record_mut(step, i, &item).candidates.clear();
         self.transition(step, i, &item, LifecycleInput::Approve);
         step.out.events.push(EventKind::Approved {
             key: key.clone(),
@@ -1172,6 +1173,9 @@ impl Episode {
                 .cloned()
                 .collect();
             let removed: Vec<String> = existing.into_iter().filter(|id| !wanted.contains(id)).collect();
+            // Even with the same items, the map may have just become settled (its source was
+            // approved again): its own maps and whole readers look again either way.
+            step.touched.push((d, None));
             if added.is_empty() && removed.is_empty() {
                 continue;
             }
@@ -1201,8 +1205,6 @@ impl Episode {
                 added,
                 removed,
             });
-            // The map's item set changed: its own maps and whole readers follow.
-            step.touched.push((d, None));
         }
     }
 }

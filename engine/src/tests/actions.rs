@@ -5,9 +5,12 @@
 //! start, runs in flight for a finish, open gates for an approve), any other target among every
 //! instance, and now and then a key that names no instance at all.
 
+use std::sync::Arc;
+
 use proptest::prelude::*;
 
-use crate::command::Command;
+use crate::command::{Command, Produced};
+use crate::definition::Gate;
 use crate::error::NodeError;
 use crate::ids::InstanceKey;
 use crate::lifecycle::NodeState;
@@ -108,6 +111,7 @@ pub(super) struct Step {
     pub(super) action: Action,
 }
 
+/// Mostly focused targets, some among all instances, a few unknown keys.
 fn target() -> impl Strategy<Value = Target> {
     prop_oneof![
         12 => (0..16usize).prop_map(Target::Focus),
@@ -116,6 +120,7 @@ fn target() -> impl Strategy<Value = Target> {
     ]
 }
 
+/// Mostly the right version, sometimes a raw (likely wrong) number.
 fn version() -> impl Strategy<Value = Version> {
     prop_oneof![
         4 => (0..4usize).prop_map(Version::Right),
@@ -123,6 +128,7 @@ fn version() -> impl Strategy<Value = Version> {
     ]
 }
 
+/// Mostly the run's own attempt, sometimes a stray one.
 fn attempt() -> impl Strategy<Value = Attempt> {
     prop_oneof![
         8 => Just(Attempt::Own),
@@ -130,15 +136,17 @@ fn attempt() -> impl Strategy<Value = Attempt> {
     ]
 }
 
+/// Any small payload.
 fn payload() -> impl Strategy<Value = Payload> {
     (0..8u8, 0..8u8, 0..16u8).prop_map(|(ids, variant, picks)| Payload { ids, variant, picks })
 }
 
+/// Mostly outputs (with scores below, at and above the quality bar), sometimes a failure.
 fn outcome() -> impl Strategy<Value = Outcome> {
     let score = prop_oneof![Just(None), Just(Some(0.2)), Just(Some(0.5)), Just(Some(0.9))];
     let count = prop_oneof![4 => Just(None), 1 => (1..4usize).prop_map(Some)];
     prop_oneof![
-        16 => (payload(), score, count).prop_map(|(payload, score, count)| Outcome::Ok { payload, score, count }),
+        40 => (payload(), score, count).prop_map(|(payload, score, count)| Outcome::Ok { payload, score, count }),
         1 => Just(Outcome::Malformed),
         1 => Just(Outcome::Empty),
         3 => Just(Outcome::Retryable),
@@ -147,28 +155,35 @@ fn outcome() -> impl Strategy<Value = Outcome> {
     ]
 }
 
+/// Any action.
 fn action() -> impl Strategy<Value = Action> {
+    // Weighted so that a sequence of a couple of hundred steps often gets to the end of the
+    // workflow: runner reports and approvals are common, churn is rarer, and cancelling (which
+    // ends everything) rarest.
     prop_oneof![
-        14 => target().prop_map(Action::Start),
-        16 => (0..16usize, outcome(), attempt()).prop_map(|(i, o, a)| Action::Finish(i, o, a)),
-        12 => (target(), version()).prop_map(|(t, v)| Action::Approve(t, v)),
-        3 => (target(), proptest::option::of(version())).prop_map(|(t, v)| Action::Regenerate(t, v)),
-        3 => (target(), proptest::option::of(version()), payload(), proptest::bool::weighted(0.85))
+        60 => target().prop_map(Action::Start),
+        70 => (0..16usize, outcome(), attempt()).prop_map(|(i, o, a)| Action::Finish(i, o, a)),
+        50 => (target(), version()).prop_map(|(t, v)| Action::Approve(t, v)),
+        5 => (target(), proptest::option::of(version())).prop_map(|(t, v)| Action::Regenerate(t, v)),
+        5 => (target(), proptest::option::of(version()), payload(), proptest::bool::weighted(0.85))
             .prop_map(|(t, v, p, ok)| Action::Edit(t, v, p, ok)),
-        4 => (target(), version()).prop_map(|(t, v)| Action::Select(t, v)),
-        2 => (target(), version()).prop_map(|(t, v)| Action::Revert(t, v)),
-        1 => (0..16usize, attempt()).prop_map(|(i, a)| Action::Progress(i, a)),
-        3 => target().prop_map(Action::RetryDue),
-        1 => Just(Action::Pause),
-        2 => Just(Action::Resume),
+        16 => (target(), version()).prop_map(|(t, v)| Action::Select(t, v)),
+        3 => (target(), version()).prop_map(|(t, v)| Action::Revert(t, v)),
+        3 => (0..16usize, attempt()).prop_map(|(i, a)| Action::Progress(i, a)),
+        6 => target().prop_map(Action::RetryDue),
+        2 => Just(Action::Pause),
+        6 => Just(Action::Resume),
         1 => Just(Action::Cancel),
-        2 => Just(Action::Recover),
+        3 => Just(Action::Recover),
     ]
 }
 
 /// Up to `len` steps, each after 0 to 1.5 s (retry backoffs start at 0.5 s).
 pub(super) fn steps(len: usize) -> impl Strategy<Value = Vec<Step>> {
-    proptest::collection::vec((0..1500u64, action()).prop_map(|(dt, action)| Step { dt, action }), 1..=len)
+    proptest::collection::vec(
+        (0..1500u64, action()).prop_map(|(dt, action)| Step { dt, action }),
+        1..=len,
+    )
 }
 
 /// Keys that name no instance: an unknown node, an unknown item, a map node without an item, a
@@ -187,7 +202,11 @@ fn resolve(sim: &Sim, target: Target, fits: impl Fn(&InstanceRecord) -> bool) ->
     match target {
         Target::Focus(i) => {
             let fitting: Vec<&InstanceRecord> = all.iter().copied().filter(|r| fits(r)).collect();
-            if fitting.is_empty() { pick(&all, i) } else { pick(&fitting, i) }
+            if fitting.is_empty() {
+                pick(&all, i)
+            } else {
+                pick(&fitting, i)
+            }
         }
         Target::Any(i) => pick(&all, i),
         Target::Unknown(i) => match UNKNOWN[i % UNKNOWN.len()] {
@@ -197,6 +216,7 @@ fn resolve(sim: &Sim, target: Target, fits: impl Fn(&InstanceRecord) -> bool) ->
     }
 }
 
+/// The current version of `record` for a right version (1 when it has none), else the raw number.
 fn current_or(record: Option<&InstanceRecord>, version: Version) -> u32 {
     match version {
         Version::Right(_) => record.and_then(|r| r.current).unwrap_or(1),
@@ -225,19 +245,25 @@ pub(super) fn command(sim: &mut Sim, action: &Action) -> Command {
                 let node = key.node.clone();
                 (key, 1, node)
             } else {
-                let run = sim.runs.remove(i % sim.runs.len());
+                // A report with the run's own attempt ends it; one with another attempt is a
+                // stray report, and the run goes on.
+                let n = i % sim.runs.len();
+                let run = match attempt {
+                    Attempt::Own => sim.runs.remove(n),
+                    Attempt::Off(_) => sim.runs[n].clone(),
+                };
                 let node = run.key.node.clone();
                 (run.key, run.attempt, node)
             };
             let seeds = usize::try_from(sim.def.node(&node).map_or(1, |spec| match spec.gate_ref() {
-                crate::definition::Gate::Candidates { n } => *n,
+                Gate::Candidates { n } => *n,
                 _ => 1,
             }))
             .expect("a candidate count fits in usize");
             let result = match outcome {
                 Outcome::Ok { payload, score, count } => Ok(outputs(&node, payload, count.unwrap_or(seeds), score)),
-                Outcome::Malformed => Ok(vec![crate::command::Produced {
-                    value: std::sync::Arc::new(invalid_value_for(&node, Payload::FULL)),
+                Outcome::Malformed => Ok(vec![Produced {
+                    value: Arc::new(invalid_value_for(&node, Payload::FULL)),
                     score: None,
                 }]),
                 Outcome::Empty => Ok(Vec::new()),
@@ -260,7 +286,10 @@ pub(super) fn command(sim: &mut Sim, action: &Action) -> Command {
             let key = resolve(sim, target, |r| {
                 matches!(
                     r.state,
-                    NodeState::AwaitingApproval {} | NodeState::Approved {} | NodeState::Failed {} | NodeState::RetryWait { .. }
+                    NodeState::AwaitingApproval {}
+                        | NodeState::Approved {}
+                        | NodeState::Failed {}
+                        | NodeState::RetryWait { .. }
                 )
             });
             let version = version.map(|v| current_or(record(sim, &key).as_ref(), v));
@@ -271,13 +300,13 @@ pub(super) fn command(sim: &mut Sim, action: &Action) -> Command {
             let key = resolve(sim, target, |r| {
                 matches!(
                     r.state,
-                    NodeState::AwaitingApproval {} | NodeState::Approved {} | NodeState::Failed {} | NodeState::Stale {}
+                    NodeState::AwaitingApproval {}
+                        | NodeState::Approved {}
+                        | NodeState::Failed {}
+                        | NodeState::Stale {}
                 )
             });
-            let base_version = match base {
-                None => None,
-                Some(v) => Some(current_or(record(sim, &key).as_ref(), v)),
-            };
+            let base_version = base.map(|v| current_or(record(sim, &key).as_ref(), v));
             let value = if valid {
                 value_for(&key.node, payload, 0)
             } else {
@@ -342,6 +371,7 @@ pub(super) fn command(sim: &mut Sim, action: &Action) -> Command {
     }
 }
 
+/// `attempt`, or a stray attempt next to it.
 fn shift(attempt: u32, by: Attempt) -> u32 {
     match by {
         Attempt::Own => attempt,

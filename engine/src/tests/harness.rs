@@ -17,6 +17,7 @@ use crate::ids::{EpisodeId, InstanceKey, Timestamp};
 use crate::lifecycle::NodeState;
 use crate::node::{Node, NodeCtx};
 use crate::record::InstanceRecord;
+use crate::store::EpisodeSnapshot;
 
 /// A node that is never run (the pure core only needs its types); any JSON value fits it.
 struct Stub;
@@ -45,19 +46,19 @@ impl Node for Text {
 }
 
 /// The ids a `cast` list draws from.
-pub(super) const CAST_POOL: [&str; 3] = ["ana", "bo", "cy"];
+const CAST_POOL: [&str; 3] = ["ana", "bo", "cy"];
 /// The ids a `shots` list draws from.
-pub(super) const SHOT_POOL: [&str; 3] = ["s1", "s2", "s3"];
+const SHOT_POOL: [&str; 3] = ["s1", "s2", "s3"];
 /// What a shot's `character_ids` draws from: the cast, and one id no cast ever has.
 const PICK_POOL: [&str; 4] = ["ana", "bo", "cy", "zed"];
 /// The quality gate's bar.
-pub(super) const MIN_SCORE: f64 = 0.5;
+const MIN_SCORE: f64 = 0.5;
 /// The quality gate's runs before it asks a person.
-pub(super) const QUALITY_ATTEMPTS: u32 = 2;
+const QUALITY_ATTEMPTS: u32 = 2;
 /// The candidates gate's count.
-pub(super) const CANDIDATES: u32 = 2;
+const CANDIDATES: u32 = 2;
 /// When every simulation starts.
-pub(super) const T0: Timestamp = 1_000_000;
+const T0: Timestamp = 1_000_000;
 
 /// `idea` (Human) → `cast` (list, Auto) → `characters` (map, Human) → `portraits` (map over a map,
 /// Quality then Human); `idea` → `shots` (list, Auto) → `frames` (map, reads the characters its shot
@@ -125,8 +126,12 @@ pub(super) fn value_for(node: &str, payload: Payload, candidate: usize) -> Value
                 .filter(|(i, _)| bit(payload.ids, *i))
                 .map(|(i, id)| {
                     let shown = payload.picks.rotate_left(i as u32);
-                    let characters: Vec<&str> =
-                        PICK_POOL.iter().enumerate().filter(|(c, _)| bit(shown, *c)).map(|(_, c)| *c).collect();
+                    let characters: Vec<&str> = PICK_POOL
+                        .iter()
+                        .enumerate()
+                        .filter(|(c, _)| bit(shown, *c))
+                        .map(|(_, c)| *c)
+                        .collect();
                     json!({ "id": id, "character_ids": characters, "take": bit(payload.variant, i) })
                 })
                 .collect(),
@@ -168,7 +173,9 @@ pub(super) fn item(node: &str, id: &str) -> InstanceKey {
 /// The pure core with a simulated runner around it: `pending` holds the instances an
 /// `Effect::Enqueue` queued (a ticket is used up by a `Start`, granted or not), `runs` the runs an
 /// `Effect::Run` started (a `CancelRun` leaves them running: they report later, with an attempt
-/// the episode has superseded), `timers` the retry timers an `Effect::Timer` armed.
+/// the episode has superseded), `timers` the retry timers an `Effect::Timer` armed. `stored` is
+/// what a store holds after committing each step's header, dirty records and removals, as the
+/// episode actor does.
 pub(super) struct Sim {
     /// The definition.
     pub(super) def: WorkflowDef,
@@ -182,6 +189,8 @@ pub(super) struct Sim {
     pub(super) runs: Vec<RunSpec>,
     /// Armed retry timers.
     pub(super) timers: BTreeMap<InstanceKey, Timestamp>,
+    /// The committed header and records.
+    pub(super) stored: EpisodeSnapshot,
 }
 
 impl Sim {
@@ -190,6 +199,10 @@ impl Sim {
         let def = workflow();
         let id = EpisodeId(Ulid(0x5eed));
         let (episode, changes) = Episode::create(&def, id, json!({ "logline": "a test" }), 7, T0);
+        let stored = EpisodeSnapshot {
+            header: episode.header().clone(),
+            instances: Vec::new(),
+        };
         let mut sim = Self {
             def,
             episode,
@@ -197,7 +210,9 @@ impl Sim {
             pending: BTreeSet::new(),
             runs: Vec::new(),
             timers: BTreeMap::new(),
+            stored,
         };
+        sim.commit(&changes);
         sim.absorb(&changes.effects);
         (sim, changes)
     }
@@ -206,8 +221,29 @@ impl Sim {
     pub(super) fn apply(&mut self, command: Command) -> (Result<(), EngineError>, Changes) {
         let mut changes = Changes::default();
         let result = self.episode.apply(&self.def, command, self.now, &mut changes);
+        self.commit(&changes);
         self.absorb(&changes.effects);
         (result, changes)
+    }
+
+    /// Stores what `changes` marks: the header, the dirty records, the removals.
+    fn commit(&mut self, changes: &Changes) {
+        if changes.is_empty() {
+            return;
+        }
+        self.stored.header = self.episode.header().clone();
+        let stored = &mut self.stored.instances;
+        stored.retain(|r| !changes.removed.contains(&r.key) && !changes.dirty.contains(&r.key));
+        for key in &changes.dirty {
+            if let Some(record) = self.episode.instance(&self.def, key) {
+                stored.push(record.clone());
+            }
+        }
+    }
+
+    /// The episode as a restart would load it from the store.
+    pub(super) fn restored(&self) -> Result<Episode, String> {
+        Episode::restore(&self.def, self.stored.clone())
     }
 
     fn absorb(&mut self, effects: &[Effect]) {
@@ -282,7 +318,10 @@ impl Sim {
 
     /// Approves the current version of `key`.
     pub(super) fn approve(&mut self, key: &InstanceKey) -> Changes {
-        let version = self.record(key).current.expect("an instance to approve has a current version");
+        let version = self
+            .record(key)
+            .current
+            .expect("an instance to approve has a current version");
         self.must(Command::Approve {
             key: key.clone(),
             version,
