@@ -631,8 +631,16 @@ impl Episode {
         }
         record.current = made.first().copied();
         let score = record.current_version().and_then(|v| v.score);
+        // A re-run (after its inputs changed) that gives back exactly what a person approved is
+        // approved again without asking: only a regenerate asks anew.
+        let unchanged = made.len() == 1
+            && record.approved.is_some_and(|(v, generation)| {
+                generation == record.generation
+                    && record.version(v).map(|v| v.hash) == record.current_version().map(|c| c.hash)
+            });
         self.transition(step, i, item, LifecycleInput::Produce);
         match spec.gate_ref() {
+            _ if unchanged => self.auto_approve(step, i, item),
             Gate::Auto => self.auto_approve(step, i, item),
             Gate::Human => self.open_gate(step, i, item, made),
             Gate::Candidates { .. } => {
@@ -809,6 +817,9 @@ impl Episode {
             return;
         };
         record.state = after;
+        if after.is_approved() {
+            record.approved = record.current.map(|v| (v, record.generation));
+        }
         step.out.dirty.insert(record.key.clone());
         let failed = NodeState::Failed {};
         slot.approved = slot.approved + usize::from(after.is_approved()) - usize::from(before.is_approved());

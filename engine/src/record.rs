@@ -158,6 +158,9 @@ pub struct InstanceRecord {
     /// The current version's number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<u32>,
+    /// The version approved last, with the generation it was approved at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved: Option<(u32, u32)>,
     /// The versions offered by a `Candidates` gate, waiting for a pick.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<u32>,
@@ -182,6 +185,7 @@ impl InstanceRecord {
             feedback: None,
             versions: Vec::new(),
             current: None,
+            approved: None,
             candidates: Vec::new(),
             inputs: Vec::new(),
             last_error: None,

@@ -68,3 +68,51 @@ async fn editing_one_character_reruns_only_what_reads_it() {
     let s2 = record(&after_edit, &InstanceKey::item("shots", "s2"));
     assert_eq!(s2.versions.len(), 1, "s2 kept its one version");
 }
+
+#[tokio::test]
+async fn a_rerun_identical_to_what_a_person_approved_needs_no_new_approval() {
+    use showrunner::engine::{Gate, NodeSpec, WorkflowDef};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runs = Runs::default();
+    let def = WorkflowDef::builder("len")
+        .node(NodeSpec::single("title", crate::support::counted(&runs, |_, _| json!("abc"))).gate(Gate::Human))
+        .node(
+            NodeSpec::single(
+                "length",
+                crate::support::counted(&runs, |i, _| json!(i["title"].as_str().map_or(0, str::len))),
+            )
+            .reads("title")
+            .gate(Gate::Human),
+        )
+        .build()
+        .expect("valid");
+    let engine = open(dir.path(), vec![def]).await;
+    let id = engine.create_episode("len", json!({}), 1).await.expect("create");
+    let (title, length) = (InstanceKey::single("title"), InstanceKey::single("length"));
+    crate::support::wait_state(&engine, id, &title, NodeState::AwaitingApproval {}).await;
+    engine.approve(id, title.clone(), 1).await.expect("approve title");
+    crate::support::wait_state(&engine, id, &length, NodeState::AwaitingApproval {}).await;
+    engine.approve(id, length.clone(), 1).await.expect("approve length");
+    wait_status(&engine, id, EpisodeStatus::Completed).await;
+
+    // Same length: the re-run gives back what was approved, and is approved again by itself.
+    engine
+        .edit(id, title.clone(), json!("xyz"), Some(1))
+        .await
+        .expect("edit");
+    let done = wait_status(&engine, id, EpisodeStatus::Completed).await;
+    assert_eq!(runs.get("length"), 2);
+    assert_eq!(record(&done, &length).current, Some(2));
+
+    // A different length: a person is asked.
+    engine.edit(id, title, json!("wxyz"), Some(2)).await.expect("edit");
+    let asked = crate::support::wait_state(&engine, id, &length, NodeState::AwaitingApproval {}).await;
+    assert_eq!(asked.header.status, EpisodeStatus::Active);
+    // And a regenerate always asks, even when the output comes back the same.
+    engine.approve(id, length.clone(), 3).await.expect("approve");
+    engine
+        .regenerate(id, length.clone(), None, Some(3))
+        .await
+        .expect("regenerate");
+    crate::support::wait_state(&engine, id, &length, NodeState::AwaitingApproval {}).await;
+}
