@@ -53,7 +53,8 @@ pub trait DynNode: Send + Sync + 'static {
     async fn run_json(&self, input: &Value, ctx: &NodeCtx) -> Result<Value, NodeError>;
     /// Deserializes input and output and scores them.
     async fn score_json(&self, input: &Value, output: &Value, ctx: &NodeCtx) -> Result<f64, NodeError>;
-    /// Checks that a user-authored value fits the output type; the error says where it does not.
+    /// Checks that a user-authored value fits the output type; the error names the path of the
+    /// field that does not (`characters[0].clothing`).
     fn check_output(&self, value: &Value) -> Result<(), String>;
 }
 
@@ -80,9 +81,11 @@ impl<N: Node> DynNode for N {
     }
 
     fn check_output(&self, value: &Value) -> Result<(), String> {
-        <N::Output as serde::Deserialize>::deserialize(value)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        match serde_path_to_error::deserialize::<_, N::Output>(value) {
+            Ok(_) => Ok(()),
+            Err(e) if e.path().to_string() == "." => Err(e.inner().to_string()),
+            Err(e) => Err(format!("at `{}`: {}", e.path(), e.inner())),
+        }
     }
 }
 

@@ -411,7 +411,7 @@ async fn an_edit_that_does_not_fit_the_output_type_is_refused() {
         .await
         .expect_err("bad type");
     assert!(matches!(err, EngineError::InvalidValue { .. }), "{err}");
-    assert!(err.to_string().contains("invalid type"), "{err}");
+    assert!(err.to_string().contains("at `logline`: invalid type"), "{err}");
     assert_eq!(engine.snapshot(id).await.expect("snapshot").instances, before.instances);
     engine
         .edit(id, key, json!({"logline": "a caper"}), Some(1))
