@@ -1,5 +1,10 @@
-//! Showrunner's stage nodes and inference backends (procedural, onnx, candle).
+//! Showrunner's stage data model, inference backends and stage nodes.
 //!
-//! This crate is the home of the stage data model and the `TextModel`, `ImageModel`,
-//! `VideoModel` and `Embedder` backends (DESIGN §4–5). It depends on the engine only through the
-//! `Node` trait. Its contents arrive with the stock-workflows work; today it holds no nodes.
+//! - [`model`]: what each stage produces (DESIGN §4), serde types with stable ids and a JSON
+//!   Schema each.
+//! - Backends behind small traits (`TextModel`, `ImageModel`, `VideoModel`, `Embedder`), with the
+//!   embedded `procedural` implementations: no weights, deterministic for a seed.
+//! - The stage nodes built on them, which the stock workflows assemble.
+
+pub mod backend;
+pub mod model;

@@ -1,0 +1,334 @@
+//! The stage data model (DESIGN §4): what each stage of an episode produces, with stable ids
+//! everywhere, and a JSON Schema for each type (a person's edit must fit it).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use showrunner_engine::BlobRef;
+
+/// Which backend and model made an output, with the seed: every output names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Generator {
+    /// The backend: `procedural`, `candle`, `onnx`.
+    pub backend: String,
+    /// The model within the backend.
+    pub model: String,
+    /// The seed it ran with.
+    pub seed: u64,
+}
+
+/// How an episode is rendered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct Settings {
+    /// The aspect ratio, as `W:H`.
+    pub aspect_ratio: String,
+    /// Frame width in pixels (even).
+    pub width: u32,
+    /// Frame height in pixels (even).
+    pub height: u32,
+    /// Frames per second.
+    pub fps: u32,
+    /// The length the episode aims at, in seconds.
+    pub target_duration_s: f64,
+    /// The visual style, in words.
+    pub style: String,
+    /// The episode's seed.
+    pub seed: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            aspect_ratio: "16:9".into(),
+            width: 640,
+            height: 360,
+            fps: 24,
+            target_duration_s: 30.0,
+            style: "storybook".into(),
+            seed: 0,
+        }
+    }
+}
+
+/// What an episode starts from: an idea or a screenplay (Fountain), and its settings. This is
+/// the episode input every node receives under `"episode"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Brief {
+    /// The idea, for idea2video.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idea: Option<String>,
+    /// The screenplay in Fountain, for script2video.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
+    /// The settings.
+    #[serde(default)]
+    pub settings: Settings,
+}
+
+/// A story beat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Beat {
+    /// Stable id.
+    pub id: String,
+    /// What happens.
+    pub summary: String,
+}
+
+/// The outline of an episode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Outline {
+    /// One sentence.
+    pub logline: String,
+    /// A paragraph.
+    pub synopsis: String,
+    /// The beats, in order.
+    pub beats: Vec<Beat>,
+    /// Who made it.
+    pub generated_by: Generator,
+}
+
+/// What does not change about a character.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StaticFeatures {
+    /// The face.
+    pub face: String,
+    /// The body.
+    pub body: String,
+}
+
+/// What may change about a character from scene to scene.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DynamicFeatures {
+    /// What they wear.
+    pub clothing: String,
+    /// What they carry.
+    pub props: Vec<String>,
+}
+
+/// A character.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Character {
+    /// Stable id (a slug of the name), never a position.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Role in the story.
+    pub role: String,
+    /// Face and body.
+    pub static_features: StaticFeatures,
+    /// Clothing and props.
+    pub dynamic_features: DynamicFeatures,
+    /// Personality, in words.
+    pub personality: String,
+    /// A voice description, for speech.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<String>,
+    /// Uploaded reference images (at most 3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 3), with = "Vec<String>")]
+    pub reference_images: Vec<BlobRef>,
+    /// Who made it.
+    pub generated_by: Generator,
+}
+
+/// A character's portrait sheet: front, side and back views (PNG blobs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Portrait {
+    /// The character.
+    pub character_id: String,
+    /// Front view.
+    #[schemars(with = "String")]
+    pub front: BlobRef,
+    /// Side view.
+    #[schemars(with = "String")]
+    pub side: BlobRef,
+    /// Back view.
+    #[schemars(with = "String")]
+    pub back: BlobRef,
+    /// Who made it.
+    pub generated_by: Generator,
+}
+
+/// A line of dialogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ScriptLine {
+    /// Who speaks.
+    pub character_id: String,
+    /// What they say.
+    pub line: String,
+}
+
+/// A scene.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Scene {
+    /// Stable id.
+    pub id: String,
+    /// The heading, e.g. `EXT. HARBOUR - NIGHT`.
+    pub slugline: String,
+    /// Where.
+    pub location: String,
+    /// When.
+    pub time_of_day: String,
+    /// What we see.
+    pub description: String,
+    /// Who is in it.
+    pub character_ids: Vec<String>,
+    /// The dialogue, in order.
+    pub script: Vec<ScriptLine>,
+    /// Who made it.
+    pub generated_by: Generator,
+}
+
+/// A scene's background image (PNG blob).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SceneImage {
+    /// The scene.
+    pub scene_id: String,
+    /// The image.
+    #[schemars(with = "String")]
+    pub image: BlobRef,
+    /// Who made it.
+    pub generated_by: Generator,
+}
+
+/// How a shot frames its subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShotType {
+    /// The whole scene.
+    Wide,
+    /// Waist up.
+    Medium,
+    /// A face.
+    CloseUp,
+}
+
+/// The camera's height.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Angle {
+    /// At eye level.
+    EyeLevel,
+    /// From below.
+    Low,
+    /// From above.
+    High,
+}
+
+/// How the camera moves during the shot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Movement {
+    /// Still.
+    Static,
+    /// Pans to the left.
+    PanLeft,
+    /// Pans to the right.
+    PanRight,
+    /// Pushes in.
+    ZoomIn,
+    /// Pulls out.
+    ZoomOut,
+}
+
+/// A shot's camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Camera {
+    /// Framing.
+    pub shot_type: ShotType,
+    /// Height.
+    pub angle: Angle,
+    /// Movement.
+    pub movement: Movement,
+}
+
+/// A shot of the storyboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Shot {
+    /// Stable id.
+    pub id: String,
+    /// The scene it belongs to.
+    pub scene_id: String,
+    /// The camera.
+    pub camera: Camera,
+    /// Length in seconds.
+    pub duration_s: f64,
+    /// What we see.
+    pub visual_desc: String,
+    /// What is said during the shot.
+    pub dialogue: Vec<ScriptLine>,
+    /// The first frame, in words.
+    pub first_frame_desc: String,
+    /// The last frame, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_frame_desc: Option<String>,
+    /// The motion, in words.
+    pub motion_desc: String,
+    /// Who is in the shot.
+    pub character_ids: Vec<String>,
+    /// The shot's own seed.
+    pub seed: u64,
+    /// Who made it.
+    pub generated_by: Generator,
+}
+
+/// A shot's keyframe (PNG blob), with the shot it was made for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Keyframe {
+    /// The shot.
+    pub shot: Shot,
+    /// The image.
+    #[schemars(with = "String")]
+    pub image: BlobRef,
+    /// How well the characters in it match their portraits, in `[0, 1]`.
+    pub consistency: f64,
+    /// Who made it.
+    pub generated_by: Generator,
+}
+
+/// A shot's clip: an MP4 (H.264) and its raw Annex-B stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Clip {
+    /// The shot.
+    pub shot_id: String,
+    /// The MP4 file.
+    #[schemars(with = "String")]
+    pub video: BlobRef,
+    /// The H.264 Annex-B stream of the same frames, for joining without demuxing.
+    #[schemars(with = "String")]
+    pub stream: BlobRef,
+    /// Frames in the clip.
+    pub frames: u32,
+    /// Frames per second.
+    pub fps: u32,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The shot's dialogue, for subtitles.
+    pub dialogue: Vec<ScriptLine>,
+    /// Who made it.
+    pub generated_by: Generator,
+}
+
+/// The finished video with its subtitles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Video {
+    /// The MP4 file.
+    #[schemars(with = "String")]
+    pub video: BlobRef,
+    /// WebVTT subtitles.
+    #[schemars(with = "String")]
+    pub subtitles_vtt: BlobRef,
+    /// SRT subtitles.
+    #[schemars(with = "String")]
+    pub subtitles_srt: BlobRef,
+    /// Frames in the video.
+    pub frames: u32,
+    /// Length in seconds.
+    pub duration_s: f64,
+    /// The shots, in order.
+    pub shot_ids: Vec<String>,
+    /// Who made it.
+    pub generated_by: Generator,
+}
