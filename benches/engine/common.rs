@@ -5,9 +5,15 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use showrunner::engine::{Gate, Node, NodeCtx, NodeError, NodeSpec, WorkflowDef};
+use showrunner::engine::{
+    Changes, Command, Commit, Engine, EngineConfig, Episode, EpisodeId, Event, Gate, InstanceKey, Node, NodeCtx,
+    NodeError, NodeSpec, Produced, Store, Timestamp, WorkflowDef, now_ms,
+};
+use showrunner::storage::{FsBlobStore, SledStore};
 
 /// True when `SHOWRUNNER_BENCH_QUICK` asks for the shrunken smoke run.
 pub fn quick() -> bool {
@@ -249,7 +255,9 @@ impl Phase {
     /// Starts a phase.
     pub fn start(what: impl Into<String>) -> Self {
         let what = what.into();
-        eprintln!("» {what} …");
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let load: Vec<&str> = load.split_whitespace().take(3).collect();
+        eprintln!("» {what} … (load average {})", load.join(" "));
         Self {
             what,
             started: Instant::now(),
@@ -303,7 +311,11 @@ pub struct Items(pub usize);
 
 /// The list [`Items`] produces.
 pub fn items(n: usize) -> Value {
-    Value::Array((0..n).map(|k| json!({ "id": format!("item-{k:06}"), "k": k })).collect())
+    Value::Array(
+        (0..n)
+            .map(|k| json!({ "id": format!("item-{k:06}"), "k": k }))
+            .collect(),
+    )
 }
 
 #[async_trait]
@@ -356,4 +368,105 @@ pub fn fanout_workflow(n: usize) -> WorkflowDef {
         .node(NodeSpec::map(FANOUT_MAP, FANOUT_LIST, Echo).gate(Gate::Auto))
         .build()
         .expect("the fan-out workflow is valid")
+}
+
+/// An episode of [`gate_workflow`] made in the pure core and taken to its gate (version 1 waits
+/// for a person), with everything it changed on the way.
+pub fn gate_episode(def: &WorkflowDef, seed: u64, now: Timestamp) -> (Episode, Changes) {
+    let key = InstanceKey::single(GATE_NODE);
+    let input = json!({ "idea": "a bench episode", "seed": seed });
+    let (mut episode, mut changes) = Episode::create(def, EpisodeId::generate(), input, seed, now);
+    episode
+        .apply(def, Command::Start { key: key.clone() }, now, &mut changes)
+        .expect("starting the node");
+    let produced = Produced {
+        value: Arc::new(json!({ "v": 0 })),
+        score: None,
+    };
+    let finished = Command::Finished {
+        key,
+        attempt: 1,
+        result: Ok(vec![produced]),
+    };
+    episode
+        .apply(def, finished, now, &mut changes)
+        .expect("finishing the node");
+    (episode, changes)
+}
+
+/// The commit the engine's actor writes for `changes`: the events numbered from `next_seq`
+/// (which moves on), the header, every dirty instance's snapshot, removals and version values.
+pub fn commit_of(
+    def: &WorkflowDef,
+    episode: &Episode,
+    changes: &mut Changes,
+    next_seq: &mut u64,
+    now: Timestamp,
+) -> Commit {
+    let id = episode.id();
+    let mut commit = Commit::new(id);
+    for kind in changes.events.drain(..) {
+        commit.events.push(Event {
+            episode: id,
+            seq: *next_seq,
+            at: now,
+            kind,
+        });
+        *next_seq += 1;
+    }
+    let mut header = episode.header().clone();
+    header.next_seq = *next_seq;
+    commit.header = Some(header);
+    commit.instances = changes
+        .dirty
+        .iter()
+        .filter_map(|key| episode.instance(def, key).cloned())
+        .collect();
+    commit.removed = std::mem::take(&mut changes.removed);
+    commit.values = std::mem::take(&mut changes.values);
+    changes.dirty.clear();
+    changes.effects.clear();
+    commit
+}
+
+/// A new episode of the gate workflow waiting at its gate, as one commit.
+pub fn gate_commit(def: &WorkflowDef, seed: u64) -> Commit {
+    let now = now_ms();
+    let (episode, mut changes) = gate_episode(def, seed, now);
+    let mut next_seq = episode.header().next_seq;
+    commit_of(def, &episode, &mut changes, &mut next_seq, now)
+}
+
+/// What `showrunner::open` does, keeping a handle on the sled store for its commit counters.
+pub async fn open_engine(data: &Path, defs: Vec<WorkflowDef>, config: EngineConfig) -> (Engine, Arc<SledStore>) {
+    let store = Arc::new(SledStore::open(data.join("store")).expect("opening the store"));
+    let blobs = Arc::new(FsBlobStore::open(data.join("blobs")).expect("opening the blob store"));
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let (engine, _) = Engine::open(dyn_store, blobs, defs, config)
+        .await
+        .expect("opening the engine");
+    (engine, store)
+}
+
+/// Resident memory of this process now and at its peak, in KiB (`VmRSS`, `VmHWM`).
+pub fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A person's edit of the gate node, made from `version` (the current one).
+pub fn edit(version: u32, v: usize) -> Command {
+    Command::Edit {
+        key: InstanceKey::single(GATE_NODE),
+        value: json!({ "v": v }),
+        base_version: Some(version),
+    }
 }

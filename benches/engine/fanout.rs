@@ -6,9 +6,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use showrunner::engine::{EngineConfig, EventKind, Resource};
+use showrunner::engine::{EngineConfig, EventKind, Resource, now_ms};
+use showrunner::storage::CommitStats;
 
-use crate::common::{FANOUT_LIST, FANOUT_MAP, FANOUT_WORKFLOW, Phase, fanout_workflow, fresh_dir};
+use crate::common::{FANOUT_LIST, FANOUT_MAP, FANOUT_WORKFLOW, Phase, fanout_workflow, fresh_dir, open_engine};
 
 /// What one fan-out measured; every time is from just before `create_episode`.
 pub struct FanOut {
@@ -22,8 +23,13 @@ pub struct FanOut {
     pub list_approved: Option<Duration>,
     /// The `ItemsChanged` event adding the map instances arrived.
     pub items_changed: Option<Duration>,
-    /// The `n`-th map `NodeReady` arrived: the fan-out is scheduled.
+    /// The `n`-th map `NodeReady` arrived at the subscriber.
     pub all_ready: Option<Duration>,
+    /// By the engine's clock (events' `at`, ms): the batch that made the map instances began.
+    pub fanout_batch_at: Option<Duration>,
+    /// By the engine's clock: the first map instance started. Starts are applied only after the
+    /// commit that queued the instances is durable, so by then the fan-out was scheduled.
+    pub first_started_at: Option<Duration>,
     /// The first map instance was approved.
     pub first_approved: Option<Duration>,
     /// The `n`-th map instance was approved: the fan-out has run.
@@ -34,6 +40,8 @@ pub struct FanOut {
     pub approved: usize,
     /// Events seen.
     pub events: u64,
+    /// Commits and flushes from creation to the end.
+    pub stats: CommitStats,
 }
 
 /// Runs one fan-out of `n` items with `cpu_limit` CPU slots (the default config's when `None`).
@@ -44,11 +52,11 @@ pub async fn run(base: &Path, n: usize, cpu_limit: Option<usize>, limit: Duratio
         config.limits.insert(Resource::Cpu, l);
     }
     let cpu_limit = config.limits.get(&Resource::Cpu).copied().unwrap_or(1);
-    let (engine, _) = showrunner::open(&dir, vec![fanout_workflow(n)], config)
-        .await
-        .expect("opening the engine");
+    let (engine, store) = open_engine(&dir, vec![fanout_workflow(n)], config).await;
+    let before = store.stats();
     let phase = Phase::start(format!("fan-out: {n} items, {cpu_limit} CPU slots"));
     let t0 = Instant::now();
+    let t0_ms = now_ms();
     let id = engine
         .create_episode(FANOUT_WORKFLOW, json!({ "idea": "fan-out" }), 7)
         .await
@@ -62,11 +70,14 @@ pub async fn run(base: &Path, n: usize, cpu_limit: Option<usize>, limit: Duratio
         list_approved: None,
         items_changed: None,
         all_ready: None,
+        fanout_batch_at: None,
+        first_started_at: None,
         first_approved: None,
         all_approved: None,
         completed: None,
         approved: 0,
         events: 0,
+        stats: CommitStats::default(),
     };
     let mut ready = 0usize;
     let deadline = tokio::time::Instant::now() + limit;
@@ -81,10 +92,15 @@ pub async fn run(base: &Path, n: usize, cpu_limit: Option<usize>, limit: Duratio
         };
         out.events += 1;
         let at = t0.elapsed();
+        let engine_clock = Duration::from_millis(event.at.saturating_sub(t0_ms));
         match &event.kind {
+            EventKind::NodeStarted { key, .. } if key.node == FANOUT_MAP && out.first_started_at.is_none() => {
+                out.first_started_at = Some(engine_clock);
+            }
             EventKind::Approved { key, .. } if key.node == FANOUT_LIST => out.list_approved = Some(at),
             EventKind::ItemsChanged { node, added, .. } if node == FANOUT_MAP && added.len() == n => {
                 out.items_changed = Some(at);
+                out.fanout_batch_at = Some(engine_clock);
             }
             EventKind::NodeReady { key } if key.node == FANOUT_MAP => {
                 ready += 1;
@@ -109,8 +125,14 @@ pub async fn run(base: &Path, n: usize, cpu_limit: Option<usize>, limit: Duratio
         }
     }
     phase.done();
+    let after = store.stats();
+    out.stats = CommitStats {
+        commits: after.commits - before.commits,
+        flushes: after.flushes - before.flushes,
+    };
     engine.shutdown().await;
     drop(engine);
+    drop(store);
     let _ = std::fs::remove_dir_all(&dir);
     out
 }

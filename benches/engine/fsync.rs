@@ -27,7 +27,7 @@ pub fn append_and_sync(dir: &Path, samples: usize, sync: Sync) -> Samples {
         .open(&path)
         .expect("creating the fsync probe file");
     let block = vec![0xA5u8; 4096];
-    let mut once = |file: &mut std::fs::File| {
+    let once = |file: &mut std::fs::File| {
         file.write_all(&block).expect("appending 4 KiB");
         match sync {
             Sync::Data => file.sync_data().expect("fdatasync"),

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use showrunner::engine::{Changes, Command, Episode, EpisodeId, InstanceKey, Produced, WorkflowDef, now_ms};
+use showrunner::engine::{Changes, Command, Episode, EpisodeId, InstanceKey, Produced, now_ms};
 
-use crate::common::{FANOUT_LIST, FANOUT_MAP, GATE_NODE, Samples, fanout_workflow, gate_workflow, items, nanos};
+use crate::common::{
+    FANOUT_LIST, FANOUT_MAP, GATE_NODE, Samples, edit, fanout_workflow, gate_episode, gate_workflow, items, nanos,
+};
 
 /// One micro result: the median time per operation over several batches, and an optional size.
 pub struct Micro {
@@ -26,47 +28,24 @@ fn median_per_op(rounds: usize, ops: usize, mut batch: impl FnMut() -> Duration)
     Samples::new(samples).pct(50.0)
 }
 
-fn done(value: Value) -> Command {
-    Command::Finished {
-        key: InstanceKey::single(GATE_NODE),
-        attempt: 1,
-        result: Ok(vec![Produced {
-            value: Arc::new(value),
-            score: None,
-        }]),
-    }
-}
-
-/// An episode of the gate workflow waiting at its gate with version 1.
-fn at_gate(def: &WorkflowDef) -> Episode {
-    let now = now_ms();
-    let (mut e, mut c) = Episode::create(def, EpisodeId::generate(), json!({ "idea": "micro" }), 1, now);
-    e.apply(def, Command::Start { key: InstanceKey::single(GATE_NODE) }, now, &mut c)
-        .expect("start");
-    e.apply(def, done(json!({ "v": 0 })), now, &mut c).expect("finish");
-    e
-}
-
-fn edit(version: u32, v: usize) -> Command {
-    Command::Edit {
-        key: InstanceKey::single(GATE_NODE),
-        value: json!({ "v": v }),
-        base_version: Some(version),
-    }
-}
-
 /// Runs every micro measurement; `fanout_sizes` are the list sizes for the fan-out core.
 pub fn run(fanout_sizes: &[usize]) -> Vec<Micro> {
     let mut out = Vec::new();
     let def = gate_workflow();
-    let base = at_gate(&def);
+    let base = gate_episode(&def, 1, now_ms()).0;
     let key = InstanceKey::single(GATE_NODE);
     let now = now_ms();
     const BATCH: usize = 2_000;
 
     // Approve and edit of an instance at its gate, on fresh clones (cloning is not timed).
     for (name, command) in [
-        ("Episode::apply(Approve) at a Human gate", Command::Approve { key: key.clone(), version: 1 }),
+        (
+            "Episode::apply(Approve) at a Human gate",
+            Command::Approve {
+                key: key.clone(),
+                version: 1,
+            },
+        ),
         ("Episode::apply(Edit) at a Human gate", edit(1, 1)),
     ] {
         let per_op = median_per_op(15, BATCH, || {
@@ -139,7 +118,9 @@ pub fn run(fanout_sizes: &[usize]) -> Vec<Micro> {
             let mut episode = e.clone();
             let mut changes = Changes::default();
             let t = Instant::now();
-            episode.apply(&def, finished.clone(), now, &mut changes).expect("finish the list");
+            episode
+                .apply(&def, finished.clone(), now, &mut changes)
+                .expect("finish the list");
             let took = t.elapsed();
             scheduled = Some(episode);
             took

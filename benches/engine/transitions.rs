@@ -8,12 +8,15 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use serde_json::json;
 use showrunner::engine::{
-    Commit, EngineConfig, EpisodeId, Event, EventKind, InstanceKey, InstanceRecord, NodeState, Store, now_ms,
+    Changes, Commit, EngineConfig, EpisodeId, Event, EventKind, InstanceKey, InstanceRecord, NodeState, Store, now_ms,
 };
-use showrunner::storage::SledStore;
+use showrunner::storage::{CommitStats, SledStore};
 use tokio::sync::Barrier;
 
-use crate::common::{GATE_NODE, GATE_WORKFLOW, Phase, Samples, disk_usage, fresh_dir, gate_workflow, nanos};
+use crate::common::{
+    GATE_NODE, GATE_WORKFLOW, Phase, Samples, commit_of, disk_usage, edit, fresh_dir, gate_episode, gate_workflow,
+    nanos, open_engine,
+};
 
 /// What one concurrency level measured.
 pub struct Measured {
@@ -29,6 +32,8 @@ pub struct Measured {
     pub wall: Duration,
     /// Bytes on disk afterwards.
     pub disk: u64,
+    /// Commits and flushes of the measured part.
+    pub stats: CommitStats,
 }
 
 impl Measured {
@@ -36,9 +41,21 @@ impl Measured {
     pub fn throughput(&self) -> f64 {
         self.lat.len() as f64 / self.wall.as_secs_f64().max(1e-12)
     }
+
+    /// Commits served per flush, on average.
+    pub fn per_flush(&self) -> f64 {
+        self.stats.commits as f64 / (self.stats.flushes as f64).max(1.0)
+    }
 }
 
-fn split(per_task: Vec<Vec<u64>>, n: usize, wall: Duration, disk: u64) -> Measured {
+fn delta(after: CommitStats, before: CommitStats) -> CommitStats {
+    CommitStats {
+        commits: after.commits - before.commits,
+        flushes: after.flushes - before.flushes,
+    }
+}
+
+fn split(per_task: Vec<Vec<u64>>, n: usize, wall: Duration, disk: u64, stats: CommitStats) -> Measured {
     let mut all = Vec::new();
     let mut early = Vec::new();
     let mut late = Vec::new();
@@ -55,6 +72,7 @@ fn split(per_task: Vec<Vec<u64>>, n: usize, wall: Duration, disk: u64) -> Measur
         late: Samples::new(late),
         wall,
         disk,
+        stats,
     }
 }
 
@@ -62,15 +80,14 @@ fn split(per_task: Vec<Vec<u64>>, n: usize, wall: Duration, disk: u64) -> Measur
 /// each, naming the current version every time (each edit is one durable transition).
 pub async fn engine_level(base: &Path, n: usize, total: usize) -> Measured {
     let dir = fresh_dir(base, &format!("engine-edit-n{n}"));
-    let (engine, _) = showrunner::open(&dir, vec![gate_workflow()], EngineConfig::default())
-        .await
-        .expect("opening the engine");
+    let (engine, store) = open_engine(&dir, vec![gate_workflow()], EngineConfig::default()).await;
     let phase = Phase::start(format!("engine: creating {n} episodes and waiting at their gates"));
-    let ids: Vec<EpisodeId> = join_all((0..n).map(|i| engine.create_episode(GATE_WORKFLOW, json!({ "i": i }), i as u64)))
-        .await
-        .into_iter()
-        .map(|r| r.expect("creating an episode"))
-        .collect();
+    let ids: Vec<EpisodeId> =
+        join_all((0..n).map(|i| engine.create_episode(GATE_WORKFLOW, json!({ "i": i }), i as u64)))
+            .await
+            .into_iter()
+            .map(|r| r.expect("creating an episode"))
+            .collect();
     let key = InstanceKey::single(GATE_NODE);
     let mut start = Vec::with_capacity(n);
     for &id in &ids {
@@ -118,6 +135,7 @@ pub async fn engine_level(base: &Path, n: usize, total: usize) -> Measured {
             })
         })
         .collect();
+    let before = store.stats();
     barrier.wait().await;
     let t0 = Instant::now();
     let per_task: Vec<Vec<u64>> = join_all(tasks)
@@ -126,12 +144,14 @@ pub async fn engine_level(base: &Path, n: usize, total: usize) -> Measured {
         .map(|r| r.expect("an edit task"))
         .collect();
     let wall = t0.elapsed();
+    let stats = delta(store.stats(), before);
     phase.done();
     engine.shutdown().await;
     drop(engine);
+    drop(store);
     let disk = disk_usage(&dir);
     let _ = std::fs::remove_dir_all(&dir);
-    split(per_task, n, wall, disk)
+    split(per_task, n, wall, disk, stats)
 }
 
 /// `n` tasks each commit `total / n` times to their own episode through `SledStore::commit`:
@@ -172,6 +192,7 @@ pub async fn store_level(base: &Path, n: usize, total: usize) -> Measured {
             })
         })
         .collect();
+    let before = store.stats();
     barrier.wait().await;
     let t0 = Instant::now();
     let per_task: Vec<Vec<u64>> = join_all(tasks)
@@ -180,9 +201,116 @@ pub async fn store_level(base: &Path, n: usize, total: usize) -> Measured {
         .map(|r| r.expect("a commit task"))
         .collect();
     let wall = t0.elapsed();
+    let stats = delta(store.stats(), before);
     phase.done();
     drop(store);
     let disk = disk_usage(&dir);
     let _ = std::fs::remove_dir_all(&dir);
-    split(per_task, n, wall, disk)
+    split(per_task, n, wall, disk, stats)
+}
+
+/// The engine's edit without the engine around it: `n` tasks each own an episode at its gate in
+/// the pure core, apply `Edit` to it, build the commit the actor would build (header, instance
+/// snapshot with every version, version value, events) and `SledStore::commit` it. The gap to
+/// [`engine_level`] is the actor, its channels and the task wake-ups.
+pub async fn engine_shaped(base: &Path, n: usize, total: usize) -> Measured {
+    let dir = fresh_dir(base, &format!("store-engine-shaped-n{n}"));
+    let store = Arc::new(SledStore::open(dir.join("store")).expect("opening the store"));
+    let def = Arc::new(gate_workflow());
+    let per = (total / n).max(1);
+    let phase = Phase::start(format!("store, engine-shaped commits: {n} tasks × {per} edits"));
+    let barrier = Arc::new(Barrier::new(n + 1));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let store = store.clone();
+            let barrier = barrier.clone();
+            let def = def.clone();
+            tokio::spawn(async move {
+                let now = now_ms();
+                let (mut episode, mut changes) = gate_episode(&def, i as u64, now);
+                let mut next_seq = episode.header().next_seq;
+                let created = commit_of(&def, &episode, &mut changes, &mut next_seq, now);
+                store.commit(created).await.expect("creating the episode");
+                let mut lat = Vec::with_capacity(per);
+                let mut current = 1u32;
+                barrier.wait().await;
+                for k in 0..per {
+                    let t = Instant::now();
+                    let now = now_ms();
+                    let mut changes = Changes::default();
+                    episode
+                        .apply(&def, edit(current, k + 1), now, &mut changes)
+                        .expect("a legal edit");
+                    let commit = commit_of(&def, &episode, &mut changes, &mut next_seq, now);
+                    store.commit(commit).await.expect("a durable commit");
+                    lat.push(nanos(t.elapsed()));
+                    current += 1;
+                }
+                lat
+            })
+        })
+        .collect();
+    // Let every task create its episode before the clock starts.
+    let before = loop {
+        let s = store.stats();
+        if s.commits >= n as u64 {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    barrier.wait().await;
+    let t0 = Instant::now();
+    let per_task: Vec<Vec<u64>> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("an edit task"))
+        .collect();
+    let wall = t0.elapsed();
+    let stats = delta(store.stats(), before);
+    phase.done();
+    drop(store);
+    let disk = disk_usage(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    split(per_task, n, wall, disk, stats)
+}
+
+/// Round trips between tasks and threads, the hops an engine transition makes on top of a store
+/// commit: caller task → actor task (unbounded mpsc) and back (oneshot); and task → a plain
+/// thread (std mpsc, as the group-commit writer) and back (oneshot). `samples` each.
+pub async fn hops(samples: usize) -> (Samples, Samples) {
+    use tokio::sync::{mpsc, oneshot};
+    let (tx, mut rx) = mpsc::unbounded_channel::<oneshot::Sender<()>>();
+    let actor = tokio::spawn(async move {
+        while let Some(reply) = rx.recv().await {
+            let _ = reply.send(());
+        }
+    });
+    let mut task = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let t = Instant::now();
+        let (reply, answer) = oneshot::channel();
+        tx.send(reply).expect("the actor is running");
+        answer.await.expect("an answer");
+        task.push(nanos(t.elapsed()));
+    }
+    drop(tx);
+    let _ = actor.await;
+
+    let (tx, rx) = std::sync::mpsc::channel::<oneshot::Sender<()>>();
+    let writer = std::thread::spawn(move || {
+        while let Ok(reply) = rx.recv() {
+            let _ = reply.send(());
+        }
+    });
+    let mut thread = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let t = Instant::now();
+        let (reply, answer) = oneshot::channel();
+        tx.send(reply).expect("the thread is running");
+        answer.await.expect("an answer");
+        thread.push(nanos(t.elapsed()));
+    }
+    drop(tx);
+    let _ = writer.join();
+    (Samples::new(task), Samples::new(thread))
 }
