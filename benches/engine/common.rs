@@ -394,6 +394,18 @@ pub fn gate_episode(def: &WorkflowDef, seed: u64, now: Timestamp) -> (Episode, C
     (episode, changes)
 }
 
+/// An episode whose node was running when the engine stopped (as after a crash): recovery must
+/// load it, put the run back in the queue and start it again.
+pub fn running_episode(def: &WorkflowDef, seed: u64, now: Timestamp) -> (Episode, Changes) {
+    let key = InstanceKey::single(GATE_NODE);
+    let input = json!({ "idea": "a bench episode", "seed": seed });
+    let (mut episode, mut changes) = Episode::create(def, EpisodeId::generate(), input, seed, now);
+    episode
+        .apply(def, Command::Start { key }, now, &mut changes)
+        .expect("starting the node");
+    (episode, changes)
+}
+
 /// The commit the engine's actor writes for `changes`: the events numbered from `next_seq`
 /// (which moves on), the header, every dirty instance's snapshot, removals and version values.
 pub fn commit_of(
@@ -424,15 +436,20 @@ pub fn commit_of(
         .collect();
     commit.removed = std::mem::take(&mut changes.removed);
     commit.values = std::mem::take(&mut changes.values);
+    commit.runnable = episode.has_work();
     changes.dirty.clear();
     changes.effects.clear();
     commit
 }
 
 /// A new episode of the gate workflow waiting at its gate, as one commit.
-pub fn gate_commit(def: &WorkflowDef, seed: u64) -> Commit {
+pub fn gate_commit(def: &WorkflowDef, seed: u64, running: bool) -> Commit {
     let now = now_ms();
-    let (episode, mut changes) = gate_episode(def, seed, now);
+    let (episode, mut changes) = if running {
+        running_episode(def, seed, now)
+    } else {
+        gate_episode(def, seed, now)
+    };
     let mut next_seq = episode.header().next_seq;
     commit_of(def, &episode, &mut changes, &mut next_seq, now)
 }

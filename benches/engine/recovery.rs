@@ -1,5 +1,5 @@
 //! Scenario 3: how long `showrunner::open` takes to bring back a store full of episodes that wait
-//! at a Human gate.
+//! at a Human gate, or whose node was running when the engine stopped (a crash).
 //!
 //! The store is populated through the pure core and the store, which writes exactly what the
 //! engine writes for such an episode (header, instance snapshot, version value, and the events
@@ -26,6 +26,8 @@ use crate::common::{GATE_NODE, Phase, disk_usage, fresh_dir, gate_commit, gate_w
 pub const CHILD_DIR: &str = "SHOWRUNNER_BENCH_RECOVER_DIR";
 /// The child's expected episode count.
 pub const CHILD_N: &str = "SHOWRUNNER_BENCH_RECOVER_N";
+/// Set when the child's episodes were running (so every one must be loaded and re-queued).
+pub const CHILD_RUNNING: &str = "SHOWRUNNER_BENCH_RECOVER_RUNNING";
 
 /// What one recovery measured.
 pub struct Recovered {
@@ -45,8 +47,10 @@ pub struct Recovered {
 pub struct Opened {
     /// `showrunner::open`, start to finish.
     pub open: Duration,
-    /// Episodes the recovery report says were loaded.
+    /// Episodes the recovery report says were loaded (work in flight) and left waiting at gates.
     pub loaded: usize,
+    /// Episodes waiting at gates: checked, loaded on first use.
+    pub waiting: usize,
     /// Resident memory before and after the open, and its peak, KiB.
     pub rss_before: u64,
     /// After.
@@ -57,7 +61,7 @@ pub struct Opened {
     pub shutdown: Duration,
     /// Of the open (measured again, separately, on a never-opened copy): opening sled.
     pub sled_open: Duration,
-    /// Reading and decoding every unfinished episode (`Store::load_episodes`).
+    /// For comparison: reading and decoding every unfinished episode (`Store::load_episodes`).
     pub load: Duration,
     /// Rebuilding the episodes (`Episode::restore`).
     pub restore: Duration,
@@ -93,15 +97,17 @@ fn sync_tree(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// Stores `n` episodes waiting at a gate, then has a child process time `showrunner::open`.
-pub async fn run(base: &Path, n: usize) -> Recovered {
-    let dir = fresh_dir(base, &format!("recovery-{n}"));
+/// Stores `n` episodes waiting at a gate (or, with `running`, caught mid-run), then has a child
+/// process time `showrunner::open`.
+pub async fn run(base: &Path, n: usize, running: bool) -> Recovered {
+    let dir = fresh_dir(base, &format!("recovery-{n}-{running}"));
     let def = gate_workflow();
-    let phase = Phase::start(format!("recovery: populating {n} episodes at a Human gate"));
+    let what = if running { "caught mid-run" } else { "at a Human gate" };
+    let phase = Phase::start(format!("recovery: populating {n} episodes {what}"));
     let store = Arc::new(SledStore::open(dir.join("store")).expect("opening the store"));
     futures::stream::iter(0..n)
         .map(|i| {
-            let commit = gate_commit(&def, i as u64);
+            let commit = gate_commit(&def, i as u64, running);
             let store = store.clone();
             async move { store.commit(commit).await.expect("a durable commit") }
         })
@@ -125,7 +131,7 @@ pub async fn run(base: &Path, n: usize) -> Recovered {
     ));
     let open = tokio::task::spawn_blocking({
         let dir = dir.clone();
-        move || run_child(&dir, n, limit_kib)
+        move || run_child(&dir, n, running, limit_kib)
     })
     .await
     .expect("the child's waiter");
@@ -157,7 +163,7 @@ fn child_limit_kib() -> u64 {
     (available * 6 / 10).min(16 << 20)
 }
 
-fn run_child(dir: &PathBuf, n: usize, limit_kib: u64) -> Result<Opened, String> {
+fn run_child(dir: &PathBuf, n: usize, running: bool, limit_kib: u64) -> Result<Opened, String> {
     let exe = std::env::current_exe().map_err(|e| format!("finding the harness binary: {e}"))?;
     let output = Command::new("sh")
         .arg("-c")
@@ -165,6 +171,7 @@ fn run_child(dir: &PathBuf, n: usize, limit_kib: u64) -> Result<Opened, String> 
         .arg(&exe)
         .env(CHILD_DIR, dir)
         .env(CHILD_N, n.to_string())
+        .env(CHILD_RUNNING, if running { "1" } else { "" })
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
@@ -188,6 +195,7 @@ fn run_child(dir: &PathBuf, n: usize, limit_kib: u64) -> Result<Opened, String> 
     Ok(Opened {
         open: ms("open_ms"),
         loaded: v["loaded"].as_u64().unwrap_or(0) as usize,
+        waiting: v["waiting"].as_u64().unwrap_or(0) as usize,
         rss_before: kib("rss_before"),
         rss_after: kib("rss_after"),
         rss_peak: kib("rss_peak"),
@@ -200,7 +208,7 @@ fn run_child(dir: &PathBuf, n: usize, limit_kib: u64) -> Result<Opened, String> 
 
 /// The child: opens the engine over `dir` (which holds `n` episodes), checks the result, then
 /// times the pieces separately; prints one `RESULT {json}` line.
-pub async fn child(dir: &Path, n: usize) {
+pub async fn child(dir: &Path, n: usize, running: bool) {
     let (rss_before, _) = rss_kib();
     let t = Instant::now();
     let (engine, report) = showrunner::open(dir, vec![gate_workflow()], EngineConfig::default())
@@ -212,7 +220,14 @@ pub async fn child(dir: &Path, n: usize) {
         report.corrupt.is_empty() && report.failed.is_empty() && report.unknown_definitions.is_empty(),
         "recovery reported problems: {report:?}"
     );
-    assert_eq!(report.loaded, n, "every stored episode is recovered");
+    assert_eq!(
+        report.loaded + report.waiting,
+        n,
+        "every stored episode is accounted for"
+    );
+    if running {
+        assert_eq!(report.loaded, n, "every episode caught mid-run is loaded and re-queued");
+    }
     if let Some(&id) = engine
         .episodes(EpisodeStatus::Active)
         .expect("the status index")
@@ -222,9 +237,18 @@ pub async fn child(dir: &Path, n: usize) {
             .instance(id, &InstanceKey::single(GATE_NODE))
             .await
             .expect("a recovered instance");
+        let expected = if running {
+            // Re-queued: it may have run (and reached its gate) already.
+            matches!(
+                record.state,
+                NodeState::Ready {} | NodeState::Running { .. } | NodeState::AwaitingApproval {}
+            )
+        } else {
+            record.state == (NodeState::AwaitingApproval {})
+        };
         assert!(
-            matches!(record.state, NodeState::AwaitingApproval {}),
-            "a recovered episode should wait at its gate, found {:?}",
+            expected,
+            "a recovered episode is in the wrong state: {:?}",
             record.state
         );
     }
@@ -259,6 +283,7 @@ pub async fn child(dir: &Path, n: usize) {
     let result = json!({
         "open_ms": ms(open),
         "loaded": report.loaded,
+        "waiting": report.waiting,
         "rss_before": rss_before,
         "rss_after": rss_after,
         "rss_peak": rss_peak,

@@ -20,7 +20,7 @@ use crate::episode::Episode;
 use crate::error::{EngineError, Result, StoreError};
 use crate::events::Event;
 use crate::ids::{InstanceKey, Timestamp, now_ms};
-use crate::run::{RunContext, execute};
+use crate::run::{RunContext, ValueCache, execute};
 use crate::scheduler::Ticket;
 use crate::store::{Commit, EpisodeSnapshot};
 
@@ -128,6 +128,7 @@ pub(crate) fn spawn(
         events,
         runs: HashMap::new(),
         tasks: Vec::new(),
+        cache: Arc::default(),
     };
     let task = tokio::spawn(actor.run(rx));
     (handle, task)
@@ -143,6 +144,8 @@ struct Actor {
     runs: HashMap<InstanceKey, (u32, CancellationToken)>,
     /// The run tasks, awaited when the actor stops so nothing outlives the engine.
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Input values its runs read, decoded once.
+    cache: Arc<ValueCache>,
 }
 
 impl Actor {
@@ -250,7 +253,9 @@ impl Actor {
             })
             .collect();
         let mut commit = Commit::new(id);
-        commit.header = Some(header.clone());
+        let header = header.clone();
+        commit.header = self.episode.take_header_dirty().then_some(header);
+        commit.runnable = self.episode.has_work();
         commit.instances = changes
             .dirty
             .iter()
@@ -338,6 +343,7 @@ impl Actor {
             episode: self.episode.id(),
             episode_input: Arc::new(self.episode.header().input.clone()),
             store: self.shared.store.clone(),
+            cache: self.cache.clone(),
             blobs: self.shared.blobs.clone(),
             cancel: token,
             progress: Arc::new(progress),

@@ -214,6 +214,8 @@ impl Engine {
             header.next_seq += 1;
         }
         commit.header = Some(header.clone());
+        episode.take_header_dirty();
+        commit.runnable = episode.has_work();
         commit.instances = episode.instances().cloned().collect();
         commit.values = std::mem::take(&mut changes.values);
         self.shared.store.commit(commit).await?;

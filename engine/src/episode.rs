@@ -5,7 +5,7 @@
 //! returns an error and changes nothing: every handler checks before it mutates. The runner
 //! persists the changes, and only then performs the effects.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -27,6 +27,48 @@ pub(crate) struct Slot {
     pub(crate) instances: BTreeMap<Option<String>, InstanceRecord>,
     approved: usize,
     failed: usize,
+    /// Instances with work for the runner: ready, running, or waiting to retry.
+    active: usize,
+    /// For a list node while it is approved: item id → position in the approved version's items.
+    items: HashMap<String, usize>,
+}
+
+impl Slot {
+    fn count(&mut self, state: NodeState, sign: isize) {
+        let add = |n: &mut usize, yes: bool| {
+            if yes {
+                *n = n.saturating_add_signed(sign);
+            }
+        };
+        add(&mut self.approved, state.is_approved());
+        add(&mut self.failed, state == NodeState::Failed {});
+        add(&mut self.active, has_work(state));
+    }
+
+    /// Rebuilds the item index of a list node from its approved version.
+    fn index_items(&mut self) {
+        self.items.clear();
+        let Some(list) = self.instances.get(&None).filter(|r| r.state.is_approved()) else {
+            return;
+        };
+        if let Some(items) = list.current_version().and_then(|v| v.items.as_ref()) {
+            self.items = items.iter().enumerate().map(|(n, m)| (m.id.clone(), n)).collect();
+        }
+    }
+
+    /// The approved list version's item with this id.
+    fn item(&self, id: &str) -> Option<&ItemMeta> {
+        let n = *self.items.get(id)?;
+        self.instances.get(&None)?.current_version()?.items.as_ref()?.get(n)
+    }
+}
+
+/// True for the states the runner has work for.
+fn has_work(state: NodeState) -> bool {
+    matches!(
+        state,
+        NodeState::Ready {} | NodeState::Running { .. } | NodeState::RetryWait { .. }
+    )
 }
 
 /// One episode's state: its header and every node instance.
@@ -34,6 +76,8 @@ pub(crate) struct Slot {
 pub struct Episode {
     header: EpisodeRecord,
     slots: Vec<Slot>,
+    /// The header changed (beyond its event counter) since the last commit.
+    header_dirty: bool,
 }
 
 /// The working context of one `apply`: definition, time, output, and the instances whose
@@ -70,6 +114,7 @@ impl Episode {
         let mut episode = Self {
             header,
             slots: vec![Slot::default(); def.nodes().len()],
+            header_dirty: true,
         };
         let mut out = Changes::default();
         out.events.push(EventKind::EpisodeCreated {
@@ -113,13 +158,18 @@ impl Episode {
                 ));
             };
             let slot = &mut slots[i];
-            slot.approved += usize::from(record.state.is_approved());
-            slot.failed += usize::from(record.state == NodeState::Failed {});
+            slot.count(record.state, 1);
             slot.instances.insert(record.key.item.clone(), record);
+        }
+        for (i, slot) in slots.iter_mut().enumerate() {
+            if *def.nodes()[i].kind() == NodeKind::List {
+                slot.index_items();
+            }
         }
         Ok(Self {
             header: stored.header,
             slots,
+            header_dirty: false,
         })
     }
 
@@ -127,6 +177,7 @@ impl Episode {
     /// copied by the caller; blobs are shared). Runs in flight are not inherited.
     pub fn fork(&self, def: &WorkflowDef, id: EpisodeId, now: Timestamp) -> (Self, Changes) {
         let mut episode = self.clone();
+        episode.header_dirty = true;
         episode.header.id = id;
         episode.header.forked_from = Some(self.header.id);
         episode.header.created_at = now;
@@ -149,6 +200,7 @@ impl Episode {
         for slot in &mut episode.slots {
             for record in slot.instances.values_mut() {
                 if let NodeState::Running { .. } = record.state {
+                    // Both states have work: the counters stay right.
                     record.state = NodeState::Ready {};
                 }
                 step.out.dirty.insert(record.key.clone());
@@ -172,6 +224,17 @@ impl Episode {
     /// The header, for the runner to number events.
     pub(crate) fn header_mut(&mut self) -> &mut EpisodeRecord {
         &mut self.header
+    }
+
+    /// True (once) when the header changed beyond its event counter since the last call.
+    pub(crate) fn take_header_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.header_dirty)
+    }
+
+    /// True when some instance has work for the runner (ready, running, waiting to retry):
+    /// such an episode is resumed at start; the others wait, unloaded, for a person.
+    pub fn has_work(&self) -> bool {
+        self.slots.iter().any(|s| s.active > 0)
     }
 
     /// The episode's status.
@@ -431,6 +494,7 @@ impl Episode {
             return Err(self.illegal_episode_action("pause"));
         }
         self.interrupt_running(step, "episode paused");
+        self.header_dirty = true;
         self.header.status = EpisodeStatus::Paused;
         step.out.events.push(EventKind::EpisodePaused);
         Ok(())
@@ -440,6 +504,7 @@ impl Episode {
         if self.header.status != EpisodeStatus::Paused {
             return Err(self.illegal_episode_action("resume"));
         }
+        self.header_dirty = true;
         self.header.status = EpisodeStatus::Active;
         step.out.events.push(EventKind::EpisodeResumed);
         self.enqueue_ready(step);
@@ -463,6 +528,7 @@ impl Episode {
                 self.transition(step, i, &item, LifecycleInput::Cancel);
             }
         }
+        self.header_dirty = true;
         self.header.status = EpisodeStatus::Cancelled;
         step.out.events.push(EventKind::EpisodeCancelled);
         Ok(())
@@ -821,9 +887,11 @@ impl Episode {
             record.approved = record.current.map(|v| (v, record.generation));
         }
         step.out.dirty.insert(record.key.clone());
-        let failed = NodeState::Failed {};
-        slot.approved = slot.approved + usize::from(after.is_approved()) - usize::from(before.is_approved());
-        slot.failed = slot.failed + usize::from(after == failed) - usize::from(before == failed);
+        slot.count(before, -1);
+        slot.count(after, 1);
+        if *step.def.nodes()[i].kind() == NodeKind::List && (before.is_approved() || after.is_approved()) {
+            slot.index_items();
+        }
         if before.is_approved() != after.is_approved() {
             step.touched.push((i, item.clone()));
         }
@@ -892,6 +960,7 @@ impl Episode {
             return;
         }
         self.header.status = after;
+        self.header_dirty = true;
         match after {
             EpisodeStatus::Completed => step.out.events.push(EventKind::EpisodeCompleted),
             EpisodeStatus::Failed => {
@@ -922,12 +991,7 @@ impl Episode {
         let i = def.position(&read.node)?;
         let slot = &self.slots[i];
         match (def.nodes()[i].kind(), &read.item) {
-            (NodeKind::List, Some(id)) => {
-                let list = slot.instances.get(&None)?;
-                list.state.is_approved().then_some(())?;
-                let items = list.current_version()?.items.as_ref()?;
-                items.iter().find(|m| &m.id == id).map(|m| m.hash)
-            }
+            (NodeKind::List, Some(id)) => slot.item(id).map(|m| m.hash),
             (NodeKind::Map { .. }, None) => self.node_complete(def, i).then(|| {
                 map_hash(
                     slot.instances
@@ -948,11 +1012,7 @@ impl Episode {
         let source = &self.slots[s];
         let found = match def.nodes()[s].kind() {
             NodeKind::List => source
-                .instances
-                .get(&None)
-                .and_then(|r| r.current_version())
-                .and_then(|v| v.items.as_ref())
-                .and_then(|items| items.iter().find(|m| &m.id == id))
+                .item(id)
                 .and_then(|m| m.picks.iter().find(|(p, _)| p == pointer))
                 .map(|(_, ids)| ids.clone()),
             _ => source
@@ -1200,8 +1260,7 @@ impl Episode {
             for id in &removed {
                 let slot = &mut self.slots[d];
                 if let Some(record) = slot.instances.remove(&Some(id.clone())) {
-                    slot.approved -= usize::from(record.state.is_approved());
-                    slot.failed -= usize::from(record.state == NodeState::Failed {});
+                    slot.count(record.state, -1);
                     if let NodeState::Running { .. } = record.state {
                         step.out.effects.push(Effect::CancelRun {
                             key: record.key.clone(),

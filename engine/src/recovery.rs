@@ -1,7 +1,13 @@
-//! Recovery on open: every unfinished episode is loaded from its snapshot records, runs that
-//! were in flight go back to the queue (their attempt counts), open gates stay open, and nothing
-//! approved runs again.
+//! Recovery on open: runs that were in flight go back to the queue (their attempt counts), open
+//! gates stay open, and nothing approved runs again.
+//!
+//! Only the episodes with work for the runner (an instance ready, running or waiting to retry,
+//! as their last commit recorded) are loaded and restarted at open. Every other unfinished
+//! episode waits for a person; it is checked against the registered definitions from its
+//! summary, and its records load on first use. So opening costs little more than the work in
+//! flight, however many episodes wait at gates.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::future::join_all;
@@ -16,8 +22,10 @@ use crate::record::EpisodeStatus;
 /// What recovery found.
 #[derive(Debug, Default)]
 pub struct RecoveryReport {
-    /// Episodes loaded and running again.
+    /// Episodes with work, loaded and running again.
     pub loaded: usize,
+    /// Unfinished episodes with no work in flight (waiting at gates): checked, loaded on use.
+    pub waiting: usize,
     /// Episodes whose definition version is not registered: reported and left untouched.
     pub unknown_definitions: Vec<UnknownDefinition>,
     /// Episodes whose records do not load: reported; the others run.
@@ -37,45 +45,50 @@ pub struct UnknownDefinition {
     pub version: String,
 }
 
-/// Loads and restarts every unfinished episode. Finished ones (completed, cancelled) load on
-/// first use.
+/// Checks every unfinished episode's definition and restarts the ones with work.
 pub(crate) async fn recover(shared: &Arc<Shared>) -> Result<RecoveryReport> {
     let unfinished = [EpisodeStatus::Active, EpisodeStatus::Paused, EpisodeStatus::Failed];
     let mut report = RecoveryReport::default();
-    let mut handles = Vec::new();
-    for loaded in shared.store.load_episodes(&unfinished)? {
-        let stored = match loaded {
-            Ok(stored) => stored,
+    let mut known = HashSet::new();
+    for summary in shared.store.summaries(&unfinished)? {
+        let summary = match summary {
+            Ok(summary) => summary,
             Err(failure) => {
                 tracing::error!(episode = ?failure.episode, error = %failure.error, "episode does not load");
                 report.corrupt.push((failure.episode, failure.error.to_string()));
                 continue;
             }
         };
-        let header = &stored.header;
-        let id = header.id;
-        let Some(def) = shared.definition(&header.workflow, &header.definition_version) else {
-            tracing::warn!(episode = %id, workflow = %header.workflow, version = %header.definition_version,
-                "definition version not registered; episode left untouched");
-            report.unknown_definitions.push(UnknownDefinition {
-                episode: id,
-                workflow: header.workflow.clone(),
-                version: header.definition_version.clone(),
-            });
-            shared.mark_unavailable(id, header.workflow.clone(), header.definition_version.clone());
+        if shared
+            .definition(&summary.workflow, &summary.definition_version)
+            .is_some()
+        {
+            known.insert(summary.id);
             continue;
-        };
-        match Episode::restore(&def, stored) {
-            Ok(episode) => handles.push((id, shared.adopt(def, episode))),
-            Err(what) => {
-                let error = StoreError::Corrupt {
-                    episode: Some(id),
-                    what,
-                };
+        }
+        tracing::warn!(episode = %summary.id, workflow = %summary.workflow, version = %summary.definition_version,
+            "definition version not registered; episode left untouched");
+        shared.mark_unavailable(summary.id, summary.workflow.clone(), summary.definition_version.clone());
+        report.unknown_definitions.push(UnknownDefinition {
+            episode: summary.id,
+            workflow: summary.workflow,
+            version: summary.definition_version,
+        });
+    }
+    let mut handles = Vec::new();
+    for id in shared.store.episodes_with_work()? {
+        if !known.remove(&id) {
+            continue;
+        }
+        match restore(shared, id) {
+            Ok(handle) => handles.push((id, handle)),
+            Err(error) => {
+                tracing::error!(episode = %id, %error, "episode does not load");
                 report.corrupt.push((Some(id), error.to_string()));
             }
         }
     }
+    report.waiting = known.len();
     let results = join_all(handles.iter().map(|(_, h)| h.command(Command::Recover))).await;
     for ((id, _), result) in handles.iter().zip(results) {
         match result {
@@ -84,4 +97,22 @@ pub(crate) async fn recover(shared: &Arc<Shared>) -> Result<RecoveryReport> {
         }
     }
     Ok(report)
+}
+
+fn restore(shared: &Arc<Shared>, id: EpisodeId) -> std::result::Result<crate::actor::Handle, StoreError> {
+    let stored = shared
+        .store
+        .load_episode(id)?
+        .ok_or_else(|| StoreError::NotFound(format!("episode {id}")))?;
+    let def = shared
+        .definition(&stored.header.workflow, &stored.header.definition_version)
+        .ok_or_else(|| StoreError::Corrupt {
+            episode: Some(id),
+            what: "its definition changed between summary and load".into(),
+        })?;
+    let episode = Episode::restore(&def, stored).map_err(|what| StoreError::Corrupt {
+        episode: Some(id),
+        what,
+    })?;
+    Ok(shared.adopt(def, episode))
 }

@@ -1,8 +1,9 @@
 //! Performing one run: assembling the node's input from stored versions, calling the node under
 //! its timeout and cancellation token, scoring for a quality gate.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
@@ -12,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::command::{Produced, RunSpec};
 use crate::definition::{Gate, NodeSpec};
 use crate::error::NodeError;
-use crate::ids::EpisodeId;
+use crate::error::StoreError;
+use crate::ids::{EpisodeId, InstanceKey};
 use crate::node::{NodeCtx, ProgressSink};
 use crate::store::{BlobStore, Store};
 
@@ -21,11 +23,68 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
 /// How long a cancelled run may take to notice its token and return before it is dropped.
 const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
+/// Version values an episode's runs read, kept decoded: the runs of a fan-out all read the same
+/// list, and decoding it once per run would make the fan-out quadratic.
+#[derive(Default)]
+pub(crate) struct ValueCache {
+    entries: Mutex<HashMap<(InstanceKey, u32), Arc<Cached>>>,
+}
+
+struct Cached {
+    value: Value,
+    /// For a list: element id → position.
+    index: OnceLock<HashMap<String, usize>>,
+}
+
+/// Values kept per episode before the cache starts over.
+const CACHED_VALUES: usize = 64;
+
+impl ValueCache {
+    fn get(&self, store: &dyn Store, episode: EpisodeId, key: &InstanceKey, n: u32) -> Result<Arc<Cached>, StoreError> {
+        let wanted = (key.clone(), n);
+        if let Some(hit) = self.lock().get(&wanted) {
+            return Ok(hit.clone());
+        }
+        let cached = Arc::new(Cached {
+            value: store.version_value(episode, key, n)?,
+            index: OnceLock::new(),
+        });
+        let mut entries = self.lock();
+        if entries.len() >= CACHED_VALUES {
+            entries.clear();
+        }
+        entries.insert(wanted, cached.clone());
+        Ok(cached)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(InstanceKey, u32), Arc<Cached>>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Cached {
+    /// The list element with `id`.
+    fn element(&self, id: &str) -> Option<&Value> {
+        let Value::Array(elements) = &self.value else {
+            return None;
+        };
+        let index = self.index.get_or_init(|| {
+            elements
+                .iter()
+                .enumerate()
+                .filter_map(|(n, e)| Some((e.get("id")?.as_str()?.to_owned(), n)))
+                .collect()
+        });
+        elements.get(*index.get(id)?)
+    }
+}
+
 /// Everything a run needs from its episode.
 pub(crate) struct RunContext {
     pub episode: EpisodeId,
     pub episode_input: Arc<Value>,
     pub store: Arc<dyn Store>,
+    pub cache: Arc<ValueCache>,
     pub blobs: Arc<dyn BlobStore>,
     pub cancel: CancellationToken,
     pub progress: Arc<dyn Fn(u32, f32, String) + Send + Sync>,
@@ -39,19 +98,20 @@ fn assemble_input(cx: &RunContext, run: &RunSpec) -> Result<Value, NodeError> {
         input.insert(field.clone(), Value::Object(Map::new()));
     }
     for source in &run.inputs {
-        let mut value = cx
-            .store
-            .version_value(cx.episode, &source.from, source.version)
+        let cached = cx
+            .cache
+            .get(cx.store.as_ref(), cx.episode, &source.from, source.version)
             .map_err(|e| NodeError::Retryable(format!("reading input `{}`: {e}", source.from)))?;
-        if let Some(id) = &source.element {
-            value = match value {
-                Value::Array(elements) => elements
-                    .into_iter()
-                    .find(|e| e.get("id").and_then(Value::as_str) == Some(id))
+        let value = match &source.element {
+            None => cached.value.clone(),
+            Some(id) => match &cached.value {
+                Value::Array(_) => cached
+                    .element(id)
+                    .cloned()
                     .ok_or_else(|| NodeError::Permanent(format!("item `{id}` is missing from `{}`", source.from)))?,
                 _ => return Err(NodeError::Permanent(format!("`{}` is not a list", source.from))),
-            };
-        }
+            },
+        };
         match &source.entry {
             None => {
                 input.insert(source.field.clone(), value);

@@ -36,6 +36,10 @@ pub struct Commit {
     pub values: Vec<(InstanceKey, u32, Arc<Value>)>,
     /// Events to append, with consecutive sequence numbers following the stored ones.
     pub events: Vec<Event>,
+    /// Whether the episode has work for the runner after this commit (an instance ready,
+    /// running or waiting to retry): such episodes are resumed when the engine opens, the others
+    /// load when first used.
+    pub runnable: bool,
 }
 
 impl Commit {
@@ -48,6 +52,7 @@ impl Commit {
             removed: Vec::new(),
             values: Vec::new(),
             events: Vec::new(),
+            runnable: false,
         }
     }
 
@@ -70,6 +75,19 @@ pub struct EpisodeSnapshot {
     pub instances: Vec<InstanceRecord>,
 }
 
+/// What the engine needs of an episode before it loads it: its identity, workflow and status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpisodeSummary {
+    /// The episode.
+    pub id: EpisodeId,
+    /// Its workflow's name.
+    pub workflow: String,
+    /// The definition version it was created under.
+    pub definition_version: String,
+    /// Its status.
+    pub status: EpisodeStatus,
+}
+
 /// An episode whose records do not load; the others load regardless.
 #[derive(Debug)]
 pub struct LoadFailure {
@@ -84,7 +102,16 @@ pub struct LoadFailure {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Writes `commit` atomically; resolves once it is durable. Concurrent commits share flushes.
+    /// A commit without a header keeps the stored one; the event counter is rebuilt from the
+    /// log on load, so the header is written only when it changes.
     async fn commit(&self, commit: Commit) -> Result<(), StoreError>;
+
+    /// The summaries of the episodes whose status is in `statuses` (all when empty), without
+    /// loading their instances.
+    fn summaries(&self, statuses: &[EpisodeStatus]) -> Result<Vec<Result<EpisodeSummary, LoadFailure>>, StoreError>;
+
+    /// The episodes whose last commit said they have work for the runner.
+    fn episodes_with_work(&self) -> Result<Vec<EpisodeId>, StoreError>;
 
     /// Loads every episode whose status is in `statuses` (all episodes when empty). An episode
     /// whose records are corrupt is returned as a [`LoadFailure`] and does not stop the others.

@@ -5,10 +5,13 @@
 //! commits queue up and share the next one, so throughput grows with concurrency while a lone
 //! commit costs one batch and one flush.
 
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
+use std::time::SystemTime;
 
 use showrunner_engine::{EpisodeId, StoreError};
 use tokio::sync::oneshot;
@@ -53,13 +56,13 @@ fn backend(e: sled::Error) -> StoreError {
 }
 
 impl GroupCommit {
-    pub(crate) fn start(db: sled::Db, tree: sled::Tree) -> Result<Self, StoreError> {
+    pub(crate) fn start(db: sled::Db, tree: sled::Tree, files: DurableFiles) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel::<Job>();
         let counters = Arc::new(Counters::default());
         let counted = counters.clone();
         let thread = thread::Builder::new()
             .name("showrunner-commit".into())
-            .spawn(move || writer(db, tree, rx, &counted))
+            .spawn(move || writer(db, tree, files, rx, &counted))
             .map_err(|source| StoreError::Io {
                 context: "starting the commit thread".into(),
                 source,
@@ -123,7 +126,60 @@ fn index_ops(
     Ok(())
 }
 
-fn writer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>, counters: &Counters) {
+/// The files sled writes, made durable after each flush.
+///
+/// sled 0.34's flush ends in `sync_file_range`, which survives a process crash but neither
+/// flushes the disk's write cache nor the file's metadata, and it writes large pages to
+/// `blobs/` without any sync. So after sled's flush the writer calls `fdatasync` on the log file
+/// and, when the blob directory changed, `fsync` on the new blob files and the directory.
+pub(crate) struct DurableFiles {
+    log: File,
+    blobs: PathBuf,
+    blobs_seen: Option<SystemTime>,
+}
+
+impl DurableFiles {
+    pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
+        let log = File::open(path.join("db")).map_err(|source| StoreError::Io {
+            context: format!("opening {} for syncing", path.join("db").display()),
+            source,
+        })?;
+        // The store's directory entries (created by sled) must be durable too.
+        File::open(path)
+            .and_then(|d| d.sync_all())
+            .map_err(|source| StoreError::Io {
+                context: format!("syncing {}", path.display()),
+                source,
+            })?;
+        Ok(Self {
+            log,
+            blobs: path.join("blobs"),
+            blobs_seen: None,
+        })
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.log.sync_data()?;
+        let Ok(changed) = std::fs::metadata(&self.blobs).and_then(|m| m.modified()) else {
+            return Ok(());
+        };
+        if self.blobs_seen == Some(changed) {
+            return Ok(());
+        }
+        let since = self.blobs_seen.unwrap_or(SystemTime::UNIX_EPOCH);
+        for entry in std::fs::read_dir(&self.blobs)?.flatten() {
+            let fresh = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t >= since);
+            if fresh {
+                File::open(entry.path())?.sync_all()?;
+            }
+        }
+        File::open(&self.blobs)?.sync_all()?;
+        self.blobs_seen = Some(changed);
+        Ok(())
+    }
+}
+
+fn writer(db: sled::Db, tree: sled::Tree, mut files: DurableFiles, rx: mpsc::Receiver<Job>, counters: &Counters) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         jobs.extend(rx.try_iter());
@@ -145,7 +201,11 @@ fn writer(db: sled::Db, tree: sled::Tree, rx: mpsc::Receiver<Job>, counters: &Co
         let result = result.and_then(|()| {
             tree.apply_batch(batch)
                 .and_then(|()| db.flush().map(|_| ()))
-                .map_err(backend)
+                .map_err(backend)?;
+            files.sync().map_err(|source| StoreError::Io {
+                context: "syncing the store's files".into(),
+                source,
+            })
         });
         if result.is_ok() {
             counters.flushes.fetch_add(1, Ordering::Relaxed);

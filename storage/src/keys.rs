@@ -3,13 +3,20 @@
 //!
 //! ```text
 //! m format                                   → format version (ASCII)
-//! h <episode:16>                             → episode header (JSON)
+//! h <episode:16>                             → episode header without its input (JSON)
+//! x <episode:16>                             → episode input (JSON)
+//! w <episode:16>                             → ()  the episode has work for the runner
 //! t <episode:16>                             → status byte (what the status index holds now)
 //! s <status:1> <episode:16>                  → ()  status index
 //! i <episode:16> <node> 0x00 <item>          → instance snapshot (JSON)
+//! n <episode:16> <node> 0x00 <item> 0x00 <n:4 BE> → version metadata (JSON)
 //! v <episode:16> <node> 0x00 <item> 0x00 <n:4 BE> → version value (JSON)
 //! e <episode:16> <seq:8 BE>                  → event (JSON)
 //! ```
+//! Versions are immutable, so their metadata is written once under its own key and an instance
+//! snapshot stays small however many versions it has. The header is written only when it
+//! changes; its event counter is rebuilt from the last event key on load.
+//!
 //! Episode ids are ULIDs in big-endian bytes, so episodes sort by creation time and a prefix
 //! scan finds everything of one episode. Node keys cannot hold 0x00 (the engine allows only
 //! `[A-Za-z0-9_-]`), so the separator is unambiguous; a missing item is an empty string.
@@ -19,6 +26,9 @@ use ulid_bytes::{from_bytes, to_bytes};
 
 pub(crate) const FORMAT: &[u8] = b"mformat";
 pub(crate) const HEADER: u8 = b'h';
+pub(crate) const INPUT: u8 = b'x';
+pub(crate) const WORK: u8 = b'w';
+pub(crate) const META: u8 = b'n';
 pub(crate) const STATUS: u8 = b't';
 pub(crate) const INDEX: u8 = b's';
 pub(crate) const INSTANCE: u8 = b'i';
@@ -82,7 +92,28 @@ pub(crate) fn instance_key(episode: EpisodeId, key: &InstanceKey) -> Vec<u8> {
 }
 
 pub(crate) fn value_key(episode: EpisodeId, key: &InstanceKey, n: u32) -> Vec<u8> {
-    let mut k = episode_key(VALUE, episode);
+    version_key(VALUE, episode, key, n)
+}
+
+pub(crate) fn meta_key(episode: EpisodeId, key: &InstanceKey, n: u32) -> Vec<u8> {
+    version_key(META, episode, key, n)
+}
+
+/// The instance a version key (value or metadata) belongs to.
+pub(crate) fn version_instance(key: &[u8]) -> Option<InstanceKey> {
+    let rest = key.get(17..)?;
+    let rest = rest.get(..rest.len().checked_sub(5)?)?;
+    let split = rest.iter().position(|&b| b == 0)?;
+    let node = std::str::from_utf8(&rest[..split]).ok()?;
+    let item = std::str::from_utf8(&rest[split + 1..]).ok()?;
+    Some(InstanceKey {
+        node: node.to_owned(),
+        item: (!item.is_empty()).then(|| item.to_owned()),
+    })
+}
+
+fn version_key(prefix: u8, episode: EpisodeId, key: &InstanceKey, n: u32) -> Vec<u8> {
+    let mut k = episode_key(prefix, episode);
     push_instance(&mut k, key);
     k.push(0);
     k.extend_from_slice(&n.to_be_bytes());

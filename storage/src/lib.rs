@@ -5,7 +5,9 @@
 //! - A commit (events, instance snapshots, version values and the status index of one episode)
 //!   is applied as one atomic sled batch, and its future resolves only after the flush that
 //!   covers it. Commits that wait at the same moment share one batch and one flush (group
-//!   commit): sled's background flush is switched off and never relied on.
+//!   commit): sled's background flush is switched off and never relied on, and sled's own flush
+//!   (`sync_file_range`) is followed by an `fdatasync` of its log, so a commit survives power
+//!   loss, not only a crash of the process.
 //! - The store carries a format version; an unknown one is refused on open.
 //! - A record that does not decode is reported with its episode; the other episodes load.
 //! - Blobs are written through a temporary file, fsync, rename and directory fsync.

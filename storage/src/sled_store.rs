@@ -1,5 +1,6 @@
 //! [`SledStore`]: the engine's [`Store`] on sled 0.34, with group commit.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -7,14 +8,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use showrunner_engine::{
-    Commit, EpisodeId, EpisodeRecord, EpisodeSnapshot, EpisodeStatus, Event, InstanceKey, InstanceRecord, LoadFailure,
-    Store, StoreError,
+    Commit, EpisodeId, EpisodeRecord, EpisodeSnapshot, EpisodeStatus, EpisodeSummary, Event, InstanceKey,
+    InstanceRecord, LoadFailure, Store, StoreError, VersionMeta,
 };
 
-use crate::group_commit::{CommitStats, GroupCommit, Op};
+use crate::group_commit::{CommitStats, DurableFiles, GroupCommit, Op};
 use crate::keys::{
-    EVENT, FORMAT, HEADER, INDEX, INSTANCE, VALUE, episode_key, episode_of, event_key, instance_key, status_byte,
-    value_key,
+    EVENT, FORMAT, HEADER, INDEX, INPUT, INSTANCE, META, VALUE, WORK, episode_key, episode_of, event_key, instance_key,
+    meta_key, status_byte, value_key, version_instance,
 };
 
 /// The store format this build reads and writes.
@@ -43,24 +44,40 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], episode: Option<EpisodeId>, what: &
     })
 }
 
+/// Opens sled, waiting a moment while another handle of this process lets go of the lock (sled
+/// finishes its last writes on its own threads after a store is dropped).
+fn open_with_retry(config: &sled::Config) -> sled::Result<sled::Db> {
+    let mut tries = 0;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl SledStore {
     /// Opens (creating if needed) the store at `path`. A store written with another format
     /// version is refused with [`StoreError::UnknownFormat`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
             .cache_capacity(256 << 20)
+            // Pages over a quarter segment go to separate blob files; big segments keep that rare.
+            .segment_size(8 << 20)
             // Durability comes from the explicit flush of each group commit.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(source) => StoreError::Io {
-                    context: format!("opening the store at {}", path.display()),
-                    source,
-                },
-                other => backend(other),
-            })?;
+            .flush_every_ms(None);
+        let db = open_with_retry(&config).map_err(|e| match e {
+            sled::Error::Io(source) => StoreError::Io {
+                context: format!("opening the store at {}", path.display()),
+                source,
+            },
+            other => backend(other),
+        })?;
         let tree = db.open_tree("showrunner").map_err(backend)?;
         match tree.get(FORMAT).map_err(backend)? {
             None => {
@@ -76,7 +93,7 @@ impl SledStore {
                 });
             }
         }
-        let writer = GroupCommit::start(db, tree.clone())?;
+        let writer = GroupCommit::start(db, tree.clone(), DurableFiles::open(path)?)?;
         Ok(Self { tree, writer })
     }
 
@@ -85,19 +102,64 @@ impl SledStore {
         self.writer.stats()
     }
 
+    /// The header, with its input and its event counter filled in.
     fn header(&self, episode: EpisodeId) -> Result<Option<EpisodeRecord>, StoreError> {
-        self.tree
-            .get(episode_key(HEADER, episode))
-            .map_err(backend)?
-            .map(|bytes| decode(&bytes, Some(episode), "episode header"))
+        let Some(bytes) = self.tree.get(episode_key(HEADER, episode)).map_err(backend)? else {
+            return Ok(None);
+        };
+        let mut header: EpisodeRecord = decode(&bytes, Some(episode), "episode header")?;
+        if let Some(input) = self.tree.get(episode_key(INPUT, episode)).map_err(backend)? {
+            header.input = decode(&input, Some(episode), "episode input")?;
+        }
+        let events = episode_key(EVENT, episode);
+        if let Some((key, _)) = self
+            .tree
+            .scan_prefix(&events)
+            .next_back()
             .transpose()
+            .map_err(backend)?
+        {
+            let seq: [u8; 8] = key
+                .get(17..25)
+                .and_then(|s| s.try_into().ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    episode: Some(episode),
+                    what: "an event key without a sequence number".into(),
+                })?;
+            header.next_seq = header.next_seq.max(u64::from_be_bytes(seq) + 1);
+        }
+        Ok(Some(header))
     }
 
+    /// The instance snapshots, each with its versions' metadata.
     fn instances(&self, episode: EpisodeId) -> Result<Vec<InstanceRecord>, StoreError> {
+        let mut versions: HashMap<InstanceKey, Vec<VersionMeta>> = HashMap::new();
+        for entry in self.tree.scan_prefix(episode_key(META, episode)) {
+            let (key, bytes) = entry.map_err(backend)?;
+            let instance = version_instance(&key).ok_or_else(|| StoreError::Corrupt {
+                episode: Some(episode),
+                what: "a version key that names no instance".into(),
+            })?;
+            versions
+                .entry(instance)
+                .or_default()
+                .push(decode(&bytes, Some(episode), "version metadata")?);
+        }
         self.tree
             .scan_prefix(episode_key(INSTANCE, episode))
             .values()
-            .map(|v| decode(&v.map_err(backend)?, Some(episode), "instance record"))
+            .map(|v| {
+                let mut record: InstanceRecord = decode(&v.map_err(backend)?, Some(episode), "instance record")?;
+                record.versions = versions.remove(&record.key).unwrap_or_default();
+                let numbered = record.versions.iter().enumerate().all(|(i, v)| v.n as usize == i + 1);
+                if !numbered || record.current.is_some_and(|n| record.version(n).is_none()) {
+                    return Err(StoreError::Corrupt {
+                        episode: Some(episode),
+                        what: format!("the versions of `{}` are incomplete", record.key),
+                    });
+                }
+                Ok(record)
+            })
             .collect()
     }
 
@@ -112,28 +174,44 @@ impl SledStore {
 
 #[async_trait]
 impl Store for SledStore {
-    async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+    async fn commit(&self, mut commit: Commit) -> Result<(), StoreError> {
         let id = commit.episode;
         let mut ops: Vec<Op> =
-            Vec::with_capacity(1 + commit.instances.len() + commit.values.len() + commit.events.len());
+            Vec::with_capacity(3 + commit.instances.len() + 2 * commit.values.len() + commit.events.len());
         let mut status = None;
-        if let Some(header) = &commit.header {
+        if let Some(header) = &mut commit.header {
             if header.id != id {
                 return Err(StoreError::Backend(format!(
                     "a commit of episode {id} carries the header of {}",
                     header.id
                 )));
             }
+            let input = std::mem::take(&mut header.input);
+            ops.push((episode_key(INPUT, id), Some(encode(&input)?)));
             ops.push((episode_key(HEADER, id), Some(encode(header)?)));
             status = Some((id, Some(status_byte(header.status))));
         }
-        for record in &commit.instances {
-            ops.push((instance_key(id, &record.key), Some(encode(record)?)));
+        ops.push((episode_key(WORK, id), commit.runnable.then(Vec::new)));
+        let mut metas: HashMap<&InstanceKey, &[VersionMeta]> = HashMap::new();
+        let mut slim = Vec::with_capacity(commit.instances.len());
+        for record in &mut commit.instances {
+            // Versions are written once, with their values, under their own keys.
+            let versions = std::mem::take(&mut record.versions);
+            ops.push((instance_key(id, &record.key), Some(encode(&*record)?)));
+            slim.push((record.key.clone(), versions));
+        }
+        for (key, versions) in &slim {
+            metas.insert(key, versions);
         }
         for key in &commit.removed {
             ops.push((instance_key(id, key), None));
         }
         for (key, n, value) in &commit.values {
+            let meta = metas
+                .get(key)
+                .and_then(|versions| versions.get((*n as usize).wrapping_sub(1)))
+                .ok_or_else(|| StoreError::Backend(format!("a value of `{key}` v{n} without its version record")))?;
+            ops.push((meta_key(id, key, *n), Some(encode(meta)?)));
             ops.push((value_key(id, key, *n), Some(encode(value.as_ref())?)));
         }
         for event in &commit.events {
@@ -142,43 +220,57 @@ impl Store for SledStore {
         self.writer.submit(ops, status).await
     }
 
-    fn load_episodes(
-        &self,
-        statuses: &[EpisodeStatus],
-    ) -> Result<Vec<Result<EpisodeSnapshot, LoadFailure>>, StoreError> {
+    fn summaries(&self, statuses: &[EpisodeStatus]) -> Result<Vec<Result<EpisodeSummary, LoadFailure>>, StoreError> {
         let wanted = |s: EpisodeStatus| statuses.is_empty() || statuses.contains(&s);
-        // Headers first, then every instance record in one ordered scan, matched by episode.
-        let mut loaded: Vec<Result<EpisodeSnapshot, LoadFailure>> = Vec::new();
-        let mut position = std::collections::HashMap::new();
+        let mut out = Vec::new();
         for entry in self.tree.scan_prefix([HEADER]) {
             let (key, bytes) = entry.map_err(backend)?;
             let episode = episode_of(&key);
             match decode::<EpisodeRecord>(&bytes, episode, "episode header") {
-                Ok(header) if wanted(header.status) => {
-                    position.insert(header.id, loaded.len());
-                    loaded.push(Ok(EpisodeSnapshot {
-                        header,
-                        instances: Vec::new(),
-                    }));
-                }
+                Ok(h) if wanted(h.status) => out.push(Ok(EpisodeSummary {
+                    id: h.id,
+                    workflow: h.workflow,
+                    definition_version: h.definition_version,
+                    status: h.status,
+                })),
                 Ok(_) => {}
-                Err(error) => loaded.push(Err(LoadFailure { episode, error })),
+                Err(error) => out.push(Err(LoadFailure { episode, error })),
             }
         }
-        for entry in self.tree.scan_prefix([INSTANCE]) {
-            let (key, bytes) = entry.map_err(backend)?;
-            let Some(episode) = episode_of(&key) else { continue };
-            let Some(&at) = position.get(&episode) else { continue };
-            let Ok(snapshot) = &mut loaded[at] else { continue };
-            match decode::<InstanceRecord>(&bytes, Some(episode), "instance record") {
-                Ok(record) => snapshot.instances.push(record),
-                Err(error) => {
-                    loaded[at] = Err(LoadFailure {
-                        episode: Some(episode),
+        Ok(out)
+    }
+
+    fn episodes_with_work(&self) -> Result<Vec<EpisodeId>, StoreError> {
+        self.tree
+            .scan_prefix([WORK])
+            .keys()
+            .map(|k| {
+                let k = k.map_err(backend)?;
+                episode_of(&k).ok_or_else(|| StoreError::Corrupt {
+                    episode: None,
+                    what: "a work index key without an episode id".into(),
+                })
+            })
+            .collect()
+    }
+
+    fn load_episodes(
+        &self,
+        statuses: &[EpisodeStatus],
+    ) -> Result<Vec<Result<EpisodeSnapshot, LoadFailure>>, StoreError> {
+        let mut loaded = Vec::new();
+        for summary in self.summaries(statuses)? {
+            loaded.push(match summary {
+                Err(failure) => Err(failure),
+                Ok(summary) => match self.load_episode(summary.id) {
+                    Ok(Some(episode)) => Ok(episode),
+                    Ok(None) => continue,
+                    Err(error) => Err(LoadFailure {
+                        episode: Some(summary.id),
                         error,
-                    })
-                }
-            }
+                    }),
+                },
+            });
         }
         Ok(loaded)
     }
@@ -228,7 +320,7 @@ impl Store for SledStore {
 
     async fn delete_episode(&self, episode: EpisodeId) -> Result<(), StoreError> {
         let mut ops: Vec<Op> = Vec::new();
-        for prefix in [HEADER, INSTANCE, VALUE, EVENT] {
+        for prefix in [HEADER, INPUT, WORK, INSTANCE, META, VALUE, EVENT] {
             for key in self.keys_with_prefix(episode_key(prefix, episode))? {
                 ops.push((key, None));
             }
@@ -271,11 +363,34 @@ mod tests {
         }
     }
 
+    fn version(n: u32) -> VersionMeta {
+        let hash = showrunner_engine::value_hash(&json!({"take": n}));
+        VersionMeta {
+            n,
+            hash,
+            fingerprint: hash,
+            reads: Vec::new(),
+            seed: 1,
+            attempt: n,
+            feedback: None,
+            author: showrunner_engine::Author::Engine,
+            created_at: now_ms(),
+            score: None,
+            items: None,
+            picks: Vec::new(),
+            blobs: Vec::new(),
+        }
+    }
+
+    /// Commit `seq` of an episode: version `seq` of one instance, with its value and an event.
     fn commit(id: EpisodeId, status: EpisodeStatus, seq: u64) -> Commit {
         let key = InstanceKey::item("shots", "s1");
         let mut c = Commit::new(id);
         c.header = Some(header(id, status, seq + 1));
-        c.instances.push(InstanceRecord::new(key.clone()));
+        let mut record = InstanceRecord::new(key.clone());
+        record.versions = (1..=seq as u32).map(version).collect();
+        record.current = Some(seq as u32);
+        c.instances.push(record);
         c.values.push((key, seq as u32, Arc::new(json!({"take": seq}))));
         c.events.push(Event {
             episode: id,
@@ -339,6 +454,7 @@ mod tests {
 
         store.delete_episode(id).await.expect("delete");
         assert!(store.load_episode(id).expect("load").is_none());
+        assert!(store.episodes_with_work().expect("work").is_empty());
         assert!(store.events(id, 1, 10).expect("events").is_empty());
         assert!(
             store

@@ -47,7 +47,10 @@ async fn an_episode_of_an_unregistered_definition_is_left_untouched() {
         .expect("open");
     assert_eq!(report.unknown_definitions.len(), 1);
     assert_eq!(report.unknown_definitions[0].episode, orphan);
-    assert_eq!(report.loaded, 1);
+    assert_eq!(
+        report.loaded, 1,
+        "the paused episode has work (its interrupted run) and is loaded"
+    );
     let err = engine
         .approve(orphan, InstanceKey::single("draft"), 1)
         .await
@@ -66,17 +69,75 @@ async fn an_episode_of_an_unregistered_definition_is_left_untouched() {
     assert_eq!(before.instances, after.instances, "nothing changed");
 }
 
+/// A node that runs until it is cancelled: its episode has work whenever the engine stops.
+struct Hanging;
+
+#[async_trait::async_trait]
+impl showrunner::engine::Node for Hanging {
+    type Input = serde_json::Value;
+    type Output = serde_json::Value;
+
+    async fn run(
+        &self,
+        _: serde_json::Value,
+        ctx: &showrunner::engine::NodeCtx,
+    ) -> Result<serde_json::Value, showrunner::engine::NodeError> {
+        ctx.cancellation().cancelled().await;
+        Err(showrunner::engine::NodeError::Cancelled)
+    }
+}
+
+fn hanging_workflow() -> showrunner::engine::WorkflowDef {
+    showrunner::engine::WorkflowDef::builder("hanging")
+        .node(showrunner::engine::NodeSpec::single("forever", Hanging))
+        .build()
+        .expect("valid")
+}
+
+/// Opens the store's sled database directly, with the store's own settings, once the engine
+/// that used it has let go.
+fn raw_sled(dir: &std::path::Path) -> sled::Db {
+    let config = sled::Config::new().path(dir).segment_size(8 << 20);
+    for _ in 0..100 {
+        match config.open() {
+            Ok(db) => return db,
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+    config.open().expect("sled")
+}
+
+/// Overwrites the first instance record of `episode` with bytes that do not decode.
+fn damage(dir: &std::path::Path, episode: showrunner::engine::EpisodeId) {
+    let db = raw_sled(&dir.join("store"));
+    let tree = db.open_tree("showrunner").expect("tree");
+    let mut prefix = vec![b'i'];
+    prefix.extend_from_slice(&u128::from(episode.0).to_be_bytes());
+    let (key, _) = tree.scan_prefix(&prefix).next().expect("a record").expect("read");
+    tree.insert(key, &b"{not json"[..]).expect("damage");
+    db.flush().expect("flush");
+}
+
 #[tokio::test]
 async fn a_corrupt_record_is_reported_with_its_episode_and_the_others_load() {
     let dir = tempfile::tempdir().expect("tempdir");
     let runs = Runs::default();
-    let (broken, healthy) = {
-        let engine = open(dir.path(), vec![gated_workflow(&runs)]).await;
-        let broken = engine.create_episode("gated", json!("a"), 1).await.expect("create");
-        let healthy = engine.create_episode("gated", json!("b"), 2).await.expect("create");
+    let defs = || vec![gated_workflow(&runs), hanging_workflow()];
+    let (running, waiting, healthy) = {
+        let engine = open(dir.path(), defs()).await;
+        let running = engine.create_episode("hanging", json!("r"), 1).await.expect("create");
+        let waiting = engine.create_episode("gated", json!("a"), 2).await.expect("create");
+        let healthy = engine.create_episode("gated", json!("b"), 3).await.expect("create");
         wait_state(
             &engine,
-            broken,
+            running,
+            &InstanceKey::single("forever"),
+            NodeState::Running { attempt: 1 },
+        )
+        .await;
+        wait_state(
+            &engine,
+            waiting,
             &InstanceKey::single("draft"),
             NodeState::AwaitingApproval {},
         )
@@ -89,39 +150,36 @@ async fn a_corrupt_record_is_reported_with_its_episode_and_the_others_load() {
         )
         .await;
         engine.shutdown().await;
-        (broken, healthy)
+        (running, waiting, healthy)
     };
-    {
-        // Damage one instance record of `broken` behind the store's back.
-        let db = sled::open(dir.path().join("store")).expect("sled");
-        let tree = db.open_tree("showrunner").expect("tree");
-        let mut prefix = vec![b'i'];
-        prefix.extend_from_slice(&u128::from(broken.0).to_be_bytes());
-        let (key, _) = tree.scan_prefix(&prefix).next().expect("a record").expect("read");
-        tree.insert(key, &b"{not json"[..]).expect("damage");
-        db.flush().expect("flush");
-    }
-    let (engine, report) = showrunner::open(dir.path(), vec![gated_workflow(&runs)], EngineConfig::default())
+    damage(dir.path(), running);
+    damage(dir.path(), waiting);
+    let (engine, report) = showrunner::open(dir.path(), defs(), EngineConfig::default())
         .await
         .expect("open");
+    // The episode with work in flight is loaded at open: its damage is reported there.
     assert_eq!(report.corrupt.len(), 1, "{report:?}");
-    assert_eq!(report.corrupt[0].0, Some(broken));
+    assert_eq!(report.corrupt[0].0, Some(running));
     assert!(
-        report.corrupt[0].1.contains(&broken.to_string()),
+        report.corrupt[0].1.contains(&running.to_string()),
         "{}",
         report.corrupt[0].1
     );
-    assert_eq!(report.loaded, 1);
+    assert_eq!((report.loaded, report.waiting), (0, 2));
+    // The others wait at their gates; the healthy one works.
     engine
         .approve(healthy, InstanceKey::single("draft"), 1)
         .await
         .expect("healthy episode works");
     wait_status(&engine, healthy, EpisodeStatus::Completed).await;
-    let err = engine.snapshot(broken).await.expect_err("corrupt");
-    assert!(
-        matches!(err, EngineError::Store(StoreError::Corrupt { episode: Some(e), .. }) if e == broken),
-        "{err}"
-    );
+    // The damaged one that was waiting is reported, with its id, when it is first used.
+    for broken in [waiting, running] {
+        let err = engine.snapshot(broken).await.expect_err("corrupt");
+        assert!(
+            matches!(err, EngineError::Store(StoreError::Corrupt { episode: Some(e), .. }) if e == broken),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -129,7 +187,7 @@ fn an_unknown_store_format_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(SledStore::open(dir.path()).expect("create"));
     {
-        let db = sled::open(dir.path()).expect("sled");
+        let db = raw_sled(dir.path());
         db.open_tree("showrunner")
             .expect("tree")
             .insert(b"mformat", &b"99"[..])
