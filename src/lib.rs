@@ -1,14 +1,17 @@
 //! Showrunner: a durable workflow engine for AI video production.
 //!
-//! This facade re-exports the crates: [`engine`] (definitions, nodes, gates, versions,
-//! invalidation, recovery, events) and [`storage`] (the sled store and the blob store), and
-//! offers [`open`] to wire them over one data directory.
+//! This facade re-exports the crates — [`engine`] (definitions, nodes, gates, versions,
+//! invalidation, recovery, events), [`storage`] (the sled store and the blob store), [`nodes`]
+//! (the stage data model, backends and stage nodes) and [`workflows`] (idea2video,
+//! script2video) — and offers [`open`] to wire them over one data directory.
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub use showrunner_engine as engine;
+pub use showrunner_nodes as nodes;
 pub use showrunner_storage as storage;
+pub use showrunner_workflows as workflows;
 
 use showrunner_engine::{Engine, EngineConfig, RecoveryReport, Result, WorkflowDef};
 use showrunner_storage::{FsBlobStore, SledStore};

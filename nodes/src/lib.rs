@@ -4,7 +4,16 @@
 //!   Schema each.
 //! - Backends behind small traits (`TextModel`, `ImageModel`, `VideoModel`, `Embedder`), with the
 //!   embedded `procedural` implementations: no weights, deterministic for a seed.
-//! - The stage nodes built on them, which the stock workflows assemble.
+//! - [`stages`]: the stage nodes built on them, which the stock workflows assemble.
+//! - [`fountain`] (screenplays), [`subtitles`] (WebVTT, SRT), [`png`] and [`video`] (H.264 with
+//!   OpenH264, MP4 with muxide): the formats the stages read and write.
 
 pub mod backend;
+pub mod fountain;
 pub mod model;
+pub mod png;
+pub mod procedural;
+pub mod rng;
+pub mod stages;
+pub mod subtitles;
+pub mod video;

@@ -134,8 +134,8 @@ pub struct Character {
 /// A character's portrait sheet: front, side and back views (PNG blobs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Portrait {
-    /// The character.
-    pub character_id: String,
+    /// The character, as drawn (keyframes compose it from here).
+    pub character: Character,
     /// Front view.
     #[schemars(with = "String")]
     pub front: BlobRef,

@@ -176,10 +176,13 @@ impl Rng {
     }
 }
 
-fn request_approvals(dir: &Path, n: usize) {
+/// A request that lets the worker approve the final gates too.
+const FINAL: &[u8] = b"approve every open gate";
+
+fn request_approvals(dir: &Path, n: usize, what: &[u8]) {
     let inbox = dir.join("inbox");
     let tmp = dir.join(format!("request-{n}.tmp"));
-    fs::write(&tmp, b"approve open gates").expect("write request");
+    fs::write(&tmp, what).expect("write request");
     fs::rename(&tmp, inbox.join(format!("{n}"))).expect("post request");
 }
 
@@ -202,14 +205,15 @@ async fn killed_twenty_times_loses_nothing() {
         let started = Instant::now();
         while started.elapsed() < life {
             if rng.next(6) == 0 {
-                request_approvals(dir, requests);
+                request_approvals(dir, requests, b"approve open gates but the last");
                 requests += 1;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+        // The worker cannot finish while the last gates stay closed: it is alive to be killed.
         assert!(
             child.try_wait().expect("poll worker").is_none(),
-            "the worker ended before kill {kills}: the workload is too short for the kills asked for"
+            "the worker died before kill {kills}"
         );
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
@@ -227,7 +231,7 @@ async fn killed_twenty_times_loses_nothing() {
             child.try_wait().expect("poll").is_none_or(|s| s.success()),
             "worker failed"
         );
-        request_approvals(dir, requests);
+        request_approvals(dir, requests, FINAL);
         requests += 1;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

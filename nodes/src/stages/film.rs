@@ -1,0 +1,162 @@
+//! The video stages: a clip per keyframe, and the final video joining them with subtitles.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use showrunner_engine::{Node, NodeCtx, NodeError};
+
+use super::{Backends, blocking, get, put, version};
+use crate::model::{Brief, Character, Clip, Keyframe, Shot, Video};
+use crate::png::decode_png;
+use crate::subtitles::{layout, srt, webvtt};
+use crate::video::{encode_clip, join_streams, mux_mp4};
+
+/// Frames blended at each cut of the final video.
+const DISSOLVE_FRAMES: u32 = 6;
+
+/// Animates a keyframe into its shot's clip.
+pub struct ClipNode {
+    backends: Backends,
+    version: String,
+}
+
+impl ClipNode {
+    /// The node over these backends.
+    pub fn new(backends: Backends) -> Self {
+        let version = version(1, &backends.video.generator(0).model);
+        Self { backends, version }
+    }
+}
+
+/// The input of a clip: the keyframe (the item of the keyframe map).
+#[derive(Deserialize)]
+pub struct ClipInput {
+    episode: Brief,
+    item: Keyframe,
+}
+
+#[async_trait]
+impl Node for ClipNode {
+    type Input = ClipInput;
+    type Output = Clip;
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    async fn run(&self, input: ClipInput, ctx: &NodeCtx) -> Result<Clip, NodeError> {
+        let keyframe = get(ctx, input.item.image).await?;
+        let shot = input.item.shot;
+        let settings = input.episode.settings;
+        let (video, fps) = (self.backends.video.clone(), settings.fps);
+        let animated = shot.clone();
+        let (mp4, stream, frames, (width, height)) = blocking(move || {
+            let keyframe = decode_png(&keyframe)?;
+            let frames = video.clip(&keyframe, &animated, &settings)?;
+            let size = frames.first().map_or((0, 0), |f| f.dimensions());
+            let (mp4, stream) = encode_clip(&frames, fps)?;
+            Ok((mp4, stream, frames.len() as u32, size))
+        })
+        .await?;
+        ctx.progress(0.9, "encoded");
+        Ok(Clip {
+            shot_id: shot.id,
+            video: put(ctx, mp4).await?,
+            stream: put(ctx, stream).await?,
+            frames,
+            fps,
+            width,
+            height,
+            dialogue: shot.dialogue,
+            generated_by: self.backends.video.generator(ctx.seed()),
+        })
+    }
+}
+
+/// Joins the clips in storyboard order with dissolves, and writes subtitles from the dialogue.
+pub struct FinalVideoNode {
+    backends: Backends,
+    version: String,
+}
+
+impl FinalVideoNode {
+    /// The node over these backends.
+    pub fn new(backends: Backends) -> Self {
+        let version = version(1, &backends.video.generator(0).model);
+        Self { backends, version }
+    }
+}
+
+/// The input of the final video: every clip, the storyboard (for the order) and the cast (for
+/// the speakers' names).
+#[derive(Deserialize)]
+pub struct FinalVideoInput {
+    episode: Brief,
+    clips: BTreeMap<String, Clip>,
+    storyboard: Vec<Shot>,
+    characters: Vec<Character>,
+}
+
+#[async_trait]
+impl Node for FinalVideoNode {
+    type Input = FinalVideoInput;
+    type Output = Video;
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    async fn run(&self, input: FinalVideoInput, ctx: &NodeCtx) -> Result<Video, NodeError> {
+        // The clips map is keyed by keyframe item id, which is the shot id.
+        let ordered: Vec<&Clip> = input.storyboard.iter().filter_map(|s| input.clips.get(&s.id)).collect();
+        if ordered.is_empty() {
+            return Err(NodeError::Permanent("the storyboard has no clips to join".into()));
+        }
+        let mut streams = Vec::with_capacity(ordered.len());
+        for clip in &ordered {
+            streams.push(get(ctx, clip.stream).await?);
+        }
+        let fps = input.episode.settings.fps;
+        let names: BTreeMap<&str, &str> = input
+            .characters
+            .iter()
+            .map(|c| (c.id.as_str(), c.name.as_str()))
+            .collect();
+        let mut cues = Vec::new();
+        let mut start = 0.0;
+        for clip in &ordered {
+            let duration = f64::from(clip.frames) / f64::from(clip.fps.max(1));
+            let lines: Vec<(Option<String>, String)> = clip
+                .dialogue
+                .iter()
+                .map(|l| {
+                    (
+                        names.get(l.character_id.as_str()).map(|n| (*n).to_owned()),
+                        l.line.clone(),
+                    )
+                })
+                .collect();
+            cues.extend(layout(&lines, start, duration));
+            start += duration;
+        }
+        ctx.progress(0.1, format!("joining {} clips", ordered.len()));
+        let (mp4, frames) = blocking(move || {
+            // Frame by frame from the clips' streams: the whole video is never held decoded.
+            let parts: Vec<&[u8]> = streams.iter().map(Vec::as_slice).collect();
+            let joined = join_streams(&parts, fps, DISSOLVE_FRAMES)?;
+            let mp4 = mux_mp4(&joined, joined.width, joined.height, fps)?;
+            Ok((mp4, joined.frame_count() as u32))
+        })
+        .await?;
+        Ok(Video {
+            video: put(ctx, mp4).await?,
+            subtitles_vtt: put(ctx, webvtt(&cues).into_bytes()).await?,
+            subtitles_srt: put(ctx, srt(&cues).into_bytes()).await?,
+            frames,
+            duration_s: f64::from(frames) / f64::from(fps.max(1)),
+            shot_ids: ordered.iter().map(|c| c.shot_id.clone()).collect(),
+            generated_by: self.backends.video.generator(ctx.seed()),
+        })
+    }
+}

@@ -1,0 +1,180 @@
+//! The image stages: portraits (per character), scene images (per scene), keyframes (per shot).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use showrunner_engine::{Node, NodeCtx, NodeError};
+
+use super::{Backends, blocking, get, put, version};
+use crate::backend::View;
+use crate::model::{Brief, Character, Keyframe, Portrait, Scene, SceneImage, Shot};
+use crate::png::{decode_png, encode_png};
+
+macro_rules! image_node {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub struct $name {
+            backends: Backends,
+            version: String,
+        }
+
+        impl $name {
+            /// The node over these backends.
+            pub fn new(backends: Backends) -> Self {
+                let version = version(1, &backends.image.generator(0).model);
+                Self { backends, version }
+            }
+        }
+    };
+}
+
+image_node!(
+    /// Draws a character's portrait sheet: front, side and back.
+    PortraitNode
+);
+image_node!(
+    /// Draws a scene's background.
+    SceneImageNode
+);
+image_node!(
+    /// Composes a shot's keyframe from its scene's background and its characters' portraits;
+    /// scored by how well the characters match their portraits.
+    KeyframeNode
+);
+
+/// The input of a portrait: the character (the item of the cast list).
+#[derive(Deserialize)]
+pub struct PortraitInput {
+    episode: Brief,
+    item: Character,
+}
+
+#[async_trait]
+impl Node for PortraitNode {
+    type Input = PortraitInput;
+    type Output = Portrait;
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    async fn run(&self, input: PortraitInput, ctx: &NodeCtx) -> Result<Portrait, NodeError> {
+        let (image, seed) = (self.backends.image.clone(), ctx.seed());
+        let character = input.item.clone();
+        let settings = input.episode.settings.clone();
+        let sheets = blocking(move || {
+            View::ALL
+                .iter()
+                .map(|&view| encode_png(&image.portrait(&character, view, &settings, seed)?))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+        let mut views = Vec::with_capacity(3);
+        for (n, png) in sheets.into_iter().enumerate() {
+            views.push(put(ctx, png).await?);
+            ctx.progress((n + 1) as f32 / 3.0, format!("view {} of 3", n + 1));
+        }
+        let [front, side, back] = views[..] else {
+            return Err(NodeError::Permanent("a portrait sheet has three views".into()));
+        };
+        Ok(Portrait {
+            character: input.item,
+            front,
+            side,
+            back,
+            generated_by: self.backends.image.generator(seed),
+        })
+    }
+}
+
+/// The input of a scene image: the scene (the item of the scene list).
+#[derive(Deserialize)]
+pub struct SceneImageInput {
+    episode: Brief,
+    item: Scene,
+}
+
+#[async_trait]
+impl Node for SceneImageNode {
+    type Input = SceneImageInput;
+    type Output = SceneImage;
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    async fn run(&self, input: SceneImageInput, ctx: &NodeCtx) -> Result<SceneImage, NodeError> {
+        let (image, seed) = (self.backends.image.clone(), ctx.seed());
+        let scene = input.item.clone();
+        let settings = input.episode.settings;
+        let png = blocking(move || encode_png(&image.scene(&scene, &settings, seed)?)).await?;
+        Ok(SceneImage {
+            scene_id: input.item.id,
+            image: put(ctx, png).await?,
+            generated_by: self.backends.image.generator(seed),
+        })
+    }
+}
+
+/// The input of a keyframe: the shot, the portraits of the characters it shows and the image of
+/// its scene (item reads: nothing else).
+#[derive(Deserialize)]
+pub struct KeyframeInput {
+    episode: Brief,
+    item: Shot,
+    portraits: BTreeMap<String, Portrait>,
+    scene_images: BTreeMap<String, SceneImage>,
+}
+
+#[async_trait]
+impl Node for KeyframeNode {
+    type Input = KeyframeInput;
+    type Output = Keyframe;
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    async fn run(&self, input: KeyframeInput, ctx: &NodeCtx) -> Result<Keyframe, NodeError> {
+        let shot = input.item;
+        let scene = input.scene_images.get(&shot.scene_id).ok_or_else(|| {
+            NodeError::Permanent(format!(
+                "shot `{}` names scene `{}`, which has no image",
+                shot.id, shot.scene_id
+            ))
+        })?;
+        let background = get(ctx, scene.image).await?;
+        let mut cast: Vec<(Character, Vec<u8>)> = Vec::new();
+        for id in &shot.character_ids {
+            // A character the cast no longer has is left out of the frame.
+            if let Some(portrait) = input.portraits.get(id) {
+                cast.push((portrait.character.clone(), get(ctx, portrait.front).await?));
+            }
+        }
+        let (image, seed, settings) = (self.backends.image.clone(), ctx.seed(), input.episode.settings);
+        let drawn = shot.clone();
+        let (png, consistency) = blocking(move || {
+            let background = decode_png(&background)?;
+            let fronts = cast
+                .iter()
+                .map(|(c, png)| Ok((c, decode_png(png)?)))
+                .collect::<Result<Vec<_>, crate::backend::BackendError>>()?;
+            let refs: Vec<(&Character, &image::RgbImage)> = fronts.iter().map(|(c, img)| (*c, img)).collect();
+            let frame = image.keyframe(&drawn, &background, &refs, &settings, seed)?;
+            let consistency = image.consistency(&frame, &drawn, &refs);
+            Ok((encode_png(&frame)?, consistency))
+        })
+        .await?;
+        Ok(Keyframe {
+            shot,
+            image: put(ctx, png).await?,
+            consistency,
+            generated_by: self.backends.image.generator(seed),
+        })
+    }
+
+    async fn score(&self, _: &KeyframeInput, output: &Keyframe, _: &NodeCtx) -> Result<f64, NodeError> {
+        Ok(output.consistency)
+    }
+}

@@ -1,0 +1,153 @@
+//! The text stages of idea2video: outline, characters, scenes, storyboard.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use showrunner_engine::{Node, NodeCtx, NodeError};
+
+use super::{Backends, node_error, version};
+use crate::model::{Brief, Character, Outline, Scene, Shot};
+
+macro_rules! text_node {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub struct $name {
+            backends: Backends,
+            version: String,
+        }
+
+        impl $name {
+            /// The node over these backends.
+            pub fn new(backends: Backends) -> Self {
+                let version = version(1, &backends.text.generator(0).model);
+                Self { backends, version }
+            }
+        }
+    };
+}
+
+text_node!(
+    /// Writes the outline from the brief.
+    OutlineNode
+);
+text_node!(
+    /// Casts the characters of the outline.
+    CharactersNode
+);
+text_node!(
+    /// Breaks the outline into scenes.
+    ScenesNode
+);
+text_node!(
+    /// Breaks the scenes into shots.
+    StoryboardNode
+);
+
+/// The input of the outline.
+#[derive(Deserialize)]
+pub struct BriefInput {
+    episode: Brief,
+}
+
+#[async_trait]
+impl Node for OutlineNode {
+    type Input = BriefInput;
+    type Output = Outline;
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    async fn run(&self, input: BriefInput, ctx: &NodeCtx) -> Result<Outline, NodeError> {
+        self.backends
+            .text
+            .outline(&input.episode, ctx.feedback(), ctx.seed())
+            .await
+            .map_err(node_error)
+    }
+}
+
+/// The input of the cast.
+#[derive(Deserialize)]
+pub struct CharactersInput {
+    episode: Brief,
+    outline: Outline,
+}
+
+#[async_trait]
+impl Node for CharactersNode {
+    type Input = CharactersInput;
+    type Output = Vec<Character>;
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    async fn run(&self, input: CharactersInput, ctx: &NodeCtx) -> Result<Vec<Character>, NodeError> {
+        let text = &self.backends.text;
+        text.characters(&input.episode, &input.outline, ctx.feedback(), ctx.seed())
+            .await
+            .map_err(node_error)
+    }
+}
+
+/// The input of the scenes.
+#[derive(Deserialize)]
+pub struct ScenesInput {
+    episode: Brief,
+    outline: Outline,
+    characters: Vec<Character>,
+}
+
+#[async_trait]
+impl Node for ScenesNode {
+    type Input = ScenesInput;
+    type Output = Vec<Scene>;
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    async fn run(&self, input: ScenesInput, ctx: &NodeCtx) -> Result<Vec<Scene>, NodeError> {
+        let text = &self.backends.text;
+        text.scenes(
+            &input.episode,
+            &input.outline,
+            &input.characters,
+            ctx.feedback(),
+            ctx.seed(),
+        )
+        .await
+        .map_err(node_error)
+    }
+}
+
+/// The input of the storyboard.
+#[derive(Deserialize)]
+pub struct StoryboardInput {
+    episode: Brief,
+    scenes: Vec<Scene>,
+    characters: Vec<Character>,
+}
+
+#[async_trait]
+impl Node for StoryboardNode {
+    type Input = StoryboardInput;
+    type Output = Vec<Shot>;
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+
+    async fn run(&self, input: StoryboardInput, ctx: &NodeCtx) -> Result<Vec<Shot>, NodeError> {
+        let text = &self.backends.text;
+        text.storyboard(
+            &input.episode,
+            &input.scenes,
+            &input.characters,
+            ctx.feedback(),
+            ctx.seed(),
+        )
+        .await
+        .map_err(node_error)
+    }
+}

@@ -1,0 +1,165 @@
+//! Video: H.264 encoding and decoding (OpenH264), MP4 muxing (muxide), reading an MP4's video
+//! track, and the `procedural` video model.
+//!
+//! - [`encode`]: RGB frames → an H.264 Annex-B [`EncodedStream`] with per-frame boundaries.
+//! - [`mux`]: an [`EncodedStream`] → a fast-start MP4 whose track lasts frames / fps.
+//! - [`decode`]: an Annex-B stream (or several concatenated) → RGB frames.
+//! - [`join`]: clips' streams → one stream with dissolves at the cuts, frame by frame.
+//! - [`mp4_info`](mod@mp4_info): duration, frame count, size and codec of an MP4's video track.
+//! - [`motion`]: [`ProceduralVideo`], keyframe animation by camera movement, and
+//!   [`crossfade_join`], dissolves that keep the total length.
+//!
+//! OpenH264 is built from source (the `openh264` crate's bundled build, with `nasm` assembly
+//! when `nasm` is installed). Cisco's patent licence for H.264 covers only the OpenH264 binaries
+//! Cisco distributes, not builds from source.
+
+pub mod decode;
+pub mod encode;
+pub mod join;
+pub mod motion;
+pub mod mp4_info;
+pub mod mux;
+
+/// The frame type: 8-bit RGB, row-major (re-exported from `image`).
+pub use image::RgbImage;
+
+pub use decode::{decode_stream, decode_stream_each};
+pub use encode::{EncodedFrame, EncodedStream, H264Encoder, encode_frames};
+pub use join::join_streams;
+pub use motion::{ProceduralVideo, crossfade_join, frame_count};
+pub use mp4_info::{Mp4Info, mp4_info};
+pub use mux::mux_mp4;
+
+use crate::backend::BackendError;
+
+/// Encodes frames (all of one even size) at `fps` and muxes them: returns the MP4 file and the
+/// raw H.264 Annex-B stream of the same frames (for joining clips without demuxing).
+///
+/// # Errors
+///
+/// As [`encode_frames`] and [`mux_mp4`].
+pub fn encode_clip(frames: &[RgbImage], fps: u32) -> Result<(Vec<u8>, Vec<u8>), BackendError> {
+    let stream = encode_frames(frames, fps)?;
+    let mp4 = mux_mp4(&stream, stream.width, stream.height, fps)?;
+    Ok((mp4, stream.annex_b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::VideoModel;
+    use crate::model::{Angle, Camera, Movement, Settings, Shot, ShotType};
+
+    /// A synthetic animation: a soft gradient background with a bright disc moving across it.
+    fn animation(frames: u32, width: u32, height: u32) -> Vec<RgbImage> {
+        (0..frames)
+            .map(|t| {
+                let cx = 40.0 + f64::from(t) * 4.0;
+                let cy = f64::from(height) / 2.0 + (f64::from(t) / 6.0).sin() * 40.0;
+                RgbImage::from_fn(width, height, |x, y| {
+                    let (fx, fy) = (f64::from(x), f64::from(y));
+                    let d = ((fx - cx).powi(2) + (fy - cy).powi(2)).sqrt();
+                    let disc = (1.0 - (d - 30.0) / 4.0).clamp(0.0, 1.0);
+                    let r = 60.0 + 120.0 * fx / f64::from(width);
+                    let g = 50.0 + 100.0 * fy / f64::from(height);
+                    let b = 140.0 + 40.0 * ((fx + fy + f64::from(t) * 3.0) / 25.0).sin();
+                    let mix = |base: f64, top: f64| (base * (1.0 - disc) + top * disc).round() as u8;
+                    image::Rgb([mix(r, 250.0), mix(g, 220.0), mix(b, 60.0)])
+                })
+            })
+            .collect()
+    }
+
+    fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
+        let mse = a
+            .as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2))
+            .sum::<f64>()
+            / a.as_raw().len() as f64;
+        if mse == 0.0 {
+            f64::INFINITY
+        } else {
+            10.0 * (255.0 * 255.0 / mse).log10()
+        }
+    }
+
+    #[test]
+    fn a_two_second_animation_encodes_muxes_and_decodes() -> Result<(), BackendError> {
+        let frames = animation(48, 320, 240);
+        let (mp4, annex_b) = encode_clip(&frames, 24)?;
+
+        let info = mp4_info(&mp4)?;
+        assert!((info.duration_s - 2.0).abs() < 1e-9, "duration {}", info.duration_s);
+        assert_eq!(
+            (info.frames, info.width, info.height, info.codec.as_str()),
+            (48, 320, 240, "avc1")
+        );
+
+        let decoded = decode_stream(&annex_b)?;
+        assert_eq!(decoded.len(), 48);
+        for (i, (original, back)) in frames.iter().zip(&decoded).enumerate() {
+            assert_eq!(back.dimensions(), (320, 240));
+            let db = psnr(original, back);
+            assert!(db > 30.0, "frame {i}: PSNR {db:.1} dB");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_procedural_clip_round_trips_with_its_shot_duration() -> Result<(), BackendError> {
+        let settings = Settings {
+            width: 160,
+            height: 90,
+            fps: 24,
+            ..Settings::default()
+        };
+        let key = animation(1, 160, 90).remove(0);
+        let shot = Shot {
+            id: "s1".into(),
+            scene_id: "sc1".into(),
+            camera: Camera {
+                shot_type: ShotType::Medium,
+                angle: Angle::Low,
+                movement: Movement::PanRight,
+            },
+            duration_s: 1.25,
+            visual_desc: String::new(),
+            dialogue: Vec::new(),
+            first_frame_desc: String::new(),
+            last_frame_desc: None,
+            motion_desc: String::new(),
+            character_ids: Vec::new(),
+            seed: 1,
+            generated_by: ProceduralVideo.generator(1),
+        };
+        let frames = ProceduralVideo.clip(&key, &shot, &settings)?;
+        let (mp4, annex_b) = encode_clip(&frames, settings.fps)?;
+        let info = mp4_info(&mp4)?;
+        assert_eq!(info.frames, 30);
+        assert!((info.duration_s - 1.25).abs() < 1.0 / 24.0);
+        assert_eq!(decode_stream(&annex_b)?.len(), 30);
+        Ok(())
+    }
+
+    #[test]
+    fn a_joined_video_lasts_the_sum_of_its_shots() -> Result<(), BackendError> {
+        let durations = [0.5, 1.0, 0.75];
+        let clips: Vec<Vec<RgbImage>> = durations
+            .iter()
+            .map(|&d| frame_count(d, 24).map(|n| animation(n, 96, 64)))
+            .collect::<Result<_, _>>()?;
+        let joined = crossfade_join(clips, 8);
+        let (mp4, _) = encode_clip(&joined, 24)?;
+        let info = mp4_info(&mp4)?;
+        let want: f64 = durations.iter().sum();
+        assert!(
+            (info.duration_s - want).abs() <= 1.0 / 24.0,
+            "{} s, want {want} s",
+            info.duration_s
+        );
+        assert_eq!(info.frames, 54);
+        Ok(())
+    }
+}

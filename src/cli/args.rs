@@ -1,0 +1,118 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Showrunner: durable AI video episodes, from an idea or a screenplay to a finished MP4.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Args {
+    /// Where the store, blobs and models live.
+    #[arg(long, global = true, default_value = "showrunner-data")]
+    pub data: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// A workflow to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Workflow {
+    /// From an idea.
+    Idea2video,
+    /// From a Fountain screenplay.
+    Script2video,
+}
+
+/// Render settings a run may override.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Render {
+    /// The length to aim at, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub duration: f64,
+    /// Frame size, `WIDTHxHEIGHT` (even numbers).
+    #[arg(long, default_value = "640x360", value_parser = parse_size)]
+    pub size: (u32, u32),
+    /// Frames per second.
+    #[arg(long, default_value_t = 24)]
+    pub fps: u32,
+    /// The episode's seed.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or("expected WIDTHxHEIGHT, e.g. 640x360")?;
+    let parse = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("`{v}`: {e}"));
+    let (w, h) = (parse(w)?, parse(h)?);
+    if w < 16 || h < 16 || w % 2 == 1 || h % 2 == 1 || w > 3840 || h > 2160 {
+        return Err(format!("{w}x{h}: sides must be even, from 16 up to 3840x2160"));
+    }
+    Ok((w, h))
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// idea2video on a built-in idea, every gate approved, exported to `--out`.
+    Demo {
+        /// Where to export the episode.
+        #[arg(long, default_value = "showrunner-out/demo")]
+        out: PathBuf,
+        /// Render settings.
+        #[command(flatten)]
+        render: Render,
+    },
+    /// Runs a workflow; at each gate, asks (or, with `--auto-approve`, approves).
+    Run {
+        /// The workflow.
+        #[arg(long, value_enum)]
+        workflow: Workflow,
+        /// The idea, for idea2video.
+        #[arg(long, conflicts_with = "script", required_unless_present = "script")]
+        idea: Option<String>,
+        /// A Fountain screenplay file, for script2video.
+        #[arg(long)]
+        script: Option<PathBuf>,
+        /// Approve every gate without asking.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Render settings.
+        #[command(flatten)]
+        render: Render,
+    },
+    /// Continues an episode (one left at a gate with `quit`, or interrupted).
+    Resume {
+        /// The episode's id.
+        episode: String,
+        /// Approve every gate without asking.
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Lists or shows episodes.
+    Episodes {
+        /// What to do.
+        #[command(subcommand)]
+        command: EpisodesCommand,
+    },
+    /// Writes an episode's outputs into a directory.
+    Export {
+        /// The episode's id.
+        episode: String,
+        /// The directory.
+        dir: PathBuf,
+    },
+}
+
+/// `episodes` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EpisodesCommand {
+    /// Every episode with its status.
+    List,
+    /// One episode: every node's state and current version.
+    Show {
+        /// The episode's id.
+        episode: String,
+    },
+}

@@ -1,0 +1,144 @@
+//! The `showrunner` command's subcommands.
+
+mod args;
+mod drive;
+mod episodes;
+mod export;
+mod gate;
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use showrunner::engine::{Engine, EngineConfig, EpisodeId, EpisodeStatus};
+use showrunner::nodes::fountain;
+use showrunner::nodes::model::{Brief, Settings};
+use showrunner::nodes::stages::Backends;
+use showrunner::workflows::{self, IDEA2VIDEO, SCRIPT2VIDEO};
+
+pub use args::Args;
+use args::{Command, EpisodesCommand, Render, Workflow};
+use drive::{Driver, Gates};
+
+/// The demo's idea.
+const DEMO_IDEA: &str = "a lighthouse keeper vanishes the night a storm cuts the island off";
+
+/// Runs the command.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let engine = open(&args.data).await?;
+    let result = dispatch(&engine, args.command).await;
+    engine.shutdown().await;
+    result
+}
+
+async fn open(data: &Path) -> anyhow::Result<Engine> {
+    let defs = workflows::all(&Backends::procedural())?;
+    let (engine, report) = showrunner::open(data, defs, EngineConfig::default())
+        .await
+        .with_context(|| format!("opening the data directory {}", data.display()))?;
+    for unknown in &report.unknown_definitions {
+        eprintln!(
+            "note: episode {} was made with another version of `{}` ({}); it is left as it is",
+            unknown.episode, unknown.workflow, unknown.version
+        );
+    }
+    for (episode, error) in &report.corrupt {
+        eprintln!("warning: episode {episode:?} does not load: {error}");
+    }
+    Ok(engine)
+}
+
+fn brief(render: &Render, idea: Option<String>, script: Option<String>) -> Brief {
+    let (width, height) = render.size;
+    Brief {
+        idea,
+        script,
+        settings: Settings {
+            aspect_ratio: format!("{width}:{height}"),
+            width,
+            height,
+            fps: render.fps,
+            target_duration_s: render.duration,
+            seed: render.seed,
+            ..Settings::default()
+        },
+    }
+}
+
+fn check_render(render: &Render) -> anyhow::Result<()> {
+    if !(1.0..=3600.0).contains(&render.duration) {
+        bail!("--duration must be between 1 and 3600 seconds, not {}", render.duration);
+    }
+    if !(1..=120).contains(&render.fps) {
+        bail!("--fps must be between 1 and 120, not {}", render.fps);
+    }
+    Ok(())
+}
+
+fn episode_id(s: &str) -> anyhow::Result<EpisodeId> {
+    s.parse()
+        .map_err(|e| anyhow::anyhow!("`{s}` is not an episode id: {e}"))
+}
+
+async fn dispatch(engine: &Engine, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Demo { out, render } => {
+            check_render(&render)?;
+            let started = Instant::now();
+            let input = json!(brief(&render, Some(DEMO_IDEA.into()), None));
+            let id = engine.create_episode(IDEA2VIDEO, input, render.seed).await?;
+            println!("episode {id}: idea2video on \"{DEMO_IDEA}\"");
+            Driver::new(engine, id, Gates::Approve).drive().await?;
+            let written = export::export(engine, id, &out).await?;
+            println!(
+                "exported {written} files to {} in {:.1} s",
+                out.display(),
+                started.elapsed().as_secs_f64()
+            );
+            println!("watch it: {}", out.join("final.mp4").display());
+            Ok(())
+        }
+        Command::Run {
+            workflow,
+            idea,
+            script,
+            auto_approve,
+            render,
+        } => {
+            check_render(&render)?;
+            let (name, input) = match (workflow, idea, script) {
+                (Workflow::Idea2video, Some(idea), None) => (IDEA2VIDEO, brief(&render, Some(idea), None)),
+                (Workflow::Script2video, None, Some(path)) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading the screenplay {}", path.display()))?;
+                    fountain::parse(&text).with_context(|| format!("{} is not a valid screenplay", path.display()))?;
+                    (SCRIPT2VIDEO, brief(&render, None, Some(text)))
+                }
+                (Workflow::Idea2video, _, _) => bail!("idea2video needs --idea TEXT"),
+                (Workflow::Script2video, _, _) => bail!("script2video needs --script FILE"),
+            };
+            let id = engine.create_episode(name, json!(input), render.seed).await?;
+            println!("episode {id}: {name}");
+            let gates = if auto_approve { Gates::Approve } else { Gates::Ask };
+            Driver::new(engine, id, gates).drive().await
+        }
+        Command::Resume { episode, auto_approve } => {
+            let id = episode_id(&episode)?;
+            if engine.snapshot(id).await?.header.status == EpisodeStatus::Paused {
+                engine.resume(id).await?;
+            }
+            let gates = if auto_approve { Gates::Approve } else { Gates::Ask };
+            Driver::new(engine, id, gates).drive().await
+        }
+        Command::Episodes { command } => match command {
+            EpisodesCommand::List => episodes::list(engine).await,
+            EpisodesCommand::Show { episode } => episodes::show(engine, episode_id(&episode)?).await,
+        },
+        Command::Export { episode, dir } => {
+            let written = export::export(engine, episode_id(&episode)?, &dir).await?;
+            println!("exported {written} files to {}", dir.display());
+            Ok(())
+        }
+    }
+}
