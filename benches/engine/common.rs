@@ -436,7 +436,7 @@ pub fn commit_of(
         .collect();
     commit.removed = std::mem::take(&mut changes.removed);
     commit.values = std::mem::take(&mut changes.values);
-    commit.runnable = episode.has_work();
+    commit.runnable = Some(episode.has_work());
     changes.dirty.clear();
     changes.effects.clear();
     commit

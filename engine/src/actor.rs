@@ -129,6 +129,7 @@ pub(crate) fn spawn(
         runs: HashMap::new(),
         tasks: Vec::new(),
         cache: Arc::default(),
+        runnable: None,
     };
     let task = tokio::spawn(actor.run(rx));
     (handle, task)
@@ -146,6 +147,8 @@ struct Actor {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Input values its runs read, decoded once.
     cache: Arc<ValueCache>,
+    /// Whether the store's work index holds the episode, as last committed (unknown at first).
+    runnable: Option<bool>,
 }
 
 impl Actor {
@@ -253,9 +256,13 @@ impl Actor {
             })
             .collect();
         let mut commit = Commit::new(id);
-        let header = header.clone();
-        commit.header = self.episode.take_header_dirty().then_some(header);
-        commit.runnable = self.episode.has_work();
+        if self.episode.take_header_dirty() {
+            commit.header = Some(self.episode.header().clone());
+        }
+        let runnable = self.episode.has_work();
+        if self.runnable != Some(runnable) {
+            commit.runnable = Some(runnable);
+        }
         commit.instances = changes
             .dirty
             .iter()
@@ -265,6 +272,7 @@ impl Actor {
         commit.values = std::mem::take(&mut changes.values);
         commit.events = events.clone();
         self.shared.store.commit(commit).await?;
+        self.runnable = Some(runnable);
         Ok(events)
     }
 

@@ -215,7 +215,7 @@ impl Engine {
         }
         commit.header = Some(header.clone());
         episode.take_header_dirty();
-        commit.runnable = episode.has_work();
+        commit.runnable = Some(episode.has_work());
         commit.instances = episode.instances().cloned().collect();
         commit.values = std::mem::take(&mut changes.values);
         self.shared.store.commit(commit).await?;

@@ -37,9 +37,9 @@ pub struct Commit {
     /// Events to append, with consecutive sequence numbers following the stored ones.
     pub events: Vec<Event>,
     /// Whether the episode has work for the runner after this commit (an instance ready,
-    /// running or waiting to retry): such episodes are resumed when the engine opens, the others
-    /// load when first used.
-    pub runnable: bool,
+    /// running or waiting to retry), when that changed: such episodes are resumed when the engine
+    /// opens, the others load when first used.
+    pub runnable: Option<bool>,
 }
 
 impl Commit {
@@ -52,7 +52,7 @@ impl Commit {
             removed: Vec::new(),
             values: Vec::new(),
             events: Vec::new(),
-            runnable: false,
+            runnable: None,
         }
     }
 

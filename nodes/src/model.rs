@@ -332,3 +332,40 @@ pub struct Video {
     /// Who made it.
     pub generated_by: Generator,
 }
+
+/// The JSON Schema of what each stage of the stock workflows produces, by node key: an edit of
+/// that node must fit it, and a model that writes the stage can be constrained by it.
+pub fn stage_schemas() -> std::collections::BTreeMap<&'static str, serde_json::Value> {
+    fn schema<T: JsonSchema>() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default()
+    }
+    std::collections::BTreeMap::from([
+        ("outline", schema::<Outline>()),
+        ("characters", schema::<Vec<Character>>()),
+        ("portraits", schema::<Portrait>()),
+        ("scenes", schema::<Vec<Scene>>()),
+        ("scene_images", schema::<SceneImage>()),
+        ("storyboard", schema::<Vec<Shot>>()),
+        ("keyframes", schema::<Keyframe>()),
+        ("clips", schema::<Clip>()),
+        ("final", schema::<Video>()),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stage_has_a_schema_naming_its_required_fields() {
+        let schemas = stage_schemas();
+        assert_eq!(schemas.len(), 9);
+        let characters = &schemas["characters"];
+        assert_eq!(characters["type"], "array");
+        let text = characters.to_string();
+        for field in ["static_features", "dynamic_features", "clothing", "generated_by"] {
+            assert!(text.contains(field), "{field} in {text}");
+        }
+        assert!(schemas["storyboard"].to_string().contains("close_up"));
+    }
+}

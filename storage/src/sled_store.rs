@@ -191,7 +191,9 @@ impl Store for SledStore {
             ops.push((episode_key(HEADER, id), Some(encode(header)?)));
             status = Some((id, Some(status_byte(header.status))));
         }
-        ops.push((episode_key(WORK, id), commit.runnable.then(Vec::new)));
+        if let Some(runnable) = commit.runnable {
+            ops.push((episode_key(WORK, id), runnable.then(Vec::new)));
+        }
         let mut metas: HashMap<&InstanceKey, &[VersionMeta]> = HashMap::new();
         let mut slim = Vec::with_capacity(commit.instances.len());
         for record in &mut commit.instances {

@@ -7,4 +7,5 @@ mod definitions;
 mod events;
 mod invalidation;
 mod recovery;
+mod stock;
 mod support;

@@ -14,6 +14,7 @@
 //! Cisco distributes, not builds from source.
 
 pub mod decode;
+pub mod demux;
 pub mod encode;
 pub mod join;
 pub mod motion;
@@ -24,6 +25,7 @@ pub mod mux;
 pub use image::RgbImage;
 
 pub use decode::{decode_stream, decode_stream_each};
+pub use demux::mp4_annex_b;
 pub use encode::{EncodedFrame, EncodedStream, H264Encoder, encode_frames};
 pub use join::join_streams;
 pub use motion::{ProceduralVideo, crossfade_join, frame_count};

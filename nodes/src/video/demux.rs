@@ -1,0 +1,653 @@
+//! MP4 demuxing: the first video track's H.264 samples back to an Annex-B stream that
+//! [`decode_stream`](super::decode_stream) can decode.
+//!
+//! Reads `moov/trak/mdia/minf/stbl`: the `avc1`/`avc3` sample entry's `avcC` (SPS and PPS, and
+//! the NAL length size), the sample sizes (`stsz`), the samples-per-chunk runs (`stsc`) and the
+//! chunk offsets (`stco` or `co64`). Each sample's length-prefixed NAL units become
+//! start-code-prefixed ones; the `avcC` parameter sets are put before the first sample and before
+//! every IDR sample that does not carry its own, so each keyframe starts a decodable stream, as
+//! the streams [`encode`](super::encode) writes do.
+//!
+//! Everything read from the file is bounds-checked against the box it lies in: a truncated or
+//! malformed file gives [`BackendError::Invalid`] naming the box, never a panic.
+
+use std::ops::Range;
+
+use super::mp4_info::{BoxRef, child, children, descend, video_trak};
+use crate::backend::BackendError;
+
+/// The start code put before every NAL unit.
+const START_CODE: [u8; 4] = [0, 0, 0, 1];
+/// NAL unit types (H.264 table 7-1) this module looks at.
+const NAL_IDR: u8 = 5;
+const NAL_SPS: u8 = 7;
+const NAL_PPS: u8 = 8;
+const NAL_AUD: u8 = 9;
+
+fn invalid(what: &str) -> BackendError {
+    BackendError::Invalid(format!("not a usable MP4: {what}"))
+}
+
+/// Adds where an error from the shared box walker happened.
+fn within(place: &'static str) -> impl Fn(BackendError) -> BackendError {
+    move |error| match error {
+        BackendError::Invalid(message) => BackendError::Invalid(format!("{message} ({place})")),
+        other => other,
+    }
+}
+
+/// A bounds-checked big-endian reader over one box's payload.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    name: &'static str,
+}
+
+impl<'a> Reader<'a> {
+    /// A reader over `range` of `data`, the payload of box `name`.
+    fn new(data: &'a [u8], range: Range<usize>, name: &'static str) -> Result<Self, BackendError> {
+        let bytes = data
+            .get(range)
+            .ok_or_else(|| invalid(&format!("`{name}` lies outside the file")))?;
+        Ok(Self { bytes, at: 0, name })
+    }
+
+    fn cut_short(&self) -> BackendError {
+        invalid(&format!("`{}` is cut short", self.name))
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], BackendError> {
+        let end = self.at.checked_add(n).ok_or_else(|| self.cut_short())?;
+        let slice = self.bytes.get(self.at..end).ok_or_else(|| self.cut_short())?;
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], BackendError> {
+        let slice = self.take(N)?;
+        slice.try_into().map_err(|_| self.cut_short())
+    }
+
+    fn u8(&mut self) -> Result<u8, BackendError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, BackendError> {
+        self.array().map(u16::from_be_bytes)
+    }
+
+    fn u32(&mut self) -> Result<u32, BackendError> {
+        self.array().map(u32::from_be_bytes)
+    }
+
+    fn u64(&mut self) -> Result<u64, BackendError> {
+        self.array().map(u64::from_be_bytes)
+    }
+
+    /// Bytes left after the read position.
+    fn remaining(&self) -> usize {
+        self.bytes.len().saturating_sub(self.at)
+    }
+
+    /// Checks that `count` entries of `size` bytes each remain, before they are read (so a huge
+    /// count in a small box is refused before anything is allocated for it).
+    fn expect_entries(&self, count: u32, size: usize) -> Result<usize, BackendError> {
+        let count = usize::try_from(count).map_err(|_| self.cut_short())?;
+        match count.checked_mul(size) {
+            Some(needed) if needed <= self.remaining() => Ok(count),
+            _ => Err(invalid(&format!(
+                "`{}` declares {count} entries but holds room for {}",
+                self.name,
+                self.remaining() / size
+            ))),
+        }
+    }
+}
+
+/// The decoder configuration from an `avcC` box.
+struct AvcConfig {
+    /// Bytes in each NAL unit's length prefix (1, 2 or 4).
+    length_size: usize,
+    /// The parameter sets (SPS then PPS) as one Annex-B run, start codes included.
+    parameter_sets: Vec<u8>,
+    /// Whether the `avcC` holds at least one SPS.
+    has_sps: bool,
+}
+
+/// Parses an `avcC` (AVCDecoderConfigurationRecord, ISO/IEC 14496-15 §5.3.3.1).
+fn parse_avcc(data: &[u8], avcc: &BoxRef) -> Result<AvcConfig, BackendError> {
+    let mut r = Reader::new(data, avcc.payload.clone(), "avcC")?;
+    let version = r.u8()?;
+    if version != 1 {
+        return Err(invalid(&format!("`avcC` has configuration version {version}, not 1")));
+    }
+    // AVCProfileIndication, profile_compatibility, AVCLevelIndication.
+    r.take(3)?;
+    let length_size = usize::from(r.u8()? & 0b11) + 1;
+    if length_size == 3 {
+        return Err(invalid("`avcC` declares 3-byte NAL lengths"));
+    }
+    let mut parameter_sets = Vec::new();
+    let sps_count = r.u8()? & 0b1_1111;
+    for _ in 0..sps_count {
+        let len = usize::from(r.u16()?);
+        push_nal(&mut parameter_sets, r.take(len)?);
+    }
+    let pps_count = r.u8()?;
+    for _ in 0..pps_count {
+        let len = usize::from(r.u16()?);
+        push_nal(&mut parameter_sets, r.take(len)?);
+    }
+    Ok(AvcConfig {
+        length_size,
+        parameter_sets,
+        has_sps: sps_count > 0,
+    })
+}
+
+/// Appends a NAL unit with its start code (empty units are dropped).
+fn push_nal(out: &mut Vec<u8>, nal: &[u8]) {
+    if !nal.is_empty() {
+        out.extend_from_slice(&START_CODE);
+        out.extend_from_slice(nal);
+    }
+}
+
+/// The `nal_unit_type` of a NAL unit (its first byte's low five bits).
+fn nal_type(nal: &[u8]) -> Option<u8> {
+    nal.first().map(|header| header & 0b1_1111)
+}
+
+/// Every sample's size, from `stsz`: one size for all, or one entry each.
+enum SampleSizes<'a> {
+    Fixed { size: u32, count: u32 },
+    Each(Reader<'a>, u32),
+}
+
+impl SampleSizes<'_> {
+    fn count(&self) -> u32 {
+        match self {
+            Self::Fixed { count, .. } | Self::Each(_, count) => *count,
+        }
+    }
+}
+
+fn parse_stsz<'a>(data: &'a [u8], stsz: &BoxRef) -> Result<SampleSizes<'a>, BackendError> {
+    let mut r = Reader::new(data, stsz.payload.clone(), "stsz")?;
+    // version/flags, sample_size, sample_count, then sample_count sizes when sample_size is 0.
+    r.take(4)?;
+    let size = r.u32()?;
+    let count = r.u32()?;
+    if size != 0 {
+        return Ok(SampleSizes::Fixed { size, count });
+    }
+    r.expect_entries(count, 4)?;
+    Ok(SampleSizes::Each(r, count))
+}
+
+/// `stsc` runs: from chunk `first_chunk` (1-based) on, each chunk holds `samples_per_chunk`.
+fn parse_stsc(data: &[u8], stsc: &BoxRef) -> Result<Vec<(u32, u32)>, BackendError> {
+    let mut r = Reader::new(data, stsc.payload.clone(), "stsc")?;
+    // version/flags, entry_count, then (first_chunk, samples_per_chunk, sample_description_index).
+    r.take(4)?;
+    let entry_count = r.u32()?;
+    let count = r.expect_entries(entry_count, 12)?;
+    let mut runs = Vec::with_capacity(count);
+    for _ in 0..count {
+        let first_chunk = r.u32()?;
+        let samples_per_chunk = r.u32()?;
+        r.u32()?;
+        let expected_after = runs.last().map_or(0, |&(previous, _)| previous);
+        if first_chunk <= expected_after || (runs.is_empty() && first_chunk != 1) {
+            return Err(invalid(&format!(
+                "`stsc` run starting at chunk {first_chunk} is out of order"
+            )));
+        }
+        runs.push((first_chunk, samples_per_chunk));
+    }
+    Ok(runs)
+}
+
+/// Chunk offsets from `stco` (32-bit) or `co64` (64-bit).
+fn parse_chunk_offsets(data: &[u8], stbl: &BoxRef) -> Result<(Vec<u64>, &'static str), BackendError> {
+    let boxes = children(data, stbl.payload.clone()).map_err(within("in `stbl`"))?;
+    let (table, name, wide) = if let Some(b) = boxes.iter().find(|b| &b.kind == b"stco") {
+        (b, "stco", false)
+    } else if let Some(b) = boxes.iter().find(|b| &b.kind == b"co64") {
+        (b, "co64", true)
+    } else {
+        return Err(invalid("no `stco` or `co64` box"));
+    };
+    let mut r = Reader::new(data, table.payload.clone(), name)?;
+    r.take(4)?;
+    let count = r.u32()?;
+    let count = r.expect_entries(count, if wide { 8 } else { 4 })?;
+    let mut offsets = Vec::with_capacity(count);
+    for _ in 0..count {
+        offsets.push(if wide { r.u64()? } else { u64::from(r.u32()?) });
+    }
+    Ok((offsets, name))
+}
+
+/// Extracts the first video track's H.264 samples from an MP4 as an Annex-B byte stream that
+/// [`decode_stream`](super::decode_stream) decodes.
+///
+/// The track's sample entry must be `avc1` or `avc3` with an `avcC` box. Each sample's
+/// length-prefixed NAL units are written with 4-byte start codes, in sample (decode) order; the
+/// `avcC`'s SPS and PPS come before the first sample and before every IDR sample that carries no
+/// SPS and PPS of its own (after an access unit delimiter, if the sample starts with one). Only
+/// the first sample description is used; fragmented MP4s (samples in `moof` boxes) are not read.
+///
+/// # Errors
+///
+/// [`BackendError::Invalid`], naming the box at fault, when the bytes are not an MP4, have no
+/// video track, the track is not H.264, has no samples, or any box or sample is cut short or
+/// points outside the file.
+pub fn mp4_annex_b(mp4: &[u8]) -> Result<Vec<u8>, BackendError> {
+    let trak = video_trak(mp4).map_err(within("looking for `moov` and its video `trak`"))?;
+    let stbl = descend(mp4, trak.payload, &[b"mdia", b"minf", b"stbl"]).map_err(within("in the video `trak`"))?;
+
+    // stsd: version/flags (4), entry_count (4), then sample entries (boxes).
+    let stsd = child(mp4, stbl.payload.clone(), b"stsd").map_err(within("in `stbl`"))?;
+    let entries_start = stsd.payload.start + 8;
+    if entries_start > stsd.payload.end {
+        return Err(invalid("`stsd` is cut short"));
+    }
+    let entry = children(mp4, entries_start..stsd.payload.end)
+        .map_err(within("in `stsd`"))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| invalid("`stsd` has no sample entry"))?;
+    if &entry.kind != b"avc1" && &entry.kind != b"avc3" {
+        return Err(invalid(&format!(
+            "the video track's codec is `{}`, not H.264 (`avc1`)",
+            String::from_utf8_lossy(&entry.kind).escape_debug()
+        )));
+    }
+    // Visual sample entry: 78 bytes of fields, then child boxes (`avcC`, `pasp`, `btrt`, ...).
+    let boxes_start = entry.payload.start + 78;
+    if boxes_start > entry.payload.end {
+        return Err(invalid("`avc1` is cut short"));
+    }
+    let avcc = child(mp4, boxes_start..entry.payload.end, b"avcC").map_err(within("in `avc1`"))?;
+    let config = parse_avcc(mp4, &avcc)?;
+
+    let mut sizes = parse_stsz(
+        mp4,
+        &child(mp4, stbl.payload.clone(), b"stsz").map_err(within("in `stbl`"))?,
+    )?;
+    let runs = parse_stsc(
+        mp4,
+        &child(mp4, stbl.payload.clone(), b"stsc").map_err(within("in `stbl`"))?,
+    )?;
+    let (chunk_offsets, offsets_box) = parse_chunk_offsets(mp4, &stbl)?;
+
+    let sample_count = sizes.count();
+    if sample_count == 0 {
+        return Err(invalid("the video track has no samples (`stsz` is empty)"));
+    }
+    if !config.has_sps && &entry.kind == b"avc1" {
+        return Err(invalid("`avcC` holds no SPS"));
+    }
+
+    let mut out = Vec::new();
+    let mut total: u64 = 0;
+    let mut sample: u32 = 0;
+    let mut nals: Vec<&[u8]> = Vec::new();
+    let mut run = 0;
+    'chunks: for (chunk_index, &chunk_offset) in chunk_offsets.iter().enumerate() {
+        let chunk_number = u32::try_from(chunk_index + 1).map_err(|_| invalid("too many chunks"))?;
+        while runs.get(run + 1).is_some_and(|&(first, _)| first <= chunk_number) {
+            run += 1;
+        }
+        let per_chunk = runs.get(run).map_or(0, |&(_, n)| n);
+        let mut offset = chunk_offset;
+        for _ in 0..per_chunk {
+            if sample == sample_count {
+                break 'chunks;
+            }
+            let size = match &mut sizes {
+                SampleSizes::Fixed { size, .. } => *size,
+                SampleSizes::Each(reader, _) => reader.u32()?,
+            };
+            total += u64::from(size);
+            if total > mp4.len() as u64 {
+                return Err(invalid(&format!(
+                    "`stsz` sample sizes add up to more than the file holds (at sample {sample})"
+                )));
+            }
+            let bytes = offset
+                .checked_add(u64::from(size))
+                .and_then(|end| usize::try_from(offset).ok().zip(usize::try_from(end).ok()))
+                .and_then(|(start, end)| mp4.get(start..end))
+                .ok_or_else(|| {
+                    invalid(&format!(
+                        "sample {sample} ({size} bytes at offset {offset}, from `{offsets_box}` and `stsz`) \
+                         lies outside the file"
+                    ))
+                })?;
+            nals.clear();
+            split_sample(bytes, config.length_size, sample, &mut nals)?;
+            write_sample(&mut out, &nals, sample == 0, &config.parameter_sets);
+            offset += u64::from(size);
+            sample += 1;
+        }
+    }
+    if sample < sample_count {
+        return Err(invalid(&format!(
+            "`stsc` and `{offsets_box}` place {sample} of the {sample_count} samples in `stsz`"
+        )));
+    }
+    Ok(out)
+}
+
+/// Splits one sample into its NAL units (each prefixed by a `length_size`-byte length).
+fn split_sample<'a>(
+    mut bytes: &'a [u8],
+    length_size: usize,
+    sample: u32,
+    nals: &mut Vec<&'a [u8]>,
+) -> Result<(), BackendError> {
+    while !bytes.is_empty() {
+        let cut = || invalid(&format!("a NAL unit in sample {sample} is cut short (`mdat`)"));
+        let (prefix, rest) = bytes.split_at_checked(length_size).ok_or_else(cut)?;
+        let len = prefix.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let (nal, rest) = rest.split_at_checked(len).ok_or_else(cut)?;
+        if !nal.is_empty() {
+            nals.push(nal);
+        }
+        bytes = rest;
+    }
+    Ok(())
+}
+
+/// Writes one sample's NAL units, with the `avcC` parameter sets before them when the sample is
+/// the first or an IDR picture and does not carry both its own SPS and PPS.
+fn write_sample(out: &mut Vec<u8>, nals: &[&[u8]], first: bool, parameter_sets: &[u8]) {
+    let has = |kind: u8| nals.iter().any(|nal| nal_type(nal) == Some(kind));
+    let needs_sets = (first || has(NAL_IDR)) && !(has(NAL_SPS) && has(NAL_PPS));
+    let mut rest = nals;
+    if needs_sets {
+        if let Some((aud, after)) = nals.split_first().filter(|(aud, _)| nal_type(aud) == Some(NAL_AUD)) {
+            push_nal(out, aud);
+            rest = after;
+        }
+        out.extend_from_slice(parameter_sets);
+    }
+    for nal in rest {
+        push_nal(out, nal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{RgbImage, decode_stream, encode_clip, encode_frames};
+    use super::*;
+
+    /// A synthetic animation: a gradient with a bright disc moving across it.
+    fn animation(frames: u32, width: u32, height: u32) -> Vec<RgbImage> {
+        (0..frames)
+            .map(|t| {
+                let cx = 20.0 + f64::from(t) * 4.0;
+                let cy = f64::from(height) / 2.0 + (f64::from(t) / 5.0).sin() * 20.0;
+                RgbImage::from_fn(width, height, |x, y| {
+                    let (fx, fy) = (f64::from(x), f64::from(y));
+                    let d = ((fx - cx).powi(2) + (fy - cy).powi(2)).sqrt();
+                    let disc = (1.0 - (d - 18.0) / 4.0).clamp(0.0, 1.0);
+                    let r = 60.0 + 120.0 * fx / f64::from(width);
+                    let g = 50.0 + 100.0 * fy / f64::from(height);
+                    let b = 140.0 + 40.0 * ((fx + fy + f64::from(t) * 3.0) / 25.0).sin();
+                    let mix = |base: f64, top: f64| (base * (1.0 - disc) + top * disc).round() as u8;
+                    image::Rgb([mix(r, 250.0), mix(g, 220.0), mix(b, 60.0)])
+                })
+            })
+            .collect()
+    }
+
+    fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
+        let mse = a
+            .as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2))
+            .sum::<f64>()
+            / a.as_raw().len() as f64;
+        if mse == 0.0 {
+            f64::INFINITY
+        } else {
+            10.0 * (255.0 * 255.0 / mse).log10()
+        }
+    }
+
+    /// The NAL units of an Annex-B stream, without start codes.
+    fn annex_b_nals(data: &[u8]) -> Vec<&[u8]> {
+        let mut starts = Vec::new();
+        let mut i = 0;
+        while i + 2 < data.len() {
+            if data[i..i + 3] == [0, 0, 1] {
+                starts.push(i + 3);
+                i += 3;
+            } else {
+                i += 1;
+            }
+        }
+        starts
+            .iter()
+            .enumerate()
+            .map(|(k, &start)| {
+                let mut end = starts.get(k + 1).map_or(data.len(), |&next| next - 3);
+                while end > start && data[end - 1] == 0 {
+                    end -= 1;
+                }
+                &data[start..end]
+            })
+            .collect()
+    }
+
+    /// A box: size, type, payload.
+    fn bx(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut out = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// The payload range of box `kind` in the video track's sample table.
+    fn stbl_box(mp4: &[u8], kind: &[u8; 4]) -> Result<Range<usize>, BackendError> {
+        let trak = video_trak(mp4)?;
+        Ok(descend(mp4, trak.payload, &[b"mdia", b"minf", b"stbl", kind])?.payload)
+    }
+
+    fn message(result: Result<Vec<u8>, BackendError>) -> String {
+        match result {
+            Err(BackendError::Invalid(message)) => message,
+            other => panic!("expected an Invalid error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_muxed_clip_demuxes_to_its_frames() -> Result<(), BackendError> {
+        let frames = animation(30, 160, 96);
+        let (mp4, annex_b) = encode_clip(&frames, 24)?;
+        let demuxed = mp4_annex_b(&mp4)?;
+        // muxide keeps each keyframe's SPS and PPS in the sample, so nothing is added: the
+        // demuxed stream is the encoder's, byte for byte.
+        assert_eq!(demuxed, annex_b);
+        let decoded = decode_stream(&demuxed)?;
+        assert_eq!(decoded.len(), 30);
+        let direct = decode_stream(&annex_b)?;
+        for (i, (original, back)) in frames.iter().zip(&decoded).enumerate() {
+            assert_eq!(back.dimensions(), (160, 96), "frame {i}");
+            let db = psnr(original, back);
+            assert!(db > 30.0, "frame {i}: PSNR {db:.1} dB");
+            assert_eq!(back, &direct[i], "frame {i} differs from decoding the encoder's stream");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn co64_chunk_runs_and_two_byte_lengths_are_read() -> Result<(), BackendError> {
+        // A hand-built MP4: `mdat` first, samples stored without SPS/PPS (those only in `avcC`),
+        // 2-byte NAL lengths, chunks of 4, 4, then 3 samples, 64-bit chunk offsets.
+        let frames = animation(12, 64, 48);
+        let stream = encode_frames(&frames, 24)?;
+        let mut sps = Vec::new();
+        let mut pps = Vec::new();
+        let mut samples = Vec::new();
+        for index in 0..stream.frame_count() {
+            let mut sample = Vec::new();
+            for nal in annex_b_nals(stream.frame_bytes(index).unwrap_or_default()) {
+                match nal_type(nal) {
+                    Some(NAL_SPS) => sps = nal.to_vec(),
+                    Some(NAL_PPS) => pps = nal.to_vec(),
+                    _ => {
+                        sample.extend_from_slice(&(nal.len() as u16).to_be_bytes());
+                        sample.extend_from_slice(nal);
+                    }
+                }
+            }
+            samples.push(sample);
+        }
+        assert!(!sps.is_empty() && !pps.is_empty());
+
+        let ftyp = bx(b"ftyp", b"isom\0\0\0\0isomavc1");
+        let mut mdat_payload = Vec::new();
+        let mut sample_offsets = Vec::new();
+        let base = (ftyp.len() + 8) as u64;
+        for sample in &samples {
+            sample_offsets.push(base + mdat_payload.len() as u64);
+            mdat_payload.extend_from_slice(sample);
+        }
+        let mdat = bx(b"mdat", &mdat_payload);
+        let chunk_sizes = [4usize, 4, 3, 1];
+        let mut chunk_offsets = Vec::new();
+        let mut first = 0;
+        for n in chunk_sizes {
+            chunk_offsets.push(sample_offsets[first]);
+            first += n;
+        }
+
+        let mut avcc = vec![1, 66, 0xC0, 30, 0xFD, 0xE1];
+        avcc.extend_from_slice(&(sps.len() as u16).to_be_bytes());
+        avcc.extend_from_slice(&sps);
+        avcc.push(1);
+        avcc.extend_from_slice(&(pps.len() as u16).to_be_bytes());
+        avcc.extend_from_slice(&pps);
+        let mut avc1 = vec![0; 78];
+        avc1[7] = 1;
+        avc1[24..26].copy_from_slice(&64u16.to_be_bytes());
+        avc1[26..28].copy_from_slice(&48u16.to_be_bytes());
+        avc1.extend(bx(b"avcC", &avcc));
+        let mut stsd = vec![0, 0, 0, 0, 0, 0, 0, 1];
+        stsd.extend(bx(b"avc1", &avc1));
+        let mut stsz = vec![0; 8];
+        stsz.extend_from_slice(&(samples.len() as u32).to_be_bytes());
+        for sample in &samples {
+            stsz.extend_from_slice(&(sample.len() as u32).to_be_bytes());
+        }
+        let mut stsc = vec![0, 0, 0, 0, 0, 0, 0, 3];
+        for (first_chunk, per_chunk) in [(1u32, 4u32), (3, 3), (4, 1)] {
+            for v in [first_chunk, per_chunk, 1] {
+                stsc.extend_from_slice(&v.to_be_bytes());
+            }
+        }
+        let mut co64 = vec![0; 4];
+        co64.extend_from_slice(&(chunk_offsets.len() as u32).to_be_bytes());
+        for offset in &chunk_offsets {
+            co64.extend_from_slice(&offset.to_be_bytes());
+        }
+        let stbl = [
+            bx(b"stsd", &stsd),
+            bx(b"stts", &[0; 8]),
+            bx(b"stsz", &stsz),
+            bx(b"stsc", &stsc),
+            bx(b"co64", &co64),
+        ]
+        .concat();
+        let hdlr = [&[0u8; 8][..], b"vide", &[0; 13]].concat();
+        let mdia = [bx(b"hdlr", &hdlr), bx(b"minf", &bx(b"stbl", &stbl))].concat();
+        let moov = bx(b"moov", &bx(b"trak", &bx(b"mdia", &mdia)));
+        let mp4 = [ftyp, mdat, moov].concat();
+
+        let demuxed = mp4_annex_b(&mp4)?;
+        let decoded = decode_stream(&demuxed)?;
+        assert_eq!(decoded, decode_stream(&stream.annex_b)?);
+        assert_eq!(decoded.len(), 12);
+        // SPS and PPS from `avcC` before each of the samples' IDR pictures (frame 0 only here).
+        let types: Vec<_> = annex_b_nals(&demuxed).iter().filter_map(|nal| nal_type(nal)).collect();
+        assert_eq!(&types[..3], &[NAL_SPS, NAL_PPS, NAL_IDR]);
+        assert_eq!(types.iter().filter(|&&t| t == NAL_SPS).count(), 1);
+
+        // One sample fewer in the chunks than `stsz` lists: an error naming the tables.
+        let mut short = mp4.clone();
+        let last_run = stbl_box(&short, b"stsc")?.start + 8 + 2 * 12 + 4;
+        short[last_run..last_run + 4].copy_from_slice(&0u32.to_be_bytes());
+        let error = message(mp4_annex_b(&short));
+        assert!(error.contains("`stsc`") && error.contains("`co64`"), "{error}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_truncated_mp4_is_refused_at_every_cut() -> Result<(), BackendError> {
+        let (mp4, _) = encode_clip(&animation(30, 160, 96), 24)?;
+        for cut in 0..mp4.len() {
+            let error = message(mp4_annex_b(&mp4[..cut]));
+            assert!(error.contains('`'), "cut at {cut}: the message names no box: {error}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn corrupt_bytes_in_moov_never_panic() -> Result<(), BackendError> {
+        let (mp4, _) = encode_clip(&animation(4, 32, 32), 24)?;
+        let moov = child(&mp4, 0..mp4.len(), b"moov")?.payload;
+        for at in moov.start - 8..moov.end {
+            for value in [0x00, 0x01, 0x7F, 0xFF] {
+                let mut bad = mp4.clone();
+                bad[at] = value;
+                let _ = mp4_annex_b(&bad);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn chunk_offsets_past_the_end_are_refused() -> Result<(), BackendError> {
+        let (mut mp4, _) = encode_clip(&animation(3, 32, 32), 24)?;
+        let stco = stbl_box(&mp4, b"stco")?.start;
+        mp4[stco + 8..stco + 12].copy_from_slice(&u32::MAX.to_be_bytes());
+        let error = message(mp4_annex_b(&mp4));
+        assert!(error.contains("`stco`"), "{error}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_file_without_a_video_track_is_refused() -> Result<(), BackendError> {
+        // The clip's only track relabelled as audio.
+        let (mut mp4, _) = encode_clip(&animation(3, 32, 32), 24)?;
+        let hdlr = descend(&mp4, video_trak(&mp4)?.payload, &[b"mdia", b"hdlr"])?
+            .payload
+            .start;
+        mp4[hdlr + 8..hdlr + 12].copy_from_slice(b"soun");
+        assert!(message(mp4_annex_b(&mp4)).contains("no video track"));
+
+        // A movie with no tracks at all, and bytes that are no MP4.
+        let empty = [bx(b"ftyp", b"isom\0\0\0\0isom"), bx(b"moov", &bx(b"mvhd", &[0; 100]))].concat();
+        assert!(message(mp4_annex_b(&empty)).contains("no video track"));
+        assert!(message(mp4_annex_b(b"")).contains("`moov`"));
+        assert!(message(mp4_annex_b(b"not an mp4 at all")).contains('`'));
+        Ok(())
+    }
+
+    #[test]
+    fn a_video_track_that_is_not_h264_is_refused() -> Result<(), BackendError> {
+        let (mut mp4, _) = encode_clip(&animation(3, 32, 32), 24)?;
+        // The first sample entry's type: after `stsd`'s version/flags, entry count and its size.
+        let entry_type = stbl_box(&mp4, b"stsd")?.start + 12;
+        assert_eq!(&mp4[entry_type..entry_type + 4], b"avc1");
+        mp4[entry_type..entry_type + 4].copy_from_slice(b"hvc1");
+        let error = message(mp4_annex_b(&mp4));
+        assert!(error.contains("`hvc1`"), "{error}");
+        Ok(())
+    }
+}
