@@ -267,7 +267,10 @@ pub fn mp4_annex_b(mp4: &[u8]) -> Result<Vec<u8>, BackendError> {
     // Visual sample entry: 78 bytes of fields, then child boxes (`avcC`, `pasp`, `btrt`, ...).
     let boxes_start = entry.payload.start + 78;
     if boxes_start > entry.payload.end {
-        return Err(invalid("`avc1` is cut short"));
+        return Err(invalid(&format!(
+            "`{}` is cut short",
+            String::from_utf8_lossy(&entry.kind)
+        )));
     }
     let avcc = child(mp4, boxes_start..entry.payload.end, b"avcC").map_err(within("in `avc1`"))?;
     let config = parse_avcc(mp4, &avcc)?;

@@ -4,6 +4,7 @@
 //! - [`encode`]: RGB frames → an H.264 Annex-B [`EncodedStream`] with per-frame boundaries.
 //! - [`mux`]: an [`EncodedStream`] → a fast-start MP4 whose track lasts frames / fps.
 //! - [`decode`]: an Annex-B stream (or several concatenated) → RGB frames.
+//! - [`demux`]: an MP4's H.264 track → an Annex-B stream again.
 //! - [`join`]: clips' streams → one stream with dissolves at the cuts, frame by frame.
 //! - [`mp4_info`](mod@mp4_info): duration, frame count, size and codec of an MP4's video track.
 //! - [`motion`]: [`ProceduralVideo`], keyframe animation by camera movement, and
