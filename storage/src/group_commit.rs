@@ -21,11 +21,15 @@ use crate::keys::{STATUS, episode_key, index_key};
 /// One write: a key and its new value, or `None` to delete it.
 pub(crate) type Op = (Vec<u8>, Option<Vec<u8>>);
 
-/// Work for the writer: encoded writes, the episode's new status for the index (`None` inside
-/// when the episode is deleted), and the reply channel.
+/// An episode's entry in the status index: its status byte, and the summary the index holds
+/// (workflow and definition version), so summaries are read without decoding headers.
+pub(crate) type IndexEntry = (u8, Vec<u8>);
+
+/// Work for the writer: encoded writes, the episode's new index entry (`None` inside when the
+/// episode is deleted), and the reply channel.
 pub(crate) struct Job {
     pub ops: Vec<Op>,
-    pub status: Option<(EpisodeId, Option<u8>)>,
+    pub status: Option<(EpisodeId, Option<IndexEntry>)>,
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -82,7 +86,11 @@ impl GroupCommit {
     }
 
     /// Queues `ops` and resolves once the flush that covers them is done.
-    pub(crate) async fn submit(&self, ops: Vec<Op>, status: Option<(EpisodeId, Option<u8>)>) -> Result<(), StoreError> {
+    pub(crate) async fn submit(
+        &self,
+        ops: Vec<Op>,
+        status: Option<(EpisodeId, Option<IndexEntry>)>,
+    ) -> Result<(), StoreError> {
         let (reply, done) = oneshot::channel();
         let sender = self.tx.as_ref().ok_or(StoreError::Closed)?;
         sender
@@ -106,19 +114,19 @@ fn index_ops(
     tree: &sled::Tree,
     batch: &mut sled::Batch,
     episode: EpisodeId,
-    status: Option<u8>,
+    status: Option<IndexEntry>,
 ) -> Result<(), StoreError> {
     let status_key = episode_key(STATUS, episode);
     let old = tree.get(&status_key).map_err(backend)?.and_then(|v| v.first().copied());
-    if old == status {
+    if old.is_some() && old == status.as_ref().map(|(s, _)| *s) {
         return Ok(());
     }
     if let Some(old) = old {
         batch.remove(index_key(old, episode));
     }
     match status {
-        Some(new) => {
-            batch.insert(index_key(new, episode), &[][..]);
+        Some((new, summary)) => {
+            batch.insert(index_key(new, episode), summary);
             batch.insert(status_key, &[new][..]);
         }
         None => batch.remove(status_key),
@@ -192,7 +200,7 @@ fn writer(db: sled::Db, tree: sled::Tree, mut files: DurableFiles, rx: mpsc::Rec
                     None => batch.remove(key),
                 }
             }
-            if let Some((episode, status)) = job.status {
+            if let Some((episode, status)) = job.status.take() {
                 if let Err(e) = index_ops(&tree, &mut batch, episode, status) {
                     result = Err(e);
                 }

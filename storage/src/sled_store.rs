@@ -189,7 +189,10 @@ impl Store for SledStore {
             let input = std::mem::take(&mut header.input);
             ops.push((episode_key(INPUT, id), Some(encode(&input)?)));
             ops.push((episode_key(HEADER, id), Some(encode(header)?)));
-            status = Some((id, Some(status_byte(header.status))));
+            let mut summary = header.workflow.as_bytes().to_vec();
+            summary.push(0);
+            summary.extend_from_slice(header.definition_version.as_bytes());
+            status = Some((id, Some((status_byte(header.status), summary))));
         }
         if let Some(runnable) = commit.runnable {
             ops.push((episode_key(WORK, id), runnable.then(Vec::new)));
@@ -223,20 +226,34 @@ impl Store for SledStore {
     }
 
     fn summaries(&self, statuses: &[EpisodeStatus]) -> Result<Vec<Result<EpisodeSummary, LoadFailure>>, StoreError> {
-        let wanted = |s: EpisodeStatus| statuses.is_empty() || statuses.contains(&s);
+        // From the status index, whose entries hold workflow and definition version: no header
+        // is decoded, which keeps opening a store of many waiting episodes cheap.
+        let statuses = if statuses.is_empty() {
+            &EpisodeStatus::ALL[..]
+        } else {
+            statuses
+        };
         let mut out = Vec::new();
-        for entry in self.tree.scan_prefix([HEADER]) {
-            let (key, bytes) = entry.map_err(backend)?;
-            let episode = episode_of(&key);
-            match decode::<EpisodeRecord>(&bytes, episode, "episode header") {
-                Ok(h) if wanted(h.status) => out.push(Ok(EpisodeSummary {
-                    id: h.id,
-                    workflow: h.workflow,
-                    definition_version: h.definition_version,
-                    status: h.status,
-                })),
-                Ok(_) => {}
-                Err(error) => out.push(Err(LoadFailure { episode, error })),
+        for &status in statuses {
+            for entry in self.tree.scan_prefix([INDEX, status_byte(status)]) {
+                let (key, summary) = entry.map_err(backend)?;
+                let episode = key.get(1..).and_then(episode_of);
+                let parsed = episode.zip(std::str::from_utf8(&summary).ok()).and_then(|(id, text)| {
+                    let (workflow, version) = text.split_once('\0')?;
+                    Some(EpisodeSummary {
+                        id,
+                        workflow: workflow.to_owned(),
+                        definition_version: version.to_owned(),
+                        status,
+                    })
+                });
+                out.push(parsed.ok_or_else(|| LoadFailure {
+                    episode,
+                    error: StoreError::Corrupt {
+                        episode,
+                        what: "a status index entry without workflow and version".into(),
+                    },
+                }));
             }
         }
         Ok(out)

@@ -397,3 +397,77 @@ fn the_demo_writes_a_playable_episode() {
     assert_eq!(frames.len() as u32, info.frames);
     assert!(frames.iter().all(|f| f.dimensions() == (320, 180)));
 }
+
+#[test]
+fn a_run_quit_at_a_gate_resumes_later_and_lists_shows_and_exports() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let mut child = showrunner()
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "run",
+            "--workflow",
+            "idea2video",
+            "--idea",
+            "a robot learns to paint",
+            "--duration",
+            "4",
+        ])
+        .args(["--size", "160x96", "--fps", "8"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the CLI");
+    // At the first gate (the outline): quit.
+    child.stdin.take().expect("stdin").write_all(b"q\n").expect("answer");
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("── outline (version 1) ──") && stdout.contains("logline"),
+        "{stdout}"
+    );
+    let id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("episode ").and_then(|l| l.split(':').next()))
+        .expect("the episode id")
+        .to_owned();
+    assert!(stdout.contains(&format!("showrunner resume {id}")), "{stdout}");
+
+    let cli = |args: &[&str]| {
+        let out = showrunner()
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .output()
+            .expect("run the CLI");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let listed = cli(&["episodes", "list"]);
+    assert!(listed.contains(&id) && listed.contains("active"), "{listed}");
+    let shown = cli(&["episodes", "show", &id]);
+    assert!(
+        shown.contains("outline") && shown.contains("awaiting approval"),
+        "{shown}"
+    );
+    let resumed = cli(&["resume", &id, "--auto-approve"]);
+    assert!(resumed.contains("completed"), "{resumed}");
+    let export = dir.path().join("export");
+    cli(&["export", &id, export.to_str().expect("utf-8 path")]);
+    assert!(export.join("final.mp4").is_file() && export.join("episode.json").is_file());
+    let bad = showrunner()
+        .arg("--data")
+        .arg(&data)
+        .args(["episodes", "show", "not-an-id"])
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an episode id"));
+}
