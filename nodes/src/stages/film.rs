@@ -15,19 +15,16 @@ use crate::video::{encode_clip, join_streams, mux_mp4};
 /// Frames blended at each cut of the final video.
 const DISSOLVE_FRAMES: u32 = 6;
 
-/// Animates a keyframe into its shot's clip.
-pub struct ClipNode {
-    backends: Backends,
-    version: String,
-}
-
-impl ClipNode {
-    /// The node over these backends.
-    pub fn new(backends: Backends) -> Self {
-        let version = version(1, &backends.video.generator(0).model);
-        Self { backends, version }
-    }
-}
+backed_node!(
+    /// Animates a keyframe into its shot's clip.
+    ClipNode,
+    video
+);
+backed_node!(
+    /// Joins the clips in storyboard order with dissolves, and writes subtitles from the dialogue.
+    FinalVideoNode,
+    video
+);
 
 /// The input of a clip: the keyframe (the item of the keyframe map).
 #[derive(Deserialize)]
@@ -71,20 +68,6 @@ impl Node for ClipNode {
             dialogue: shot.dialogue,
             generated_by: self.backends.video.generator(ctx.seed()),
         })
-    }
-}
-
-/// Joins the clips in storyboard order with dissolves, and writes subtitles from the dialogue.
-pub struct FinalVideoNode {
-    backends: Backends,
-    version: String,
-}
-
-impl FinalVideoNode {
-    /// The node over these backends.
-    pub fn new(backends: Backends) -> Self {
-        let version = version(1, &backends.video.generator(0).model);
-        Self { backends, version }
     }
 }
 

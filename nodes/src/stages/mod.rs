@@ -12,6 +12,25 @@ use crate::backend::{BackendError, Embedder, ImageModel, TextModel, VideoModel};
 use crate::procedural::embed::HashedEmbedder;
 use crate::procedural::text::ProceduralText;
 
+/// Declares a stage node over the backends, versioned by the model of its backend `$backend`.
+macro_rules! backed_node {
+    ($(#[$doc:meta])* $name:ident, $backend:ident) => {
+        $(#[$doc])*
+        pub struct $name {
+            backends: Backends,
+            version: String,
+        }
+
+        impl $name {
+            /// The node over these backends.
+            pub fn new(backends: Backends) -> Self {
+                let version = version(1, &backends.$backend.generator(0).model);
+                Self { backends, version }
+            }
+        }
+    };
+}
+
 mod film;
 mod render;
 mod script;

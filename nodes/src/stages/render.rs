@@ -11,36 +11,21 @@ use crate::backend::View;
 use crate::model::{Brief, Character, Keyframe, Portrait, Scene, SceneImage, Shot};
 use crate::png::{decode_png, encode_png};
 
-macro_rules! image_node {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        pub struct $name {
-            backends: Backends,
-            version: String,
-        }
-
-        impl $name {
-            /// The node over these backends.
-            pub fn new(backends: Backends) -> Self {
-                let version = version(1, &backends.image.generator(0).model);
-                Self { backends, version }
-            }
-        }
-    };
-}
-
-image_node!(
+backed_node!(
     /// Draws a character's portrait sheet: front, side and back.
-    PortraitNode
+    PortraitNode,
+    image
 );
-image_node!(
+backed_node!(
     /// Draws a scene's background.
-    SceneImageNode
+    SceneImageNode,
+    image
 );
-image_node!(
+backed_node!(
     /// Composes a shot's keyframe from its scene's background and its characters' portraits;
     /// scored by how well the characters match their portraits.
-    KeyframeNode
+    KeyframeNode,
+    image
 );
 
 /// The input of a portrait: the character (the item of the cast list).

@@ -7,39 +7,25 @@ use showrunner_engine::{Node, NodeCtx, NodeError};
 use super::{Backends, node_error, version};
 use crate::model::{Brief, Character, Outline, Scene, Shot};
 
-macro_rules! text_node {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        pub struct $name {
-            backends: Backends,
-            version: String,
-        }
-
-        impl $name {
-            /// The node over these backends.
-            pub fn new(backends: Backends) -> Self {
-                let version = version(1, &backends.text.generator(0).model);
-                Self { backends, version }
-            }
-        }
-    };
-}
-
-text_node!(
+backed_node!(
     /// Writes the outline from the brief.
-    OutlineNode
+    OutlineNode,
+    text
 );
-text_node!(
+backed_node!(
     /// Casts the characters of the outline.
-    CharactersNode
+    CharactersNode,
+    text
 );
-text_node!(
+backed_node!(
     /// Breaks the outline into scenes.
-    ScenesNode
+    ScenesNode,
+    text
 );
-text_node!(
+backed_node!(
     /// Breaks the scenes into shots.
-    StoryboardNode
+    StoryboardNode,
+    text
 );
 
 /// The input of the outline.

@@ -384,43 +384,9 @@ fn write_sample(out: &mut Vec<u8>, nals: &[&[u8]], first: bool, parameter_sets: 
 
 #[cfg(test)]
 mod tests {
-    use super::super::{RgbImage, decode_stream, encode_clip, encode_frames};
+    use super::super::test_frames::{animation, psnr};
+    use super::super::{decode_stream, encode_clip, encode_frames};
     use super::*;
-
-    /// A synthetic animation: a gradient with a bright disc moving across it.
-    fn animation(frames: u32, width: u32, height: u32) -> Vec<RgbImage> {
-        (0..frames)
-            .map(|t| {
-                let cx = 20.0 + f64::from(t) * 4.0;
-                let cy = f64::from(height) / 2.0 + (f64::from(t) / 5.0).sin() * 20.0;
-                RgbImage::from_fn(width, height, |x, y| {
-                    let (fx, fy) = (f64::from(x), f64::from(y));
-                    let d = ((fx - cx).powi(2) + (fy - cy).powi(2)).sqrt();
-                    let disc = (1.0 - (d - 18.0) / 4.0).clamp(0.0, 1.0);
-                    let r = 60.0 + 120.0 * fx / f64::from(width);
-                    let g = 50.0 + 100.0 * fy / f64::from(height);
-                    let b = 140.0 + 40.0 * ((fx + fy + f64::from(t) * 3.0) / 25.0).sin();
-                    let mix = |base: f64, top: f64| (base * (1.0 - disc) + top * disc).round() as u8;
-                    image::Rgb([mix(r, 250.0), mix(g, 220.0), mix(b, 60.0)])
-                })
-            })
-            .collect()
-    }
-
-    fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
-        let mse = a
-            .as_raw()
-            .iter()
-            .zip(b.as_raw())
-            .map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2))
-            .sum::<f64>()
-            / a.as_raw().len() as f64;
-        if mse == 0.0 {
-            f64::INFINITY
-        } else {
-            10.0 * (255.0 * 255.0 / mse).log10()
-        }
-    }
 
     /// The NAL units of an Annex-B stream, without start codes.
     fn annex_b_nals(data: &[u8]) -> Vec<&[u8]> {

@@ -47,17 +47,16 @@ pub fn encode_clip(frames: &[RgbImage], fps: u32) -> Result<(Vec<u8>, Vec<u8>), 
     Ok((mp4, stream.annex_b))
 }
 
+/// Frames and measures shared by the video tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::backend::VideoModel;
-    use crate::model::{Angle, Camera, Movement, Settings, Shot, ShotType};
+pub(crate) mod test_frames {
+    use super::RgbImage;
 
     /// A synthetic animation: a soft gradient background with a bright disc moving across it.
-    fn animation(frames: u32, width: u32, height: u32) -> Vec<RgbImage> {
+    pub(crate) fn animation(frames: u32, width: u32, height: u32) -> Vec<RgbImage> {
         (0..frames)
             .map(|t| {
-                let cx = 40.0 + f64::from(t) * 4.0;
+                let cx = 20.0 + f64::from(t) * 4.0;
                 let cy = f64::from(height) / 2.0 + (f64::from(t) / 6.0).sin() * 40.0;
                 RgbImage::from_fn(width, height, |x, y| {
                     let (fx, fy) = (f64::from(x), f64::from(y));
@@ -73,7 +72,8 @@ mod tests {
             .collect()
     }
 
-    fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
+    /// The peak signal-to-noise ratio of `b` against `a`, in dB.
+    pub(crate) fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
         let mse = a
             .as_raw()
             .iter()
@@ -87,6 +87,14 @@ mod tests {
             10.0 * (255.0 * 255.0 / mse).log10()
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_frames::{animation, psnr};
+    use super::*;
+    use crate::backend::VideoModel;
+    use crate::model::{Angle, Camera, Movement, Settings, Shot, ShotType};
 
     #[test]
     fn a_two_second_animation_encodes_muxes_and_decodes() -> Result<(), BackendError> {
