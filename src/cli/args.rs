@@ -1,5 +1,6 @@
 //! The command line.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -102,6 +103,12 @@ pub enum Command {
         episode: String,
         /// The directory.
         dir: PathBuf,
+    },
+    /// Serves the HTTP API (`/api/v1`) until SIGTERM or ctrl-c, then drains and exits.
+    Serve {
+        /// The address to listen on (port 0 picks a free one; the address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
     },
 }
 

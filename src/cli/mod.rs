@@ -5,6 +5,7 @@ mod drive;
 mod episodes;
 mod export;
 mod gate;
+mod serve;
 
 use std::path::Path;
 use std::time::Instant;
@@ -140,5 +141,6 @@ async fn dispatch(engine: &Engine, command: Command) -> anyhow::Result<()> {
             println!("exported {written} files to {}", dir.display());
             Ok(())
         }
+        Command::Serve { addr } => serve::serve(engine, addr).await,
     }
 }

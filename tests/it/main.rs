@@ -5,6 +5,7 @@ mod concurrency;
 mod crash;
 mod definitions;
 mod events;
+mod http;
 mod invalidation;
 mod recovery;
 mod stock;

@@ -1,0 +1,239 @@
+//! Episodes: list, create, show, delete, cancel and fork.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use showrunner_engine::{EpisodeId, EpisodeStatus, Timestamp};
+use showrunner_nodes::fountain;
+use showrunner_nodes::model::{Brief, Settings};
+use showrunner_workflows::{IDEA2VIDEO, SCRIPT2VIDEO};
+
+use crate::AppState;
+use crate::envelope::{Envelope, created, ok, ok_with_meta};
+use crate::error::ApiError;
+use crate::extract::{EpisodePath, JsonBody, QueryParams, episode_id};
+use crate::views::EpisodeView;
+
+/// The page size when none is asked for, and the largest one allowed.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 200;
+
+/// `GET episodes` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    /// Only episodes with this status (`active`, `paused`, `completed`, `failed`, `cancelled`).
+    status: Option<String>,
+    /// Page size, 1 to 200.
+    limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// One episode of a list.
+#[derive(Debug, Serialize)]
+pub(crate) struct EpisodeItem {
+    id: EpisodeId,
+    status: &'static str,
+    created_at: Timestamp,
+}
+
+/// Episodes from the status index, newest first, a page at a time. The cursor is the id of the
+/// last episode of the previous page: ids are ULIDs, so "older than the cursor" is a stable
+/// position even while episodes are created.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<Envelope<Vec<EpisodeItem>>>, ApiError> {
+    let statuses = match query.status.as_deref() {
+        None => EpisodeStatus::ALL.to_vec(),
+        Some(name) => vec![
+            EpisodeStatus::ALL
+                .into_iter()
+                .find(|s| s.name() == name)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "unknown status `{name}`: use active, paused, completed, failed or cancelled"
+                    ))
+                })?,
+        ],
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be from 1 to {MAX_LIMIT}, not {limit}"
+        )));
+    }
+    let cursor = query.cursor.as_deref().map(episode_id).transpose()?;
+    let mut all = Vec::new();
+    for status in statuses {
+        all.extend(state.engine.episodes(status)?.into_iter().map(|id| (id, status)));
+    }
+    // Newest first; an episode whose status changed between two index reads is listed once.
+    all.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
+    all.dedup_by_key(|(id, _)| *id);
+    let mut rest = all
+        .into_iter()
+        .filter(|(id, _)| cursor.is_none_or(|c| *id < c))
+        .peekable();
+    let page: Vec<EpisodeItem> = rest
+        .by_ref()
+        .take(limit)
+        .map(|(id, status)| EpisodeItem {
+            id,
+            status: status.name(),
+            created_at: id.0.timestamp_ms(),
+        })
+        .collect();
+    let next_cursor = match (rest.peek(), page.last()) {
+        (Some(_), Some(last)) => json!(last.id),
+        _ => Value::Null,
+    };
+    let mut meta = Map::new();
+    meta.insert("limit".into(), json!(limit));
+    meta.insert("next_cursor".into(), next_cursor);
+    Ok(ok_with_meta(page, meta))
+}
+
+/// `POST episodes` body: the workflow, an idea or a Fountain screenplay, and render settings
+/// (each omitted setting takes its default).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateEpisode {
+    workflow: String,
+    #[serde(default)]
+    idea: Option<String>,
+    #[serde(default)]
+    script: Option<String>,
+    #[serde(default)]
+    settings: Settings,
+}
+
+/// Refuses settings the renderer cannot honour, naming the field (the same bounds as the CLI).
+fn check_settings(s: &Settings) -> Result<(), ApiError> {
+    let side = |path: &str, v: u32, max: u32| {
+        if v < 16 || v > max || v % 2 == 1 {
+            Err(ApiError::invalid_value(
+                path,
+                format!("`{path}` must be even, from 16 to {max}, not {v}"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    side("settings.width", s.width, 3840)?;
+    side("settings.height", s.height, 2160)?;
+    if !(1..=120).contains(&s.fps) {
+        return Err(ApiError::invalid_value(
+            "settings.fps",
+            format!("`settings.fps` must be from 1 to 120, not {}", s.fps),
+        ));
+    }
+    if !(1.0..=3600.0).contains(&s.target_duration_s) {
+        return Err(ApiError::invalid_value(
+            "settings.target_duration_s",
+            format!(
+                "`settings.target_duration_s` must be from 1 to 3600 seconds, not {}",
+                s.target_duration_s
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl CreateEpisode {
+    /// The episode input, once the idea or screenplay and the settings are checked. A
+    /// screenplay that does not parse is refused here, with its line, rather than failing
+    /// later inside the episode.
+    fn brief(&self) -> Result<Brief, ApiError> {
+        match (&self.idea, &self.script) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(ApiError::invalid_value(
+                    "idea",
+                    "give exactly one of `idea` (idea2video) and `script` (script2video)",
+                ));
+            }
+            (Some(idea), None) if idea.trim().is_empty() => {
+                return Err(ApiError::invalid_value("idea", "`idea` is empty"));
+            }
+            (Some(_), None) if self.workflow == SCRIPT2VIDEO => {
+                return Err(ApiError::invalid_value("script", "script2video needs a `script`"));
+            }
+            (None, Some(_)) if self.workflow == IDEA2VIDEO => {
+                return Err(ApiError::invalid_value("idea", "idea2video needs an `idea`"));
+            }
+            (None, Some(script)) => {
+                if let Err(e) = fountain::parse(script) {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_screenplay",
+                        format!("the screenplay is not valid Fountain: {e}"),
+                    )
+                    .with_details(json!({"path": "script", "line": e.line, "reason": e.message()})));
+                }
+            }
+            (Some(_), None) => {}
+        }
+        check_settings(&self.settings)?;
+        Ok(Brief {
+            idea: self.idea.clone(),
+            script: self.script.clone(),
+            settings: self.settings.clone(),
+        })
+    }
+}
+
+/// The location of an episode.
+fn location(id: EpisodeId) -> String {
+    format!("/api/v1/episodes/{id}")
+}
+
+/// Creates an episode (`201`, with `Location`); its first nodes are queued when this answers.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<CreateEpisode>,
+) -> Result<Response, ApiError> {
+    let brief = request.brief()?;
+    let seed = brief.settings.seed;
+    let input = serde_json::to_value(&brief).map_err(ApiError::internal)?;
+    let id = state.engine.create_episode(&request.workflow, input, seed).await?;
+    let snapshot = state.engine.snapshot(id).await?;
+    Ok(created(&location(id), EpisodeView::from(&snapshot)))
+}
+
+/// One episode: every node's state, current version and artifacts.
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    EpisodePath(id): EpisodePath,
+) -> Result<Json<Envelope<EpisodeView>>, ApiError> {
+    let snapshot = state.engine.snapshot(id).await?;
+    Ok(ok(EpisodeView::from(&snapshot)))
+}
+
+/// Deletes an episode and everything stored for it; its event streams end.
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    EpisodePath(id): EpisodePath,
+) -> Result<Json<Envelope<Value>>, ApiError> {
+    state.engine.delete(id).await?;
+    Ok(ok(json!({"id": id, "deleted": true})))
+}
+
+/// Cancels an episode: running nodes stop, approved work is kept.
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    EpisodePath(id): EpisodePath,
+) -> Result<Json<Envelope<EpisodeView>>, ApiError> {
+    state.engine.cancel(id).await?;
+    let snapshot = state.engine.snapshot(id).await?;
+    Ok(ok(EpisodeView::from(&snapshot)))
+}
+
+/// Forks an episode into a new one with the same versions (`201`, with `Location`).
+pub(crate) async fn fork(State(state): State<AppState>, EpisodePath(id): EpisodePath) -> Result<Response, ApiError> {
+    let forked = state.engine.fork(id).await?;
+    let snapshot = state.engine.snapshot(forked).await?;
+    Ok(created(&location(forked), EpisodeView::from(&snapshot)))
+}

@@ -1,0 +1,278 @@
+//! [`ApiError`]: every failure of a request, as `{"error": {"code", "message", "details"}}`
+//! with a stable code and the right status.
+//!
+//! | status | codes |
+//! | --- | --- |
+//! | 400 | `bad_json`, `bad_request` (a malformed id, query or header), `bad_hash` |
+//! | 404 | `episode_not_found`, `node_not_found`, `version_not_found`, `workflow_not_found`, `artifact_not_found`, `route_not_found` |
+//! | 405 | `method_not_allowed` |
+//! | 409 | `version_conflict`, `illegal_action`, `illegal_episode_action`, `definition_unavailable` |
+//! | 413 | `payload_too_large` |
+//! | 416 | `range_not_satisfiable` |
+//! | 422 | `invalid_value` (with the field `path`), `invalid_screenplay` (with the `line`) |
+//! | 500 | `internal` (a generic message; the cause is logged, never returned) |
+//! | 503 | `shutting_down` |
+//!
+//! A 409 on a node carries the instance's current `state` and `current_version` in its details,
+//! so that a client can reload and decide again.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use showrunner_engine::{EngineError, InstanceKey, InstanceRecord, StoreError};
+
+use crate::views::state_name;
+
+/// A failed request: its status, stable code, message for people, and details for programs.
+/// Server errors keep their cause apart: it is logged when the response is made and never sent.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Value,
+    cause: Option<String>,
+}
+
+impl ApiError {
+    /// A client error with `status`, a stable `code` and a message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: json!({}),
+            cause: None,
+        }
+    }
+
+    /// The same error with machine-readable details.
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// `400 bad_request`: a malformed id, query parameter or header.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// `422 invalid_value`: a well-formed body whose field at `path` is refused.
+    pub fn invalid_value(path: impl Into<String>, message: impl Into<String>) -> Self {
+        let path = path.into();
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message).with_details(json!({"path": path}))
+    }
+
+    /// `500 internal`: the client sees a generic message; `cause` is logged.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self {
+            cause: Some(cause.to_string()),
+            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// A refusal of a node action (see [`EngineError::is_conflict`]) with the instance's
+    /// current state and version in the details, when the instance could be read.
+    pub(crate) fn conflict(error: EngineError, now: Option<&InstanceRecord>) -> Self {
+        let mut api = Self::from(error);
+        if let (Some(record), Value::Object(details)) = (now, &mut api.details) {
+            details.insert("state".into(), json!(state_name(&record.state)));
+            details.insert("current_version".into(), json!(record.current));
+        }
+        api
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(cause) = &self.cause {
+            tracing::error!(status = self.status.as_u16(), code = self.code, %cause, "request failed");
+        }
+        let body = json!({
+            "error": {"code": self.code, "message": self.message, "details": self.details},
+        });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// The node and item of an instance, for details.
+fn instance_details(key: &InstanceKey) -> Value {
+    json!({"node": key.node, "item": key.item})
+}
+
+/// Splits an engine reason `at `path`: why` into the path within the value and the reason.
+fn value_path(reason: &str) -> Option<&str> {
+    let rest = reason.strip_prefix("at `")?;
+    rest.split_once("`: ").map(|(path, _)| path)
+}
+
+impl From<EngineError> for ApiError {
+    fn from(error: EngineError) -> Self {
+        let message = error.to_string();
+        match error {
+            EngineError::EpisodeNotFound(episode) => {
+                Self::new(StatusCode::NOT_FOUND, "episode_not_found", message).with_details(json!({"episode": episode}))
+            }
+            EngineError::InstanceNotFound { episode, key } => {
+                let mut details = instance_details(&key);
+                details["episode"] = json!(episode);
+                Self::new(StatusCode::NOT_FOUND, "node_not_found", message).with_details(details)
+            }
+            EngineError::UnknownWorkflow(workflow) => Self::new(StatusCode::NOT_FOUND, "workflow_not_found", message)
+                .with_details(json!({"workflow": workflow})),
+            EngineError::VersionConflict { key, given, current } => {
+                let now = current.map_or_else(
+                    || "it has no version yet".to_owned(),
+                    |c| format!("the current one is {c}"),
+                );
+                let message = format!("version conflict on `{key}`: the action names version {given}; {now}");
+                let mut details = instance_details(&key);
+                details["given_version"] = json!(given);
+                details["current_version"] = json!(current);
+                Self::new(StatusCode::CONFLICT, "version_conflict", message).with_details(details)
+            }
+            EngineError::IllegalAction { action, key, state } => {
+                let mut details = instance_details(&key);
+                details["action"] = json!(action);
+                details["state"] = json!(state.replace(' ', "_"));
+                Self::new(StatusCode::CONFLICT, "illegal_action", message).with_details(details)
+            }
+            EngineError::IllegalEpisodeAction {
+                action,
+                episode,
+                status,
+            } => Self::new(StatusCode::CONFLICT, "illegal_episode_action", message)
+                .with_details(json!({"episode": episode, "action": action, "status": status})),
+            EngineError::InvalidValue { key, reason } => {
+                // The path is relative to the request body, where the value sits under `value`.
+                let path = match value_path(&reason) {
+                    Some(p) if p.starts_with('[') => format!("value{p}"),
+                    Some(p) => format!("value.{p}"),
+                    None => "value".to_owned(),
+                };
+                let mut details = instance_details(&key);
+                details["path"] = json!(path);
+                details["reason"] = json!(reason);
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message).with_details(details)
+            }
+            EngineError::UnknownDefinition {
+                episode,
+                workflow,
+                version,
+            } => Self::new(StatusCode::CONFLICT, "definition_unavailable", message)
+                .with_details(json!({"episode": episode, "workflow": workflow, "definition_version": version})),
+            EngineError::ShuttingDown | EngineError::Store(StoreError::Closed) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the server is shutting down",
+            ),
+            EngineError::Definition(_) | EngineError::Store(_) => Self::internal(message),
+        }
+    }
+}
+
+/// The answer for a path no route matches.
+pub(crate) async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        format!("no route for {}", uri.path()),
+    )
+}
+
+/// The answer for a route that exists without this method.
+pub(crate) async fn no_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use showrunner_engine::EpisodeId;
+
+    #[test]
+    fn engine_errors_map_to_stable_codes_and_statuses() {
+        let key = InstanceKey::item("keyframes", "s1");
+        let cases = [
+            (
+                EngineError::EpisodeNotFound(EpisodeId::generate()),
+                404,
+                "episode_not_found",
+            ),
+            (
+                EngineError::VersionConflict {
+                    key: key.clone(),
+                    given: 1,
+                    current: Some(2),
+                },
+                409,
+                "version_conflict",
+            ),
+            (
+                EngineError::IllegalAction {
+                    action: "approve",
+                    key: key.clone(),
+                    state: "awaiting approval".into(),
+                },
+                409,
+                "illegal_action",
+            ),
+            (EngineError::UnknownWorkflow("nope".into()), 404, "workflow_not_found"),
+            (EngineError::ShuttingDown, 503, "shutting_down"),
+            (
+                EngineError::Store(StoreError::Backend("disk on fire".into())),
+                500,
+                "internal",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let api = ApiError::from(error);
+            assert_eq!((api.status().as_u16(), api.code()), (status, code), "{api}");
+        }
+    }
+
+    #[test]
+    fn a_server_error_keeps_its_cause_out_of_the_message() {
+        let api = ApiError::from(EngineError::Store(StoreError::Backend("secret path /data".into())));
+        assert!(!api.message.contains("secret"));
+        assert_eq!(api.cause.as_deref(), Some("storage backend: secret path /data"));
+    }
+
+    #[test]
+    fn an_invalid_value_names_the_path_in_the_request_body() {
+        let api = ApiError::from(EngineError::InvalidValue {
+            key: InstanceKey::single("characters"),
+            reason: "at `[1].dynamic_features.clothing`: invalid type: integer `42`, expected a string".into(),
+        });
+        assert_eq!(api.status().as_u16(), 422);
+        assert_eq!(api.details["path"], json!("value[1].dynamic_features.clothing"));
+        let api = ApiError::from(EngineError::InvalidValue {
+            key: InstanceKey::single("outline"),
+            reason: "at `logline`: invalid type".into(),
+        });
+        assert_eq!(api.details["path"], json!("value.logline"));
+    }
+}

@@ -1,0 +1,89 @@
+//! `GET episodes/{id}/events`: the episode's event log as server-sent events.
+//!
+//! Each SSE event's `id:` is the event's sequence number and its `data:` the event as JSON
+//! (`{"episode", "seq", "at", "type", …}`); events carry no SSE `event:` name, so a browser's
+//! `onmessage` sees them all. A client resumes with the standard `Last-Event-ID` header (the
+//! last sequence number it saw; a browser's `EventSource` sends it when it reconnects) or with
+//! `?from=N` (the first sequence number it wants); the header wins when both are given.
+//!
+//! The engine's subscription reads stored events and then live ones with no gap and no
+//! duplicate, and publishes an event only once the commit holding it is durable, so a client
+//! that resumes never misses or repeats one, and never sees one that a crash could take back.
+//! A stream ends when the episode is deleted or the server shuts down.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::{Stream, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{EpisodePath, QueryParams};
+
+/// `GET episodes/{id}/events` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EventsQuery {
+    /// The first sequence number wanted (from 1).
+    from: Option<u64>,
+}
+
+/// The first sequence number to send: after `Last-Event-ID`, else `?from=`, else from the start.
+fn first_seq(headers: &HeaderMap, query: &EventsQuery) -> Result<u64, ApiError> {
+    match headers.get("last-event-id") {
+        Some(value) => {
+            let last = value
+                .to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be an event's sequence number"))?;
+            Ok(last.saturating_add(1))
+        }
+        None => Ok(query.from.unwrap_or(1)),
+    }
+}
+
+/// The SSE stream of an episode's events from the asked sequence number on.
+pub(crate) async fn stream(
+    State(state): State<AppState>,
+    EpisodePath(id): EpisodePath,
+    QueryParams(query): QueryParams<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let from = first_seq(&headers, &query)?;
+    let events = state.engine.subscribe(id, from).await?;
+    let stream = futures::stream::unfold(Some(events), move |events| async move {
+        let mut events = events?;
+        match events.next().await? {
+            Ok(event) => {
+                let data = match serde_json::to_string(&event) {
+                    Ok(data) => data,
+                    Err(e) => {
+                        tracing::error!(episode = %id, seq = event.seq, error = %e, "event does not serialise");
+                        return Some((error_event(), None));
+                    }
+                };
+                Some((Event::default().id(event.seq.to_string()).data(data), Some(events)))
+            }
+            Err(e) => {
+                // The client reconnects with its Last-Event-ID and carries on from the store.
+                tracing::error!(episode = %id, error = %e, "reading the event log failed");
+                Some((error_event(), None))
+            }
+        }
+    })
+    .map(Ok)
+    .take_until(state.shutdown.clone().cancelled_owned());
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(state.keep_alive)))
+}
+
+/// The last event of a stream that cannot go on: a named `error` event, without an id so the
+/// client's `Last-Event-ID` stays at the last real event.
+fn error_event() -> Event {
+    let body = json!({"code": "internal", "message": "the event stream failed; reconnect to resume"});
+    Event::default().event("error").data(body.to_string())
+}

@@ -1,0 +1,56 @@
+//! `showrunner serve`: the HTTP API over the engine until SIGTERM or ctrl-c.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use showrunner::engine::Engine;
+
+/// Serves until a shutdown signal, then stops taking connections and drains the requests in
+/// flight; the caller shuts the engine down after (runs in flight are re-queued durably by the
+/// next start, as after a crash).
+pub async fn serve(engine: &Engine, addr: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    // One line that scripts (and the tests) read to find the port when `--addr` says port 0.
+    println!("listening on http://{local}");
+    std::io::stdout().flush().context("writing to stdout")?;
+    showrunner_api::Api::new(engine.clone())
+        .serve(listener, shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    eprintln!("shutting down");
+    Ok(())
+}
+
+/// Resolves on ctrl-c or, on Unix, SIGTERM. When a handler cannot be installed, the other
+/// signal still stops the server.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,1130 @@
+//! The HTTP facade against a real server on an ephemeral port: a whole idea2video episode
+//! driven over HTTP, artifacts with ranges, an SSE client that disconnects and resumes, 50
+//! concurrent approvals of one gate, candidates picked over an item's route, every error status,
+//! pagination, fork, cancel and delete, and `showrunner serve` stopped by SIGTERM.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use serde_json::{Value, json};
+use showrunner::engine::{BlobRef, Engine, EpisodeId, EventKind, Gate, NodeSpec, WorkflowDef};
+use showrunner::nodes::stages::Backends;
+use showrunner::workflows;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::support::{Runs, counted, open};
+
+/// How long a test waits for an episode to reach a state.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// A server on 127.0.0.1:0 over a fresh data directory, and a client for it.
+struct Server {
+    base: String,
+    client: reqwest::Client,
+    engine: Engine,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// A response: status, headers and the JSON body (`Null` when the body is not JSON).
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    fn expect(self, status: StatusCode, what: &str) -> Self {
+        assert_eq!(self.status, status, "{what}: {:#}", self.body);
+        self
+    }
+
+    /// Asserts an error answer: status, stable code, and the envelope's shape.
+    fn expect_error(self, status: StatusCode, code: &str, what: &str) -> Self {
+        assert_eq!((self.status, self.code()), (status, code), "{what}: {:#}", self.body);
+        let error = &self.body["error"];
+        assert!(
+            error["message"].is_string() && error["details"].is_object(),
+            "{what}: {:#}",
+            self.body
+        );
+        self
+    }
+}
+
+impl Server {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = open(
+            dir.path(),
+            workflows::all(&Backends::procedural()).expect("stock workflows"),
+        )
+        .await;
+        Self::over(engine, dir).await
+    }
+
+    async fn over(engine: Engine, dir: tempfile::TempDir) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let api = showrunner_api::Api::new(engine.clone()).keep_alive(Duration::from_millis(200));
+        let task = tokio::spawn(api.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            base: format!("http://{addr}/api/v1"),
+            client: reqwest::Client::new(),
+            engine,
+            stop: Some(stop),
+            task,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("a body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer { status, headers, body }
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.send(self.client.get(self.url(path))).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(self.client.post(self.url(path)).json(&body)).await
+    }
+
+    async fn delete(&self, path: &str) -> Answer {
+        self.send(self.client.delete(self.url(path))).await
+    }
+
+    /// Creates an idea2video episode with small settings; returns its id.
+    async fn create(&self, idea: &str, seconds: f64) -> String {
+        let created = self
+            .post("episodes", episode_body(idea, seconds))
+            .await
+            .expect(StatusCode::CREATED, "create");
+        let id = created.data()["id"].as_str().expect("an id").to_owned();
+        let location = created.headers.get(header::LOCATION).and_then(|v| v.to_str().ok());
+        assert_eq!(location, Some(format!("/api/v1/episodes/{id}").as_str()));
+        id
+    }
+
+    /// Polls `GET episodes/{id}` until `done` holds for its data.
+    async fn wait(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let episode = self.get(&format!("episodes/{id}")).await.expect(StatusCode::OK, what);
+            let data = episode.data();
+            if done(data) {
+                return data.clone();
+            }
+            let status = data["status"].as_str().unwrap_or("");
+            assert!(
+                status != "failed" && Instant::now() < deadline,
+                "waiting for {what}: {data:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+    }
+
+    /// Waits until `node` is at its gate with version `version`.
+    async fn wait_gate(&self, id: &str, node: &str, version: u64) -> Value {
+        self.wait(id, &format!("{node} v{version} at its gate"), |e| {
+            find(e, node)
+                .is_some_and(|n| n["state"] == json!("awaiting_approval") && n["current_version"] == json!(version))
+        })
+        .await
+    }
+
+    /// Approves every gate (with the version it shows) until the episode completes.
+    async fn approve_all(&self, id: &str) -> Value {
+        loop {
+            let episode = self
+                .wait(id, "a gate or the end", |e| {
+                    e["status"] != json!("active") || gates(e).next().is_some()
+                })
+                .await;
+            if episode["status"] == json!("completed") {
+                return episode;
+            }
+            for gate in gates(&episode) {
+                let answer = self
+                    .post(
+                        &action_path(id, gate, "approve"),
+                        json!({"version": gate["current_version"]}),
+                    )
+                    .await;
+                // A gate may have moved on between the read and the approval: reload and go on.
+                assert!(
+                    answer.status == StatusCode::OK || answer.status == StatusCode::CONFLICT,
+                    "approve {gate}: {:#}",
+                    answer.body
+                );
+            }
+        }
+    }
+
+    /// The current value of an instance.
+    async fn value(&self, id: &str, node: &str) -> Value {
+        let answer = self.get(&format!("episodes/{id}/nodes/{node}")).await;
+        answer.expect(StatusCode::OK, node).data()["value"].clone()
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let served = tokio::time::timeout(Duration::from_secs(30), &mut self.task).await;
+        served
+            .expect("the server drains")
+            .expect("the server task")
+            .expect("serve");
+        self.engine.shutdown().await;
+    }
+}
+
+fn episode_body(idea: &str, seconds: f64) -> Value {
+    json!({
+        "workflow": "idea2video",
+        "idea": idea,
+        "settings": {"width": 320, "height": 180, "fps": 12, "target_duration_s": seconds, "seed": 11},
+    })
+}
+
+/// The single instance of `node` in an episode's data.
+fn find<'a>(episode: &'a Value, node: &str) -> Option<&'a Value> {
+    episode["nodes"]
+        .as_array()?
+        .iter()
+        .find(|n| n["node"] == json!(node) && n.get("item").is_none())
+}
+
+/// The instances waiting at a gate.
+fn gates(episode: &Value) -> impl Iterator<Item = &Value> {
+    episode["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["state"] == json!("awaiting_approval"))
+}
+
+/// The action route of an instance of the episode's data.
+fn action_path(id: &str, instance: &Value, action: &str) -> String {
+    let node = instance["node"].as_str().expect("a node");
+    match instance["item"].as_str() {
+        Some(item) => format!("episodes/{id}/nodes/{node}/items/{item}/{action}"),
+        None => format!("episodes/{id}/nodes/{node}/{action}"),
+    }
+}
+
+/// The hash of a `blob:<hex>` reference.
+fn blob_hash(reference: &Value) -> String {
+    let blob = BlobRef::parse(reference.as_str().expect("a blob reference")).expect("blob:<hex>");
+    blob.0.to_hex()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_idea2video_episode_is_driven_over_http() {
+    let server = Server::start().await;
+    let workflows = server.get("workflows").await.expect(StatusCode::OK, "workflows");
+    let idea2video = workflows
+        .data()
+        .as_array()
+        .and_then(|w| w.iter().find(|w| w["name"] == json!("idea2video")))
+        .expect("idea2video is listed")
+        .clone();
+    assert_eq!(idea2video["nodes"].as_array().map(Vec::len), Some(9));
+    let edges = idea2video["edges"].as_array().expect("edges");
+    for (from, to) in [
+        ("outline", "characters"),
+        ("characters", "portraits"),
+        ("clips", "final"),
+        ("portraits", "keyframes"),
+    ] {
+        assert!(
+            edges.contains(&json!({"from": from, "to": to})),
+            "{from} -> {to}: {edges:?}"
+        );
+    }
+
+    let id = server.create("a lighthouse keeper vanishes", 6.0).await;
+
+    // Regenerate the outline with feedback, then approve the new version.
+    server.wait_gate(&id, "outline", 1).await;
+    let before = server.value(&id, "outline").await;
+    let regenerated = server
+        .post(
+            &format!("episodes/{id}/nodes/outline/regenerate"),
+            json!({"version": 1, "feedback": "make it darker"}),
+        )
+        .await
+        .expect(StatusCode::OK, "regenerate");
+    assert_eq!(regenerated.data()["feedback"], json!("make it darker"));
+    server.wait_gate(&id, "outline", 2).await;
+    let outline = server
+        .get(&format!("episodes/{id}/nodes/outline"))
+        .await
+        .expect(StatusCode::OK, "outline");
+    let after = &outline.data()["value"];
+    assert_ne!(before["synopsis"], after["synopsis"]);
+    assert!(
+        after["synopsis"].as_str().is_some_and(|s| s.contains("make it darker")),
+        "{after}"
+    );
+    let versions = outline.data()["versions"].as_array().expect("versions");
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[1]["feedback"], json!("make it darker"));
+    let older = server
+        .get(&format!("episodes/{id}/nodes/outline?version=1"))
+        .await
+        .expect(StatusCode::OK, "v1");
+    assert_eq!(older.data()["value"], before);
+    let approved = server
+        .post(&format!("episodes/{id}/nodes/outline/approve"), json!({"version": 2}))
+        .await
+        .expect(StatusCode::OK, "approve outline");
+    assert_eq!(approved.data()["state"], json!("approved"));
+
+    // Change our mind: back to the first outline. The characters, made from the second, are
+    // made again from the first.
+    server.wait_gate(&id, "characters", 1).await;
+    let reverted = server
+        .post(&format!("episodes/{id}/nodes/outline/revert"), json!({"version": 1}))
+        .await
+        .expect(StatusCode::OK, "revert");
+    assert_eq!(
+        (&reverted.data()["state"], &reverted.data()["current_version"]),
+        (&json!("approved"), &json!(1))
+    );
+    assert_eq!(server.value(&id, "outline").await, before);
+
+    // Edit the characters: a person's version, approved as it is stored.
+    server.wait_gate(&id, "characters", 2).await;
+    let mut cast = server.value(&id, "characters").await;
+    let clothing = "a yellow raincoat";
+    cast[0]["dynamic_features"]["clothing"] = json!(clothing);
+    let edited = server
+        .post(
+            &format!("episodes/{id}/nodes/characters/edit"),
+            json!({"base_version": 2, "value": cast}),
+        )
+        .await
+        .expect(StatusCode::OK, "edit");
+    assert_eq!(
+        (&edited.data()["state"], &edited.data()["current_version"]),
+        (&json!("approved"), &json!(3))
+    );
+    assert_eq!(
+        server.value(&id, "characters").await[0]["dynamic_features"]["clothing"],
+        json!(clothing)
+    );
+
+    // Everything else, up to the final gate.
+    let done = server.approve_all(&id).await;
+    let last = find(&done, "final").expect("the final node");
+    assert_eq!(last["state"], json!("approved"));
+    assert_eq!(
+        last["artifacts"].as_array().map(Vec::len),
+        Some(3),
+        "video and two subtitle files"
+    );
+    let portraits: Vec<&Value> = done["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| n["node"] == json!("portraits"))
+        .collect();
+    assert!(!portraits.is_empty() && portraits.iter().all(|p| p["state"] == json!("approved")));
+
+    // The artifacts: the MP4 whole and in ranges, subtitles, a portrait.
+    let video = server.value(&id, "final").await;
+    let hash = blob_hash(&video["video"]);
+    let mp4 = server
+        .engine
+        .blobs()
+        .get(BlobRef::parse(video["video"].as_str().expect("a blob")).expect("blob"))
+        .await
+        .expect("the MP4 blob");
+    let len = mp4.len();
+    assert!(len > 2000, "{len} bytes");
+    let url = server.url(&format!("artifacts/{hash}"));
+    let whole = server.client.get(&url).send().await.expect("artifact");
+    assert_eq!(whole.status(), StatusCode::OK);
+    let h = whole.headers().clone();
+    assert_eq!(h[header::CONTENT_TYPE], "video/mp4");
+    assert_eq!(h[header::ETAG], format!("\"{hash}\"").as_str());
+    assert_eq!(h[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+    assert_eq!(h[header::ACCEPT_RANGES], "bytes");
+    assert_eq!(whole.bytes().await.expect("bytes").as_ref(), mp4.as_slice());
+
+    let ranged = |range: String| {
+        let request = server.client.get(&url).header(header::RANGE, range);
+        async move {
+            let response = request.send().await.expect("range");
+            let status = response.status();
+            let content_range = response
+                .headers()
+                .get(header::CONTENT_RANGE)
+                .map(|v| v.to_str().unwrap_or("").to_owned());
+            (status, content_range, response.bytes().await.expect("bytes").to_vec())
+        }
+    };
+    let (status, content_range, part) = ranged("bytes=100-1099".into()).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(content_range.as_deref(), Some(format!("bytes 100-1099/{len}").as_str()));
+    assert_eq!(part, mp4[100..1100]);
+    let (status, content_range, part) = ranged(format!("bytes={}-", len - 10)).await;
+    assert_eq!(
+        (status, part.as_slice()),
+        (StatusCode::PARTIAL_CONTENT, &mp4[len - 10..])
+    );
+    assert_eq!(
+        content_range.as_deref(),
+        Some(format!("bytes {}-{}/{len}", len - 10, len - 1).as_str())
+    );
+    let (status, _, part) = ranged("bytes=-500".into()).await;
+    assert_eq!(
+        (status, part.as_slice()),
+        (StatusCode::PARTIAL_CONTENT, &mp4[len - 500..])
+    );
+    let (status, content_range, _) = ranged(format!("bytes={len}-")).await;
+    assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(content_range.as_deref(), Some(format!("bytes */{len}").as_str()));
+    let cached = server
+        .client
+        .get(&url)
+        .header(header::IF_NONE_MATCH, format!("\"{hash}\""))
+        .send()
+        .await
+        .expect("304");
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+
+    let vtt = server
+        .client
+        .get(server.url(&format!("artifacts/{}", blob_hash(&video["subtitles_vtt"]))))
+        .send()
+        .await
+        .expect("vtt");
+    assert_eq!(vtt.headers()[header::CONTENT_TYPE], "text/vtt; charset=utf-8");
+    let portrait = &portraits[0]["artifacts"][0];
+    let png = server
+        .client
+        .get(server.url(&format!("artifacts/{}", portrait.as_str().expect("a hash"))))
+        .send()
+        .await
+        .expect("png");
+    assert_eq!(png.headers()[header::CONTENT_TYPE], "image/png");
+    server.stop().await;
+}
+
+/// One server-sent event, or a comment.
+#[derive(Debug, Clone, PartialEq)]
+enum Sse {
+    Event { id: u64, data: Value },
+    Comment,
+}
+
+/// Reads server-sent events off a response, one block at a time.
+struct SseReader {
+    body: futures::stream::BoxStream<'static, reqwest::Result<Vec<u8>>>,
+    buffer: String,
+}
+
+impl From<reqwest::Response> for SseReader {
+    fn from(response: reqwest::Response) -> Self {
+        Self {
+            body: response.bytes_stream().map(|chunk| chunk.map(|b| b.to_vec())).boxed(),
+            buffer: String::new(),
+        }
+    }
+}
+
+impl SseReader {
+    async fn open(server: &Server, id: &str, last_event_id: Option<u64>) -> Self {
+        let mut request = server.client.get(server.url(&format!("episodes/{id}/events")));
+        if let Some(last) = last_event_id {
+            request = request.header("Last-Event-ID", last.to_string());
+        }
+        let response = request.send().await.expect("events");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+        Self::from(response)
+    }
+
+    async fn next(&mut self) -> Sse {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut id, mut data) = (None, String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                return match id {
+                    Some(id) => Sse::Event {
+                        id,
+                        data: serde_json::from_str(&data).expect("JSON data"),
+                    },
+                    None => {
+                        assert!(block.starts_with(':'), "{block:?}");
+                        Sse::Comment
+                    }
+                };
+            }
+            let chunk = tokio::time::timeout(PATIENCE, self.body.next())
+                .await
+                .expect("an event in time")
+                .expect("the stream goes on")
+                .expect("a chunk");
+            self.buffer.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+        }
+    }
+
+    /// The next event, skipping keep-alive comments.
+    async fn event(&mut self) -> (u64, Value) {
+        loop {
+            if let Sse::Event { id, data } = self.next().await {
+                return (id, data);
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sse_client_that_disconnects_mid_episode_resumes_without_gap_or_duplicate() {
+    let server = Server::start().await;
+    let id = server.create("a clockmaker's last clock runs backwards", 6.0).await;
+    let mut seen: Vec<(u64, Value)> = Vec::new();
+    let mut reader = SseReader::open(&server, &id, None).await;
+    // Up to the outline's gate, then hang up.
+    loop {
+        let event = reader.event().await;
+        let at_gate = event.1["type"] == json!("GateOpened");
+        seen.push(event);
+        if at_gate {
+            break;
+        }
+    }
+    drop(reader);
+
+    // While no one listens, the episode goes on: the gates are approved over HTTP.
+    let driver = {
+        let server_client = (server.client.clone(), server.base.clone());
+        let id = id.clone();
+        tokio::spawn(async move {
+            let (client, base) = server_client;
+            let mut approvals = 0;
+            let deadline = Instant::now() + PATIENCE;
+            loop {
+                assert!(Instant::now() < deadline, "the episode does not complete");
+                let episode: Value = client
+                    .get(format!("{base}/episodes/{id}"))
+                    .send()
+                    .await
+                    .expect("get")
+                    .json()
+                    .await
+                    .expect("json");
+                let data = &episode["data"];
+                if data["status"] == json!("completed") {
+                    return approvals;
+                }
+                for gate in gates(data) {
+                    let path = action_path(&id, gate, "approve");
+                    let status = client
+                        .post(format!("{base}/{path}"))
+                        .json(&json!({"version": gate["current_version"]}))
+                        .send()
+                        .await
+                        .expect("approve")
+                        .status();
+                    assert!(status == StatusCode::OK || status == StatusCode::CONFLICT, "{status}");
+                    approvals += usize::from(status == StatusCode::OK);
+                }
+                tokio::time::sleep(Duration::from_millis(60)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Resume with Last-Event-ID, hang up again after a few events, and resume once more, up to
+    // the end of the episode.
+    let mut resumes = 0;
+    'episode: loop {
+        let last = seen.last().map(|(seq, _)| *seq);
+        let mut reader = SseReader::open(&server, &id, last).await;
+        resumes += 1;
+        for _ in 0..25 {
+            let event = reader.event().await;
+            let completed = event.1["type"] == json!("EpisodeCompleted");
+            seen.push(event);
+            if completed {
+                // Quiet now: the stream stays open with keep-alive comments.
+                assert_eq!(reader.next().await, Sse::Comment);
+                break 'episode;
+            }
+        }
+    }
+    assert!(resumes >= 2, "the client resumed {resumes} times");
+    let approvals = driver.await.expect("the driver");
+    assert!(approvals >= 4, "{approvals} approvals");
+
+    let seqs: Vec<u64> = seen.iter().map(|(seq, _)| *seq).collect();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "every event exactly once, in order");
+    for (seq, event) in &seen {
+        assert_eq!(event["seq"], json!(seq));
+        assert_eq!(event["episode"], json!(id));
+    }
+    // A fresh subscription from the start sees the very same events.
+    let mut fresh = SseReader::open(&server, &id, None).await;
+    for (seq, event) in &seen {
+        assert_eq!(&fresh.event().await, &(*seq, event.clone()));
+    }
+    // `?from=` resumes at a sequence number too.
+    let from = seqs.len() as u64 / 2;
+    let response = server
+        .client
+        .get(server.url(&format!("episodes/{id}/events?from={from}")))
+        .send()
+        .await
+        .expect("events");
+    let mut reader = SseReader::from(response);
+    assert_eq!(reader.event().await.0, from);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_approvals_of_one_gate_let_exactly_one_win() {
+    let server = Server::start().await;
+    let id = server.create("two rival bakers share one oven", 6.0).await;
+    server.wait_gate(&id, "outline", 1).await;
+    let url = server.url(&format!("episodes/{id}/nodes/outline/approve"));
+    let approvals = (0..50).map(|_| {
+        let request = server.client.post(&url).json(&json!({"version": 1}));
+        async move {
+            let response = request.send().await.expect("approve");
+            let status = response.status();
+            (status, response.json::<Value>().await.expect("json"))
+        }
+    });
+    let answers = futures::future::join_all(approvals).await;
+    let won: Vec<_> = answers.iter().filter(|(s, _)| *s == StatusCode::OK).collect();
+    let lost: Vec<_> = answers.iter().filter(|(s, _)| *s == StatusCode::CONFLICT).collect();
+    assert_eq!((won.len(), lost.len()), (1, 49), "{answers:?}");
+    for (_, body) in lost {
+        let error = &body["error"];
+        assert!(
+            error["code"] == json!("illegal_action") || error["code"] == json!("version_conflict"),
+            "{body}"
+        );
+        assert_eq!(error["details"]["state"], json!("approved"), "{body}");
+        assert_eq!(error["details"]["current_version"], json!(1), "{body}");
+    }
+    let mut events = server
+        .engine
+        .subscribe(id.parse().expect("id"), 1)
+        .await
+        .expect("subscribe");
+    let mut approved = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.next()).await {
+        let event = event.expect("event");
+        if let EventKind::Approved { key, .. } = &event.kind {
+            approved += usize::from(key.node == "outline");
+        }
+    }
+    assert_eq!(approved, 1, "one approval in the log");
+    server.stop().await;
+}
+
+/// A cast (list) whose looks (one per member) each offer two candidates to pick from.
+fn casting_workflow() -> WorkflowDef {
+    let runs = Runs::default();
+    WorkflowDef::builder("casting")
+        .node(NodeSpec::list(
+            "cast",
+            counted(&runs, |_, _| json!([{"id": "ada"}, {"id": "ben"}])),
+        ))
+        .node(
+            NodeSpec::map(
+                "looks",
+                "cast",
+                counted(
+                    &runs,
+                    |input, ctx| json!({"who": input["item"]["id"], "seed": ctx.seed()}),
+                ),
+            )
+            .gate(Gate::Candidates { n: 2 }),
+        )
+        .build()
+        .expect("a valid workflow")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_candidate_of_a_map_item_is_selected_over_the_item_route() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = open(dir.path(), vec![casting_workflow()]).await;
+    let id = engine
+        .create_episode("casting", json!({}), 5)
+        .await
+        .expect("create")
+        .to_string();
+    let server = Server::over(engine, dir).await;
+    let episode = server
+        .wait(&id, "both looks at their gate", |e| gates(e).count() == 2)
+        .await;
+    for look in gates(&episode) {
+        assert_eq!(look["candidates"], json!([1, 2]), "{look}");
+    }
+    let ada = format!("episodes/{id}/nodes/looks/items/ada");
+    let shown = server.get(&ada).await.expect(StatusCode::OK, "ada's look");
+    assert_eq!(shown.data()["item"], json!("ada"));
+    assert_eq!(shown.data()["versions"].as_array().map(Vec::len), Some(2));
+    let picked = server
+        .post(&format!("{ada}/select"), json!({"version": 2}))
+        .await
+        .expect(StatusCode::OK, "select");
+    assert_eq!(
+        (&picked.data()["state"], &picked.data()["current_version"]),
+        (&json!("approved"), &json!(2))
+    );
+    let again = server.post(&format!("{ada}/select"), json!({"version": 1})).await;
+    let again = again.expect_error(StatusCode::CONFLICT, "illegal_action", "select twice");
+    assert_eq!(again.body["error"]["details"]["item"], json!("ada"));
+    server
+        .post(
+            &format!("episodes/{id}/nodes/looks/items/ben/select"),
+            json!({"version": 1}),
+        )
+        .await
+        .expect(StatusCode::OK, "select ben's first");
+    let done = server.wait(&id, "the end", |e| e["status"] == json!("completed")).await;
+    assert_eq!(gates(&done).count(), 0);
+    server.stop().await;
+}
+
+const BROKEN_SCREENPLAY: &str = "INT. ROOM - DAY\n\nA chair.\n\n/* an unfinished note\n\nMARA\nHello.\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_error_has_its_status_and_stable_code() {
+    let server = Server::start().await;
+    let id = server.create("a ferry that never docks", 6.0).await;
+    server.wait_gate(&id, "outline", 1).await;
+    let outline = format!("episodes/{id}/nodes/outline");
+
+    // 400: not JSON, not an id, not a hash, a bad query or header.
+    let raw = server
+        .send(
+            server
+                .client
+                .post(server.url(&format!("{outline}/approve")))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body("{\"version\": 1"),
+        )
+        .await;
+    let raw = raw.expect_error(StatusCode::BAD_REQUEST, "bad_json", "truncated JSON");
+    assert_eq!(raw.body["error"]["details"]["line"], json!(1));
+    server
+        .get("episodes/not-an-episode")
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "bad_request", "bad id");
+    server.post("episodes/12345/cancel", json!({})).await.expect_error(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "bad id",
+    );
+    for hash in [
+        "..%2F..%2Fetc%2Fpasswd",
+        "abc",
+        &"g".repeat(64),
+        &format!("{}%2F", "a".repeat(63)),
+    ] {
+        server
+            .get(&format!("artifacts/{hash}"))
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, "bad_hash", hash);
+    }
+    server
+        .get("episodes?limit=0")
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "bad_request", "limit 0");
+    server
+        .get("episodes?limit=ten")
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "bad_request", "limit ten");
+    server
+        .get("episodes?status=sleeping")
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "bad_request", "status");
+    server
+        .get("episodes?cursor=nope")
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "bad_request", "cursor");
+    let bad_resume = server
+        .send(
+            server
+                .client
+                .get(server.url(&format!("episodes/{id}/events")))
+                .header("Last-Event-ID", "yesterday"),
+        )
+        .await;
+    bad_resume.expect_error(StatusCode::BAD_REQUEST, "bad_request", "Last-Event-ID");
+
+    // 404: unknown episode, node, version, workflow, artifact, route.
+    let nobody = EpisodeId::generate();
+    server
+        .get(&format!("episodes/{nobody}"))
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "episode_not_found", "episode");
+    server.delete(&format!("episodes/{nobody}")).await.expect_error(
+        StatusCode::NOT_FOUND,
+        "episode_not_found",
+        "delete",
+    );
+    server
+        .post(
+            &format!("episodes/{nobody}/nodes/outline/approve"),
+            json!({"version": 1}),
+        )
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "episode_not_found", "approve on no episode");
+    server
+        .post(&format!("episodes/{id}/nodes/epilogue/approve"), json!({"version": 1}))
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "node_not_found", "node");
+    server
+        .post(
+            &format!("episodes/{id}/nodes/keyframes/items/no-such-shot/approve"),
+            json!({"version": 1}),
+        )
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "node_not_found", "item");
+    server.get(&format!("{outline}?version=9")).await.expect_error(
+        StatusCode::NOT_FOUND,
+        "version_not_found",
+        "version",
+    );
+    server
+        .get("workflows/idea3video")
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "workflow_not_found", "workflow");
+    let mut create = episode_body("x", 6.0);
+    create["workflow"] = json!("idea3video");
+    server
+        .post("episodes", create)
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "workflow_not_found", "create");
+    server.get(&format!("artifacts/{}", "0".repeat(64))).await.expect_error(
+        StatusCode::NOT_FOUND,
+        "artifact_not_found",
+        "artifact",
+    );
+    server
+        .get("episodes/x/y/z")
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "route_not_found", "route");
+    server.get(&format!("{outline}/approve")).await.expect_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "GET approve",
+    );
+
+    // 409: a stale version, an action the state does not allow; details carry the state now.
+    let stale = server.post(&format!("{outline}/approve"), json!({"version": 2})).await;
+    let stale = stale.expect_error(StatusCode::CONFLICT, "version_conflict", "stale version");
+    let details = &stale.body["error"]["details"];
+    assert_eq!(
+        (
+            &details["state"],
+            &details["current_version"],
+            &details["given_version"]
+        ),
+        (&json!("awaiting_approval"), &json!(1), &json!(2)),
+        "{details}"
+    );
+    let blocked = server
+        .post(
+            &format!("episodes/{id}/nodes/storyboard/approve"),
+            json!({"version": 1}),
+        )
+        .await;
+    let blocked = blocked.expect_error(StatusCode::CONFLICT, "illegal_action", "approve a blocked node");
+    assert_eq!(blocked.body["error"]["details"]["state"], json!("blocked"));
+    assert_eq!(blocked.body["error"]["details"]["current_version"], Value::Null);
+    let stale_edit = server
+        .post(&format!("{outline}/edit"), json!({"base_version": null, "value": {}}))
+        .await;
+    stale_edit.expect_error(
+        StatusCode::CONFLICT,
+        "version_conflict",
+        "edit without the base version",
+    );
+
+    // 422: a value that does not fit, a body that does not fit, a broken screenplay, settings.
+    let unfit = server
+        .post(
+            &format!("{outline}/edit"),
+            json!({"base_version": 1, "value": {"logline": 42}}),
+        )
+        .await;
+    let unfit = unfit.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", "unfit value");
+    assert_eq!(unfit.body["error"]["details"]["path"], json!("value.logline"));
+    let missing = server.post(&format!("{outline}/approve"), json!({})).await;
+    missing.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", "no version");
+    let typed = server
+        .post(&format!("{outline}/regenerate"), json!({"version": "one"}))
+        .await;
+    let typed = typed.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", "a string version");
+    assert_eq!(typed.body["error"]["details"]["path"], json!("version"));
+    let script =
+        json!({"workflow": "script2video", "script": BROKEN_SCREENPLAY, "settings": {"width": 320, "height": 180}});
+    let broken = server.post("episodes", script).await;
+    let broken = broken.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_screenplay", "screenplay");
+    assert_eq!(broken.body["error"]["details"]["line"], json!(5));
+    assert!(
+        broken.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("line 5"))
+    );
+    let mut odd = episode_body("x", 6.0);
+    odd["settings"]["width"] = json!(321);
+    let odd =
+        server
+            .post("episodes", odd)
+            .await
+            .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", "odd width");
+    assert_eq!(odd.body["error"]["details"]["path"], json!("settings.width"));
+    let mut typo = episode_body("x", 6.0);
+    typo["settings"]["fps"] = json!("fast");
+    let typo =
+        server
+            .post("episodes", typo)
+            .await
+            .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", "fps");
+    assert_eq!(typo.body["error"]["details"]["path"], json!("settings.fps"));
+    let neither = json!({"workflow": "idea2video"});
+    server
+        .post("episodes", neither)
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", "no idea");
+
+    // 416: a range past the end of an artifact.
+    let blob = server.engine.blobs().put(b"0123456789".to_vec()).await.expect("put");
+    let past = server
+        .send(
+            server
+                .client
+                .get(server.url(&format!("artifacts/{}", blob.0)))
+                .header(header::RANGE, "bytes=10-"),
+        )
+        .await;
+    let past = past.expect_error(StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable", "range");
+    assert_eq!(past.headers[header::CONTENT_RANGE], "bytes */10");
+
+    // Nothing of the above changed the episode.
+    let outline_now = server.get(&outline).await.expect(StatusCode::OK, "outline");
+    assert_eq!(
+        (&outline_now.data()["state"], &outline_now.data()["current_version"]),
+        (&json!("awaiting_approval"), &json!(1))
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn episodes_list_in_pages_and_fork_cancel_and_delete() {
+    let server = Server::start().await;
+    server.get("health").await.expect(StatusCode::OK, "health");
+    let mut ids = Vec::new();
+    for idea in [
+        "a kite that will not land",
+        "a library that lends time",
+        "a snowman in July",
+    ] {
+        ids.push(server.create(idea, 6.0).await);
+    }
+    let first = server.get("episodes?limit=2").await.expect(StatusCode::OK, "page 1");
+    let page: Vec<&str> = first
+        .data()
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    assert_eq!(page, vec![ids[2].as_str(), ids[1].as_str()], "newest first");
+    let cursor = first.body["meta"]["next_cursor"].as_str().expect("a cursor");
+    let second = server
+        .get(&format!("episodes?limit=2&cursor={cursor}"))
+        .await
+        .expect(StatusCode::OK, "page 2");
+    assert_eq!(second.data()[0]["id"], json!(ids[0]));
+    assert_eq!(second.data().as_array().map(Vec::len), Some(1));
+    assert_eq!(second.body["meta"]["next_cursor"], Value::Null);
+
+    server.wait_gate(&ids[0], "outline", 1).await;
+    let forked = server
+        .post(&format!("episodes/{}/fork", ids[0]), json!({}))
+        .await
+        .expect(StatusCode::CREATED, "fork");
+    let fork_id = forked.data()["id"].as_str().expect("an id").to_owned();
+    assert_eq!(forked.data()["forked_from"], json!(ids[0]));
+    let fork_outline = server.value(&fork_id, "outline").await;
+    assert_eq!(fork_outline, server.value(&ids[0], "outline").await);
+
+    let cancelled = server
+        .post(&format!("episodes/{}/cancel", ids[1]), json!({}))
+        .await
+        .expect(StatusCode::OK, "cancel");
+    assert_eq!(cancelled.data()["status"], json!("cancelled"));
+    let again = server.post(&format!("episodes/{}/cancel", ids[1]), json!({})).await;
+    again.expect_error(StatusCode::CONFLICT, "illegal_episode_action", "cancel twice");
+    let listed = server
+        .get("episodes?status=cancelled")
+        .await
+        .expect(StatusCode::OK, "cancelled");
+    let cancelled_ids: BTreeSet<&str> = listed
+        .data()
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    assert_eq!(cancelled_ids, BTreeSet::from([ids[1].as_str()]));
+
+    server
+        .delete(&format!("episodes/{}", ids[2]))
+        .await
+        .expect(StatusCode::OK, "delete");
+    server.get(&format!("episodes/{}", ids[2])).await.expect_error(
+        StatusCode::NOT_FOUND,
+        "episode_not_found",
+        "deleted",
+    );
+    let all = server.get("episodes").await.expect(StatusCode::OK, "all");
+    assert_eq!(all.data().as_array().map(Vec::len), Some(3), "two left and the fork");
+    server.stop().await;
+}
+
+/// Reads the `listening on http://ADDR` line of `showrunner serve`.
+fn listening_address(stdout: impl std::io::Read) -> String {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line).expect("a line");
+    line.trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_owned()
+}
+
+fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("poll") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`showrunner serve` did not exit after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn showrunner_serve_drains_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data: &Path = dir.path();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_showrunner"))
+        .arg("--data")
+        .arg(data)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("start the server");
+    let stdout = child.stdout.take().expect("stdout");
+    let origin = tokio::task::spawn_blocking(move || listening_address(stdout))
+        .await
+        .expect("read");
+    let base = format!("{origin}/api/v1");
+    let client = reqwest::Client::new();
+    let health: Value = client
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .expect("health")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(health["data"]["status"], json!("ok"));
+    let created = client
+        .post(format!("{base}/episodes"))
+        .json(&episode_body("a moth that reads", 6.0))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let id = created.json::<Value>().await.expect("json")["data"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // An open event stream must not hold the shutdown up.
+    let mut events = client
+        .get(format!("{base}/episodes/{id}/events"))
+        .send()
+        .await
+        .expect("events")
+        .bytes_stream();
+    assert!(events.next().await.is_some());
+
+    assert!(sigterm(child.id()), "SIGTERM sent");
+    let status = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(30)))
+        .await
+        .expect("wait");
+    assert!(status.success(), "{status:?}");
+    // The stream ended with the server.
+    let rest = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(_)) = events.next().await {}
+    })
+    .await;
+    assert!(rest.is_ok(), "the event stream closed");
+
+    // The data directory reopens with the episode in it.
+    let engine = open(data, workflows::all(&Backends::procedural()).expect("stock workflows")).await;
+    assert!(engine.snapshot(id.parse().expect("id")).await.is_ok());
+    engine.shutdown().await;
+}
+
+/// Sends SIGTERM to `pid` with the `kill` command (the workspace forbids `unsafe`, so no libc).
+fn sigterm(pid: u32) -> bool {
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success())
+}
