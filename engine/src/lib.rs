@@ -73,5 +73,7 @@ pub use record::{Author, EpisodeRecord, EpisodeStatus, InstanceRecord, ItemMeta,
 pub use recovery::{RecoveryReport, UnknownDefinition};
 pub use retry::backoff;
 pub use scheduler::{Scheduler, Ticket};
-pub use store::{BlobRef, BlobStore, Commit, EpisodeSnapshot, EpisodeSummary, GcStats, LoadFailure, Store};
+pub use store::{
+    BlobRef, BlobStore, Commit, DefinitionUse, EpisodeSnapshot, EpisodeSummary, GcStats, LoadFailure, Store,
+};
 pub use subscription::EventStream;

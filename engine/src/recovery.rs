@@ -3,8 +3,10 @@
 //!
 //! Only the episodes with work for the runner (an instance ready, running or waiting to retry,
 //! as their last commit recorded) are loaded and restarted at open. Every other unfinished
-//! episode waits for a person; it is checked against the registered definitions from its
-//! summary, and its records load on first use. So opening costs little more than the work in
+//! episode waits for a person and its records load on first use. The store keeps a count of
+//! unfinished episodes per definition version, so checking them all against the registered
+//! definitions reads a handful of keys; only when one is missing are the episodes that need it
+//! looked up (and reported, and left untouched). Opening costs little more than the work in
 //! flight, however many episodes wait at gates.
 
 use std::collections::HashSet;
@@ -45,39 +47,45 @@ pub struct UnknownDefinition {
     pub version: String,
 }
 
-/// Checks every unfinished episode's definition and restarts the ones with work.
+/// Checks the definitions of the unfinished episodes and restarts the ones with work.
 pub(crate) async fn recover(shared: &Arc<Shared>) -> Result<RecoveryReport> {
-    let unfinished = [EpisodeStatus::Active, EpisodeStatus::Paused, EpisodeStatus::Failed];
     let mut report = RecoveryReport::default();
-    let mut known = HashSet::new();
-    for summary in shared.store.summaries(&unfinished)? {
-        let summary = match summary {
-            Ok(summary) => summary,
-            Err(failure) => {
-                tracing::error!(episode = ?failure.episode, error = %failure.error, "episode does not load");
-                report.corrupt.push((failure.episode, failure.error.to_string()));
+    let mut unfinished = 0;
+    let mut missing = HashSet::new();
+    for used in shared.store.definitions_in_use()? {
+        unfinished += used.unfinished as usize;
+        if shared.definition(&used.workflow, &used.version).is_none() {
+            missing.insert((used.workflow, used.version));
+        }
+    }
+    if !missing.is_empty() {
+        // Rare: find which episodes need a definition this engine lacks.
+        let statuses = [EpisodeStatus::Active, EpisodeStatus::Paused, EpisodeStatus::Failed];
+        for summary in shared.store.summaries(&statuses)? {
+            let summary = match summary {
+                Ok(summary) => summary,
+                Err(failure) => {
+                    report.corrupt.push((failure.episode, failure.error.to_string()));
+                    continue;
+                }
+            };
+            if !missing.contains(&(summary.workflow.clone(), summary.definition_version.clone())) {
                 continue;
             }
-        };
-        if shared
-            .definition(&summary.workflow, &summary.definition_version)
-            .is_some()
-        {
-            known.insert(summary.id);
-            continue;
+            tracing::warn!(episode = %summary.id, workflow = %summary.workflow, version = %summary.definition_version,
+                "definition version not registered; episode left untouched");
+            shared.mark_unavailable(summary.id, summary.workflow.clone(), summary.definition_version.clone());
+            report.unknown_definitions.push(UnknownDefinition {
+                episode: summary.id,
+                workflow: summary.workflow,
+                version: summary.definition_version,
+            });
         }
-        tracing::warn!(episode = %summary.id, workflow = %summary.workflow, version = %summary.definition_version,
-            "definition version not registered; episode left untouched");
-        shared.mark_unavailable(summary.id, summary.workflow.clone(), summary.definition_version.clone());
-        report.unknown_definitions.push(UnknownDefinition {
-            episode: summary.id,
-            workflow: summary.workflow,
-            version: summary.definition_version,
-        });
     }
+    let untouched: HashSet<EpisodeId> = report.unknown_definitions.iter().map(|u| u.episode).collect();
     let mut handles = Vec::new();
     for id in shared.store.episodes_with_work()? {
-        if !known.remove(&id) {
+        if untouched.contains(&id) {
             continue;
         }
         match restore(shared, id) {
@@ -88,7 +96,7 @@ pub(crate) async fn recover(shared: &Arc<Shared>) -> Result<RecoveryReport> {
             }
         }
     }
-    report.waiting = known.len();
+    report.waiting = unfinished.saturating_sub(untouched.len() + handles.len() + report.corrupt.len());
     let results = join_all(handles.iter().map(|(_, h)| h.command(Command::Recover))).await;
     for ((id, _), result) in handles.iter().zip(results) {
         match result {

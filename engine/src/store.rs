@@ -88,6 +88,17 @@ pub struct EpisodeSummary {
     pub status: EpisodeStatus,
 }
 
+/// A workflow definition version that unfinished episodes were created under, with how many.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefinitionUse {
+    /// The workflow's name.
+    pub workflow: String,
+    /// The definition version.
+    pub version: String,
+    /// Unfinished (active, paused, failed) episodes created under it.
+    pub unfinished: u64,
+}
+
 /// An episode whose records do not load; the others load regardless.
 #[derive(Debug)]
 pub struct LoadFailure {
@@ -109,6 +120,11 @@ pub trait Store: Send + Sync + 'static {
     /// The summaries of the episodes whose status is in `statuses` (all when empty), without
     /// loading their instances.
     fn summaries(&self, statuses: &[EpisodeStatus]) -> Result<Vec<Result<EpisodeSummary, LoadFailure>>, StoreError>;
+
+    /// The definition versions unfinished episodes were created under, with their counts: what
+    /// opening the engine checks against the registered definitions without reading every
+    /// episode.
+    fn definitions_in_use(&self) -> Result<Vec<DefinitionUse>, StoreError>;
 
     /// The episodes whose last commit said they have work for the runner.
     fn episodes_with_work(&self) -> Result<Vec<EpisodeId>, StoreError>;

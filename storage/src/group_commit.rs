@@ -5,6 +5,7 @@
 //! commits queue up and share the next one, so throughput grows with concurrency while a lone
 //! commit costs one batch and one flush.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use std::time::SystemTime;
 use showrunner_engine::{EpisodeId, StoreError};
 use tokio::sync::oneshot;
 
-use crate::keys::{STATUS, episode_key, index_key};
+use crate::keys::{STATUS, definition_key, episode_key, index_key};
 
 /// One write: a key and its new value, or `None` to delete it.
 pub(crate) type Op = (Vec<u8>, Option<Vec<u8>>);
@@ -109,10 +110,17 @@ impl Drop for GroupCommit {
     }
 }
 
-/// Adds the status index writes for an episode whose status is now `status`.
+/// True for the status bytes of unfinished episodes (active, paused, failed).
+fn unfinished(status: u8) -> bool {
+    matches!(status, b'a' | b'p' | b'f')
+}
+
+/// Adds the status index writes for an episode whose status is now `status`, and the change in
+/// its definition's count of unfinished episodes to `counts`.
 fn index_ops(
     tree: &sled::Tree,
     batch: &mut sled::Batch,
+    counts: &mut HashMap<Vec<u8>, i64>,
     episode: EpisodeId,
     status: Option<IndexEntry>,
 ) -> Result<(), StoreError> {
@@ -122,14 +130,43 @@ fn index_ops(
         return Ok(());
     }
     if let Some(old) = old {
-        batch.remove(index_key(old, episode));
+        let old_key = index_key(old, episode);
+        if unfinished(old) {
+            if let Some(summary) = tree.get(&old_key).map_err(backend)? {
+                *counts.entry(summary.to_vec()).or_default() -= 1;
+            }
+        }
+        batch.remove(old_key);
     }
     match status {
         Some((new, summary)) => {
+            if unfinished(new) {
+                *counts.entry(summary.clone()).or_default() += 1;
+            }
             batch.insert(index_key(new, episode), summary);
             batch.insert(status_key, &[new][..]);
         }
         None => batch.remove(status_key),
+    }
+    Ok(())
+}
+
+/// Writes the changed counts of unfinished episodes per definition.
+fn count_ops(tree: &sled::Tree, batch: &mut sled::Batch, counts: HashMap<Vec<u8>, i64>) -> Result<(), StoreError> {
+    for (summary, delta) in counts {
+        if delta == 0 {
+            continue;
+        }
+        let key = definition_key(&summary);
+        let now = tree
+            .get(&key)
+            .map_err(backend)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, i64::from_be_bytes);
+        match now + delta {
+            n if n > 0 => batch.insert(key, &n.to_be_bytes()[..]),
+            _ => batch.remove(key),
+        }
     }
     Ok(())
 }
@@ -192,6 +229,7 @@ fn writer(db: sled::Db, tree: sled::Tree, mut files: DurableFiles, rx: mpsc::Rec
         let mut jobs = vec![first];
         jobs.extend(rx.try_iter());
         let mut batch = sled::Batch::default();
+        let mut counts = HashMap::new();
         let mut result = Ok(());
         for job in &mut jobs {
             for (key, value) in job.ops.drain(..) {
@@ -201,10 +239,13 @@ fn writer(db: sled::Db, tree: sled::Tree, mut files: DurableFiles, rx: mpsc::Rec
                 }
             }
             if let Some((episode, status)) = job.status.take() {
-                if let Err(e) = index_ops(&tree, &mut batch, episode, status) {
+                if let Err(e) = index_ops(&tree, &mut batch, &mut counts, episode, status) {
                     result = Err(e);
                 }
             }
+        }
+        if let Err(e) = count_ops(&tree, &mut batch, counts) {
+            result = Err(e);
         }
         let result = result.and_then(|()| {
             tree.apply_batch(batch)

@@ -7,7 +7,8 @@
 //! x <episode:16>                             → episode input (JSON)
 //! w <episode:16>                             → ()  the episode has work for the runner
 //! t <episode:16>                             → status byte (what the status index holds now)
-//! s <status:1> <episode:16>                  → ()  status index
+//! s <status:1> <episode:16>                  → workflow 0x00 definition version (status index)
+//! d <workflow> 0x00 <definition version>     → unfinished episodes of that definition (u64 BE)
 //! i <episode:16> <node> 0x00 <item>          → instance snapshot (JSON)
 //! n <episode:16> <node> 0x00 <item> 0x00 <n:4 BE> → version metadata (JSON)
 //! v <episode:16> <node> 0x00 <item> 0x00 <n:4 BE> → version value (JSON)
@@ -31,6 +32,7 @@ pub(crate) const WORK: u8 = b'w';
 pub(crate) const META: u8 = b'n';
 pub(crate) const STATUS: u8 = b't';
 pub(crate) const INDEX: u8 = b's';
+pub(crate) const DEFINITION: u8 = b'd';
 pub(crate) const INSTANCE: u8 = b'i';
 pub(crate) const VALUE: u8 = b'v';
 pub(crate) const EVENT: u8 = b'e';
@@ -69,6 +71,14 @@ pub(crate) fn status_byte(status: EpisodeStatus) -> u8 {
         EpisodeStatus::Failed => b'f',
         EpisodeStatus::Cancelled => b'x',
     }
+}
+
+/// The key of a definition's count of unfinished episodes; `summary` is `workflow 0x00 version`.
+pub(crate) fn definition_key(summary: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + summary.len());
+    k.push(DEFINITION);
+    k.extend_from_slice(summary);
+    k
 }
 
 pub(crate) fn index_key(status: u8, episode: EpisodeId) -> Vec<u8> {

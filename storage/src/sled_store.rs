@@ -8,14 +8,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use showrunner_engine::{
-    Commit, EpisodeId, EpisodeRecord, EpisodeSnapshot, EpisodeStatus, EpisodeSummary, Event, InstanceKey,
-    InstanceRecord, LoadFailure, Store, StoreError, VersionMeta,
+    Commit, DefinitionUse, EpisodeId, EpisodeRecord, EpisodeSnapshot, EpisodeStatus, EpisodeSummary, Event,
+    InstanceKey, InstanceRecord, LoadFailure, Store, StoreError, VersionMeta,
 };
 
 use crate::group_commit::{CommitStats, DurableFiles, GroupCommit, Op};
 use crate::keys::{
-    EVENT, FORMAT, HEADER, INDEX, INPUT, INSTANCE, META, VALUE, WORK, episode_key, episode_of, event_key, instance_key,
-    meta_key, status_byte, value_key, version_instance,
+    DEFINITION, EVENT, FORMAT, HEADER, INDEX, INPUT, INSTANCE, META, VALUE, WORK, episode_key, episode_of, event_key,
+    instance_key, meta_key, status_byte, value_key, version_instance,
 };
 
 /// The store format this build reads and writes.
@@ -257,6 +257,27 @@ impl Store for SledStore {
             }
         }
         Ok(out)
+    }
+
+    fn definitions_in_use(&self) -> Result<Vec<DefinitionUse>, StoreError> {
+        self.tree
+            .scan_prefix([DEFINITION])
+            .map(|entry| {
+                let (key, count) = entry.map_err(backend)?;
+                let corrupt = || StoreError::Corrupt {
+                    episode: None,
+                    what: "a definition count that does not decode".into(),
+                };
+                let text = std::str::from_utf8(&key[1..]).map_err(|_| corrupt())?;
+                let (workflow, version) = text.split_once('\0').ok_or_else(corrupt)?;
+                let count = <[u8; 8]>::try_from(count.as_ref()).map_err(|_| corrupt())?;
+                Ok(DefinitionUse {
+                    workflow: workflow.to_owned(),
+                    version: version.to_owned(),
+                    unfinished: u64::from_be_bytes(count),
+                })
+            })
+            .collect()
     }
 
     fn episodes_with_work(&self) -> Result<Vec<EpisodeId>, StoreError> {
