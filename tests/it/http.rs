@@ -1,7 +1,8 @@
 //! The HTTP facade against a real server on an ephemeral port: a whole idea2video episode
 //! driven over HTTP, artifacts with ranges, an SSE client that disconnects and resumes, 50
 //! concurrent approvals of one gate, candidates picked over an item's route, every error status,
-//! pagination, fork, cancel and delete, and `showrunner serve` stopped by SIGTERM.
+//! pagination, fork, cancel and delete, `showrunner serve` stopped by SIGTERM, and killed by
+//! SIGKILL mid-episode, restarted on its data directory and driven to the end.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -100,12 +101,7 @@ impl Server {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
-        let response = request.send().await.expect("the server answers");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("a body");
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer { status, headers, body }
+        answer(request).await
     }
 
     async fn get(&self, path: &str) -> Answer {
@@ -206,6 +202,16 @@ impl Server {
     }
 }
 
+/// Sends a request and reads its answer.
+async fn answer(request: reqwest::RequestBuilder) -> Answer {
+    let response = request.send().await.expect("the server answers");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("a body");
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Answer { status, headers, body }
+}
+
 fn episode_body(idea: &str, seconds: f64) -> Value {
     json!({
         "workflow": "idea2video",
@@ -231,13 +237,18 @@ fn gates(episode: &Value) -> impl Iterator<Item = &Value> {
         .filter(|n| n["state"] == json!("awaiting_approval"))
 }
 
-/// The action route of an instance of the episode's data.
-fn action_path(id: &str, instance: &Value, action: &str) -> String {
+/// The route of an instance of the episode's data.
+fn instance_path(id: &str, instance: &Value) -> String {
     let node = instance["node"].as_str().expect("a node");
     match instance["item"].as_str() {
-        Some(item) => format!("episodes/{id}/nodes/{node}/items/{item}/{action}"),
-        None => format!("episodes/{id}/nodes/{node}/{action}"),
+        Some(item) => format!("episodes/{id}/nodes/{node}/items/{item}"),
+        None => format!("episodes/{id}/nodes/{node}"),
     }
+}
+
+/// The action route of an instance of the episode's data.
+fn action_path(id: &str, instance: &Value, action: &str) -> String {
+    format!("{}/{action}", instance_path(id, instance))
 }
 
 /// The hash of a `blob:<hex>` reference.
@@ -1127,4 +1138,285 @@ fn sigterm(pid: u32) -> bool {
         .args(["-TERM", &pid.to_string()])
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// How long the kill -9 test may take in all; past it the test fails and kills its servers.
+const KILL_TEST_BUDGET: Duration = Duration::from_secs(60);
+
+/// How long one plain request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A `showrunner serve` process over a data directory, and a client for its API. Dropping it
+/// kills the process (SIGKILL) and reaps it, so a test that fails leaves no server behind.
+struct ServeProcess {
+    child: std::process::Child,
+    base: String,
+    client: reqwest::Client,
+    /// Kept open so that the server never writes into a closed pipe.
+    _stdout: Option<std::process::ChildStdout>,
+}
+
+impl ServeProcess {
+    /// Starts `showrunner --data DATA serve --addr 127.0.0.1:0` and reads the port it bound.
+    async fn start(data: &Path) -> Self {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_showrunner"))
+            .arg("--data")
+            .arg(data)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start the server");
+        let stdout = child.stdout.take().expect("stdout");
+        // The guard owns the process from here: should the line never come, dropping the guard
+        // kills the server, which closes the pipe and ends the blocking read.
+        let mut server = Self {
+            child,
+            base: String::new(),
+            client: reqwest::Client::new(),
+            _stdout: None,
+        };
+        let read = tokio::task::spawn_blocking(move || {
+            let mut stdout = stdout;
+            (listening_address(&mut stdout), stdout)
+        });
+        let (origin, stdout) = tokio::time::timeout(Duration::from_secs(20), read)
+            .await
+            .expect("`showrunner serve` says where it listens in time")
+            .expect("read the address");
+        server.base = format!("{origin}/api/v1");
+        server._stdout = Some(stdout);
+        server
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        answer(self.client.get(self.url(path)).timeout(REQUEST_TIMEOUT)).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Answer {
+        answer(self.client.post(self.url(path)).json(&body).timeout(REQUEST_TIMEOUT)).await
+    }
+
+    async fn episode(&self, id: &str) -> Value {
+        let episode = self
+            .get(&format!("episodes/{id}"))
+            .await
+            .expect(StatusCode::OK, "episode");
+        let data = episode.data().clone();
+        let status = data["status"].as_str().unwrap_or("");
+        assert!(status == "active" || status == "completed", "{data:#}");
+        data
+    }
+
+    /// Sends a signal with the `kill` command and waits (bounded) for the process to exit.
+    async fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "kill {signal}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the server") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "`showrunner serve` did not exit on {signal}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        // Both are harmless on a process already reaped.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_with_sigkill_mid_episode_the_server_restarts_and_finishes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    tokio::time::timeout(KILL_TEST_BUDGET, killed_mid_episode(dir.path()))
+        .await
+        .expect("the kill -9 test finishes within its budget");
+}
+
+async fn killed_mid_episode(data: &Path) {
+    use std::os::unix::process::ExitStatusExt;
+
+    let mut first = ServeProcess::start(data).await;
+    let created = first
+        .post("episodes", episode_body("a night train skips a station", 8.0))
+        .await
+        .expect(StatusCode::CREATED, "create");
+    let id = created.data()["id"].as_str().expect("an id").to_owned();
+
+    // Approve every gate as it opens (outline, characters, scenes, …); once the scenes are
+    // approved, kill the server at the first sight of a running instance.
+    let mut acknowledged: Vec<(Value, Value)> = Vec::new();
+    let running = loop {
+        let episode = first.episode(&id).await;
+        assert_eq!(episode["status"], json!("active"), "the kill comes before the end");
+        let scenes_approved = acknowledged.iter().any(|(gate, _)| gate["node"] == json!("scenes"));
+        let running = episode["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .find(|n| n["state"] == json!("running"));
+        if let (true, Some(running)) = (scenes_approved, running) {
+            break running.clone();
+        }
+        for gate in gates(&episode) {
+            let version = gate["current_version"].clone();
+            let answer = first
+                .post(&action_path(&id, gate, "approve"), json!({ "version": version }))
+                .await;
+            if answer.status.is_success() {
+                acknowledged.push((gate.clone(), version));
+            } else {
+                assert_eq!(answer.status, StatusCode::CONFLICT, "approve {gate}: {:#}", answer.body);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let status = first.signal("-KILL").await;
+    assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status:?}");
+    drop(first);
+    let approved_before: Vec<&str> = acknowledged
+        .iter()
+        .map(|(gate, _)| gate["node"].as_str().unwrap_or(""))
+        .collect();
+    for node in ["outline", "characters", "scenes"] {
+        assert!(
+            approved_before.contains(&node),
+            "{node} approved before the kill: {approved_before:?}"
+        );
+    }
+
+    // A new server on the same data directory: every acknowledged approval is still there.
+    let mut second = ServeProcess::start(data).await;
+    for (gate, version) in &acknowledged {
+        let instance = second
+            .get(&instance_path(&id, gate))
+            .await
+            .expect(StatusCode::OK, "an instance approved before the kill");
+        let shown = instance.data();
+        assert_eq!(
+            (&shown["state"], &shown["current_version"], &shown["approved_version"]),
+            (&json!("approved"), version, version),
+            "{gate} after the restart: {shown:#}"
+        );
+    }
+
+    // Drive the episode to its end: every gate approved as it opens, the final one included.
+    let done = loop {
+        let episode = second.episode(&id).await;
+        if episode["status"] == json!("completed") {
+            break episode;
+        }
+        for gate in gates(&episode) {
+            let answer = second
+                .post(
+                    &action_path(&id, gate, "approve"),
+                    json!({ "version": gate["current_version"] }),
+                )
+                .await;
+            assert!(
+                answer.status == StatusCode::OK || answer.status == StatusCode::CONFLICT,
+                "approve {gate}: {:#}",
+                answer.body
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        done["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .all(|n| n["state"] == json!("approved")),
+        "{done:#}"
+    );
+
+    // The whole event log, across the crash: 1..N with no gap and no duplicate.
+    let response = second
+        .client
+        .get(second.url(&format!("episodes/{id}/events?from=1")))
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut reader = SseReader::from(response);
+    let mut log: Vec<(u64, Value)> = Vec::new();
+    loop {
+        let event = reader.event().await;
+        let completed = event.1["type"] == json!("EpisodeCompleted");
+        log.push(event);
+        if completed {
+            break;
+        }
+    }
+    drop(reader);
+    let seqs: Vec<u64> = log.iter().map(|(seq, _)| *seq).collect();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "every event exactly once, in order");
+    for (seq, event) in &log {
+        assert_eq!((&event["seq"], &event["episode"]), (&json!(seq), &json!(id)));
+    }
+    assert_eq!(
+        second.episode(&id).await["next_seq"],
+        json!(seqs.len() + 1),
+        "EpisodeCompleted is the last event"
+    );
+    // Each approval acknowledged before the kill is in the log once.
+    for (gate, version) in &acknowledged {
+        let approvals = log
+            .iter()
+            .filter(|(_, e)| {
+                e["type"] == json!("Approved")
+                    && e["key"]["node"] == gate["node"]
+                    && e["key"]["item"] == gate["item"]
+                    && e["version"] == *version
+            })
+            .count();
+        assert_eq!(approvals, 1, "{gate} v{version}");
+    }
+    let interrupted = log
+        .iter()
+        .filter(|(_, e)| e["type"] == json!("NodeInterrupted"))
+        .count();
+    eprintln!(
+        "killed while {} was running, after {} approvals; {} events, {interrupted} runs interrupted",
+        instance_path(&id, &running),
+        acknowledged.len(),
+        log.len()
+    );
+
+    // The final MP4 is served.
+    let last = second
+        .get(&format!("episodes/{id}/nodes/final"))
+        .await
+        .expect(StatusCode::OK, "final");
+    let hash = blob_hash(&last.data()["value"]["video"]);
+    let video = second
+        .client
+        .get(second.url(&format!("artifacts/{hash}")))
+        .timeout(REQUEST_TIMEOUT)
+        .send()
+        .await
+        .expect("the video");
+    assert_eq!(video.status(), StatusCode::OK);
+    assert_eq!(video.headers()[header::CONTENT_TYPE], "video/mp4");
+    let mp4 = video.bytes().await.expect("bytes");
+    assert!(mp4.len() > 2000 && &mp4[4..8] == b"ftyp", "{} bytes", mp4.len());
+
+    // And the restarted server still stops cleanly.
+    let status = second.signal("-TERM").await;
+    assert!(status.success(), "{status:?}");
 }
