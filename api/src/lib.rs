@@ -25,6 +25,12 @@
 //! | `POST …/nodes/{key}[/items/{item}]/{action}` | `approve`, `regenerate`, `edit`, `select`, `revert` |
 //! | `GET artifacts/{hash}` | a blob, with its content type, `ETag`, caching and `Range` support |
 //!
+//! Every `POST` under `/api/v1` takes an `Idempotency-Key` header: a retry with the same key
+//! gets the first answer again, across restarts when the API has a data directory
+//! ([`Api::data_dir`]); see the `idempotency` module for the rules and the one window it cannot
+//! cover. Outside `/api/v1`, `GET /metrics` serves Prometheus text (format 0.0.4): requests by
+//! method, route template and status, their durations, and the episodes in each status.
+//!
 //! ```no_run
 //! # async fn run(engine: showrunner_engine::Engine) -> std::io::Result<()> {
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
@@ -44,15 +50,20 @@ mod error;
 mod events;
 mod extract;
 mod health;
+mod idempotency;
+mod metrics;
 mod nodes;
 mod views;
 mod workflows;
 
 use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use showrunner_engine::Engine;
 use tokio_util::sync::CancellationToken;
@@ -60,7 +71,7 @@ use tokio_util::sync::CancellationToken;
 pub use error::ApiError;
 
 /// The largest request body accepted: a screenplay or an edited value fits well within it.
-const BODY_LIMIT: usize = 8 * 1024 * 1024;
+pub(crate) const BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 /// What every handler shares: the engine and the server's options.
 #[derive(Clone)]
@@ -70,6 +81,10 @@ pub(crate) struct AppState {
     /// Fires when the server starts shutting down, so that event streams end and connections
     /// can drain.
     pub(crate) shutdown: CancellationToken,
+    /// The answers stored under `Idempotency-Key`s, and their locks.
+    pub(crate) idempotency: Arc<idempotency::Idempotency>,
+    /// The HTTP counters of `GET /metrics`.
+    pub(crate) metrics: Arc<metrics::Metrics>,
 }
 
 /// The HTTP facade over an engine, with its options. [`Api::router`] builds the routes;
@@ -89,6 +104,8 @@ impl Api {
                 engine,
                 keep_alive: Duration::from_secs(15),
                 shutdown: CancellationToken::new(),
+                idempotency: Arc::new(idempotency::Idempotency::new(None)),
+                metrics: Arc::default(),
             },
             drain: Duration::from_secs(10),
         }
@@ -101,13 +118,22 @@ impl Api {
         self
     }
 
+    /// Stores the answers to requests with an `Idempotency-Key` durably under
+    /// `data/api/idempotency`, so that a retry after a restart still gets the first answer.
+    /// Without it they are kept in memory, for the life of the server.
+    pub fn data_dir(mut self, data: impl AsRef<Path>) -> Self {
+        self.state.idempotency = Arc::new(idempotency::Idempotency::new(Some(data.as_ref())));
+        self
+    }
+
     /// How long [`Api::serve`] waits for requests in flight once shutdown starts.
     pub fn drain(mut self, timeout: Duration) -> Self {
         self.drain = timeout;
         self
     }
 
-    /// Every route under `/api/v1`, with JSON answers for unknown routes and methods.
+    /// Every route under `/api/v1` and `GET /metrics`, with JSON answers for unknown routes and
+    /// methods.
     pub fn router(&self) -> Router {
         let episode_routes = Router::new()
             .route("/", get(episodes::list).post(episodes::create))
@@ -125,9 +151,12 @@ impl Api {
             .nest("/episodes", episode_routes);
         Router::new()
             .nest("/api/v1", v1)
+            .route("/metrics", get(metrics::metrics))
             .fallback(error::no_route)
             .method_not_allowed_fallback(error::no_method)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
+            .layer(from_fn_with_state(self.state.clone(), idempotency::layer))
+            .layer(from_fn_with_state(self.state.clone(), metrics::layer))
             .with_state(self.state.clone())
     }
 

@@ -28,7 +28,7 @@ const DEMO_IDEA: &str = "a lighthouse keeper vanishes the night a storm cuts the
 /// Runs the command.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let engine = open(&args.data).await?;
-    let result = dispatch(&engine, args.command).await;
+    let result = dispatch(&engine, &args.data, args.command).await;
     engine.shutdown().await;
     result
 }
@@ -82,7 +82,7 @@ fn episode_id(s: &str) -> anyhow::Result<EpisodeId> {
         .map_err(|e| anyhow::anyhow!("`{s}` is not an episode id: {e}"))
 }
 
-async fn dispatch(engine: &Engine, command: Command) -> anyhow::Result<()> {
+async fn dispatch(engine: &Engine, data: &Path, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Demo { out, render } => {
             check_render(&render)?;
@@ -141,6 +141,6 @@ async fn dispatch(engine: &Engine, command: Command) -> anyhow::Result<()> {
             println!("exported {written} files to {}", dir.display());
             Ok(())
         }
-        Command::Serve { addr } => serve::serve(engine, addr).await,
+        Command::Serve { addr } => serve::serve(engine, data, addr).await,
     }
 }

@@ -2,14 +2,16 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::Path;
 
 use anyhow::Context;
 use showrunner::engine::Engine;
 
 /// Serves until a shutdown signal, then stops taking connections and drains the requests in
 /// flight; the caller shuts the engine down after (runs in flight are re-queued durably by the
-/// next start, as after a crash).
-pub async fn serve(engine: &Engine, addr: SocketAddr) -> anyhow::Result<()> {
+/// next start, as after a crash). Answers to requests with an `Idempotency-Key` are stored under
+/// `data/api/idempotency`, so that retries get them across restarts.
+pub async fn serve(engine: &Engine, data: &Path, addr: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
@@ -18,6 +20,7 @@ pub async fn serve(engine: &Engine, addr: SocketAddr) -> anyhow::Result<()> {
     println!("listening on http://{local}");
     std::io::stdout().flush().context("writing to stdout")?;
     showrunner_api::Api::new(engine.clone())
+        .data_dir(data)
         .serve(listener, shutdown_signal())
         .await
         .context("serving HTTP")?;

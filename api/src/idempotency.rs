@@ -1,0 +1,274 @@
+//! The `Idempotency-Key` header on every `POST` under `/api/v1`: a retried request with the
+//! same key, method, path and body gets the first answer again (same status, same body, and
+//! its `Content-Type` and `Location`), across server restarts, without acting a second time.
+//!
+//! - A key is 1 to 255 bytes of visible ASCII (`!` to `~`); any other is `400 bad_request`.
+//! - Answers are stored one file per key, `DATA/api/idempotency/<blake3 of the key>.json`,
+//!   holding the method, path and a blake3 of the body they answered. Each is written to a
+//!   temporary file, fsynced, renamed into place and the directory fsynced, after the action
+//!   completes and before the answer is sent. Without a data directory ([`crate::Api::data_dir`])
+//!   answers are kept in memory only, for the life of the server.
+//! - The same key reused with another method, path or body is `422 idempotency_key_reused`.
+//! - Concurrent requests with one key are serialised (a per-key async mutex): the second waits
+//!   for the first and then returns its stored answer.
+//! - Server errors (5xx: `internal`, `shutting_down`) are not stored, so that a retry after a
+//!   transient failure acts again; neither is an answer whose body is not UTF-8.
+//! - A replayed answer carries `Idempotent-Replayed: true`.
+//!
+//! The one window this cannot cover: a crash after the engine has made the action durable but
+//! before the answer is stored. The retry then finds no stored answer and executes again; for a
+//! node action that typically ends in `409` (the version named is no longer current, or the
+//! instance is no longer at its gate), and a retried create makes a second episode.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::{AppState, BODY_LIMIT};
+
+/// The request header.
+pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The response header on a replayed answer.
+const REPLAYED: &str = "idempotent-replayed";
+
+/// The longest key accepted, in bytes.
+const MAX_KEY_LEN: usize = 255;
+
+/// The response headers kept with an answer.
+const KEPT_HEADERS: [HeaderName; 2] = [header::CONTENT_TYPE, header::LOCATION];
+
+/// One stored answer and what it answered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Stored {
+    method: String,
+    path: String,
+    /// blake3 of the request body, hex.
+    body_hash: String,
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+/// The stored answers and the per-key locks.
+#[derive(Default)]
+pub(crate) struct Idempotency {
+    /// `DATA/api/idempotency`, or `None` to keep answers in memory.
+    dir: Option<PathBuf>,
+    memory: Mutex<HashMap<String, Stored>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Idempotency {
+    /// Answers stored under `data/api/idempotency`, or in memory without a data directory.
+    pub(crate) fn new(data: Option<&Path>) -> Self {
+        Self {
+            dir: data.map(|d| d.join("api").join("idempotency")),
+            ..Self::default()
+        }
+    }
+
+    fn lock_for(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.entry(name.to_owned()).or_default().clone()
+    }
+
+    /// Drops the key's lock from the map when no other request holds or waits on it.
+    fn release(&self, name: &str, lock: Arc<tokio::sync::Mutex<()>>) {
+        let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // One reference in the map, one here: nobody else is waiting.
+        if Arc::strong_count(&lock) == 2 {
+            locks.remove(name);
+        }
+    }
+
+    async fn load(&self, name: &str) -> Result<Option<Stored>, ApiError> {
+        let Some(dir) = &self.dir else {
+            let memory = self.memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            return Ok(memory.get(name).cloned());
+        };
+        let file = dir.join(format!("{name}.json"));
+        match tokio::fs::read(&file).await {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| ApiError::internal(format!("reading {}: {e}", file.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ApiError::internal(format!("reading {}: {e}", file.display()))),
+        }
+    }
+
+    async fn save(&self, name: &str, stored: Stored) -> Result<(), ApiError> {
+        let Some(dir) = self.dir.clone() else {
+            let mut memory = self.memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            memory.insert(name.to_owned(), stored);
+            return Ok(());
+        };
+        let bytes = serde_json::to_vec(&stored).map_err(ApiError::internal)?;
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || write_durably(&dir, &name, &bytes))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| ApiError::internal(format!("storing an idempotent answer: {e}")))
+    }
+}
+
+/// Writes `dir/name.json` atomically and durably: temporary file, fsync, rename, fsync of the
+/// directory.
+fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{name}.json.tmp"));
+    {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, dir.join(format!("{name}.json")))?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Checks a key: 1 to 255 bytes of visible ASCII.
+fn valid_key(key: &[u8]) -> bool {
+    !key.is_empty() && key.len() <= MAX_KEY_LEN && key.iter().all(|b| (0x21..=0x7e).contains(b))
+}
+
+/// The middleware: passes through everything but a `POST` under `/api/v1` with the header.
+pub(crate) async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    // The whole path, `/api/v1` included, whichever router this runs in.
+    let path = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path().to_owned(), |o| o.0.path().to_owned());
+    if !path.starts_with("/api/v1/") {
+        return next.run(request).await;
+    }
+    let Some(key) = request.headers().get(IDEMPOTENCY_KEY) else {
+        return next.run(request).await;
+    };
+    if !valid_key(key.as_bytes()) {
+        return ApiError::bad_request("the Idempotency-Key header must be 1 to 255 visible ASCII characters")
+            .with_details(json!({"header": "Idempotency-Key"}))
+            .into_response();
+    }
+    let name = blake3::hash(key.as_bytes()).to_hex().to_string();
+    let method = request.method().to_string();
+    let (parts, body) = request.into_parts();
+    let bytes = match to_bytes(body, BODY_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body is over {BODY_LIMIT} bytes"),
+            )
+            .into_response();
+        }
+    };
+    let body_hash = blake3::hash(&bytes).to_hex().to_string();
+    let store = state.idempotency.clone();
+    let lock = store.lock_for(&name);
+    let answer = {
+        let _held = lock.lock().await;
+        once(
+            &store,
+            &name,
+            &method,
+            &path,
+            &body_hash,
+            Request::from_parts(parts, Body::from(bytes)),
+            next,
+        )
+        .await
+    };
+    store.release(&name, lock);
+    answer.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Under the key's lock: the stored answer, or the action's, stored before it is returned.
+async fn once(
+    store: &Idempotency,
+    name: &str,
+    method: &str,
+    path: &str,
+    body_hash: &str,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if let Some(stored) = store.load(name).await? {
+        if stored.method != method || stored.path != path || stored.body_hash != body_hash {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for another request",
+            )
+            .with_details(json!({"method": stored.method, "path": stored.path})));
+        }
+        return Ok(replay(stored));
+    }
+    let response = next.run(request).await;
+    let (parts, body) = response.into_parts();
+    let bytes = to_bytes(body, usize::MAX).await.map_err(ApiError::internal)?;
+    if !parts.status.is_server_error()
+        && let Ok(text) = std::str::from_utf8(&bytes)
+    {
+        let headers = KEPT_HEADERS
+            .iter()
+            .filter_map(|h| {
+                let value = parts.headers.get(h)?.to_str().ok()?;
+                Some((h.as_str().to_owned(), value.to_owned()))
+            })
+            .collect();
+        let stored = Stored {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            body_hash: body_hash.to_owned(),
+            status: parts.status.as_u16(),
+            headers,
+            body: text.to_owned(),
+        };
+        store.save(name, stored).await?;
+    }
+    Ok(Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// A stored answer, sent again.
+fn replay(stored: Stored) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, stored.body).into_response();
+    let headers = response.headers_mut();
+    headers.remove(header::CONTENT_TYPE);
+    for (name, value) in stored.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            headers.insert(name, value);
+        }
+    }
+    headers.insert(HeaderName::from_static(REPLAYED), HeaderValue::from_static("true"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_key;
+
+    #[test]
+    fn keys_are_visible_ascii_up_to_255_bytes() {
+        assert!(valid_key(b"abc-123_~!"));
+        assert!(valid_key(&[b'k'; 255]));
+        assert!(!valid_key(&[b'k'; 256]));
+        assert!(!valid_key(b""));
+        assert!(!valid_key(b"has space"));
+        assert!(!valid_key("é".as_bytes()));
+    }
+}
