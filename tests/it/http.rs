@@ -528,23 +528,28 @@ impl SseReader {
             }
         }
     }
+
+    /// Every event up to and including the first of type `kind`.
+    async fn events_until(&mut self, kind: &str) -> Vec<(u64, Value)> {
+        let mut events = Vec::new();
+        loop {
+            let event = self.event().await;
+            let last = event.1["type"] == json!(kind);
+            events.push(event);
+            if last {
+                return events;
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sse_client_that_disconnects_mid_episode_resumes_without_gap_or_duplicate() {
     let server = Server::start().await;
     let id = server.create("a clockmaker's last clock runs backwards", 6.0).await;
-    let mut seen: Vec<(u64, Value)> = Vec::new();
     let mut reader = SseReader::open(&server, &id, None).await;
     // Up to the outline's gate, then hang up.
-    loop {
-        let event = reader.event().await;
-        let at_gate = event.1["type"] == json!("GateOpened");
-        seen.push(event);
-        if at_gate {
-            break;
-        }
-    }
+    let mut seen = reader.events_until("GateOpened").await;
     drop(reader);
 
     // While no one listens, the episode goes on: the gates are approved over HTTP.
@@ -1508,15 +1513,7 @@ async fn killed_mid_episode(data: &Path) {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
     let mut reader = SseReader::from(response);
-    let mut log: Vec<(u64, Value)> = Vec::new();
-    loop {
-        let event = reader.event().await;
-        let completed = event.1["type"] == json!("EpisodeCompleted");
-        log.push(event);
-        if completed {
-            break;
-        }
-    }
+    let log = reader.events_until("EpisodeCompleted").await;
     drop(reader);
     let seqs: Vec<u64> = log.iter().map(|(seq, _)| *seq).collect();
     let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
