@@ -240,21 +240,7 @@ impl Actor {
     /// Numbers the events and writes the batch; resolves when durable.
     async fn commit(&mut self, changes: &mut Changes, now: Timestamp) -> std::result::Result<Vec<Event>, StoreError> {
         let id = self.episode.id();
-        let header = self.episode.header_mut();
-        let events: Vec<Event> = changes
-            .events
-            .drain(..)
-            .map(|kind| {
-                let seq = header.next_seq;
-                header.next_seq += 1;
-                Event {
-                    episode: id,
-                    seq,
-                    at: now,
-                    kind,
-                }
-            })
-            .collect();
+        let events = self.episode.number_events(std::mem::take(&mut changes.events), now);
         let mut commit = Commit::new(id);
         if self.episode.take_header_dirty() {
             commit.header = Some(self.episode.header().clone());

@@ -200,20 +200,9 @@ impl Engine {
         mut episode: Episode,
         mut changes: crate::command::Changes,
     ) -> Result<()> {
-        let id = episode.id();
-        let now = now_ms();
-        let header = episode.header_mut();
-        let mut commit = Commit::new(id);
-        for kind in changes.events.drain(..) {
-            commit.events.push(crate::events::Event {
-                episode: id,
-                seq: header.next_seq,
-                at: now,
-                kind,
-            });
-            header.next_seq += 1;
-        }
-        commit.header = Some(header.clone());
+        let mut commit = Commit::new(episode.id());
+        commit.events = episode.number_events(std::mem::take(&mut changes.events), now_ms());
+        commit.header = Some(episode.header().clone());
         episode.take_header_dirty();
         commit.runnable = Some(episode.has_work());
         commit.instances = episode.instances().cloned().collect();

@@ -221,9 +221,21 @@ impl Episode {
         &self.header
     }
 
-    /// The header, for the runner to number events.
-    pub(crate) fn header_mut(&mut self) -> &mut EpisodeRecord {
-        &mut self.header
+    /// Gives `kinds` the episode's next sequence numbers, in order: the events of a commit.
+    pub(crate) fn number_events(&mut self, kinds: Vec<EventKind>, now: Timestamp) -> Vec<crate::events::Event> {
+        kinds
+            .into_iter()
+            .map(|kind| {
+                let seq = self.header.next_seq;
+                self.header.next_seq += 1;
+                crate::events::Event {
+                    episode: self.header.id,
+                    seq,
+                    at: now,
+                    kind,
+                }
+            })
+            .collect()
     }
 
     /// True (once) when the header changed beyond its event counter since the last call.
