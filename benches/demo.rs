@@ -44,6 +44,7 @@ async fn settle(engine: &Engine, id: EpisodeId) -> usize {
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let brief = Brief {
+        series: None,
         idea: Some("a lighthouse keeper vanishes the night a storm cuts the island off".into()),
         script: None,
         settings: Settings::default(),

@@ -178,6 +178,7 @@ impl CreateEpisode {
         }
         check_settings(&self.settings)?;
         Ok(Brief {
+            series: None,
             idea: self.idea.clone(),
             script: self.script.clone(),
             settings: self.settings.clone(),

@@ -174,6 +174,15 @@ impl From<EngineError> for ApiError {
                 details["reason"] = json!(reason);
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message).with_details(details)
             }
+            EngineError::SeriesNotFound(series) => {
+                Self::new(StatusCode::NOT_FOUND, "series_not_found", message).with_details(json!({"series": series}))
+            }
+            EngineError::SeriesConflict { series, given, current } => {
+                Self::new(StatusCode::CONFLICT, "series_conflict", message)
+                    .with_details(json!({"series": series, "given_revision": given, "current_revision": current}))
+            }
+            EngineError::InvalidInput(reason) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message)
+                .with_details(json!({"path": "", "reason": reason})),
             EngineError::UnknownDefinition {
                 episode,
                 workflow,

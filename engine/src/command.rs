@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::definition::Resource;
 use crate::error::NodeError;
-use crate::events::EventKind;
+use crate::events::{EventKind, Speaker};
 use crate::ids::{InstanceKey, Timestamp};
 
 /// An action or a runner report, applied to one episode.
@@ -91,6 +91,15 @@ pub enum Command {
     },
     /// Recovery after a restart: running instances were interrupted.
     Recover,
+    /// Append a line to the episode's conversation; changes nothing else.
+    Note {
+        /// Who wrote it.
+        author: Speaker,
+        /// The text.
+        text: String,
+        /// What it did or understood.
+        data: Value,
+    },
 }
 
 impl Command {
@@ -110,6 +119,7 @@ impl Command {
             Command::Progress { .. } => "report progress of",
             Command::RetryDue { .. } => "retry",
             Command::Recover => "recover",
+            Command::Note { .. } => "note",
         }
     }
 }

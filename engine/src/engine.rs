@@ -13,7 +13,8 @@ use crate::command::Command;
 use crate::definition::{Resource, WorkflowDef};
 use crate::episode::Episode;
 use crate::error::{EngineError, Result};
-use crate::ids::{EpisodeId, InstanceKey, now_ms};
+use crate::events::{Event, Speaker};
+use crate::ids::{EpisodeId, InstanceKey, SeriesId, now_ms};
 use crate::record::{EpisodeStatus, InstanceRecord};
 use crate::recovery::RecoveryReport;
 use crate::scheduler::{Scheduler, Ticket};
@@ -54,6 +55,8 @@ pub(crate) struct Shared {
     unavailable: Mutex<HashMap<EpisodeId, (String, String)>>,
     scheduler: Mutex<Scheduler>,
     actors: Mutex<Vec<JoinHandle<()>>>,
+    /// Serialises series updates, so that a revision check and its write are one step.
+    pub(crate) series_writes: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -125,7 +128,7 @@ impl Shared {
 /// The workflow engine. Cheap to clone; every clone drives the same episodes.
 #[derive(Clone)]
 pub struct Engine {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl Engine {
@@ -147,6 +150,7 @@ impl Engine {
             unavailable: Mutex::new(HashMap::new()),
             scheduler: Mutex::new(Scheduler::new(&config.limits)),
             actors: Mutex::new(Vec::new()),
+            series_writes: tokio::sync::Mutex::new(()),
         });
         let engine = Self { shared };
         for def in definitions {
@@ -184,11 +188,36 @@ impl Engine {
     /// Creates an episode of `workflow` with `input` (given to every node under `"episode"`);
     /// returns once it is durable and its first nodes are queued.
     pub async fn create_episode(&self, workflow: &str, input: Value, seed: u64) -> Result<EpisodeId> {
+        self.create(workflow, input, seed, None).await
+    }
+
+    /// Creates an episode of `workflow` in `series`: the series' current content joins the
+    /// input under `"series"` (with its `id`, `title` and `revision`), copied now so that later
+    /// changes to the series leave the episode as it was made. `input` must be an object.
+    pub async fn create_series_episode(
+        &self,
+        series: SeriesId,
+        workflow: &str,
+        mut input: Value,
+        seed: u64,
+    ) -> Result<EpisodeId> {
+        let record = self.series(series)?;
+        let fields = input
+            .as_object_mut()
+            .ok_or_else(|| EngineError::InvalidInput("an episode in a series needs an object input".into()))?;
+        fields.insert("series".into(), crate::series::as_input(&record));
+        self.create(workflow, input, seed, Some(series)).await
+    }
+
+    async fn create(&self, workflow: &str, input: Value, seed: u64, series: Option<SeriesId>) -> Result<EpisodeId> {
         let def = self
             .workflow(workflow)
             .ok_or_else(|| EngineError::UnknownWorkflow(workflow.to_owned()))?;
         let id = EpisodeId::generate();
-        let (episode, changes) = Episode::create(&def, id, input, seed, now_ms());
+        let (mut episode, changes) = Episode::create(&def, id, input, seed, now_ms());
+        if let Some(series) = series {
+            episode.set_series(series);
+        }
         self.start_new(def, episode, changes).await?;
         Ok(id)
     }
@@ -372,6 +401,16 @@ impl Engine {
     /// The value of version `n` of an instance.
     pub fn version_value(&self, episode: EpisodeId, key: &InstanceKey, n: u32) -> Result<Value> {
         Ok(self.shared.store.version_value(episode, key, n)?)
+    }
+
+    /// Appends a line to the episode's conversation (an event in its log).
+    pub async fn note(&self, episode: EpisodeId, author: Speaker, text: String, data: Value) -> Result<()> {
+        self.command(episode, Command::Note { author, text, data }).await
+    }
+
+    /// Up to `limit` stored events of `episode` from sequence number `from_seq` on, in order.
+    pub fn events(&self, episode: EpisodeId, from_seq: u64, limit: usize) -> Result<Vec<Event>> {
+        Ok(self.shared.store.events(episode, from_seq, limit)?)
     }
 
     /// The ids of the episodes with `status`.

@@ -15,7 +15,7 @@ use crate::definition::{Gate, NodeKind, Read, WorkflowDef};
 use crate::error::{EngineError, NodeError};
 use crate::events::EventKind;
 use crate::fingerprint::{derive_seed, fingerprint, map_hash, value_hash};
-use crate::ids::{ContentHash, EpisodeId, InstanceKey, Timestamp};
+use crate::ids::{ContentHash, EpisodeId, InstanceKey, SeriesId, Timestamp};
 use crate::lifecycle::{LifecycleInput, NodeState};
 use crate::record::{Author, EpisodeRecord, EpisodeStatus, InstanceRecord, ItemMeta, ReadKey, VersionMeta};
 use crate::retry::backoff;
@@ -109,6 +109,7 @@ impl Episode {
             status: EpisodeStatus::Active,
             created_at: now,
             forked_from: None,
+            series: None,
             next_seq: 1,
         };
         let mut episode = Self {
@@ -219,6 +220,12 @@ impl Episode {
     /// The header.
     pub fn header(&self) -> &EpisodeRecord {
         &self.header
+    }
+
+    /// Records the series a new episode belongs to.
+    pub(crate) fn set_series(&mut self, series: SeriesId) {
+        self.header.series = Some(series);
+        self.header_dirty = true;
     }
 
     /// Gives `kinds` the episode's next sequence numbers, in order: the events of a commit.
@@ -334,6 +341,7 @@ impl Episode {
                 }
             }
             Command::Recover => self.recover(&mut step),
+            Command::Note { author, text, data } => step.out.events.push(EventKind::Message { author, text, data }),
         }
         self.propagate(&mut step);
         self.update_status(&mut step);

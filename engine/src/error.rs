@@ -1,7 +1,7 @@
 //! The engine's error types: definition errors (at build time), store errors, node errors and
 //! the errors an action or command can return.
 
-use crate::ids::{EpisodeId, InstanceKey};
+use crate::ids::{EpisodeId, InstanceKey, SeriesId};
 
 /// A workflow definition that cannot be built. Each variant names the nodes at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -183,6 +183,22 @@ pub enum EngineError {
         /// What is wrong.
         reason: String,
     },
+    /// No series with this id.
+    #[error("series {0} not found")]
+    SeriesNotFound(SeriesId),
+    /// An update names a series revision that is not the current one; nothing changed.
+    #[error("series {series} changed: the update was made from revision {given}, current is {current}")]
+    SeriesConflict {
+        /// The series.
+        series: SeriesId,
+        /// The revision the update was made from.
+        given: u32,
+        /// The current revision.
+        current: u32,
+    },
+    /// An episode input that cannot be used (a series needs an object to join).
+    #[error("invalid episode input: {0}")]
+    InvalidInput(String),
     /// No workflow registered under this name.
     #[error("workflow `{0}` is not registered")]
     UnknownWorkflow(String),
@@ -213,7 +229,10 @@ impl EngineError {
     pub fn is_conflict(&self) -> bool {
         matches!(
             self,
-            Self::VersionConflict { .. } | Self::IllegalAction { .. } | Self::IllegalEpisodeAction { .. }
+            Self::VersionConflict { .. }
+                | Self::IllegalAction { .. }
+                | Self::IllegalEpisodeAction { .. }
+                | Self::SeriesConflict { .. }
         )
     }
 }

@@ -1,6 +1,7 @@
 //! Events: every transition of an episode, numbered per episode.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::definition::GateKind;
 use crate::ids::{ContentHash, EpisodeId, InstanceKey, Timestamp};
@@ -174,6 +175,26 @@ pub enum EventKind {
     EpisodeReopened,
     /// The episode was cancelled.
     EpisodeCancelled,
+    /// A line of the episode's conversation: a person's chat message or the assistant's reply.
+    Message {
+        /// Who wrote it.
+        author: Speaker,
+        /// The text.
+        text: String,
+        /// What the line did or understood (intent, action, instance), for clients.
+        #[serde(default, skip_serializing_if = "Value::is_null")]
+        data: Value,
+    },
+}
+
+/// Who wrote a line of a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Speaker {
+    /// A person, through a client.
+    User,
+    /// The assistant answering them.
+    Assistant,
 }
 
 impl EventKind {

@@ -6,31 +6,46 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-/// An episode's identity: a ULID, so ids sort by creation time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct EpisodeId(pub Ulid);
+/// A ULID newtype: generated fresh, shown and parsed in the 26-character Crockford form.
+macro_rules! ulid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Ulid);
 
-impl EpisodeId {
-    /// A fresh id.
-    pub fn generate() -> Self {
-        Self(Ulid::generate())
-    }
+        impl $name {
+            /// A fresh id.
+            pub fn generate() -> Self {
+                Self(Ulid::generate())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ulid::DecodeError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Ulid::from_string(s).map(Self)
+            }
+        }
+    };
 }
 
-impl fmt::Display for EpisodeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+ulid_id!(
+    /// An episode's identity: a ULID, so ids sort by creation time.
+    EpisodeId
+);
 
-impl FromStr for EpisodeId {
-    type Err = ulid::DecodeError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ulid::from_string(s).map(Self)
-    }
-}
+ulid_id!(
+    /// A series' identity: a ULID, so ids sort by creation time.
+    SeriesId
+);
 
 /// One node instance of an episode: a node key, plus the item's stable id for a map node.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

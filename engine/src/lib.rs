@@ -51,6 +51,7 @@ mod recovery;
 mod retry;
 mod run;
 mod scheduler;
+mod series;
 mod store;
 mod subscription;
 
@@ -64,12 +65,14 @@ pub use definition::{
 pub use engine::{Engine, EngineConfig};
 pub use episode::Episode;
 pub use error::{DefinitionError, EngineError, NodeError, Result, StoreError};
-pub use events::{Event, EventKind};
+pub use events::{Event, EventKind, Speaker};
 pub use fingerprint::{fingerprint, value_hash};
-pub use ids::{ContentHash, EpisodeId, InstanceKey, Timestamp, now_ms};
+pub use ids::{ContentHash, EpisodeId, InstanceKey, SeriesId, Timestamp, now_ms};
 pub use lifecycle::{LifecycleInput, NodeState};
 pub use node::{DynNode, Node, NodeCtx};
-pub use record::{Author, EpisodeRecord, EpisodeStatus, InstanceRecord, ItemMeta, ReadKey, VersionMeta};
+pub use record::{
+    Author, EpisodeRecord, EpisodeStatus, InstanceRecord, ItemMeta, ReadKey, SeriesRecord, VersionMeta,
+};
 pub use recovery::{RecoveryReport, UnknownDefinition};
 pub use retry::backoff;
 pub use scheduler::{Scheduler, Ticket};

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{ContentHash, EpisodeId, InstanceKey, Timestamp};
+use crate::ids::{ContentHash, EpisodeId, InstanceKey, SeriesId, Timestamp};
 use crate::lifecycle::NodeState;
 
 /// Where an episode stands as a whole.
@@ -63,6 +63,9 @@ pub struct EpisodeRecord {
     /// The episode it was forked from, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forked_from: Option<EpisodeId>,
+    /// The series it belongs to, if any (its content was copied into the input at creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<SeriesId>,
     /// The sequence number the next event gets.
     pub next_seq: u64,
 }
@@ -210,4 +213,24 @@ impl InstanceRecord {
             None
         }
     }
+}
+
+/// A series: what its episodes share (a bible, a cast), stored on its own and copied into each
+/// episode's input when the episode is created, so that later changes never alter an episode
+/// behind its approvals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesRecord {
+    /// The series' id.
+    pub id: SeriesId,
+    /// Its title.
+    pub title: String,
+    /// What episodes share, as the workflows read it (for the stock workflows: a bible and
+    /// characters). Episodes see it under `"series"` in their input.
+    pub content: Value,
+    /// Bumped by every update, from 1; an update names the revision it was made from.
+    pub revision: u32,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
 }

@@ -18,8 +18,8 @@ use serde_json::Value;
 
 use crate::error::StoreError;
 use crate::events::Event;
-use crate::ids::{ContentHash, EpisodeId, InstanceKey};
-use crate::record::{EpisodeRecord, EpisodeStatus, InstanceRecord};
+use crate::ids::{ContentHash, EpisodeId, InstanceKey, SeriesId};
+use crate::record::{EpisodeRecord, EpisodeStatus, InstanceRecord, SeriesRecord};
 
 /// One atomic, durable write of an episode's changes.
 #[derive(Debug, Clone)]
@@ -150,6 +150,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes an episode with its log, snapshots and values; resolves once durable.
     async fn delete_episode(&self, episode: EpisodeId) -> Result<(), StoreError>;
+
+    /// Writes a series record (replacing the stored one); resolves once durable.
+    async fn put_series(&self, series: &SeriesRecord) -> Result<(), StoreError>;
+
+    /// One series; `None` when it does not exist.
+    fn series(&self, id: SeriesId) -> Result<Option<SeriesRecord>, StoreError>;
+
+    /// Every series, oldest first.
+    fn all_series(&self) -> Result<Vec<SeriesRecord>, StoreError>;
+
+    /// Deletes a series; resolves once durable. Its episodes keep the copy they were made with.
+    async fn delete_series(&self, id: SeriesId) -> Result<(), StoreError>;
 }
 
 /// A reference to a blob, as it appears inside node outputs: the string `blob:<64 hex digits>`.

@@ -63,6 +63,152 @@ pub struct Brief {
     /// The settings.
     #[serde(default)]
     pub settings: Settings,
+    /// The series the episode belongs to, as it stood when the episode was made (the engine
+    /// copies it in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<SeriesBrief>,
+}
+
+/// A series' bible: what every episode of it keeps to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Bible {
+    /// The look, in words ("ink and watercolour, muted greens").
+    pub visual_style: String,
+    /// The world the stories happen in.
+    pub world: String,
+    /// Rules the stories keep ("no one ever leaves the island").
+    pub rules: Vec<String>,
+}
+
+/// What a series shares with its episodes: its bible and its regular characters. Episodes read
+/// it under `episode.series`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SeriesBrief {
+    /// The series' id (set by the engine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The title.
+    #[serde(default)]
+    pub title: String,
+    /// The bible.
+    #[serde(default)]
+    pub bible: Bible,
+    /// The regular characters, who appear in every episode as they are here.
+    #[serde(default)]
+    pub characters: Vec<Character>,
+}
+
+/// The most reference images a character may have.
+pub const MAX_REFERENCE_IMAGES: usize = 3;
+
+/// A character as a person writes it into a series: the fields of [`Character`], with the id
+/// derived from the name when missing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CharacterSheet {
+    /// Stable id; a slug of the name when missing.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Role in the story.
+    #[serde(default)]
+    pub role: String,
+    /// Face and body.
+    #[serde(default)]
+    pub static_features: StaticFeatures,
+    /// Clothing and props.
+    #[serde(default)]
+    pub dynamic_features: DynamicFeatures,
+    /// Personality, in words.
+    #[serde(default)]
+    pub personality: String,
+    /// A voice description, for speech.
+    #[serde(default)]
+    pub voice: Option<String>,
+    /// Uploaded reference images (at most 3), as `blob:<hash>`.
+    #[serde(default)]
+    #[schemars(length(max = 3), with = "Vec<String>")]
+    pub reference_images: Vec<BlobRef>,
+}
+
+/// Content of a series as people write it: a bible and characters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesSheet {
+    /// The bible.
+    #[serde(default)]
+    pub bible: Bible,
+    /// The regular characters.
+    #[serde(default)]
+    pub characters: Vec<CharacterSheet>,
+}
+
+/// Why a series sheet was refused: the path of the field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct SheetError {
+    /// Where, as a path (`characters[1].reference_images`).
+    pub path: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl Brief {
+    /// The series' regular characters (none outside a series).
+    pub fn regulars(&self) -> &[Character] {
+        self.series.as_ref().map_or(&[], |s| &s.characters)
+    }
+}
+
+impl SeriesSheet {
+    /// The bible and the characters as episodes see them; refuses characters without a name, two
+    /// characters with one id, and more than [`MAX_REFERENCE_IMAGES`] reference images.
+    pub fn into_content(self) -> Result<(Bible, Vec<Character>), SheetError> {
+        let mut characters: Vec<Character> = Vec::with_capacity(self.characters.len());
+        for (i, sheet) in self.characters.into_iter().enumerate() {
+            let error = |field: &str, reason: String| SheetError {
+                path: format!("characters[{i}]{field}"),
+                reason,
+            };
+            if sheet.name.trim().is_empty() {
+                return Err(error(".name", "a character needs a name".into()));
+            }
+            if sheet.reference_images.len() > MAX_REFERENCE_IMAGES {
+                return Err(error(
+                    ".reference_images",
+                    format!(
+                        "at most {MAX_REFERENCE_IMAGES} reference images per character, not {}",
+                        sheet.reference_images.len()
+                    ),
+                ));
+            }
+            let id = sheet.id.unwrap_or_else(|| crate::rng::slug(&sheet.name));
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err(error(".id", format!("`{id}` is not an id: use letters, digits, `-` and `_`")));
+            }
+            if characters.iter().any(|c| c.id == id) {
+                return Err(error(".id", format!("two characters have the id `{id}`")));
+            }
+            characters.push(Character {
+                id,
+                name: sheet.name.trim().to_owned(),
+                role: sheet.role,
+                static_features: sheet.static_features,
+                dynamic_features: sheet.dynamic_features,
+                personality: sheet.personality,
+                voice: sheet.voice,
+                reference_images: sheet.reference_images,
+                generated_by: Generator {
+                    backend: "user".into(),
+                    model: "series".into(),
+                    seed: 0,
+                },
+            });
+        }
+        Ok((self.bible, characters))
+    }
 }
 
 /// A story beat.
@@ -88,7 +234,7 @@ pub struct Outline {
 }
 
 /// What does not change about a character.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StaticFeatures {
     /// The face.
     pub face: String,
@@ -97,7 +243,7 @@ pub struct StaticFeatures {
 }
 
 /// What may change about a character from scene to scene.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DynamicFeatures {
     /// What they wear.
     pub clothing: String,

@@ -53,6 +53,7 @@ async fn open(data: &Path) -> anyhow::Result<Engine> {
 fn brief(render: &Render, idea: Option<String>, script: Option<String>) -> Brief {
     let (width, height) = render.size;
     Brief {
+        series: None,
         idea,
         script,
         settings: Settings {

@@ -13,6 +13,7 @@
 //! n <episode:16> <node> 0x00 <item> 0x00 <n:4 BE> → version metadata (JSON)
 //! v <episode:16> <node> 0x00 <item> 0x00 <n:4 BE> → version value (JSON)
 //! e <episode:16> <seq:8 BE>                  → event (JSON)
+//! r <series:16>                              → series record (JSON)
 //! ```
 //! Versions are immutable, so their metadata is written once under its own key and an instance
 //! snapshot stays small however many versions it has. The header is written only when it
@@ -22,7 +23,7 @@
 //! scan finds everything of one episode. Node keys cannot hold 0x00 (the engine allows only
 //! `[A-Za-z0-9_-]`), so the separator is unambiguous; a missing item is an empty string.
 
-use showrunner_engine::{EpisodeId, EpisodeStatus, InstanceKey};
+use showrunner_engine::{EpisodeId, EpisodeStatus, InstanceKey, SeriesId};
 use ulid_bytes::{from_bytes, to_bytes};
 
 pub(crate) const FORMAT: &[u8] = b"mformat";
@@ -36,6 +37,7 @@ pub(crate) const DEFINITION: u8 = b'd';
 pub(crate) const INSTANCE: u8 = b'i';
 pub(crate) const VALUE: u8 = b'v';
 pub(crate) const EVENT: u8 = b'e';
+pub(crate) const SERIES: u8 = b'r';
 
 mod ulid_bytes {
     use showrunner_engine::EpisodeId;
@@ -55,6 +57,14 @@ pub(crate) fn episode_key(prefix: u8, episode: EpisodeId) -> Vec<u8> {
     let mut k = Vec::with_capacity(17);
     k.push(prefix);
     k.extend_from_slice(&to_bytes(episode));
+    k
+}
+
+/// The key of a series record.
+pub(crate) fn series_key(series: SeriesId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(SERIES);
+    k.extend_from_slice(&u128::from(series.0).to_be_bytes());
     k
 }
 

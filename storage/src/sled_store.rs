@@ -9,13 +9,13 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use showrunner_engine::{
     Commit, DefinitionUse, EpisodeId, EpisodeRecord, EpisodeSnapshot, EpisodeStatus, EpisodeSummary, Event,
-    InstanceKey, InstanceRecord, LoadFailure, Store, StoreError, VersionMeta,
+    InstanceKey, InstanceRecord, LoadFailure, SeriesId, SeriesRecord, Store, StoreError, VersionMeta,
 };
 
 use crate::group_commit::{CommitStats, DurableFiles, GroupCommit, Op};
 use crate::keys::{
-    DEFINITION, EVENT, FORMAT, HEADER, INDEX, INPUT, INSTANCE, META, VALUE, WORK, episode_key, episode_of, event_key,
-    instance_key, meta_key, status_byte, value_key, version_instance,
+    DEFINITION, EVENT, FORMAT, HEADER, INDEX, INPUT, INSTANCE, META, SERIES, VALUE, WORK, episode_key, episode_of,
+    event_key, instance_key, meta_key, series_key, status_byte, value_key, version_instance,
 };
 
 /// The store format this build reads and writes.
@@ -370,6 +370,30 @@ impl Store for SledStore {
         }
         self.writer.submit(ops, Some((episode, None))).await
     }
+
+    async fn put_series(&self, series: &SeriesRecord) -> Result<(), StoreError> {
+        let ops = vec![(series_key(series.id), Some(encode(series)?))];
+        self.writer.submit(ops, None).await
+    }
+
+    fn series(&self, id: SeriesId) -> Result<Option<SeriesRecord>, StoreError> {
+        let Some(bytes) = self.tree.get(series_key(id)).map_err(backend)? else {
+            return Ok(None);
+        };
+        decode(&bytes, None, &format!("series {id}")).map(Some)
+    }
+
+    fn all_series(&self) -> Result<Vec<SeriesRecord>, StoreError> {
+        self.tree
+            .scan_prefix([SERIES])
+            .values()
+            .map(|bytes| decode(&bytes.map_err(backend)?, None, "a series record"))
+            .collect()
+    }
+
+    async fn delete_series(&self, id: SeriesId) -> Result<(), StoreError> {
+        self.writer.submit(vec![(series_key(id), None)], None).await
+    }
 }
 
 impl std::fmt::Debug for SledStore {
@@ -399,6 +423,7 @@ mod tests {
             status,
             created_at: now_ms(),
             forked_from: None,
+            series: None,
             next_seq,
         }
     }
@@ -543,5 +568,34 @@ mod tests {
             store.load_episodes(&[]).expect("load").is_empty(),
             "nothing was written"
         );
+    }
+
+    #[tokio::test]
+    async fn series_round_trip_and_survive_reopening() {
+        let dir = tempfile::tempdir().expect("a tempdir");
+        let (a, b) = {
+            let store = SledStore::open(dir.path()).expect("the store");
+            let a = SeriesRecord {
+                id: SeriesId::generate(),
+                title: "Harbour Lights".into(),
+                content: json!({"bible": {"world": "a port town"}}),
+                revision: 1,
+                created_at: now_ms(),
+                updated_at: now_ms(),
+            };
+            let b = SeriesRecord {
+                id: SeriesId::generate(),
+                title: "Second".into(),
+                ..a.clone()
+            };
+            store.put_series(&a).await.expect("put a");
+            store.put_series(&b).await.expect("put b");
+            (a, b)
+        };
+        let store = SledStore::open(dir.path()).expect("the reopened store");
+        assert_eq!(store.all_series().expect("all"), vec![a.clone(), b.clone()]);
+        store.delete_series(a.id).await.expect("delete");
+        assert_eq!(store.series(a.id).expect("read"), None);
+        assert_eq!(store.series(b.id).expect("read"), Some(b));
     }
 }

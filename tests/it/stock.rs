@@ -23,6 +23,7 @@ fn brief(idea: Option<&str>, script: Option<&str>) -> Value {
 
 fn brief_of(idea: Option<&str>, script: Option<&str>, seconds: f64) -> Value {
     json!(Brief {
+        series: None,
         idea: idea.map(str::to_owned),
         script: script.map(str::to_owned),
         settings: Settings {

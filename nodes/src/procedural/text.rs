@@ -133,13 +133,14 @@ fn premise(brief: &Brief) -> String {
 }
 
 /// The cast's names: chosen by the premise alone, so regenerates keep them (and their ids).
-pub fn cast_names(brief: &Brief, count: usize) -> Vec<&'static str> {
+pub fn cast_names(brief: &Brief, count: usize) -> Vec<String> {
     let mut rng = Rng::new(hash_str(&premise(brief)));
-    let mut names = Vec::new();
-    while names.len() < count.min(NAMES.len()) {
+    let mut names: Vec<String> = brief.regulars().iter().map(|c| c.name.clone()).collect();
+    let wanted = count.max(names.len());
+    while names.len() < wanted && names.len() < NAMES.len() {
         let name = *rng.pick(&NAMES);
-        if !names.contains(&name) {
-            names.push(name);
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
         }
     }
     names
@@ -220,7 +221,7 @@ impl TextModel for ProceduralText {
     async fn outline(&self, brief: &Brief, feedback: Option<&str>, seed: u64) -> BackendResult<Outline> {
         let idea = premise(brief);
         let names = cast_names(brief, cast_size(brief));
-        let hero = names.first().copied().unwrap_or("Someone");
+        let hero = names.first().map_or("Someone", String::as_str);
         let mut rng = Rng::derive(seed, "outline");
         let (goal, deadline, tone) = (rng.pick(&GOALS), rng.pick(&DEADLINES), tone(feedback));
         let logline = format!("{}: {hero} must {goal} before {deadline}.", capitalised(&idea));
@@ -230,6 +231,9 @@ impl TextModel for ProceduralText {
             capitalised(&idea),
             idea.trim().trim_end_matches('.'),
         );
+        if let Some(world) = brief.series.as_ref().map(|s| s.bible.world.trim()).filter(|w| !w.is_empty()) {
+            synopsis.push_str(&format!(" Set in {}.", world.trim_end_matches('.')));
+        }
         if let Some(f) = feedback.filter(|f| !f.trim().is_empty()) {
             synopsis.push_str(&format!(" Revised: {}.", f.trim().trim_end_matches('.')));
         }
@@ -433,6 +437,7 @@ mod tests {
 
     fn brief(idea: &str, target: f64) -> Brief {
         Brief {
+            series: None,
             idea: Some(idea.into()),
             script: None,
             settings: Settings {

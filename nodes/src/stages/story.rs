@@ -70,10 +70,20 @@ impl Node for CharactersNode {
 
     async fn run(&self, input: CharactersInput, ctx: &NodeCtx) -> Result<Vec<Character>, NodeError> {
         let text = &self.backends.text;
-        text.characters(&input.episode, &input.outline, ctx.feedback(), ctx.seed())
+        let cast = text
+            .characters(&input.episode, &input.outline, ctx.feedback(), ctx.seed())
             .await
-            .map_err(node_error)
+            .map_err(node_error)?;
+        Ok(with_regulars(input.episode.regulars(), cast))
     }
+}
+
+/// The cast with the series' regular characters first, exactly as the series has them (a
+/// generated character with a regular's id gives way to the regular).
+fn with_regulars(regulars: &[Character], cast: Vec<Character>) -> Vec<Character> {
+    let mut all = regulars.to_vec();
+    all.extend(cast.into_iter().filter(|c| regulars.iter().all(|r| r.id != c.id)));
+    all
 }
 
 /// The input of the scenes.

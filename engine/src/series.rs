@@ -1,0 +1,83 @@
+//! Series: what episodes share (a bible, a cast), stored on their own and copied into each new
+//! episode's input.
+
+use serde_json::{Value, json};
+
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+use crate::ids::{SeriesId, now_ms};
+use crate::record::SeriesRecord;
+
+/// What an episode of `series` finds under `"series"` in its input: the content's fields with
+/// the series' `id`, `title` and `revision` (the content's own fields of those names lose).
+pub(crate) fn as_input(series: &SeriesRecord) -> Value {
+    let mut fields = match &series.content {
+        Value::Object(fields) => fields.clone(),
+        other => serde_json::Map::from_iter([("content".to_owned(), other.clone())]),
+    };
+    fields.insert("id".into(), json!(series.id));
+    fields.insert("title".into(), json!(series.title));
+    fields.insert("revision".into(), json!(series.revision));
+    Value::Object(fields)
+}
+
+impl Engine {
+    /// Creates a series; returns it once durable.
+    pub async fn create_series(&self, title: String, content: Value) -> Result<SeriesRecord> {
+        let now = now_ms();
+        let record = SeriesRecord {
+            id: SeriesId::generate(),
+            title,
+            content,
+            revision: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        self.shared.store.put_series(&record).await?;
+        Ok(record)
+    }
+
+    /// Replaces a series' title and content. `revision` must be the current one (optimistic
+    /// concurrency: two people editing the same bible cannot overwrite each other unseen).
+    /// Episodes already made keep the content they were made with.
+    pub async fn update_series(
+        &self,
+        id: SeriesId,
+        revision: u32,
+        title: String,
+        content: Value,
+    ) -> Result<SeriesRecord> {
+        let _write = self.shared.series_writes.lock().await;
+        let mut record = self.series(id)?;
+        if record.revision != revision {
+            return Err(EngineError::SeriesConflict {
+                series: id,
+                given: revision,
+                current: record.revision,
+            });
+        }
+        record.title = title;
+        record.content = content;
+        record.revision += 1;
+        record.updated_at = now_ms().max(record.updated_at);
+        self.shared.store.put_series(&record).await?;
+        Ok(record)
+    }
+
+    /// One series.
+    pub fn series(&self, id: SeriesId) -> Result<SeriesRecord> {
+        self.shared.store.series(id)?.ok_or(EngineError::SeriesNotFound(id))
+    }
+
+    /// Every series, oldest first.
+    pub fn all_series(&self) -> Result<Vec<SeriesRecord>> {
+        Ok(self.shared.store.all_series()?)
+    }
+
+    /// Deletes a series. Its episodes stay, with the copy of it they were made with.
+    pub async fn delete_series(&self, id: SeriesId) -> Result<()> {
+        let _write = self.shared.series_writes.lock().await;
+        self.series(id)?;
+        Ok(self.shared.store.delete_series(id).await?)
+    }
+}
