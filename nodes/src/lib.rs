@@ -10,6 +10,7 @@
 
 pub mod backend;
 pub mod fountain;
+pub mod intent;
 pub mod model;
 pub mod png;
 pub mod procedural;
