@@ -103,6 +103,9 @@ pub(crate) async fn list(
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateEpisode {
     workflow: String,
+    /// The series the episode belongs to: its bible and regular characters join the input.
+    #[serde(default)]
+    series_id: Option<String>,
     #[serde(default)]
     idea: Option<String>,
     #[serde(default)]
@@ -199,7 +202,16 @@ pub(crate) async fn create(
     let brief = request.brief()?;
     let seed = brief.settings.seed;
     let input = serde_json::to_value(&brief).map_err(ApiError::internal)?;
-    let id = state.engine.create_episode(&request.workflow, input, seed).await?;
+    let id = match request.series_id.as_deref() {
+        None => state.engine.create_episode(&request.workflow, input, seed).await?,
+        Some(series) => {
+            let series = crate::series::series_id(series).map_err(|e| e.with_details(json!({"path": "series_id"})))?;
+            state
+                .engine
+                .create_series_episode(series, &request.workflow, input, seed)
+                .await?
+        }
+    };
     let snapshot = state.engine.snapshot(id).await?;
     Ok(created(&location(id), EpisodeView::from(&snapshot)))
 }

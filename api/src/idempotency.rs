@@ -165,13 +165,14 @@ pub(crate) async fn layer(State(state): State<AppState>, request: Request, next:
     let name = blake3::hash(key.as_bytes()).to_hex().to_string();
     let method = request.method().to_string();
     let (parts, body) = request.into_parts();
-    let bytes = match to_bytes(body, BODY_LIMIT).await {
+    let limit = BODY_LIMIT.max(state.upload_limit);
+    let bytes = match to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => {
             return ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!("the request body is over {BODY_LIMIT} bytes"),
+                format!("the request body is over {limit} bytes"),
             )
             .into_response();
         }

@@ -23,7 +23,15 @@
 //! | `GET episodes/{id}/events` | the event log as SSE, resumable with `Last-Event-ID` or `?from=` |
 //! | `GET episodes/{id}/nodes/{key}[/items/{item}]` | one instance, its versions and a value |
 //! | `POST …/nodes/{key}[/items/{item}]/{action}` | `approve`, `regenerate`, `edit`, `select`, `revert` |
+//! | `GET episodes/{id}/messages`, `POST episodes/{id}/messages` | the conversation; a chat message acted on |
 //! | `GET artifacts/{hash}` | a blob, with its content type, `ETag`, caching and `Range` support |
+//! | `GET, POST series`, `GET, PUT, DELETE series/{id}` | series: a bible and a cast shared by episodes |
+//! | `POST series/{id}/characters/{c}/references` | attach an uploaded reference image (3 at most) |
+//! | `POST uploads` | a reference image (PNG or JPEG, 10 MB unless configured) |
+//! | `POST admin/gc` | collect unreferenced blobs (admin) |
+//!
+//! With API keys configured ([`Api::keys`]) every route but health needs one, and deletions,
+//! garbage collection and metrics need an admin key (see the `access` module).
 //!
 //! Every `POST` under `/api/v1` takes an `Idempotency-Key` header: a retry with the same key
 //! gets the first answer again, across restarts when the API has a data directory
@@ -43,6 +51,8 @@
 //! # }
 //! ```
 
+mod access;
+mod admin;
 mod artifacts;
 mod envelope;
 mod episodes;
@@ -51,8 +61,11 @@ mod events;
 mod extract;
 mod health;
 mod idempotency;
+mod messages;
 mod metrics;
 mod nodes;
+mod series;
+mod uploads;
 mod views;
 mod workflows;
 
@@ -66,9 +79,13 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use showrunner_engine::Engine;
+use showrunner_nodes::backend::Embedder;
+use showrunner_workflows::conversation::Conversation;
 use tokio_util::sync::CancellationToken;
 
+pub use access::{ApiKeys, Role};
 pub use error::ApiError;
+pub use uploads::DEFAULT_UPLOAD_LIMIT;
 
 /// The largest request body accepted: a screenplay or an edited value fits well within it.
 pub(crate) const BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -85,6 +102,12 @@ pub(crate) struct AppState {
     pub(crate) idempotency: Arc<idempotency::Idempotency>,
     /// The HTTP counters of `GET /metrics`.
     pub(crate) metrics: Arc<metrics::Metrics>,
+    /// The API keys; none means open.
+    pub(crate) keys: Arc<ApiKeys>,
+    /// The largest upload accepted, in bytes.
+    pub(crate) upload_limit: usize,
+    /// Turns chat messages into actions.
+    pub(crate) conversation: Conversation,
 }
 
 /// The HTTP facade over an engine, with its options. [`Api::router`] builds the routes;
@@ -96,16 +119,21 @@ pub struct Api {
 }
 
 impl Api {
-    /// The API over `engine`, with SSE keep-alives every 15 seconds and a 10-second drain on
-    /// shutdown.
+    /// The API over `engine`, with SSE keep-alives every 15 seconds, a 10-second drain on
+    /// shutdown, and chat messages classified by the built-in embedder (a keyword-assisted
+    /// hashed-trigram one; see [`Api::embedder`]).
     pub fn new(engine: Engine) -> Self {
+        let embedder = showrunner_nodes::stages::Backends::procedural().embedder;
         Self {
             state: AppState {
+                conversation: Conversation::new(engine.clone(), embedder),
                 engine,
                 keep_alive: Duration::from_secs(15),
                 shutdown: CancellationToken::new(),
                 idempotency: Arc::new(idempotency::Idempotency::new(None)),
                 metrics: Arc::default(),
+                keys: Arc::new(ApiKeys::none()),
+                upload_limit: DEFAULT_UPLOAD_LIMIT,
             },
             drain: Duration::from_secs(10),
         }
@@ -126,6 +154,26 @@ impl Api {
         self
     }
 
+    /// Requires API keys (see [`ApiKeys`]): every route but health then needs one, and the
+    /// admin routes an admin key.
+    pub fn keys(mut self, keys: ApiKeys) -> Self {
+        self.state.keys = Arc::new(keys);
+        self
+    }
+
+    /// The largest reference image accepted, in bytes (default [`DEFAULT_UPLOAD_LIMIT`]).
+    pub fn upload_limit(mut self, bytes: usize) -> Self {
+        self.state.upload_limit = bytes;
+        self
+    }
+
+    /// Classifies chat messages with `embedder` (real sentence embeddings classify better than
+    /// the built-in one).
+    pub fn embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
+        self.state.conversation = Conversation::new(self.state.engine.clone(), embedder);
+        self
+    }
+
     /// How long [`Api::serve`] waits for requests in flight once shutdown starts.
     pub fn drain(mut self, timeout: Duration) -> Self {
         self.drain = timeout;
@@ -141,10 +189,22 @@ impl Api {
             .route("/{id}/cancel", post(episodes::cancel))
             .route("/{id}/fork", post(episodes::fork))
             .route("/{id}/events", get(events::stream))
+            .route("/{id}/messages", get(messages::list).post(messages::post))
             .merge(node_routes("/{id}/nodes/{key}"))
             .merge(node_routes("/{id}/nodes/{key}/items/{item}"));
+        let upload_limit = DefaultBodyLimit::max(self.state.upload_limit);
+        let series_routes = Router::new()
+            .route("/", get(series::list).post(series::create))
+            .route("/{id}", get(series::show).put(series::update).delete(series::delete))
+            .route(
+                "/{id}/characters/{character}/references",
+                post(series::add_reference).layer(upload_limit),
+            );
         let v1 = Router::new()
             .route("/health", get(health::health))
+            .route("/uploads", post(uploads::upload).layer(upload_limit))
+            .route("/admin/gc", post(admin::collect_garbage))
+            .nest("/series", series_routes)
             .route("/workflows", get(workflows::list))
             .route("/workflows/{name}", get(workflows::show))
             .route("/artifacts/{hash}", get(artifacts::get))
@@ -156,6 +216,7 @@ impl Api {
             .method_not_allowed_fallback(error::no_method)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .layer(from_fn_with_state(self.state.clone(), idempotency::layer))
+            .layer(from_fn_with_state(self.state.clone(), access::layer))
             .layer(from_fn_with_state(self.state.clone(), metrics::layer))
             .with_state(self.state.clone())
     }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 use showrunner_engine::{
     Author, ContentHash, EpisodeId, EpisodeRecord, EpisodeSnapshot, Gate, InstanceRecord, NodeKind, NodeSpec,
-    NodeState, Read, Resource, Timestamp, VersionMeta, WorkflowDef,
+    NodeState, Read, Resource, SeriesId, Timestamp, VersionMeta, WorkflowDef,
 };
 
 /// A node state's stable name: `blocked`, `ready`, `running`, `produced`, `awaiting_approval`,
@@ -77,6 +77,8 @@ pub(crate) struct EpisodeView {
     created_at: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     forked_from: Option<EpisodeId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    series_id: Option<SeriesId>,
     seed: u64,
     input: Value,
     /// The sequence number the next event gets: subscribe from it to see only what comes next.
@@ -94,6 +96,7 @@ impl From<&EpisodeSnapshot> for EpisodeView {
             status: h.status.name(),
             created_at: h.created_at,
             forked_from: h.forked_from,
+            series_id: h.series,
             seed: h.seed,
             input: h.input.clone(),
             next_seq: h.next_seq,

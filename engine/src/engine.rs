@@ -18,7 +18,7 @@ use crate::ids::{EpisodeId, InstanceKey, SeriesId, now_ms};
 use crate::record::{EpisodeStatus, InstanceRecord};
 use crate::recovery::RecoveryReport;
 use crate::scheduler::{Scheduler, Ticket};
-use crate::store::{BlobStore, Commit, EpisodeSnapshot, GcStats, Store};
+use crate::store::{BlobRef, BlobStore, Commit, EpisodeSnapshot, GcStats, Store};
 use crate::subscription::EventStream;
 
 /// Engine settings.
@@ -450,7 +450,8 @@ impl Engine {
         }
     }
 
-    /// Deletes blobs that no stored version references and that are older than `grace`.
+    /// Deletes blobs that no stored version and no series references and that are older than
+    /// `grace`.
     pub async fn collect_garbage(&self, grace: Duration) -> Result<GcStats> {
         let mut live = HashSet::new();
         for loaded in self.shared.store.load_episodes(&[])? {
@@ -463,6 +464,10 @@ impl Engine {
                     live.extend(version.blobs.iter().copied());
                 }
             }
+        }
+        // Reference images of series characters.
+        for series in self.shared.store.all_series()? {
+            live.extend(BlobRef::find_all(&series.content));
         }
         Ok(self.shared.blobs.collect(&live, grace).await?)
     }

@@ -12,6 +12,9 @@ pub struct Args {
     /// Where the store, blobs and models live.
     #[arg(long, global = true, default_value = "showrunner-data")]
     pub data: PathBuf,
+    /// The configuration file (TOML); `DATA/showrunner.toml` when it exists.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -1,6 +1,7 @@
 //! The `showrunner` command's subcommands.
 
 mod args;
+mod config;
 mod drive;
 mod episodes;
 mod export;
@@ -20,6 +21,7 @@ use showrunner::workflows::{self, IDEA2VIDEO, SCRIPT2VIDEO};
 
 pub use args::Args;
 use args::{Command, EpisodesCommand, Render, Workflow};
+use config::Config;
 use drive::{Driver, Gates};
 
 /// The demo's idea.
@@ -27,8 +29,9 @@ const DEMO_IDEA: &str = "a lighthouse keeper vanishes the night a storm cuts the
 
 /// Runs the command.
 pub async fn run(args: Args) -> anyhow::Result<()> {
+    let config = Config::load(args.config.as_deref(), &args.data)?;
     let engine = open(&args.data).await?;
-    let result = dispatch(&engine, &args.data, args.command).await;
+    let result = dispatch(&engine, &args.data, &config, args.command).await;
     engine.shutdown().await;
     result
 }
@@ -83,7 +86,7 @@ fn episode_id(s: &str) -> anyhow::Result<EpisodeId> {
         .map_err(|e| anyhow::anyhow!("`{s}` is not an episode id: {e}"))
 }
 
-async fn dispatch(engine: &Engine, data: &Path, command: Command) -> anyhow::Result<()> {
+async fn dispatch(engine: &Engine, data: &Path, config: &Config, command: Command) -> anyhow::Result<()> {
     match command {
         Command::Demo { out, render } => {
             check_render(&render)?;
@@ -142,6 +145,6 @@ async fn dispatch(engine: &Engine, data: &Path, command: Command) -> anyhow::Res
             println!("exported {written} files to {}", dir.display());
             Ok(())
         }
-        Command::Serve { addr } => serve::serve(engine, data, addr).await,
+        Command::Serve { addr } => serve::serve(engine, data, config, addr).await,
     }
 }

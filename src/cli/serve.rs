@@ -7,11 +7,15 @@ use std::path::Path;
 use anyhow::Context;
 use showrunner::engine::Engine;
 
+use super::config::Config;
+
 /// Serves until a shutdown signal, then stops taking connections and drains the requests in
 /// flight; the caller shuts the engine down after (runs in flight are re-queued durably by the
 /// next start, as after a crash). Answers to requests with an `Idempotency-Key` are stored under
 /// `data/api/idempotency`, so that retries get them across restarts.
-pub async fn serve(engine: &Engine, data: &Path, addr: SocketAddr) -> anyhow::Result<()> {
+pub async fn serve(engine: &Engine, data: &Path, config: &Config, addr: SocketAddr) -> anyhow::Result<()> {
+    let keys = config.api.api_keys();
+    let upload_limit = config.api.upload_limit()?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
@@ -19,8 +23,13 @@ pub async fn serve(engine: &Engine, data: &Path, addr: SocketAddr) -> anyhow::Re
     // One line that scripts (and the tests) read to find the port when `--addr` says port 0.
     println!("listening on http://{local}");
     std::io::stdout().flush().context("writing to stdout")?;
+    if keys.is_open() {
+        eprintln!("no API keys configured: the API is open to anyone who can reach {local}");
+    }
     showrunner_api::Api::new(engine.clone())
         .data_dir(data)
+        .keys(keys)
+        .upload_limit(upload_limit)
         .serve(listener, shutdown_signal())
         .await
         .context("serving HTTP")?;

@@ -25,38 +25,38 @@ use crate::support::{Runs, counted, open};
 const PATIENCE: Duration = Duration::from_secs(120);
 
 /// A server on 127.0.0.1:0 over a fresh data directory, and a client for it.
-struct Server {
+pub(crate) struct Server {
     base: String,
-    client: reqwest::Client,
-    engine: Engine,
+    pub(crate) client: reqwest::Client,
+    pub(crate) engine: Engine,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     _dir: tempfile::TempDir,
 }
 
 /// A response: status, headers and the JSON body (`Null` when the body is not JSON).
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
 }
 
 impl Answer {
-    fn data(&self) -> &Value {
+    pub(crate) fn data(&self) -> &Value {
         &self.body["data"]
     }
 
-    fn code(&self) -> &str {
+    pub(crate) fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
 
-    fn expect(self, status: StatusCode, what: &str) -> Self {
+    pub(crate) fn expect(self, status: StatusCode, what: &str) -> Self {
         assert_eq!(self.status, status, "{what}: {:#}", self.body);
         self
     }
 
     /// Asserts an error answer: status, stable code, and the envelope's shape.
-    fn expect_error(self, status: StatusCode, code: &str, what: &str) -> Self {
+    pub(crate) fn expect_error(self, status: StatusCode, code: &str, what: &str) -> Self {
         assert_eq!((self.status, self.code()), (status, code), "{what}: {:#}", self.body);
         let error = &self.body["error"];
         assert!(
@@ -69,23 +69,38 @@ impl Answer {
 }
 
 impl Server {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
+        Self::start_with(|api| api).await
+    }
+
+    async fn over(engine: Engine, dir: tempfile::TempDir) -> Self {
+        Self::over_with(engine, dir, |api| api).await
+    }
+
+    /// A server over a fresh data directory, with `configure` applied to the API's options.
+    pub(crate) async fn start_with(configure: impl FnOnce(showrunner_api::Api) -> showrunner_api::Api) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let engine = open(
             dir.path(),
             workflows::all(&Backends::procedural()).expect("stock workflows"),
         )
         .await;
-        Self::over(engine, dir).await
+        Self::over_with(engine, dir, configure).await
     }
 
-    async fn over(engine: Engine, dir: tempfile::TempDir) -> Self {
+    async fn over_with(
+        engine: Engine,
+        dir: tempfile::TempDir,
+        configure: impl FnOnce(showrunner_api::Api) -> showrunner_api::Api,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let api = showrunner_api::Api::new(engine.clone())
-            .keep_alive(Duration::from_millis(200))
-            .data_dir(dir.path());
+        let api = configure(
+            showrunner_api::Api::new(engine.clone())
+                .keep_alive(Duration::from_millis(200))
+                .data_dir(dir.path()),
+        );
         let task = tokio::spawn(api.serve(listener, async {
             let _ = stopped.await;
         }));
@@ -99,28 +114,28 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/{}", self.base, path.trim_start_matches('/'))
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+    pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
         answer(request).await
     }
 
-    async fn get(&self, path: &str) -> Answer {
+    pub(crate) async fn get(&self, path: &str) -> Answer {
         self.send(self.client.get(self.url(path))).await
     }
 
-    async fn post(&self, path: &str, body: Value) -> Answer {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Answer {
         self.send(self.client.post(self.url(path)).json(&body)).await
     }
 
-    async fn delete(&self, path: &str) -> Answer {
+    pub(crate) async fn delete(&self, path: &str) -> Answer {
         self.send(self.client.delete(self.url(path))).await
     }
 
     /// Creates an idea2video episode with small settings; returns its id.
-    async fn create(&self, idea: &str, seconds: f64) -> String {
+    pub(crate) async fn create(&self, idea: &str, seconds: f64) -> String {
         let created = self
             .post("episodes", episode_body(idea, seconds))
             .await
@@ -132,7 +147,7 @@ impl Server {
     }
 
     /// Polls `GET episodes/{id}` until `done` holds for its data.
-    async fn wait(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn wait(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let episode = self.get(&format!("episodes/{id}")).await.expect(StatusCode::OK, what);
@@ -150,7 +165,7 @@ impl Server {
     }
 
     /// Waits until `node` is at its gate with version `version`.
-    async fn wait_gate(&self, id: &str, node: &str, version: u64) -> Value {
+    pub(crate) async fn wait_gate(&self, id: &str, node: &str, version: u64) -> Value {
         self.wait(id, &format!("{node} v{version} at its gate"), |e| {
             find(e, node)
                 .is_some_and(|n| n["state"] == json!("awaiting_approval") && n["current_version"] == json!(version))
@@ -159,7 +174,7 @@ impl Server {
     }
 
     /// Approves every gate (with the version it shows) until the episode completes.
-    async fn approve_all(&self, id: &str) -> Value {
+    pub(crate) async fn approve_all(&self, id: &str) -> Value {
         loop {
             let episode = self
                 .wait(id, "a gate or the end", |e| {
@@ -187,12 +202,12 @@ impl Server {
     }
 
     /// The current value of an instance.
-    async fn value(&self, id: &str, node: &str) -> Value {
+    pub(crate) async fn value(&self, id: &str, node: &str) -> Value {
         let answer = self.get(&format!("episodes/{id}/nodes/{node}")).await;
         answer.expect(StatusCode::OK, node).data()["value"].clone()
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -206,7 +221,7 @@ impl Server {
 }
 
 /// Sends a request and reads its answer.
-async fn answer(request: reqwest::RequestBuilder) -> Answer {
+pub(crate) async fn answer(request: reqwest::RequestBuilder) -> Answer {
     let response = request.send().await.expect("the server answers");
     let status = response.status();
     let headers = response.headers().clone();
@@ -215,7 +230,7 @@ async fn answer(request: reqwest::RequestBuilder) -> Answer {
     Answer { status, headers, body }
 }
 
-fn episode_body(idea: &str, seconds: f64) -> Value {
+pub(crate) fn episode_body(idea: &str, seconds: f64) -> Value {
     json!({
         "workflow": "idea2video",
         "idea": idea,
@@ -224,7 +239,7 @@ fn episode_body(idea: &str, seconds: f64) -> Value {
 }
 
 /// The single instance of `node` in an episode's data.
-fn find<'a>(episode: &'a Value, node: &str) -> Option<&'a Value> {
+pub(crate) fn find<'a>(episode: &'a Value, node: &str) -> Option<&'a Value> {
     episode["nodes"]
         .as_array()?
         .iter()
@@ -232,7 +247,7 @@ fn find<'a>(episode: &'a Value, node: &str) -> Option<&'a Value> {
 }
 
 /// The instances waiting at a gate.
-fn gates(episode: &Value) -> impl Iterator<Item = &Value> {
+pub(crate) fn gates(episode: &Value) -> impl Iterator<Item = &Value> {
     episode["nodes"]
         .as_array()
         .into_iter()
@@ -241,7 +256,7 @@ fn gates(episode: &Value) -> impl Iterator<Item = &Value> {
 }
 
 /// The route of an instance of the episode's data.
-fn instance_path(id: &str, instance: &Value) -> String {
+pub(crate) fn instance_path(id: &str, instance: &Value) -> String {
     let node = instance["node"].as_str().expect("a node");
     match instance["item"].as_str() {
         Some(item) => format!("episodes/{id}/nodes/{node}/items/{item}"),
@@ -250,12 +265,12 @@ fn instance_path(id: &str, instance: &Value) -> String {
 }
 
 /// The action route of an instance of the episode's data.
-fn action_path(id: &str, instance: &Value, action: &str) -> String {
+pub(crate) fn action_path(id: &str, instance: &Value, action: &str) -> String {
     format!("{}/{action}", instance_path(id, instance))
 }
 
 /// The hash of a `blob:<hex>` reference.
-fn blob_hash(reference: &Value) -> String {
+pub(crate) fn blob_hash(reference: &Value) -> String {
     let blob = BlobRef::parse(reference.as_str().expect("a blob reference")).expect("blob:<hex>");
     blob.0.to_hex()
 }
@@ -1293,7 +1308,7 @@ async fn showrunner_serve_drains_and_exits_cleanly_on_sigterm() {
 }
 
 /// Sends SIGTERM to `pid` with the `kill` command (the workspace forbids `unsafe`, so no libc).
-fn sigterm(pid: u32) -> bool {
+pub(crate) fn sigterm(pid: u32) -> bool {
     std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()

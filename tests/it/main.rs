@@ -9,4 +9,5 @@ mod http;
 mod invalidation;
 mod recovery;
 mod stock;
+mod studio;
 mod support;

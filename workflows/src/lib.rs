@@ -10,6 +10,8 @@
 //! keyframes pass a quality gate (their characters must match their portraits) and go to a
 //! person after three tries below the bar.
 
+pub mod conversation;
+
 use showrunner_engine::{DefinitionError, Escalation, Gate, NodeSpec, WorkflowBuilder, WorkflowDef};
 use showrunner_nodes::stages::{
     Backends, CharactersNode, ClipNode, FinalVideoNode, KeyframeNode, OutlineNode, PortraitNode, SceneImageNode,

@@ -1,0 +1,254 @@
+//! Series: a bible and a cast that episodes share. `GET, POST series`, `GET, PUT, DELETE
+//! series/{id}`, and `POST series/{id}/characters/{character}/references` to attach an uploaded
+//! reference image to a regular character.
+//!
+//! An update names the revision it was made from (`409 series_conflict` when someone else's
+//! landed first). Episodes created in a series get a copy of it as it stands then.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use showrunner_engine::{SeriesId, SeriesRecord, Timestamp};
+use showrunner_nodes::model::{Bible, Character, MAX_REFERENCE_IMAGES, SeriesSheet};
+
+use crate::AppState;
+use crate::envelope::{Envelope, created, ok, ok_with_meta};
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::uploads::{ImageBody, store_image};
+
+/// A series as the API shows it.
+#[derive(Debug, Serialize)]
+pub(crate) struct SeriesView {
+    id: SeriesId,
+    title: String,
+    bible: Bible,
+    characters: Vec<Character>,
+    /// Name it in `PUT series/{id}`.
+    revision: u32,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl SeriesView {
+    fn from(record: &SeriesRecord) -> Result<Self, ApiError> {
+        let content = Content::deserialize(&record.content)
+            .map_err(|e| ApiError::internal(format!("series {} does not read back: {e}", record.id)))?;
+        Ok(Self {
+            id: record.id,
+            title: record.title.clone(),
+            bible: content.bible,
+            characters: content.characters,
+            revision: record.revision,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        })
+    }
+}
+
+/// What a series record holds, as the stock workflows read it under `episode.series`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Content {
+    bible: Bible,
+    characters: Vec<Character>,
+}
+
+/// `POST series` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateSeries {
+    title: String,
+    #[serde(flatten)]
+    sheet: SeriesSheet,
+}
+
+/// `PUT series/{id}` body: the whole series, and the revision it was made from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateSeries {
+    revision: u32,
+    title: String,
+    #[serde(flatten)]
+    sheet: SeriesSheet,
+}
+
+/// Checks a title and a sheet, and that every reference image is an uploaded blob; gives the
+/// stored content.
+async fn content(state: &AppState, title: &str, sheet: SeriesSheet) -> Result<Value, ApiError> {
+    if title.trim().is_empty() {
+        return Err(ApiError::invalid_value("title", "a series needs a title"));
+    }
+    let (bible, characters) = sheet
+        .into_content()
+        .map_err(|e| ApiError::invalid_value(e.path.clone(), e.to_string()))?;
+    for (i, character) in characters.iter().enumerate() {
+        for (j, reference) in character.reference_images.iter().enumerate() {
+            if !state
+                .engine
+                .blobs()
+                .contains(*reference)
+                .await
+                .map_err(ApiError::internal)?
+            {
+                let path = format!("characters[{i}].reference_images[{j}]");
+                return Err(ApiError::invalid_value(
+                    path.clone(),
+                    format!("{path}: {reference} is not an uploaded image (POST /api/v1/uploads first)"),
+                ));
+            }
+        }
+    }
+    serde_json::to_value(Content { bible, characters }).map_err(ApiError::internal)
+}
+
+/// The series named by `{id}` in the path.
+pub(crate) struct SeriesPath(pub(crate) SeriesId);
+
+impl<S: Send + Sync> FromRequestParts<S> for SeriesPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+        let id = params
+            .iter()
+            .find(|(name, _)| name == "id")
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| ApiError::internal("a route without `{id}` uses SeriesPath"))?;
+        series_id(id).map(SeriesPath)
+    }
+}
+
+/// Parses a series id; anything but a ULID is `400 bad_request`.
+pub(crate) fn series_id(s: &str) -> Result<SeriesId, ApiError> {
+    s.parse()
+        .map_err(|e| ApiError::bad_request(format!("`{s}` is not a series id: {e}")).with_details(json!({"id": s})))
+}
+
+fn location(id: SeriesId) -> String {
+    format!("/api/v1/series/{id}")
+}
+
+/// Every series, oldest first.
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Envelope<Vec<SeriesView>>>, ApiError> {
+    let all = state
+        .engine
+        .all_series()?
+        .iter()
+        .map(SeriesView::from)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut meta = Map::new();
+    meta.insert("count".into(), json!(all.len()));
+    Ok(ok_with_meta(all, meta))
+}
+
+/// Creates a series (`201`, with `Location`).
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<CreateSeries>,
+) -> Result<Response, ApiError> {
+    let content = content(&state, &request.title, request.sheet).await?;
+    let record = state
+        .engine
+        .create_series(request.title.trim().to_owned(), content)
+        .await?;
+    Ok(created(&location(record.id), SeriesView::from(&record)?))
+}
+
+/// One series.
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    SeriesPath(id): SeriesPath,
+) -> Result<Json<Envelope<SeriesView>>, ApiError> {
+    Ok(ok(SeriesView::from(&state.engine.series(id)?)?))
+}
+
+/// Replaces a series; `409 series_conflict` when `revision` is not the current one.
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    SeriesPath(id): SeriesPath,
+    JsonBody(request): JsonBody<UpdateSeries>,
+) -> Result<Json<Envelope<SeriesView>>, ApiError> {
+    let content = content(&state, &request.title, request.sheet).await?;
+    let record = state
+        .engine
+        .update_series(id, request.revision, request.title.trim().to_owned(), content)
+        .await?;
+    Ok(ok(SeriesView::from(&record)?))
+}
+
+/// Deletes a series; its episodes keep the copy they were made with.
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    SeriesPath(id): SeriesPath,
+) -> Result<Json<Envelope<Value>>, ApiError> {
+    state.engine.delete_series(id).await?;
+    Ok(ok(json!({"id": id, "deleted": true})))
+}
+
+/// `?revision=` of a reference upload: the series revision the client saw. Without it the
+/// upload applies to the revision it reads, and still refuses to overwrite a concurrent update.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReferenceQuery {
+    revision: Option<u32>,
+}
+
+/// Stores the image in the body (PNG or JPEG, within the upload limit) and adds it to the
+/// character's reference images: `201` with the reference and the updated series. A character
+/// has at most three (`422 too_many_references`).
+pub(crate) async fn add_reference(
+    State(state): State<AppState>,
+    Path((id, character)): Path<(String, String)>,
+    crate::extract::QueryParams(query): crate::extract::QueryParams<ReferenceQuery>,
+    headers: HeaderMap,
+    ImageBody(body): ImageBody,
+) -> Result<Response, ApiError> {
+    let id = series_id(&id)?;
+    let record = state.engine.series(id)?;
+    let mut content = Content::deserialize(&record.content)
+        .map_err(|e| ApiError::internal(format!("series {id} does not read back: {e}")))?;
+    let Some(index) = content.characters.iter().position(|c| c.id == character) else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "character_not_found",
+            format!("series {id} has no character `{character}`"),
+        )
+        .with_details(json!({"series": id, "character": character})));
+    };
+    let references = &content.characters[index].reference_images;
+    if references.len() >= MAX_REFERENCE_IMAGES {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_references",
+            format!("`{character}` already has {MAX_REFERENCE_IMAGES} reference images, the most a character may have"),
+        )
+        .with_details(
+            json!({"path": format!("characters[{index}].reference_images"), "limit": MAX_REFERENCE_IMAGES}),
+        ));
+    }
+    let upload = store_image(&state, &headers, body).await?;
+    let reference = upload.reference;
+    if !references.contains(&reference) {
+        content.characters[index].reference_images.push(reference);
+    }
+    let value = serde_json::to_value(&content).map_err(ApiError::internal)?;
+    let updated = state
+        .engine
+        .update_series(
+            id,
+            query.revision.unwrap_or(record.revision),
+            record.title.clone(),
+            value,
+        )
+        .await?;
+    Ok(created(
+        &location(id),
+        json!({"upload": upload, "series": SeriesView::from(&updated)?}),
+    ))
+}

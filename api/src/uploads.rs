@@ -1,0 +1,138 @@
+//! `POST uploads`: reference images (PNG or JPEG) stored as blobs, to name in a character's
+//! `reference_images`. The body is the image itself, with its `Content-Type`.
+//!
+//! A body over the upload limit (10 MB unless configured) is `413 payload_too_large`; a type
+//! other than `image/png` or `image/jpeg`, or bytes that are not what the type says, is
+//! `415 unsupported_media_type`; an image that does not decode is `422 invalid_image`. An upload
+//! that nothing references is collected with the other unreferenced blobs after the grace
+//! period.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::json;
+use showrunner_engine::BlobRef;
+
+use crate::AppState;
+use crate::envelope::created;
+use crate::error::ApiError;
+
+/// The upload limit when none is configured: 10 MB.
+pub const DEFAULT_UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
+
+/// The image types accepted, as `Content-Type` names them.
+const ACCEPTED: [&str; 2] = ["image/png", "image/jpeg"];
+
+/// A stored upload.
+#[derive(Debug, Serialize)]
+pub(crate) struct Upload {
+    /// What to put in `reference_images`.
+    pub(crate) reference: BlobRef,
+    /// Where to fetch it.
+    url: String,
+    content_type: &'static str,
+    bytes: usize,
+    width: u32,
+    height: u32,
+}
+
+/// Checks the body against the limit, the declared type and the bytes, decodes the image's
+/// size, and stores it.
+pub(crate) async fn store_image(state: &AppState, headers: &HeaderMap, body: Bytes) -> Result<Upload, ApiError> {
+    if body.len() > state.upload_limit {
+        return Err(too_large(state.upload_limit));
+    }
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let Some(content_type) = ACCEPTED.into_iter().find(|t| *t == declared) else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "reference images must be PNG or JPEG (Content-Type image/png or image/jpeg), not `{}`",
+                if declared.is_empty() { "none" } else { &declared }
+            ),
+        )
+        .with_details(json!({"content_type": declared, "accepted": ACCEPTED})));
+    };
+    let sniffed = crate::artifacts::sniff(&body);
+    if sniffed != content_type {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("the body is declared {content_type} but its bytes are {sniffed}"),
+        )
+        .with_details(json!({"content_type": content_type, "sniffed": sniffed, "accepted": ACCEPTED})));
+    }
+    let (width, height) = image::ImageReader::new(std::io::Cursor::new(&body[..]))
+        .with_guessed_format()
+        .map_err(ApiError::internal)?
+        .into_dimensions()
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_image",
+                format!("the {content_type} image does not decode: {e}"),
+            )
+        })?;
+    let bytes = body.len();
+    let reference = state
+        .engine
+        .blobs()
+        .put(body.to_vec())
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Upload {
+        reference,
+        url: format!("/api/v1/artifacts/{}", reference.0),
+        content_type,
+        bytes,
+        width,
+        height,
+    })
+}
+
+/// The answer to a body over the limit.
+pub(crate) fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("uploads are limited to {limit} bytes"),
+    )
+    .with_details(json!({"limit": limit}))
+}
+
+/// An upload's body, read within the upload limit: over it is `413` in the API's error format.
+pub(crate) struct ImageBody(pub(crate) Bytes);
+
+impl FromRequest<AppState> for ImageBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(ImageBody)
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large(state.upload_limit)
+                } else {
+                    ApiError::bad_request(rejection.body_text())
+                }
+            })
+    }
+}
+
+/// Stores a reference image (`201`, with `Location` at its artifact URL).
+pub(crate) async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ImageBody(body): ImageBody,
+) -> Result<Response, ApiError> {
+    let upload = store_image(&state, &headers, body).await?;
+    Ok(created(&upload.url.clone(), upload))
+}

@@ -1,0 +1,127 @@
+//! The configuration file (TOML) and its environment overrides.
+//!
+//! ```toml
+//! [api]
+//! keys = ["a-user-key"]          # or SHOWRUNNER_API_KEYS=k1,k2
+//! admin_keys = ["an-admin-key"]  # or SHOWRUNNER_ADMIN_KEYS=k3
+//! upload_limit_mb = 10           # or SHOWRUNNER_UPLOAD_LIMIT_MB=10
+//! ```
+//!
+//! The file is `--config FILE`, or `DATA/showrunner.toml` when that exists; without either the
+//! defaults hold (no keys: the API is open). An environment variable replaces the file's value.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use showrunner_api::{ApiKeys, DEFAULT_UPLOAD_LIMIT, Role};
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The HTTP API.
+    pub api: ApiConfig,
+}
+
+/// `[api]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Keys that may use every route but the admin ones.
+    pub keys: Vec<String>,
+    /// Keys that may use every route.
+    pub admin_keys: Vec<String>,
+    /// The largest reference image accepted, in megabytes (10 by default).
+    pub upload_limit_mb: Option<f64>,
+}
+
+impl Config {
+    /// Reads `explicit`, or `data/showrunner.toml` when it exists, then applies the environment.
+    pub fn load(explicit: Option<&Path>, data: &Path) -> anyhow::Result<Self> {
+        let default = data.join("showrunner.toml");
+        let path: Option<PathBuf> = match explicit {
+            Some(path) => Some(path.to_owned()),
+            None => default.exists().then_some(default),
+        };
+        let mut config = match &path {
+            None => Config::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the configuration {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("the configuration {} is not valid", path.display()))?
+            }
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        let list = |s: String| {
+            s.split(',')
+                .map(|k| k.trim().to_owned())
+                .filter(|k| !k.is_empty())
+                .collect()
+        };
+        if let Some(keys) = var("SHOWRUNNER_API_KEYS") {
+            self.api.keys = list(keys);
+        }
+        if let Some(keys) = var("SHOWRUNNER_ADMIN_KEYS") {
+            self.api.admin_keys = list(keys);
+        }
+        if let Some(mb) = var("SHOWRUNNER_UPLOAD_LIMIT_MB") {
+            let mb = mb
+                .trim()
+                .parse()
+                .with_context(|| format!("SHOWRUNNER_UPLOAD_LIMIT_MB must be a number of megabytes, not `{mb}`"))?;
+            self.api.upload_limit_mb = Some(mb);
+        }
+        Ok(())
+    }
+}
+
+impl ApiConfig {
+    /// The keys with their roles.
+    pub fn api_keys(&self) -> ApiKeys {
+        let users = self.keys.iter().map(|k| (k, Role::User));
+        let admins = self.admin_keys.iter().map(|k| (k, Role::Admin));
+        users
+            .chain(admins)
+            .fold(ApiKeys::none(), |keys, (k, role)| keys.with(k, role))
+    }
+
+    /// The upload limit in bytes.
+    pub fn upload_limit(&self) -> anyhow::Result<usize> {
+        match self.upload_limit_mb {
+            None => Ok(DEFAULT_UPLOAD_LIMIT),
+            Some(mb) if mb.is_finite() && mb > 0.0 && mb <= 4096.0 => Ok((mb * 1024.0 * 1024.0) as usize),
+            Some(mb) => bail!("api.upload_limit_mb must be more than 0 and at most 4096, not {mb}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_replaces_the_file() {
+        let mut config: Config =
+            toml::from_str("[api]\nkeys = [\"a\"]\nupload_limit_mb = 2\n").expect("a valid configuration");
+        config
+            .apply_env(|name| (name == "SHOWRUNNER_ADMIN_KEYS").then(|| " b , c ,".to_owned()))
+            .expect("valid variables");
+        assert_eq!(config.api.keys, ["a"]);
+        assert_eq!(config.api.admin_keys, ["b", "c"]);
+        assert_eq!(config.api.upload_limit().expect("a limit"), 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_limits_are_refused() {
+        assert!(toml::from_str::<Config>("[api]\nkey = [\"a\"]\n").is_err());
+        let config: Config = toml::from_str("[api]\nupload_limit_mb = -1\n").expect("parses");
+        assert!(config.api.upload_limit().is_err());
+        let mut config = Config::default();
+        assert!(config.apply_env(|_| Some("lots".into())).is_err());
+    }
+}
