@@ -70,9 +70,7 @@ pub use fingerprint::{fingerprint, value_hash};
 pub use ids::{ContentHash, EpisodeId, InstanceKey, SeriesId, Timestamp, now_ms};
 pub use lifecycle::{LifecycleInput, NodeState};
 pub use node::{DynNode, Node, NodeCtx};
-pub use record::{
-    Author, EpisodeRecord, EpisodeStatus, InstanceRecord, ItemMeta, ReadKey, SeriesRecord, VersionMeta,
-};
+pub use record::{Author, EpisodeRecord, EpisodeStatus, InstanceRecord, ItemMeta, ReadKey, SeriesRecord, VersionMeta};
 pub use recovery::{RecoveryReport, UnknownDefinition};
 pub use retry::backoff;
 pub use scheduler::{Scheduler, Ticket};

@@ -186,7 +186,10 @@ impl SeriesSheet {
             }
             let id = sheet.id.unwrap_or_else(|| crate::rng::slug(&sheet.name));
             if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return Err(error(".id", format!("`{id}` is not an id: use letters, digits, `-` and `_`")));
+                return Err(error(
+                    ".id",
+                    format!("`{id}` is not an id: use letters, digits, `-` and `_`"),
+                ));
             }
             if characters.iter().any(|c| c.id == id) {
                 return Err(error(".id", format!("two characters have the id `{id}`")));

@@ -231,7 +231,12 @@ impl TextModel for ProceduralText {
             capitalised(&idea),
             idea.trim().trim_end_matches('.'),
         );
-        if let Some(world) = brief.series.as_ref().map(|s| s.bible.world.trim()).filter(|w| !w.is_empty()) {
+        if let Some(world) = brief
+            .series
+            .as_ref()
+            .map(|s| s.bible.world.trim())
+            .filter(|w| !w.is_empty())
+        {
             synopsis.push_str(&format!(" Set in {}.", world.trim_end_matches('.')));
         }
         if let Some(f) = feedback.filter(|f| !f.trim().is_empty()) {
