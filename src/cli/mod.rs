@@ -6,6 +6,7 @@ mod drive;
 mod episodes;
 mod export;
 mod gate;
+mod models;
 mod serve;
 
 use std::path::Path;
@@ -29,6 +30,10 @@ const DEMO_IDEA: &str = "a lighthouse keeper vanishes the night a storm cuts the
 
 /// Runs the command.
 pub async fn run(args: Args) -> anyhow::Result<()> {
+    // The models folder needs neither the store nor the configuration.
+    if let Command::Models { command } = args.command {
+        return models::run(&args.data, command);
+    }
     let config = Config::load(args.config.as_deref(), &args.data)?;
     let engine = open(&args.data).await?;
     let result = dispatch(&engine, &args.data, &config, args.command).await;
@@ -146,5 +151,6 @@ async fn dispatch(engine: &Engine, data: &Path, config: &Config, command: Comman
             Ok(())
         }
         Command::Serve { addr } => serve::serve(engine, data, config, addr).await,
+        Command::Models { command } => models::run(data, command),
     }
 }
