@@ -1,5 +1,6 @@
 //! API keys. With no key configured the API is open (a local studio on 127.0.0.1). Once any key
-//! is configured, every route but `GET /api/v1/health` needs one, as `Authorization: Bearer KEY`
+//! is configured, every route but `GET /api/v1/health` and the OpenAPI document
+//! (`GET /api/v1/openapi.json`) needs one, as `Authorization: Bearer KEY`
 //! or `X-Api-Key: KEY`: a missing or unknown key is `401 unauthorized`. Admin keys may do
 //! everything; other keys may not use the admin routes — deletions, garbage collection and
 //! `/metrics` — which answer `403 forbidden`.
@@ -85,8 +86,14 @@ fn presented(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// True for the routes only admin keys may use: deletions, garbage collection and metrics.
-fn admin_only(method: &Method, path: &str) -> bool {
+pub(crate) fn admin_only(method: &Method, path: &str) -> bool {
     method == Method::DELETE || path == "/metrics" || path.starts_with("/api/v1/admin/")
+}
+
+/// True for the paths open without a key: health, and the OpenAPI document that says how to
+/// present one.
+pub(crate) fn open_path(path: &str) -> bool {
+    path == "/api/v1/health" || path == crate::openapi::PATH
 }
 
 /// The middleware.
@@ -95,7 +102,7 @@ pub(crate) async fn layer(State(state): State<AppState>, request: Request, next:
         return next.run(request).await;
     }
     let path = request.uri().path();
-    if path == "/api/v1/health" {
+    if open_path(path) {
         return next.run(request).await;
     }
     let role = match presented(request.headers()) {
@@ -151,5 +158,14 @@ mod tests {
         assert!(admin_only(&Method::POST, "/api/v1/admin/gc"));
         assert!(!admin_only(&Method::POST, "/api/v1/episodes/x/cancel"));
         assert!(!admin_only(&Method::GET, "/api/v1/episodes"));
+    }
+
+    #[test]
+    fn health_and_the_openapi_document_are_open() {
+        assert!(open_path("/api/v1/health"));
+        assert!(open_path("/api/v1/openapi.json"));
+        assert!(!open_path("/api/v1/episodes"));
+        assert!(!open_path("/api/v1/openapi.json/x"));
+        assert!(!open_path("/metrics"));
     }
 }

@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::envelope::{Envelope, ok};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::QueryParams;
 
 /// How old an unreferenced blob must be before it goes, unless asked otherwise: long enough for
@@ -17,21 +17,48 @@ use crate::extract::QueryParams;
 const DEFAULT_GRACE_S: u64 = 3600;
 
 /// `POST admin/gc` parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct GcQuery {
     /// Keep unreferenced blobs younger than this many seconds (default one hour).
     grace_s: Option<u64>,
 }
 
+/// What a collection did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct GcReport {
+    /// Blobs deleted.
+    removed: usize,
+    /// Blobs kept (live, or too young to judge).
+    kept: usize,
+    /// The grace period applied, in seconds.
+    grace_s: u64,
+}
+
 /// Deletes the blobs no stored version and no series references, older than the grace period.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/gc",
+    operation_id = "collect_garbage",
+    tag = "admin",
+    params(GcQuery),
+    responses(
+        (status = 200, description = "What was removed and kept", body = Envelope<GcReport>),
+        (status = 400, description = "`bad_request`: a malformed query", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn collect_garbage(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<GcQuery>,
-) -> Result<Json<Envelope<Value>>, ApiError> {
+) -> Result<Json<Envelope<GcReport>>, ApiError> {
     let grace = Duration::from_secs(query.grace_s.unwrap_or(DEFAULT_GRACE_S));
     let stats = state.engine.collect_garbage(grace).await?;
-    Ok(ok(
-        json!({"removed": stats.removed, "kept": stats.kept, "grace_s": grace.as_secs()}),
-    ))
+    Ok(ok(GcReport {
+        removed: stats.removed,
+        kept: stats.kept,
+        grace_s: grace.as_secs(),
+    }))
 }

@@ -8,14 +8,15 @@
 //! ignored and the whole blob is sent, as HTTP allows.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use showrunner_engine::{BlobRef, ContentHash, StoreError};
 
-use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::PathParams;
+use crate::{AppState, openapi};
 
 /// What a `Range` header asks of a blob of a given length.
 #[derive(Debug, PartialEq, Eq)]
@@ -137,9 +138,61 @@ fn range_applies(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// A blob by hash, whole or one byte range.
+#[utoipa::path(
+    get,
+    path = "/api/v1/artifacts/{hash}",
+    operation_id = "get_artifact",
+    tag = "artifacts",
+    params(
+        ("hash" = openapi::Hash, Path, description = "The blob's content hash"),
+        ("Range" = Option<String>, Header, description = "One byte range, `bytes=A-B`, `bytes=A-` or `bytes=-N`; a malformed one, or several, is ignored"),
+        ("If-Range" = Option<String>, Header, description = "The range applies only when this names the blob's `ETag`"),
+        ("If-None-Match" = Option<String>, Header, description = "`304` when this names the blob's `ETag`"),
+    ),
+    responses(
+        (status = 200, description = "The whole blob, its type sniffed from its bytes",
+            headers(
+                ("ETag" = String, description = "The quoted hash"),
+                ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"),
+                ("Accept-Ranges" = String, description = "`bytes`"),
+            ),
+            content(
+                (openapi::Binary = "image/png"),
+                (openapi::Binary = "image/jpeg"),
+                (openapi::Binary = "video/mp4"),
+                (String = "text/vtt; charset=utf-8"),
+                (String = "application/x-subrip; charset=utf-8"),
+                (serde_json::Value = "application/json"),
+                (String = "text/plain; charset=utf-8"),
+                (openapi::Binary = "application/octet-stream"),
+            )),
+        (status = 206, description = "One byte range of the blob",
+            headers(
+                ("Content-Range" = String, description = "`bytes A-B/LENGTH`"),
+                ("ETag" = String, description = "The quoted hash"),
+            ),
+            content(
+                (openapi::Binary = "image/png"),
+                (openapi::Binary = "image/jpeg"),
+                (openapi::Binary = "video/mp4"),
+                (openapi::Binary = "text/vtt; charset=utf-8"),
+                (openapi::Binary = "application/x-subrip; charset=utf-8"),
+                (openapi::Binary = "application/json"),
+                (openapi::Binary = "text/plain; charset=utf-8"),
+                (openapi::Binary = "application/octet-stream"),
+            )),
+        (status = 304, description = "`If-None-Match` names the blob: no body",
+            headers(("ETag" = String, description = "The quoted hash"))),
+        (status = 400, description = "`bad_hash`: not a 64-digit hex hash; `bad_request`: a path that is not UTF-8", body = ErrorBody),
+        (status = 404, description = "`artifact_not_found`", body = ErrorBody),
+        (status = 416, description = "`range_not_satisfiable`: the range starts past the end (with the `length`)", body = ErrorBody,
+            headers(("Content-Range" = String, description = "`bytes */LENGTH`"))),
+        (status = 500, description = "`internal`: the blob store failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
-    Path(hash): Path<String>,
+    PathParams(hash): PathParams<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let hash = ContentHash::from_hex(&hash)

@@ -4,23 +4,28 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 /// A successful answer: the resource in `data`, and in `meta` what is about the answer rather
-/// than the resource (pagination).
-#[derive(Debug, Serialize)]
-pub(crate) struct Envelope<T> {
+/// than the resource (pagination); `meta` is `{}` unless the route says otherwise.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Envelope<T, M = NoMeta> {
     data: T,
-    meta: Map<String, Value>,
+    meta: M,
 }
+
+/// The `meta` of an answer that has nothing to say about itself: `{}`.
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoMeta {}
 
 /// `200 OK` with `data` and empty `meta`.
 pub(crate) fn ok<T: Serialize>(data: T) -> Json<Envelope<T>> {
-    Json(Envelope { data, meta: Map::new() })
+    Json(Envelope { data, meta: NoMeta {} })
 }
 
 /// `200 OK` with `data` and `meta`.
-pub(crate) fn ok_with_meta<T: Serialize>(data: T, meta: Map<String, Value>) -> Json<Envelope<T>> {
+pub(crate) fn ok_with_meta<T: Serialize, M: Serialize>(data: T, meta: M) -> Json<Envelope<T, M>> {
     Json(Envelope { data, meta })
 }
 

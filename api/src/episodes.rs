@@ -4,49 +4,80 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use showrunner_engine::{EpisodeId, EpisodeStatus, Timestamp};
 use showrunner_nodes::fountain;
 use showrunner_nodes::model::{Brief, Settings};
 use showrunner_workflows::{IDEA2VIDEO, SCRIPT2VIDEO};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
 use crate::envelope::{Envelope, created, ok, ok_with_meta};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{EpisodePath, JsonBody, QueryParams, episode_id};
-use crate::views::EpisodeView;
+use crate::views::{Deleted, EpisodeView};
+use crate::{AppState, openapi};
 
 /// The page size when none is asked for, and the largest one allowed.
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 200;
 
 /// `GET episodes` parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     /// Only episodes with this status (`active`, `paused`, `completed`, `failed`, `cancelled`).
+    #[param(value_type = Option<openapi::EpisodeStatus>)]
     status: Option<String>,
-    /// Page size, 1 to 200.
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
     /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<openapi::Ulid>)]
     cursor: Option<String>,
 }
 
 /// One episode of a list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct EpisodeItem {
+    #[schema(value_type = openapi::Ulid)]
     id: EpisodeId,
+    #[schema(value_type = openapi::EpisodeStatus)]
     status: &'static str,
+    #[schema(value_type = openapi::Timestamp)]
     created_at: Timestamp,
+}
+
+/// The `meta` of a page of episodes.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PageMeta {
+    /// The page size.
+    limit: usize,
+    /// The cursor of the next page; `null` on the last page.
+    #[schema(value_type = Option<openapi::Ulid>, required = true)]
+    next_cursor: Option<EpisodeId>,
 }
 
 /// Episodes from the status index, newest first, a page at a time. The cursor is the id of the
 /// last episode of the previous page: ids are ULIDs, so "older than the cursor" is a stable
 /// position even while episodes are created.
+#[utoipa::path(
+    get,
+    path = "/api/v1/episodes",
+    operation_id = "list_episodes",
+    tag = "episodes",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of episodes, newest first", body = Envelope<Vec<EpisodeItem>, PageMeta>),
+        (status = 400, description = "`bad_request`: an unknown status or parameter, a limit outside 1 to 200, a malformed cursor", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ListQuery>,
-) -> Result<Json<Envelope<Vec<EpisodeItem>>>, ApiError> {
+) -> Result<Json<Envelope<Vec<EpisodeItem>, PageMeta>>, ApiError> {
     let statuses = match query.status.as_deref() {
         None => EpisodeStatus::ALL.to_vec(),
         Some(name) => vec![
@@ -88,29 +119,31 @@ pub(crate) async fn list(
         })
         .collect();
     let next_cursor = match (rest.peek(), page.last()) {
-        (Some(_), Some(last)) => json!(last.id),
-        _ => Value::Null,
+        (Some(_), Some(last)) => Some(last.id),
+        _ => None,
     };
-    let mut meta = Map::new();
-    meta.insert("limit".into(), json!(limit));
-    meta.insert("next_cursor".into(), next_cursor);
-    Ok(ok_with_meta(page, meta))
+    Ok(ok_with_meta(page, PageMeta { limit, next_cursor }))
 }
 
 /// `POST episodes` body: the workflow, an idea or a Fountain screenplay, and render settings
 /// (each omitted setting takes its default).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateEpisode {
+    /// The workflow: `idea2video` (needs an `idea`) or `script2video` (needs a `script`).
     workflow: String,
     /// The series the episode belongs to: its bible and regular characters join the input.
     #[serde(default)]
+    #[schema(value_type = Option<openapi::Ulid>)]
     series_id: Option<String>,
+    /// The idea, for idea2video.
     #[serde(default)]
     idea: Option<String>,
+    /// The screenplay, in Fountain, for script2video.
     #[serde(default)]
     script: Option<String>,
     #[serde(default)]
+    #[schema(value_type = crate::schemas::Settings)]
     settings: Settings,
 }
 
@@ -195,6 +228,23 @@ fn location(id: EpisodeId) -> String {
 }
 
 /// Creates an episode (`201`, with `Location`); its first nodes are queued when this answers.
+#[utoipa::path(
+    post,
+    path = "/api/v1/episodes",
+    operation_id = "create_episode",
+    tag = "episodes",
+    request_body = CreateEpisode,
+    responses(
+        (status = 201, description = "The episode, its first nodes queued", body = Envelope<EpisodeView>,
+            headers(("Location" = String, description = "The episode's URL"))),
+        (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed `series_id`", body = ErrorBody),
+        (status = 404, description = "`workflow_not_found`, `series_not_found`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit, not exactly one of `idea` and `script`, settings out of bounds; `invalid_screenplay` (with the `line`)", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn create(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<CreateEpisode>,
@@ -217,6 +267,21 @@ pub(crate) async fn create(
 }
 
 /// One episode: every node's state, current version and artifacts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/episodes/{id}",
+    operation_id = "show_episode",
+    tag = "episodes",
+    params(("id" = openapi::Ulid, Path, description = "The episode's id")),
+    responses(
+        (status = 200, description = "The episode", body = Envelope<EpisodeView>),
+        (status = 400, description = "`bad_request`: a malformed id", body = ErrorBody),
+        (status = 404, description = "`episode_not_found`", body = ErrorBody),
+        (status = 409, description = "`definition_unavailable`: the episode's workflow definition is not registered", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn show(
     State(state): State<AppState>,
     EpisodePath(id): EpisodePath,
@@ -226,15 +291,45 @@ pub(crate) async fn show(
 }
 
 /// Deletes an episode and everything stored for it; its event streams end.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/episodes/{id}",
+    operation_id = "delete_episode",
+    tag = "episodes",
+    params(("id" = openapi::Ulid, Path, description = "The episode's id")),
+    responses(
+        (status = 200, description = "Deleted", body = Envelope<Deleted>),
+        (status = 400, description = "`bad_request`: a malformed id", body = ErrorBody),
+        (status = 404, description = "`episode_not_found`", body = ErrorBody),
+        (status = 409, description = "`definition_unavailable`: the episode's workflow definition is not registered", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     EpisodePath(id): EpisodePath,
-) -> Result<Json<Envelope<Value>>, ApiError> {
+) -> Result<Json<Envelope<Deleted>>, ApiError> {
     state.engine.delete(id).await?;
-    Ok(ok(json!({"id": id, "deleted": true})))
+    Ok(ok(Deleted::new(id)))
 }
 
 /// Cancels an episode: running nodes stop, approved work is kept.
+#[utoipa::path(
+    post,
+    path = "/api/v1/episodes/{id}/cancel",
+    operation_id = "cancel_episode",
+    tag = "episodes",
+    params(("id" = openapi::Ulid, Path, description = "The episode's id")),
+    responses(
+        (status = 200, description = "The episode, cancelled", body = Envelope<EpisodeView>),
+        (status = 400, description = "`bad_request`: a malformed id", body = ErrorBody),
+        (status = 404, description = "`episode_not_found`", body = ErrorBody),
+        (status = 409, description = "`illegal_episode_action`: the episode's status does not allow it; `definition_unavailable`", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     EpisodePath(id): EpisodePath,
@@ -245,6 +340,22 @@ pub(crate) async fn cancel(
 }
 
 /// Forks an episode into a new one with the same versions (`201`, with `Location`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/episodes/{id}/fork",
+    operation_id = "fork_episode",
+    tag = "episodes",
+    params(("id" = openapi::Ulid, Path, description = "The episode's id")),
+    responses(
+        (status = 201, description = "The new episode", body = Envelope<EpisodeView>,
+            headers(("Location" = String, description = "The new episode's URL"))),
+        (status = 400, description = "`bad_request`: a malformed id", body = ErrorBody),
+        (status = 404, description = "`episode_not_found`, `workflow_not_found`", body = ErrorBody),
+        (status = 409, description = "`definition_unavailable`: the episode's workflow definition is not registered", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn fork(State(state): State<AppState>, EpisodePath(id): EpisodePath) -> Result<Response, ApiError> {
     let forked = state.engine.fork(id).await?;
     let snapshot = state.engine.snapshot(forked).await?;

@@ -4,23 +4,29 @@
 //! | status | codes |
 //! | --- | --- |
 //! | 400 | `bad_json`, `bad_request` (a malformed id, query or header), `bad_hash` |
-//! | 404 | `episode_not_found`, `node_not_found`, `version_not_found`, `workflow_not_found`, `artifact_not_found`, `route_not_found` |
+//! | 401 | `unauthorized` |
+//! | 403 | `forbidden` |
+//! | 404 | `episode_not_found`, `node_not_found`, `version_not_found`, `workflow_not_found`, `artifact_not_found`, `series_not_found`, `character_not_found`, `route_not_found` |
 //! | 405 | `method_not_allowed` |
-//! | 409 | `version_conflict`, `illegal_action`, `illegal_episode_action`, `definition_unavailable` |
+//! | 409 | `version_conflict`, `illegal_action`, `illegal_episode_action`, `series_conflict`, `definition_unavailable` |
 //! | 413 | `payload_too_large` |
+//! | 415 | `unsupported_media_type` |
 //! | 416 | `range_not_satisfiable` |
-//! | 422 | `invalid_value` (with the field `path`), `invalid_screenplay` (with the `line`) |
+//! | 422 | `invalid_value` (with the field `path`), `invalid_screenplay` (with the `line`), `invalid_image`, `too_many_references`, `idempotency_key_reused` |
 //! | 500 | `internal` (a generic message; the cause is logged, never returned) |
 //! | 503 | `shutting_down` |
 //!
 //! A 409 on a node carries the instance's current `state` and `current_version` in its details,
-//! so that a client can reload and decide again.
+//! so that a client can reload and decide again. The OpenAPI document lists the codes
+//! (`ErrorCode`) and, for each route, the statuses it answers.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
 use showrunner_engine::{EngineError, InstanceKey, InstanceRecord, StoreError};
+use utoipa::ToSchema;
 
 use crate::views::state_name;
 
@@ -102,14 +108,38 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// The body of every failed request.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    error: ErrorObject,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorObject {
+    #[schema(value_type = crate::openapi::ErrorCode)]
+    code: &'static str,
+    /// What went wrong, for people.
+    message: String,
+    /// What went wrong, for programs: the field's `path` of an invalid value, the instance's
+    /// current `state` and `current_version` of a conflict, … (`{}` when there is nothing to add).
+    #[schema(value_type = Object)]
+    details: Value,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Some(cause) = &self.cause {
             tracing::error!(status = self.status.as_u16(), code = self.code, %cause, "request failed");
         }
-        let body = json!({
-            "error": {"code": self.code, "message": self.message, "details": self.details},
-        });
+        let body = ErrorBody {
+            error: ErrorObject {
+                code: self.code,
+                message: self.message,
+                details: self.details,
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -19,16 +19,18 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::IntoParams;
 
-use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{EpisodePath, QueryParams};
+use crate::{AppState, openapi};
 
 /// `GET episodes/{id}/events` parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct EventsQuery {
-    /// The first sequence number wanted (from 1).
+    /// The first sequence number wanted (from 1); `Last-Event-ID` wins when both are given.
     from: Option<u64>,
 }
 
@@ -48,6 +50,29 @@ fn first_seq(headers: &HeaderMap, query: &EventsQuery) -> Result<u64, ApiError> 
 }
 
 /// The SSE stream of an episode's events from the asked sequence number on.
+#[utoipa::path(
+    get,
+    path = "/api/v1/episodes/{id}/events",
+    operation_id = "stream_events",
+    tag = "events",
+    params(
+        ("id" = openapi::Ulid, Path, description = "The episode's id"),
+        EventsQuery,
+        ("Last-Event-ID" = Option<u64>, Header, nullable = false, description = "The last sequence number seen: the stream resumes after it"),
+    ),
+    responses(
+        (status = 200, description = "Server-sent events, stored ones first, then live ones, with keep-alive comments. \
+            Each event's `id:` is its sequence number and its `data:` the event as JSON (the `Event` schema); \
+            a stream that cannot go on ends with an `event: error` whose data is `{\"code\", \"message\"}`. \
+            The stream ends when the episode is deleted or the server shuts down.",
+            content_type = "text/event-stream", body = String),
+        (status = 400, description = "`bad_request`: a malformed id, `from` or `Last-Event-ID`", body = ErrorBody),
+        (status = 404, description = "`episode_not_found`", body = ErrorBody),
+        (status = 409, description = "`definition_unavailable`: the episode's workflow definition is not registered", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn stream(
     State(state): State<AppState>,
     EpisodePath(id): EpisodePath,

@@ -16,6 +16,7 @@
 //! | route | what |
 //! | --- | --- |
 //! | `GET health` | the server and its store answer |
+//! | `GET openapi.json` | the OpenAPI 3.1 document of every route (see [`openapi()`]) |
 //! | `GET workflows`, `GET workflows/{name}` | definitions with their DAG (nodes and edges) |
 //! | `GET, POST episodes` | list (`?status=&limit=&cursor=`), create from an idea or a screenplay |
 //! | `GET, DELETE episodes/{id}` | every node's state, current version and artifacts; delete |
@@ -30,7 +31,8 @@
 //! | `POST uploads` | a reference image (PNG or JPEG, 10 MB unless configured) |
 //! | `POST admin/gc` | collect unreferenced blobs (admin) |
 //!
-//! With API keys configured ([`Api::keys`]) every route but health needs one, and deletions,
+//! With API keys configured ([`Api::keys`]) every route but health and the OpenAPI document
+//! needs one, and deletions,
 //! garbage collection and metrics need an admin key (see the `access` module).
 //!
 //! Every `POST` under `/api/v1` takes an `Idempotency-Key` header: a retry with the same key
@@ -64,6 +66,8 @@ mod idempotency;
 mod messages;
 mod metrics;
 mod nodes;
+mod openapi;
+mod schemas;
 mod series;
 mod uploads;
 mod views;
@@ -85,6 +89,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use access::{ApiKeys, Role};
 pub use error::ApiError;
+pub use openapi::openapi;
 pub use uploads::DEFAULT_UPLOAD_LIMIT;
 
 /// The largest request body accepted: a screenplay or an edited value fits well within it.
@@ -202,6 +207,7 @@ impl Api {
             );
         let v1 = Router::new()
             .route("/health", get(health::health))
+            .route("/openapi.json", get(openapi::document))
             .route("/uploads", post(uploads::upload).layer(upload_limit))
             .route("/admin/gc", post(admin::collect_garbage))
             .nest("/series", series_routes)

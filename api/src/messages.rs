@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use showrunner_engine::{EventKind, Speaker, Timestamp};
 use showrunner_workflows::conversation::{ConversationError, Reply};
+use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::envelope::{Envelope, ok};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{EpisodePath, JsonBody};
 use crate::views::EpisodeView;
+use crate::{AppState, openapi, schemas};
 
 /// The most characters a chat message may have.
 const MAX_MESSAGE: usize = 4000;
@@ -22,31 +23,59 @@ const MAX_MESSAGE: usize = 4000;
 const PAGE: usize = 1000;
 
 /// `POST messages` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MessageBody {
+    /// The message: not blank, at most 4000 characters.
+    #[schema(max_length = 4000)]
     text: String,
 }
 
 /// The answer to a message: the reply and the episode as it stands after it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct MessageAnswer {
+    #[schema(value_type = schemas::Reply)]
     reply: Reply,
     episode: EpisodeView,
 }
 
 /// One line of the conversation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = MessageLine)]
 pub(crate) struct Line {
+    /// The sequence number of its event in the episode's log.
     seq: u64,
+    #[schema(value_type = openapi::Timestamp)]
     at: Timestamp,
+    #[schema(value_type = schemas::Speaker)]
     author: Speaker,
+    /// The text.
     text: String,
+    /// What the line did or understood, for clients: a reply's `intent`, `confidence`, `node`,
+    /// `actions` and `refused`. Left out when there is nothing.
     #[serde(skip_serializing_if = "Value::is_null")]
     data: Value,
 }
 
 /// Acts on a chat message and answers it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/episodes/{id}/messages",
+    operation_id = "post_message",
+    tag = "messages",
+    params(("id" = openapi::Ulid, Path, description = "The episode's id")),
+    request_body = MessageBody,
+    responses(
+        (status = 200, description = "The reply (a refused action is a reply too) and the episode after it", body = Envelope<MessageAnswer>),
+        (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed id", body = ErrorBody),
+        (status = 404, description = "`episode_not_found`", body = ErrorBody),
+        (status = 409, description = "`definition_unavailable`: the episode's workflow definition is not registered", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_value`: an empty message, one over 4000 characters, a body that does not fit", body = ErrorBody),
+        (status = 500, description = "`internal`: the store or the classifier failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn post(
     State(state): State<AppState>,
     EpisodePath(id): EpisodePath,
@@ -74,6 +103,21 @@ pub(crate) async fn post(
 }
 
 /// The conversation so far, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/episodes/{id}/messages",
+    operation_id = "list_messages",
+    tag = "messages",
+    params(("id" = openapi::Ulid, Path, description = "The episode's id")),
+    responses(
+        (status = 200, description = "Every line, oldest first", body = Envelope<Vec<Line>>),
+        (status = 400, description = "`bad_request`: a malformed id", body = ErrorBody),
+        (status = 404, description = "`episode_not_found`", body = ErrorBody),
+        (status = 409, description = "`definition_unavailable`: the episode's workflow definition is not registered", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     EpisodePath(id): EpisodePath,

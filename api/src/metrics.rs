@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use showrunner_engine::EpisodeStatus;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
 /// The upper bounds of the duration histogram's buckets, in seconds.
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -139,7 +139,19 @@ pub(crate) async fn layer(State(state): State<AppState>, request: Request, next:
     response
 }
 
-/// `GET /metrics`.
+/// Prometheus text exposition (format 0.0.4): requests by method, route template and status,
+/// their durations, and the episodes in each status.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "meta",
+    responses(
+        (status = 200, description = "The exposition", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let mut out = String::new();
     state.metrics.write(&mut out);

@@ -10,22 +10,44 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use showrunner_engine::{EngineError, EpisodeId, InstanceKey};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
 use crate::envelope::{Envelope, ok};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, NodePath, QueryParams};
 use crate::views::{InstanceView, NodeDetail};
+use crate::{AppState, openapi};
 
 /// `GET …/nodes/{key}` parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ShowQuery {
     /// The version whose value to show; the current one when absent.
+    #[param(minimum = 1)]
     version: Option<u32>,
 }
 
 /// The instance, its versions, and the value of the current (or the asked) version.
+#[utoipa::path(
+    get,
+    path = "/api/v1/episodes/{id}/nodes/{key}",
+    operation_id = "show_node",
+    tag = "nodes",
+    params(
+        ("id" = openapi::Ulid, Path, description = "The episode's id"),
+        ("key" = String, Path, description = "The node's key"),
+        ShowQuery,
+    ),
+    responses(
+        (status = 200, description = "The instance, its versions and one version's value", body = Envelope<NodeDetail>),
+        (status = 400, description = "`bad_request`: a malformed id or query", body = ErrorBody),
+        (status = 404, description = "`episode_not_found`, `node_not_found`, `version_not_found`", body = ErrorBody),
+        (status = 409, description = "`definition_unavailable`: the episode's workflow definition is not registered", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn show(
     State(state): State<AppState>,
     NodePath(id, key): NodePath,
@@ -68,31 +90,60 @@ async fn act(
 }
 
 /// The body of `approve`, `select` and `revert`: the version acted on.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VersionBody {
+    /// The version acted on.
+    #[schema(minimum = 0)]
     version: u32,
 }
 
 /// The body of `regenerate`: the current version, and what to change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegenerateBody {
+    /// The current version.
+    #[schema(minimum = 0)]
     version: u32,
+    /// What to change.
     #[serde(default)]
     feedback: Option<String>,
 }
 
 /// The body of `edit`: the version the edit was made from (`null` only for an instance with no
 /// version yet), and the new value, which must fit the node's output type.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EditBody {
+    /// The version the edit was made from.
+    #[schema(minimum = 0)]
     base_version: Option<u32>,
+    /// The new value; it must fit the node's output type.
     value: Value,
 }
 
 /// Approves the version waiting at the gate.
+#[utoipa::path(
+    post,
+    path = "/api/v1/episodes/{id}/nodes/{key}/approve",
+    operation_id = "approve_node",
+    tag = "nodes",
+    params(
+        ("id" = openapi::Ulid, Path, description = "The episode's id"),
+        ("key" = String, Path, description = "The node's key"),
+    ),
+    request_body = VersionBody,
+    responses(
+        (status = 200, description = "The instance after the approval", body = Envelope<InstanceView>),
+        (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed id", body = ErrorBody),
+        (status = 404, description = "`episode_not_found`, `node_not_found`", body = ErrorBody),
+        (status = 409, description = "`version_conflict`: the version named is not the current one; `illegal_action`: the instance's state does not allow it; both with the instance's `state` and `current_version` in the details. `definition_unavailable`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn approve(
     State(state): State<AppState>,
     NodePath(id, key): NodePath,
@@ -102,6 +153,27 @@ pub(crate) async fn approve(
 }
 
 /// Runs the instance again, with feedback.
+#[utoipa::path(
+    post,
+    path = "/api/v1/episodes/{id}/nodes/{key}/regenerate",
+    operation_id = "regenerate_node",
+    tag = "nodes",
+    params(
+        ("id" = openapi::Ulid, Path, description = "The episode's id"),
+        ("key" = String, Path, description = "The node's key"),
+    ),
+    request_body = RegenerateBody,
+    responses(
+        (status = 200, description = "The instance, queued to run again", body = Envelope<InstanceView>),
+        (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed id", body = ErrorBody),
+        (status = 404, description = "`episode_not_found`, `node_not_found`", body = ErrorBody),
+        (status = 409, description = "`version_conflict`: the version named is not the current one; `illegal_action`: the instance's state does not allow it; both with the instance's `state` and `current_version` in the details. `definition_unavailable`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn regenerate(
     State(state): State<AppState>,
     NodePath(id, key): NodePath,
@@ -113,6 +185,27 @@ pub(crate) async fn regenerate(
 }
 
 /// Stores a person's version and goes on with it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/episodes/{id}/nodes/{key}/edit",
+    operation_id = "edit_node",
+    tag = "nodes",
+    params(
+        ("id" = openapi::Ulid, Path, description = "The episode's id"),
+        ("key" = String, Path, description = "The node's key"),
+    ),
+    request_body = EditBody,
+    responses(
+        (status = 200, description = "The instance with the person's version, approved", body = Envelope<InstanceView>),
+        (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed id", body = ErrorBody),
+        (status = 404, description = "`episode_not_found`, `node_not_found`", body = ErrorBody),
+        (status = 409, description = "`version_conflict`: the version named is not the current one; `illegal_action`: the instance's state does not allow it; both with the instance's `state` and `current_version` in the details. `definition_unavailable`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_value` (with the field's `path`, under `value`): a body or a value that does not fit", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn edit(
     State(state): State<AppState>,
     NodePath(id, key): NodePath,
@@ -123,6 +216,27 @@ pub(crate) async fn edit(
 }
 
 /// Picks one candidate of a candidates gate.
+#[utoipa::path(
+    post,
+    path = "/api/v1/episodes/{id}/nodes/{key}/select",
+    operation_id = "select_node",
+    tag = "nodes",
+    params(
+        ("id" = openapi::Ulid, Path, description = "The episode's id"),
+        ("key" = String, Path, description = "The node's key"),
+    ),
+    request_body = VersionBody,
+    responses(
+        (status = 200, description = "The instance with the candidate picked, approved", body = Envelope<InstanceView>),
+        (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed id", body = ErrorBody),
+        (status = 404, description = "`episode_not_found`, `node_not_found`", body = ErrorBody),
+        (status = 409, description = "`version_conflict`: the version named is not the current one; `illegal_action`: the instance's state does not allow it; both with the instance's `state` and `current_version` in the details. `definition_unavailable`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn select(
     State(state): State<AppState>,
     NodePath(id, key): NodePath,
@@ -132,6 +246,27 @@ pub(crate) async fn select(
 }
 
 /// Moves the current pointer back to an older version and approves it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/episodes/{id}/nodes/{key}/revert",
+    operation_id = "revert_node",
+    tag = "nodes",
+    params(
+        ("id" = openapi::Ulid, Path, description = "The episode's id"),
+        ("key" = String, Path, description = "The node's key"),
+    ),
+    request_body = VersionBody,
+    responses(
+        (status = 200, description = "The instance at the older version, approved", body = Envelope<InstanceView>),
+        (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed id", body = ErrorBody),
+        (status = 404, description = "`episode_not_found`, `node_not_found`", body = ErrorBody),
+        (status = 409, description = "`version_conflict`: the version named is not the current one; `illegal_action`: the instance's state does not allow it; both with the instance's `state` and `current_version` in the details. `definition_unavailable`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn revert(
     State(state): State<AppState>,
     NodePath(id, key): NodePath,

@@ -11,27 +11,52 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use showrunner_engine::{SeriesId, SeriesRecord, Timestamp};
 use showrunner_nodes::model::{Bible, Character, MAX_REFERENCE_IMAGES, SeriesSheet};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
 use crate::envelope::{Envelope, created, ok, ok_with_meta};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
-use crate::uploads::{ImageBody, store_image};
+use crate::uploads::{ImageBody, Upload, store_image};
+use crate::views::Deleted;
+use crate::{AppState, openapi, schemas};
 
 /// A series as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Series)]
 pub(crate) struct SeriesView {
+    #[schema(value_type = openapi::Ulid)]
     id: SeriesId,
+    /// The title.
     title: String,
+    #[schema(value_type = schemas::Bible)]
     bible: Bible,
+    /// The regular characters.
+    #[schema(value_type = Vec<schemas::Character>)]
     characters: Vec<Character>,
     /// Name it in `PUT series/{id}`.
+    #[schema(minimum = 1)]
     revision: u32,
+    #[schema(value_type = openapi::Timestamp)]
     created_at: Timestamp,
+    #[schema(value_type = openapi::Timestamp)]
     updated_at: Timestamp,
+}
+
+/// The `meta` of the list of series.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CountMeta {
+    /// How many there are.
+    count: usize,
+}
+
+/// The answer to an added reference image: the upload and the series with it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReferenceAdded {
+    upload: Upload,
+    series: SeriesView,
 }
 
 impl SeriesView {
@@ -58,21 +83,26 @@ struct Content {
 }
 
 /// `POST series` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateSeries {
+    /// The title (not blank).
     title: String,
     #[serde(flatten)]
+    #[schema(value_type = schemas::SeriesSheet)]
     sheet: SeriesSheet,
 }
 
 /// `PUT series/{id}` body: the whole series, and the revision it was made from.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateSeries {
+    /// The revision the update was made from.
     revision: u32,
+    /// The title (not blank).
     title: String,
     #[serde(flatten)]
+    #[schema(value_type = schemas::SeriesSheet)]
     sheet: SeriesSheet,
 }
 
@@ -135,19 +165,47 @@ fn location(id: SeriesId) -> String {
 }
 
 /// Every series, oldest first.
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Envelope<Vec<SeriesView>>>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/series",
+    operation_id = "list_series",
+    tag = "series",
+    responses(
+        (status = 200, description = "Every series, oldest first", body = Envelope<Vec<SeriesView>, CountMeta>),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+) -> Result<Json<Envelope<Vec<SeriesView>, CountMeta>>, ApiError> {
     let all = state
         .engine
         .all_series()?
         .iter()
         .map(SeriesView::from)
         .collect::<Result<Vec<_>, _>>()?;
-    let mut meta = Map::new();
-    meta.insert("count".into(), json!(all.len()));
-    Ok(ok_with_meta(all, meta))
+    let count = all.len();
+    Ok(ok_with_meta(all, CountMeta { count }))
 }
 
 /// Creates a series (`201`, with `Location`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/series",
+    operation_id = "create_series",
+    tag = "series",
+    request_body = CreateSeries,
+    responses(
+        (status = 201, description = "The series, at revision 1", body = Envelope<SeriesView>,
+            headers(("Location" = String, description = "The series' URL"))),
+        (status = 400, description = "`bad_json`: the body is not JSON", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit, a blank title, a character without a name, two characters with one id, more than 3 reference images, a reference that was never uploaded", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn create(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<CreateSeries>,
@@ -161,6 +219,20 @@ pub(crate) async fn create(
 }
 
 /// One series.
+#[utoipa::path(
+    get,
+    path = "/api/v1/series/{id}",
+    operation_id = "show_series",
+    tag = "series",
+    params(("id" = openapi::Ulid, Path, description = "The series' id")),
+    responses(
+        (status = 200, description = "The series", body = Envelope<SeriesView>),
+        (status = 400, description = "`bad_request`: a malformed id", body = ErrorBody),
+        (status = 404, description = "`series_not_found`", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn show(
     State(state): State<AppState>,
     SeriesPath(id): SeriesPath,
@@ -169,6 +241,24 @@ pub(crate) async fn show(
 }
 
 /// Replaces a series; `409 series_conflict` when `revision` is not the current one.
+#[utoipa::path(
+    put,
+    path = "/api/v1/series/{id}",
+    operation_id = "update_series",
+    tag = "series",
+    params(("id" = openapi::Ulid, Path, description = "The series' id")),
+    request_body = UpdateSeries,
+    responses(
+        (status = 200, description = "The series at its next revision", body = Envelope<SeriesView>),
+        (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed id", body = ErrorBody),
+        (status = 404, description = "`series_not_found`", body = ErrorBody),
+        (status = 409, description = "`series_conflict`: `revision` is not the current one (with `given_revision` and `current_revision`)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 422, description = "`invalid_value` (with the field's `path`): as for `POST series`", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn update(
     State(state): State<AppState>,
     SeriesPath(id): SeriesPath,
@@ -183,28 +273,71 @@ pub(crate) async fn update(
 }
 
 /// Deletes a series; its episodes keep the copy they were made with.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/series/{id}",
+    operation_id = "delete_series",
+    tag = "series",
+    params(("id" = openapi::Ulid, Path, description = "The series' id")),
+    responses(
+        (status = 200, description = "Deleted", body = Envelope<Deleted>),
+        (status = 400, description = "`bad_request`: a malformed id", body = ErrorBody),
+        (status = 404, description = "`series_not_found`", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     SeriesPath(id): SeriesPath,
-) -> Result<Json<Envelope<Value>>, ApiError> {
+) -> Result<Json<Envelope<Deleted>>, ApiError> {
     state.engine.delete_series(id).await?;
-    Ok(ok(json!({"id": id, "deleted": true})))
+    Ok(ok(Deleted::new(id)))
 }
 
 /// `?revision=` of a reference upload: the series revision the client saw. Without it the
 /// upload applies to the revision it reads, and still refuses to overwrite a concurrent update.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ReferenceQuery {
+    /// The series revision the client saw.
     revision: Option<u32>,
 }
 
 /// Stores the image in the body (PNG or JPEG, within the upload limit) and adds it to the
 /// character's reference images: `201` with the reference and the updated series. A character
 /// has at most three (`422 too_many_references`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/series/{id}/characters/{character}/references",
+    operation_id = "add_reference",
+    tag = "series",
+    params(
+        ("id" = openapi::Ulid, Path, description = "The series' id"),
+        ("character" = String, Path, description = "The character's id"),
+        ReferenceQuery,
+    ),
+    request_body(content(
+        (openapi::Binary = "image/png"),
+        (openapi::Binary = "image/jpeg"),
+    ), description = "The image, with its `Content-Type`"),
+    responses(
+        (status = 201, description = "The upload and the series with it", body = Envelope<ReferenceAdded>,
+            headers(("Location" = String, description = "The series' URL"))),
+        (status = 400, description = "`bad_request`: a malformed id or query", body = ErrorBody),
+        (status = 404, description = "`series_not_found`, `character_not_found`", body = ErrorBody),
+        (status = 409, description = "`series_conflict`: `revision` is not the current one, or another update landed first", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: over the upload limit (10 MB unless configured)", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: not `image/png` or `image/jpeg`, or bytes that are not what the type says", body = ErrorBody),
+        (status = 422, description = "`too_many_references`: the character has 3 already; `invalid_image`: the image does not decode", body = ErrorBody),
+        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
+        (status = 503, description = "`shutting_down`", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn add_reference(
     State(state): State<AppState>,
-    Path((id, character)): Path<(String, String)>,
+    crate::extract::PathParams((id, character)): crate::extract::PathParams<(String, String)>,
     crate::extract::QueryParams(query): crate::extract::QueryParams<ReferenceQuery>,
     headers: HeaderMap,
     ImageBody(body): ImageBody,
@@ -249,6 +382,9 @@ pub(crate) async fn add_reference(
         .await?;
     Ok(created(
         &location(id),
-        json!({"upload": upload, "series": SeriesView::from(&updated)?}),
+        ReferenceAdded {
+            upload,
+            series: SeriesView::from(&updated)?,
+        },
     ))
 }

@@ -14,10 +14,11 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::json;
 use showrunner_engine::BlobRef;
+use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::envelope::created;
-use crate::error::ApiError;
+use crate::envelope::{Envelope, created};
+use crate::error::{ApiError, ErrorBody};
+use crate::{AppState, openapi};
 
 /// The upload limit when none is configured: 10 MB.
 pub const DEFAULT_UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
@@ -26,15 +27,20 @@ pub const DEFAULT_UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
 const ACCEPTED: [&str; 2] = ["image/png", "image/jpeg"];
 
 /// A stored upload.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Upload {
     /// What to put in `reference_images`.
+    #[schema(value_type = openapi::BlobRef)]
     pub(crate) reference: BlobRef,
-    /// Where to fetch it.
+    /// Where to fetch it: `/api/v1/artifacts/{hash}`.
     url: String,
+    #[schema(value_type = openapi::ImageType)]
     content_type: &'static str,
+    /// Its size in bytes.
     bytes: usize,
+    /// Its width in pixels.
     width: u32,
+    /// Its height in pixels.
     height: u32,
 }
 
@@ -128,6 +134,25 @@ impl FromRequest<AppState> for ImageBody {
 }
 
 /// Stores a reference image (`201`, with `Location` at its artifact URL).
+#[utoipa::path(
+    post,
+    path = "/api/v1/uploads",
+    operation_id = "upload_image",
+    tag = "uploads",
+    request_body(content(
+        (openapi::Binary = "image/png"),
+        (openapi::Binary = "image/jpeg"),
+    ), description = "The image, with its `Content-Type`"),
+    responses(
+        (status = 201, description = "The stored image: name its `reference` in a character's `reference_images`", body = Envelope<Upload>,
+            headers(("Location" = String, description = "The image's artifact URL"))),
+        (status = 400, description = "`bad_request`: the body could not be read", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: over the upload limit (10 MB unless configured)", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: not `image/png` or `image/jpeg`, or bytes that are not what the type says", body = ErrorBody),
+        (status = 422, description = "`invalid_image`: the image does not decode", body = ErrorBody),
+        (status = 500, description = "`internal`: the blob store failed", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,

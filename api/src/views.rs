@@ -7,6 +7,9 @@ use showrunner_engine::{
     Author, ContentHash, EpisodeId, EpisodeRecord, EpisodeSnapshot, Gate, InstanceRecord, NodeKind, NodeSpec,
     NodeState, Read, Resource, SeriesId, Timestamp, VersionMeta, WorkflowDef,
 };
+use utoipa::ToSchema;
+
+use crate::openapi;
 
 /// A node state's stable name: `blocked`, `ready`, `running`, `produced`, `awaiting_approval`,
 /// `approved`, `waiting_to_retry`, `failed`, `stale` or `cancelled`.
@@ -15,31 +18,46 @@ pub(crate) fn state_name(state: &NodeState) -> String {
 }
 
 /// One node instance: its state, versions and the artifacts of its current value.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Instance)]
 pub(crate) struct InstanceView {
+    /// The node's key in the workflow.
     node: String,
+    /// The item's stable id, for an instance of a map node.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     item: Option<String>,
+    #[schema(value_type = openapi::NodeState)]
     state: String,
     /// The attempt running, while `running`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1)]
     attempt: Option<u32>,
     /// When the next attempt starts, while `waiting_to_retry`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = openapi::Timestamp)]
     retry_at: Option<Timestamp>,
     /// The version actions act on (`null` before the first output).
+    #[schema(required = true, minimum = 1)]
     current_version: Option<u32>,
-    /// The version approved last.
+    /// The version approved last (`null` before the first approval).
+    #[schema(required = true, minimum = 1)]
     approved_version: Option<u32>,
+    /// How many versions the instance has.
     version_count: usize,
     /// Versions waiting for a pick, at a candidates gate.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     candidates: Vec<u32>,
+    /// The feedback of the last regeneration asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     feedback: Option<String>,
+    /// Why the last run failed.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     last_error: Option<String>,
     /// The blobs the current value references; fetch them at `artifacts/{hash}`.
+    #[schema(value_type = Vec<openapi::Hash>)]
     artifacts: Vec<ContentHash>,
 }
 
@@ -68,21 +86,36 @@ impl From<&InstanceRecord> for InstanceView {
 }
 
 /// An episode: its header and every instance.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Episode)]
 pub(crate) struct EpisodeView {
+    #[schema(value_type = openapi::Ulid)]
     id: EpisodeId,
+    /// The workflow's name.
     workflow: String,
+    /// The definition version the episode was created under.
     definition_version: String,
+    #[schema(value_type = openapi::EpisodeStatus)]
     status: &'static str,
+    #[schema(value_type = openapi::Timestamp)]
     created_at: Timestamp,
+    /// The episode it was forked from.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = openapi::Ulid)]
     forked_from: Option<EpisodeId>,
+    /// The series it belongs to.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = openapi::Ulid)]
     series_id: Option<SeriesId>,
+    /// The seed every node's seed derives from.
     seed: u64,
+    /// The episode's input (the idea or screenplay, the settings, and the series' copy), as
+    /// every node receives it under `episode`.
     input: Value,
     /// The sequence number the next event gets: subscribe from it to see only what comes next.
+    #[schema(minimum = 1)]
     next_seq: u64,
+    /// Every instance, in the workflow's order.
     nodes: Vec<InstanceView>,
 }
 
@@ -105,19 +138,43 @@ impl From<&EpisodeSnapshot> for EpisodeView {
     }
 }
 
+/// Who made a version: `engine` (a run) or `user` (an edit).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum AuthorName {
+    /// A run of the node.
+    Engine,
+    /// A person's edit.
+    User,
+}
+
 /// One version of an instance's output, without its value.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Version)]
 pub(crate) struct VersionView {
+    /// The version's number, from 1.
+    #[schema(minimum = 1)]
     n: u32,
+    /// The hash of the value's canonical JSON.
+    #[schema(value_type = openapi::Hash)]
     hash: ContentHash,
-    author: &'static str,
+    author: AuthorName,
+    #[schema(value_type = openapi::Timestamp)]
     created_at: Timestamp,
+    /// The seed the run had.
     seed: u64,
+    /// The attempt that made it.
     attempt: u32,
+    /// The feedback it was made with.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     feedback: Option<String>,
+    /// Its quality score, behind a quality gate.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     score: Option<f64>,
+    /// The blobs its value references.
+    #[schema(value_type = Vec<openapi::Hash>)]
     artifacts: Vec<ContentHash>,
 }
 
@@ -127,8 +184,8 @@ impl From<&VersionMeta> for VersionView {
             n: v.n,
             hash: v.hash,
             author: match v.author {
-                Author::Engine => "engine",
-                Author::User => "user",
+                Author::Engine => AuthorName::Engine,
+                Author::User => AuthorName::User,
             },
             created_at: v.created_at,
             seed: v.seed,
@@ -141,13 +198,18 @@ impl From<&VersionMeta> for VersionView {
 }
 
 /// One instance in full: its state, every version, and the value of one version.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct NodeDetail {
     #[serde(flatten)]
     instance: InstanceView,
+    /// Every version, oldest first.
     versions: Vec<VersionView>,
-    /// The version whose value is shown (the current one unless asked otherwise).
+    /// The version whose value is shown (the current one unless asked otherwise; `null` before
+    /// the first output).
+    #[schema(required = true, minimum = 1)]
     value_version: Option<u32>,
+    /// That version's value (`null` before the first output).
+    #[schema(required = true)]
     value: Option<Value>,
 }
 
@@ -164,55 +226,85 @@ impl NodeDetail {
 }
 
 /// A workflow definition with its DAG.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Workflow)]
 pub(crate) struct WorkflowView {
+    /// The workflow's name.
     name: String,
+    /// Its definition version.
     version: String,
+    /// Its nodes, in definition order.
     nodes: Vec<NodeView>,
     /// `from` is read (or mapped over, or joined) by `to`.
     edges: Vec<EdgeView>,
 }
 
-#[derive(Debug, Serialize)]
+/// A node of a workflow.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WorkflowNode)]
 struct NodeView {
+    /// The node's key.
     key: String,
+    #[schema(value_type = openapi::NodeKind)]
     kind: &'static str,
     /// The node mapped over (map) or joined (reduce).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     over: Option<String>,
+    /// What the node reads.
     reads: Vec<ReadView>,
     gate: GateView,
+    #[schema(value_type = openapi::Resource)]
     resource: &'static str,
+    /// How long one run may take.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u64, nullable = false)]
     timeout_ms: Option<u128>,
 }
 
-#[derive(Debug, Serialize)]
+/// What a node reads.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WorkflowRead)]
 struct ReadView {
+    /// The node read.
     node: String,
     /// For an item read: where the reading item lists the ids it reads.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     ids_at: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A node's gate.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WorkflowGate)]
 struct GateView {
+    #[schema(value_type = openapi::GateKind)]
     kind: &'static str,
+    /// The score a quality gate passes.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     min_score: Option<f64>,
+    /// How many runs a quality gate tries.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     max_attempts: Option<u32>,
-    /// What a quality gate does when its attempts run out: `human` or `fail`.
+    /// What a quality gate does when its attempts run out.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = openapi::Escalation)]
     then: Option<&'static str>,
     /// How many candidates a candidates gate offers.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     candidates: Option<u32>,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
+/// An edge of the DAG.
+#[derive(Debug, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = WorkflowEdge)]
 struct EdgeView {
+    /// The node read.
     from: String,
+    /// The node reading it.
     to: String,
 }
 
@@ -305,6 +397,26 @@ impl From<&WorkflowDef> for WorkflowView {
             version: def.version().to_owned(),
             nodes: def.nodes().iter().map(NodeView::from).collect(),
             edges,
+        }
+    }
+}
+
+/// The answer to a deletion.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Deleted {
+    /// The id of what was deleted.
+    #[schema(value_type = openapi::Ulid)]
+    id: String,
+    /// Always `true`.
+    deleted: bool,
+}
+
+impl Deleted {
+    /// The answer to the deletion of `id`.
+    pub(crate) fn new(id: impl std::fmt::Display) -> Self {
+        Self {
+            id: id.to_string(),
+            deleted: true,
         }
     }
 }

@@ -10,7 +10,7 @@ use reqwest::header;
 use serde_json::{Value, json};
 use showrunner::nodes::png::encode_png;
 
-use crate::http::{Answer, Server, answer, episode_body, find};
+use crate::http::{Answer, Server, answer, episode_body, fetch, find};
 
 /// A small PNG of one colour.
 fn png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
@@ -374,11 +374,8 @@ async fn api_keys_guard_every_route_but_health_and_admin_routes_need_the_admin_r
     answer(as_key(server.client.post(server.url("admin/gc")), "user-secret-1"))
         .await
         .expect_error(StatusCode::FORBIDDEN, "forbidden", "a user may not collect garbage");
-    let metrics = as_key(server.client.get(&metrics_url), "admin-secret-1")
-        .send()
-        .await
-        .expect("metrics");
-    assert_eq!(metrics.status(), StatusCode::OK);
+    let (status, _, _) = fetch(as_key(server.client.get(&metrics_url), "admin-secret-1")).await;
+    assert_eq!(status, StatusCode::OK);
     answer(as_key(
         server.client.delete(server.url(&format!("episodes/{id}"))),
         "admin-secret-1",
@@ -404,11 +401,18 @@ async fn the_real_server_never_logs_a_key() {
         ])
         .env("SHOWRUNNER_API_KEYS", "user-key-do-not-log")
         .env("SHOWRUNNER_ADMIN_KEYS", "admin-key-do-not-log")
-        .env("RUST_LOG", "trace")
+        .env("SHOWRUNNER_LOG", "trace")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("showrunner serve starts");
+    // Trace logging fills a pipe quickly: drain stderr while the server runs.
+    let mut stderr = child.stderr.take().expect("stderr");
+    let drained = std::thread::spawn(move || {
+        let mut err = String::new();
+        let _ = stderr.read_to_string(&mut err);
+        err
+    });
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
     stdout.read_line(&mut line).expect("the address line");
@@ -416,40 +420,23 @@ async fn the_real_server_never_logs_a_key() {
     let client = reqwest::Client::new();
     for key in ["user-key-do-not-log", "admin-key-do-not-log", "a-wrong-key-do-not-log"] {
         for path in ["/api/v1/episodes", "/metrics"] {
-            let _ = client
-                .get(format!("{base}{path}"))
-                .bearer_auth(key)
-                .send()
-                .await
-                .expect("an answer");
+            fetch(client.get(format!("{base}{path}")).bearer_auth(key)).await;
         }
-        let _ = client
+        let create = client
             .post(format!("{base}/api/v1/episodes"))
             .header("x-api-key", key)
-            .json(&episode_body("logging", 8.0))
-            .send()
-            .await
-            .expect("an answer");
+            .json(&episode_body("logging", 8.0));
+        answer(create).await;
     }
-    let unauthorized = client
-        .get(format!("{base}/api/v1/episodes"))
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
+    let unauthorized = answer(client.get(format!("{base}/api/v1/episodes"))).await;
+    assert_eq!(unauthorized.status, StatusCode::UNAUTHORIZED);
     crate::http::sigterm(child.id());
     let status = child.wait().expect("the server exits");
     assert!(status.success(), "{status:?}");
     let mut out = line;
     stdout.read_to_string(&mut out).expect("stdout");
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut err)
-        .expect("stderr");
-    assert!(!err.is_empty() || !out.is_empty(), "trace logging wrote something");
+    let err = drained.join().expect("the stderr reader");
+    assert!(err.lines().count() > 5, "trace logging wrote to stderr:\n{err}");
     for text in [&out, &err] {
         assert!(!text.contains("do-not-log"), "a key reached the logs:\n{text}");
     }
