@@ -35,6 +35,10 @@
 //! The SSE run holds two descriptors per subscriber (both ends live in this process): check
 //! `ulimit -n` (the run stops early with a hint when it is too low; `ulimit -n 4096` is plenty).
 
+/// The allocator the `showrunner` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;

@@ -6,6 +6,10 @@
 //! cargo bench --bench demo
 //! ```
 
+/// The allocator the `showrunner` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use serde_json::json;

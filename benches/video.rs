@@ -9,6 +9,10 @@
 //! SHOWRUNNER_BENCH_QUICK=1 cargo bench --bench video   # a 2 s clip, one repetition: a smoke run
 //! ```
 
+/// The allocator the `showrunner` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use showrunner_nodes::backend::{BackendError, VideoModel};

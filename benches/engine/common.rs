@@ -429,13 +429,10 @@ pub fn commit_of(
     let mut header = episode.header().clone();
     header.next_seq = *next_seq;
     commit.header = Some(header);
-    commit.instances = changes
-        .dirty
-        .iter()
-        .filter_map(|key| episode.instance(def, key).cloned())
-        .collect();
+    (commit.instances, commit.versions) = episode
+        .commit_records(def, changes)
+        .expect("every value has its version");
     commit.removed = std::mem::take(&mut changes.removed);
-    commit.values = std::mem::take(&mut changes.values);
     commit.runnable = Some(episode.has_work());
     changes.dirty.clear();
     changes.effects.clear();

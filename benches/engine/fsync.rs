@@ -47,3 +47,41 @@ pub fn append_and_sync(dir: &Path, samples: usize, sync: Sync) -> Samples {
     let _ = std::fs::remove_file(&path);
     Samples::new(lat)
 }
+
+/// `samples` times: overwrite 4 KiB inside a file that was written in full and synced before,
+/// then `fdatasync` it. Nothing but data changes, so this is the cheapest durable write the disk
+/// offers (what a preallocated log pays).
+pub fn overwrite_and_sync(dir: &Path, samples: usize) -> Samples {
+    use std::os::unix::fs::FileExt;
+    const SLOTS: u64 = 256;
+    let path = dir.join("fdatasync-probe.log");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("creating the fdatasync probe file");
+    let block = vec![0xA5u8; 4096];
+    for slot in 0..SLOTS {
+        file.write_all_at(&block, slot * 4096).expect("writing the probe file");
+    }
+    file.sync_all().expect("fsync");
+    let once = |n: usize| {
+        file.write_all_at(&block, (n as u64 % SLOTS) * 4096)
+            .expect("overwriting 4 KiB");
+        file.sync_data().expect("fdatasync");
+    };
+    for n in 0..20 {
+        once(n);
+    }
+    let mut lat = Vec::with_capacity(samples);
+    for n in 0..samples {
+        let t = Instant::now();
+        once(n);
+        lat.push(nanos(t.elapsed()));
+    }
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    Samples::new(lat)
+}

@@ -249,13 +249,8 @@ impl Actor {
         if self.runnable != Some(runnable) {
             commit.runnable = Some(runnable);
         }
-        commit.instances = changes
-            .dirty
-            .iter()
-            .filter_map(|key| self.episode.instance(&self.def, key).cloned())
-            .collect();
+        (commit.instances, commit.versions) = self.episode.commit_records(&self.def, changes)?;
         commit.removed = std::mem::take(&mut changes.removed);
-        commit.values = std::mem::take(&mut changes.values);
         commit.events = events.clone();
         self.shared.store.commit(commit).await?;
         self.runnable = Some(runnable);

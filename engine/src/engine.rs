@@ -234,8 +234,8 @@ impl Engine {
         commit.header = Some(episode.header().clone());
         episode.take_header_dirty();
         commit.runnable = Some(episode.has_work());
-        commit.instances = episode.instances().cloned().collect();
-        commit.values = std::mem::take(&mut changes.values);
+        changes.dirty = episode.instances().map(|r| r.key.clone()).collect();
+        (commit.instances, commit.versions) = episode.commit_records(&def, &mut changes)?;
         self.shared.store.commit(commit).await?;
         let handle = self.shared.adopt(def, episode);
         // The new episode's first effects (its roots queued) go through the actor like any other.

@@ -12,14 +12,14 @@ use serde_json::Value;
 
 use crate::command::{Changes, Command, Effect, InputSource, Produced, RunSpec};
 use crate::definition::{Gate, NodeKind, Read, WorkflowDef};
-use crate::error::{EngineError, NodeError};
+use crate::error::{EngineError, NodeError, StoreError};
 use crate::events::EventKind;
 use crate::fingerprint::{derive_seed, fingerprint, map_hash, value_hash};
 use crate::ids::{ContentHash, EpisodeId, InstanceKey, SeriesId, Timestamp};
 use crate::lifecycle::{LifecycleInput, NodeState};
 use crate::record::{Author, EpisodeRecord, EpisodeStatus, InstanceRecord, ItemMeta, ReadKey, VersionMeta};
 use crate::retry::backoff;
-use crate::store::{BlobRef, EpisodeSnapshot};
+use crate::store::{BlobRef, EpisodeSnapshot, NewVersion};
 
 /// The instances of one node, with counters that keep readiness checks O(1).
 #[derive(Debug, Clone, Default)]
@@ -226,6 +226,34 @@ impl Episode {
     pub(crate) fn set_series(&mut self, series: SeriesId) {
         self.header.series = Some(series);
         self.header_dirty = true;
+    }
+
+    /// What a commit writes of `changes`: the snapshots of the changed instances (without their
+    /// versions) and the new versions with their metadata. Takes the values out of `changes`.
+    pub fn commit_records(
+        &self,
+        def: &WorkflowDef,
+        changes: &mut Changes,
+    ) -> Result<(Vec<InstanceRecord>, Vec<NewVersion>), StoreError> {
+        let instances = changes
+            .dirty
+            .iter()
+            .filter_map(|key| self.instance(def, key).map(InstanceRecord::without_versions))
+            .collect();
+        let versions = std::mem::take(&mut changes.values)
+            .into_iter()
+            .map(|(key, n, value)| {
+                let meta = self
+                    .instance(def, &key)
+                    .and_then(|r| r.version(n))
+                    .cloned()
+                    .ok_or_else(|| {
+                        StoreError::Backend(format!("a value of `{key}` v{n} without its version record"))
+                    })?;
+                Ok(NewVersion { key, meta, value })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok((instances, versions))
     }
 
     /// Gives `kinds` the episode's next sequence numbers, in order: the events of a commit.

@@ -75,6 +75,6 @@ pub use recovery::{RecoveryReport, UnknownDefinition};
 pub use retry::backoff;
 pub use scheduler::{Scheduler, Ticket};
 pub use store::{
-    BlobRef, BlobStore, Commit, DefinitionUse, EpisodeSnapshot, EpisodeSummary, GcStats, LoadFailure, Store,
+    BlobRef, BlobStore, Commit, DefinitionUse, EpisodeSnapshot, EpisodeSummary, GcStats, LoadFailure, NewVersion, Store,
 };
 pub use subscription::EventStream;

@@ -195,6 +195,26 @@ impl InstanceRecord {
         }
     }
 
+    /// The snapshot without its versions: what a commit writes (versions are written once, on
+    /// their own).
+    pub fn without_versions(&self) -> Self {
+        Self {
+            key: self.key.clone(),
+            state: self.state,
+            attempts: self.attempts,
+            failures: self.failures,
+            quality_tries: self.quality_tries,
+            generation: self.generation,
+            feedback: self.feedback.clone(),
+            versions: Vec::new(),
+            current: self.current,
+            approved: self.approved,
+            candidates: self.candidates.clone(),
+            inputs: self.inputs.clone(),
+            last_error: self.last_error.clone(),
+        }
+    }
+
     /// The current version's metadata.
     pub fn current_version(&self) -> Option<&VersionMeta> {
         self.current.and_then(|n| self.version(n))

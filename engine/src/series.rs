@@ -69,7 +69,7 @@ impl Engine {
         self.shared.store.series(id)?.ok_or(EngineError::SeriesNotFound(id))
     }
 
-    /// Every series, oldest first.
+    /// Every series, in id order (creation order, to the millisecond).
     pub fn all_series(&self) -> Result<Vec<SeriesRecord>> {
         Ok(self.shared.store.all_series()?)
     }

@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::error::StoreError;
 use crate::events::Event;
 use crate::ids::{ContentHash, EpisodeId, InstanceKey, SeriesId};
-use crate::record::{EpisodeRecord, EpisodeStatus, InstanceRecord, SeriesRecord};
+use crate::record::{EpisodeRecord, EpisodeStatus, InstanceRecord, SeriesRecord, VersionMeta};
 
 /// One atomic, durable write of an episode's changes.
 #[derive(Debug, Clone)]
@@ -28,12 +28,14 @@ pub struct Commit {
     pub episode: EpisodeId,
     /// The episode's header, when it changed (always on creation).
     pub header: Option<EpisodeRecord>,
-    /// Instance snapshot records to write (each replaces the stored one).
+    /// Instance snapshot records to write (each replaces the stored one), without their
+    /// versions: a version is written once, in `versions`, so a snapshot stays small however
+    /// many versions the instance has.
     pub instances: Vec<InstanceRecord>,
     /// Instances to delete (map items whose source list dropped them).
     pub removed: Vec<InstanceKey>,
-    /// Version values to write: instance, version number, value.
-    pub values: Vec<(InstanceKey, u32, Arc<Value>)>,
+    /// New versions to write: metadata and value.
+    pub versions: Vec<NewVersion>,
     /// Events to append, with consecutive sequence numbers following the stored ones.
     pub events: Vec<Event>,
     /// Whether the episode has work for the runner after this commit (an instance ready,
@@ -50,7 +52,7 @@ impl Commit {
             header: None,
             instances: Vec::new(),
             removed: Vec::new(),
-            values: Vec::new(),
+            versions: Vec::new(),
             events: Vec::new(),
             runnable: None,
         }
@@ -61,9 +63,20 @@ impl Commit {
         self.header.is_none()
             && self.instances.is_empty()
             && self.removed.is_empty()
-            && self.values.is_empty()
+            && self.versions.is_empty()
             && self.events.is_empty()
     }
+}
+
+/// A version written by a commit: its metadata and its value.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    /// The instance.
+    pub key: InstanceKey,
+    /// The version's metadata (its number is `meta.n`).
+    pub meta: VersionMeta,
+    /// Its value.
+    pub value: Arc<Value>,
 }
 
 /// An episode as stored (and as the engine shows it): its header and its instance snapshots.
@@ -157,7 +170,7 @@ pub trait Store: Send + Sync + 'static {
     /// One series; `None` when it does not exist.
     fn series(&self, id: SeriesId) -> Result<Option<SeriesRecord>, StoreError>;
 
-    /// Every series, oldest first.
+    /// Every series, in id order (creation order, to the millisecond).
     fn all_series(&self) -> Result<Vec<SeriesRecord>, StoreError>;
 
     /// Deletes a series; resolves once durable. Its episodes keep the copy they were made with.

@@ -1,22 +1,30 @@
-//! Group commit: one writer thread applies every commit waiting at the moment as one atomic
-//! sled batch, flushes once, and then answers all of them.
+//! Group commit: a writer thread takes every commit waiting at the moment, appends their writes
+//! to the journal as one record with one `fdatasync`, and hands the group to an applier thread,
+//! which applies it to sled as one atomic batch and then answers its commits. The writer goes on
+//! with the next group meanwhile, so one group's sync overlaps the apply of the one before.
 //!
-//! A commit's future resolves only after the flush that covers it. While one flush runs, new
-//! commits queue up and share the next one, so throughput grows with concurrency while a lone
-//! commit costs one batch and one flush.
+//! A commit's future resolves only after the sync that covers it and the apply that makes it
+//! readable. While one sync runs, new commits queue up and share the next one, so throughput
+//! grows with concurrency while a lone commit costs one append, one sync and one apply. sled
+//! writes the batches back in the background; a checkpoint (when the journal is full, and on
+//! close) makes them durable in sled's files and empties the journal.
+//!
+//! When a write's fate is unknown — the journal's sync failed, or a durable group cannot be
+//! applied — the process stops rather than answer: the next open replays the journal.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::SystemTime;
 
 use showrunner_engine::{EpisodeId, StoreError};
 use tokio::sync::oneshot;
 
+use crate::journal::{Appended, Journal};
 use crate::keys::{STATUS, definition_key, episode_key, index_key};
 
 /// One write: a key and its new value, or `None` to delete it.
@@ -61,13 +69,18 @@ fn backend(e: sled::Error) -> StoreError {
 }
 
 impl GroupCommit {
-    pub(crate) fn start(db: sled::Db, tree: sled::Tree, files: DurableFiles) -> Result<Self, StoreError> {
+    pub(crate) fn start(
+        db: sled::Db,
+        tree: sled::Tree,
+        files: DurableFiles,
+        journal: Journal,
+    ) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel::<Job>();
         let counters = Arc::new(Counters::default());
         let counted = counters.clone();
         let thread = thread::Builder::new()
             .name("showrunner-commit".into())
-            .spawn(move || writer(db, tree, files, rx, &counted))
+            .spawn(move || writer(db, tree, files, journal, rx, counted))
             .map_err(|source| StoreError::Io {
                 context: "starting the commit thread".into(),
                 source,
@@ -115,60 +128,130 @@ fn unfinished(status: u8) -> bool {
     matches!(status, b'a' | b'p' | b'f')
 }
 
+/// Index and count writes by key: the latest value of each.
+type Tracked = HashMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// A group's writes so far, in order, with the latest value of each key for reads within the
+/// group: the index and count updates of one job must see the writes of the jobs before it.
+struct GroupWrites<'a> {
+    tree: &'a sled::Tree,
+    pending: &'a Pending,
+    ops: Vec<Op>,
+    latest: Tracked,
+}
+
+impl<'a> GroupWrites<'a> {
+    fn new(tree: &'a sled::Tree, pending: &'a Pending) -> Self {
+        Self {
+            tree,
+            pending,
+            ops: Vec::new(),
+            latest: HashMap::new(),
+        }
+    }
+
+    /// A key's value as of this group: its own writes, then earlier groups' writes that are
+    /// durable but not applied yet, then the tree.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(value) = self.latest.get(key) {
+            return Ok(value.clone());
+        }
+        if let Some((_, value)) = lock(self.pending).get(key) {
+            return Ok(value.clone());
+        }
+        Ok(self.tree.get(key).map_err(backend)?.map(|v| v.to_vec()))
+    }
+
+    /// Records a write that later reads of this group may need to see.
+    fn put_tracked(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        self.latest.insert(key.clone(), value.clone());
+        self.ops.push((key, value));
+    }
+}
+
 /// Adds the status index writes for an episode whose status is now `status`, and the change in
 /// its definition's count of unfinished episodes to `counts`.
 fn index_ops(
-    tree: &sled::Tree,
-    batch: &mut sled::Batch,
+    writes: &mut GroupWrites<'_>,
     counts: &mut HashMap<Vec<u8>, i64>,
     episode: EpisodeId,
     status: Option<IndexEntry>,
 ) -> Result<(), StoreError> {
     let status_key = episode_key(STATUS, episode);
-    let old = tree.get(&status_key).map_err(backend)?.and_then(|v| v.first().copied());
+    let old = writes.get(&status_key)?.and_then(|v| v.first().copied());
     if old.is_some() && old == status.as_ref().map(|(s, _)| *s) {
         return Ok(());
     }
     if let Some(old) = old {
         let old_key = index_key(old, episode);
         if unfinished(old) {
-            if let Some(summary) = tree.get(&old_key).map_err(backend)? {
-                *counts.entry(summary.to_vec()).or_default() -= 1;
+            if let Some(summary) = writes.get(&old_key)? {
+                *counts.entry(summary).or_default() -= 1;
             }
         }
-        batch.remove(old_key);
+        writes.put_tracked(old_key, None);
     }
     match status {
         Some((new, summary)) => {
             if unfinished(new) {
                 *counts.entry(summary.clone()).or_default() += 1;
             }
-            batch.insert(index_key(new, episode), summary);
-            batch.insert(status_key, &[new][..]);
+            writes.put_tracked(index_key(new, episode), Some(summary));
+            writes.put_tracked(status_key, Some(vec![new]));
         }
-        None => batch.remove(status_key),
+        None => writes.put_tracked(status_key, None),
     }
     Ok(())
 }
 
 /// Writes the changed counts of unfinished episodes per definition.
-fn count_ops(tree: &sled::Tree, batch: &mut sled::Batch, counts: HashMap<Vec<u8>, i64>) -> Result<(), StoreError> {
+fn count_ops(writes: &mut GroupWrites<'_>, counts: HashMap<Vec<u8>, i64>) -> Result<(), StoreError> {
     for (summary, delta) in counts {
         if delta == 0 {
             continue;
         }
         let key = definition_key(&summary);
-        let now = tree
-            .get(&key)
-            .map_err(backend)?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        let now = writes
+            .get(&key)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
             .map_or(0, i64::from_be_bytes);
         match now + delta {
-            n if n > 0 => batch.insert(key, &n.to_be_bytes()[..]),
-            _ => batch.remove(key),
+            n if n > 0 => writes.put_tracked(key, Some(n.to_be_bytes().to_vec())),
+            _ => writes.put_tracked(key, None),
         }
     }
     Ok(())
+}
+
+/// Every write of a group of jobs, index and counts included, as one list; and the index and
+/// count writes by key, which later groups must see before the group is applied.
+fn group_ops(tree: &sled::Tree, pending: &Pending, jobs: &mut [Job]) -> Result<(Vec<Op>, Tracked), StoreError> {
+    let mut writes = GroupWrites::new(tree, pending);
+    let mut counts = HashMap::new();
+    for job in jobs {
+        for (key, value) in job.ops.drain(..) {
+            // Only status and index keys are read back within a group, and the index writes
+            // are tracked where they are made.
+            writes.ops.push((key, value));
+        }
+        if let Some((episode, status)) = job.status.take() {
+            index_ops(&mut writes, &mut counts, episode, status)?;
+        }
+    }
+    count_ops(&mut writes, counts)?;
+    Ok((writes.ops, writes.latest))
+}
+
+/// Applies writes to sled's tree as one atomic batch (in memory; sled writes it back later).
+pub(crate) fn apply(tree: &sled::Tree, ops: Vec<Op>) -> Result<(), StoreError> {
+    let mut batch = sled::Batch::default();
+    for (key, value) in ops {
+        match value {
+            Some(v) => batch.insert(key, v),
+            None => batch.remove(key),
+        }
+    }
+    tree.apply_batch(batch).map_err(backend)
 }
 
 /// The files sled writes, made durable after each flush.
@@ -224,47 +307,174 @@ impl DurableFiles {
     }
 }
 
-fn writer(db: sled::Db, tree: sled::Tree, mut files: DurableFiles, rx: mpsc::Receiver<Job>, counters: &Counters) {
+fn io_error(context: &str) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        context: context.to_owned(),
+        source,
+    }
+}
+
+/// Everything sled holds made durable in its own files, and the journal emptied.
+pub(crate) fn checkpoint(db: &sled::Db, files: &mut DurableFiles, journal: &mut Journal) -> Result<(), StoreError> {
+    db.flush().map_err(backend)?;
+    files.sync().map_err(io_error("syncing the store's files"))?;
+    journal.reset().map_err(io_error("starting a new journal epoch"))
+}
+
+/// Index and count writes of groups that are durable but not yet applied, with the number of
+/// the group that wrote each last: the next group's index updates read through them.
+type Pending = Mutex<HashMap<Vec<u8>, (u64, Option<Vec<u8>>)>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What the writer hands the applier.
+enum ToApply {
+    /// A durable group: apply its writes, then answer its jobs.
+    Group { number: u64, ops: Vec<Op>, jobs: Vec<Job> },
+    /// Answer once everything sent before is applied.
+    Drain(std::sync::mpsc::SyncSender<()>),
+}
+
+/// The writer: takes the waiting jobs as a group, appends the group to the journal with one
+/// sync, and hands it to the applier, then goes on with the next group while the applier
+/// works: the sync of one group overlaps the apply of the one before.
+fn writer(
+    db: sled::Db,
+    tree: sled::Tree,
+    mut files: DurableFiles,
+    mut journal: Journal,
+    rx: mpsc::Receiver<Job>,
+    counters: Arc<Counters>,
+) {
+    let pending: Arc<Pending> = Arc::default();
+    let (to_apply, applier_rx) = mpsc::channel::<ToApply>();
+    let applier = {
+        let (tree, pending, counters) = (tree.clone(), pending.clone(), counters.clone());
+        thread::Builder::new()
+            .name("showrunner-apply".into())
+            .spawn(move || applier(&tree, &pending, applier_rx, &counters))
+    };
+    let applier = match applier {
+        Ok(thread) => thread,
+        Err(e) => {
+            // Without an applier thread, answer every job with the error.
+            for job in rx.iter() {
+                let _ = job
+                    .reply
+                    .send(Err(StoreError::Backend(format!("no applier thread: {e}"))));
+            }
+            return;
+        }
+    };
+    let drain = |to_apply: &mpsc::Sender<ToApply>| {
+        let (done, wait) = std::sync::mpsc::sync_channel(1);
+        if to_apply.send(ToApply::Drain(done)).is_ok() {
+            let _ = wait.recv();
+        }
+    };
+    let mut number = 0u64;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         jobs.extend(rx.try_iter());
-        let mut batch = sled::Batch::default();
-        let mut counts = HashMap::new();
-        let mut result = Ok(());
-        for job in &mut jobs {
-            for (key, value) in job.ops.drain(..) {
-                match value {
-                    Some(v) => batch.insert(key, v),
-                    None => batch.remove(key),
+        number += 1;
+        let prepared = group_ops(&tree, &pending, &mut jobs);
+        let (ops, tracked) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                answer(jobs, &Err(e));
+                continue;
+            }
+        };
+        let mut appended = journal.append(&ops);
+        if matches!(appended, Ok(Appended::Full)) {
+            drain(&to_apply);
+            appended = checkpoint(&db, &mut files, &mut journal)
+                .and_then(|()| journal.append(&ops).map_err(io_error("appending to the journal")))
+                .map_err(|e| std::io::Error::other(e.to_string()));
+        }
+        match appended {
+            Ok(Appended::Durable) => {
+                {
+                    let mut pending = lock(&pending);
+                    for (key, value) in tracked {
+                        pending.insert(key, (number, value));
+                    }
+                }
+                if let Err(std::sync::mpsc::SendError(ToApply::Group { jobs, .. })) =
+                    to_apply.send(ToApply::Group { number, ops, jobs })
+                {
+                    answer(jobs, &Err(StoreError::Closed));
                 }
             }
-            if let Some((episode, status)) = job.status.take() {
-                if let Err(e) = index_ops(&tree, &mut batch, &mut counts, episode, status) {
-                    result = Err(e);
+            Ok(Appended::Full | Appended::TooLarge) => {
+                // Too large for the journal: straight into sled, made durable by a checkpoint.
+                drain(&to_apply);
+                if let Err(e) = apply(&tree, ops).and_then(|()| checkpoint(&db, &mut files, &mut journal)) {
+                    stop(&format!("writing a group too large for the journal failed: {e}"));
+                }
+                counters.flushes.fetch_add(1, Ordering::Relaxed);
+                counters.commits.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+                answer(jobs, &Ok(()));
+            }
+            // Whether the record reached the disk is unknown: it may be replayed on the next
+            // open, or not. Answering either way could be a lie.
+            Err(e) => stop(&format!("appending to the journal failed: {e}")),
+        }
+    }
+    drop(to_apply);
+    let _ = applier.join();
+    // A clean close leaves an empty journal, so the next open replays nothing.
+    if !journal.is_empty() {
+        if let Err(e) = checkpoint(&db, &mut files, &mut journal) {
+            tracing::warn!(error = %e, "checkpoint on close failed; the journal is replayed on the next open");
+        }
+    }
+}
+
+/// The applier: applies durable groups to sled in order and answers their jobs.
+fn applier(tree: &sled::Tree, pending: &Pending, rx: mpsc::Receiver<ToApply>, counters: &Counters) {
+    for message in rx {
+        match message {
+            ToApply::Drain(done) => {
+                let _ = done.send(());
+            }
+            ToApply::Group { number, ops, jobs } => {
+                let keys: Vec<Vec<u8>> = ops.iter().map(|(k, _)| k.clone()).collect();
+                if let Err(e) = apply(tree, ops) {
+                    // Durable but not applied: memory would disagree with what the next open
+                    // replays.
+                    stop(&format!("applying a journaled group failed: {e}"));
+                }
+                counters.flushes.fetch_add(1, Ordering::Relaxed);
+                counters.commits.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+                answer(jobs, &Ok(()));
+                let mut pending = lock(pending);
+                for key in keys {
+                    if pending.get(&key).is_some_and(|(n, _)| *n == number) {
+                        pending.remove(&key);
+                    }
                 }
             }
         }
-        if let Err(e) = count_ops(&tree, &mut batch, counts) {
-            result = Err(e);
-        }
-        let result = result.and_then(|()| {
-            tree.apply_batch(batch)
-                .and_then(|()| db.flush().map(|_| ()))
-                .map_err(backend)?;
-            files.sync().map_err(|source| StoreError::Io {
-                context: "syncing the store's files".into(),
-                source,
-            })
+    }
+}
+
+/// Stops the process when what is durable and what is in memory can no longer be told apart
+/// (as PostgreSQL does when an fsync of its log fails): the next open replays the journal, and
+/// the engine recovers from there.
+fn stop(why: &str) -> ! {
+    tracing::error!("{why}; stopping so that the next start replays the journal");
+    eprintln!("showrunner: {why}; stopping so that the next start replays the journal");
+    std::process::abort()
+}
+
+fn answer(jobs: Vec<Job>, result: &Result<(), StoreError>) {
+    for job in jobs {
+        let _ = job.reply.send(match result {
+            Ok(()) => Ok(()),
+            Err(e) => Err(StoreError::Backend(e.to_string())),
         });
-        if result.is_ok() {
-            counters.flushes.fetch_add(1, Ordering::Relaxed);
-            counters.commits.fetch_add(jobs.len() as u64, Ordering::Relaxed);
-        }
-        for job in jobs {
-            let _ = job.reply.send(match &result {
-                Ok(()) => Ok(()),
-                Err(e) => Err(StoreError::Backend(e.to_string())),
-            });
-        }
     }
 }

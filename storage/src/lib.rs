@@ -3,11 +3,13 @@
 //!
 //! Durability contract (DESIGN §3):
 //! - A commit (events, instance snapshots, version values and the status index of one episode)
-//!   is applied as one atomic sled batch, and its future resolves only after the flush that
-//!   covers it. Commits that wait at the same moment share one batch and one flush (group
-//!   commit): sled's background flush is switched off and never relied on, and sled's own flush
-//!   (`sync_file_range`) is followed by an `fdatasync` of its log, so a commit survives power
-//!   loss, not only a crash of the process.
+//!   is appended to a write-ahead journal and applied as one atomic sled batch, and its future
+//!   resolves only after the `fdatasync` of the journal that covers it. Commits that wait at the
+//!   same moment share one record and one sync (group commit). sled writes back in the
+//!   background; a checkpoint (sled's flush, which ends in `sync_file_range`, then an
+//!   `fdatasync` of its log and its blob files) makes sled's files durable before the journal
+//!   starts over, so a commit survives power loss, not only a crash of the process. On open the
+//!   journal's records are applied again (see the `journal` module).
 //! - The store carries a format version; an unknown one is refused on open.
 //! - A record that does not decode is reported with its episode; the other episodes load.
 //! - Blobs are written through a temporary file, fsync, rename and directory fsync.
@@ -22,6 +24,7 @@
 
 mod blobs;
 mod group_commit;
+mod journal;
 mod keys;
 mod sled_store;
 

@@ -12,14 +12,16 @@ use showrunner_engine::{
     InstanceKey, InstanceRecord, LoadFailure, SeriesId, SeriesRecord, Store, StoreError, VersionMeta,
 };
 
-use crate::group_commit::{CommitStats, DurableFiles, GroupCommit, Op};
+use crate::group_commit::{CommitStats, DurableFiles, GroupCommit, Op, apply, checkpoint};
+use crate::journal::Journal;
 use crate::keys::{
     DEFINITION, EVENT, FORMAT, HEADER, INDEX, INPUT, INSTANCE, META, SERIES, VALUE, WORK, episode_key, episode_of,
     event_key, instance_key, meta_key, series_key, status_byte, value_key, version_instance,
 };
 
-/// The store format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The store format this build reads and writes: 2, sled with a write-ahead journal (a store of
+/// format 1, from before the journal, opens and becomes format 2).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Episodes in a sled database: see the crate docs for the layout and the durability contract.
 pub struct SledStore {
@@ -69,8 +71,9 @@ impl SledStore {
             .cache_capacity(256 << 20)
             // Pages over a quarter segment go to separate blob files; big segments keep that rare.
             .segment_size(8 << 20)
-            // Durability comes from the explicit flush of each group commit.
-            .flush_every_ms(None);
+            // Durability comes from the journal; sled writes back in the background, and a
+            // checkpoint makes its files durable before the journal starts over.
+            .flush_every_ms(Some(1000));
         let db = open_with_retry(&config).map_err(|e| match e {
             sled::Error::Io(source) => StoreError::Io {
                 context: format!("opening the store at {}", path.display()),
@@ -83,9 +86,13 @@ impl SledStore {
             None => {
                 tree.insert(FORMAT, FORMAT_VERSION.to_string().as_bytes())
                     .map_err(backend)?;
-                db.flush().map_err(backend)?;
             }
             Some(found) if found.as_ref() == FORMAT_VERSION.to_string().as_bytes() => {}
+            // Format 1 is format 2 without a journal: it opens as it is.
+            Some(found) if found.as_ref() == b"1" => {
+                tree.insert(FORMAT, FORMAT_VERSION.to_string().as_bytes())
+                    .map_err(backend)?;
+            }
             Some(found) => {
                 return Err(StoreError::UnknownFormat {
                     found: String::from_utf8_lossy(&found).into_owned(),
@@ -93,7 +100,23 @@ impl SledStore {
                 });
             }
         }
-        let writer = GroupCommit::start(db, tree.clone(), DurableFiles::open(path)?)?;
+        let mut files = DurableFiles::open(path)?;
+        let journal_path = path.join("journal");
+        let (mut journal, records) = Journal::open(&journal_path).map_err(|source| StoreError::Io {
+            context: format!("opening the journal {}", journal_path.display()),
+            source,
+        })?;
+        // Writes acknowledged before a crash and not yet in sled's files: apply them again, in
+        // order, then make them durable in sled and start the journal over.
+        let replayed = records.len();
+        for ops in records {
+            apply(&tree, ops)?;
+        }
+        checkpoint(&db, &mut files, &mut journal)?;
+        if replayed > 0 {
+            tracing::info!(records = replayed, "replayed the journal");
+        }
+        let writer = GroupCommit::start(db, tree.clone(), files, journal)?;
         Ok(Self { tree, writer })
     }
 
@@ -177,7 +200,7 @@ impl Store for SledStore {
     async fn commit(&self, mut commit: Commit) -> Result<(), StoreError> {
         let id = commit.episode;
         let mut ops: Vec<Op> =
-            Vec::with_capacity(3 + commit.instances.len() + 2 * commit.values.len() + commit.events.len());
+            Vec::with_capacity(3 + commit.instances.len() + 2 * commit.versions.len() + commit.events.len());
         let mut status = None;
         if let Some(header) = &mut commit.header {
             if header.id != id {
@@ -197,27 +220,23 @@ impl Store for SledStore {
         if let Some(runnable) = commit.runnable {
             ops.push((episode_key(WORK, id), runnable.then(Vec::new)));
         }
-        let mut metas: HashMap<&InstanceKey, &[VersionMeta]> = HashMap::new();
-        let mut slim = Vec::with_capacity(commit.instances.len());
-        for record in &mut commit.instances {
-            // Versions are written once, with their values, under their own keys.
-            let versions = std::mem::take(&mut record.versions);
-            ops.push((instance_key(id, &record.key), Some(encode(&*record)?)));
-            slim.push((record.key.clone(), versions));
-        }
-        for (key, versions) in &slim {
-            metas.insert(key, versions);
+        for record in &commit.instances {
+            // Versions are written once, with their values, under their own keys; a record that
+            // still carries them (the engine sends none) is written without.
+            let encoded = if record.versions.is_empty() {
+                encode(record)?
+            } else {
+                encode(&record.without_versions())?
+            };
+            ops.push((instance_key(id, &record.key), Some(encoded)));
         }
         for key in &commit.removed {
             ops.push((instance_key(id, key), None));
         }
-        for (key, n, value) in &commit.values {
-            let meta = metas
-                .get(key)
-                .and_then(|versions| versions.get((*n as usize).wrapping_sub(1)))
-                .ok_or_else(|| StoreError::Backend(format!("a value of `{key}` v{n} without its version record")))?;
-            ops.push((meta_key(id, key, *n), Some(encode(meta)?)));
-            ops.push((value_key(id, key, *n), Some(encode(value.as_ref())?)));
+        for version in &commit.versions {
+            let n = version.meta.n;
+            ops.push((meta_key(id, &version.key, n), Some(encode(&version.meta)?)));
+            ops.push((value_key(id, &version.key, n), Some(encode(version.value.as_ref())?)));
         }
         for event in &commit.events {
             ops.push((event_key(id, event.seq), Some(encode(event)?)));
@@ -409,7 +428,7 @@ mod tests {
     use std::sync::Arc;
 
     use serde_json::json;
-    use showrunner_engine::{EventKind, InstanceRecord, now_ms};
+    use showrunner_engine::{EventKind, InstanceRecord, NewVersion, now_ms};
 
     use super::*;
 
@@ -453,10 +472,13 @@ mod tests {
         let mut c = Commit::new(id);
         c.header = Some(header(id, status, seq + 1));
         let mut record = InstanceRecord::new(key.clone());
-        record.versions = (1..=seq as u32).map(version).collect();
         record.current = Some(seq as u32);
         c.instances.push(record);
-        c.values.push((key, seq as u32, Arc::new(json!({"take": seq}))));
+        c.versions.push(NewVersion {
+            key,
+            meta: version(seq as u32),
+            value: Arc::new(json!({"take": seq})),
+        });
         c.events.push(Event {
             episode: id,
             seq,
@@ -593,7 +615,9 @@ mod tests {
             (a, b)
         };
         let store = SledStore::open(dir.path()).expect("the reopened store");
-        assert_eq!(store.all_series().expect("all"), vec![a.clone(), b.clone()]);
+        let mut both = vec![a.clone(), b.clone()];
+        both.sort_by_key(|s| s.id);
+        assert_eq!(store.all_series().expect("all"), both, "in id order");
         store.delete_series(a.id).await.expect("delete");
         assert_eq!(store.series(a.id).expect("read"), None);
         assert_eq!(store.series(b.id).expect("read"), Some(b));

@@ -196,7 +196,7 @@ fn an_unknown_store_format_is_refused() {
     }
     let err = SledStore::open(dir.path()).expect_err("refused");
     assert!(
-        matches!(err, StoreError::UnknownFormat { ref found, supported: 1 } if found == "99"),
+        matches!(err, StoreError::UnknownFormat { ref found, supported: 2 } if found == "99"),
         "{err}"
     );
     assert!(err.to_string().contains("format version 99"));

@@ -440,7 +440,7 @@ mod tests {
 
     #[test]
     fn an_edit_of_a_single_value_sets_its_top_level_field() {
-        let mut outline = json!({"logline": "old", "synopsis": "s", "beats": []});
+        let mut outline = json!({"logline": "old", "synopsis": "s", "beats": [{"id": "beat-1", "summary": "s"}]});
         assert!(set_field(
             &mut outline,
             &edit(None, "logline", "A thief steals the moon")
