@@ -3,9 +3,14 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use showrunner::engine::Engine;
+
+use showrunner::nodes::backend::Embedder;
+use showrunner::nodes::onnx::{Device, MINILM_MODEL as MINILM, MiniLmEmbedder};
+use showrunner::nodes::registry::Registry;
 
 use super::config::Config;
 
@@ -26,15 +31,34 @@ pub async fn serve(engine: &Engine, data: &Path, config: &Config, addr: SocketAd
     if keys.is_open() {
         eprintln!("no API keys configured: the API is open to anyone who can reach {local}");
     }
-    showrunner_api::Api::new(engine.clone())
+    let mut api = showrunner_api::Api::new(engine.clone())
         .data_dir(data)
         .keys(keys)
-        .upload_limit(upload_limit)
-        .serve(listener, shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+        .upload_limit(upload_limit);
+    match chat_embedder(data) {
+        Ok(embedder) => {
+            eprintln!("chat messages are classified with MiniLM embeddings (models/minilm-l6)");
+            api = api.embedder(embedder);
+        }
+        Err(why) => eprintln!("chat messages are classified with the built-in embedder: {why}"),
+    }
+    api.serve(listener, shutdown_signal()).await.context("serving HTTP")?;
     eprintln!("shutting down");
     Ok(())
+}
+
+/// The MiniLM embedder when `minilm-l6` (and ONNX Runtime) are installed under `data/models`;
+/// otherwise why not.
+fn chat_embedder(data: &Path) -> Result<Arc<dyn Embedder>, String> {
+    let registry = Registry::in_data_dir(data);
+    if registry.manifest(MINILM).is_err() {
+        return Err(format!(
+            "`{MINILM}` is not installed (`showrunner models install onnxruntime {MINILM}` for real embeddings)"
+        ));
+    }
+    MiniLmEmbedder::from_registry(&registry, MINILM, Device::Auto)
+        .map(|e| Arc::new(e) as Arc<dyn Embedder>)
+        .map_err(|e| e.to_string())
 }
 
 /// Resolves on ctrl-c or, on Unix, SIGTERM. When a handler cannot be installed, the other
