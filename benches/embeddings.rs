@@ -1,6 +1,7 @@
 //! MiniLM sentence embeddings per second: through `ort` (the `onnx` backend's
 //! [`MiniLmEmbedder`]) against Python onnxruntime on the same model files, the same 32
-//! sentences per batch and the same pooling, in the same run. Target: ratio ≥ 1.0.
+//! sentences per batch and the same pooling, in the same run, rounds alternating between the two
+//! so a change in the machine's load falls on both. Target: ratio ≥ 1.0.
 //!
 //! ```text
 //! cargo bench --bench embeddings
@@ -11,9 +12,9 @@
 //! (`benches/embeddings/python_ort.py`) runs on onnxruntime 1.31.1, tokenizers and numpy
 //! installed with pip into `~/.cache/showrunner-bench/python` when missing.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use showrunner::nodes::backend::Embedder;
@@ -21,7 +22,7 @@ use showrunner::nodes::onnx::{Device, MINILM_MODEL, MiniLmEmbedder};
 use showrunner::nodes::registry::{Pip, Registry};
 
 const BATCHES: usize = 10;
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 const PYTHON_PACKAGES: &[&str] = &["onnxruntime==1.31.1", "tokenizers==0.23.3", "numpy"];
 
 /// 32 sentences: chat messages and the descriptions the consistency scores compare.
@@ -84,21 +85,69 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-fn rust_rate(registry: &Registry) -> f64 {
-    let embedder = MiniLmEmbedder::from_registry(registry, MINILM_MODEL, Device::Cpu).expect("MiniLM");
-    for _ in 0..3 {
+/// The Python side, loaded and warmed up, waiting for rounds.
+struct PythonSide {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    version: String,
+}
+
+impl PythonSide {
+    fn start(registry: &Registry) -> PythonSide {
+        let python = Pip::default().python;
+        let packages = python_packages(&python);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/embeddings/python_ort.py");
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .env("PYTHONPATH", &packages)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run python");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let job = serde_json::json!({
+            "model_dir": registry.root().join(MINILM_MODEL),
+            "sentences": SENTENCES,
+            "batches": BATCHES,
+        });
+        writeln!(stdin, "{job}").expect("send the job");
+        let mut side = PythonSide {
+            child,
+            stdin,
+            stdout,
+            version: String::new(),
+        };
+        let ready = side.read();
+        side.version = ready["onnxruntime"].as_str().unwrap_or("?").to_string();
+        side
+    }
+
+    fn read(&mut self) -> serde_json::Value {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("read from python");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("the Python bench said {line:?}: {e}"))
+    }
+
+    fn round(&mut self) -> f64 {
+        writeln!(self.stdin, "round").expect("ask python");
+        self.read()["embeddings_per_s"].as_f64().expect("a rate")
+    }
+
+    fn finish(mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        drop(self.stdin);
+        let _ = self.child.wait();
+    }
+}
+
+fn rust_round(embedder: &MiniLmEmbedder) -> f64 {
+    let started = Instant::now();
+    for _ in 0..BATCHES {
         embedder.embed(&SENTENCES).expect("embed");
     }
-    let rates = (0..ROUNDS)
-        .map(|_| {
-            let started = Instant::now();
-            for _ in 0..BATCHES {
-                embedder.embed(&SENTENCES).expect("embed");
-            }
-            (SENTENCES.len() * BATCHES) as f64 / started.elapsed().as_secs_f64()
-        })
-        .collect();
-    median(rates)
+    (SENTENCES.len() * BATCHES) as f64 / started.elapsed().as_secs_f64()
 }
 
 /// pip-installs the Python side into the cache when it is not there; returns its folder.
@@ -124,48 +173,28 @@ fn python_packages(python: &Path) -> PathBuf {
     target
 }
 
-fn python_rate(registry: &Registry) -> (f64, String) {
-    let python = Pip::default().python;
-    let packages = python_packages(&python);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/embeddings/python_ort.py");
-    let job = serde_json::json!({
-        "model_dir": registry.root().join(MINILM_MODEL),
-        "sentences": SENTENCES,
-        "rounds": ROUNDS,
-        "batches": BATCHES,
-    });
-    let mut child = Command::new(&python)
-        .arg(&script)
-        .env("PYTHONPATH", &packages)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run python");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(job.to_string().as_bytes())
-        .expect("send the job");
-    let output = child.wait_with_output().expect("python");
-    assert!(output.status.success(), "the Python bench failed");
-    let result: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the Python result");
-    let rate = result["embeddings_per_s"].as_f64().expect("a rate");
-    let version = result["onnxruntime"].as_str().unwrap_or("?").to_string();
-    (rate, version)
-}
-
 fn main() {
     let registry = registry();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "MiniLM-L6 (int8 ONNX) embeddings, batch {} of the same sentences, {ROUNDS} rounds of {BATCHES} batches, \
-         median round, {cores} cores",
+        "MiniLM-L6 (int8 ONNX) embeddings, batch {} of the same sentences, {ROUNDS} rounds of {BATCHES} batches \
+         each side, alternating, median round, {cores} cores",
         SENTENCES.len()
     );
-    let rust = rust_rate(&registry);
-    println!("ort (Rust):             {rust:>8.1} embeddings/s");
-    let (python, version) = python_rate(&registry);
+    let embedder = MiniLmEmbedder::from_registry(&registry, MINILM_MODEL, Device::Cpu).expect("MiniLM");
+    for _ in 0..3 {
+        embedder.embed(&SENTENCES).expect("embed");
+    }
+    let mut python = PythonSide::start(&registry);
+    let (mut rust_rates, mut python_rates) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        rust_rates.push(rust_round(&embedder));
+        python_rates.push(python.round());
+    }
+    let version = python.version.clone();
+    python.finish();
+    let (rust, python) = (median(rust_rates), median(python_rates));
+    println!("ort (Rust):                   {rust:>8.1} embeddings/s");
     println!("onnxruntime {version} (Python): {python:>8.1} embeddings/s");
     let ratio = rust / python;
     println!(

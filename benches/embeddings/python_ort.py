@@ -1,9 +1,11 @@
 """The Python side of benches/embeddings.rs: the same MiniLM work on Python onnxruntime.
 
-Reads {"model_dir", "sentences", "rounds", "batches"} as JSON on stdin; per batch it tokenizes
-the sentences (batch-longest padding, truncation 256), runs the graph, mean-pools over the
-attention mask and L2-normalises, exactly as the Rust embedder does. Prints
-{"embeddings_per_s": the median round, "rounds": [...]} as JSON.
+Reads one JSON line {"model_dir", "sentences", "batches"} on stdin, loads the model and warms up,
+prints {"ready": true, "onnxruntime": version}; then, for every further line `round`, embeds the
+sentences `batches` times and prints {"embeddings_per_s": rate}; `quit` ends it. Per batch it
+tokenizes the sentences (batch-longest padding, truncation 256), runs the graph, mean-pools over
+the attention mask and L2-normalises, exactly as the Rust embedder does. The Rust side alternates
+its rounds with these, so a machine whose load changes slows both alike.
 """
 
 import json
@@ -17,7 +19,7 @@ import tokenizers
 
 
 def main() -> None:
-    job = json.load(sys.stdin)
+    job = json.loads(sys.stdin.readline())
     model_dir = Path(job["model_dir"])
     sentences = job["sentences"]
     tokenizer = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -39,13 +41,15 @@ def main() -> None:
 
     for _ in range(3):
         embed(sentences)
-    rates = []
-    for _ in range(job["rounds"]):
+    print(json.dumps({"ready": True, "onnxruntime": onnxruntime.__version__}), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "round":
+            break
         started = time.perf_counter()
         for _ in range(job["batches"]):
             embed(sentences)
-        rates.append(len(sentences) * job["batches"] / (time.perf_counter() - started))
-    json.dump({"embeddings_per_s": float(np.median(rates)), "rounds": rates, "onnxruntime": onnxruntime.__version__}, sys.stdout)
+        rate = len(sentences) * job["batches"] / (time.perf_counter() - started)
+        print(json.dumps({"embeddings_per_s": rate}), flush=True)
 
 
 if __name__ == "__main__":
