@@ -12,6 +12,10 @@
 //! (`benches/embeddings/python_ort.py`) runs on onnxruntime 1.31.1, tokenizers and numpy
 //! installed with pip into `~/.cache/showrunner-bench/python` when missing.
 
+/// The allocator the `showrunner` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};

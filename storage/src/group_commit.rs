@@ -1,6 +1,6 @@
 //! Group commit: a writer thread takes every commit waiting at the moment, appends their writes
 //! to the journal as one record with one `fdatasync`, and hands the group to an applier thread,
-//! which applies it to sled as one atomic batch and then answers its commits. The writer goes on
+//! which applies it to sled (readers that load episodes see it whole) and then answers its commits. The writer goes on
 //! with the next group meanwhile, so one group's sync overlaps the apply of the one before.
 //!
 //! A commit's future resolves only after the sync that covers it and the apply that makes it
@@ -17,7 +17,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
 use std::time::SystemTime;
 
@@ -72,6 +72,7 @@ impl GroupCommit {
     pub(crate) fn start(
         db: sled::Db,
         tree: sled::Tree,
+        visible: Arc<Visibility>,
         files: DurableFiles,
         journal: Journal,
     ) -> Result<Self, StoreError> {
@@ -80,7 +81,7 @@ impl GroupCommit {
         let counted = counters.clone();
         let thread = thread::Builder::new()
             .name("showrunner-commit".into())
-            .spawn(move || writer(db, tree, files, journal, rx, counted))
+            .spawn(move || writer(db, tree, visible, files, journal, rx, counted))
             .map_err(|source| StoreError::Io {
                 context: "starting the commit thread".into(),
                 source,
@@ -242,16 +243,22 @@ fn group_ops(tree: &sled::Tree, pending: &Pending, jobs: &mut [Job]) -> Result<(
     Ok((writes.ops, writes.latest))
 }
 
-/// Applies writes to sled's tree as one atomic batch (in memory; sled writes it back later).
-pub(crate) fn apply(tree: &sled::Tree, ops: Vec<Op>) -> Result<(), StoreError> {
-    let mut batch = sled::Batch::default();
+/// Held for writing while a group is applied and for reading by whoever must see whole groups
+/// (loading an episode): the group's writes go in one by one, since the journal, not sled, makes
+/// them atomic on disk (a sled batch would make sled write its log at every group).
+pub(crate) type Visibility = RwLock<()>;
+
+/// Applies writes to sled's tree (in memory; sled writes them back later), visible to readers
+/// that hold the [`Visibility`] lock all at once.
+pub(crate) fn apply(tree: &sled::Tree, visible: &Visibility, ops: Vec<Op>) -> Result<(), StoreError> {
+    let _applying = visible.write().unwrap_or_else(|e| e.into_inner());
     for (key, value) in ops {
         match value {
-            Some(v) => batch.insert(key, v),
-            None => batch.remove(key),
-        }
+            Some(v) => tree.insert(key, v).map_err(backend)?,
+            None => tree.remove(key).map_err(backend)?,
+        };
     }
-    tree.apply_batch(batch).map_err(backend)
+    Ok(())
 }
 
 /// The files sled writes, made durable after each flush.
@@ -343,6 +350,7 @@ enum ToApply {
 fn writer(
     db: sled::Db,
     tree: sled::Tree,
+    visible: Arc<Visibility>,
     mut files: DurableFiles,
     mut journal: Journal,
     rx: mpsc::Receiver<Job>,
@@ -352,9 +360,10 @@ fn writer(
     let (to_apply, applier_rx) = mpsc::channel::<ToApply>();
     let applier = {
         let (tree, pending, counters) = (tree.clone(), pending.clone(), counters.clone());
+        let visible = visible.clone();
         thread::Builder::new()
             .name("showrunner-apply".into())
-            .spawn(move || applier(&tree, &pending, applier_rx, &counters))
+            .spawn(move || applier(&tree, &visible, &pending, applier_rx, &counters))
     };
     let applier = match applier {
         Ok(thread) => thread,
@@ -411,7 +420,7 @@ fn writer(
             Ok(Appended::Full | Appended::TooLarge) => {
                 // Too large for the journal: straight into sled, made durable by a checkpoint.
                 drain(&to_apply);
-                if let Err(e) = apply(&tree, ops).and_then(|()| checkpoint(&db, &mut files, &mut journal)) {
+                if let Err(e) = apply(&tree, &visible, ops).and_then(|()| checkpoint(&db, &mut files, &mut journal)) {
                     stop(&format!("writing a group too large for the journal failed: {e}"));
                 }
                 counters.flushes.fetch_add(1, Ordering::Relaxed);
@@ -434,7 +443,13 @@ fn writer(
 }
 
 /// The applier: applies durable groups to sled in order and answers their jobs.
-fn applier(tree: &sled::Tree, pending: &Pending, rx: mpsc::Receiver<ToApply>, counters: &Counters) {
+fn applier(
+    tree: &sled::Tree,
+    visible: &Visibility,
+    pending: &Pending,
+    rx: mpsc::Receiver<ToApply>,
+    counters: &Counters,
+) {
     for message in rx {
         match message {
             ToApply::Drain(done) => {
@@ -442,7 +457,7 @@ fn applier(tree: &sled::Tree, pending: &Pending, rx: mpsc::Receiver<ToApply>, co
             }
             ToApply::Group { number, ops, jobs } => {
                 let keys: Vec<Vec<u8>> = ops.iter().map(|(k, _)| k.clone()).collect();
-                if let Err(e) = apply(tree, ops) {
+                if let Err(e) = apply(tree, visible, ops) {
                     // Durable but not applied: memory would disagree with what the next open
                     // replays.
                     stop(&format!("applying a journaled group failed: {e}"));

@@ -14,7 +14,8 @@
 //!
 //! ```text
 //! header (4096 bytes): "SRJ1" · epoch u64 LE · blake3(magic ‖ epoch)[..8]
-//! record: len u32 LE · epoch u64 LE · blake3(epoch ‖ len ‖ payload)[..8] · payload
+//! record: len u32 LE · epoch u64 LE · blake3(epoch ‖ len ‖ payload)[..8] · payload · zeros to
+//!         the next 4 KiB boundary (records start on page boundaries)
 //! payload: count u32 · count × (key len u32 · key · tag u8 (0 remove, 1 insert) · [value len u32 · value])
 //! ```
 //!
@@ -37,6 +38,13 @@ const INITIAL_LEN: u64 = 1 << 20;
 const MAX_LEN: u64 = 64 << 20;
 /// Zeros are written in chunks of this size when the file grows.
 const ZEROS: usize = 1 << 20;
+/// Records start on page boundaries and are written in whole pages, padded with zeros: a sync
+/// then writes back full pages that no read has to fill first, as an in-place overwrite does.
+const PAGE: u64 = 4096;
+
+fn page_aligned(at: u64) -> u64 {
+    at.div_ceil(PAGE) * PAGE
+}
 
 /// The journal file and where the next record goes.
 pub(crate) struct Journal {
@@ -201,7 +209,7 @@ impl Journal {
             }
             let Some(ops) = decode(&payload) else { break };
             records.push(ops);
-            at += RECORD_HEAD as u64 + len;
+            at = page_aligned(at + RECORD_HEAD as u64 + len);
         }
         self.end = at;
         Ok(records)
@@ -210,7 +218,7 @@ impl Journal {
     /// Appends `ops` as one record and syncs it.
     pub(crate) fn append(&mut self, ops: &[Op]) -> io::Result<Appended> {
         let payload = encode(ops);
-        let need = (RECORD_HEAD + payload.len()) as u64;
+        let need = page_aligned((RECORD_HEAD + payload.len()) as u64);
         if HEADER_LEN + need > MAX_LEN {
             return Ok(Appended::TooLarge);
         }
@@ -227,6 +235,7 @@ impl Journal {
         record.extend_from_slice(&epoch);
         record.extend_from_slice(&checksum(&[&epoch, &len, &payload]));
         record.extend_from_slice(&payload);
+        record.resize(need as usize, 0);
         self.file.write_all_at(&record, self.end)?;
         self.file.sync_data()?;
         self.end += need;
@@ -312,6 +321,7 @@ mod tests {
         journal.append(&[op("b", Some("22222222"))]).expect("append");
         journal.append(&[op("c", Some("3"))]).expect("append");
         // Damage the second record's payload: it and everything after it are dropped.
+        assert_eq!(torn_at % PAGE, 0, "records start on pages");
         journal
             .file
             .write_all_at(b"X", torn_at + RECORD_HEAD as u64 + 6)

@@ -1,5 +1,5 @@
-//! The key layout of the one sled tree. One tree, so that a batch covering events, snapshots,
-//! values and index entries of many episodes is applied atomically.
+//! The key layout of the one sled tree: events, snapshots, values and index entries of every
+//! episode, with one prefix byte per kind.
 //!
 //! ```text
 //! m format                                   → format version (ASCII)

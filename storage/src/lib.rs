@@ -3,7 +3,7 @@
 //!
 //! Durability contract (DESIGN §3):
 //! - A commit (events, instance snapshots, version values and the status index of one episode)
-//!   is appended to a write-ahead journal and applied as one atomic sled batch, and its future
+//!   is appended to a write-ahead journal as part of one atomic record, then applied to sled, and its future
 //!   resolves only after the `fdatasync` of the journal that covers it. Commits that wait at the
 //!   same moment share one record and one sync (group commit). sled writes back in the
 //!   background; a checkpoint (sled's flush, which ends in `sync_file_range`, then an

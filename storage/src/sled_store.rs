@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -12,7 +13,7 @@ use showrunner_engine::{
     InstanceKey, InstanceRecord, LoadFailure, SeriesId, SeriesRecord, Store, StoreError, VersionMeta,
 };
 
-use crate::group_commit::{CommitStats, DurableFiles, GroupCommit, Op, apply, checkpoint};
+use crate::group_commit::{CommitStats, DurableFiles, GroupCommit, Op, Visibility, apply, checkpoint};
 use crate::journal::Journal;
 use crate::keys::{
     DEFINITION, EVENT, FORMAT, HEADER, INDEX, INPUT, INSTANCE, META, SERIES, VALUE, WORK, episode_key, episode_of,
@@ -26,6 +27,8 @@ pub const FORMAT_VERSION: u32 = 2;
 /// Episodes in a sled database: see the crate docs for the layout and the durability contract.
 pub struct SledStore {
     tree: sled::Tree,
+    /// Read while loading episodes, so that a group being applied is seen whole or not at all.
+    visible: Arc<Visibility>,
     /// The group-commit writer; it holds its own handle on the database, and dropping it lets
     /// the queued commits finish first.
     writer: GroupCommit,
@@ -82,17 +85,12 @@ impl SledStore {
             other => backend(other),
         })?;
         let tree = db.open_tree("showrunner").map_err(backend)?;
+        let mut changed = false;
         match tree.get(FORMAT).map_err(backend)? {
-            None => {
-                tree.insert(FORMAT, FORMAT_VERSION.to_string().as_bytes())
-                    .map_err(backend)?;
-            }
+            // A new store; or format 1, which is format 2 without a journal: it opens as it is.
+            None => changed = true,
+            Some(found) if found.as_ref() == b"1" => changed = true,
             Some(found) if found.as_ref() == FORMAT_VERSION.to_string().as_bytes() => {}
-            // Format 1 is format 2 without a journal: it opens as it is.
-            Some(found) if found.as_ref() == b"1" => {
-                tree.insert(FORMAT, FORMAT_VERSION.to_string().as_bytes())
-                    .map_err(backend)?;
-            }
             Some(found) => {
                 return Err(StoreError::UnknownFormat {
                     found: String::from_utf8_lossy(&found).into_owned(),
@@ -100,6 +98,7 @@ impl SledStore {
                 });
             }
         }
+        let visible: Arc<Visibility> = Arc::default();
         let mut files = DurableFiles::open(path)?;
         let journal_path = path.join("journal");
         let (mut journal, records) = Journal::open(&journal_path).map_err(|source| StoreError::Io {
@@ -110,14 +109,20 @@ impl SledStore {
         // order, then make them durable in sled and start the journal over.
         let replayed = records.len();
         for ops in records {
-            apply(&tree, ops)?;
+            apply(&tree, &visible, ops)?;
         }
-        checkpoint(&db, &mut files, &mut journal)?;
+        if changed {
+            tree.insert(FORMAT, FORMAT_VERSION.to_string().as_bytes())
+                .map_err(backend)?;
+        }
+        if changed || replayed > 0 {
+            checkpoint(&db, &mut files, &mut journal)?;
+        }
         if replayed > 0 {
             tracing::info!(records = replayed, "replayed the journal");
         }
-        let writer = GroupCommit::start(db, tree.clone(), files, journal)?;
-        Ok(Self { tree, writer })
+        let writer = GroupCommit::start(db, tree.clone(), visible.clone(), files, journal)?;
+        Ok(Self { tree, visible, writer })
     }
 
     /// How many commits were made durable, and with how many flushes.
@@ -335,6 +340,7 @@ impl Store for SledStore {
     }
 
     fn load_episode(&self, episode: EpisodeId) -> Result<Option<EpisodeSnapshot>, StoreError> {
+        let _whole = self.visible.read().unwrap_or_else(|e| e.into_inner());
         let Some(header) = self.header(episode)? else {
             return Ok(None);
         };
