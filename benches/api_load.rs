@@ -129,7 +129,7 @@ fn count(x: f64) -> String {
     let digits = (x.round() as u64).to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -246,20 +246,20 @@ impl Conn {
         self.buf.clear();
         let mut framed: Option<(usize, usize)> = None;
         loop {
-            if framed.is_none() {
-                if let Some(i) = find(&self.buf, b"\r\n\r\n") {
-                    let head = &self.buf[..i + 4];
-                    let len = header(head, "content-length")
-                        .and_then(|v| v.parse::<usize>().ok())
-                        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Content-Length"))?;
-                    framed = Some((i + 4, len));
-                }
+            if framed.is_none()
+                && let Some(i) = find(&self.buf, b"\r\n\r\n")
+            {
+                let head = &self.buf[..i + 4];
+                let len = header(head, "content-length")
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Content-Length"))?;
+                framed = Some((i + 4, len));
             }
-            if let Some((head_len, body_len)) = framed {
-                if self.buf.len() >= head_len + body_len {
-                    let code = status(&self.buf)?;
-                    return Ok((code, &self.buf[head_len..head_len + body_len]));
-                }
+            if let Some((head_len, body_len)) = framed
+                && self.buf.len() >= head_len + body_len
+            {
+                let code = status(&self.buf)?;
+                return Ok((code, &self.buf[head_len..head_len + body_len]));
             }
             if self.buf.capacity() - self.buf.len() < 16 * 1024 {
                 self.buf.reserve(64 * 1024);
@@ -822,10 +822,10 @@ fn sse_report(
     let (mut delivered, mut early, mut out_of_order) = (0, 0, 0);
     for tally in tallies {
         out_of_order += tally.out_of_order;
-        if let Some(e) = tally.error {
-            if errors.len() < 5 {
-                errors.push(e);
-            }
+        if let Some(e) = tally.error
+            && errors.len() < 5
+        {
+            errors.push(e);
         }
         for (seq, t) in tally.got {
             let Some(seen) = by_seq.get(&seq) else { continue };

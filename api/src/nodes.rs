@@ -54,15 +54,15 @@ pub(crate) async fn show(
     QueryParams(query): QueryParams<ShowQuery>,
 ) -> Result<Json<Envelope<NodeDetail>>, ApiError> {
     let record = state.engine.instance(id, &key).await?;
-    if let Some(n) = query.version {
-        if record.version(n).is_none() {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "version_not_found",
-                format!("`{key}` has no version {n}"),
-            )
-            .with_details(json!({"node": key.node, "item": key.item, "version": n})));
-        }
+    if let Some(n) = query.version
+        && record.version(n).is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "version_not_found",
+            format!("`{key}` has no version {n}"),
+        )
+        .with_details(json!({"node": key.node, "item": key.item, "version": n})));
     }
     let shown = query.version.or(record.current);
     let value = shown.map(|n| state.engine.version_value(id, &key, n)).transpose()?;

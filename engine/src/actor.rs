@@ -183,10 +183,10 @@ impl Actor {
         for msg in batch.drain(..) {
             match msg {
                 Msg::Command { command, reply } => {
-                    if let Command::Finished { key, attempt, .. } = &command {
-                        if self.runs.get(key).is_some_and(|(a, _)| a == attempt) {
-                            self.runs.remove(key);
-                        }
+                    if let Command::Finished { key, attempt, .. } = &command
+                        && self.runs.get(key).is_some_and(|(a, _)| a == attempt)
+                    {
+                        self.runs.remove(key);
                     }
                     let result = self.episode.apply(&self.def, command, now, &mut changes);
                     replies.push((reply, result));

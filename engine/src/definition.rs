@@ -394,10 +394,10 @@ fn check_parameters(spec: &NodeSpec) -> Result<(), DefinitionError> {
         return invalid("a retry policy needs jitter within [0, 1] and multiplier >= 1");
     }
     for read in &spec.reads {
-        if let Read::Items { ids_at, .. } = read {
-            if !(ids_at.is_empty() || ids_at.starts_with('/')) {
-                return invalid("an item read's ids_at must be a JSON pointer such as `/ids`");
-            }
+        if let Read::Items { ids_at, .. } = read
+            && !(ids_at.is_empty() || ids_at.starts_with('/'))
+        {
+            return invalid("an item read's ids_at must be a JSON pointer such as `/ids`");
         }
     }
     Ok(())

@@ -1171,10 +1171,10 @@ impl IntentClassifier {
             let starts = (lead..to)
                 .filter(|&i| i == lead || (i > lead && matches!(message.bare(i - 1), "and" | "then" | "also")));
             for i in starts {
-                if let Some(verb) = listed_fuzzy(EDIT_VERBS, message.bare(i)) {
-                    if let Some(found) = self.edit_command(message, i, verb) {
-                        return Some(found);
-                    }
+                if let Some(verb) = listed_fuzzy(EDIT_VERBS, message.bare(i))
+                    && let Some(found) = self.edit_command(message, i, verb)
+                {
+                    return Some(found);
                 }
             }
             // "<subject's>? <field> should be <value>" for a known field.
@@ -1287,10 +1287,10 @@ impl IntentClassifier {
             // Later segments keep their "and"; the first loses its fillers and "can you", and
             // what comes before a "but" ("not bad but …").
             let mut i = if kept.is_empty() { lead } else { from };
-            if kept.is_empty() {
-                if let Some(c) = (i..to).rev().find(|&k| CONTRASTS.contains(&message.bare(k))) {
-                    i = c + 1;
-                }
+            if kept.is_empty()
+                && let Some(c) = (i..to).rev().find(|&k| CONTRASTS.contains(&message.bare(k)))
+            {
+                i = c + 1;
             }
             if lead < to && is_redo(message, lead) {
                 i = lead;

@@ -185,10 +185,10 @@ fn index_ops(
     }
     if let Some(old) = old {
         let old_key = index_key(old, episode);
-        if unfinished(old) {
-            if let Some(summary) = writes.get(&old_key)? {
-                *counts.entry(summary).or_default() -= 1;
-            }
+        if unfinished(old)
+            && let Some(summary) = writes.get(&old_key)?
+        {
+            *counts.entry(summary).or_default() -= 1;
         }
         writes.put_tracked(old_key, None);
     }
@@ -435,10 +435,10 @@ fn writer(
     drop(to_apply);
     let _ = applier.join();
     // A clean close leaves an empty journal, so the next open replays nothing.
-    if !journal.is_empty() {
-        if let Err(e) = checkpoint(&db, &mut files, &mut journal) {
-            tracing::warn!(error = %e, "checkpoint on close failed; the journal is replayed on the next open");
-        }
+    if !journal.is_empty()
+        && let Err(e) = checkpoint(&db, &mut files, &mut journal)
+    {
+        tracing::warn!(error = %e, "checkpoint on close failed; the journal is replayed on the next open");
     }
 }
 

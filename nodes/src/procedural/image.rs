@@ -2139,10 +2139,10 @@ fn members(shot: &Shot, cast: &[(&Character, &RgbImage)]) -> Vec<usize> {
         let found = cast
             .iter()
             .position(|(c, p)| &c.id == id && p.width() > 0 && p.height() > 0);
-        if let Some(i) = found {
-            if !out.contains(&i) {
-                out.push(i);
-            }
+        if let Some(i) = found
+            && !out.contains(&i)
+        {
+            out.push(i);
         }
     }
     out
@@ -2380,7 +2380,7 @@ fn grade(c: &mut Canvas, angle: Angle, seed: u64) -> Result<()> {
     };
     let vignette = r2.affine(-strength / 2.0, 1.0)?;
     let tinted = blend(&Rgb(1.0, 1.0, 1.0).tensor()?, &tint.tensor()?, &ramp)?;
-    let side = if seed % 2 == 0 { 0.05 } else { -0.05 };
+    let side = if seed.is_multiple_of(2) { 0.05 } else { -0.05 };
     let light = c.column_ramp(0.0, w as f32)?.affine(side, 1.0 - side / 2.0)?;
     let factor = vignette.broadcast_mul(&tinted)?.broadcast_mul(&light)?;
     c.multiply(&factor)

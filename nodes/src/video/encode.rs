@@ -149,7 +149,7 @@ fn nal_starts(data: &[u8]) -> Vec<(usize, usize)> {
 /// Checks that a frame format can be encoded: even, non-zero sides within OpenH264's limits,
 /// and a frame rate in `1..=240`.
 pub(crate) fn check_format(width: u32, height: u32, fps: u32) -> Result<(), BackendError> {
-    if width == 0 || height == 0 || width % 2 != 0 || height % 2 != 0 {
+    if width == 0 || height == 0 || !width.is_multiple_of(2) || !height.is_multiple_of(2) {
         return Err(BackendError::Invalid(format!(
             "H.264 (4:2:0) needs even, non-zero frame sides; got {width}×{height}"
         )));
