@@ -2,8 +2,10 @@
 //! `fixtures/intents.tsv` and on the held-out `fixtures/intents_holdout.tsv` (written before the
 //! classifier was tuned, never tuned on), plus targets, feedback, edits and negations.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+mod common;
+
+use common::load;
+
 use std::sync::Arc;
 
 use showrunner_nodes::intent::{EditRequest, Intent, IntentClassifier, IntentKind, MIN_CONFIDENCE, STOCK_NODES};
@@ -17,49 +19,9 @@ fn classify(text: &str) -> Intent {
     classifier().classify(text).expect("classify")
 }
 
-/// The `(label, message)` rows of a fixture; `#` lines are comments.
-fn load(name: &str) -> Vec<(IntentKind, String)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
-    let text = std::fs::read_to_string(&path).expect("read fixture");
-    text.lines()
-        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-        .map(|line| {
-            let (label, message) = line.split_once('\t').unwrap_or_else(|| panic!("no tab in {line:?}"));
-            let kind: IntentKind = serde_json::from_value(serde_json::Value::String(label.into()))
-                .unwrap_or_else(|e| panic!("label {label:?}: {e}"));
-            (kind, message.to_string())
-        })
-        .collect()
-}
-
-/// Classifies every row; returns the accuracy and a report of the confusion and the misses.
+/// Classifies every row of a set with the built-in embedder.
 fn evaluate(name: &str) -> (f64, String) {
-    let classifier = classifier();
-    let rows = load(name);
-    let mut confusion: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    let mut misses = Vec::new();
-    for (expected, message) in &rows {
-        let intent = classifier.classify(message).expect("classify");
-        *confusion.entry((expected.name(), intent.kind.name())).or_default() += 1;
-        if intent.kind != *expected {
-            misses.push(format!(
-                "  {expected} → {} ({:.2}): {message}",
-                intent.kind, intent.confidence
-            ));
-        }
-    }
-    let correct = rows.len() - misses.len();
-    let accuracy = correct as f64 / rows.len() as f64;
-    let mut report = format!(
-        "{name}: {correct}/{} = {accuracy:.3}\nconfusion (expected → got):\n",
-        rows.len()
-    );
-    for ((expected, got), n) in &confusion {
-        report.push_str(&format!("  {expected:>10} → {got:<10} {n}\n"));
-    }
-    report.push_str("misses:\n");
-    report.push_str(&misses.join("\n"));
-    (accuracy, report)
+    common::evaluate(&classifier(), name, name)
 }
 
 #[test]

@@ -4,12 +4,13 @@
 //! use `~/.cache/showrunner-models/models`, and fail (never skip) with the command to run when
 //! the models are not there.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use showrunner_nodes::backend::Embedder;
-use showrunner_nodes::intent::{IntentClassifier, IntentKind, STOCK_NODES};
+use showrunner_nodes::intent::{IntentClassifier, STOCK_NODES};
 use showrunner_nodes::onnx::{Device, MINILM_MODEL, MiniLmEmbedder, OnnxError, Placement, Runtime, session};
 use showrunner_nodes::procedural::embed::cosine;
 use showrunner_nodes::registry::{Pip, Registry, RegistryError, Role, catalog};
@@ -139,43 +140,9 @@ fn vectors_match_the_python_onnxruntime_reference() {
     println!("largest difference from Python onnxruntime: {worst:e}");
 }
 
-/// The `(label, message)` rows of an intent fixture; `#` lines are comments.
-fn load(name: &str) -> Vec<(IntentKind, String)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
-    let text = std::fs::read_to_string(&path).expect("read fixture");
-    text.lines()
-        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-        .map(|line| {
-            let (label, message) = line.split_once('\t').unwrap_or_else(|| panic!("no tab in {line:?}"));
-            let kind: IntentKind = serde_json::from_value(serde_json::Value::String(label.into()))
-                .unwrap_or_else(|e| panic!("label {label:?}: {e}"));
-            (kind, message.to_string())
-        })
-        .collect()
-}
-
+/// Classifies every row of a set with MiniLM.
 fn accuracy(classifier: &IntentClassifier, name: &str) -> (f64, String) {
-    let rows = load(name);
-    let mut confusion: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    let mut misses = Vec::new();
-    for (expected, message) in &rows {
-        let intent = classifier.classify(message).expect("classify");
-        *confusion.entry((expected.name(), intent.kind.name())).or_default() += 1;
-        if intent.kind != *expected {
-            misses.push(format!(
-                "  {expected} → {} ({:.2}): {message}",
-                intent.kind, intent.confidence
-            ));
-        }
-    }
-    let correct = rows.len() - misses.len();
-    let accuracy = correct as f64 / rows.len() as f64;
-    let mut report = format!("{name} on MiniLM: {correct}/{} = {accuracy:.3}\n", rows.len());
-    for ((expected, got), n) in &confusion {
-        report.push_str(&format!("  {expected:>10} → {got:<10} {n}\n"));
-    }
-    report.push_str(&misses.join("\n"));
-    (accuracy, report)
+    common::evaluate(classifier, name, &format!("{name} on MiniLM"))
 }
 
 #[test]

