@@ -122,6 +122,41 @@ pub(crate) struct EditBody {
     value: Value,
 }
 
+/// The errors every node action can answer, besides its own `422`: one description for the
+/// five actions' documents.
+pub(crate) struct ActionErrors;
+
+impl utoipa::IntoResponses for ActionErrors {
+    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>> {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        [
+            (400, "`bad_json`: the body is not JSON; `bad_request`: a malformed id"),
+            (404, "`episode_not_found`, `node_not_found`"),
+            (
+                409,
+                "`version_conflict`: the version named is not the current one; `illegal_action`: the instance's \
+                 state does not allow it; both with the instance's `state` and `current_version` in the details. \
+                 `definition_unavailable`",
+            ),
+            (413, "`payload_too_large`"),
+            (500, "`internal`: the store failed"),
+            (503, "`shutting_down`"),
+        ]
+        .into_iter()
+        .map(|(status, description)| {
+            let body = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build();
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content("application/json", body)
+                .build();
+            (status.to_string(), response.into())
+        })
+        .collect()
+    }
+}
+
 /// Approves the version waiting at the gate.
 #[utoipa::path(
     post,
@@ -134,14 +169,9 @@ pub(crate) struct EditBody {
     ),
     request_body = VersionBody,
     responses(
+        ActionErrors,
         (status = 200, description = "The instance after the approval", body = Envelope<InstanceView>),
-        (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed id", body = ErrorBody),
-        (status = 404, description = "`episode_not_found`, `node_not_found`", body = ErrorBody),
-        (status = 409, description = "`version_conflict`: the version named is not the current one; `illegal_action`: the instance's state does not allow it; both with the instance's `state` and `current_version` in the details. `definition_unavailable`", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit", body = ErrorBody),
-        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
-        (status = 503, description = "`shutting_down`", body = ErrorBody),
     ),
 )]
 pub(crate) async fn approve(
@@ -164,14 +194,9 @@ pub(crate) async fn approve(
     ),
     request_body = RegenerateBody,
     responses(
+        ActionErrors,
         (status = 200, description = "The instance, queued to run again", body = Envelope<InstanceView>),
-        (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed id", body = ErrorBody),
-        (status = 404, description = "`episode_not_found`, `node_not_found`", body = ErrorBody),
-        (status = 409, description = "`version_conflict`: the version named is not the current one; `illegal_action`: the instance's state does not allow it; both with the instance's `state` and `current_version` in the details. `definition_unavailable`", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit", body = ErrorBody),
-        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
-        (status = 503, description = "`shutting_down`", body = ErrorBody),
     ),
 )]
 pub(crate) async fn regenerate(
@@ -196,14 +221,9 @@ pub(crate) async fn regenerate(
     ),
     request_body = EditBody,
     responses(
+        ActionErrors,
         (status = 200, description = "The instance with the person's version, approved", body = Envelope<InstanceView>),
-        (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed id", body = ErrorBody),
-        (status = 404, description = "`episode_not_found`, `node_not_found`", body = ErrorBody),
-        (status = 409, description = "`version_conflict`: the version named is not the current one; `illegal_action`: the instance's state does not allow it; both with the instance's `state` and `current_version` in the details. `definition_unavailable`", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_value` (with the field's `path`, under `value`): a body or a value that does not fit", body = ErrorBody),
-        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
-        (status = 503, description = "`shutting_down`", body = ErrorBody),
     ),
 )]
 pub(crate) async fn edit(
@@ -227,14 +247,9 @@ pub(crate) async fn edit(
     ),
     request_body = VersionBody,
     responses(
+        ActionErrors,
         (status = 200, description = "The instance with the candidate picked, approved", body = Envelope<InstanceView>),
-        (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed id", body = ErrorBody),
-        (status = 404, description = "`episode_not_found`, `node_not_found`", body = ErrorBody),
-        (status = 409, description = "`version_conflict`: the version named is not the current one; `illegal_action`: the instance's state does not allow it; both with the instance's `state` and `current_version` in the details. `definition_unavailable`", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit", body = ErrorBody),
-        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
-        (status = 503, description = "`shutting_down`", body = ErrorBody),
     ),
 )]
 pub(crate) async fn select(
@@ -257,14 +272,9 @@ pub(crate) async fn select(
     ),
     request_body = VersionBody,
     responses(
+        ActionErrors,
         (status = 200, description = "The instance at the older version, approved", body = Envelope<InstanceView>),
-        (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed id", body = ErrorBody),
-        (status = 404, description = "`episode_not_found`, `node_not_found`", body = ErrorBody),
-        (status = 409, description = "`version_conflict`: the version named is not the current one; `illegal_action`: the instance's state does not allow it; both with the instance's `state` and `current_version` in the details. `definition_unavailable`", body = ErrorBody),
-        (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit", body = ErrorBody),
-        (status = 500, description = "`internal`: the store failed", body = ErrorBody),
-        (status = 503, description = "`shutting_down`", body = ErrorBody),
     ),
 )]
 pub(crate) async fn revert(
