@@ -2,7 +2,10 @@
 //! untouched while the other episodes run; an unknown store format is refused.
 
 use serde_json::json;
-use showrunner::engine::{EngineConfig, EngineError, EpisodeStatus, InstanceKey, NodeState, Store, StoreError};
+use showrunner::engine::{
+    Commit, EngineConfig, EngineError, EpisodeId, EpisodeStatus, Event, EventKind, InstanceKey, NodeState, Store,
+    StoreError, now_ms,
+};
 use showrunner::storage::SledStore;
 
 use crate::support::{Runs, cast_input, cast_workflow, gated_workflow, open, record, wait_state, wait_status};
@@ -180,6 +183,44 @@ async fn a_corrupt_record_is_reported_with_its_episode_and_the_others_load() {
             "{err}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_store_of_format_1_opens_keeps_its_episodes_and_becomes_format_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let episode = EpisodeId::generate();
+    {
+        let store = SledStore::open(dir.path()).expect("create");
+        let mut commit = Commit::new(episode);
+        commit.events.push(Event {
+            episode,
+            seq: 1,
+            at: now_ms(),
+            kind: EventKind::EpisodePaused,
+        });
+        store.commit(commit).await.expect("a durable commit");
+    }
+    // What a build from before the journal left: format 1 and no journal file.
+    std::fs::remove_file(dir.path().join("journal")).expect("the journal exists");
+    {
+        let db = raw_sled(dir.path());
+        db.open_tree("showrunner")
+            .expect("tree")
+            .insert(b"mformat", &b"1"[..])
+            .expect("write");
+        db.flush().expect("flush");
+    }
+    let store = SledStore::open(dir.path()).expect("format 1 opens");
+    assert_eq!(
+        store.events(episode, 1, 10).expect("events").len(),
+        1,
+        "the log is kept"
+    );
+    drop(store);
+    let db = raw_sled(dir.path());
+    let format = db.open_tree("showrunner").expect("tree").get(b"mformat").expect("read");
+    assert_eq!(format.as_deref(), Some(&b"2"[..]), "upgraded on open");
+    assert!(dir.path().join("journal").exists(), "a journal is created");
 }
 
 #[test]
