@@ -89,16 +89,7 @@ fn base_parent() -> (PathBuf, &'static str) {
 
 fn transitions_rows(report: &mut Report, section: &str, m: &transitions::Measured, fsync_p50: Option<Duration>) {
     report.info(section, "calls", count(m.lat.len() as f64));
-    report.info(
-        section,
-        "latency p50 / p99 / max",
-        format!(
-            "{} / {} / {}",
-            dur(m.lat.pct(50.0)),
-            dur(m.lat.pct(99.0)),
-            dur(m.lat.max())
-        ),
-    );
+    report.info(section, "latency p50 / p99 / max", m.lat.spread());
     if let Some(f) = fsync_p50 {
         let ratio = m.lat.pct(50.0).as_secs_f64() / f.as_secs_f64().max(1e-12);
         // The latency target is about a lone transition: judged at one episode.
@@ -236,16 +227,7 @@ fn main() {
         let s = "1. bare fsync (4 KiB append)";
         let data = fsync::append_and_sync(base.path(), samples, fsync::Sync::Data);
         report.info(s, "samples", count(samples as f64));
-        report.info(
-            s,
-            "fdatasync p50 / p99 / max",
-            format!(
-                "{} / {} / {}",
-                dur(data.pct(50.0)),
-                dur(data.pct(99.0)),
-                dur(data.max())
-            ),
-        );
+        report.info(s, "fdatasync p50 / p99 / max", data.spread());
         report.info(
             s,
             "fdatasync mean → syncs/s, serial",
@@ -259,16 +241,7 @@ fn main() {
         );
         let s = "1c. bare fdatasync (4 KiB overwrite in place)";
         let overwrite = fsync::overwrite_and_sync(base.path(), samples);
-        report.info(
-            s,
-            "fdatasync p50 / p99 / max",
-            format!(
-                "{} / {} / {}",
-                dur(overwrite.pct(50.0)),
-                dur(overwrite.pct(99.0)),
-                dur(overwrite.max())
-            ),
-        );
+        report.info(s, "fdatasync p50 / p99 / max", overwrite.spread());
         // Transitions are judged against the cheaper of the two: the strictest baseline.
         let baseline = data.pct(50.0).min(overwrite.pct(50.0));
         report.info(s, "baseline for the ratios (the lower p50)", dur(baseline));
@@ -473,21 +446,13 @@ fn main() {
     if selected("fsync") {
         let s = "1b. bare fsync again (end of run)";
         let data = fsync::append_and_sync(base.path(), size(500, 100), fsync::Sync::Data);
-        report.info(
-            s,
-            "fdatasync p50 / p99 / max",
-            format!(
-                "{} / {} / {}",
-                dur(data.pct(50.0)),
-                dur(data.pct(99.0)),
-                dur(data.max())
-            ),
-        );
+        report.info(s, "fdatasync p50 / p99 / max", data.spread());
     }
 
-    report.note("2a = Engine::edit on episodes at a Human gate; 2b = the same commits (header, the whole instance snapshot with every version so far, the value, the events) built in the pure core and sent to SledStore::commit without the engine's actor; 2c = a constant-size commit (1 event + 1 fresh instance record)");
-    report
-        .note("first/last 10%: every edit adds a version to the instance snapshot that each transition rewrites whole");
+    report.note("2a = Engine::edit on episodes at a Human gate; 2b = the same commits (header, the instance snapshot without its versions, the new version with its value, the events) built in the pure core and sent to SledStore::commit without the engine's actor; 2c = a constant-size commit (1 event + 1 fresh instance record)");
+    report.note(
+        "first/last 10%: every edit adds a version; a commit writes only the new one, so the two should not drift apart",
+    );
     report.note("4: 'engine clock' times come from the events' own timestamps (ms): a map run starts only after the commit that queued it is durable; 'received by a subscriber' adds event delivery (a subscriber that lags the live buffer re-reads the store)");
     report.note("3: the open runs in a child process (fresh memory; address-space limit shown on failure); the store files are fsynced first; page cache warm");
     report.note("latency = one call, from the call to its durable answer; throughput = calls ÷ wall time of all tasks");

@@ -63,6 +63,16 @@ impl Samples {
         Duration::from_nanos(self.0.last().copied().unwrap_or(0))
     }
 
+    /// `p50 / p99 / max`, for a report row.
+    pub fn spread(&self) -> String {
+        format!(
+            "{} / {} / {}",
+            dur(self.pct(50.0)),
+            dur(self.pct(99.0)),
+            dur(self.max())
+        )
+    }
+
     /// The mean.
     pub fn mean(&self) -> Duration {
         if self.0.is_empty() {
