@@ -1714,55 +1714,23 @@ fn listening_address(stdout: impl std::io::Read) -> String {
         .to_owned()
 }
 
-fn wait_exit(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().expect("poll") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("`showrunner serve` did not exit after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn showrunner_serve_drains_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data: &Path = dir.path();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_showrunner"))
-        .arg("--data")
-        .arg(data)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .expect("start the server");
-    let stdout = child.stdout.take().expect("stdout");
-    let origin = tokio::task::spawn_blocking(move || listening_address(stdout))
-        .await
-        .expect("read");
-    let base = format!("{origin}/api/v1");
-    let client = reqwest::Client::new();
-    let health = answer(client.get(format!("{base}/health"))).await;
+    let mut server = ServeProcess::start(data).await;
+    let health = server.get("health").await;
     assert_eq!(health.data()["status"], json!("ok"));
-    let created = client
-        .post(format!("{base}/episodes"))
-        .json(&episode_body("a moth that reads", 6.0));
-    let created = answer(created).await.expect(StatusCode::CREATED, "create");
+    let created = server.post("episodes", episode_body("a moth that reads", 6.0)).await;
+    let created = created.expect(StatusCode::CREATED, "create");
     let id = created.data()["id"].as_str().expect("id").to_owned();
     // An open event stream must not hold the shutdown up.
-    let mut events = stream(client.get(format!("{base}/episodes/{id}/events")))
+    let mut events = stream(server.client.get(server.url(&format!("episodes/{id}/events"))))
         .await
         .bytes_stream();
     assert!(events.next().await.is_some());
 
-    assert!(sigterm(child.id()), "SIGTERM sent");
-    let status = tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(30)))
-        .await
-        .expect("wait");
+    let status = server.signal("-TERM").await;
     assert!(status.success(), "{status:?}");
     // The stream ended with the server.
     let rest = tokio::time::timeout(Duration::from_secs(5), async {
@@ -1777,12 +1745,18 @@ async fn showrunner_serve_drains_and_exits_cleanly_on_sigterm() {
     engine.shutdown().await;
 }
 
-/// Sends SIGTERM to `pid` with the `kill` command (the workspace forbids `unsafe`, so no libc).
-pub(crate) fn sigterm(pid: u32) -> bool {
+/// Sends `signal` (`-TERM`, `-KILL`) to `pid` with the `kill` command (the workspace forbids
+/// `unsafe`, so no libc).
+fn kill(signal: &str, pid: u32) -> bool {
     std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+        .args([signal, &pid.to_string()])
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// Sends SIGTERM to `pid`.
+pub(crate) fn sigterm(pid: u32) -> bool {
+    kill("-TERM", pid)
 }
 
 /// How long the kill -9 test may take in all; past it the test fails and kills its servers.
@@ -1859,11 +1833,7 @@ impl ServeProcess {
 
     /// Sends a signal with the `kill` command and waits (bounded) for the process to exit.
     async fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
-        let sent = std::process::Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(sent, "kill {signal}");
+        assert!(kill(signal, self.child.id()), "kill {signal}");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().expect("poll the server") {
