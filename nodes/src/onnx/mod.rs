@@ -4,6 +4,8 @@
 //!
 //! - [`MiniLmEmbedder`]: sentence embeddings behind the [`crate::backend::Embedder`] trait.
 //! - [`Device`]: `auto | cpu | cuda[:N]` for every session.
+//! - [`TerrainModel`]: terrain heightmaps, drawn as landscape backgrounds for outdoor scenes by
+//!   [`TerrainImages`] behind the [`crate::backend::ImageModel`] trait.
 //!
 //! ```no_run
 //! use showrunner_nodes::backend::Embedder;
@@ -20,12 +22,14 @@
 mod device;
 mod minilm;
 pub mod runtime;
+pub mod terrain;
 
 use std::path::PathBuf;
 
 pub use device::{Device, Placement, session};
 pub use minilm::{DEFAULT_MAX_TOKENS, MAX_BATCH, MINILM_MODEL, MiniLmEmbedder};
 pub use runtime::Runtime;
+pub use terrain::{TERRAIN_MODEL, TerrainImages, TerrainModel};
 
 use crate::registry::RegistryError;
 
