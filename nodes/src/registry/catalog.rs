@@ -35,7 +35,8 @@ impl Param {
 pub struct PinnedFile {
     /// Its path inside the wheel.
     pub wheel_path: &'static str,
-    /// Its name in the model's directory.
+    /// Its path in the model's directory: a name, or `folder/name` for a file the model's code
+    /// reads as part of a folder (espeak-ng's data).
     pub dest: &'static str,
     /// Its size in bytes.
     pub size: u64,
@@ -319,6 +320,73 @@ pub const CATALOG: &[CatalogEntry] = &[
         outputs: &[],
         parameters: &[("version", Param::Text("1.31.1"))],
     },
+    CatalogEntry {
+        name: "espeak-ng",
+        role: Role::Phonemizer,
+        format: Format::SharedLibrary,
+        description: "espeak-ng 1.52 (the shared library) with its US English data: text to IPA phonemes for the \
+                      Piper voices",
+        licence: "GPL-3.0-or-later (espeak-ng library and data)",
+        packages: &[Package {
+            name: "espeakng-loader",
+            version: "0.2.4",
+            wheel: Wheel::Platform {
+                os: "linux",
+                arch: "x86_64",
+                tag: "manylinux_2_17_x86_64",
+                python: "3.12",
+            },
+            // The library, the phoneme tables, and the English dictionary and voice: what `en-us`
+            // reads (the wheel's other 360 files are the other languages).
+            files: &[
+                PinnedFile {
+                    wheel_path: "espeakng_loader/libespeak-ng.so.1.52.0",
+                    dest: "libespeak-ng.so.1.52.0",
+                    size: 661_568,
+                    sha256: "b15ce0803b26254e8a0d088c6b9281a2637b2b02613147cc320cfdefaf2c3ccf",
+                },
+                PinnedFile {
+                    wheel_path: "espeakng_loader/espeak-ng-data/phontab",
+                    dest: "espeak-ng-data/phontab",
+                    size: 58_652,
+                    sha256: "1b40690667e1e9aa1ba5e5234773c799e7e72ea751426e5150423d53c3f24fa2",
+                },
+                PinnedFile {
+                    wheel_path: "espeakng_loader/espeak-ng-data/phonindex",
+                    dest: "espeak-ng-data/phonindex",
+                    size: 43_316,
+                    sha256: "384e5fa6f714ba5356c58008249b78699c31c1ad044b243068d263fb806b7d73",
+                },
+                PinnedFile {
+                    wheel_path: "espeakng_loader/espeak-ng-data/phondata",
+                    dest: "espeak-ng-data/phondata",
+                    size: 554_740,
+                    sha256: "a0b643b155cb6b12628d9e7865b57d9fca0d35844614f2594a5e009c80c80bb4",
+                },
+                PinnedFile {
+                    wheel_path: "espeakng_loader/espeak-ng-data/intonations",
+                    dest: "espeak-ng-data/intonations",
+                    size: 2_312,
+                    sha256: "031a105bf6bb2ebcd73a2c579ccfb42469b27266db0078af65ae298fd3588b21",
+                },
+                PinnedFile {
+                    wheel_path: "espeakng_loader/espeak-ng-data/en_dict",
+                    dest: "espeak-ng-data/en_dict",
+                    size: 168_204,
+                    sha256: "1053f74a34af38abb6fbd64b7838dacbc655a687c48ce1bb663d364a127b05de",
+                },
+                PinnedFile {
+                    wheel_path: "espeakng_loader/espeak-ng-data/lang/gmw/en-US",
+                    dest: "espeak-ng-data/lang/gmw/en-US",
+                    size: 257,
+                    sha256: "41534c2a22df5dd4f1052ff9e1a33a3ea7bff5a26b5c02bdad5ba8ddb7524704",
+                },
+            ],
+        }],
+        inputs: &[],
+        outputs: &[],
+        parameters: &[("version", Param::Text("1.52.0")), ("voices", Param::Text("en-us"))],
+    },
 ];
 
 /// The catalogued model called `name`.
@@ -339,7 +407,14 @@ mod tests {
     fn the_catalog_is_well_formed() {
         assert_eq!(
             names(),
-            ["smollm2-135m", "minilm-l6", "piper-joe", "terrain", "onnxruntime"]
+            [
+                "smollm2-135m",
+                "minilm-l6",
+                "piper-joe",
+                "terrain",
+                "onnxruntime",
+                "espeak-ng"
+            ]
         );
         for entry in CATALOG {
             assert!(!entry.packages.is_empty(), "{}", entry.name);
@@ -350,7 +425,14 @@ mod tests {
                         .chars()
                         .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
                 );
-                assert!(!file.dest.contains('/'), "{}", file.dest);
+                // A folder inside the model's directory at most: no root, no `..`.
+                assert!(
+                    std::path::Path::new(file.dest)
+                        .components()
+                        .all(|c| matches!(c, std::path::Component::Normal(_))),
+                    "{}",
+                    file.dest
+                );
             }
             let main = entry.files().next().map(|(_, f)| f.dest).unwrap_or_default();
             assert_eq!(

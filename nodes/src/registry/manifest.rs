@@ -60,17 +60,20 @@ pub enum Role {
     Landscape,
     /// A runtime library the other models run on (ONNX Runtime).
     Runtime,
+    /// Text to phonemes for the speech models (espeak-ng: its library and language data).
+    Phonemizer,
 }
 
 impl Role {
     /// Every role, in listing order.
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::Llm,
         Role::Embeddings,
         Role::Tokenizer,
         Role::Speech,
         Role::Landscape,
         Role::Runtime,
+        Role::Phonemizer,
     ];
 
     /// The snake_case name, as written in manifests and on the command line.
@@ -82,6 +85,7 @@ impl Role {
             Role::Speech => "speech",
             Role::Landscape => "landscape",
             Role::Runtime => "runtime",
+            Role::Phonemizer => "phonemizer",
         }
     }
 }
