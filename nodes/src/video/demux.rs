@@ -1,5 +1,6 @@
 //! MP4 demuxing: the first video track's H.264 samples back to an Annex-B stream that
-//! [`decode_stream`](super::decode_stream) can decode.
+//! [`decode_stream`](super::decode_stream) can decode, and the first audio track's Opus packets
+//! ([`mp4_opus`]).
 //!
 //! Reads `moov/trak/mdia/minf/stbl`: the `avc1`/`avc3` sample entry's `avcC` (SPS and PPS, and
 //! the NAL length size), the sample sizes (`stsz`), the samples-per-chunk runs (`stsc`) and the
@@ -13,7 +14,7 @@
 
 use std::ops::Range;
 
-use super::mp4_info::{BoxRef, child, children, descend, video_trak};
+use super::mp4_info::{BoxRef, child, children, descend, opus_pre_skip, trak_of, video_trak};
 use crate::backend::BackendError;
 
 /// The start code put before every NAL unit.
@@ -247,17 +248,7 @@ pub fn mp4_annex_b(mp4: &[u8]) -> Result<Vec<u8>, BackendError> {
     let trak = video_trak(mp4).map_err(within("looking for `moov` and its video `trak`"))?;
     let stbl = descend(mp4, trak.payload, &[b"mdia", b"minf", b"stbl"]).map_err(within("in the video `trak`"))?;
 
-    // stsd: version/flags (4), entry_count (4), then sample entries (boxes).
-    let stsd = child(mp4, stbl.payload.clone(), b"stsd").map_err(within("in `stbl`"))?;
-    let entries_start = stsd.payload.start + 8;
-    if entries_start > stsd.payload.end {
-        return Err(invalid("`stsd` is cut short"));
-    }
-    let entry = children(mp4, entries_start..stsd.payload.end)
-        .map_err(within("in `stsd`"))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| invalid("`stsd` has no sample entry"))?;
+    let entry = first_sample_entry(mp4, &stbl)?;
     if &entry.kind != b"avc1" && &entry.kind != b"avc3" {
         return Err(invalid(&format!(
             "the video track's codec is `{}`, not H.264 (`avc1`)",
@@ -275,6 +266,74 @@ pub fn mp4_annex_b(mp4: &[u8]) -> Result<Vec<u8>, BackendError> {
     let avcc = child(mp4, boxes_start..entry.payload.end, b"avcC").map_err(within("in `avc1`"))?;
     let config = parse_avcc(mp4, &avcc)?;
 
+    let samples = track_samples(mp4, &stbl, "video")?;
+    if !config.has_sps && &entry.kind == b"avc1" {
+        return Err(invalid("`avcC` holds no SPS"));
+    }
+
+    let mut out = Vec::new();
+    let mut nals: Vec<&[u8]> = Vec::new();
+    for (sample, bytes) in samples.into_iter().enumerate() {
+        nals.clear();
+        split_sample(bytes, config.length_size, sample, &mut nals)?;
+        write_sample(&mut out, &nals, sample == 0, &config.parameter_sets);
+    }
+    Ok(out)
+}
+
+/// The first audio track's Opus packets and pre-skip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpusPackets<'a> {
+    /// The packets, in order.
+    pub packets: Vec<&'a [u8]>,
+    /// The samples (at 48 kHz) a decoder drops at the start, from `dOps`.
+    pub pre_skip: u16,
+}
+
+/// Extracts the first audio track's Opus packets from an MP4: `None` when the file has no audio
+/// track.
+///
+/// # Errors
+///
+/// [`BackendError::Invalid`], naming the box at fault, when the bytes are not an MP4, the audio
+/// track is not Opus (`Opus` sample entry with a `dOps` box) or has no samples, or any box or
+/// sample is cut short or points outside the file.
+pub fn mp4_opus(mp4: &[u8]) -> Result<Option<OpusPackets<'_>>, BackendError> {
+    let Some(trak) = trak_of(mp4, b"soun").map_err(within("looking for `moov` and its audio `trak`"))? else {
+        return Ok(None);
+    };
+    let stbl = descend(mp4, trak.payload, &[b"mdia", b"minf", b"stbl"]).map_err(within("in the audio `trak`"))?;
+    let entry = first_sample_entry(mp4, &stbl)?;
+    if &entry.kind != b"Opus" {
+        return Err(invalid(&format!(
+            "the audio track's codec is `{}`, not Opus",
+            String::from_utf8_lossy(&entry.kind).escape_debug()
+        )));
+    }
+    let pre_skip = opus_pre_skip(mp4, &entry).map_err(within("in `Opus`"))?;
+    let packets = track_samples(mp4, &stbl, "audio")?;
+    Ok(Some(OpusPackets { packets, pre_skip }))
+}
+
+/// The first sample entry of a track's `stsd`.
+fn first_sample_entry(mp4: &[u8], stbl: &BoxRef) -> Result<BoxRef, BackendError> {
+    // stsd: version/flags (4), entry_count (4), then sample entries (boxes).
+    let stsd = child(mp4, stbl.payload.clone(), b"stsd").map_err(within("in `stbl`"))?;
+    let entries_start = stsd.payload.start + 8;
+    if entries_start > stsd.payload.end {
+        return Err(invalid("`stsd` is cut short"));
+    }
+    children(mp4, entries_start..stsd.payload.end)
+        .map_err(within("in `stsd`"))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| invalid("`stsd` has no sample entry"))
+}
+
+/// Every sample of the track whose sample table is `stbl`, in order, from its sizes (`stsz`),
+/// its samples-per-chunk runs (`stsc`) and its chunk offsets (`stco` or `co64`); `track` names
+/// it in errors.
+fn track_samples<'a>(mp4: &'a [u8], stbl: &BoxRef, track: &str) -> Result<Vec<&'a [u8]>, BackendError> {
     let mut sizes = parse_stsz(
         mp4,
         &child(mp4, stbl.payload.clone(), b"stsz").map_err(within("in `stbl`"))?,
@@ -283,20 +342,15 @@ pub fn mp4_annex_b(mp4: &[u8]) -> Result<Vec<u8>, BackendError> {
         mp4,
         &child(mp4, stbl.payload.clone(), b"stsc").map_err(within("in `stbl`"))?,
     )?;
-    let (chunk_offsets, offsets_box) = parse_chunk_offsets(mp4, &stbl)?;
+    let (chunk_offsets, offsets_box) = parse_chunk_offsets(mp4, stbl)?;
 
     let sample_count = sizes.count();
     if sample_count == 0 {
-        return Err(invalid("the video track has no samples (`stsz` is empty)"));
+        return Err(invalid(&format!("the {track} track has no samples (`stsz` is empty)")));
     }
-    if !config.has_sps && &entry.kind == b"avc1" {
-        return Err(invalid("`avcC` holds no SPS"));
-    }
-
-    let mut out = Vec::new();
+    let mut samples = Vec::new();
     let mut total: u64 = 0;
     let mut sample: u32 = 0;
-    let mut nals: Vec<&[u8]> = Vec::new();
     let mut run = 0;
     'chunks: for (chunk_index, &chunk_offset) in chunk_offsets.iter().enumerate() {
         let chunk_number = u32::try_from(chunk_index + 1).map_err(|_| invalid("too many chunks"))?;
@@ -329,9 +383,7 @@ pub fn mp4_annex_b(mp4: &[u8]) -> Result<Vec<u8>, BackendError> {
                          lies outside the file"
                     ))
                 })?;
-            nals.clear();
-            split_sample(bytes, config.length_size, sample, &mut nals)?;
-            write_sample(&mut out, &nals, sample == 0, &config.parameter_sets);
+            samples.push(bytes);
             offset += u64::from(size);
             sample += 1;
         }
@@ -341,14 +393,14 @@ pub fn mp4_annex_b(mp4: &[u8]) -> Result<Vec<u8>, BackendError> {
             "`stsc` and `{offsets_box}` place {sample} of the {sample_count} samples in `stsz`"
         )));
     }
-    Ok(out)
+    Ok(samples)
 }
 
 /// Splits one sample into its NAL units (each prefixed by a `length_size`-byte length).
 fn split_sample<'a>(
     mut bytes: &'a [u8],
     length_size: usize,
-    sample: u32,
+    sample: usize,
     nals: &mut Vec<&'a [u8]>,
 ) -> Result<(), BackendError> {
     while !bytes.is_empty() {

@@ -1,13 +1,41 @@
 //! Joining clips' H.264 streams into one video with the dissolves of
 //! [`crossfade_join`](super::motion::crossfade_join), frame by frame: decode, dissolve, encode,
-//! without demuxing and without holding the episode's frames in memory.
+//! without demuxing and without holding the episode's frames in memory; and joining their Opus
+//! audio tracks end to end ([`join_audio`]).
 
 use image::RgbImage;
 
 use super::decode::decode_stream_each;
+use super::demux::mp4_opus;
 use super::encode::{EncodedStream, H264Encoder};
 use super::motion::{Dissolve, blend};
+use super::opus::decode_opus;
 use crate::backend::BackendError;
+
+/// The audio of clips' MP4 files (in order) as one 48 kHz mono track: each clip's Opus track
+/// decoded, its pre-skip dropped, and cut or padded with silence to `lengths[i]` samples (the
+/// clip's length), so each clip's sound starts where its frames start in the joined video (the
+/// dissolves keep every frame). A clip without an audio track is silence. `None` when no clip
+/// has audio.
+///
+/// # Errors
+///
+/// [`BackendError::Invalid`] when a file is not an MP4 or its audio track is not Opus or does
+/// not decode.
+pub fn join_audio(files: &[&[u8]], lengths: &[usize]) -> Result<Option<Vec<f32>>, BackendError> {
+    let mut track = Vec::with_capacity(lengths.iter().sum());
+    let mut any = false;
+    for (file, &len) in files.iter().zip(lengths) {
+        match mp4_opus(file)? {
+            Some(opus) => {
+                any = true;
+                track.extend(decode_opus(&opus.packets, usize::from(opus.pre_skip), len)?);
+            }
+            None => track.resize(track.len() + len, 0.0),
+        }
+    }
+    Ok(any.then_some(track))
+}
 
 /// What the first pass learns of a clip.
 struct ClipEnds {
@@ -130,6 +158,36 @@ mod tests {
             let expected = encode_frames(&crossfade_join(decoded, overlap), 24)?;
             assert_eq!(joined, expected, "overlap {overlap}");
         }
+        Ok(())
+    }
+
+    #[test]
+    fn audio_tracks_join_end_to_end_with_silence_for_a_silent_clip() -> Result<(), BackendError> {
+        use super::super::{encode_clip, encode_clip_with_audio};
+        let rate = 48_000usize;
+        // Clip lengths at 24 fps: 12 frames = 0.5 s, 6 frames = 0.25 s.
+        let tone = |len: usize| -> Vec<f32> { (0..len).map(|i| ((i as f32) * 0.06).sin() * 0.5).collect() };
+        let (a, _) = encode_clip_with_audio(&clip(12, 20), 24, &tone(rate / 2))?;
+        let (b, _) = encode_clip(&clip(6, 120), 24)?;
+        let (c, _) = encode_clip_with_audio(&clip(6, 60), 24, &tone(rate / 4))?;
+        let lengths = [rate / 2, rate / 4, rate / 4];
+        let track = join_audio(&[&a, &b, &c], &lengths)?.ok_or_else(|| BackendError::Failed("no audio".into()))?;
+        assert_eq!(track.len(), rate);
+        let level = |range: std::ops::Range<usize>| {
+            (track[range.clone()].iter().map(|s| s * s).sum::<f32>() / range.len() as f32).sqrt()
+        };
+        let (first, gap, last) = (
+            level(1_000..rate / 2 - 1_000),
+            level(rate / 2 + 500..3 * rate / 4 - 500),
+            level(3 * rate / 4 + 1_000..rate - 1_000),
+        );
+        assert!(
+            (first - 0.35).abs() < 0.05 && (last - 0.35).abs() < 0.05,
+            "{first} {last}"
+        );
+        assert!(gap < 0.01, "{gap}");
+        assert_eq!(join_audio(&[&b], &[rate / 4])?, None);
+        assert_eq!(join_audio(&[], &lengths)?, None);
         Ok(())
     }
 

@@ -1,12 +1,15 @@
-//! Video: H.264 encoding and decoding (OpenH264), MP4 muxing (muxide), reading an MP4's video
-//! track, and the `procedural` video model.
+//! Video: H.264 encoding and decoding (OpenH264), Opus audio (ropus), MP4 muxing (muxide),
+//! reading an MP4's tracks, and the `procedural` video model.
 //!
 //! - [`encode`]: RGB frames → an H.264 Annex-B [`EncodedStream`] with per-frame boundaries.
-//! - [`mux`]: an [`EncodedStream`] → a fast-start MP4 whose track lasts frames / fps.
+//! - [`opus`]: 48 kHz mono PCM → an [`OpusTrack`] of 20 ms packets, and back.
+//! - [`mux`]: an [`EncodedStream`] (and an [`OpusTrack`]) → a fast-start MP4 whose video track
+//!   lasts frames / fps.
 //! - [`decode`]: an Annex-B stream (or several concatenated) → RGB frames.
-//! - [`demux`]: an MP4's H.264 track → an Annex-B stream again.
+//! - [`demux`]: an MP4's H.264 track → an Annex-B stream again; its Opus track → packets.
 //! - [`join`]: clips' streams → one stream with dissolves at the cuts, frame by frame.
-//! - [`mp4_info`](mod@mp4_info): duration, frame count, size and codec of an MP4's video track.
+//! - [`mp4_info`](mod@mp4_info): duration, frame count, size and codec of an MP4's video track,
+//!   and what its audio track holds.
 //! - [`motion`]: [`ProceduralVideo`], keyframe animation by camera movement, and
 //!   [`crossfade_join`], dissolves that keep the total length.
 //!
@@ -21,17 +24,19 @@ pub mod join;
 pub mod motion;
 pub mod mp4_info;
 pub mod mux;
+pub mod opus;
 
 /// The frame type: 8-bit RGB, row-major (re-exported from `image`).
 pub use image::RgbImage;
 
 pub use decode::{decode_stream, decode_stream_each};
-pub use demux::mp4_annex_b;
+pub use demux::{OpusPackets, mp4_annex_b, mp4_opus};
 pub use encode::{EncodedFrame, EncodedStream, H264Encoder, encode_frames};
-pub use join::join_streams;
+pub use join::{join_audio, join_streams};
 pub use motion::{ProceduralVideo, crossfade_join, frame_count};
-pub use mp4_info::{Mp4Info, mp4_info};
-pub use mux::mux_mp4;
+pub use mp4_info::{AudioInfo, Mp4Info, mp4_info};
+pub use mux::{mux_mp4, mux_mp4_with_audio};
+pub use opus::{OPUS_RATE, OpusTrack, decode_opus, encode_opus};
 
 use crate::backend::BackendError;
 
@@ -44,6 +49,23 @@ use crate::backend::BackendError;
 pub fn encode_clip(frames: &[RgbImage], fps: u32) -> Result<(Vec<u8>, Vec<u8>), BackendError> {
     let stream = encode_frames(frames, fps)?;
     let mp4 = mux_mp4(&stream, stream.width, stream.height, fps)?;
+    Ok((mp4, stream.annex_b))
+}
+
+/// As [`encode_clip`], with `audio` (48 kHz mono PCM, as long as the frames last) encoded as
+/// Opus into the MP4 beside the video.
+///
+/// # Errors
+///
+/// As [`encode_clip`] and [`encode_opus`].
+pub fn encode_clip_with_audio(
+    frames: &[RgbImage],
+    fps: u32,
+    audio: &[f32],
+) -> Result<(Vec<u8>, Vec<u8>), BackendError> {
+    let stream = encode_frames(frames, fps)?;
+    let track = encode_opus(audio)?;
+    let mp4 = mux_mp4_with_audio(&stream, stream.width, stream.height, fps, &track)?;
     Ok((mp4, stream.annex_b))
 }
 
@@ -151,6 +173,40 @@ mod tests {
         assert_eq!(info.frames, 30);
         assert!((info.duration_s - 1.25).abs() < 1.0 / 24.0);
         assert_eq!(decode_stream(&annex_b)?.len(), 30);
+        Ok(())
+    }
+
+    #[test]
+    fn a_clip_with_audio_keeps_both_tracks_in_step() -> Result<(), BackendError> {
+        let frames = animation(30, 96, 64);
+        let samples = 30 * OPUS_RATE as usize / 24;
+        let audio: Vec<f32> = (0..samples).map(|i| ((i as f32) * 0.05).sin() * 0.3).collect();
+        let (mp4, annex_b) = encode_clip_with_audio(&frames, 24, &audio)?;
+        let info = mp4_info(&mp4)?;
+        assert_eq!(info.frames, 30);
+        let track = info
+            .audio
+            .ok_or_else(|| BackendError::Failed("no audio track".into()))?;
+        assert_eq!(
+            (track.codec.as_str(), track.sample_rate, track.channels),
+            ("Opus", 48_000, 1)
+        );
+        assert_eq!(track.pre_skip, Some(opus::PRE_SKIP as u16));
+        let frame = opus::FRAME_SAMPLES as f64 / f64::from(OPUS_RATE);
+        let late = track.playable_s() - info.duration_s;
+        assert!(
+            (0.0..frame).contains(&late),
+            "audio {} s, video {} s",
+            track.playable_s(),
+            info.duration_s
+        );
+        let packets = mp4_opus(&mp4)?.ok_or_else(|| BackendError::Failed("no Opus packets".into()))?;
+        assert_eq!(packets.packets.len() as u32, track.packets);
+        assert_eq!(decode_stream(&mp4_annex_b(&mp4)?)?.len(), 30);
+        assert_eq!(decode_stream(&annex_b)?.len(), 30);
+        let (silent, _) = encode_clip(&frames, 24)?;
+        assert_eq!(mp4_info(&silent)?.audio, None);
+        assert_eq!(mp4_opus(&silent)?, None);
         Ok(())
     }
 

@@ -1,15 +1,21 @@
 //! MP4 muxing with `muxide`: an [`EncodedStream`] becomes a fast-start MP4 (`moov` before
-//! `mdat`) with one H.264 (`avc1`) track.
+//! `mdat`) with one H.264 (`avc1`) track, and an Opus audio track beside it when there is one
+//! ([`mux_mp4_with_audio`]).
 //!
 //! Frame `i` is stamped `i / fps` seconds. muxide gives each sample the gap to the next one and
 //! the last sample the gap before it, so the track lasts exactly `frames / fps` (to the 90 kHz
 //! tick). A one-frame stream has no gap to copy, so muxide gives its sample one tick; this module
 //! then rewrites the four durations (`stts`, `mdhd`, `tkhd`, `mvhd`) in place to one frame time.
+//!
+//! Audio packet `k` is stamped `k × 20 ms`, so the audio track lasts its packets: the track's
+//! samples, the encoder's delay (the `dOps` pre-skip) and the silence padding the last packet,
+//! at most one packet past the video.
 
-use muxide::api::{MuxerBuilder, VideoCodec};
+use muxide::api::{AudioCodec, MuxerBuilder, VideoCodec};
 
 use super::encode::{EncodedStream, check_format};
-use super::mp4_info::{be_u32, child, descend, video_trak};
+use super::mp4_info::{be_u32, be_u64, child, descend, video_trak};
+use super::opus::{FRAME_SAMPLES, OPUS_RATE, OpusTrack};
 use crate::backend::BackendError;
 
 /// muxide's media timescale (ticks per second) for video tracks.
@@ -25,6 +31,35 @@ const MEDIA_TIMESCALE: u32 = 90_000;
 /// `width`/`height`/`fps` are unusable or differ from the stream's; [`BackendError::Failed`] when
 /// muxide refuses the stream.
 pub fn mux_mp4(stream: &EncodedStream, width: u32, height: u32, fps: u32) -> Result<Vec<u8>, BackendError> {
+    mux(stream, width, height, fps, None)
+}
+
+/// Muxes an H.264 stream and a mono Opus track into an MP4 file, as [`mux_mp4`] does the video
+/// alone.
+///
+/// # Errors
+///
+/// As [`mux_mp4`]; [`BackendError::Invalid`] when the audio track has no packets.
+pub fn mux_mp4_with_audio(
+    stream: &EncodedStream,
+    width: u32,
+    height: u32,
+    fps: u32,
+    audio: &OpusTrack,
+) -> Result<Vec<u8>, BackendError> {
+    if audio.packets.is_empty() {
+        return Err(BackendError::Invalid("an audio track without packets".into()));
+    }
+    mux(stream, width, height, fps, Some(audio))
+}
+
+fn mux(
+    stream: &EncodedStream,
+    width: u32,
+    height: u32,
+    fps: u32,
+    audio: Option<&OpusTrack>,
+) -> Result<Vec<u8>, BackendError> {
     check_format(width, height, fps)?;
     if (stream.width, stream.height, stream.fps) != (width, height, fps) {
         return Err(BackendError::Invalid(format!(
@@ -42,10 +77,15 @@ pub fn mux_mp4(stream: &EncodedStream, width: u32, height: u32, fps: u32) -> Res
         Some(_) => {}
     }
 
-    let capacity = stream.annex_b.len() + 4096 + stream.frames.len() * 32;
-    let mut muxer = MuxerBuilder::new(Vec::with_capacity(capacity))
+    let audio_bytes: usize = audio.map_or(0, |a| a.packets.iter().map(|p| p.len() + 16).sum());
+    let capacity = stream.annex_b.len() + 4096 + stream.frames.len() * 32 + audio_bytes;
+    let mut builder = MuxerBuilder::new(Vec::with_capacity(capacity))
         .video(VideoCodec::H264, width, height, f64::from(fps))
-        .with_fast_start(true)
+        .with_fast_start(true);
+    if audio.is_some() {
+        builder = builder.audio(AudioCodec::Opus, OPUS_RATE, 1);
+    }
+    let mut muxer = builder
         .build()
         .map_err(|e| BackendError::Failed(format!("cannot start the MP4 muxer: {e}")))?;
     for (index, frame) in stream.frames.iter().enumerate() {
@@ -56,6 +96,12 @@ pub fn mux_mp4(stream: &EncodedStream, width: u32, height: u32, fps: u32) -> Res
         muxer
             .write_video(pts, data, frame.keyframe)
             .map_err(|e| BackendError::Failed(format!("MP4 muxing failed at frame {index}: {e}")))?;
+    }
+    for (index, packet) in audio.iter().flat_map(|a| &a.packets).enumerate() {
+        let pts = (index * FRAME_SAMPLES) as f64 / f64::from(OPUS_RATE);
+        muxer
+            .write_audio(pts, packet)
+            .map_err(|e| BackendError::Failed(format!("MP4 muxing failed at audio packet {index}: {e}")))?;
     }
     muxer
         .finish_in_place()
@@ -103,6 +149,12 @@ fn set_single_frame_duration(mp4: &mut [u8], fps: u32) -> Result<(), BackendErro
     let mvhd_wide = data.get(mvhd) == Some(&1);
     let mvhd_scale = u64::from(movie_timescale(mvhd, mvhd_wide)?);
     let movie = media * mvhd_scale / u64::from(MEDIA_TIMESCALE);
+    // The movie lasts its longest track: an audio track may outlast the frame.
+    let movie_now = if mvhd_wide {
+        be_u64(data, mvhd + 24)?
+    } else {
+        u64::from(be_u32(data, mvhd + 16)?)
+    };
     let mdhd_wide = data.get(mdhd) == Some(&1);
     let tkhd_wide = data.get(tkhd) == Some(&1);
 
@@ -110,7 +162,12 @@ fn set_single_frame_duration(mp4: &mut [u8], fps: u32) -> Result<(), BackendErro
     put_duration(mp4, stts + 12, false, media)?;
     // mdhd/mvhd: version/flags, creation, modification, timescale, duration.
     put_duration(mp4, mdhd + if mdhd_wide { 24 } else { 16 }, mdhd_wide, media)?;
-    put_duration(mp4, mvhd + if mvhd_wide { 24 } else { 16 }, mvhd_wide, movie)?;
+    put_duration(
+        mp4,
+        mvhd + if mvhd_wide { 24 } else { 16 },
+        mvhd_wide,
+        movie.max(movie_now),
+    )?;
     // tkhd: version/flags, creation, modification, track_id, reserved, duration.
     put_duration(mp4, tkhd + if tkhd_wide { 28 } else { 20 }, tkhd_wide, movie)?;
     Ok(())
