@@ -19,6 +19,7 @@ pub mod png;
 pub mod procedural;
 pub mod registry;
 pub mod rng;
+pub mod speech;
 pub mod stages;
 pub mod subtitles;
 pub mod video;
