@@ -1,4 +1,9 @@
 //! The video stages: a clip per keyframe, and the final video joining them with subtitles.
+//!
+//! With a speech model ([`Backends::speech`]) each clip carries its shot's dialogue, spoken and
+//! laid out in the shot ([`crate::speech::dialogue`]), as an Opus track beside the video, and
+//! the final video joins those tracks end to end under the joined video. Without one the clips
+//! are silent, as the procedural backends make them.
 
 use std::collections::BTreeMap;
 
@@ -9,22 +14,55 @@ use showrunner_engine::{Node, NodeCtx, NodeError};
 use super::{Backends, blocking, get, put, version};
 use crate::model::{Brief, Character, Clip, Keyframe, Shot, Video};
 use crate::png::decode_png;
+use crate::speech::dialogue::{TRACK_RATE, dialogue_track};
 use crate::subtitles::{layout, srt, webvtt};
-use crate::video::{encode_clip, join_streams, mux_mp4};
+use crate::video::{
+    encode_clip, encode_clip_with_audio, encode_opus, join_audio, join_streams, mux_mp4, mux_mp4_with_audio,
+};
 
 /// Frames blended at each cut of the final video.
 const DISSOLVE_FRAMES: u32 = 6;
 
-backed_node!(
-    /// Animates a keyframe into its shot's clip.
-    ClipNode,
-    video
+/// Declares a video stage node, versioned by the video model and, when there is one, the speech
+/// model (switching speech on re-makes the clips; without it the versions are as they were).
+macro_rules! film_node {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub struct $name {
+            backends: Backends,
+            version: String,
+        }
+
+        impl $name {
+            /// The node over these backends.
+            pub fn new(backends: Backends) -> Self {
+                let mut model = backends.video.generator(0).model;
+                if let Some(speech) = &backends.speech {
+                    model = format!("{model}+{}", speech.generator().model);
+                }
+                let version = version(1, &model);
+                Self { backends, version }
+            }
+        }
+    };
+}
+
+film_node!(
+    /// Animates a keyframe into its shot's clip, with the shot's dialogue spoken in an audio track
+    /// when there is a speech model.
+    ClipNode
 );
-backed_node!(
-    /// Joins the clips in storyboard order with dissolves, and writes subtitles from the dialogue.
-    FinalVideoNode,
-    video
+film_node!(
+    /// Joins the clips in storyboard order with dissolves, and their audio tracks end to end,
+    /// and writes subtitles from the dialogue.
+    FinalVideoNode
 );
+
+/// Samples of a 48 kHz track that lasts `frames` frames at `fps`.
+fn track_len(frames: usize, fps: u32) -> usize {
+    let fps = u64::from(fps.max(1));
+    ((frames as u64 * u64::from(TRACK_RATE) + fps / 2) / fps) as usize
+}
 
 /// The input of a clip: the keyframe (the item of the keyframe map).
 #[derive(Deserialize)]
@@ -46,13 +84,20 @@ impl Node for ClipNode {
         let keyframe = get(ctx, input.item.image).await?;
         let shot = input.item.shot;
         let settings = input.episode.settings;
-        let (video, fps) = (self.backends.video.clone(), settings.fps);
+        let (video, speech, fps) = (self.backends.video.clone(), self.backends.speech.clone(), settings.fps);
         let animated = shot.clone();
         let (mp4, stream, frames, (width, height)) = blocking(move || {
             let keyframe = decode_png(&keyframe)?;
             let frames = video.clip(&keyframe, &animated, &settings)?;
             let size = frames.first().map_or((0, 0), |f| f.dimensions());
-            let (mp4, stream) = encode_clip(&frames, fps)?;
+            let (mp4, stream) = match speech {
+                Some(speech) => {
+                    let lines: Vec<&str> = animated.dialogue.iter().map(|l| l.line.as_str()).collect();
+                    let audio = dialogue_track(speech.as_ref(), &lines, track_len(frames.len(), fps))?;
+                    encode_clip_with_audio(&frames, fps, &audio)?
+                }
+                None => encode_clip(&frames, fps)?,
+            };
             Ok((mp4, stream, frames.len() as u32, size))
         })
         .await?;
@@ -100,7 +145,15 @@ impl Node for FinalVideoNode {
         for clip in &ordered {
             streams.push(get(ctx, clip.stream).await?);
         }
+        // The clips' MP4s, for their audio tracks: only a speech model makes any.
+        let mut clip_files = Vec::new();
+        if self.backends.speech.is_some() {
+            for clip in &ordered {
+                clip_files.push(get(ctx, clip.video).await?);
+            }
+        }
         let fps = input.episode.settings.fps;
+        let lengths: Vec<usize> = ordered.iter().map(|c| track_len(c.frames as usize, fps)).collect();
         let names: BTreeMap<&str, &str> = input
             .characters
             .iter()
@@ -128,7 +181,13 @@ impl Node for FinalVideoNode {
             // Frame by frame from the clips' streams: the whole video is never held decoded.
             let parts: Vec<&[u8]> = streams.iter().map(Vec::as_slice).collect();
             let joined = join_streams(&parts, fps, DISSOLVE_FRAMES)?;
-            let mp4 = mux_mp4(&joined, joined.width, joined.height, fps)?;
+            // The dissolves keep every clip's frames, so each clip's audio starts where its
+            // frames do.
+            let files: Vec<&[u8]> = clip_files.iter().map(Vec::as_slice).collect();
+            let mp4 = match join_audio(&files, &lengths)? {
+                Some(audio) => mux_mp4_with_audio(&joined, joined.width, joined.height, fps, &encode_opus(&audio)?)?,
+                None => mux_mp4(&joined, joined.width, joined.height, fps)?,
+            };
             Ok((mp4, joined.frame_count() as u32))
         })
         .await?;

@@ -52,6 +52,8 @@ pub struct Backends {
     pub video: Arc<dyn VideoModel>,
     /// Embeddings.
     pub embedder: Arc<dyn Embedder>,
+    /// Dialogue speech for the clips' audio tracks; `None` leaves the clips silent.
+    pub speech: Option<Arc<dyn crate::speech::SpeechModel>>,
 }
 
 impl Backends {
@@ -62,6 +64,7 @@ impl Backends {
             image: Arc::new(crate::procedural::image::ProceduralImages),
             video: Arc::new(crate::video::ProceduralVideo),
             embedder: Arc::new(HashedEmbedder),
+            speech: None,
         }
     }
 }
