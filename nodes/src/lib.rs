@@ -11,6 +11,7 @@
 //!   OpenH264, MP4 with muxide): the formats the stages read and write.
 
 pub mod backend;
+pub mod consistency;
 pub mod fountain;
 pub mod intent;
 pub mod model;

@@ -429,8 +429,17 @@ pub struct Keyframe {
     /// The image.
     #[schemars(with = "String")]
     pub image: BlobRef,
-    /// How well the characters in it match their portraits, in `[0, 1]`.
+    /// The quality gate's score, in `[0, 1]`: the mean of the image and the text scores below
+    /// ([`crate::consistency::combined`]); on a keyframe stored before those were kept apart, how
+    /// well its characters match their portraits.
     pub consistency: f64,
+    /// How well the characters drawn in it match their portraits, in `[0, 1]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_consistency: Option<f64>,
+    /// How well the shot's description matches its characters' descriptions, in `[0, 1]`; none
+    /// when the shot shows nobody.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_consistency: Option<f64>,
     /// Who made it.
     pub generated_by: Generator,
 }

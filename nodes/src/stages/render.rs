@@ -8,6 +8,7 @@ use showrunner_engine::{Node, NodeCtx, NodeError};
 
 use super::{Backends, blocking, get, put, version};
 use crate::backend::View;
+use crate::consistency::{combined, text_consistency};
 use crate::model::{Brief, Character, Keyframe, Portrait, Scene, SceneImage, Shot};
 use crate::png::{decode_png, encode_png};
 
@@ -23,7 +24,8 @@ backed_node!(
 );
 backed_node!(
     /// Composes a shot's keyframe from its scene's background and its characters' portraits;
-    /// scored by how well the characters match their portraits.
+    /// scored by how well the characters match their portraits and how well the shot's words
+    /// describe them ([`crate::consistency`]).
     KeyframeNode,
     image
 );
@@ -137,9 +139,10 @@ impl Node for KeyframeNode {
                 cast.push((portrait.character.clone(), get(ctx, portrait.front).await?));
             }
         }
-        let (image, seed, settings) = (self.backends.image.clone(), ctx.seed(), input.episode.settings);
+        let (image, embedder) = (self.backends.image.clone(), self.backends.embedder.clone());
+        let (seed, settings) = (ctx.seed(), input.episode.settings);
         let drawn = shot.clone();
-        let (png, consistency) = blocking(move || {
+        let (png, image_score, text_score) = blocking(move || {
             let background = decode_png(&background)?;
             let fronts = cast
                 .iter()
@@ -147,14 +150,18 @@ impl Node for KeyframeNode {
                 .collect::<Result<Vec<_>, crate::backend::BackendError>>()?;
             let refs: Vec<(&Character, &image::RgbImage)> = fronts.iter().map(|(c, img)| (*c, img)).collect();
             let frame = image.keyframe(&drawn, &background, &refs, &settings, seed)?;
-            let consistency = image.consistency(&frame, &drawn, &refs);
-            Ok((encode_png(&frame)?, consistency))
+            let image_score = image.consistency(&frame, &drawn, &refs);
+            let shown: Vec<&Character> = refs.iter().map(|(c, _)| *c).collect();
+            let text_score = text_consistency(embedder.as_ref(), &drawn, &shown)?;
+            Ok((encode_png(&frame)?, image_score, text_score))
         })
         .await?;
         Ok(Keyframe {
             shot,
             image: put(ctx, png).await?,
-            consistency,
+            consistency: combined(image_score, text_score),
+            image_consistency: Some(image_score),
+            text_consistency: text_score,
             generated_by: self.backends.image.generator(seed),
         })
     }
