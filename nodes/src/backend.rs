@@ -4,8 +4,12 @@
 //! Image and video work is CPU-bound and blocking: the traits are synchronous, and the stage
 //! nodes call them on the blocking pool.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use image::RgbImage;
+use showrunner_engine::NodeCtx;
+use tokio_util::sync::CancellationToken;
 
 use crate::model::{Brief, Character, Generator, Outline, Scene, Settings, Shot};
 
@@ -39,20 +43,93 @@ impl View {
     pub const ALL: [View; 3] = [View::Front, View::Side, View::Back];
 }
 
+/// Where a backend reports how far a long call is: a fraction in `[0, 1]` and a message.
+#[derive(Clone, Default)]
+pub struct Progress(Option<Arc<dyn Fn(f32, String) + Send + Sync>>);
+
+impl Progress {
+    /// Reports to `sink`.
+    pub fn new(sink: impl Fn(f32, String) + Send + Sync + 'static) -> Self {
+        Self(Some(Arc::new(sink)))
+    }
+
+    /// Reports `fraction` (clamped to `[0, 1]`) with `message`; nothing when no one listens.
+    pub fn report(&self, fraction: f32, message: impl Into<String>) {
+        if let Some(sink) = &self.0 {
+            sink(fraction.clamp(0.0, 1.0), message.into());
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Progress(sink)"
+        } else {
+            "Progress(none)"
+        })
+    }
+}
+
+/// What a text call gets besides its stage inputs: the regenerate's feedback, the seed, where
+/// progress goes and when to stop.
+#[derive(Debug, Clone, Default)]
+pub struct TextRequest {
+    /// The feedback of the last regenerate, if any.
+    pub feedback: Option<String>,
+    /// The run's seed: the same seed gives the same text.
+    pub seed: u64,
+    /// Progress reports (streamed tokens, for a model).
+    pub progress: Progress,
+    /// Fires when the run is cancelled.
+    pub cancel: CancellationToken,
+}
+
+impl TextRequest {
+    /// A request with `seed`, no feedback, no progress.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            ..Self::default()
+        }
+    }
+
+    /// The same request with `feedback`.
+    pub fn with_feedback(mut self, feedback: Option<&str>) -> Self {
+        self.feedback = feedback.map(str::to_owned);
+        self
+    }
+
+    /// The request of a node run: its feedback, seed, progress and cancellation.
+    pub fn of_run(ctx: &NodeCtx) -> Self {
+        let reporter = ctx.clone();
+        Self {
+            feedback: ctx.feedback().map(str::to_owned),
+            seed: ctx.seed(),
+            progress: Progress::new(move |fraction, message| reporter.progress(fraction, message)),
+            cancel: ctx.cancellation().clone(),
+        }
+    }
+
+    /// The feedback, as a `&str`.
+    pub fn feedback(&self) -> Option<&str> {
+        self.feedback.as_deref()
+    }
+}
+
 /// Writes the text stages.
 #[async_trait]
 pub trait TextModel: Send + Sync {
     /// Who makes the text, for the outputs' metadata.
     fn generator(&self, seed: u64) -> Generator;
-    /// The outline of an idea; `feedback` comes from a regenerate.
-    async fn outline(&self, brief: &Brief, feedback: Option<&str>, seed: u64) -> BackendResult<Outline>;
+    /// The outline of an idea.
+    async fn outline(&self, brief: &Brief, request: &TextRequest) -> BackendResult<Outline>;
     /// The cast of an outline.
     async fn characters(
         &self,
         brief: &Brief,
         outline: &Outline,
-        feedback: Option<&str>,
-        seed: u64,
+        request: &TextRequest,
     ) -> BackendResult<Vec<Character>>;
     /// The scenes of an outline with its cast.
     async fn scenes(
@@ -60,8 +137,7 @@ pub trait TextModel: Send + Sync {
         brief: &Brief,
         outline: &Outline,
         characters: &[Character],
-        feedback: Option<&str>,
-        seed: u64,
+        request: &TextRequest,
     ) -> BackendResult<Vec<Scene>>;
     /// The shots of the scenes; the settings' target duration decides their number and lengths.
     async fn storyboard(
@@ -69,8 +145,7 @@ pub trait TextModel: Send + Sync {
         brief: &Brief,
         scenes: &[Scene],
         characters: &[Character],
-        feedback: Option<&str>,
-        seed: u64,
+        request: &TextRequest,
     ) -> BackendResult<Vec<Shot>>;
 }
 

@@ -14,6 +14,7 @@ pub mod backend;
 pub mod consistency;
 pub mod fountain;
 pub mod intent;
+pub mod llm;
 pub mod model;
 pub mod onnx;
 pub mod png;

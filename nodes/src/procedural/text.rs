@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use crate::backend::{BackendError, BackendResult, TextModel};
+use crate::backend::{BackendError, BackendResult, TextModel, TextRequest};
 use crate::model::{
     Angle, Beat, Brief, Camera, Character, DynamicFeatures, Generator, Movement, Outline, Scene, ScriptLine, Shot,
     ShotType, StaticFeatures,
@@ -22,7 +22,7 @@ const NAMES: [&str; 24] = [
     "Mara", "Ossie", "Juno", "Tobias", "Ines", "Felix", "Wren", "Dara", "Silas", "Noor", "Bram", "Lena", "Cato",
     "Edda", "Rafe", "Yuki", "Hollis", "Priya", "Anselm", "Greta", "Milo", "Sabine", "Ezra", "Vida",
 ];
-const ROLES: [&str; 4] = ["the protagonist", "the ally", "the antagonist", "the witness"];
+pub(crate) const ROLES: [&str; 4] = ["the protagonist", "the ally", "the antagonist", "the witness"];
 const FACES: [&str; 6] = [
     "round face, freckles, dark eyes",
     "narrow face, high cheekbones, grey eyes",
@@ -109,7 +109,7 @@ fn tone(feedback: Option<&str>) -> &'static str {
     }
 }
 
-fn capitalised(s: &str) -> String {
+pub(crate) fn capitalised(s: &str) -> String {
     let mut chars = s.trim().chars();
     match chars.next() {
         Some(c) => c.to_uppercase().chain(chars).collect(),
@@ -118,7 +118,7 @@ fn capitalised(s: &str) -> String {
 }
 
 /// The premise an outline is built on.
-fn premise(brief: &Brief) -> String {
+pub(crate) fn premise(brief: &Brief) -> String {
     brief
         .idea
         .clone()
@@ -146,7 +146,7 @@ pub fn cast_names(brief: &Brief, count: usize) -> Vec<String> {
     names
 }
 
-fn cast_size(brief: &Brief) -> usize {
+pub(crate) fn cast_size(brief: &Brief) -> usize {
     if brief.settings.target_duration_s < 15.0 { 2 } else { 3 }
 }
 
@@ -189,8 +189,13 @@ pub fn describe(name: &str, role: &str, feedback: Option<&str>, seed: u64, gener
     }
 }
 
+/// How many scenes an episode gets, from its target duration.
+pub(crate) fn scene_count(brief: &Brief) -> usize {
+    ((brief.settings.target_duration_s / 10.0).round() as usize).clamp(2, 5)
+}
+
 /// How many shots a storyboard gets, from the target duration and the feedback.
-fn shot_count(brief: &Brief, scenes: usize, feedback: Option<&str>) -> usize {
+pub(crate) fn shot_count(brief: &Brief, scenes: usize, feedback: Option<&str>) -> usize {
     let f = feedback.unwrap_or("").to_lowercase();
     let mut per_shot = 3.0;
     if f.contains("slower") || f.contains("longer shots") || f.contains("fewer shots") {
@@ -203,7 +208,7 @@ fn shot_count(brief: &Brief, scenes: usize, feedback: Option<&str>) -> usize {
 }
 
 /// The frames of `total` split into `n` near-equal parts.
-fn split_frames(total: u64, n: usize) -> Vec<u64> {
+pub(crate) fn split_frames(total: u64, n: usize) -> Vec<u64> {
     let n = n.max(1) as u64;
     (0..n).map(|i| total / n + u64::from(i < total % n)).collect()
 }
@@ -218,7 +223,8 @@ impl TextModel for ProceduralText {
         }
     }
 
-    async fn outline(&self, brief: &Brief, feedback: Option<&str>, seed: u64) -> BackendResult<Outline> {
+    async fn outline(&self, brief: &Brief, request: &TextRequest) -> BackendResult<Outline> {
+        let (feedback, seed) = (request.feedback(), request.seed);
         let idea = premise(brief);
         let names = cast_names(brief, cast_size(brief));
         let hero = names.first().map_or("Someone", String::as_str);
@@ -268,9 +274,9 @@ impl TextModel for ProceduralText {
         &self,
         brief: &Brief,
         _outline: &Outline,
-        feedback: Option<&str>,
-        seed: u64,
+        request: &TextRequest,
     ) -> BackendResult<Vec<Character>> {
+        let (feedback, seed) = (request.feedback(), request.seed);
         let names = cast_names(brief, cast_size(brief));
         Ok(names
             .iter()
@@ -284,13 +290,13 @@ impl TextModel for ProceduralText {
         brief: &Brief,
         outline: &Outline,
         characters: &[Character],
-        feedback: Option<&str>,
-        seed: u64,
+        request: &TextRequest,
     ) -> BackendResult<Vec<Scene>> {
+        let (feedback, seed) = (request.feedback(), request.seed);
         if characters.is_empty() {
             return Err(BackendError::Invalid("scenes need at least one character".into()));
         }
-        let count = ((brief.settings.target_duration_s / 10.0).round() as usize).clamp(2, 5);
+        let count = scene_count(brief);
         let mut places = Rng::new(hash_str(&premise(brief)));
         let mut rng = Rng::derive(seed, "scenes");
         let tone = tone(feedback);
@@ -355,9 +361,9 @@ impl TextModel for ProceduralText {
         brief: &Brief,
         scenes: &[Scene],
         characters: &[Character],
-        feedback: Option<&str>,
-        seed: u64,
+        request: &TextRequest,
     ) -> BackendResult<Vec<Shot>> {
+        let (feedback, seed) = (request.feedback(), request.seed);
         let settings = &brief.settings;
         if scenes.is_empty() {
             return Err(BackendError::Invalid("a storyboard needs at least one scene".into()));
@@ -454,10 +460,11 @@ mod tests {
 
     async fn board(b: &Brief, seed: u64, feedback: Option<&str>) -> Vec<Shot> {
         let t = ProceduralText;
-        let outline = t.outline(b, None, seed).await.expect("outline");
-        let cast = t.characters(b, &outline, None, seed).await.expect("cast");
-        let scenes = t.scenes(b, &outline, &cast, None, seed).await.expect("scenes");
-        t.storyboard(b, &scenes, &cast, feedback, seed)
+        let plain = TextRequest::new(seed);
+        let outline = t.outline(b, &plain).await.expect("outline");
+        let cast = t.characters(b, &outline, &plain).await.expect("cast");
+        let scenes = t.scenes(b, &outline, &cast, &plain).await.expect("scenes");
+        t.storyboard(b, &scenes, &cast, &plain.with_feedback(feedback))
             .await
             .expect("storyboard")
     }
@@ -467,16 +474,23 @@ mod tests {
         let b = brief("a lighthouse keeper vanishes", 30.0);
         let t = ProceduralText;
         assert_eq!(
-            t.outline(&b, None, 1).await.expect("o"),
-            t.outline(&b, None, 1).await.expect("o")
+            t.outline(&b, &TextRequest::new(1)).await.expect("o"),
+            t.outline(&b, &TextRequest::new(1)).await.expect("o")
         );
-        let plain = t.outline(&b, None, 1).await.expect("o");
-        let darker = t.outline(&b, Some("make it darker"), 2).await.expect("o");
+        let plain = t.outline(&b, &TextRequest::new(1)).await.expect("o");
+        let darker = t
+            .outline(&b, &TextRequest::new(2).with_feedback(Some("make it darker")))
+            .await
+            .expect("o");
         assert_ne!(plain.synopsis, darker.synopsis);
         assert!(darker.synopsis.contains("grim"));
-        let cast = t.characters(&b, &plain, None, 1).await.expect("cast");
+        let cast = t.characters(&b, &plain, &TextRequest::new(1)).await.expect("cast");
         let older = t
-            .characters(&b, &plain, Some("make Mara older and dressed in green"), 9)
+            .characters(
+                &b,
+                &plain,
+                &TextRequest::new(9).with_feedback(Some("make Mara older and dressed in green")),
+            )
             .await
             .expect("cast");
         let ids = |c: &[Character]| c.iter().map(|c| c.id.clone()).collect::<Vec<_>>();

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use showrunner_engine::{Node, NodeCtx, NodeError};
 
 use super::{Backends, node_error, version};
+use crate::backend::TextRequest;
 use crate::model::{Brief, Character, Outline, Scene, Shot};
 
 backed_node!(
@@ -46,7 +47,7 @@ impl Node for OutlineNode {
     async fn run(&self, input: BriefInput, ctx: &NodeCtx) -> Result<Outline, NodeError> {
         self.backends
             .text
-            .outline(&input.episode, ctx.feedback(), ctx.seed())
+            .outline(&input.episode, &TextRequest::of_run(ctx))
             .await
             .map_err(node_error)
     }
@@ -71,7 +72,7 @@ impl Node for CharactersNode {
     async fn run(&self, input: CharactersInput, ctx: &NodeCtx) -> Result<Vec<Character>, NodeError> {
         let text = &self.backends.text;
         let cast = text
-            .characters(&input.episode, &input.outline, ctx.feedback(), ctx.seed())
+            .characters(&input.episode, &input.outline, &TextRequest::of_run(ctx))
             .await
             .map_err(node_error)?;
         Ok(with_regulars(input.episode.regulars(), cast))
@@ -109,8 +110,7 @@ impl Node for ScenesNode {
             &input.episode,
             &input.outline,
             &input.characters,
-            ctx.feedback(),
-            ctx.seed(),
+            &TextRequest::of_run(ctx),
         )
         .await
         .map_err(node_error)
@@ -140,8 +140,7 @@ impl Node for StoryboardNode {
             &input.episode,
             &input.scenes,
             &input.characters,
-            ctx.feedback(),
-            ctx.seed(),
+            &TextRequest::of_run(ctx),
         )
         .await
         .map_err(node_error)

