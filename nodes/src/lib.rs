@@ -21,6 +21,7 @@ pub mod png;
 pub mod procedural;
 pub mod registry;
 pub mod rng;
+pub mod setup;
 pub mod speech;
 pub mod stages;
 pub mod subtitles;

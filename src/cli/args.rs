@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use showrunner::nodes::onnx::Device;
 use showrunner::nodes::registry::Role;
 
 /// Showrunner: durable AI video episodes, from an idea or a screenplay to a finished MP4.
@@ -16,6 +17,9 @@ pub struct Args {
     /// The configuration file (TOML); `DATA/showrunner.toml` when it exists.
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
+    /// Where models run: auto, cpu, cuda or cuda:N (over `models.device` and SHOWRUNNER_DEVICE).
+    #[arg(long, global = true)]
+    pub device: Option<Device>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -28,6 +32,16 @@ pub enum Workflow {
     Idea2video,
     /// From a Fountain screenplay.
     Script2video,
+}
+
+/// The demo's models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Models {
+    /// The embedded defaults: no model files, no GPU.
+    Procedural,
+    /// Every role on its installed real model (`models install smollm2-135m minilm-l6 piper-joe
+    /// espeak-ng terrain onnxruntime`).
+    Local,
 }
 
 /// Render settings a run may override.
@@ -65,6 +79,10 @@ pub enum Command {
         /// Where to export the episode.
         #[arg(long, default_value = "showrunner-out/demo")]
         out: PathBuf,
+        /// The embedded defaults, or the installed real models (the configuration's model
+        /// names, the stock ones where it names none).
+        #[arg(long, value_enum, default_value_t = Models::Procedural)]
+        models: Models,
         /// Render settings.
         #[command(flatten)]
         render: Render,

@@ -17,11 +17,13 @@ use serde_json::json;
 use showrunner::engine::{Engine, EngineConfig, EpisodeId, EpisodeStatus};
 use showrunner::nodes::fountain;
 use showrunner::nodes::model::{Brief, Settings};
+use showrunner::nodes::registry::Registry;
+use showrunner::nodes::setup::{Backend, ModelSetup};
 use showrunner::nodes::stages::Backends;
 use showrunner::workflows::{self, IDEA2VIDEO, SCRIPT2VIDEO};
 
 pub use args::Args;
-use args::{Command, EpisodesCommand, Render, Workflow};
+use args::{Command, EpisodesCommand, Models, Render, Workflow};
 use config::Config;
 use drive::{Driver, Gates};
 
@@ -35,14 +37,78 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         return models::run(&args.data, command);
     }
     let config = Config::load(args.config.as_deref(), &args.data)?;
-    let engine = open(&args.data).await?;
-    let result = dispatch(&engine, &args.data, &config, args.command).await;
+    let mut setup = match &args.command {
+        Command::Demo {
+            models: Models::Procedural,
+            ..
+        } => ModelSetup::procedural(),
+        Command::Demo {
+            models: Models::Local, ..
+        } => local_setup(&config.models),
+        _ => config.models.clone(),
+    };
+    if let Some(device) = args.device {
+        setup.device = device;
+    }
+    let backends = backends(&setup, &args.data)?;
+    let engine = open(&args.data, &backends).await?;
+    let result = dispatch(&engine, &args.data, &config, &backends, args.command).await;
     engine.shutdown().await;
     result
 }
 
-async fn open(data: &Path) -> anyhow::Result<Engine> {
-    let defs = workflows::all(&Backends::procedural())?;
+/// The registry the models load from: `SHOWRUNNER_MODELS`, else `DATA/models`.
+fn registry(data: &Path) -> Registry {
+    Registry::from_env().unwrap_or_else(|| Registry::in_data_dir(data))
+}
+
+/// `demo --models local`: every role on a real model, named by the configuration where it
+/// chose that role's real backend.
+fn local_setup(configured: &ModelSetup) -> ModelSetup {
+    let mut setup = ModelSetup::local();
+    setup.device = configured.device;
+    for (mine, theirs) in [
+        (&mut setup.text, &configured.text),
+        (&mut setup.embeddings, &configured.embeddings),
+        (&mut setup.speech, &configured.speech),
+        (&mut setup.landscape, &configured.landscape),
+    ] {
+        if theirs.backend == mine.backend {
+            mine.model.clone_from(&theirs.model);
+        }
+    }
+    setup
+}
+
+/// The stage backends of `setup`, their models loaded and verified.
+fn backends(setup: &ModelSetup, data: &Path) -> anyhow::Result<Backends> {
+    if setup.is_procedural() {
+        return Ok(Backends::procedural());
+    }
+    let registry = registry(data);
+    let started = Instant::now();
+    let backends = setup
+        .build(&registry)
+        .with_context(|| format!("loading the models from {}", registry.root().display()))?;
+    eprintln!(
+        "models: {} on {} (loaded in {:.1} s)",
+        setup.models().join(", "),
+        setup.device,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(backends)
+}
+
+/// Opens the store with every workflow on `backends`, and on the embedded defaults as well, so
+/// that episodes made before a change of models keep running on theirs.
+async fn open(data: &Path, backends: &Backends) -> anyhow::Result<Engine> {
+    let mut defs = workflows::all(&Backends::procedural())?;
+    let procedural: Vec<String> = defs.iter().map(|d| d.version().to_owned()).collect();
+    defs.extend(
+        workflows::all(backends)?
+            .into_iter()
+            .filter(|d| !procedural.iter().any(|v| v == d.version())),
+    );
     let (engine, report) = showrunner::open(data, defs, EngineConfig::default())
         .await
         .with_context(|| format!("opening the data directory {}", data.display()))?;
@@ -91,9 +157,15 @@ fn episode_id(s: &str) -> anyhow::Result<EpisodeId> {
         .map_err(|e| anyhow::anyhow!("`{s}` is not an episode id: {e}"))
 }
 
-async fn dispatch(engine: &Engine, data: &Path, config: &Config, command: Command) -> anyhow::Result<()> {
+async fn dispatch(
+    engine: &Engine,
+    data: &Path,
+    config: &Config,
+    backends: &Backends,
+    command: Command,
+) -> anyhow::Result<()> {
     match command {
-        Command::Demo { out, render } => {
+        Command::Demo { out, render, .. } => {
             check_render(&render)?;
             let started = Instant::now();
             let input = json!(brief(&render, Some(DEMO_IDEA.into()), None));
@@ -150,7 +222,10 @@ async fn dispatch(engine: &Engine, data: &Path, config: &Config, command: Comman
             println!("exported {written} files to {}", dir.display());
             Ok(())
         }
-        Command::Serve { addr } => serve::serve(engine, data, config, addr).await,
+        Command::Serve { addr } => {
+            let embedder = (config.models.embeddings.backend == Backend::Onnx).then(|| backends.embedder.clone());
+            serve::serve(engine, data, config, embedder, addr).await
+        }
         Command::Models { command } => models::run(data, command),
     }
 }

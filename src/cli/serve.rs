@@ -10,7 +10,6 @@ use showrunner::engine::Engine;
 
 use showrunner::nodes::backend::Embedder;
 use showrunner::nodes::onnx::{Device, MINILM_MODEL as MINILM, MiniLmEmbedder};
-use showrunner::nodes::registry::Registry;
 
 use super::config::Config;
 
@@ -18,7 +17,15 @@ use super::config::Config;
 /// flight; the caller shuts the engine down after (runs in flight are re-queued durably by the
 /// next start, as after a crash). Answers to requests with an `Idempotency-Key` are stored under
 /// `data/api/idempotency`, so that retries get them across restarts.
-pub async fn serve(engine: &Engine, data: &Path, config: &Config, addr: SocketAddr) -> anyhow::Result<()> {
+/// Chat messages are classified with `embedder` (the configured embeddings model) when given,
+/// else with MiniLM when it is installed, else with the built-in embedder.
+pub async fn serve(
+    engine: &Engine,
+    data: &Path,
+    config: &Config,
+    embedder: Option<Arc<dyn Embedder>>,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
     let keys = config.api.api_keys();
     let upload_limit = config.api.upload_limit()?;
     let listener = tokio::net::TcpListener::bind(addr)
@@ -35,9 +42,12 @@ pub async fn serve(engine: &Engine, data: &Path, config: &Config, addr: SocketAd
         .data_dir(data)
         .keys(keys)
         .upload_limit(upload_limit);
-    match chat_embedder(data) {
+    match embedder.ok_or(()).or_else(|()| chat_embedder(data)) {
         Ok(embedder) => {
-            eprintln!("chat messages are classified with MiniLM embeddings (models/minilm-l6)");
+            eprintln!(
+                "chat messages are classified with {} embeddings",
+                embedder.generator().model
+            );
             api = api.embedder(embedder);
         }
         Err(why) => eprintln!("chat messages are classified with the built-in embedder: {why}"),
@@ -50,7 +60,7 @@ pub async fn serve(engine: &Engine, data: &Path, config: &Config, addr: SocketAd
 /// The MiniLM embedder when `minilm-l6` (and ONNX Runtime) are installed under `data/models`;
 /// otherwise why not.
 fn chat_embedder(data: &Path) -> Result<Arc<dyn Embedder>, String> {
-    let registry = Registry::in_data_dir(data);
+    let registry = super::registry(data);
     if registry.manifest(MINILM).is_err() {
         return Err(format!(
             "`{MINILM}` is not installed (`showrunner models install onnxruntime {MINILM}` for real embeddings)"

@@ -17,9 +17,10 @@ use crate::model::{Angle, Brief, Character, Movement, Outline, Scene, ShotType};
 const SYSTEM: &str = "You are a screenwriter for short animated episodes. You answer with JSON only: \
                       short, vivid, concrete sentences.";
 
-/// A string of at most `max` characters.
-fn text(max: usize) -> Value {
-    json!({"type": "string", "minLength": 1, "maxLength": max})
+/// A string of `min` to `max` characters: the minimum keeps a small model from answering a
+/// description with one word.
+fn text(min: usize, max: usize) -> Value {
+    json!({"type": "string", "minLength": min, "maxLength": max})
 }
 
 /// One of `values`.
@@ -104,16 +105,17 @@ pub struct OutlineDraft {
 /// The outline's request.
 pub fn outline(brief: &Brief, premise: &str, feedback: Option<&str>) -> Ask {
     let user = format!(
-        "{}Write the outline of a short episode on this idea: a one-sentence logline, a synopsis of two or \
-         three sentences, and three to five story beats in order.",
+        "{}Outline this episode.\n- logline: the story in one sentence, who wants what and what stands in the way.\n\
+         - synopsis: what happens, in two or three sentences.\n- beats: three to five events in story order, each a \
+         short sentence, like \"The keeper finds the lamp broken.\"",
         brief_lines(brief, premise, feedback)
     );
     let schema = object(fields(&[
-        ("logline", text(160)),
-        ("synopsis", text(360)),
+        ("logline", text(30, 160)),
+        ("synopsis", text(80, 360)),
         (
             "beats",
-            json!({"type": "array", "items": text(120), "minItems": 3, "maxItems": 5}),
+            json!({"type": "array", "items": text(20, 120), "minItems": 3, "maxItems": 5}),
         ),
     ]));
     ask(user, schema)
@@ -150,20 +152,23 @@ fn outline_lines(outline: &Outline) -> String {
 /// The cast's request: one description per name, keyed by name.
 pub fn characters(brief: &Brief, premise: &str, outline: &Outline, names: &[String], feedback: Option<&str>) -> Ask {
     let user = format!(
-        "{}{}Describe each character of this episode so that an artist can draw them the same way in every \
-         shot: {}. For each: their role in the story, face and hair, body, clothing, one prop they carry, \
-         personality.",
+        "{}{}Describe each character of this episode so that an artist draws them the same way in every shot: \
+         {}.\n- role: their part in the story, like \"the keeper's daughter, who goes looking for him\".\n\
+         - face: face and hair, like \"a narrow face, grey eyes, short black hair\".\n- body: build and height, \
+         like \"tall and wiry\".\n- clothing: what they wear, with colours, like \"a yellow oilskin coat over a \
+         blue jumper\".\n- prop: one thing they carry, like \"a brass lantern\".\n- personality: two or three \
+         traits, like \"stubborn, kind, quick to laugh\".",
         brief_lines(brief, premise, feedback),
         outline_lines(outline),
         names.join(", ")
     );
     let one = object(fields(&[
-        ("role", text(60)),
-        ("face", text(100)),
-        ("body", text(80)),
-        ("clothing", text(100)),
-        ("prop", text(40)),
-        ("personality", text(120)),
+        ("role", text(12, 80)),
+        ("face", text(20, 100)),
+        ("body", text(8, 80)),
+        ("clothing", text(15, 100)),
+        ("prop", text(4, 40)),
+        ("personality", text(12, 100)),
     ]));
     let schema = object(names.iter().map(|n| (n.clone(), one.clone())).collect());
     ask(user, schema)
@@ -225,8 +230,9 @@ pub fn scenes(
 ) -> Ask {
     let plan: Vec<String> = ids.iter().map(|(id, beat)| format!("{id}: {beat}")).collect();
     let user = format!(
-        "{}{}{}Write the {} scenes of the episode, one per beat:\n{}\nFor each scene: the place, inside (INT) or \
-         outside (EXT), the time of day, what happens, who is there, and one to three lines of dialogue.",
+        "{}{}{}Write the {} scenes of the episode, one per beat:\n{}\nFor each scene: the place (a few words, like \
+         \"the lighthouse gallery\"), inside (INT) or outside (EXT), the time of day, what happens (one or two \
+         sentences), who is there, and one to three lines of dialogue, each said by one of them.",
         brief_lines(brief, premise, feedback),
         outline_lines(outline),
         cast_lines(characters),
@@ -234,12 +240,12 @@ pub fn scenes(
         plan.join("\n")
     );
     let names: Vec<&str> = characters.iter().map(|c| c.name.as_str()).collect();
-    let line = object(fields(&[("speaker", one_of(&names)), ("line", text(120))]));
+    let line = object(fields(&[("speaker", one_of(&names)), ("line", text(8, 120))]));
     let one = object(fields(&[
-        ("place", text(40)),
+        ("place", text(4, 40)),
         ("setting", one_of(&["INT", "EXT"])),
         ("time", one_of(&TIMES)),
-        ("description", text(240)),
+        ("description", text(40, 240)),
         (
             "characters",
             json!({"type": "array", "items": one_of(&names), "minItems": 1, "maxItems": names.len().min(3)}),
@@ -324,9 +330,9 @@ pub fn storyboard(
                     Movement::ZoomOut,
                 ])),
             ),
-            ("visual", text(140)),
-            ("first_frame", text(100)),
-            ("motion", text(80)),
+            ("visual", text(25, 140)),
+            ("first_frame", text(20, 100)),
+            ("motion", text(10, 80)),
             ("characters", who),
         ]));
         properties.push((
@@ -336,7 +342,9 @@ pub fn storyboard(
     }
     let user = format!(
         "{}{}Storyboard the scenes, shot by shot, for the camera:\n{}For each shot: framing, camera angle, camera \
-         movement, what we see, the first frame, what moves, and who is in it.",
+         movement; visual: what we see, in one sentence, like \"Mara climbs the spiral stairs, lantern raised\"; \
+         first_frame: the opening image, like \"Mara's hand on the iron rail\"; motion: what moves, like \"rain \
+         streams down the glass\"; and who is in it.",
         brief_lines(brief, premise, feedback),
         cast_lines(characters),
         plan

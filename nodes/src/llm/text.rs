@@ -111,8 +111,18 @@ fn ids_of(characters: &[Character], names: &[String]) -> Vec<String> {
     ids
 }
 
+/// Whitespace collapsed; a text cut off by its length limit loses its unfinished last
+/// sentence when at least one whole sentence is left.
 fn tidy(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let text = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = text.trim_end_matches([',', ';', ':', '-']).trim_end();
+    if text.ends_with(['.', '!', '?', '"', '\'']) {
+        return text.to_owned();
+    }
+    match text.rfind(['.', '!', '?']) {
+        Some(end) if end >= text.len() / 3 => text[..=end].to_owned(),
+        _ => text.to_owned(),
+    }
 }
 
 #[async_trait]
@@ -312,5 +322,21 @@ impl TextModel for LlmText {
             }
         }
         Ok(shots)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tidy;
+
+    #[test]
+    fn tidy_drops_a_cut_off_sentence() {
+        assert_eq!(tidy("  The storm  hits.\nThe keeper runs to the,"), "The storm hits.");
+        assert_eq!(tidy("A short one,"), "A short one");
+        assert_eq!(
+            tidy("Done. And then the keeper, who had waited all night for a sign"),
+            "Done. And then the keeper, who had waited all night for a sign"
+        );
+        assert_eq!(tidy("A lamp on the shelf"), "A lamp on the shelf");
     }
 }
