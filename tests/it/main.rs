@@ -7,6 +7,7 @@ mod definitions;
 mod events;
 mod http;
 mod invalidation;
+mod local_models;
 mod recovery;
 mod stock;
 mod studio;
