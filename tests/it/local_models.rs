@@ -33,7 +33,17 @@ fn the_demo_runs_on_the_installed_real_models() {
         .env("SHOWRUNNER_MODELS", registry.root())
         .arg("--data")
         .arg(dir.path().join("data"))
-        .args(["--device", "cpu", "demo", "--models", "local", "--duration", "6", "--size", "160x96"])
+        .args([
+            "--device",
+            "cpu",
+            "demo",
+            "--models",
+            "local",
+            "--duration",
+            "6",
+            "--size",
+            "160x96",
+        ])
         .args(["--fps", "12", "--out"])
         .arg(&out_dir)
         .output()
@@ -44,7 +54,11 @@ fn the_demo_runs_on_the_installed_real_models() {
 
     let shots: Vec<Shot> = read(&out_dir, "storyboard.json");
     assert!(!shots.is_empty());
-    assert!(shots.iter().all(|s| s.generated_by.backend == "candle" && !s.visual_desc.is_empty()));
+    assert!(
+        shots
+            .iter()
+            .all(|s| s.generated_by.backend == "candle" && !s.visual_desc.is_empty())
+    );
     let scenes: Vec<Scene> = read(&out_dir, "scenes.json");
     assert!(scenes.iter().all(|s| s.generated_by.model == "smollm2-135m"));
     let speaking = shots.iter().filter(|s| !s.dialogue.is_empty()).count();
@@ -54,7 +68,11 @@ fn the_demo_runs_on_the_installed_real_models() {
     let info = mp4_info(&video).expect("an MP4");
     let audio = info.audio.expect("the episode speaks: an audio track");
     assert_eq!(audio.codec, "Opus");
-    assert!((audio.duration_s - info.duration_s).abs() < 0.1, "{audio:?} vs {}", info.duration_s);
+    assert!(
+        (audio.duration_s - info.duration_s).abs() < 0.1,
+        "{audio:?} vs {}",
+        info.duration_s
+    );
 }
 
 #[test]
@@ -69,5 +87,8 @@ fn a_missing_model_is_named_with_its_install_command() {
         .expect("run the demo");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("smollm2-135m") && stderr.contains("models install"), "{stderr}");
+    assert!(
+        stderr.contains("smollm2-135m") && stderr.contains("models install"),
+        "{stderr}"
+    );
 }
