@@ -18,7 +18,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::llm::{Llm, LlmError, LlmText, SMOLLM2_MODEL};
-use crate::onnx::{Device, MINILM_MODEL, MiniLmEmbedder, OnnxError, TERRAIN_MODEL, TerrainImages, TerrainModel};
+use crate::onnx::{
+    Device, MINILM_MODEL, MiniLmEmbedder, OnnxError, Placement, TERRAIN_MODEL, TerrainImages, TerrainModel,
+};
 use crate::registry::Registry;
 use crate::speech::{PIPER_MODEL, PiperVoice, SpeechError};
 use crate::stages::Backends;
@@ -204,6 +206,7 @@ impl ModelSetup {
         let mut backends = Backends::procedural();
         if self.text.backend == Backend::Candle {
             let llm = Llm::from_registry(registry, self.text.model(SMOLLM2_MODEL), device)?;
+            backends.on_gpu |= llm.placement() != Placement::Cpu;
             backends.text = Arc::new(LlmText::new(Arc::new(llm)));
         }
         if self.embeddings.backend == Backend::Onnx {
@@ -212,10 +215,12 @@ impl ModelSetup {
                     role: "embeddings",
                     source: Box::new(source),
                 })?;
+            backends.on_gpu |= embedder.placement() != Placement::Cpu;
             backends.embedder = Arc::new(embedder);
         }
         if self.speech.backend == Backend::Onnx {
             let voice = PiperVoice::from_registry(registry, self.speech.model(PIPER_MODEL), device)?;
+            backends.on_gpu |= voice.placement() != Placement::Cpu;
             backends.speech = Some(Arc::new(voice));
         }
         if self.landscape.backend == Backend::Onnx {
@@ -225,6 +230,7 @@ impl ModelSetup {
                     source: Box::new(source),
                 },
             )?;
+            backends.on_gpu |= terrain.placement() != Placement::Cpu;
             backends.image = Arc::new(TerrainImages::new(Arc::new(terrain), backends.image));
         }
         Ok(backends)

@@ -12,7 +12,7 @@
 
 pub mod conversation;
 
-use showrunner_engine::{DefinitionError, Escalation, Gate, NodeSpec, WorkflowBuilder, WorkflowDef};
+use showrunner_engine::{DefinitionError, Escalation, Gate, NodeSpec, Resource, WorkflowBuilder, WorkflowDef};
 use showrunner_nodes::stages::{
     Backends, CharactersNode, ClipNode, FinalVideoNode, KeyframeNode, OutlineNode, PortraitNode, SceneImageNode,
     ScenesNode, ScreenplayNode, ScriptCharactersNode, ScriptOutlineNode, ScriptScenesNode, StoryboardNode,
@@ -30,32 +30,48 @@ pub const KEYFRAME_GATE: Gate = Gate::Quality {
     then: Escalation::Human,
 };
 
+/// `spec` holding the GPU while it runs when the backends' models are on one (model stages).
+fn placed(spec: NodeSpec, backends: &Backends) -> NodeSpec {
+    if backends.on_gpu {
+        spec.resource(Resource::Gpu)
+    } else {
+        spec
+    }
+}
+
 /// The stages both workflows share once they have characters and scenes.
 fn from_cast_and_scenes(builder: WorkflowBuilder, backends: &Backends) -> WorkflowBuilder {
     builder
-        .node(NodeSpec::map(
-            "portraits",
-            "characters",
-            PortraitNode::new(backends.clone()),
+        .node(placed(
+            NodeSpec::map("portraits", "characters", PortraitNode::new(backends.clone())),
+            backends,
         ))
-        .node(NodeSpec::map(
-            "scene_images",
-            "scenes",
-            SceneImageNode::new(backends.clone()),
+        .node(placed(
+            NodeSpec::map("scene_images", "scenes", SceneImageNode::new(backends.clone())),
+            backends,
         ))
         .node(
-            NodeSpec::list("storyboard", StoryboardNode::new(backends.clone()))
-                .reads("scenes")
-                .reads("characters")
-                .gate(Gate::Human),
+            placed(
+                NodeSpec::list("storyboard", StoryboardNode::new(backends.clone())),
+                backends,
+            )
+            .reads("scenes")
+            .reads("characters")
+            .gate(Gate::Human),
         )
         .node(
-            NodeSpec::map("keyframes", "storyboard", KeyframeNode::new(backends.clone()))
-                .reads_items("portraits", "/character_ids")
-                .reads_items("scene_images", "/scene_id")
-                .gate(KEYFRAME_GATE),
+            placed(
+                NodeSpec::map("keyframes", "storyboard", KeyframeNode::new(backends.clone())),
+                backends,
+            )
+            .reads_items("portraits", "/character_ids")
+            .reads_items("scene_images", "/scene_id")
+            .gate(KEYFRAME_GATE),
         )
-        .node(NodeSpec::map("clips", "keyframes", ClipNode::new(backends.clone())))
+        .node(placed(
+            NodeSpec::map("clips", "keyframes", ClipNode::new(backends.clone())),
+            backends,
+        ))
         .node(
             NodeSpec::reduce("final", "clips", FinalVideoNode::new(backends.clone()))
                 .reads("storyboard")
@@ -67,14 +83,23 @@ fn from_cast_and_scenes(builder: WorkflowBuilder, backends: &Backends) -> Workfl
 /// An idea becomes a video.
 pub fn idea2video(backends: &Backends) -> Result<WorkflowDef, DefinitionError> {
     let builder = WorkflowDef::builder(IDEA2VIDEO)
-        .node(NodeSpec::single("outline", OutlineNode::new(backends.clone())).gate(Gate::Human))
         .node(
-            NodeSpec::list("characters", CharactersNode::new(backends.clone()))
-                .reads("outline")
-                .gate(Gate::Human),
+            placed(
+                NodeSpec::single("outline", OutlineNode::new(backends.clone())),
+                backends,
+            )
+            .gate(Gate::Human),
         )
         .node(
-            NodeSpec::list("scenes", ScenesNode::new(backends.clone()))
+            placed(
+                NodeSpec::list("characters", CharactersNode::new(backends.clone())),
+                backends,
+            )
+            .reads("outline")
+            .gate(Gate::Human),
+        )
+        .node(
+            placed(NodeSpec::list("scenes", ScenesNode::new(backends.clone())), backends)
                 .reads("outline")
                 .reads("characters")
                 .gate(Gate::Human),
@@ -119,5 +144,25 @@ mod tests {
         assert_eq!(defs.len(), 2);
         assert_eq!(defs[0].nodes().len(), 9);
         assert_eq!(defs[1].nodes().len(), 10);
+    }
+
+    #[test]
+    fn model_stages_hold_the_gpu_when_a_model_runs_on_one() {
+        let on_cpu = idea2video(&Backends::procedural()).expect("valid");
+        let on_gpu = idea2video(&Backends {
+            on_gpu: true,
+            ..Backends::procedural()
+        })
+        .expect("valid");
+        let holding = |def: &WorkflowDef| {
+            def.nodes()
+                .iter()
+                .filter(|n| n.resource_ref() == Resource::Gpu)
+                .map(|n| n.key().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert!(holding(&on_cpu).is_empty());
+        assert_eq!(holding(&on_gpu).len(), 8, "{:?}", holding(&on_gpu));
+        assert!(!holding(&on_gpu).contains(&"final".to_owned()));
     }
 }

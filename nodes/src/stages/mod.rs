@@ -54,6 +54,9 @@ pub struct Backends {
     pub embedder: Arc<dyn Embedder>,
     /// Dialogue speech for the clips' audio tracks; `None` leaves the clips silent.
     pub speech: Option<Arc<dyn crate::speech::SpeechModel>>,
+    /// True when one of these backends' models runs on a GPU: the stages then hold the
+    /// engine's `gpu` resource while they run (limit 1 by default), so GPU work is serialised.
+    pub on_gpu: bool,
 }
 
 impl Backends {
@@ -65,6 +68,7 @@ impl Backends {
             video: Arc::new(crate::video::ProceduralVideo),
             embedder: Arc::new(HashedEmbedder),
             speech: None,
+            on_gpu: false,
         }
     }
 }
@@ -76,6 +80,7 @@ impl std::fmt::Debug for Backends {
             .field("image", &self.image.generator(0).model)
             .field("video", &self.video.generator(0).model)
             .field("embedder", &self.embedder.generator().model)
+            .field("on_gpu", &self.on_gpu)
             .finish()
     }
 }
