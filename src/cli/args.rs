@@ -157,7 +157,7 @@ pub enum ModelsCommand {
     Register {
         /// The name to use it by.
         name: String,
-        /// What it is for: llm, embeddings, tokenizer, speech, landscape or runtime.
+        /// What it is for: llm, embeddings, tokenizer, speech, phonemizer, landscape or runtime.
         #[arg(long)]
         role: Role,
         /// The model file, then its companions (a `tokenizer.json`, a voice's `.onnx.json`).

@@ -80,6 +80,7 @@ impl std::fmt::Debug for Backends {
             .field("image", &self.image.generator(0).model)
             .field("video", &self.video.generator(0).model)
             .field("embedder", &self.embedder.generator().model)
+            .field("speech", &self.speech.as_ref().map(|s| s.generator().model))
             .field("on_gpu", &self.on_gpu)
             .finish()
     }
