@@ -64,7 +64,7 @@ impl Sampler {
     pub fn sample(&mut self, logits: &[f32], allowed: &dyn Fn(u32) -> bool, recent: &[u32]) -> Option<u32> {
         let s = self.sampling;
         let window = &recent[recent.len().saturating_sub(s.repeat_window)..];
-        let mut candidates: Vec<(u32, f32)> = logits
+        let candidates = logits
             .iter()
             .enumerate()
             .filter(|(i, l)| l.is_finite() && allowed(*i as u32))
@@ -80,19 +80,24 @@ impl Sampler {
                     l
                 };
                 (id, l)
-            })
-            .collect();
+            });
+        let by_logit = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if s.temperature <= 0.0 || s.top_k <= 1 {
+            // Greedy: the first candidate in `by_logit` order, found in one pass rather than by
+            // collecting the whole vocabulary (49k entries) and selecting from it.
+            return candidates.min_by(by_logit).map(|(id, _)| id);
+        }
+        let mut candidates: Vec<(u32, f32)> = candidates.collect();
         if candidates.is_empty() {
             return None;
         }
-        let by_logit = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         let k = s.top_k.max(1).min(candidates.len());
         if k < candidates.len() {
             candidates.select_nth_unstable_by(k - 1, by_logit);
             candidates.truncate(k);
         }
         candidates.sort_by(by_logit);
-        if s.temperature <= 0.0 || candidates.len() == 1 {
+        if candidates.len() == 1 {
             return Some(candidates[0].0);
         }
         let top = candidates[0].1;
@@ -134,6 +139,9 @@ mod tests {
         assert_eq!(sampler.sample(&logits, &|_| true, &[]), Some(1));
         assert_eq!(sampler.sample(&logits, &|t| t != 1, &[]), Some(3));
         assert_eq!(sampler.sample(&logits, &|_| false, &[]), None);
+        // Ties go to the lower id; non-finite logits are never chosen.
+        assert_eq!(sampler.sample(&[1.0, 3.0, 3.0, f32::NAN], &|_| true, &[]), Some(1));
+        assert_eq!(sampler.sample(&[f32::INFINITY, 0.5], &|_| true, &[]), Some(1));
     }
 
     #[test]
