@@ -20,7 +20,7 @@ use crate::model::{
     Beat, Brief, Camera, Character, DynamicFeatures, Generator, Outline, Scene, ScriptLine, Shot, ShotType,
     StaticFeatures,
 };
-use crate::procedural::text::{capitalised, cast_names, cast_size, premise, scene_count, shot_count, split_frames};
+use crate::procedural::text::{capitalised, cast_names, cast_size, premise, scene_plan, shot_plan};
 use crate::rng::{Rng, slug};
 
 /// The registry name of SmolLM2-135M-Instruct.
@@ -207,19 +207,7 @@ impl TextModel for LlmText {
         characters: &[Character],
         request: &TextRequest,
     ) -> BackendResult<Vec<Scene>> {
-        if characters.is_empty() {
-            return Err(BackendError::Invalid("scenes need at least one character".into()));
-        }
-        if outline.beats.is_empty() {
-            return Err(BackendError::Invalid("scenes need an outline with beats".into()));
-        }
-        let count = scene_count(brief);
-        let plan: Vec<(String, String)> = (0..count)
-            .map(|k| {
-                let beat = &outline.beats[(k * outline.beats.len()) / count].summary;
-                (format!("scene-{}", k + 1), beat.clone())
-            })
-            .collect();
+        let plan = scene_plan(brief, outline, characters)?;
         let ask = prompt::scenes(brief, &premise(brief), outline, characters, &plan, request.feedback());
         let mut drafts: prompt::ScenesDraft = self.answer("scenes", ask, request).await?;
         plan.iter()
@@ -259,21 +247,8 @@ impl TextModel for LlmText {
         request: &TextRequest,
     ) -> BackendResult<Vec<Shot>> {
         let settings = &brief.settings;
-        if scenes.is_empty() {
-            return Err(BackendError::Invalid("a storyboard needs at least one scene".into()));
-        }
-        if settings.fps == 0 || settings.target_duration_s <= 0.0 {
-            return Err(BackendError::Invalid(
-                "fps and target_duration_s must be positive".into(),
-            ));
-        }
-        let total = (settings.target_duration_s * f64::from(settings.fps)).round().max(1.0) as u64;
-        let n = shot_count(brief, scenes.len(), request.feedback());
-        let frames = split_frames(total, n);
-        let counts: Vec<usize> = split_frames(n as u64, scenes.len())
-            .into_iter()
-            .map(|c| c as usize)
-            .collect();
+        let (frames, counts) = shot_plan(brief, scenes, request.feedback())?;
+        let n = frames.len();
         let ask = prompt::storyboard(brief, &premise(brief), scenes, characters, &counts, request.feedback());
         let mut drafts: prompt::StoryboardDraft = self.answer("storyboard", ask, request).await?;
         let mut rng = Rng::derive(request.seed, "storyboard");

@@ -207,6 +207,53 @@ pub(crate) fn shot_count(brief: &Brief, scenes: usize, feedback: Option<&str>) -
     n.clamp(scenes.max(1), 60)
 }
 
+/// The scenes an outline becomes: their ids and the beat each covers. Refuses an empty cast and
+/// an outline without beats (an edit can leave one).
+pub(crate) fn scene_plan(
+    brief: &Brief,
+    outline: &Outline,
+    characters: &[Character],
+) -> BackendResult<Vec<(String, String)>> {
+    if characters.is_empty() {
+        return Err(BackendError::Invalid("scenes need at least one character".into()));
+    }
+    if outline.beats.is_empty() {
+        return Err(BackendError::Invalid("scenes need an outline with beats".into()));
+    }
+    let count = scene_count(brief);
+    Ok((0..count)
+        .map(|k| {
+            let beat = &outline.beats[(k * outline.beats.len()) / count].summary;
+            (format!("scene-{}", k + 1), beat.clone())
+        })
+        .collect())
+}
+
+/// A storyboard's shape: the frames of each shot, and how many shots each scene gets. Refuses no
+/// scenes and a non-positive fps or target duration.
+pub(crate) fn shot_plan(
+    brief: &Brief,
+    scenes: &[Scene],
+    feedback: Option<&str>,
+) -> BackendResult<(Vec<u64>, Vec<usize>)> {
+    let settings = &brief.settings;
+    if scenes.is_empty() {
+        return Err(BackendError::Invalid("a storyboard needs at least one scene".into()));
+    }
+    if settings.fps == 0 || settings.target_duration_s <= 0.0 {
+        return Err(BackendError::Invalid(
+            "fps and target_duration_s must be positive".into(),
+        ));
+    }
+    let total = (settings.target_duration_s * f64::from(settings.fps)).round().max(1.0) as u64;
+    let n = shot_count(brief, scenes.len(), feedback);
+    let counts = split_frames(n as u64, scenes.len())
+        .into_iter()
+        .map(|c| c as usize)
+        .collect();
+    Ok((split_frames(total, n), counts))
+}
+
 /// The frames of `total` split into `n` near-equal parts.
 pub(crate) fn split_frames(total: u64, n: usize) -> Vec<u64> {
     let n = n.max(1) as u64;
@@ -293,16 +340,15 @@ impl TextModel for ProceduralText {
         request: &TextRequest,
     ) -> BackendResult<Vec<Scene>> {
         let (feedback, seed) = (request.feedback(), request.seed);
-        if characters.is_empty() {
-            return Err(BackendError::Invalid("scenes need at least one character".into()));
-        }
-        let count = scene_count(brief);
+        let plan = scene_plan(brief, outline, characters)?;
+        let count = plan.len();
         let mut places = Rng::new(hash_str(&premise(brief)));
         let mut rng = Rng::derive(seed, "scenes");
         let tone = tone(feedback);
-        Ok((0..count)
-            .map(|k| {
-                let beat = &outline.beats[(k * outline.beats.len()) / count.max(1)].summary;
+        Ok(plan
+            .into_iter()
+            .enumerate()
+            .map(|(k, (id, beat))| {
                 let (location, interior) = *places.pick(&LOCATIONS);
                 let time = *places.pick(&TIMES);
                 let hero = &characters[0];
@@ -343,7 +389,7 @@ impl TextModel for ProceduralText {
                     },
                 ];
                 Scene {
-                    id: format!("scene-{}", k + 1),
+                    id,
                     slugline: format!("{}. {location} - {time}", if interior { "INT" } else { "EXT" }),
                     location: capitalised(&location.to_lowercase()),
                     time_of_day: time.to_lowercase(),
@@ -365,25 +411,15 @@ impl TextModel for ProceduralText {
     ) -> BackendResult<Vec<Shot>> {
         let (feedback, seed) = (request.feedback(), request.seed);
         let settings = &brief.settings;
-        if scenes.is_empty() {
-            return Err(BackendError::Invalid("a storyboard needs at least one scene".into()));
-        }
-        if settings.fps == 0 || settings.target_duration_s <= 0.0 {
-            return Err(BackendError::Invalid(
-                "fps and target_duration_s must be positive".into(),
-            ));
-        }
+        let (frames, per_scene) = shot_plan(brief, scenes, feedback)?;
+        let n = frames.len();
         let known = |id: &String| characters.iter().any(|c| &c.id == id);
-        let total = (settings.target_duration_s * f64::from(settings.fps)).round().max(1.0) as u64;
-        let n = shot_count(brief, scenes.len(), feedback);
-        let frames = split_frames(total, n);
-        let per_scene = split_frames(n as u64, scenes.len());
         let close_ups = feedback.is_some_and(|f| f.to_lowercase().contains("close"));
         let mut rng = Rng::derive(seed, "storyboard");
         let mut shots = Vec::with_capacity(n);
         for (scene, &count) in scenes.iter().zip(&per_scene) {
             let cast: Vec<String> = scene.character_ids.iter().filter(|id| known(id)).cloned().collect();
-            for k in 0..count as usize {
+            for k in 0..count {
                 let shot_type = match (k, close_ups) {
                     (0, _) => ShotType::Wide,
                     (_, true) => ShotType::CloseUp,
@@ -394,7 +430,7 @@ impl TextModel for ProceduralText {
                     .script
                     .iter()
                     .enumerate()
-                    .filter(|(j, _)| count == 1 || (j % (count as usize - 1)) + 1 == k)
+                    .filter(|(j, _)| count == 1 || (j % (count - 1)) + 1 == k)
                     .map(|(_, l)| l.clone())
                     .collect();
                 let speaker = dialogue.first().map(|l| l.character_id.clone()).filter(|id| known(id));
@@ -495,6 +531,21 @@ mod tests {
             .expect("cast");
         let ids = |c: &[Character]| c.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&cast), ids(&older), "ids are stable across regenerates");
+    }
+
+    #[tokio::test]
+    async fn an_outline_edited_down_to_no_beats_is_refused_not_a_panic() {
+        let b = brief("a heist at the museum", 30.0);
+        let t = ProceduralText;
+        let request = TextRequest::new(1);
+        let mut outline = t.outline(&b, &request).await.expect("outline");
+        let cast = t.characters(&b, &outline, &request).await.expect("cast");
+        outline.beats.clear();
+        let error = t.scenes(&b, &outline, &cast, &request).await.expect_err("no beats");
+        assert!(
+            matches!(error, BackendError::Invalid(ref m) if m.contains("beats")),
+            "{error}"
+        );
     }
 
     #[tokio::test]
