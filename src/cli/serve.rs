@@ -42,7 +42,11 @@ pub async fn serve(
         .data_dir(data)
         .keys(keys)
         .upload_limit(upload_limit);
-    match embedder.ok_or(()).or_else(|()| chat_embedder(data)) {
+    let embedder = match embedder {
+        Some(configured) => Ok(configured),
+        None => chat_embedder(data),
+    };
+    match embedder {
         Ok(embedder) => {
             eprintln!(
                 "chat messages are classified with {} embeddings",

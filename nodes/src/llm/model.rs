@@ -228,11 +228,6 @@ impl<'a> Session<'a> {
         &self.llm.tokenizer
     }
 
-    /// Tokens seen so far (prompt and output).
-    pub fn position(&self) -> usize {
-        self.position + self.pending.len()
-    }
-
     /// Appends `text` without sampling it (the constraint decided it).
     pub fn force(&mut self, text: &str) -> Result<(), LlmError> {
         let tokens = self.llm.tokenizer.encode(text)?;
@@ -255,22 +250,6 @@ impl<'a> Session<'a> {
     pub fn accept(&mut self, token: u32) {
         self.generated.push(token);
         self.pending.push(token);
-    }
-
-    /// Generates freely until an end-of-turn token or `max_tokens`, calling `on_token` with
-    /// each token's text; returns the number of tokens generated.
-    pub fn generate(&mut self, max_tokens: usize, on_token: &mut dyn FnMut(&str)) -> Result<usize, LlmError> {
-        let mut count = 0;
-        while count < max_tokens {
-            let token = self.pick(&|_| true)?;
-            if self.llm.tokenizer.stops().contains(&token) {
-                break;
-            }
-            self.accept(token);
-            count += 1;
-            on_token(&String::from_utf8_lossy(self.llm.tokenizer.piece(token)));
-        }
-        Ok(count)
     }
 
     /// Feeds the pending tokens, leaving the logits of the next token.
