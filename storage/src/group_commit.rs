@@ -1,13 +1,16 @@
 //! Group commit: a writer thread takes every commit waiting at the moment, appends their writes
-//! to the journal as one record with one `fdatasync`, and hands the group to an applier thread,
-//! which applies it to sled (readers that load episodes see it whole) and then answers its commits. The writer goes on
-//! with the next group meanwhile, so one group's sync overlaps the apply of the one before.
+//! to the journal as one record with one `fdatasync`, answers their commits, and hands the group
+//! to an applier thread, which applies it to sled. The writer goes on with the next group
+//! meanwhile, so one group's sync overlaps the apply of the one before.
 //!
-//! A commit's future resolves only after the sync that covers it and the apply that makes it
-//! readable. While one sync runs, new commits queue up and share the next one, so throughput
-//! grows with concurrency while a lone commit costs one append, one sync and one apply. sled
-//! writes the batches back in the background; a checkpoint (when the journal is full, and on
-//! close) makes them durable in sled's files and empties the journal.
+//! A commit's future resolves right after the sync that covers it: the apply to sled is not on
+//! a commit's path. Reads wait instead ([`GroupCommit::settle`]): a read first waits until every
+//! group made durable before it started is applied, so a read that follows an answered commit
+//! sees it. While one sync runs, new commits queue up and share the next one, so throughput
+//! grows with concurrency while a lone commit costs one append and one sync. The applier may
+//! fall a few groups behind, no more: then the writer waits for it. sled writes the batches back
+//! in the background; a checkpoint (when the journal is full, and on close) makes them durable
+//! in sled's files and empties the journal.
 //!
 //! When a write's fate is unknown — the journal's sync failed, or a durable group cannot be
 //! applied — the process stops rather than answer: the next open replays the journal.
@@ -17,7 +20,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread;
 use std::time::SystemTime;
 
@@ -51,17 +54,47 @@ pub struct CommitStats {
     pub flushes: u64,
 }
 
-#[derive(Default)]
-struct Counters {
-    commits: AtomicU64,
-    flushes: AtomicU64,
-}
-
 /// The handle to the writer thread; dropping it stops the thread after the queued work.
 pub(crate) struct GroupCommit {
     tx: Option<mpsc::Sender<Job>>,
     thread: Option<thread::JoinHandle<()>>,
-    counters: Arc<Counters>,
+    progress: Arc<Progress>,
+}
+
+/// How far the groups have got: the last one made durable (and answered) and the last one
+/// applied to sled, groups numbered from 1 in order; and the commits and flushes counted.
+#[derive(Default)]
+struct Progress {
+    commits: AtomicU64,
+    flushes: AtomicU64,
+    durable: AtomicU64,
+    applied: Mutex<u64>,
+    caught_up: Condvar,
+}
+
+impl Progress {
+    /// Records that group `number`, of `commits` commits, is durable; its commits may be
+    /// answered after this.
+    fn durable(&self, number: u64, commits: usize) {
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        self.commits.fetch_add(commits as u64, Ordering::Relaxed);
+        self.durable.store(number, Ordering::Release);
+    }
+
+    /// Records that every group up to `number` is applied.
+    fn applied(&self, number: u64) {
+        *lock(&self.applied) = number;
+        self.caught_up.notify_all();
+    }
+
+    /// Waits until every group durable now is applied.
+    fn settle(&self) {
+        let target = self.durable.load(Ordering::Acquire);
+        let mut applied = lock(&self.applied);
+        while *applied < target {
+            applied = self.caught_up.wait(applied).unwrap_or_else(|e| e.into_inner());
+        }
+    }
 }
 
 fn backend(e: sled::Error) -> StoreError {
@@ -77,11 +110,11 @@ impl GroupCommit {
         journal: Journal,
     ) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel::<Job>();
-        let counters = Arc::new(Counters::default());
-        let counted = counters.clone();
+        let progress = Arc::new(Progress::default());
+        let progressed = progress.clone();
         let thread = thread::Builder::new()
             .name("showrunner-commit".into())
-            .spawn(move || writer(db, tree, visible, files, journal, rx, counted))
+            .spawn(move || writer(db, tree, visible, files, journal, rx, progressed))
             .map_err(|source| StoreError::Io {
                 context: "starting the commit thread".into(),
                 source,
@@ -89,14 +122,20 @@ impl GroupCommit {
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
-            counters,
+            progress,
         })
+    }
+
+    /// Waits until every commit answered so far is applied to sled: call before reading sled,
+    /// and not while holding the [`Visibility`] lock (the applier needs it).
+    pub(crate) fn settle(&self) {
+        self.progress.settle();
     }
 
     pub(crate) fn stats(&self) -> CommitStats {
         CommitStats {
-            commits: self.counters.commits.load(Ordering::Relaxed),
-            flushes: self.counters.flushes.load(Ordering::Relaxed),
+            commits: self.progress.commits.load(Ordering::Relaxed),
+            flushes: self.progress.flushes.load(Ordering::Relaxed),
         }
     }
 
@@ -336,17 +375,25 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Groups the applier may fall behind the writer before the writer waits for it.
+const APPLY_BEHIND: usize = 4;
+
 /// What the writer hands the applier.
 enum ToApply {
-    /// A durable group: apply its writes, then answer its jobs.
-    Group { number: u64, ops: Vec<Op>, jobs: Vec<Job> },
+    /// A durable, answered group: apply its writes, then forget its `tracked` index and count
+    /// writes in [`Pending`].
+    Group {
+        number: u64,
+        ops: Vec<Op>,
+        tracked: Vec<Vec<u8>>,
+    },
     /// Answer once everything sent before is applied.
-    Drain(std::sync::mpsc::SyncSender<()>),
+    Drain(mpsc::SyncSender<()>),
 }
 
 /// The writer: takes the waiting jobs as a group, appends the group to the journal with one
-/// sync, and hands it to the applier, then goes on with the next group while the applier
-/// works: the sync of one group overlaps the apply of the one before.
+/// sync, answers the jobs and hands the group to the applier, then goes on with the next group
+/// while the applier works: the sync of one group overlaps the apply of the one before.
 fn writer(
     db: sled::Db,
     tree: sled::Tree,
@@ -354,16 +401,16 @@ fn writer(
     mut files: DurableFiles,
     mut journal: Journal,
     rx: mpsc::Receiver<Job>,
-    counters: Arc<Counters>,
+    progress: Arc<Progress>,
 ) {
     let pending: Arc<Pending> = Arc::default();
-    let (to_apply, applier_rx) = mpsc::channel::<ToApply>();
+    let (to_apply, applier_rx) = mpsc::sync_channel::<ToApply>(APPLY_BEHIND);
     let applier = {
-        let (tree, pending, counters) = (tree.clone(), pending.clone(), counters.clone());
+        let (tree, pending, progress) = (tree.clone(), pending.clone(), progress.clone());
         let visible = visible.clone();
         thread::Builder::new()
             .name("showrunner-apply".into())
-            .spawn(move || applier(&tree, &visible, &pending, applier_rx, &counters))
+            .spawn(move || applier(&tree, &visible, &pending, &progress, applier_rx))
     };
     let applier = match applier {
         Ok(thread) => thread,
@@ -377,8 +424,8 @@ fn writer(
             return;
         }
     };
-    let drain = |to_apply: &mpsc::Sender<ToApply>| {
-        let (done, wait) = std::sync::mpsc::sync_channel(1);
+    let drain = |to_apply: &mpsc::SyncSender<ToApply>| {
+        let (done, wait) = mpsc::sync_channel(1);
         if to_apply.send(ToApply::Drain(done)).is_ok() {
             let _ = wait.recv();
         }
@@ -405,16 +452,20 @@ fn writer(
         }
         match appended {
             Ok(Appended::Durable) => {
-                {
+                let tracked = {
                     let mut pending = lock(&pending);
-                    for (key, value) in tracked {
-                        pending.insert(key, (number, value));
-                    }
-                }
-                if let Err(std::sync::mpsc::SendError(ToApply::Group { jobs, .. })) =
-                    to_apply.send(ToApply::Group { number, ops, jobs })
-                {
-                    answer(jobs, &Err(StoreError::Closed));
+                    tracked
+                        .into_iter()
+                        .map(|(key, value)| {
+                            pending.insert(key.clone(), (number, value));
+                            key
+                        })
+                        .collect()
+                };
+                progress.durable(number, jobs.len());
+                answer(jobs, &Ok(()));
+                if to_apply.send(ToApply::Group { number, ops, tracked }).is_err() {
+                    stop("the applier thread is gone");
                 }
             }
             Ok(Appended::Full | Appended::TooLarge) => {
@@ -423,8 +474,8 @@ fn writer(
                 if let Err(e) = apply(&tree, &visible, ops).and_then(|()| checkpoint(&db, &mut files, &mut journal)) {
                     stop(&format!("writing a group too large for the journal failed: {e}"));
                 }
-                counters.flushes.fetch_add(1, Ordering::Relaxed);
-                counters.commits.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+                progress.durable(number, jobs.len());
+                progress.applied(number);
                 answer(jobs, &Ok(()));
             }
             // Whether the record reached the disk is unknown: it may be replayed on the next
@@ -442,35 +493,34 @@ fn writer(
     }
 }
 
-/// The applier: applies durable groups to sled in order and answers their jobs.
+/// The applier: applies durable groups to sled in order and records how far it got.
 fn applier(
     tree: &sled::Tree,
     visible: &Visibility,
     pending: &Pending,
+    progress: &Progress,
     rx: mpsc::Receiver<ToApply>,
-    counters: &Counters,
 ) {
     for message in rx {
         match message {
             ToApply::Drain(done) => {
                 let _ = done.send(());
             }
-            ToApply::Group { number, ops, jobs } => {
-                let keys: Vec<Vec<u8>> = ops.iter().map(|(k, _)| k.clone()).collect();
+            ToApply::Group { number, ops, tracked } => {
                 if let Err(e) = apply(tree, visible, ops) {
                     // Durable but not applied: memory would disagree with what the next open
                     // replays.
                     stop(&format!("applying a journaled group failed: {e}"));
                 }
-                counters.flushes.fetch_add(1, Ordering::Relaxed);
-                counters.commits.fetch_add(jobs.len() as u64, Ordering::Relaxed);
-                answer(jobs, &Ok(()));
-                let mut pending = lock(pending);
-                for key in keys {
-                    if pending.get(&key).is_some_and(|(n, _)| *n == number) {
-                        pending.remove(&key);
+                {
+                    let mut pending = lock(pending);
+                    for key in tracked {
+                        if pending.get(&key).is_some_and(|(n, _)| *n == number) {
+                            pending.remove(&key);
+                        }
                     }
                 }
+                progress.applied(number);
             }
         }
     }

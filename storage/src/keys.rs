@@ -10,14 +10,18 @@
 //! s <status:1> <episode:16>                  → workflow 0x00 definition version (status index)
 //! d <workflow> 0x00 <definition version>     → unfinished episodes of that definition (u64 BE)
 //! i <episode:16> <node> 0x00 <item>          → instance snapshot (JSON)
-//! n <episode:16> <node> 0x00 <item> 0x00 <n:4 BE> → version metadata (JSON)
-//! v <episode:16> <node> 0x00 <item> 0x00 <n:4 BE> → version value (JSON)
+//! n <episode:16> <node> 0x00 <item> 0x00 <n:4 BE> → version metadata (JSON), then 0x00 and the
+//!                                              version value (JSON) when that is small
+//! v <episode:16> <node> 0x00 <item> 0x00 <n:4 BE> → version value (JSON), when not inline
 //! e <episode:16> <seq:8 BE>                  → event (JSON)
 //! r <series:16>                              → series record (JSON)
 //! ```
 //! Versions are immutable, so their metadata is written once under its own key and an instance
-//! snapshot stays small however many versions it has. The header is written only when it
-//! changes; its event counter is rebuilt from the last event key on load.
+//! snapshot stays small however many versions it has. A small value (a blob reference, a short
+//! text) rides with its metadata: one key less per version, which is what a transition costs in
+//! sled; large values keep their own key so that loading an episode does not read them. The
+//! header is written only when it changes; its event counter is rebuilt from the last event key
+//! on load.
 //!
 //! Episode ids are ULIDs in big-endian bytes, so episodes sort by creation time and a prefix
 //! scan finds everything of one episode. Node keys cannot hold 0x00 (the engine allows only

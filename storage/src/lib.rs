@@ -10,6 +10,8 @@
 //!   `fdatasync` of its log and its blob files) makes sled's files durable before the journal
 //!   starts over, so a commit survives power loss, not only a crash of the process. On open the
 //!   journal's records are applied again (see the `journal` module).
+//! - A commit is answered once durable, before sled has it; every read first waits until the
+//!   commits answered before it started are applied, so a read sees every answered commit.
 //! - The store carries a format version; an unknown one is refused on open.
 //! - A record that does not decode is reported with its episode; the other episodes load.
 //! - Blobs are written through a temporary file, fsync, rename and directory fsync.

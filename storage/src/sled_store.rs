@@ -20,9 +20,23 @@ use crate::keys::{
     event_key, instance_key, meta_key, series_key, status_byte, value_key, version_instance,
 };
 
-/// The store format this build reads and writes: 2, sled with a write-ahead journal (a store of
-/// format 1, from before the journal, opens and becomes format 2).
-pub const FORMAT_VERSION: u32 = 2;
+/// The store format this build reads and writes: 3, sled with a write-ahead journal and small
+/// version values kept beside their metadata. Stores of format 1 (before the journal) and 2
+/// (every value under its own key) open as they are and become format 3: this build reads both
+/// layouts.
+pub const FORMAT_VERSION: u32 = 3;
+
+/// Version values up to this size (encoded) are stored with their metadata, under one key.
+const INLINE_VALUE: usize = 512;
+
+/// A version's metadata record: the metadata, then 0x00 and the value when it is inline (JSON
+/// never holds a raw 0x00 byte).
+fn split_meta(bytes: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match bytes.iter().position(|&b| b == 0) {
+        Some(at) => (&bytes[..at], Some(&bytes[at + 1..])),
+        None => (bytes, None),
+    }
+}
 
 /// Episodes in a sled database: see the crate docs for the layout and the durability contract.
 pub struct SledStore {
@@ -87,9 +101,9 @@ impl SledStore {
         let tree = db.open_tree("showrunner").map_err(backend)?;
         let mut changed = false;
         match tree.get(FORMAT).map_err(backend)? {
-            // A new store; or format 1, which is format 2 without a journal: it opens as it is.
+            // A new store; or format 1 or 2, whose layouts this build reads: they open as they are.
             None => changed = true,
-            Some(found) if found.as_ref() == b"1" => changed = true,
+            Some(found) if matches!(found.as_ref(), b"1" | b"2") => changed = true,
             Some(found) if found.as_ref() == FORMAT_VERSION.to_string().as_bytes() => {}
             Some(found) => {
                 return Err(StoreError::UnknownFormat {
@@ -130,6 +144,12 @@ impl SledStore {
         self.writer.stats()
     }
 
+    /// The tree, once every commit answered so far is applied to it: what reads go through.
+    fn settled(&self) -> &sled::Tree {
+        self.writer.settle();
+        &self.tree
+    }
+
     /// The header, with its input and its event counter filled in.
     fn header(&self, episode: EpisodeId) -> Result<Option<EpisodeRecord>, StoreError> {
         let Some(bytes) = self.tree.get(episode_key(HEADER, episode)).map_err(backend)? else {
@@ -168,10 +188,11 @@ impl SledStore {
                 episode: Some(episode),
                 what: "a version key that names no instance".into(),
             })?;
-            versions
-                .entry(instance)
-                .or_default()
-                .push(decode(&bytes, Some(episode), "version metadata")?);
+            versions.entry(instance).or_default().push(decode(
+                split_meta(&bytes).0,
+                Some(episode),
+                "version metadata",
+            )?);
         }
         self.tree
             .scan_prefix(episode_key(INSTANCE, episode))
@@ -192,7 +213,7 @@ impl SledStore {
     }
 
     fn keys_with_prefix(&self, prefix: Vec<u8>) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.tree
+        self.settled()
             .scan_prefix(prefix)
             .keys()
             .map(|k| k.map(|k| k.to_vec()).map_err(backend))
@@ -240,8 +261,15 @@ impl Store for SledStore {
         }
         for version in &commit.versions {
             let n = version.meta.n;
-            ops.push((meta_key(id, &version.key, n), Some(encode(&version.meta)?)));
-            ops.push((value_key(id, &version.key, n), Some(encode(version.value.as_ref())?)));
+            let mut meta = encode(&version.meta)?;
+            let value = encode(version.value.as_ref())?;
+            if value.len() <= INLINE_VALUE {
+                meta.push(0);
+                meta.extend_from_slice(&value);
+            } else {
+                ops.push((value_key(id, &version.key, n), Some(value)));
+            }
+            ops.push((meta_key(id, &version.key, n), Some(meta)));
         }
         for event in &commit.events {
             ops.push((event_key(id, event.seq), Some(encode(event)?)));
@@ -259,7 +287,7 @@ impl Store for SledStore {
         };
         let mut out = Vec::new();
         for &status in statuses {
-            for entry in self.tree.scan_prefix([INDEX, status_byte(status)]) {
+            for entry in self.settled().scan_prefix([INDEX, status_byte(status)]) {
                 let (key, summary) = entry.map_err(backend)?;
                 let episode = key.get(1..).and_then(episode_of);
                 let parsed = episode.zip(std::str::from_utf8(&summary).ok()).and_then(|(id, text)| {
@@ -284,7 +312,7 @@ impl Store for SledStore {
     }
 
     fn definitions_in_use(&self) -> Result<Vec<DefinitionUse>, StoreError> {
-        self.tree
+        self.settled()
             .scan_prefix([DEFINITION])
             .map(|entry| {
                 let (key, count) = entry.map_err(backend)?;
@@ -305,7 +333,7 @@ impl Store for SledStore {
     }
 
     fn episodes_with_work(&self) -> Result<Vec<EpisodeId>, StoreError> {
-        self.tree
+        self.settled()
             .scan_prefix([WORK])
             .keys()
             .map(|k| {
@@ -340,6 +368,7 @@ impl Store for SledStore {
     }
 
     fn load_episode(&self, episode: EpisodeId) -> Result<Option<EpisodeSnapshot>, StoreError> {
+        self.writer.settle();
         let _whole = self.visible.read().unwrap_or_else(|e| e.into_inner());
         let Some(header) = self.header(episode)? else {
             return Ok(None);
@@ -350,7 +379,7 @@ impl Store for SledStore {
 
     fn episodes_with_status(&self, status: EpisodeStatus) -> Result<Vec<EpisodeId>, StoreError> {
         let prefix = [INDEX, status_byte(status)];
-        self.tree
+        self.settled()
             .scan_prefix(prefix)
             .keys()
             .map(|k| {
@@ -366,7 +395,7 @@ impl Store for SledStore {
     fn events(&self, episode: EpisodeId, from_seq: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
         let start = event_key(episode, from_seq);
         let end = event_key(episode, u64::MAX);
-        self.tree
+        self.settled()
             .range(start..=end)
             .values()
             .take(limit)
@@ -375,11 +404,19 @@ impl Store for SledStore {
     }
 
     fn version_value(&self, episode: EpisodeId, key: &InstanceKey, n: u32) -> Result<Value, StoreError> {
-        let bytes = self
-            .tree
+        let tree = self.settled();
+        let missing = || StoreError::NotFound(format!("version {n} of `{key}` in episode {episode}"));
+        let meta = tree
+            .get(meta_key(episode, key, n))
+            .map_err(backend)?
+            .ok_or_else(missing)?;
+        if let (_, Some(inline)) = split_meta(&meta) {
+            return decode(inline, Some(episode), "version value");
+        }
+        let bytes = tree
             .get(value_key(episode, key, n))
             .map_err(backend)?
-            .ok_or_else(|| StoreError::NotFound(format!("version {n} of `{key}` in episode {episode}")))?;
+            .ok_or_else(missing)?;
         decode(&bytes, Some(episode), "version value")
     }
 
@@ -402,14 +439,14 @@ impl Store for SledStore {
     }
 
     fn series(&self, id: SeriesId) -> Result<Option<SeriesRecord>, StoreError> {
-        let Some(bytes) = self.tree.get(series_key(id)).map_err(backend)? else {
+        let Some(bytes) = self.settled().get(series_key(id)).map_err(backend)? else {
             return Ok(None);
         };
         decode(&bytes, None, &format!("series {id}")).map(Some)
     }
 
     fn all_series(&self) -> Result<Vec<SeriesRecord>, StoreError> {
-        self.tree
+        self.settled()
             .scan_prefix([SERIES])
             .values()
             .map(|bytes| decode(&bytes.map_err(backend)?, None, "a series record"))
@@ -556,6 +593,80 @@ mod tests {
                 .is_empty()
         );
         assert!(matches!(store.delete_episode(id).await, Err(StoreError::NotFound(_))));
+    }
+
+    #[tokio::test]
+    async fn small_values_ride_with_their_metadata_large_ones_and_format_2_values_stand_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SledStore::open(dir.path()).expect("open");
+        let id = EpisodeId::generate();
+        let key = InstanceKey::item("shots", "s1");
+        let large = json!({"text": "x".repeat(2 * INLINE_VALUE)});
+        let mut c = commit(id, EpisodeStatus::Active, 1);
+        c.versions.push(NewVersion {
+            key: key.clone(),
+            meta: version(2),
+            value: Arc::new(large.clone()),
+        });
+        c.instances[0].current = Some(2);
+        store.commit(c).await.expect("commit");
+        let tree = store.settled();
+        assert!(
+            tree.get(value_key(id, &key, 1)).expect("read").is_none(),
+            "small: inline"
+        );
+        assert!(
+            tree.get(value_key(id, &key, 2)).expect("read").is_some(),
+            "large: own key"
+        );
+        // A version written by format 2: plain metadata, the value under its own key.
+        tree.insert(meta_key(id, &key, 3), encode(&version(3)).expect("encode"))
+            .expect("write");
+        tree.insert(value_key(id, &key, 3), encode(&json!("old layout")).expect("encode"))
+            .expect("write");
+        assert_eq!(store.version_value(id, &key, 1).expect("inline"), json!({"take": 1}));
+        assert_eq!(store.version_value(id, &key, 2).expect("own key"), large);
+        assert_eq!(store.version_value(id, &key, 3).expect("format 2"), json!("old layout"));
+        let loaded = store.load_episode(id).expect("load").expect("exists");
+        let ns: Vec<u32> = loaded.instances[0].versions.iter().map(|v| v.n).collect();
+        assert_eq!(ns, vec![1, 2, 3], "metadata decodes in both layouts");
+        store.delete_episode(id).await.expect("delete");
+        assert_eq!(store.settled().scan_prefix(episode_key(VALUE, id)).count(), 0);
+        assert_eq!(store.settled().scan_prefix(episode_key(META, id)).count(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_after_an_answered_commit_sees_it() {
+        // Commits are answered before sled has them; reads wait for the apply.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(SledStore::open(dir.path()).expect("open"));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let id = EpisodeId::generate();
+                    for seq in 1..=40u64 {
+                        store
+                            .commit(commit(id, EpisodeStatus::Active, seq))
+                            .await
+                            .expect("commit");
+                        let events = store.events(id, seq, 10).expect("events");
+                        assert_eq!(events.len(), 1, "event {seq} is readable once answered");
+                        let loaded = store.load_episode(id).expect("load").expect("exists");
+                        assert_eq!(loaded.instances[0].current, Some(seq as u32));
+                        assert_eq!(
+                            store
+                                .version_value(id, &InstanceKey::item("shots", "s1"), seq as u32)
+                                .expect("value"),
+                            json!({"take": seq})
+                        );
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

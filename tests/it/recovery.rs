@@ -219,7 +219,11 @@ async fn a_store_of_format_1_opens_keeps_its_episodes_and_becomes_format_2() {
     drop(store);
     let db = raw_sled(dir.path());
     let format = db.open_tree("showrunner").expect("tree").get(b"mformat").expect("read");
-    assert_eq!(format.as_deref(), Some(&b"2"[..]), "upgraded on open");
+    assert_eq!(
+        format.as_deref(),
+        Some(showrunner_storage::FORMAT_VERSION.to_string().as_bytes()),
+        "upgraded on open"
+    );
     assert!(dir.path().join("journal").exists(), "a journal is created");
 }
 
@@ -237,7 +241,7 @@ fn an_unknown_store_format_is_refused() {
     }
     let err = SledStore::open(dir.path()).expect_err("refused");
     assert!(
-        matches!(err, StoreError::UnknownFormat { ref found, supported: 2 } if found == "99"),
+        matches!(err, StoreError::UnknownFormat { ref found, supported: showrunner_storage::FORMAT_VERSION } if found == "99"),
         "{err}"
     );
     assert!(err.to_string().contains("format version 99"));
