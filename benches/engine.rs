@@ -340,13 +340,19 @@ fn main() {
                             Verdict::Info
                         },
                     );
-                    report.row(
-                        &s,
-                        "episodes/s",
-                        count(eps),
-                        &format!("≥ {}/s", count(RECOVERY_TARGET)),
-                        Verdict::of(eps >= RECOVERY_TARGET),
-                    );
+                    // The target is 100,000 episodes in a second; smaller stores carry the
+                    // open's fixed costs and are shown for the trend.
+                    if headline {
+                        report.row(
+                            &s,
+                            "episodes/s",
+                            count(eps),
+                            &format!("≥ {}/s", count(RECOVERY_TARGET)),
+                            Verdict::of(eps >= RECOVERY_TARGET),
+                        );
+                    } else {
+                        report.info(&s, "episodes/s", count(eps));
+                    }
                     report.info(&s, "  sled open alone (first open: log replay)", dur(o.sled_open));
                     report.info(&s, "  for comparison: load_episodes of all", dur(o.load));
                     report.info(&s, "  for comparison: Episode::restore of all", dur(o.restore));
