@@ -136,7 +136,13 @@ pub fn all(backends: &Backends) -> Result<Vec<WorkflowDef>, DefinitionError> {
 
 #[cfg(test)]
 mod tests {
+    use showrunner_nodes::backend::Embedder;
+    use showrunner_nodes::procedural::embed::HashedEmbedder;
+
     use super::*;
+
+    /// The procedural idea2video's definition version, as builds before this one computed it.
+    const PROCEDURAL_IDEA2VIDEO: &str = "6ee1e0db6fb0a0db";
 
     #[test]
     fn both_workflows_build() {
@@ -144,6 +150,38 @@ mod tests {
         assert_eq!(defs.len(), 2);
         assert_eq!(defs[0].nodes().len(), 9);
         assert_eq!(defs[1].nodes().len(), 10);
+    }
+
+    /// The procedural embedder under another model name: another embedder as far as versions go.
+    struct RenamedEmbedder;
+
+    impl Embedder for RenamedEmbedder {
+        fn generator(&self) -> showrunner_nodes::model::Generator {
+            showrunner_nodes::model::Generator {
+                model: "renamed-embedder".into(),
+                ..HashedEmbedder.generator()
+            }
+        }
+
+        fn embed(&self, texts: &[&str]) -> showrunner_nodes::backend::BackendResult<Vec<Vec<f32>>> {
+            HashedEmbedder.embed(texts)
+        }
+    }
+
+    #[test]
+    fn the_embedder_behind_the_keyframe_gate_is_part_of_the_definition_version() {
+        let procedural = idea2video(&Backends::procedural()).expect("valid");
+        assert_eq!(
+            procedural.version(),
+            PROCEDURAL_IDEA2VIDEO,
+            "the procedural definition keeps its version: stores made before still open their episodes"
+        );
+        let renamed = idea2video(&Backends {
+            embedder: std::sync::Arc::new(RenamedEmbedder),
+            ..Backends::procedural()
+        })
+        .expect("valid");
+        assert_ne!(renamed.version(), procedural.version());
     }
 
     #[test]

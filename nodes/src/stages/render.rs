@@ -7,10 +7,11 @@ use serde::Deserialize;
 use showrunner_engine::{Node, NodeCtx, NodeError};
 
 use super::{Backends, blocking, get, put, version};
-use crate::backend::View;
+use crate::backend::{Embedder, View};
 use crate::consistency::{combined, text_consistency};
 use crate::model::{Brief, Character, Keyframe, Portrait, Scene, SceneImage, Shot};
 use crate::png::{decode_png, encode_png};
+use crate::procedural::embed::HashedEmbedder;
 
 backed_node!(
     /// Draws a character's portrait sheet: front, side and back.
@@ -22,13 +23,31 @@ backed_node!(
     SceneImageNode,
     image
 );
-backed_node!(
-    /// Composes a shot's keyframe from its scene's background and its characters' portraits;
-    /// scored by how well the characters match their portraits and how well the shot's words
-    /// describe them ([`crate::consistency`]).
-    KeyframeNode,
-    image
-);
+/// Composes a shot's keyframe from its scene's background and its characters' portraits;
+/// scored by how well the characters match their portraits and how well the shot's words
+/// describe them ([`crate::consistency`]).
+pub struct KeyframeNode {
+    backends: Backends,
+    version: String,
+}
+
+impl KeyframeNode {
+    /// The node over these backends. Its version names the image model and the embedder, which
+    /// decides the score its Quality gate reads: another embedder is another definition. The
+    /// procedural embedder is left out of the name, so episodes made before the embedder was
+    /// named keep their definition version.
+    pub fn new(backends: Backends) -> Self {
+        let image = backends.image.generator(0).model;
+        let embedder = backends.embedder.generator().model;
+        let models = if embedder == HashedEmbedder.generator().model {
+            image
+        } else {
+            format!("{image}+{embedder}")
+        };
+        let version = version(1, &models);
+        Self { backends, version }
+    }
+}
 
 /// The input of a portrait: the character (the item of the cast list).
 #[derive(Deserialize)]
