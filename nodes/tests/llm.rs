@@ -146,6 +146,84 @@ fn the_cpu_forward_pass_agrees_with_candles_quantized_llama() {
     );
 }
 
+/// SmolLM2 rewritten with tensors of types our kernels lack: F32 queries and F16 values (run by
+/// candle's matrix product inside our pass) and Q5_0 down projections (re-quantised to Q8_0 at
+/// load). It loads, and its logits after the prompt and 4 greedy steps agree with candle's
+/// `quantized_llama` on the same rewritten file.
+#[test]
+fn a_gguf_with_other_tensor_types_runs_and_agrees_with_candle() {
+    use candle_core::quantized::{GgmlDType, QTensor};
+    let cpu = candle_core::Device::Cpu;
+    let registry = installed::registry(&[SMOLLM2_MODEL]);
+    let path = registry
+        .verify(SMOLLM2_MODEL)
+        .and_then(|m| m.main_file())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut file = std::fs::File::open(&path).expect("open the model");
+    let content = gguf_file::Content::read(&mut file).expect("read the GGUF");
+    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
+    names.sort();
+    let tensors: Vec<(&str, QTensor)> = names
+        .into_iter()
+        .map(|name| {
+            let tensor = content.tensor(&mut file, name, &cpu).expect("tensor");
+            let retype = |dtype| QTensor::quantize(&tensor.dequantize(&cpu).expect("dequantize"), dtype);
+            let tensor = match name.rsplit('.').nth(1) {
+                Some("attn_q") => retype(GgmlDType::F32).expect("F32"),
+                Some("attn_v") => retype(GgmlDType::F16).expect("F16"),
+                Some("ffn_down") => retype(GgmlDType::Q5_0).expect("Q5_0"),
+                _ => tensor,
+            };
+            (name.as_str(), tensor)
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mixed = dir.path().join("mixed.gguf");
+    {
+        let metadata: Vec<(&str, &gguf_file::Value)> = content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
+        let mut out = std::fs::File::create(&mixed).expect("create");
+        gguf_file::write(&mut out, &metadata, &tensors).expect("write the GGUF");
+    }
+    drop(tensors);
+
+    let llm = Llm::load("mixed", &mixed, Device::Cpu).expect("load the rewritten file");
+    let mut file = std::fs::File::open(&mixed).expect("open the rewritten file");
+    let content = gguf_file::Content::read(&mut file).expect("read the rewritten GGUF");
+    let mut candle = ModelWeights::from_gguf(content, &mut file, &cpu).expect("candle's model");
+    let messages = [Message::user("Name a colour of the sea.")];
+    let prompt = llm
+        .tokenizer()
+        .encode(&llm.prompt(&messages).expect("prompt"))
+        .expect("encode");
+    let mut session = llm
+        .session(&messages, Sampling::greedy(), 1, CancellationToken::new())
+        .expect("session");
+    let mut input = prompt.clone();
+    for step in 0..4 {
+        let position = if step == 0 { 0 } else { prompt.len() + step - 1 };
+        let theirs: Vec<f32> = candle_core::Tensor::new(input.as_slice(), &cpu)
+            .and_then(|t| t.unsqueeze(0))
+            .and_then(|t| candle.forward(&t, position))
+            .and_then(|t| t.squeeze(0))
+            .and_then(|t| t.to_vec1())
+            .expect("candle's forward pass");
+        let ours = session.logits().expect("our logits").to_vec();
+        let (lowest, highest) = theirs
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let logit = largest_difference(&centred(&ours), &centred(&theirs));
+        assert!(
+            logit <= 0.04 * (highest - lowest),
+            "step {step}: centred logits differ by up to {logit} (candle's span from {lowest} to {highest})"
+        );
+        let token = argmax(&theirs);
+        assert_eq!(argmax(&ours), token, "step {step}: the greedy choices differ");
+        session.accept(token);
+        input = vec![token];
+    }
+}
+
 #[test]
 fn constrained_output_always_validates() {
     let schema = json!({
