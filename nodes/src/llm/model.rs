@@ -1,31 +1,38 @@
-//! A llama-family GGUF model on candle: its weights, tokenizer and chat template, and decoding
-//! sessions over it.
+//! A llama-family GGUF model: its weights (on the CPU our own forward pass, on CUDA candle's
+//! `quantized_llama`), tokenizer and chat template, and decoding sessions over it.
 
 use std::fs::File;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, Once};
 
-use std::io::Cursor;
-
-use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
+use candle_core::quantized::gguf_file;
 use candle_core::{Device as CandleDevice, Tensor};
 use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
 use tokio_util::sync::CancellationToken;
 
 use super::LlmError;
+use super::cpu;
 use super::sampler::{Sampler, Sampling};
 use super::template::{ChatTemplate, Message};
 use super::tokenizer::GgufTokenizer;
 use crate::onnx::{Device, Placement};
 use crate::registry::{Registry, Role};
 
-/// Prompt tokens fed to the model per forward pass.
+/// Prompt tokens fed to candle's model per forward pass (ours takes them all at once).
 const PREFILL_CHUNK: usize = 256;
+
+/// The forward pass a model runs on.
+enum Engine {
+    /// Ours, on the CPU.
+    Cpu(cpu::Model),
+    /// candle's `quantized_llama`: on CUDA, and for mixture-of-experts models.
+    Candle(ModelWeights),
+}
 
 /// A loaded GGUF chat model.
 pub struct Llm {
     name: String,
-    weights: Mutex<ModelWeights>,
+    engine: Mutex<Engine>,
     tokenizer: GgufTokenizer,
     template: ChatTemplate,
     device: CandleDevice,
@@ -67,40 +74,6 @@ fn candle_device(device: Device) -> Result<(CandleDevice, Placement), LlmError> 
     }
 }
 
-/// Quantisations candle's CPU kernels have no SIMD dot product for (a scalar loop, ~20×
-/// slower): their tensors are re-quantised to `Q8_0` at load, which has one and holds every
-/// 4- and 5-bit value of theirs almost exactly.
-fn needs_requantizing(dtype: GgmlDType) -> bool {
-    matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1)
-}
-
-/// The GGUF in `file` with its slow tensors re-quantised to `Q8_0`, in memory.
-fn requantized(
-    content: gguf_file::Content,
-    file: &mut File,
-) -> candle_core::Result<(gguf_file::Content, Cursor<Vec<u8>>)> {
-    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
-    names.sort();
-    let mut tensors: Vec<(&str, QTensor)> = Vec::with_capacity(names.len());
-    for name in names {
-        let tensor = content.tensor(file, name, &CandleDevice::Cpu)?;
-        let fits = tensor.shape().dims().last().is_some_and(|d| d % 32 == 0);
-        let tensor = if needs_requantizing(tensor.dtype()) && fits {
-            QTensor::quantize(&tensor.dequantize(&CandleDevice::Cpu)?, GgmlDType::Q8_0)?
-        } else {
-            tensor
-        };
-        tensors.push((name.as_str(), tensor));
-    }
-    let metadata: Vec<(&str, &gguf_file::Value)> = content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
-    let mut bytes = Cursor::new(Vec::new());
-    gguf_file::write(&mut bytes, &metadata, &tensor_refs)?;
-    bytes.set_position(0);
-    let content = gguf_file::Content::read(&mut bytes)?;
-    Ok((content, bytes))
-}
-
 impl Llm {
     /// Loads the GGUF file at `path`, named `name` in outputs, on `device`.
     pub fn load(name: &str, path: &Path, device: Device) -> Result<Self, LlmError> {
@@ -137,16 +110,26 @@ impl Llm {
             .get("llama.context_length")
             .and_then(|v| v.to_u32().ok())
             .map_or(MAX_SEQ_LEN, |n| (n as usize).min(MAX_SEQ_LEN));
-        let bad = |e: candle_core::Error| LlmError::Format(format!("{}: {e}", path.display()));
-        let weights = if device.is_cpu() && content.tensor_infos.values().any(|t| needs_requantizing(t.ggml_dtype)) {
-            let (content, mut bytes) = requantized(content, &mut file).map_err(bad)?;
-            ModelWeights::from_gguf(content, &mut bytes, &device).map_err(bad)?
+        let experts = content
+            .metadata
+            .get("llama.expert_count")
+            .and_then(|v| v.to_u32().ok())
+            .unwrap_or(0);
+        let in_file = |e: LlmError| match e {
+            LlmError::Format(e) => LlmError::Format(format!("{}: {e}", path.display())),
+            e => e,
+        };
+        let engine = if device.is_cpu() && experts <= 1 {
+            let model = cpu::Model::from_gguf(&content, &mut file, context).map_err(in_file)?;
+            tracing::debug!("{name}: our CPU forward pass, {} kernels", model.isa().name());
+            Engine::Cpu(model)
         } else {
-            ModelWeights::from_gguf(content, &mut file, &device).map_err(bad)?
+            let bad = |e: candle_core::Error| LlmError::Format(format!("{}: {e}", path.display()));
+            Engine::Candle(ModelWeights::from_gguf(content, &mut file, &device).map_err(bad)?)
         };
         Ok(Self {
             name: name.to_owned(),
-            weights: Mutex::new(weights),
+            engine: Mutex::new(engine),
             tokenizer,
             template,
             device,
@@ -192,10 +175,10 @@ impl Llm {
     ) -> Result<Session<'_>, LlmError> {
         let prompt = self.prompt(messages)?;
         let tokens = self.tokenizer.encode(&prompt)?;
-        let weights = self.weights.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let engine = self.engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut session = Session {
             llm: self,
-            weights,
+            engine,
             sampler: Sampler::new(sampling, seed),
             pending: tokens,
             position: 0,
@@ -211,7 +194,7 @@ impl Llm {
 /// One generation: the model's KV cache, the position, the next token's logits.
 pub struct Session<'a> {
     llm: &'a Llm,
-    weights: MutexGuard<'a, ModelWeights>,
+    engine: MutexGuard<'a, Engine>,
     sampler: Sampler,
     /// Tokens decided but not yet fed to the model.
     pending: Vec<u32>,
@@ -246,6 +229,12 @@ impl<'a> Session<'a> {
         Ok(token)
     }
 
+    /// The logits of the next token, after feeding what is pending.
+    pub fn logits(&mut self) -> Result<&[f32], LlmError> {
+        self.flush()?;
+        Ok(&self.logits)
+    }
+
     /// Feeds a token [`Session::pick`] chose.
     pub fn accept(&mut self, token: u32) {
         self.generated.push(token);
@@ -264,22 +253,29 @@ impl<'a> Session<'a> {
             return Err(LlmError::ContextFull(self.llm.context));
         }
         let pending = std::mem::take(&mut self.pending);
-        let mut last = None;
-        for chunk in pending.chunks(PREFILL_CHUNK) {
-            let input = Tensor::new(chunk, &self.llm.device)
-                .and_then(|t| t.unsqueeze(0))
-                .map_err(LlmError::candle)?;
-            let logits = self.weights.forward(&input, self.position).map_err(LlmError::candle)?;
-            self.position += chunk.len();
-            last = Some(logits);
+        match &mut *self.engine {
+            Engine::Cpu(model) => model.forward(&pending, self.position, &mut self.logits)?,
+            Engine::Candle(weights) => {
+                let mut last = None;
+                for (i, chunk) in pending.chunks(PREFILL_CHUNK).enumerate() {
+                    let input = Tensor::new(chunk, &self.llm.device)
+                        .and_then(|t| t.unsqueeze(0))
+                        .map_err(LlmError::candle)?;
+                    let logits = weights
+                        .forward(&input, self.position + i * PREFILL_CHUNK)
+                        .map_err(LlmError::candle)?;
+                    last = Some(logits);
+                }
+                if let Some(logits) = last {
+                    self.logits = logits
+                        .squeeze(0)
+                        .and_then(|l| l.to_dtype(candle_core::DType::F32))
+                        .and_then(|l| l.to_vec1())
+                        .map_err(LlmError::candle)?;
+                }
+            }
         }
-        if let Some(logits) = last {
-            self.logits = logits
-                .squeeze(0)
-                .and_then(|l| l.to_dtype(candle_core::DType::F32))
-                .and_then(|l| l.to_vec1())
-                .map_err(LlmError::candle)?;
-        }
+        self.position += pending.len();
         Ok(())
     }
 }
