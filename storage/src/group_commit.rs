@@ -7,10 +7,14 @@
 //! a commit's path. Reads wait instead ([`GroupCommit::settle`]): a read first waits until every
 //! group made durable before it started is applied, so a read that follows an answered commit
 //! sees it. While one sync runs, new commits queue up and share the next one, so throughput
-//! grows with concurrency while a lone commit costs one append and one sync. The applier may
-//! fall a few groups behind, no more: then the writer waits for it. sled writes the batches back
-//! in the background; a checkpoint (when the journal is full, and on close) makes them durable
-//! in sled's files and empties the journal.
+//! grows with concurrency. A commit that finds nothing queued and the writer idle writes its
+//! own group on its caller's thread (one append and one sync; on a multi-threaded runtime only,
+//! whose other workers go on meanwhile): handing it to the writer thread and the answer back
+//! costs two thread wake-ups, which on a machine whose idle CPUs sleep (a virtual machine's,
+//! most of all) take longer than the sync. The applier may fall a few groups
+//! behind, no more: then the writer waits for it. sled writes the batches back in the
+//! background; a checkpoint (when the journal is full, and on close) makes them durable in
+//! sled's files and empties the journal.
 //!
 //! When a write's fate is unknown — the journal's sync failed, or a durable group cannot be
 //! applied — the process stops rather than answer: the next open replays the journal.
@@ -18,7 +22,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread;
@@ -59,6 +63,9 @@ pub(crate) struct GroupCommit {
     tx: Option<mpsc::Sender<Job>>,
     thread: Option<thread::JoinHandle<()>>,
     progress: Arc<Progress>,
+    writer: Arc<Mutex<Writer>>,
+    /// Jobs sent to the writer thread and not yet taken by it.
+    queued: Arc<AtomicUsize>,
 }
 
 /// How far the groups have got: the last one made durable (and answered) and the last one
@@ -109,20 +116,49 @@ impl GroupCommit {
         files: DurableFiles,
         journal: Journal,
     ) -> Result<Self, StoreError> {
-        let (tx, rx) = mpsc::channel::<Job>();
         let progress = Arc::new(Progress::default());
-        let progressed = progress.clone();
-        let thread = thread::Builder::new()
-            .name("showrunner-commit".into())
-            .spawn(move || writer(db, tree, visible, files, journal, rx, progressed))
-            .map_err(|source| StoreError::Io {
-                context: "starting the commit thread".into(),
-                source,
-            })?;
+        let pending: Arc<Pending> = Arc::default();
+        let (to_apply, applier_rx) = mpsc::sync_channel::<ToApply>(APPLY_BEHIND);
+        let applier = {
+            let (tree, visible, pending, progress) = (tree.clone(), visible.clone(), pending.clone(), progress.clone());
+            thread::Builder::new()
+                .name("showrunner-apply".into())
+                .spawn(move || applier(&tree, &visible, &pending, &progress, applier_rx))
+                .map_err(|source| StoreError::Io {
+                    context: "starting the apply thread".into(),
+                    source,
+                })?
+        };
+        let writer = Arc::new(Mutex::new(Writer {
+            db,
+            tree,
+            visible,
+            files,
+            journal,
+            pending,
+            progress: progress.clone(),
+            to_apply: Some(to_apply),
+            applier: Some(applier),
+            number: 0,
+        }));
+        let (tx, rx) = mpsc::channel::<Job>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let thread = {
+            let (writer, queued) = (writer.clone(), queued.clone());
+            thread::Builder::new()
+                .name("showrunner-commit".into())
+                .spawn(move || write_queued(&writer, &rx, &queued))
+                .map_err(|source| StoreError::Io {
+                    context: "starting the commit thread".into(),
+                    source,
+                })?
+        };
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
             progress,
+            writer,
+            queued,
         })
     }
 
@@ -139,18 +175,34 @@ impl GroupCommit {
         }
     }
 
-    /// Queues `ops` and resolves once the flush that covers them is done.
+    /// Writes `ops` and resolves once the flush that covers them is done: on this thread when
+    /// nothing is queued and the writer is idle, else through the writer thread's next group.
     pub(crate) async fn submit(
         &self,
         ops: Vec<Op>,
         status: Option<(EpisodeId, Option<IndexEntry>)>,
     ) -> Result<(), StoreError> {
         let (reply, done) = oneshot::channel();
-        let sender = self.tx.as_ref().ok_or(StoreError::Closed)?;
-        sender
-            .send(Job { ops, status, reply })
-            .map_err(|_| StoreError::Closed)?;
+        self.write_or_queue(Job { ops, status, reply })?;
         done.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Writes the job's group here when that is cheap and harmless: nothing queued, the writer
+    /// idle (so the machine is not busy), and a multi-threaded runtime, whose other workers run
+    /// the other tasks meanwhile; a single-threaded one would stall every task for the sync.
+    fn write_or_queue(&self, job: Job) -> Result<(), StoreError> {
+        let sender = self.tx.as_ref().ok_or(StoreError::Closed)?;
+        let other_workers = tokio::runtime::Handle::try_current()
+            .is_ok_and(|runtime| runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if other_workers
+            && self.queued.load(Ordering::Acquire) == 0
+            && let Ok(mut writer) = self.writer.try_lock()
+        {
+            writer.write_group(vec![job]);
+            return Ok(());
+        }
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        sender.send(job).map_err(|_| StoreError::Closed)
     }
 }
 
@@ -391,69 +443,66 @@ enum ToApply {
     Drain(mpsc::SyncSender<()>),
 }
 
-/// The writer: takes the waiting jobs as a group, appends the group to the journal with one
-/// sync, answers the jobs and hands the group to the applier, then goes on with the next group
-/// while the applier works: the sync of one group overlaps the apply of the one before.
-fn writer(
+/// What writing a group needs: the journal, sled, the applier's queue. Held by the writer
+/// thread for each group it writes, or by a lone commit's own task.
+struct Writer {
     db: sled::Db,
     tree: sled::Tree,
     visible: Arc<Visibility>,
-    mut files: DurableFiles,
-    mut journal: Journal,
-    rx: mpsc::Receiver<Job>,
+    files: DurableFiles,
+    journal: Journal,
+    /// Index and count writes durable but not applied yet.
+    pending: Arc<Pending>,
     progress: Arc<Progress>,
-) {
-    let pending: Arc<Pending> = Arc::default();
-    let (to_apply, applier_rx) = mpsc::sync_channel::<ToApply>(APPLY_BEHIND);
-    let applier = {
-        let (tree, pending, progress) = (tree.clone(), pending.clone(), progress.clone());
-        let visible = visible.clone();
-        thread::Builder::new()
-            .name("showrunner-apply".into())
-            .spawn(move || applier(&tree, &visible, &pending, &progress, applier_rx))
-    };
-    let applier = match applier {
-        Ok(thread) => thread,
-        Err(e) => {
-            // Without an applier thread, answer every job with the error.
-            for job in rx.iter() {
-                let _ = job
-                    .reply
-                    .send(Err(StoreError::Backend(format!("no applier thread: {e}"))));
-            }
-            return;
-        }
-    };
-    let drain = |to_apply: &mpsc::SyncSender<ToApply>| {
-        let (done, wait) = mpsc::sync_channel(1);
-        if to_apply.send(ToApply::Drain(done)).is_ok() {
-            let _ = wait.recv();
-        }
-    };
-    let mut number = 0u64;
+    /// `None` once closed.
+    to_apply: Option<mpsc::SyncSender<ToApply>>,
+    applier: Option<thread::JoinHandle<()>>,
+    /// The last group's number.
+    number: u64,
+}
+
+/// The writer thread: takes the waiting jobs as a group and writes it, then the next; the sync
+/// of one group overlaps the apply of the one before. On close, lets the applier finish and
+/// checkpoints.
+fn write_queued(writer: &Mutex<Writer>, rx: &mpsc::Receiver<Job>, queued: &AtomicUsize) {
     while let Ok(first) = rx.recv() {
+        let mut writer = lock(writer);
         let mut jobs = vec![first];
         jobs.extend(rx.try_iter());
-        number += 1;
-        let prepared = group_ops(&tree, &pending, &mut jobs);
-        let (ops, tracked) = match prepared {
+        queued.fetch_sub(jobs.len(), Ordering::AcqRel);
+        writer.write_group(jobs);
+    }
+    lock(writer).close();
+}
+
+impl Writer {
+    /// Appends the jobs' writes to the journal as one record with one sync, answers the jobs
+    /// and hands the group to the applier.
+    fn write_group(&mut self, mut jobs: Vec<Job>) {
+        let Some(to_apply) = self.to_apply.clone() else {
+            answer(jobs, &Err(StoreError::Closed));
+            return;
+        };
+        self.number += 1;
+        let number = self.number;
+        let (ops, tracked) = match group_ops(&self.tree, &self.pending, &mut jobs) {
             Ok(prepared) => prepared,
             Err(e) => {
                 answer(jobs, &Err(e));
-                continue;
+                return;
             }
         };
-        let mut appended = journal.append(&ops);
+        let mut appended = self.journal.append(&ops);
         if matches!(appended, Ok(Appended::Full)) {
             drain(&to_apply);
-            appended = checkpoint(&db, &mut files, &mut journal)
-                .and_then(|()| journal.append(&ops).map_err(io_error("appending to the journal")))
+            appended = checkpoint(&self.db, &mut self.files, &mut self.journal)
+                .and_then(|()| self.journal.append(&ops).map_err(io_error("appending to the journal")))
                 .map_err(|e| std::io::Error::other(e.to_string()));
         }
         match appended {
             Ok(Appended::Durable) => {
                 let tracked = {
-                    let mut pending = lock(&pending);
+                    let mut pending = lock(&self.pending);
                     tracked
                         .into_iter()
                         .map(|(key, value)| {
@@ -462,7 +511,7 @@ fn writer(
                         })
                         .collect()
                 };
-                progress.durable(number, jobs.len());
+                self.progress.durable(number, jobs.len());
                 answer(jobs, &Ok(()));
                 if to_apply.send(ToApply::Group { number, ops, tracked }).is_err() {
                     stop("the applier thread is gone");
@@ -471,11 +520,13 @@ fn writer(
             Ok(Appended::Full | Appended::TooLarge) => {
                 // Too large for the journal: straight into sled, made durable by a checkpoint.
                 drain(&to_apply);
-                if let Err(e) = apply(&tree, &visible, ops).and_then(|()| checkpoint(&db, &mut files, &mut journal)) {
+                if let Err(e) = apply(&self.tree, &self.visible, ops)
+                    .and_then(|()| checkpoint(&self.db, &mut self.files, &mut self.journal))
+                {
                     stop(&format!("writing a group too large for the journal failed: {e}"));
                 }
-                progress.durable(number, jobs.len());
-                progress.applied(number);
+                self.progress.durable(number, jobs.len());
+                self.progress.applied(number);
                 answer(jobs, &Ok(()));
             }
             // Whether the record reached the disk is unknown: it may be replayed on the next
@@ -483,13 +534,27 @@ fn writer(
             Err(e) => stop(&format!("appending to the journal failed: {e}")),
         }
     }
-    drop(to_apply);
-    let _ = applier.join();
-    // A clean close leaves an empty journal, so the next open replays nothing.
-    if !journal.is_empty()
-        && let Err(e) = checkpoint(&db, &mut files, &mut journal)
-    {
-        tracing::warn!(error = %e, "checkpoint on close failed; the journal is replayed on the next open");
+
+    /// Lets the applier finish, then checkpoints: a clean close leaves an empty journal, so the
+    /// next open replays nothing.
+    fn close(&mut self) {
+        self.to_apply.take();
+        if let Some(applier) = self.applier.take() {
+            let _ = applier.join();
+        }
+        if !self.journal.is_empty()
+            && let Err(e) = checkpoint(&self.db, &mut self.files, &mut self.journal)
+        {
+            tracing::warn!(error = %e, "checkpoint on close failed; the journal is replayed on the next open");
+        }
+    }
+}
+
+/// Waits until the applier has applied everything sent to it before.
+fn drain(to_apply: &mpsc::SyncSender<ToApply>) {
+    let (done, wait) = mpsc::sync_channel(1);
+    if to_apply.send(ToApply::Drain(done)).is_ok() {
+        let _ = wait.recv();
     }
 }
 
