@@ -85,6 +85,18 @@ fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max)
 }
 
+/// SmolLM2's GGUF file, opened, and its parsed header.
+fn smollm2_gguf() -> (std::fs::File, gguf_file::Content) {
+    let registry = installed::registry(&[SMOLLM2_MODEL]);
+    let path = registry
+        .verify(SMOLLM2_MODEL)
+        .and_then(|m| m.main_file())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut file = std::fs::File::open(&path).expect("open the model");
+    let content = gguf_file::Content::read(&mut file).expect("read the GGUF");
+    (file, content)
+}
+
 /// Our CPU forward pass against candle's `quantized_llama` on the same file, whose Q4_1 both
 /// run as it is (Q4_1 × Q8_1 blocks): the logits after the prompt (one batched pass) and after
 /// each of 16 greedy steps (one token each, through the KV cache), candle's choice fed to both.
@@ -93,13 +105,7 @@ fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
 /// span, not to float precision (a wrong RoPE, mask or cache position moves them by far more).
 #[test]
 fn the_cpu_forward_pass_agrees_with_candles_quantized_llama() {
-    let registry = installed::registry(&[SMOLLM2_MODEL]);
-    let path = registry
-        .verify(SMOLLM2_MODEL)
-        .and_then(|m| m.main_file())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut file = std::fs::File::open(&path).expect("open the model");
-    let content = gguf_file::Content::read(&mut file).expect("read the GGUF");
+    let (mut file, content) = smollm2_gguf();
     let mut candle = ModelWeights::from_gguf(content, &mut file, &candle_core::Device::Cpu).expect("candle's model");
     let mut candle_logits = |tokens: &[u32], position: usize| -> Vec<f32> {
         candle_core::Tensor::new(tokens, &candle_core::Device::Cpu)
@@ -154,13 +160,7 @@ fn the_cpu_forward_pass_agrees_with_candles_quantized_llama() {
 fn a_gguf_with_other_tensor_types_runs_and_agrees_with_candle() {
     use candle_core::quantized::{GgmlDType, QTensor};
     let cpu = candle_core::Device::Cpu;
-    let registry = installed::registry(&[SMOLLM2_MODEL]);
-    let path = registry
-        .verify(SMOLLM2_MODEL)
-        .and_then(|m| m.main_file())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut file = std::fs::File::open(&path).expect("open the model");
-    let content = gguf_file::Content::read(&mut file).expect("read the GGUF");
+    let (mut file, content) = smollm2_gguf();
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
     names.sort();
     let tensors: Vec<(&str, QTensor)> = names
