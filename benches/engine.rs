@@ -92,19 +92,20 @@ fn transitions_rows(report: &mut Report, section: &str, m: &transitions::Measure
     report.info(section, "latency p50 / p99 / max", m.lat.spread());
     if let Some(f) = fsync_p50 {
         let ratio = m.lat.pct(50.0).as_secs_f64() / f.as_secs_f64().max(1e-12);
-        // The latency target is about a lone transition: judged at one episode.
-        let engine = section.starts_with("2a.");
-        if m.n == 1 && engine {
-            report.row(
-                section,
-                "p50 ÷ fsync p50",
-                format!("{ratio:.2}×"),
-                &format!("≤ {LATENCY_RATIO_TARGET}×"),
-                Verdict::of(ratio <= LATENCY_RATIO_TARGET),
-            );
-        } else {
-            report.info(section, "p50 ÷ fsync p50", format!("{ratio:.2}×"));
-        }
+        report.info(section, "p50 ÷ fsync p50 (start of run)", format!("{ratio:.2}×"));
+    }
+    // The latency target is about a lone transition: judged at one episode, against the bare
+    // syncs taken between its rounds of edits.
+    if let Some(bare) = &m.bare {
+        let ratio = m.lat.pct(50.0).as_secs_f64() / bare.pct(50.0).as_secs_f64().max(1e-12);
+        report.info(section, "bare fdatasync between rounds, p50 / p99 / max", bare.spread());
+        report.row(
+            section,
+            "p50 ÷ fsync p50 (between rounds)",
+            format!("{ratio:.2}×"),
+            &format!("≤ {LATENCY_RATIO_TARGET}×"),
+            Verdict::of(ratio <= LATENCY_RATIO_TARGET),
+        );
     }
     let tput = m.throughput();
     if m.n == 256 && section.starts_with("2a.") {
@@ -242,9 +243,10 @@ fn main() {
         let s = "1c. bare fdatasync (4 KiB overwrite in place)";
         let overwrite = fsync::overwrite_and_sync(base.path(), samples);
         report.info(s, "fdatasync p50 / p99 / max", overwrite.spread());
-        // Transitions are judged against the cheaper of the two: the strictest baseline.
+        // The start-of-run ratios take the cheaper of the two, the strictest baseline; the
+        // latency verdict takes the overwrite probe repeated between rounds of edits.
         let baseline = data.pct(50.0).min(overwrite.pct(50.0));
-        report.info(s, "baseline for the ratios (the lower p50)", dur(baseline));
+        report.info(s, "baseline for the start-of-run ratios (the lower p50)", dur(baseline));
         fsync_p50 = Some(baseline);
     }
 
@@ -462,7 +464,10 @@ fn main() {
     report.note("4: 'engine clock' times come from the events' own timestamps (ms): a map run starts only after the commit that queued it is durable; 'received by a subscriber' adds event delivery (a subscriber that lags the live buffer re-reads the store)");
     report.note("3: the open runs in a child process (fresh memory; address-space limit shown on failure); the store files are fsynced first; page cache warm");
     report.note("latency = one call, from the call to its durable answer; throughput = calls ÷ wall time of all tasks");
-    report.note("verdicts: latency judged at N=1 (engine), throughput at N=256 (engine), recovery as a rate");
+    report.note(
+        "verdicts: latency judged at N=1 (engine) against the bare overwrite + fdatasync taken between its rounds of edits \
+         (10 rounds of 50, same file system, same moment); throughput at N=256 (engine); recovery on the 100,000-episode store",
+    );
     drop(runtime);
     let total = started.elapsed();
     println!("{}", report.render());

@@ -48,40 +48,69 @@ pub fn append_and_sync(dir: &Path, samples: usize, sync: Sync) -> Samples {
     Samples::new(lat)
 }
 
-/// `samples` times: overwrite 4 KiB inside a file that was written in full and synced before,
-/// then `fdatasync` it. Nothing but data changes, so this is the cheapest durable write the disk
-/// offers (what a preallocated log pays).
-pub fn overwrite_and_sync(dir: &Path, samples: usize) -> Samples {
-    use std::os::unix::fs::FileExt;
+/// A file written in full and synced, whose 4 KiB blocks are overwritten in place and
+/// `fdatasync`ed: nothing but data changes, so this is the cheapest durable write the disk offers
+/// (what a preallocated log pays). Removed when dropped.
+pub struct OverwriteProbe {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+    block: Vec<u8>,
+    next: u64,
+}
+
+impl OverwriteProbe {
     const SLOTS: u64 = 256;
-    let path = dir.join("fdatasync-probe.log");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .expect("creating the fdatasync probe file");
-    let block = vec![0xA5u8; 4096];
-    for slot in 0..SLOTS {
-        file.write_all_at(&block, slot * 4096).expect("writing the probe file");
+
+    /// Creates the file in `dir` and warms it up with 20 syncs.
+    pub fn new(dir: &Path) -> Self {
+        use std::os::unix::fs::FileExt;
+        let path = dir.join("fdatasync-probe.log");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .expect("creating the fdatasync probe file");
+        let block = vec![0xA5u8; 4096];
+        for slot in 0..Self::SLOTS {
+            file.write_all_at(&block, slot * 4096).expect("writing the probe file");
+        }
+        file.sync_all().expect("fsync");
+        let mut probe = Self {
+            file,
+            path,
+            block,
+            next: 0,
+        };
+        probe.samples(20);
+        probe
     }
-    file.sync_all().expect("fsync");
-    let once = |n: usize| {
-        file.write_all_at(&block, (n as u64 % SLOTS) * 4096)
-            .expect("overwriting 4 KiB");
-        file.sync_data().expect("fdatasync");
-    };
-    for n in 0..20 {
-        once(n);
+
+    /// `n` timed overwrites, each with its `fdatasync`, in nanoseconds.
+    pub fn samples(&mut self, n: usize) -> Vec<u64> {
+        use std::os::unix::fs::FileExt;
+        (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                self.file
+                    .write_all_at(&self.block, (self.next % Self::SLOTS) * 4096)
+                    .expect("overwriting 4 KiB");
+                self.file.sync_data().expect("fdatasync");
+                self.next += 1;
+                nanos(t.elapsed())
+            })
+            .collect()
     }
-    let mut lat = Vec::with_capacity(samples);
-    for n in 0..samples {
-        let t = Instant::now();
-        once(n);
-        lat.push(nanos(t.elapsed()));
+}
+
+impl Drop for OverwriteProbe {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
-    drop(file);
-    let _ = std::fs::remove_file(&path);
-    Samples::new(lat)
+}
+
+/// `samples` overwrites in place, each with its `fdatasync` ([`OverwriteProbe`]).
+pub fn overwrite_and_sync(dir: &Path, samples: usize) -> Samples {
+    Samples::new(OverwriteProbe::new(dir).samples(samples))
 }

@@ -17,6 +17,12 @@ use crate::common::{
     GATE_NODE, GATE_WORKFLOW, Phase, Samples, commit_of, disk_usage, edit, fresh_dir, gate_episode, gate_workflow,
     nanos, open_engine,
 };
+use crate::fsync::OverwriteProbe;
+
+/// Rounds of bare syncs interleaved with the edits at one episode.
+const BARE_ROUNDS: usize = 10;
+/// Bare syncs per round.
+const BARE_PER_ROUND: usize = 50;
 
 /// What one concurrency level measured.
 pub struct Measured {
@@ -34,6 +40,9 @@ pub struct Measured {
     pub disk: u64,
     /// Commits and flushes of the measured part.
     pub stats: CommitStats,
+    /// Bare overwrite + `fdatasync` samples taken between rounds of the calls, on the same disk
+    /// in the same state (engine edits at one episode only).
+    pub bare: Option<Samples>,
 }
 
 impl Measured {
@@ -73,6 +82,7 @@ fn split(per_task: Vec<Vec<u64>>, n: usize, wall: Duration, disk: u64, stats: Co
         wall,
         disk,
         stats,
+        bare: None,
     }
 }
 
@@ -113,16 +123,29 @@ pub async fn engine_level(base: &Path, n: usize, total: usize) -> Measured {
     let per = (total / n).max(1);
     let phase = Phase::start(format!("engine: {n} tasks × {per} edits"));
     let barrier = Arc::new(Barrier::new(n + 1));
+    // At one episode, rounds of edits alternate with rounds of bare syncs of a file beside the
+    // store, so that the baseline meets the disk in the state the edits do (sled writing back
+    // what they wrote), as the start-of-run probe does not.
+    let mut probe = (n == 1).then(|| OverwriteProbe::new(&dir));
+    let round = (per / BARE_ROUNDS).max(1);
     let tasks: Vec<_> = start
         .into_iter()
         .map(|(id, mut current)| {
             let engine = engine.clone();
             let barrier = barrier.clone();
             let key = key.clone();
+            let mut probe = probe.take();
             tokio::spawn(async move {
                 let mut lat = Vec::with_capacity(per);
+                let mut bare = Vec::new();
                 barrier.wait().await;
                 for k in 0..per {
+                    if let Some(probe) = probe.as_mut()
+                        && k % round == 0
+                    {
+                        // Blocking, on a worker: nothing else runs at one episode.
+                        bare.extend(probe.samples(BARE_PER_ROUND));
+                    }
                     let t = Instant::now();
                     engine
                         .edit(id, key.clone(), json!({ "v": k + 1 }), Some(current))
@@ -131,19 +154,21 @@ pub async fn engine_level(base: &Path, n: usize, total: usize) -> Measured {
                     lat.push(nanos(t.elapsed()));
                     current += 1;
                 }
-                lat
+                (lat, bare)
             })
         })
         .collect();
     let before = store.stats();
     barrier.wait().await;
     let t0 = Instant::now();
-    let per_task: Vec<Vec<u64>> = join_all(tasks)
+    let (per_task, bare): (Vec<Vec<u64>>, Vec<Vec<u64>>) = join_all(tasks)
         .await
         .into_iter()
         .map(|r| r.expect("an edit task"))
-        .collect();
-    let wall = t0.elapsed();
+        .unzip();
+    let bare: Vec<u64> = bare.into_iter().flatten().collect();
+    // The bare syncs are not the engine's time.
+    let wall = t0.elapsed().saturating_sub(Duration::from_nanos(bare.iter().sum()));
     let stats = delta(store.stats(), before);
     phase.done();
     engine.shutdown().await;
@@ -151,7 +176,10 @@ pub async fn engine_level(base: &Path, n: usize, total: usize) -> Measured {
     drop(store);
     let disk = disk_usage(&dir);
     let _ = std::fs::remove_dir_all(&dir);
-    split(per_task, n, wall, disk, stats)
+    Measured {
+        bare: (!bare.is_empty()).then(|| Samples::new(bare)),
+        ..split(per_task, n, wall, disk, stats)
+    }
 }
 
 /// `n` tasks each commit `total / n` times to their own episode through `SledStore::commit`:
