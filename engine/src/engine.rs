@@ -131,6 +131,14 @@ pub struct Engine {
     pub(crate) shared: Arc<Shared>,
 }
 
+/// An episode to read ([`Engine::readable`]).
+enum Readable {
+    /// Its actor.
+    Live(Handle),
+    /// A finished episode restored from the store, with no actor.
+    Finished(Arc<WorkflowDef>, Box<Episode>),
+}
+
 impl Engine {
     /// Opens the engine over a store: registers `definitions`, loads every unfinished episode,
     /// puts interrupted runs back in the queue (their attempt counts), and starts scheduling.
@@ -263,6 +271,26 @@ impl Engine {
         if let Some(handle) = lock(&self.shared.episodes).get(&episode) {
             return Ok(handle.clone());
         }
+        let (def, restored) = self.restore(episode)?;
+        self.adopt(def, restored).await
+    }
+
+    /// An episode to read: its actor, or, for a finished episode that is not in memory, its
+    /// state restored from the store, so that reading an old episode starts no actor.
+    async fn readable(&self, episode: EpisodeId) -> Result<Readable> {
+        if let Some(handle) = lock(&self.shared.episodes).get(&episode) {
+            return Ok(Readable::Live(handle.clone()));
+        }
+        let (def, restored) = self.restore(episode)?;
+        if matches!(restored.status(), EpisodeStatus::Completed | EpisodeStatus::Cancelled) {
+            return Ok(Readable::Finished(def, Box::new(restored)));
+        }
+        Ok(Readable::Live(self.adopt(def, restored).await?))
+    }
+
+    /// An episode that is not in memory, from the store (finished episodes are not loaded at
+    /// start: they load on first use).
+    fn restore(&self, episode: EpisodeId) -> Result<(Arc<WorkflowDef>, Episode)> {
         if let Some((workflow, version)) = lock(&self.shared.unavailable).get(&episode) {
             return Err(EngineError::UnknownDefinition {
                 episode,
@@ -270,7 +298,6 @@ impl Engine {
                 version: version.clone(),
             });
         }
-        // Finished episodes are not loaded at start; load on first use.
         let stored = self
             .shared
             .store
@@ -289,12 +316,23 @@ impl Engine {
             episode: Some(episode),
             what,
         })?;
-        if let Some(handle) = lock(&self.shared.episodes).get(&episode) {
+        Ok((def, restored))
+    }
+
+    /// Starts the actor of a restored episode (unless another call just did).
+    async fn adopt(&self, def: Arc<WorkflowDef>, restored: Episode) -> Result<Handle> {
+        if let Some(handle) = lock(&self.shared.episodes).get(&restored.id()) {
             return Ok(handle.clone());
         }
         let handle = self.shared.adopt(def, restored);
         handle.command(Command::Recover).await?;
         Ok(handle)
+    }
+
+    /// How many episodes have an actor in memory: those with work or waiting at a gate, and
+    /// those acted on since the engine opened.
+    pub fn loaded(&self) -> usize {
+        lock(&self.shared.episodes).len()
     }
 
     async fn command(&self, episode: EpisodeId, command: Command) -> Result<()> {
@@ -381,21 +419,32 @@ impl Engine {
 
     /// The episode's committed state.
     pub async fn snapshot(&self, episode: EpisodeId) -> Result<EpisodeSnapshot> {
-        self.handle(episode).await?.snapshot().await
+        match self.readable(episode).await? {
+            Readable::Live(handle) => handle.snapshot().await,
+            Readable::Finished(_, episode) => Ok(EpisodeSnapshot {
+                header: episode.header().clone(),
+                instances: episode.instances().cloned().collect(),
+            }),
+        }
     }
 
     /// One instance's committed state.
     pub async fn instance(&self, episode: EpisodeId, key: &InstanceKey) -> Result<InstanceRecord> {
-        let handle = self.handle(episode).await?;
-        let def = handle.def.clone();
-        let wanted = key.clone();
-        handle
-            .read(move |e| e.instance(&def, &wanted).cloned())
-            .await?
-            .ok_or_else(|| EngineError::InstanceNotFound {
-                episode,
-                key: key.clone(),
-            })
+        let not_found = || EngineError::InstanceNotFound {
+            episode,
+            key: key.clone(),
+        };
+        match self.readable(episode).await? {
+            Readable::Live(handle) => {
+                let def = handle.def.clone();
+                let wanted = key.clone();
+                handle
+                    .read(move |e| e.instance(&def, &wanted).cloned())
+                    .await?
+                    .ok_or_else(not_found)
+            }
+            Readable::Finished(def, finished) => finished.instance(&def, key).cloned().ok_or_else(not_found),
+        }
     }
 
     /// The value of version `n` of an instance.

@@ -285,3 +285,41 @@ async fn open_gates_stay_open_and_approved_work_is_kept_across_restarts() {
     assert_eq!(runs.get("draft"), 1, "nothing approved ran again");
     assert_eq!(runs.get("render"), 1, "nothing approved ran again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_a_finished_episode_after_a_restart_starts_no_actor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runs = Runs::default();
+    let (id, live) = {
+        let engine = open(dir.path(), vec![cast_workflow(&runs)]).await;
+        let id = engine.create_episode("cast", cast_input(), 7).await.expect("create");
+        let live = wait_status(&engine, id, EpisodeStatus::Completed).await;
+        engine.shutdown().await;
+        (id, live)
+    };
+    let engine = open(dir.path(), vec![cast_workflow(&runs)]).await;
+    assert_eq!(engine.loaded(), 0, "finished episodes are not loaded at start");
+    let read = engine.snapshot(id).await.expect("snapshot");
+    assert_eq!(
+        format!("{read:?}"),
+        format!("{live:?}"),
+        "the stored state reads as the actor showed it"
+    );
+    let key = InstanceKey::item("characters", "ada");
+    assert_eq!(
+        format!("{:?}", engine.instance(id, &key).await.expect("instance")),
+        format!("{:?}", record(&live, &key))
+    );
+    assert!(matches!(
+        engine.instance(id, &InstanceKey::single("nope")).await,
+        Err(EngineError::InstanceNotFound { .. })
+    ));
+    assert_eq!(engine.loaded(), 0, "reads start no actor");
+    // Acting on it does.
+    engine
+        .regenerate(id, key.clone(), Some("older".into()), None)
+        .await
+        .expect("regenerate");
+    assert_eq!(engine.loaded(), 1);
+    engine.shutdown().await;
+}
