@@ -694,7 +694,13 @@ impl Episode {
         });
         self.transition(step, i, item, LifecycleInput::Fail { retry_at });
         if let Some(at) = retry_at {
-            step.out.effects.push(Effect::Timer { key, at });
+            if self.inputs_ready(step.def, i, item) {
+                step.out.effects.push(Effect::Timer { key, at });
+            } else {
+                // An input was regenerated or edited while it ran: it waits for that, not for
+                // a timer (the retry then runs on the new input).
+                self.refresh(step, i, item);
+            }
         }
     }
 
