@@ -287,9 +287,10 @@ impl Store for SledStore {
         } else {
             statuses
         };
+        let tree = self.settled();
         let mut out = Vec::new();
         for &status in statuses {
-            for entry in self.settled().scan_prefix([INDEX, status_byte(status)]) {
+            for entry in tree.scan_prefix([INDEX, status_byte(status)]) {
                 let (key, summary) = entry.map_err(backend)?;
                 let episode = key.get(1..).and_then(episode_of);
                 let parsed = episode.zip(std::str::from_utf8(&summary).ok()).and_then(|(id, text)| {
