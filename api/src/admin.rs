@@ -12,8 +12,9 @@ use crate::envelope::{Envelope, ok};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::QueryParams;
 
-/// How old an unreferenced blob must be before it goes, unless asked otherwise: long enough for
-/// any run in flight to commit the version that references what it wrote.
+/// How old an unreferenced blob must be before it goes, unless asked otherwise. Safety does not
+/// rest on it (the engine pins what runs, uploads and edits are about to commit, whatever the
+/// grace); it keeps recent blobs around for clients that hold their hashes.
 const DEFAULT_GRACE_S: u64 = 3600;
 
 /// `POST admin/gc` parameters.
@@ -36,7 +37,8 @@ pub(crate) struct GcReport {
     grace_s: u64,
 }
 
-/// Deletes the blobs no stored version and no series references, older than the grace period.
+/// Deletes the blobs that no stored version, episode input, series or recent upload (24 hours)
+/// references, that no commit on its way names, and that are older than the grace period.
 #[utoipa::path(
     post,
     path = "/api/v1/admin/gc",

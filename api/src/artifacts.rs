@@ -187,7 +187,7 @@ fn range_applies(headers: &HeaderMap, etag: &str) -> bool {
         (status = 404, description = "`artifact_not_found`", body = ErrorBody),
         (status = 416, description = "`range_not_satisfiable`: the range starts past the end (with the `length`)", body = ErrorBody,
             headers(("Content-Range" = String, description = "`bytes */LENGTH`"))),
-        (status = 500, description = "`internal`: the blob store failed", body = ErrorBody),
+        (status = 500, description = "`corrupt_artifact`: the stored bytes do not match the hash (damaged on disk); `internal`: the blob store failed", body = ErrorBody),
     ),
 )]
 pub(crate) async fn get(
@@ -226,6 +226,7 @@ pub(crate) async fn get(
             )
             .with_details(json!({"hash": hash})));
         }
+        Err(StoreError::Corrupt { .. }) => return Err(ApiError::corrupt_artifact(hash)),
         Err(e) => return Err(ApiError::internal(e)),
     };
     if not_modified(&headers, &etag) {

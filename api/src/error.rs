@@ -13,8 +13,9 @@
 //! | 415 | `unsupported_media_type` |
 //! | 416 | `range_not_satisfiable` |
 //! | 422 | `invalid_value` (with the field `path`), `invalid_screenplay` (with the `line`), `invalid_image`, `too_many_references`, `idempotency_key_reused` |
-//! | 500 | `internal` (a generic message; the cause is logged, never returned) |
+//! | 500 | `internal` (a generic message; the cause is logged, never returned), `corrupt_artifact` (a blob damaged on disk) |
 //! | 503 | `shutting_down` |
+//! | 507 | `insufficient_storage` (the disk is full: nothing was stored; retry once space is freed) |
 //!
 //! A 409 on a node carries the instance's current `state` and `current_version` in its details,
 //! so that a client can reload and decide again. The OpenAPI document lists the codes
@@ -76,6 +77,26 @@ impl ApiError {
             cause: Some(cause.to_string()),
             ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
         }
+    }
+
+    /// `507 insufficient_storage`: the disk is full; nothing was stored, and the same request
+    /// succeeds once space is freed.
+    pub fn insufficient_storage() -> Self {
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient_storage",
+            "the server's disk is full: nothing was stored; try again once space is freed",
+        )
+    }
+
+    /// `500 corrupt_artifact`: the stored blob does not match its hash (damaged on disk).
+    pub fn corrupt_artifact(hash: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "corrupt_artifact",
+            format!("artifact {hash} is damaged on the server's disk (its bytes do not match its hash)"),
+        )
+        .with_details(json!({"hash": hash.to_string()}))
     }
 
     /// The HTTP status.
@@ -219,12 +240,32 @@ impl From<EngineError> for ApiError {
                 version,
             } => Self::new(StatusCode::CONFLICT, "definition_unavailable", message)
                 .with_details(json!({"episode": episode, "workflow": workflow, "definition_version": version})),
-            EngineError::ShuttingDown | EngineError::Store(StoreError::Closed) => Self::new(
+            EngineError::MissingBlob(blob) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message)
+                .with_details(json!({"path": "", "reason": "the blob is not stored", "blob": blob})),
+            EngineError::Store(error) => Self::from(error),
+            EngineError::ShuttingDown => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",
                 "the server is shutting down",
             ),
-            EngineError::Definition(_) | EngineError::Store(_) => Self::internal(message),
+            EngineError::Definition(_) => Self::internal(message),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Closed => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the server is shutting down",
+            ),
+            StoreError::Full { .. } => Self {
+                cause: Some(error.to_string()),
+                ..Self::insufficient_storage()
+            },
+            other => Self::internal(other),
         }
     }
 }
@@ -285,6 +326,13 @@ mod tests {
                 EngineError::Store(StoreError::Backend("disk on fire".into())),
                 500,
                 "internal",
+            ),
+            (
+                EngineError::Store(StoreError::Full {
+                    context: "the journal".into(),
+                }),
+                507,
+                "insufficient_storage",
             ),
         ];
         for (error, status, code) in cases {

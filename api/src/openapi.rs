@@ -151,6 +151,13 @@ impl Modify for Conventions {
         for (path, item) in doc.paths.paths.iter_mut() {
             for (method, operation) in operations(item) {
                 middleware(path, &method, operation);
+                if method != Method::GET {
+                    add_error(
+                        operation,
+                        507,
+                        "`insufficient_storage`: the disk is full; nothing was stored, and the request succeeds once space is freed",
+                    );
+                }
             }
         }
     }
@@ -490,7 +497,9 @@ schema!(
             "too_many_references",
             "idempotency_key_reused",
             "internal",
+            "corrupt_artifact",
             "shutting_down",
+            "insufficient_storage",
         ],
     )
 );

@@ -4,8 +4,9 @@
 //! A body over the upload limit (10 MB unless configured) is `413 payload_too_large`; a type
 //! other than `image/png` or `image/jpeg`, or bytes that are not what the type says, is
 //! `415 unsupported_media_type`; an image that does not decode is `422 invalid_image`. An upload
-//! that nothing references is collected with the other unreferenced blobs after the grace
-//! period.
+//! that nothing references is kept for 24 hours (`showrunner_engine::UPLOAD_RETENTION`),
+//! whatever the grace of a collection, then collected with the other unreferenced blobs. A full
+//! disk is `507 insufficient_storage`.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
@@ -87,12 +88,8 @@ pub(crate) async fn store_image(state: &AppState, headers: &HeaderMap, body: Byt
             )
         })?;
     let bytes = body.len();
-    let reference = state
-        .engine
-        .blobs()
-        .put(body.to_vec())
-        .await
-        .map_err(ApiError::internal)?;
+    // Recorded as an upload: kept for a day (`UPLOAD_RETENTION`) while nothing references it.
+    let reference = state.engine.upload(body.to_vec(), None).await?;
     Ok(Upload {
         reference,
         url: format!("/api/v1/artifacts/{}", reference.0),

@@ -20,12 +20,15 @@ use crate::episode::Episode;
 use crate::error::{EngineError, Result, StoreError};
 use crate::events::Event;
 use crate::ids::{InstanceKey, Timestamp, now_ms};
+use crate::pins::{Pinned, PinningBlobs};
 use crate::run::{RunContext, ValueCache, execute};
 use crate::scheduler::Ticket;
 use crate::store::{Commit, EpisodeSnapshot};
 
 /// The most messages applied in one batch (one commit).
 const MAX_BATCH: usize = 4096;
+/// How long an episode waits after a failed commit before it recovers its work.
+const RECOVER_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Live events buffered per episode before a slow subscriber falls back to the store.
 const EVENT_BUFFER: usize = 1024;
 
@@ -57,6 +60,8 @@ pub(crate) enum Msg {
     Command {
         command: Command,
         reply: Option<oneshot::Sender<Result<()>>>,
+        /// Blobs the command's values name (a run's outputs), pinned until its commit resolved.
+        pins: Option<Pinned>,
     },
     /// The scheduler granted a slot of `resource`.
     Start { key: InstanceKey, resource: Resource },
@@ -82,6 +87,7 @@ impl Handle {
             .send(Msg::Command {
                 command,
                 reply: Some(reply),
+                pins: None,
             })
             .map_err(|_| EngineError::ShuttingDown)?;
         answer.await.map_err(|_| EngineError::ShuttingDown)?
@@ -180,9 +186,12 @@ impl Actor {
         let mut started: Vec<Resource> = Vec::new();
         let mut refused: Vec<Resource> = Vec::new();
         let mut stop = false;
+        // Dropped when this batch is done: after its commit resolved, or failed.
+        let mut pinned = Vec::new();
         for msg in batch.drain(..) {
             match msg {
-                Msg::Command { command, reply } => {
+                Msg::Command { command, reply, pins } => {
+                    pinned.extend(pins);
                     if let Command::Finished { key, attempt, .. } = &command
                         && self.runs.get(key).is_some_and(|(a, _)| a == attempt)
                     {
@@ -213,9 +222,10 @@ impl Actor {
                     self.reload();
                     for (_, result) in &mut replies {
                         if result.is_ok() {
-                            *result = Err(EngineError::Store(StoreError::Backend(error.to_string())));
+                            *result = Err(EngineError::Store(error.for_caller()));
                         }
                     }
+                    self.recover_later();
                     for resource in started {
                         self.shared.release(resource);
                     }
@@ -234,6 +244,7 @@ impl Actor {
         for reader in readers {
             reader(&self.episode);
         }
+        drop(pinned);
         !stop
     }
 
@@ -255,6 +266,22 @@ impl Actor {
         self.shared.store.commit(commit).await?;
         self.runnable = Some(runnable);
         Ok(events)
+    }
+
+    /// After a failed commit (a full disk): what it carried is lost (a run's result, the
+    /// queueing of the next runs), so the episode recovers as after a restart, in a moment, and
+    /// again after each failure until a commit goes through: work resumes by itself once space
+    /// is freed.
+    fn recover_later(&self) {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(RECOVER_AFTER_FAILURE).await;
+            let _ = tx.send(Msg::Command {
+                command: Command::Recover,
+                reply: None,
+                pins: None,
+            });
+        });
     }
 
     /// Puts the episode back to what the store holds, after a failed commit.
@@ -297,6 +324,7 @@ impl Actor {
                         let _ = tx.send(Msg::Command {
                             command: Command::RetryDue { key },
                             reply: None,
+                            pins: None,
                         });
                     });
                 }
@@ -326,14 +354,20 @@ impl Actor {
                     message,
                 },
                 reply: None,
+                pins: None,
             });
         };
+        // Every blob the run writes stays pinned until the commit of its result resolved.
+        let pinned = self.shared.pins.hold([]);
         let cx = RunContext {
             episode: self.episode.id(),
             episode_input: Arc::new(self.episode.header().input.clone()),
             store: self.shared.store.clone(),
             cache: self.cache.clone(),
-            blobs: self.shared.blobs.clone(),
+            blobs: Arc::new(PinningBlobs {
+                inner: self.shared.blobs.clone(),
+                pinned: pinned.clone(),
+            }),
             cancel: token,
             progress: Arc::new(progress),
         };
@@ -349,6 +383,7 @@ impl Actor {
                     result,
                 },
                 reply: None,
+                pins: Some(pinned),
             });
             shared.release(spec.resource_ref());
         }));

@@ -1,7 +1,7 @@
 //! The engine: the registry of workflow definitions, the episode actors, the scheduler, and the
 //! API that workflows, the CLI and the HTTP facade call.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -15,10 +15,11 @@ use crate::episode::Episode;
 use crate::error::{EngineError, Result};
 use crate::events::{Event, Speaker};
 use crate::ids::{EpisodeId, InstanceKey, SeriesId, now_ms};
+use crate::pins::Pins;
 use crate::record::{EpisodeStatus, InstanceRecord};
 use crate::recovery::RecoveryReport;
 use crate::scheduler::{Scheduler, Ticket};
-use crate::store::{BlobRef, BlobStore, Commit, EpisodeSnapshot, GcStats, Store};
+use crate::store::{BlobRef, BlobStore, Commit, EpisodeSnapshot, Store};
 use crate::subscription::EventStream;
 
 /// Engine settings.
@@ -57,6 +58,10 @@ pub(crate) struct Shared {
     actors: Mutex<Vec<JoinHandle<()>>>,
     /// Serialises series updates, so that a revision check and its write are one step.
     pub(crate) series_writes: tokio::sync::Mutex<()>,
+    /// Blobs written or named for commits that have not resolved yet (see [`crate::pins`]).
+    pub(crate) pins: Arc<Pins>,
+    /// One blob collection at a time.
+    pub(crate) collecting: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -159,6 +164,8 @@ impl Engine {
             scheduler: Mutex::new(Scheduler::new(&config.limits)),
             actors: Mutex::new(Vec::new()),
             series_writes: tokio::sync::Mutex::new(()),
+            pins: Arc::default(),
+            collecting: tokio::sync::Mutex::new(()),
         });
         let engine = Self { shared };
         for def in definitions {
@@ -221,6 +228,7 @@ impl Engine {
         let def = self
             .workflow(workflow)
             .ok_or_else(|| EngineError::UnknownWorkflow(workflow.to_owned()))?;
+        let _pinned = self.pin_existing(&input).await?;
         let id = EpisodeId::generate();
         let (mut episode, changes) = Episode::create(&def, id, input, seed, now_ms());
         if let Some(series) = series {
@@ -257,6 +265,14 @@ impl Engine {
         let source = handle.read(|e| e.clone()).await?;
         let id = EpisodeId::generate();
         let (forked, mut changes) = source.fork(&handle.def, id, now_ms());
+        // The source may be deleted meanwhile: its blobs are pinned until the fork is durable.
+        let mut blobs = BlobRef::find_all(&forked.header().input);
+        blobs.extend(
+            forked
+                .instances()
+                .flat_map(|r| r.versions.iter().flat_map(|v| v.blobs.iter().copied())),
+        );
+        let _pinned = self.pin_blobs(blobs).await?;
         for record in forked.instances() {
             for version in &record.versions {
                 let value = self.shared.store.version_value(episode, &record.key, version.n)?;
@@ -366,6 +382,7 @@ impl Engine {
         value: Value,
         base_version: Option<u32>,
     ) -> Result<()> {
+        let _pinned = self.pin_existing(&value).await?;
         self.command(
             episode,
             Command::Edit {
@@ -497,28 +514,6 @@ impl Engine {
             }
             snapshot = self.snapshot(episode).await?;
         }
-    }
-
-    /// Deletes blobs that no stored version and no series references and that are older than
-    /// `grace`.
-    pub async fn collect_garbage(&self, grace: Duration) -> Result<GcStats> {
-        let mut live = HashSet::new();
-        for loaded in self.shared.store.load_episodes(&[])? {
-            let Ok(episode) = loaded else {
-                // A corrupt episode's blobs cannot be told apart: keep everything this round.
-                return Ok(GcStats::default());
-            };
-            for record in &episode.instances {
-                for version in &record.versions {
-                    live.extend(version.blobs.iter().copied());
-                }
-            }
-        }
-        // Reference images of series characters.
-        for series in self.shared.store.all_series()? {
-            live.extend(BlobRef::find_all(&series.content));
-        }
-        Ok(self.shared.blobs.collect(&live, grace).await?)
     }
 
     /// The blob store nodes write to.

@@ -78,6 +78,13 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The file system is full (or the quota spent): the write did not take effect, and the
+    /// store stays usable; the same write succeeds once space is freed.
+    #[error("no space left for {context}")]
+    Full {
+        /// What was being written.
+        context: String,
+    },
     /// The storage backend failed.
     #[error("storage backend: {0}")]
     Backend(String),
@@ -103,6 +110,45 @@ pub enum StoreError {
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,
+    /// Another process has the store open.
+    #[error("the store at {path} is in use by {}", .pid.map_or_else(|| "another process".to_owned(), |pid| format!("process {pid}")))]
+    InUse {
+        /// The store's directory.
+        path: String,
+        /// The process that holds it, when its lock file says.
+        pid: Option<u32>,
+    },
+}
+
+impl StoreError {
+    /// An I/O failure while doing `context`: [`StoreError::Full`] when the file system is full or
+    /// the quota spent, else [`StoreError::Io`].
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        let context = context.into();
+        match source.kind() {
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => Self::Full { context },
+            _ => Self::Io { context, source },
+        }
+    }
+}
+
+impl StoreError {
+    /// The same failure for one more caller (the commits of one group share one): the variants
+    /// a caller acts on are kept, the others become [`StoreError::Backend`] with the message.
+    pub fn for_caller(&self) -> Self {
+        match self {
+            Self::Full { context } => Self::Full {
+                context: context.clone(),
+            },
+            Self::Closed => Self::Closed,
+            Self::InUse { path, pid } => Self::InUse {
+                path: path.clone(),
+                pid: *pid,
+            },
+            other => Self::Backend(other.to_string()),
+        }
+    }
 }
 
 /// Why a node run failed; the variant decides whether the retry policy applies.
@@ -196,6 +242,9 @@ pub enum EngineError {
         /// The current revision.
         current: u32,
     },
+    /// A value names a blob that is not stored (never uploaded, or collected); nothing changed.
+    #[error("{0} is not stored (upload it first)")]
+    MissingBlob(crate::store::BlobRef),
     /// An episode input that cannot be used (a series needs an object to join).
     #[error("invalid episode input: {0}")]
     InvalidInput(String),

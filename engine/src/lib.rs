@@ -36,6 +36,7 @@
 //! ```
 
 mod actor;
+mod collection;
 mod command;
 mod definition;
 mod engine;
@@ -46,6 +47,7 @@ mod fingerprint;
 mod ids;
 mod lifecycle;
 mod node;
+mod pins;
 mod record;
 mod recovery;
 mod retry;
@@ -58,6 +60,7 @@ mod subscription;
 #[cfg(test)]
 mod tests;
 
+pub use collection::UPLOAD_RETENTION;
 pub use command::{Changes, Command, Effect, InputSource, Produced, RunSpec};
 pub use definition::{
     Escalation, Gate, GateKind, NodeKind, NodeSpec, Read, Resource, RetryPolicy, WorkflowBuilder, WorkflowDef,
@@ -70,11 +73,14 @@ pub use fingerprint::{fingerprint, value_hash};
 pub use ids::{ContentHash, EpisodeId, InstanceKey, SeriesId, Timestamp, now_ms};
 pub use lifecycle::{LifecycleInput, NodeState};
 pub use node::{DynNode, Node, NodeCtx};
-pub use record::{Author, EpisodeRecord, EpisodeStatus, InstanceRecord, ItemMeta, ReadKey, SeriesRecord, VersionMeta};
+pub use record::{
+    Author, EpisodeRecord, EpisodeStatus, InstanceRecord, ItemMeta, ReadKey, SeriesRecord, UploadRecord, VersionMeta,
+};
 pub use recovery::{RecoveryReport, UnknownDefinition};
 pub use retry::backoff;
 pub use scheduler::{Scheduler, Ticket};
 pub use store::{
-    BlobRef, BlobStore, Commit, DefinitionUse, EpisodeSnapshot, EpisodeSummary, GcStats, LoadFailure, NewVersion, Store,
+    BlobRef, BlobStore, Commit, DefinitionUse, EpisodeSnapshot, EpisodeSummary, GcStats, LoadFailure, NewVersion,
+    Store, Sweep,
 };
 pub use subscription::EventStream;

@@ -254,3 +254,17 @@ pub struct SeriesRecord {
     /// When it last changed.
     pub updated_at: Timestamp,
 }
+
+/// An uploaded blob (a reference image), recorded so that a client that was told it is stored
+/// can still name it in a series for a while although nothing references it yet: garbage
+/// collection keeps an upload for [`crate::UPLOAD_RETENTION`] whatever the grace it is given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    /// The blob.
+    pub blob: ContentHash,
+    /// When it was uploaded.
+    pub created_at: Timestamp,
+    /// Who uploaded it (the owner of the API key), when keys have owners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}

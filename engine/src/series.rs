@@ -22,8 +22,11 @@ pub(crate) fn as_input(series: &SeriesRecord) -> Value {
 }
 
 impl Engine {
-    /// Creates a series; returns it once durable.
+    /// Creates a series; returns it once durable. A blob that `content` names and that is not
+    /// stored is [`EngineError::MissingBlob`].
     pub async fn create_series(&self, title: String, content: Value) -> Result<SeriesRecord> {
+        // The blobs it names exist, and stay until the record is durable.
+        let _pinned = self.pin_existing(&content).await?;
         let now = now_ms();
         let record = SeriesRecord {
             id: SeriesId::generate(),
@@ -39,7 +42,8 @@ impl Engine {
 
     /// Replaces a series' title and content. `revision` must be the current one (optimistic
     /// concurrency: two people editing the same bible cannot overwrite each other unseen).
-    /// Episodes already made keep the content they were made with.
+    /// Episodes already made keep the content they were made with. A blob that `content` names
+    /// and that is not stored is [`EngineError::MissingBlob`].
     pub async fn update_series(
         &self,
         id: SeriesId,
@@ -47,6 +51,7 @@ impl Engine {
         title: String,
         content: Value,
     ) -> Result<SeriesRecord> {
+        let _pinned = self.pin_existing(&content).await?;
         let _write = self.shared.series_writes.lock().await;
         let mut record = self.series(id)?;
         if record.revision != revision {

@@ -8,7 +8,6 @@
 //! - [`BlobStore::put`] is durable when it resolves, so a blob is on disk before the commit that
 //!   references it.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +18,7 @@ use serde_json::Value;
 use crate::error::StoreError;
 use crate::events::Event;
 use crate::ids::{ContentHash, EpisodeId, InstanceKey, SeriesId};
-use crate::record::{EpisodeRecord, EpisodeStatus, InstanceRecord, SeriesRecord, VersionMeta};
+use crate::record::{EpisodeRecord, EpisodeStatus, InstanceRecord, SeriesRecord, UploadRecord, VersionMeta};
 
 /// One atomic, durable write of an episode's changes.
 #[derive(Debug, Clone)]
@@ -175,6 +174,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes a series; resolves once durable. Its episodes keep the copy they were made with.
     async fn delete_series(&self, id: SeriesId) -> Result<(), StoreError>;
+
+    /// Records an upload; resolves once durable. Uploading the same blob again adds a record.
+    async fn put_upload(&self, upload: &UploadRecord) -> Result<(), StoreError>;
+
+    /// Every upload record.
+    fn uploads(&self) -> Result<Vec<UploadRecord>, StoreError>;
+
+    /// Deletes this record of an upload (not a later upload of the same blob); resolves once
+    /// durable.
+    async fn delete_upload(&self, upload: &UploadRecord) -> Result<(), StoreError>;
 }
 
 /// A reference to a blob, as it appears inside node outputs: the string `blob:<64 hex digits>`.
@@ -254,7 +263,14 @@ pub trait BlobStore: Send + Sync + 'static {
     /// True when the blob is stored.
     async fn contains(&self, blob: BlobRef) -> Result<bool, StoreError>;
 
-    /// Deletes every blob not in `live` that is older than `grace` (younger ones may belong to a
-    /// run whose commit has not landed yet).
-    async fn collect(&self, live: &HashSet<ContentHash>, grace: Duration) -> Result<GcStats, StoreError>;
+    /// Offers every blob older than `grace` to `sweep`, which deletes the ones nothing needs
+    /// (see [`Sweep`]); a blob already gone is not an error.
+    async fn collect(&self, sweep: Arc<dyn Sweep>, grace: Duration) -> Result<GcStats, StoreError>;
+}
+
+/// The engine's side of a collection: decides, blob by blob, whether it may go.
+pub trait Sweep: Send + Sync {
+    /// Calls `remove` when `blob` may be deleted, holding what keeps a concurrent put from
+    /// pinning it meanwhile; returns whether it was removed.
+    fn sweep(&self, blob: ContentHash, remove: &mut dyn FnMut() -> Result<(), StoreError>) -> Result<bool, StoreError>;
 }

@@ -18,14 +18,14 @@
 
 mod installed;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Cursor;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde_json::json;
-use showrunner_engine::{BlobRef, BlobStore, ContentHash, DynNode, GcStats, InstanceKey, NodeCtx, StoreError};
+use showrunner_engine::{BlobRef, BlobStore, ContentHash, DynNode, GcStats, InstanceKey, NodeCtx, StoreError, Sweep};
 use showrunner_nodes::backend::VideoModel;
 use showrunner_nodes::model::{Angle, Camera, Clip, Movement, ScriptLine, Settings, Shot, ShotType, Video};
 use showrunner_nodes::onnx::Device;
@@ -240,7 +240,7 @@ impl BlobStore for MemoryBlobs {
         Ok(self.0.lock().expect("blobs").contains_key(&blob.0))
     }
 
-    async fn collect(&self, _live: &HashSet<ContentHash>, _grace: Duration) -> Result<GcStats, StoreError> {
+    async fn collect(&self, _sweep: Arc<dyn Sweep>, _grace: Duration) -> Result<GcStats, StoreError> {
         Ok(GcStats::default())
     }
 }

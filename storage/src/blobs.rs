@@ -3,18 +3,28 @@
 //! A blob is written to a temporary file, fsynced, renamed to `blobs/<hash>` and the directory
 //! fsynced, so a blob name on disk always holds the whole blob, and a blob is durable before the
 //! commit that references it. Reads verify the hash.
+//!
+//! Temporary files are named `<pid>-<n>`: a collection never touches them (a put in flight owns
+//! its file, and a failed put removes its own); opening the store removes those of other
+//! processes, left by a crash mid-write. Which blobs a collection may delete is the engine's
+//! call ([`Sweep`]); a full file system is [`StoreError::Full`], with nothing left behind.
 
-use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use crate::group_commit::{SLED_RESERVE, free_space};
 use async_trait::async_trait;
-use showrunner_engine::{BlobRef, BlobStore, ContentHash, GcStats, StoreError};
+use showrunner_engine::{BlobRef, BlobStore, ContentHash, GcStats, StoreError, Sweep};
 
 const TMP_DIR: &str = "tmp";
+
+/// Free space a blob write leaves on its file system: twice what the store keeps for sled
+/// ([`SLED_RESERVE`]), so that on a shared disk blobs run out first and commits go on a while.
+const BLOB_RESERVE: u64 = 2 * SLED_RESERVE;
 
 /// Blobs as files under one directory.
 #[derive(Debug)]
@@ -25,7 +35,7 @@ pub struct FsBlobStore {
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
     let context = context.into();
-    move |source| StoreError::Io { context, source }
+    move |source| StoreError::io(context, source)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
@@ -46,7 +56,16 @@ impl FsBlobStore {
     /// Opens (creating if needed) a blob store in `dir`.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let dir = dir.into();
-        fs::create_dir_all(dir.join(TMP_DIR)).map_err(io(format!("creating {}", dir.display())))?;
+        let tmp = dir.join(TMP_DIR);
+        fs::create_dir_all(&tmp).map_err(io(format!("creating {}", dir.display())))?;
+        // Left by a crash mid-write: no process writes them any more.
+        let ours = format!("{}-", std::process::id());
+        let entries = fs::read_dir(&tmp).map_err(io(format!("listing {}", tmp.display())))?;
+        for entry in entries.flatten() {
+            if !entry.file_name().to_string_lossy().starts_with(&ours) {
+                remove(&entry.path())?;
+            }
+        }
         Ok(Self {
             dir,
             counter: AtomicU64::new(0),
@@ -64,13 +83,26 @@ impl FsBlobStore {
         if target.exists() {
             return Ok(BlobRef(hash));
         }
+        // Blobs stop short of the space the store keeps for its own writes.
+        if free_space(dir).is_some_and(|free| free < bytes.len() as u64 + BLOB_RESERVE) {
+            return Err(StoreError::Full {
+                context: format!("blob {hash}"),
+            });
+        }
         let tmp = dir.join(TMP_DIR).join(tmp_name);
-        let mut file = File::create(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
-        file.write_all(bytes)
-            .map_err(io(format!("writing {}", tmp.display())))?;
-        file.sync_all().map_err(io(format!("syncing {}", tmp.display())))?;
-        drop(file);
-        fs::rename(&tmp, &target).map_err(io(format!("renaming into {}", target.display())))?;
+        let written = File::create(&tmp)
+            .map_err(io(format!("creating {}", tmp.display())))
+            .and_then(|mut file| {
+                file.write_all(bytes)
+                    .map_err(io(format!("writing {}", tmp.display())))?;
+                file.sync_all().map_err(io(format!("syncing {}", tmp.display())))
+            })
+            .and_then(|()| fs::rename(&tmp, &target).map_err(io(format!("renaming into {}", target.display()))));
+        if let Err(e) = written {
+            // A full disk leaves no half-written file behind to take the space.
+            let _ = remove(&tmp);
+            return Err(e);
+        }
         sync_dir(dir)?;
         Ok(BlobRef(hash))
     }
@@ -111,17 +143,10 @@ impl BlobStore for FsBlobStore {
         blocking(move || Ok(path.exists())).await
     }
 
-    async fn collect(&self, live: &HashSet<ContentHash>, grace: Duration) -> Result<GcStats, StoreError> {
+    async fn collect(&self, sweep: Arc<dyn Sweep>, grace: Duration) -> Result<GcStats, StoreError> {
         let dir = self.dir.clone();
-        let live = live.clone();
         blocking(move || {
             let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
-            let old = |path: &Path| {
-                fs::metadata(path)
-                    .and_then(|m| m.modified())
-                    .map(|t| t < cutoff)
-                    .unwrap_or(false)
-            };
             let mut stats = GcStats::default();
             let entries = fs::read_dir(&dir).map_err(io(format!("listing {}", dir.display())))?;
             for entry in entries {
@@ -131,20 +156,12 @@ impl BlobStore for FsBlobStore {
                     continue;
                 };
                 let path = entry.path();
-                if live.contains(&hash) || !old(&path) {
-                    stats.kept += 1;
-                } else {
-                    fs::remove_file(&path).map_err(io(format!("removing {}", path.display())))?;
+                // A blob gone since the listing has no age: nothing to do.
+                let old = fs::metadata(&path).and_then(|m| m.modified()).is_ok_and(|t| t < cutoff);
+                if old && sweep.sweep(hash, &mut || remove(&path))? {
                     stats.removed += 1;
-                }
-            }
-            // Temporary files left by a crash mid-write.
-            let tmp = dir.join(TMP_DIR);
-            if let Ok(entries) = fs::read_dir(&tmp) {
-                for entry in entries.flatten() {
-                    if old(&entry.path()) {
-                        let _ = fs::remove_file(entry.path());
-                    }
+                } else {
+                    stats.kept += 1;
                 }
             }
             sync_dir(&dir)?;
@@ -154,9 +171,37 @@ impl BlobStore for FsBlobStore {
     }
 }
 
+/// Removes a file; one already gone is fine.
+fn remove(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(StoreError::io(format!("removing {}", path.display()), e))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
+
+    /// Sweeps every blob outside a set.
+    struct Live(HashSet<ContentHash>);
+
+    impl Sweep for Live {
+        fn sweep(
+            &self,
+            blob: ContentHash,
+            remove: &mut dyn FnMut() -> Result<(), StoreError>,
+        ) -> Result<bool, StoreError> {
+            if self.0.contains(&blob) {
+                return Ok(false);
+            }
+            remove().map(|()| true)
+        }
+    }
 
     #[tokio::test]
     async fn put_get_dedup_and_collect() {
@@ -167,17 +212,17 @@ mod tests {
         let b = store.put(b"frame b".to_vec()).await.expect("put");
         assert_eq!(a, again);
         assert_eq!(store.get(a).await.expect("get"), b"frame a");
-        let live = HashSet::from([a.0]);
+        let live = Arc::new(Live(HashSet::from([a.0])));
         // Too young: nothing is removed yet.
         assert_eq!(
             store
-                .collect(&live, Duration::from_secs(3600))
+                .collect(live.clone(), Duration::from_secs(3600))
                 .await
                 .expect("gc")
                 .removed,
             0
         );
-        let stats = store.collect(&live, Duration::ZERO).await.expect("gc");
+        let stats = store.collect(live, Duration::ZERO).await.expect("gc");
         assert_eq!(stats, GcStats { removed: 1, kept: 1 });
         assert!(store.contains(a).await.expect("contains"));
         assert!(!store.contains(b).await.expect("contains"));

@@ -359,6 +359,8 @@ pub(crate) fn apply(tree: &sled::Tree, visible: &Visibility, ops: Vec<Op>) -> Re
 /// `blobs/` without any sync. So after sled's flush the writer calls `fdatasync` on the log file
 /// and, when the blob directory changed, `fsync` on the new blob files and the directory.
 pub(crate) struct DurableFiles {
+    /// The store's directory.
+    dir: PathBuf,
     log: File,
     blobs: PathBuf,
     blobs_seen: Option<SystemTime>,
@@ -378,6 +380,7 @@ impl DurableFiles {
                 source,
             })?;
         Ok(Self {
+            dir: path.to_owned(),
             log,
             blobs: path.join("blobs"),
             blobs_seen: None,
@@ -425,6 +428,18 @@ type Pending = Mutex<HashMap<Vec<u8>, (u64, Option<Vec<u8>>)>>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Free space kept for sled beyond twice what the journal holds: what its write-back and its
+/// snapshots may need. [`crate::FsBlobStore`] keeps more free (`BLOB_RESERVE`), so that blobs
+/// run out before commits do.
+pub(crate) const SLED_RESERVE: u64 = 2 << 20;
+
+/// The bytes free for an unprivileged writer on the file system that holds `path`; `None` when
+/// that cannot be told (the check is then skipped).
+pub(crate) fn free_space(path: &Path) -> Option<u64> {
+    let stat = rustix::fs::statvfs(path).ok()?;
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 /// Groups the applier may fall behind the writer before the writer waits for it.
@@ -483,6 +498,15 @@ impl Writer {
             answer(jobs, &Err(StoreError::Closed));
             return;
         };
+        let size: u64 = jobs
+            .iter()
+            .flat_map(|job| &job.ops)
+            .map(|(k, v)| (9 + k.len() + v.as_ref().map_or(0, Vec::len)) as u64)
+            .sum();
+        if let Err(e) = self.make_room(&to_apply, size) {
+            answer(jobs, &Err(e));
+            return;
+        }
         self.number += 1;
         let number = self.number;
         let (ops, tracked) = match group_ops(&self.tree, &self.pending, &mut jobs) {
@@ -500,6 +524,12 @@ impl Writer {
                 .map_err(|e| std::io::Error::other(e.to_string()));
         }
         match appended {
+            Ok(Appended::NoSpace) => answer(
+                jobs,
+                &Err(StoreError::Full {
+                    context: "the store's journal".into(),
+                }),
+            ),
             Ok(Appended::Durable) => {
                 let tracked = {
                     let mut pending = lock(&self.pending);
@@ -532,6 +562,33 @@ impl Writer {
             // Whether the record reached the disk is unknown: it may be replayed on the next
             // open, or not. Answering either way could be a lie.
             Err(e) => stop(&format!("appending to the journal failed: {e}")),
+        }
+    }
+
+    /// Makes sure a group of about `size` bytes can be written with room left for sled's own
+    /// writes: sled cannot take a full disk (its first failed write fails every later call until
+    /// it is opened again), so the journal refuses a group, with [`StoreError::Full`], before
+    /// sled could run out. When space is short, a checkpoint first lets sled write back what the
+    /// journal holds while there is room, so what it may still need to write stays small.
+    fn make_room(&mut self, to_apply: &mpsc::SyncSender<ToApply>, size: u64) -> Result<(), StoreError> {
+        let need = |pending: u64| 2 * (pending + size) + SLED_RESERVE;
+        let Some(free) = free_space(&self.files.dir) else {
+            return Ok(());
+        };
+        if free >= need(self.journal.pending_bytes()) {
+            return Ok(());
+        }
+        if !self.journal.is_empty() {
+            drain(to_apply);
+            if let Err(e) = checkpoint(&self.db, &mut self.files, &mut self.journal) {
+                stop(&format!("a checkpoint to make room failed: {e}"));
+            }
+        }
+        match free_space(&self.files.dir) {
+            Some(free) if free < need(0) => Err(StoreError::Full {
+                context: "the store".into(),
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -604,7 +661,7 @@ fn answer(jobs: Vec<Job>, result: &Result<(), StoreError>) {
     for job in jobs {
         let _ = job.reply.send(match result {
             Ok(()) => Ok(()),
-            Err(e) => Err(StoreError::Backend(e.to_string())),
+            Err(e) => Err(e.for_caller()),
         });
     }
 }

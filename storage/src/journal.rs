@@ -65,6 +65,9 @@ pub(crate) enum Appended {
     Full,
     /// The record is larger than the journal can ever be: write it another way.
     TooLarge,
+    /// The file system has no room to grow the journal: nothing was written, the journal is as
+    /// it was (a full disk is seen before anything is half-written).
+    NoSpace,
 }
 
 fn checksum(parts: &[&[u8]]) -> [u8; 8] {
@@ -226,7 +229,14 @@ impl Journal {
             if self.len >= MAX_LEN {
                 return Ok(Appended::Full);
             }
-            self.grow(self.end + need)?;
+            if let Err(e) = self.grow(self.end + need) {
+                if !full(&e) {
+                    return Err(e);
+                }
+                // Give back what the failed growth took: the records so far are untouched.
+                self.file.set_len(self.len)?;
+                return Ok(Appended::NoSpace);
+            }
         }
         let mut record = Vec::with_capacity(need as usize);
         let len = (payload.len() as u32).to_le_bytes();
@@ -265,10 +275,20 @@ impl Journal {
         Ok(())
     }
 
+    /// The bytes of records waiting for a checkpoint.
+    pub(crate) fn pending_bytes(&self) -> u64 {
+        self.end - HEADER_LEN
+    }
+
     /// True when records are waiting for a checkpoint.
     pub(crate) fn is_empty(&self) -> bool {
         self.end == HEADER_LEN
     }
+}
+
+/// True for the errors of a full file system (or a spent quota).
+pub(crate) fn full(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
 }
 
 fn write_zeros(file: &File, from: u64, to: u64) -> io::Result<()> {
@@ -354,7 +374,7 @@ mod tests {
             match journal.append(&[op("chunk", Some(&chunk))]).expect("append") {
                 Appended::Durable => appended += 1,
                 Appended::Full => break,
-                Appended::TooLarge => panic!("an 8 MiB record fits"),
+                Appended::TooLarge | Appended::NoSpace => panic!("an 8 MiB record fits"),
             }
         }
         assert!(appended >= 6, "{appended}");

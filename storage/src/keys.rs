@@ -15,6 +15,7 @@
 //! v <episode:16> <node> 0x00 <item> 0x00 <n:4 BE> → version value (JSON), when not inline
 //! e <episode:16> <seq:8 BE>                  → event (JSON)
 //! r <series:16>                              → series record (JSON)
+//! u <blob:32> <created_at:8 BE>               → upload record (JSON)
 //! ```
 //! Versions are immutable, so their metadata is written once under its own key and an instance
 //! snapshot stays small however many versions it has. A small value (a blob reference, a short
@@ -27,7 +28,7 @@
 //! scan finds everything of one episode. Node keys cannot hold 0x00 (the engine allows only
 //! `[A-Za-z0-9_-]`), so the separator is unambiguous; a missing item is an empty string.
 
-use showrunner_engine::{EpisodeId, EpisodeStatus, InstanceKey, SeriesId};
+use showrunner_engine::{ContentHash, EpisodeId, EpisodeStatus, InstanceKey, SeriesId};
 use ulid_bytes::{from_bytes, to_bytes};
 
 pub(crate) const FORMAT: &[u8] = b"mformat";
@@ -42,6 +43,7 @@ pub(crate) const INSTANCE: u8 = b'i';
 pub(crate) const VALUE: u8 = b'v';
 pub(crate) const EVENT: u8 = b'e';
 pub(crate) const SERIES: u8 = b'r';
+pub(crate) const UPLOAD: u8 = b'u';
 
 mod ulid_bytes {
     use showrunner_engine::EpisodeId;
@@ -65,6 +67,15 @@ pub(crate) fn episode_key(prefix: u8, episode: EpisodeId) -> Vec<u8> {
 }
 
 /// The key of a series record.
+/// The key of one upload record: the same blob uploaded twice has two.
+pub(crate) fn upload_key(blob: ContentHash, created_at: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(41);
+    k.push(UPLOAD);
+    k.extend_from_slice(&blob.0);
+    k.extend_from_slice(&created_at.to_be_bytes());
+    k
+}
+
 pub(crate) fn series_key(series: SeriesId) -> Vec<u8> {
     let mut k = Vec::with_capacity(17);
     k.push(SERIES);

@@ -28,6 +28,7 @@ mod blobs;
 mod group_commit;
 mod journal;
 mod keys;
+mod lock;
 mod sled_store;
 
 pub use blobs::FsBlobStore;

@@ -10,15 +10,16 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use showrunner_engine::{
     Commit, DefinitionUse, EpisodeId, EpisodeRecord, EpisodeSnapshot, EpisodeStatus, EpisodeSummary, Event,
-    InstanceKey, InstanceRecord, LoadFailure, SeriesId, SeriesRecord, Store, StoreError, VersionMeta,
+    InstanceKey, InstanceRecord, LoadFailure, SeriesId, SeriesRecord, Store, StoreError, UploadRecord, VersionMeta,
 };
 
 use crate::group_commit::{CommitStats, DurableFiles, GroupCommit, Op, Visibility, apply, checkpoint};
 use crate::journal::Journal;
 use crate::keys::{
-    DEFINITION, EVENT, FORMAT, HEADER, INDEX, INPUT, INSTANCE, META, SERIES, VALUE, WORK, episode_key, episode_of,
-    event_key, instance_key, meta_key, series_key, status_byte, value_key, version_instance,
+    DEFINITION, EVENT, FORMAT, HEADER, INDEX, INPUT, INSTANCE, META, SERIES, UPLOAD, VALUE, WORK, episode_key,
+    episode_of, event_key, instance_key, meta_key, series_key, status_byte, upload_key, value_key, version_instance,
 };
+use crate::lock::StoreLock;
 
 /// The store format this build reads and writes: 3, sled with a write-ahead journal and small
 /// version values kept beside their metadata. Stores of format 1 (before the journal) and 2
@@ -46,6 +47,8 @@ pub struct SledStore {
     /// The group-commit writer; it holds its own handle on the database, and dropping it lets
     /// the queued commits finish first.
     writer: GroupCommit,
+    /// One process per store; dropped last.
+    _lock: StoreLock,
 }
 
 fn backend(e: sled::Error) -> StoreError {
@@ -83,6 +86,7 @@ impl SledStore {
     /// version is refused with [`StoreError::UnknownFormat`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
+        let lock = StoreLock::take(path)?;
         let config = sled::Config::new()
             .path(path)
             .cache_capacity(256 << 20)
@@ -138,7 +142,12 @@ impl SledStore {
             tracing::info!(records = replayed, "replayed the journal");
         }
         let writer = GroupCommit::start(db, tree.clone(), visible.clone(), files, journal)?;
-        Ok(Self { tree, visible, writer })
+        Ok(Self {
+            tree,
+            visible,
+            writer,
+            _lock: lock,
+        })
     }
 
     /// How many commits were made durable, and with how many flushes.
@@ -458,6 +467,24 @@ impl Store for SledStore {
 
     async fn delete_series(&self, id: SeriesId) -> Result<(), StoreError> {
         self.writer.submit(vec![(series_key(id), None)], None).await
+    }
+
+    async fn put_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
+        let ops = vec![(upload_key(upload.blob, upload.created_at), Some(encode(upload)?))];
+        self.writer.submit(ops, None).await
+    }
+
+    fn uploads(&self) -> Result<Vec<UploadRecord>, StoreError> {
+        self.settled()
+            .scan_prefix([UPLOAD])
+            .values()
+            .map(|bytes| decode(&bytes.map_err(backend)?, None, "an upload record"))
+            .collect()
+    }
+
+    async fn delete_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
+        let ops = vec![(upload_key(upload.blob, upload.created_at), None)];
+        self.writer.submit(ops, None).await
     }
 }
 
