@@ -17,7 +17,10 @@
 //! sled's files and empties the journal.
 //!
 //! When a write's fate is unknown — the journal's sync failed, or a durable group cannot be
-//! applied — the process stops rather than answer: the next open replays the journal.
+//! applied — the process stops rather than answer: the next open replays the journal. A full
+//! disk is not that case: it is seen before anything is written (free space is checked against
+//! what the group and sled's write-back need, and the journal grows into zeros written ahead),
+//! and the group is refused with `StoreError::Full`; the store stays usable.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -435,6 +438,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// run out before commits do.
 pub(crate) const SLED_RESERVE: u64 = 2 << 20;
 
+/// The free space kept for sled while the journal holds `journaled` bytes it has not written
+/// back: twice those (sled writes pages, not only the changes) and [`SLED_RESERVE`].
+fn room(journaled: u64) -> u64 {
+    2 * journaled + SLED_RESERVE
+}
+
 /// The bytes free for an unprivileged writer on the file system that holds `path`; `None` when
 /// that cannot be told (the check is then skipped).
 pub(crate) fn free_space(path: &Path) -> Option<u64> {
@@ -517,6 +526,12 @@ impl Writer {
             }
         };
         let mut appended = self.journal.append(&ops);
+        if matches!(appended, Ok(Appended::Full))
+            && free_space(&self.files.dir).is_some_and(|free| free < room(self.journal.pending_bytes()))
+        {
+            // A checkpoint now could run sled out of space: refuse until space comes back.
+            appended = Ok(Appended::NoSpace);
+        }
         if matches!(appended, Ok(Appended::Full)) {
             drain(&to_apply);
             appended = checkpoint(&self.db, &mut self.files, &mut self.journal)
@@ -568,26 +583,34 @@ impl Writer {
     /// Makes sure a group of about `size` bytes can be written with room left for sled's own
     /// writes: sled cannot take a full disk (its first failed write fails every later call until
     /// it is opened again), so the journal refuses a group, with [`StoreError::Full`], before
-    /// sled could run out. When space is short, a checkpoint first lets sled write back what the
-    /// journal holds while there is room, so what it may still need to write stays small.
+    /// sled could run out. The room sled needs to write back what the journal holds is
+    /// `room(pending)`. Once free space is within twice the room a group needs, a checkpoint
+    /// lets sled write back while it still can, which keeps what the journal holds small while
+    /// space is short; a group that does not fit even then is refused. When another writer took
+    /// even sled's room, nothing is checkpointed and every group is refused: sled writes nothing
+    /// until space comes back, and the journal keeps what it acknowledged.
     fn make_room(&mut self, to_apply: &mpsc::SyncSender<ToApply>, size: u64) -> Result<(), StoreError> {
-        let need = |pending: u64| 2 * (pending + size) + SLED_RESERVE;
+        let full = || StoreError::Full {
+            context: "the store".into(),
+        };
         let Some(free) = free_space(&self.files.dir) else {
             return Ok(());
         };
-        if free >= need(self.journal.pending_bytes()) {
+        let pending = self.journal.pending_bytes();
+        if free >= 2 * room(pending + size) {
             return Ok(());
         }
-        if !self.journal.is_empty() {
+        if pending > 0 {
+            if free < room(pending) {
+                return Err(full());
+            }
             drain(to_apply);
             if let Err(e) = checkpoint(&self.db, &mut self.files, &mut self.journal) {
                 stop(&format!("a checkpoint to make room failed: {e}"));
             }
         }
         match free_space(&self.files.dir) {
-            Some(free) if free < need(0) => Err(StoreError::Full {
-                context: "the store".into(),
-            }),
+            Some(free) if free < room(size) => Err(full()),
             _ => Ok(()),
         }
     }

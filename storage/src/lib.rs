@@ -15,6 +15,11 @@
 //! - The store carries a format version; an unknown one is refused on open.
 //! - A record that does not decode is reported with its episode; the other episodes load.
 //! - Blobs are written through a temporary file, fsync, rename and directory fsync.
+//! - A full file system fails the write at hand with `StoreError::Full` and nothing else: the
+//!   store keeps room for sled's own writes (sled does not survive a failed write), blobs stop
+//!   short of that room, and writes go through again once space is freed.
+//! - One process per store: a second one is refused with `StoreError::InUse`, which names the
+//!   process holding it.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), showrunner_engine::StoreError> {

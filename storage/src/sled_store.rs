@@ -66,6 +66,25 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], episode: Option<EpisodeId>, what: &
     })
 }
 
+/// sled's segment size for a new store. sled overwrites the rest of its last segment, and any
+/// segment past it, every time it opens, so a store needs about two segments free to open: 8 MiB
+/// segments (stores made before issue 11 keep theirs) would not open on a disk with less than
+/// 14-18 MB free. Pages over a quarter segment (256 KiB) go to separate files.
+const SEGMENT_SIZE: usize = 1 << 20;
+
+/// The segment size of the store at `path`: the one its `conf` file records (sled refuses any
+/// other), else [`SEGMENT_SIZE`].
+fn segment_size(path: &Path) -> usize {
+    std::fs::read_to_string(path.join("conf"))
+        .ok()
+        .and_then(|conf| {
+            conf.lines()
+                .find_map(|line| line.strip_prefix("segment_size:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(SEGMENT_SIZE)
+}
+
 /// Opens sled, waiting a moment while another handle of this process lets go of the lock (sled
 /// finishes its last writes on its own threads after a store is dropped).
 fn open_with_retry(config: &sled::Config) -> sled::Result<sled::Db> {
@@ -90,8 +109,7 @@ impl SledStore {
         let config = sled::Config::new()
             .path(path)
             .cache_capacity(256 << 20)
-            // Pages over a quarter segment go to separate blob files; big segments keep that rare.
-            .segment_size(8 << 20)
+            .segment_size(segment_size(path))
             // Durability comes from the journal; sled writes a segment back when it fills, and
             // a checkpoint makes its files durable before the journal starts over. No timed
             // flush: sled writing its log every second made the journal's syncs wait behind it

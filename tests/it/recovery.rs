@@ -100,7 +100,7 @@ fn hanging_workflow() -> showrunner::engine::WorkflowDef {
 /// Opens the store's sled database directly, with the store's own settings, once the engine
 /// that used it has let go.
 fn raw_sled(dir: &std::path::Path) -> sled::Db {
-    let config = sled::Config::new().path(dir).segment_size(8 << 20);
+    let config = sled::Config::new().path(dir).segment_size(1 << 20);
     for _ in 0..100 {
         match config.open() {
             Ok(db) => return db,
