@@ -197,3 +197,30 @@ async fn an_unreferenced_upload_is_kept_for_its_retention_whatever_the_grace_the
     assert_eq!(left, vec![fresh.0], "the expired record is dropped");
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_series_that_names_a_blob_that_is_not_stored_is_refused_with_missing_blob() {
+    use showrunner::engine::EngineError;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = crate::support::open(dir.path(), Vec::new()).await;
+    let absent = BlobRef(ContentHash::of(b"never uploaded"));
+    let refused = engine
+        .create_series(
+            "t".into(),
+            json!({"characters": [{"reference_images": [absent.to_string()]}]}),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(EngineError::MissingBlob(b)) if b == absent),
+        "{refused:?}"
+    );
+    let stored = engine.upload(png(5), None).await.expect("an upload");
+    engine
+        .create_series(
+            "t".into(),
+            json!({"characters": [{"reference_images": [stored.to_string()]}]}),
+        )
+        .await
+        .expect("a stored blob is accepted");
+    engine.shutdown().await;
+}
