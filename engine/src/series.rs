@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
+use crate::idempotency::{IdempotencyRecord, IdempotencyToken, Outcome};
 use crate::ids::{SeriesId, now_ms};
 use crate::record::SeriesRecord;
 
@@ -24,6 +25,17 @@ pub(crate) fn as_input(series: &SeriesRecord) -> Value {
 impl Engine {
     /// Creates a series; returns it once durable.
     pub async fn create_series(&self, title: String, content: Value) -> Result<SeriesRecord> {
+        self.create_series_once(title, content, None).await
+    }
+
+    /// Creates a series, with `token`'s idempotency record in the same write; returns it once
+    /// durable.
+    pub async fn create_series_once(
+        &self,
+        title: String,
+        content: Value,
+        token: Option<IdempotencyToken>,
+    ) -> Result<SeriesRecord> {
         let now = now_ms();
         let record = SeriesRecord {
             id: SeriesId::generate(),
@@ -33,7 +45,8 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
-        self.shared.store.put_series(&record).await?;
+        let once = token.map(|t| IdempotencyRecord::new(t, now, Outcome::Series { record: record.clone() }));
+        self.shared.store.put_series(&record, once.as_ref()).await?;
         Ok(record)
     }
 
@@ -60,7 +73,7 @@ impl Engine {
         record.content = content;
         record.revision += 1;
         record.updated_at = now_ms().max(record.updated_at);
-        self.shared.store.put_series(&record).await?;
+        self.shared.store.put_series(&record, None).await?;
         Ok(record)
     }
 
