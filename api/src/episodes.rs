@@ -1,17 +1,17 @@
 //! Episodes: list, create, show, delete, cancel and fork.
 
-use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use showrunner_engine::{EpisodeId, EpisodeStatus, Timestamp};
+use showrunner_engine::{Command, EpisodeId, EpisodeStatus, IdempotencyToken, Outcome, Timestamp};
 use showrunner_nodes::fountain;
 use showrunner_nodes::model::{Brief, Settings};
 use showrunner_workflows::{IDEA2VIDEO, SCRIPT2VIDEO};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::envelope::{Envelope, created, ok, ok_with_meta};
+use crate::envelope::{Envelope, ok, ok_with_meta};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{EpisodePath, JsonBody, QueryParams, episode_id};
 use crate::views::{Deleted, EpisodeView};
@@ -223,7 +223,7 @@ impl CreateEpisode {
 }
 
 /// The location of an episode.
-fn location(id: EpisodeId) -> String {
+pub(crate) fn location(id: EpisodeId) -> String {
     format!("/api/v1/episodes/{id}")
 }
 
@@ -247,23 +247,22 @@ fn location(id: EpisodeId) -> String {
 )]
 pub(crate) async fn create(
     State(state): State<AppState>,
+    token: Option<Extension<IdempotencyToken>>,
     JsonBody(request): JsonBody<CreateEpisode>,
 ) -> Result<Response, ApiError> {
     let brief = request.brief()?;
     let seed = brief.settings.seed;
     let input = serde_json::to_value(&brief).map_err(ApiError::internal)?;
-    let id = match request.series_id.as_deref() {
-        None => state.engine.create_episode(&request.workflow, input, seed).await?,
-        Some(series) => {
-            let series = crate::series::series_id(series).map_err(|e| e.with_details(json!({"path": "series_id"})))?;
-            state
-                .engine
-                .create_series_episode(series, &request.workflow, input, seed)
-                .await?
-        }
-    };
-    let snapshot = state.engine.snapshot(id).await?;
-    Ok(created(&location(id), EpisodeView::from(&snapshot)))
+    let series = request
+        .series_id
+        .as_deref()
+        .map(|s| crate::series::series_id(s).map_err(|e| e.with_details(json!({"path": "series_id"}))))
+        .transpose()?;
+    let snapshot = state
+        .engine
+        .create_episode_once(series, &request.workflow, input, seed, token.map(|t| t.0))
+        .await?;
+    crate::outcome::answer(&Outcome::Created { snapshot })
 }
 
 /// One episode: every node's state, current version and artifacts.
@@ -333,10 +332,10 @@ pub(crate) async fn delete(
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     EpisodePath(id): EpisodePath,
-) -> Result<Json<Envelope<EpisodeView>>, ApiError> {
-    state.engine.cancel(id).await?;
-    let snapshot = state.engine.snapshot(id).await?;
-    Ok(ok(EpisodeView::from(&snapshot)))
+    token: Option<Extension<IdempotencyToken>>,
+) -> Result<Response, ApiError> {
+    let outcome = state.engine.act(id, Command::Cancel, token.map(|t| t.0)).await?;
+    crate::outcome::answer(&outcome)
 }
 
 /// Forks an episode into a new one with the same versions (`201`, with `Location`).
@@ -356,8 +355,11 @@ pub(crate) async fn cancel(
         (status = 503, description = "`shutting_down`", body = ErrorBody),
     ),
 )]
-pub(crate) async fn fork(State(state): State<AppState>, EpisodePath(id): EpisodePath) -> Result<Response, ApiError> {
-    let forked = state.engine.fork(id).await?;
-    let snapshot = state.engine.snapshot(forked).await?;
-    Ok(created(&location(forked), EpisodeView::from(&snapshot)))
+pub(crate) async fn fork(
+    State(state): State<AppState>,
+    EpisodePath(id): EpisodePath,
+    token: Option<Extension<IdempotencyToken>>,
+) -> Result<Response, ApiError> {
+    let snapshot = state.engine.fork_once(id, token.map(|t| t.0)).await?;
+    crate::outcome::answer(&Outcome::Created { snapshot })
 }

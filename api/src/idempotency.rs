@@ -1,24 +1,35 @@
 //! The `Idempotency-Key` header on every `POST` under `/api/v1`: a retried request with the
 //! same key, method, path and body gets the first answer again (same status, same body, and
-//! its `Content-Type` and `Location`), across server restarts, without acting a second time.
+//! its `Content-Type` and `Location`), across server restarts and crashes, without acting a
+//! second time.
 //!
 //! - A key is 1 to 255 bytes of visible ASCII (`!` to `~`); any other is `400 bad_request`.
-//! - Answers are stored one file per key, `DATA/api/idempotency/<blake3 of the key>.json`,
-//!   holding the method, path and a blake3 of the body they answered. Each is written to a
-//!   temporary file, fsynced, renamed into place and the directory fsynced, after the action
-//!   completes and before the answer is sent. Without a data directory ([`crate::Api::data_dir`])
-//!   answers are kept in memory only, for the life of the server.
+//!   Keys are kept as blake3 hashes, never as given.
+//! - The actions that change an episode or make one (`approve`, `regenerate`, `edit`, `select`,
+//!   `revert`, `cancel`, creating and forking an episode) and creating a series hand the key to
+//!   the engine with the request's fingerprint (method, path, blake3 of the body). The engine
+//!   writes the key, the fingerprint and the action's outcome (the instance or episode as the
+//!   action left it, the new episode or series) in the same durable commit as the action
+//!   ([`showrunner_engine::IdempotencyRecord`]): the key is on disk exactly when the action is,
+//!   so a retry after a crash at any moment either finds the outcome, and gets the answer
+//!   rendered from it (the same code renders the first answer: the `outcome` module), or finds
+//!   nothing and acts for the first time.
+//! - Every other answer (errors other than 5xx, and the `POST`s whose action is not one
+//!   engine commit: chat messages, uploads, reference images, garbage collection) is stored one
+//!   file per key, `DATA/api/idempotency/<blake3 of the key>.json`, written to a temporary
+//!   file, fsynced, renamed into place and the directory fsynced, after the action completes
+//!   and before the answer is sent. For those a crash between the action and that write leaves
+//!   the retry to act again: harmless for uploads (content-addressed: the same bytes give the
+//!   same answer) and garbage collection; a chat message retried after such a crash is
+//!   classified and acted on again (its actions name versions, so a repeated approve is
+//!   refused in the reply). Without a data directory ([`crate::Api::data_dir`]) these answers
+//!   are kept in memory only, for the life of the server.
 //! - The same key reused with another method, path or body is `422 idempotency_key_reused`.
 //! - Concurrent requests with one key are serialised (a per-key async mutex): the second waits
 //!   for the first and then returns its stored answer.
 //! - Server errors (5xx: `internal`, `shutting_down`) are not stored, so that a retry after a
 //!   transient failure acts again; neither is an answer whose body is not UTF-8.
 //! - A replayed answer carries `Idempotent-Replayed: true`.
-//!
-//! The one window this cannot cover: a crash after the engine has made the action durable but
-//! before the answer is stored. The retry then finds no stored answer and executes again; for a
-//! node action that typically ends in `409` (the version named is no longer current, or the
-//! instance is no longer at its gate), and a retried create makes a second episode.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -32,8 +43,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use showrunner_engine::{Engine, IdempotencyToken, RequestFingerprint};
 
 use crate::error::ApiError;
+use crate::outcome::Committed;
 use crate::{AppState, BODY_LIMIT};
 
 /// The request header.
@@ -180,45 +193,55 @@ pub(crate) async fn layer(State(state): State<AppState>, request: Request, next:
     let body_hash = blake3::hash(&bytes).to_hex().to_string();
     let store = state.idempotency.clone();
     let lock = store.lock_for(&name);
+    let token = IdempotencyToken {
+        key: name.clone(),
+        fingerprint: RequestFingerprint {
+            method,
+            path,
+            body_hash,
+        },
+    };
+    let mut request = Request::from_parts(parts, Body::from(bytes));
+    request.extensions_mut().insert(token.clone());
     let answer = {
         let _held = lock.lock().await;
-        once(
-            &store,
-            &name,
-            &method,
-            &path,
-            &body_hash,
-            Request::from_parts(parts, Body::from(bytes)),
-            next,
-        )
-        .await
+        once(&store, &state.engine, &token, request, next).await
     };
     store.release(&name, lock);
     answer.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// Under the key's lock: the stored answer, or the action's, stored before it is returned.
+/// Under the key's lock: the stored answer (a file, or an outcome the engine committed with
+/// the key), or the action's, stored before it is returned unless the engine committed it.
 async fn once(
     store: &Idempotency,
-    name: &str,
-    method: &str,
-    path: &str,
-    body_hash: &str,
+    engine: &Engine,
+    token: &IdempotencyToken,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if let Some(stored) = store.load(name).await? {
-        if stored.method != method || stored.path != path || stored.body_hash != body_hash {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "this Idempotency-Key was used for another request",
-            )
-            .with_details(json!({"method": stored.method, "path": stored.path})));
+    let asked = &token.fingerprint;
+    if let Some(stored) = store.load(&token.key).await? {
+        if stored.method != asked.method || stored.path != asked.path || stored.body_hash != asked.body_hash {
+            return Err(reused(&stored.method, &stored.path));
         }
         return Ok(replay(stored));
     }
+    if let Some(committed) = engine.idempotent(&token.key)? {
+        if committed.fingerprint != *asked {
+            return Err(reused(&committed.fingerprint.method, &committed.fingerprint.path));
+        }
+        let mut response = crate::outcome::answer(&committed.outcome)?;
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REPLAYED), HeaderValue::from_static("true"));
+        return Ok(response);
+    }
     let response = next.run(request).await;
+    if response.extensions().get::<Committed>().is_some() {
+        // The engine wrote the key with the action.
+        return Ok(response);
+    }
     let (parts, body) = response.into_parts();
     let bytes = to_bytes(body, usize::MAX).await.map_err(ApiError::internal)?;
     if !parts.status.is_server_error()
@@ -232,16 +255,26 @@ async fn once(
             })
             .collect();
         let stored = Stored {
-            method: method.to_owned(),
-            path: path.to_owned(),
-            body_hash: body_hash.to_owned(),
+            method: asked.method.clone(),
+            path: asked.path.clone(),
+            body_hash: asked.body_hash.clone(),
             status: parts.status.as_u16(),
             headers,
             body: text.to_owned(),
         };
-        store.save(name, stored).await?;
+        store.save(&token.key, stored).await?;
     }
     Ok(Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// `422 idempotency_key_reused`: the key answered another request.
+fn reused(method: &str, path: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+        "this Idempotency-Key was used for another request",
+    )
+    .with_details(json!({"method": method, "path": path}))
 }
 
 /// A stored answer, sent again.

@@ -37,8 +37,8 @@
 //!
 //! Every `POST` under `/api/v1` takes an `Idempotency-Key` header: a retry with the same key
 //! gets the first answer again, across restarts when the API has a data directory
-//! ([`Api::data_dir`]); see the `idempotency` module for the rules and the one window it cannot
-//! cover. Outside `/api/v1`, `GET /metrics` serves Prometheus text (format 0.0.4): requests by
+//! ([`Api::data_dir`]), and after a crash at any moment for the actions the engine commits with
+//! their key; see the `idempotency` module for the rules. Outside `/api/v1`, `GET /metrics` serves Prometheus text (format 0.0.4): requests by
 //! method, route template and status, their durations, and the episodes in each status.
 //!
 //! ```no_run
@@ -67,6 +67,7 @@ mod messages;
 mod metrics;
 mod nodes;
 mod openapi;
+mod outcome;
 mod schemas;
 mod series;
 mod uploads;
@@ -151,9 +152,11 @@ impl Api {
         self
     }
 
-    /// Stores the answers to requests with an `Idempotency-Key` durably under
-    /// `data/api/idempotency`, so that a retry after a restart still gets the first answer.
-    /// Without it they are kept in memory, for the life of the server.
+    /// Stores the answers to requests with an `Idempotency-Key` that the engine does not commit
+    /// with their action (errors, chat messages, uploads, reference images, garbage collection)
+    /// durably under `data/api/idempotency`, so that a retry after a restart still gets the
+    /// first answer. Without it they are kept in memory, for the life of the server; the
+    /// actions the engine commits keep their key in the store either way.
     pub fn data_dir(mut self, data: impl AsRef<Path>) -> Self {
         self.state.idempotency = Arc::new(idempotency::Idempotency::new(Some(data.as_ref())));
         self

@@ -2,14 +2,13 @@
 //! Every action names the version it acts on; a stale one is a `409` whose details carry the
 //! instance's current state and version.
 
-use std::future::Future;
-
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use showrunner_engine::{EngineError, EpisodeId, InstanceKey};
+use showrunner_engine::{Command, EpisodeId, IdempotencyToken, InstanceKey};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::envelope::{Envelope, ok};
@@ -69,24 +68,24 @@ pub(crate) async fn show(
     Ok(ok(NodeDetail::new(&record, shown, value)))
 }
 
-/// Runs an action; answers with the instance's state after it, or, when the engine refuses it
-/// as stale or illegal, a `409` with the state it refused it in.
+/// Runs an action, with the request's idempotency key (if any) in its commit; answers with the
+/// instance as the action left it, or, when the engine refuses it as stale or illegal, a `409`
+/// with the state it refused it in.
 async fn act(
     state: &AppState,
     id: EpisodeId,
     key: &InstanceKey,
-    action: impl Future<Output = Result<(), EngineError>>,
-) -> Result<Json<Envelope<InstanceView>>, ApiError> {
-    match action.await {
-        Ok(()) => {}
+    command: Command,
+    token: Option<Extension<IdempotencyToken>>,
+) -> Result<Response, ApiError> {
+    match state.engine.act(id, command, token.map(|t| t.0)).await {
+        Ok(outcome) => crate::outcome::answer(&outcome),
         Err(e) if e.is_conflict() => {
             let now = state.engine.instance(id, key).await.ok();
-            return Err(ApiError::conflict(e, now.as_ref()));
+            Err(ApiError::conflict(e, now.as_ref()))
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e.into()),
     }
-    let record = state.engine.instance(id, key).await?;
-    Ok(ok(InstanceView::from(&record)))
 }
 
 /// The body of `approve`, `select` and `revert`: the version acted on.
@@ -177,9 +176,14 @@ impl utoipa::IntoResponses for ActionErrors {
 pub(crate) async fn approve(
     State(state): State<AppState>,
     NodePath(id, key): NodePath,
+    token: Option<Extension<IdempotencyToken>>,
     JsonBody(body): JsonBody<VersionBody>,
-) -> Result<Json<Envelope<InstanceView>>, ApiError> {
-    act(&state, id, &key, state.engine.approve(id, key.clone(), body.version)).await
+) -> Result<Response, ApiError> {
+    let command = Command::Approve {
+        key: key.clone(),
+        version: body.version,
+    };
+    act(&state, id, &key, command, token).await
 }
 
 /// Runs the instance again, with feedback.
@@ -202,11 +206,15 @@ pub(crate) async fn approve(
 pub(crate) async fn regenerate(
     State(state): State<AppState>,
     NodePath(id, key): NodePath,
+    token: Option<Extension<IdempotencyToken>>,
     JsonBody(body): JsonBody<RegenerateBody>,
-) -> Result<Json<Envelope<InstanceView>>, ApiError> {
-    let feedback = body.feedback.filter(|f| !f.trim().is_empty());
-    let action = state.engine.regenerate(id, key.clone(), feedback, Some(body.version));
-    act(&state, id, &key, action).await
+) -> Result<Response, ApiError> {
+    let command = Command::Regenerate {
+        key: key.clone(),
+        feedback: body.feedback.filter(|f| !f.trim().is_empty()),
+        version: Some(body.version),
+    };
+    act(&state, id, &key, command, token).await
 }
 
 /// Stores a person's version and goes on with it.
@@ -229,10 +237,15 @@ pub(crate) async fn regenerate(
 pub(crate) async fn edit(
     State(state): State<AppState>,
     NodePath(id, key): NodePath,
+    token: Option<Extension<IdempotencyToken>>,
     JsonBody(body): JsonBody<EditBody>,
-) -> Result<Json<Envelope<InstanceView>>, ApiError> {
-    let action = state.engine.edit(id, key.clone(), body.value, body.base_version);
-    act(&state, id, &key, action).await
+) -> Result<Response, ApiError> {
+    let command = Command::Edit {
+        key: key.clone(),
+        value: body.value,
+        base_version: body.base_version,
+    };
+    act(&state, id, &key, command, token).await
 }
 
 /// Picks one candidate of a candidates gate.
@@ -255,9 +268,14 @@ pub(crate) async fn edit(
 pub(crate) async fn select(
     State(state): State<AppState>,
     NodePath(id, key): NodePath,
+    token: Option<Extension<IdempotencyToken>>,
     JsonBody(body): JsonBody<VersionBody>,
-) -> Result<Json<Envelope<InstanceView>>, ApiError> {
-    act(&state, id, &key, state.engine.select(id, key.clone(), body.version)).await
+) -> Result<Response, ApiError> {
+    let command = Command::Select {
+        key: key.clone(),
+        version: body.version,
+    };
+    act(&state, id, &key, command, token).await
 }
 
 /// Moves the current pointer back to an older version and approves it.
@@ -280,7 +298,12 @@ pub(crate) async fn select(
 pub(crate) async fn revert(
     State(state): State<AppState>,
     NodePath(id, key): NodePath,
+    token: Option<Extension<IdempotencyToken>>,
     JsonBody(body): JsonBody<VersionBody>,
-) -> Result<Json<Envelope<InstanceView>>, ApiError> {
-    act(&state, id, &key, state.engine.revert(id, key.clone(), body.version)).await
+) -> Result<Response, ApiError> {
+    let command = Command::Revert {
+        key: key.clone(),
+        version: body.version,
+    };
+    act(&state, id, &key, command, token).await
 }

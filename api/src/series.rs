@@ -60,7 +60,7 @@ pub(crate) struct ReferenceAdded {
 }
 
 impl SeriesView {
-    fn from(record: &SeriesRecord) -> Result<Self, ApiError> {
+    pub(crate) fn from(record: &SeriesRecord) -> Result<Self, ApiError> {
         let content = Content::deserialize(&record.content)
             .map_err(|e| ApiError::internal(format!("series {} does not read back: {e}", record.id)))?;
         Ok(Self {
@@ -160,7 +160,7 @@ pub(crate) fn series_id(s: &str) -> Result<SeriesId, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("`{s}` is not a series id: {e}")).with_details(json!({"id": s})))
 }
 
-fn location(id: SeriesId) -> String {
+pub(crate) fn location(id: SeriesId) -> String {
     format!("/api/v1/series/{id}")
 }
 
@@ -208,14 +208,15 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn create(
     State(state): State<AppState>,
+    token: Option<axum::Extension<showrunner_engine::IdempotencyToken>>,
     JsonBody(request): JsonBody<CreateSeries>,
 ) -> Result<Response, ApiError> {
     let content = content(&state, &request.title, request.sheet).await?;
     let record = state
         .engine
-        .create_series(request.title.trim().to_owned(), content)
+        .create_series_once(request.title.trim().to_owned(), content, token.map(|t| t.0))
         .await?;
-    Ok(created(&location(record.id), SeriesView::from(&record)?))
+    crate::outcome::answer(&showrunner_engine::Outcome::Series { record })
 }
 
 /// One series.

@@ -19,6 +19,7 @@ use crate::engine::Shared;
 use crate::episode::Episode;
 use crate::error::{EngineError, Result, StoreError};
 use crate::events::Event;
+use crate::idempotency::{IdempotencyRecord, IdempotencyToken, Outcome};
 use crate::ids::{InstanceKey, Timestamp, now_ms};
 use crate::pins::{Pinned, PinningBlobs};
 use crate::run::{RunContext, ValueCache, execute};
@@ -63,6 +64,13 @@ pub(crate) enum Msg {
         /// Blobs the command's values name (a run's outputs), pinned until its commit resolved.
         pins: Option<Pinned>,
     },
+    /// Apply a person's action; answer with its outcome when it is durable, with the
+    /// idempotency record of `token` (if any) in the same commit.
+    Act {
+        command: Command,
+        token: Option<IdempotencyToken>,
+        reply: oneshot::Sender<Result<Outcome>>,
+    },
     /// The scheduler granted a slot of `resource`.
     Start { key: InstanceKey, resource: Resource },
     /// Look at the committed state.
@@ -89,6 +97,16 @@ impl Handle {
                 reply: Some(reply),
                 pins: None,
             })
+            .map_err(|_| EngineError::ShuttingDown)?;
+        answer.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+
+    /// Sends a person's action and waits until it is durable, with `token` in its commit;
+    /// answers with what it produced.
+    pub async fn act(&self, command: Command, token: Option<IdempotencyToken>) -> Result<Outcome> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Msg::Act { command, token, reply })
             .map_err(|_| EngineError::ShuttingDown)?;
         answer.await.map_err(|_| EngineError::ShuttingDown)?
     }
@@ -182,6 +200,8 @@ impl Actor {
         let now = now_ms();
         let mut changes = Changes::default();
         let mut replies = Vec::new();
+        let mut acted = Vec::new();
+        let mut onces = Vec::new();
         let mut readers = Vec::new();
         let mut started: Vec<Resource> = Vec::new();
         let mut refused: Vec<Resource> = Vec::new();
@@ -200,6 +220,13 @@ impl Actor {
                     let result = self.episode.apply(&self.def, command, now, &mut changes);
                     replies.push((reply, result));
                 }
+                Msg::Act { command, token, reply } => {
+                    let outcome = self.act(command, now, &mut changes);
+                    if let (Ok(outcome), Some(token)) = (&outcome, token) {
+                        onces.push(IdempotencyRecord::new(token, now, outcome.clone()));
+                    }
+                    acted.push((reply, outcome));
+                }
                 Msg::Start { key, resource } => {
                     match self.episode.apply(&self.def, Command::Start { key }, now, &mut changes) {
                         Ok(()) => started.push(resource),
@@ -214,13 +241,18 @@ impl Actor {
             self.shared.release(resource);
         }
         let mut events = Vec::new();
-        if !changes.is_empty() {
-            match self.commit(&mut changes, now).await {
+        if !changes.is_empty() || !onces.is_empty() {
+            match self.commit(&mut changes, onces, now).await {
                 Ok(committed) => events = committed,
                 Err(error) => {
                     tracing::error!(episode = %self.episode.id(), %error, "commit failed; reloading the episode");
                     self.reload();
                     for (_, result) in &mut replies {
+                        if result.is_ok() {
+                            *result = Err(EngineError::Store(error.for_caller()));
+                        }
+                    }
+                    for (_, result) in &mut acted {
                         if result.is_ok() {
                             *result = Err(EngineError::Store(error.for_caller()));
                         }
@@ -241,6 +273,9 @@ impl Actor {
                 let _ = reply.send(result);
             }
         }
+        for (reply, result) in acted {
+            let _ = reply.send(result);
+        }
         for reader in readers {
             reader(&self.episode);
         }
@@ -248,8 +283,51 @@ impl Actor {
         !stop
     }
 
-    /// Numbers the events and writes the batch; resolves when durable.
-    async fn commit(&mut self, changes: &mut Changes, now: Timestamp) -> std::result::Result<Vec<Event>, StoreError> {
+    /// Applies a person's action and says what it produced: the instance it acted on, or for
+    /// an action on the whole episode, the episode (read from memory, which holds the batch so
+    /// far: what the commit will write).
+    fn act(&mut self, command: Command, now: Timestamp, changes: &mut Changes) -> Result<Outcome> {
+        let key = match &command {
+            Command::Approve { key, .. }
+            | Command::Regenerate { key, .. }
+            | Command::Edit { key, .. }
+            | Command::Select { key, .. }
+            | Command::Revert { key, .. } => Some(key.clone()),
+            _ => None,
+        };
+        self.episode.apply(&self.def, command, now, changes)?;
+        let episode = self.episode.id();
+        Ok(match key {
+            Some(key) => Outcome::Instance {
+                episode,
+                record: self
+                    .episode
+                    .instance(&self.def, &key)
+                    .cloned()
+                    .ok_or(EngineError::InstanceNotFound { episode, key })?,
+            },
+            None => {
+                let mut header = self.episode.header().clone();
+                // The batch's events are numbered when it is committed: count the ones so far.
+                header.next_seq += changes.events.len() as u64;
+                Outcome::Episode {
+                    snapshot: EpisodeSnapshot {
+                        header,
+                        instances: self.episode.instances().cloned().collect(),
+                    },
+                }
+            }
+        })
+    }
+
+    /// Numbers the events and writes the batch, with the idempotency records of its actions;
+    /// resolves when durable.
+    async fn commit(
+        &mut self,
+        changes: &mut Changes,
+        onces: Vec<IdempotencyRecord>,
+        now: Timestamp,
+    ) -> std::result::Result<Vec<Event>, StoreError> {
         let id = self.episode.id();
         let events = self.episode.number_events(std::mem::take(&mut changes.events), now);
         let mut commit = Commit::new(id);
@@ -263,6 +341,7 @@ impl Actor {
         (commit.instances, commit.versions) = self.episode.commit_records(&self.def, changes)?;
         commit.removed = std::mem::take(&mut changes.removed);
         commit.events = events.clone();
+        commit.idempotency = onces;
         self.shared.store.commit(commit).await?;
         self.runnable = Some(runnable);
         Ok(events)

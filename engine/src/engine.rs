@@ -14,6 +14,7 @@ use crate::definition::{Resource, WorkflowDef};
 use crate::episode::Episode;
 use crate::error::{EngineError, Result};
 use crate::events::{Event, Speaker};
+use crate::idempotency::{IdempotencyRecord, IdempotencyToken, Outcome};
 use crate::ids::{EpisodeId, InstanceKey, SeriesId, now_ms};
 use crate::pins::Pins;
 use crate::record::{EpisodeStatus, InstanceRecord};
@@ -213,18 +214,50 @@ impl Engine {
         &self,
         series: SeriesId,
         workflow: &str,
-        mut input: Value,
+        input: Value,
         seed: u64,
     ) -> Result<EpisodeId> {
-        let record = self.series(series)?;
-        let fields = input
-            .as_object_mut()
-            .ok_or_else(|| EngineError::InvalidInput("an episode in a series needs an object input".into()))?;
-        fields.insert("series".into(), crate::series::as_input(&record));
-        self.create(workflow, input, seed, Some(series)).await
+        let snapshot = self
+            .create_episode_once(Some(series), workflow, input, seed, None)
+            .await?;
+        Ok(snapshot.header.id)
     }
 
     async fn create(&self, workflow: &str, input: Value, seed: u64, series: Option<SeriesId>) -> Result<EpisodeId> {
+        let snapshot = self.create_once(workflow, input, seed, series, None).await?;
+        Ok(snapshot.header.id)
+    }
+
+    /// Creates an episode of `workflow` (in `series`, whose content joins the input as with
+    /// [`Engine::create_series_episode`]) with `token`'s idempotency record in the creating
+    /// commit, so that a retry after a crash finds this episode instead of making a second.
+    /// Answers with the episode as that commit wrote it.
+    pub async fn create_episode_once(
+        &self,
+        series: Option<SeriesId>,
+        workflow: &str,
+        mut input: Value,
+        seed: u64,
+        token: Option<IdempotencyToken>,
+    ) -> Result<EpisodeSnapshot> {
+        if let Some(series) = series {
+            let record = self.series(series)?;
+            let fields = input
+                .as_object_mut()
+                .ok_or_else(|| EngineError::InvalidInput("an episode in a series needs an object input".into()))?;
+            fields.insert("series".into(), crate::series::as_input(&record));
+        }
+        self.create_once(workflow, input, seed, series, token).await
+    }
+
+    async fn create_once(
+        &self,
+        workflow: &str,
+        input: Value,
+        seed: u64,
+        series: Option<SeriesId>,
+        token: Option<IdempotencyToken>,
+    ) -> Result<EpisodeSnapshot> {
         let def = self
             .workflow(workflow)
             .ok_or_else(|| EngineError::UnknownWorkflow(workflow.to_owned()))?;
@@ -234,33 +267,52 @@ impl Engine {
         if let Some(series) = series {
             episode.set_series(series);
         }
-        self.start_new(def, episode, changes).await?;
-        Ok(id)
+        self.start_new(def, episode, changes, token).await
     }
 
-    /// Makes a new episode durable and starts its actor.
+    /// Makes a new episode durable (with `token`'s record in the same commit) and starts its
+    /// actor; answers with the episode as committed.
     async fn start_new(
         &self,
         def: Arc<WorkflowDef>,
         mut episode: Episode,
         mut changes: crate::command::Changes,
-    ) -> Result<()> {
+        token: Option<IdempotencyToken>,
+    ) -> Result<EpisodeSnapshot> {
+        let now = now_ms();
         let mut commit = Commit::new(episode.id());
-        commit.events = episode.number_events(std::mem::take(&mut changes.events), now_ms());
+        commit.events = episode.number_events(std::mem::take(&mut changes.events), now);
         commit.header = Some(episode.header().clone());
         episode.take_header_dirty();
         commit.runnable = Some(episode.has_work());
         changes.dirty = episode.instances().map(|r| r.key.clone()).collect();
         (commit.instances, commit.versions) = episode.commit_records(&def, &mut changes)?;
+        let snapshot = EpisodeSnapshot {
+            header: episode.header().clone(),
+            instances: episode.instances().cloned().collect(),
+        };
+        if let Some(token) = token {
+            let outcome = Outcome::Created {
+                snapshot: snapshot.clone(),
+            };
+            commit.idempotency.push(IdempotencyRecord::new(token, now, outcome));
+        }
         self.shared.store.commit(commit).await?;
         let handle = self.shared.adopt(def, episode);
         // The new episode's first effects (its roots queued) go through the actor like any other.
-        handle.command(Command::Recover).await
+        handle.command(Command::Recover).await?;
+        Ok(snapshot)
     }
 
     /// Forks an episode: a new episode with the same versions and pointers (values copied, blobs
     /// shared), for A/B comparison. Runs in flight are not inherited.
     pub async fn fork(&self, episode: EpisodeId) -> Result<EpisodeId> {
+        Ok(self.fork_once(episode, None).await?.header.id)
+    }
+
+    /// Forks an episode as [`Engine::fork`] does, with `token`'s idempotency record in the new
+    /// episode's creating commit; answers with the new episode as that commit wrote it.
+    pub async fn fork_once(&self, episode: EpisodeId, token: Option<IdempotencyToken>) -> Result<EpisodeSnapshot> {
         let handle = self.handle(episode).await?;
         let source = handle.read(|e| e.clone()).await?;
         let id = EpisodeId::generate();
@@ -279,8 +331,7 @@ impl Engine {
                 changes.values.push((record.key.clone(), version.n, Arc::new(value)));
             }
         }
-        self.start_new(handle.def.clone(), forked, changes).await?;
-        Ok(id)
+        self.start_new(handle.def.clone(), forked, changes, token).await
     }
 
     async fn handle(&self, episode: EpisodeId) -> Result<Handle> {
@@ -353,6 +404,31 @@ impl Engine {
 
     async fn command(&self, episode: EpisodeId, command: Command) -> Result<()> {
         self.handle(episode).await?.command(command).await
+    }
+
+    /// Applies a person's action (approve, regenerate, edit, select, revert, cancel) with
+    /// `token`'s idempotency record in the commit that makes it durable, and answers with what
+    /// it produced: the instance acted on, or for `cancel` the episode. Other commands are
+    /// refused as invalid input: they belong to the engine.
+    pub async fn act(&self, episode: EpisodeId, command: Command, token: Option<IdempotencyToken>) -> Result<Outcome> {
+        match command {
+            Command::Approve { .. }
+            | Command::Regenerate { .. }
+            | Command::Edit { .. }
+            | Command::Select { .. }
+            | Command::Revert { .. }
+            | Command::Cancel => self.handle(episode).await?.act(command, token).await,
+            other => Err(EngineError::InvalidInput(format!(
+                "`{}` is not a person's action",
+                other.name()
+            ))),
+        }
+    }
+
+    /// The idempotency record stored under `key` (see [`IdempotencyToken::key`]): the outcome
+    /// of the action first made with it, or `None` when no action with it is durable.
+    pub fn idempotent(&self, key: &str) -> Result<Option<IdempotencyRecord>> {
+        Ok(self.shared.store.idempotency(key)?)
     }
 
     /// Approves `version` of an instance waiting at its gate.

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
+use crate::idempotency::{IdempotencyRecord, IdempotencyToken, Outcome};
 use crate::ids::{SeriesId, now_ms};
 use crate::record::SeriesRecord;
 
@@ -25,6 +26,17 @@ impl Engine {
     /// Creates a series; returns it once durable. A blob that `content` names and that is not
     /// stored is [`EngineError::MissingBlob`].
     pub async fn create_series(&self, title: String, content: Value) -> Result<SeriesRecord> {
+        self.create_series_once(title, content, None).await
+    }
+
+    /// Creates a series, with `token`'s idempotency record in the same write; returns it once
+    /// durable.
+    pub async fn create_series_once(
+        &self,
+        title: String,
+        content: Value,
+        token: Option<IdempotencyToken>,
+    ) -> Result<SeriesRecord> {
         // The blobs it names exist, and stay until the record is durable.
         let _pinned = self.pin_existing(&content).await?;
         let now = now_ms();
@@ -36,7 +48,8 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
-        self.shared.store.put_series(&record).await?;
+        let once = token.map(|t| IdempotencyRecord::new(t, now, Outcome::Series { record: record.clone() }));
+        self.shared.store.put_series(&record, once.as_ref()).await?;
         Ok(record)
     }
 
@@ -65,7 +78,7 @@ impl Engine {
         record.content = content;
         record.revision += 1;
         record.updated_at = now_ms().max(record.updated_at);
-        self.shared.store.put_series(&record).await?;
+        self.shared.store.put_series(&record, None).await?;
         Ok(record)
     }
 

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::error::StoreError;
 use crate::events::Event;
+use crate::idempotency::IdempotencyRecord;
 use crate::ids::{ContentHash, EpisodeId, InstanceKey, SeriesId};
 use crate::record::{EpisodeRecord, EpisodeStatus, InstanceRecord, SeriesRecord, UploadRecord, VersionMeta};
 
@@ -41,6 +42,9 @@ pub struct Commit {
     /// running or waiting to retry), when that changed: such episodes are resumed when the engine
     /// opens, the others load when first used.
     pub runnable: Option<bool>,
+    /// The idempotency keys of the actions this commit makes durable, with their outcomes:
+    /// written with the actions, so that a key is on disk exactly when its action is.
+    pub idempotency: Vec<IdempotencyRecord>,
 }
 
 impl Commit {
@@ -54,6 +58,7 @@ impl Commit {
             versions: Vec::new(),
             events: Vec::new(),
             runnable: None,
+            idempotency: Vec::new(),
         }
     }
 
@@ -64,6 +69,7 @@ impl Commit {
             && self.removed.is_empty()
             && self.versions.is_empty()
             && self.events.is_empty()
+            && self.idempotency.is_empty()
     }
 }
 
@@ -79,7 +85,7 @@ pub struct NewVersion {
 }
 
 /// An episode as stored (and as the engine shows it): its header and its instance snapshots.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpisodeSnapshot {
     /// The header.
     pub header: EpisodeRecord,
@@ -163,8 +169,13 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes an episode with its log, snapshots and values; resolves once durable.
     async fn delete_episode(&self, episode: EpisodeId) -> Result<(), StoreError>;
 
-    /// Writes a series record (replacing the stored one); resolves once durable.
-    async fn put_series(&self, series: &SeriesRecord) -> Result<(), StoreError>;
+    /// Writes a series record (replacing the stored one) and, in the same atomic write, the
+    /// idempotency record of the action that made it, if any; resolves once durable.
+    async fn put_series(&self, series: &SeriesRecord, once: Option<&IdempotencyRecord>) -> Result<(), StoreError>;
+
+    /// The idempotency record stored under `key` by a commit or a series write; `None` when no
+    /// action was made durable with that key.
+    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 
     /// One series; `None` when it does not exist.
     fn series(&self, id: SeriesId) -> Result<Option<SeriesRecord>, StoreError>;

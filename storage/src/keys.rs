@@ -16,6 +16,9 @@
 //! e <episode:16> <seq:8 BE>                  → event (JSON)
 //! r <series:16>                              → series record (JSON)
 //! u <blob:32> <created_at:8 BE>               → upload record (JSON)
+//! k <key hash>                               → idempotency record (JSON): a request's key, the
+//!                                              request and its action's outcome, written by the
+//!                                              commit that made the action durable
 //! ```
 //! Versions are immutable, so their metadata is written once under its own key and an instance
 //! snapshot stays small however many versions it has. A small value (a blob reference, a short
@@ -44,6 +47,7 @@ pub(crate) const VALUE: u8 = b'v';
 pub(crate) const EVENT: u8 = b'e';
 pub(crate) const SERIES: u8 = b'r';
 pub(crate) const UPLOAD: u8 = b'u';
+pub(crate) const IDEMPOTENCY: u8 = b'k';
 
 mod ulid_bytes {
     use showrunner_engine::EpisodeId;
@@ -80,6 +84,14 @@ pub(crate) fn series_key(series: SeriesId) -> Vec<u8> {
     let mut k = Vec::with_capacity(17);
     k.push(SERIES);
     k.extend_from_slice(&u128::from(series.0).to_be_bytes());
+    k
+}
+
+/// The key of an idempotency record.
+pub(crate) fn idempotency_key(key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + key.len());
+    k.push(IDEMPOTENCY);
+    k.extend_from_slice(key.as_bytes());
     k
 }
 

@@ -10,14 +10,16 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use showrunner_engine::{
     Commit, DefinitionUse, EpisodeId, EpisodeRecord, EpisodeSnapshot, EpisodeStatus, EpisodeSummary, Event,
-    InstanceKey, InstanceRecord, LoadFailure, SeriesId, SeriesRecord, Store, StoreError, UploadRecord, VersionMeta,
+    IdempotencyRecord, InstanceKey, InstanceRecord, LoadFailure, SeriesId, SeriesRecord, Store, StoreError,
+    UploadRecord, VersionMeta,
 };
 
 use crate::group_commit::{CommitStats, DurableFiles, GroupCommit, Op, Visibility, apply, checkpoint};
 use crate::journal::Journal;
 use crate::keys::{
     DEFINITION, EVENT, FORMAT, HEADER, INDEX, INPUT, INSTANCE, META, SERIES, UPLOAD, VALUE, WORK, episode_key,
-    episode_of, event_key, instance_key, meta_key, series_key, status_byte, upload_key, value_key, version_instance,
+    episode_of, event_key, idempotency_key, instance_key, meta_key, series_key, status_byte, upload_key, value_key,
+    version_instance,
 };
 use crate::lock::StoreLock;
 
@@ -303,6 +305,9 @@ impl Store for SledStore {
         for event in &commit.events {
             ops.push((event_key(id, event.seq), Some(encode(event)?)));
         }
+        for once in &commit.idempotency {
+            ops.push((idempotency_key(&once.key), Some(encode(once)?)));
+        }
         self.writer.submit(ops, status).await
     }
 
@@ -463,9 +468,19 @@ impl Store for SledStore {
         self.writer.submit(ops, Some((episode, None))).await
     }
 
-    async fn put_series(&self, series: &SeriesRecord) -> Result<(), StoreError> {
-        let ops = vec![(series_key(series.id), Some(encode(series)?))];
+    async fn put_series(&self, series: &SeriesRecord, once: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
+        let mut ops = vec![(series_key(series.id), Some(encode(series)?))];
+        if let Some(once) = once {
+            ops.push((idempotency_key(&once.key), Some(encode(once)?)));
+        }
         self.writer.submit(ops, None).await
+    }
+
+    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let Some(bytes) = self.settled().get(idempotency_key(key)).map_err(backend)? else {
+            return Ok(None);
+        };
+        decode(&bytes, None, "an idempotency record").map(Some)
     }
 
     fn series(&self, id: SeriesId) -> Result<Option<SeriesRecord>, StoreError> {
@@ -803,8 +818,8 @@ mod tests {
                 title: "Second".into(),
                 ..a.clone()
             };
-            store.put_series(&a).await.expect("put a");
-            store.put_series(&b).await.expect("put b");
+            store.put_series(&a, None).await.expect("put a");
+            store.put_series(&b, None).await.expect("put b");
             (a, b)
         };
         let store = SledStore::open(dir.path()).expect("the reopened store");
@@ -814,5 +829,54 @@ mod tests {
         store.delete_series(a.id).await.expect("delete");
         assert_eq!(store.series(a.id).expect("read"), None);
         assert_eq!(store.series(b.id).expect("read"), Some(b));
+    }
+
+    #[tokio::test]
+    async fn idempotency_records_land_with_their_write_and_survive_reopening() {
+        use showrunner_engine::{IdempotencyRecord, Outcome, RequestFingerprint};
+
+        let dir = tempfile::tempdir().expect("a tempdir");
+        let id = EpisodeId::generate();
+        let once = |key: &str, outcome| IdempotencyRecord {
+            key: key.into(),
+            fingerprint: RequestFingerprint {
+                method: "POST".into(),
+                path: format!("/api/v1/{key}"),
+                body_hash: "00".into(),
+            },
+            at: now_ms(),
+            outcome,
+        };
+        let (approved, created) = {
+            let store = SledStore::open(dir.path()).expect("the store");
+            assert_eq!(store.idempotency("approve").expect("read"), None);
+            let mut c = commit(id, EpisodeStatus::Active, 1);
+            let record = c.instances[0].clone();
+            let approved = once("approve", Outcome::Instance { episode: id, record });
+            c.idempotency.push(approved.clone());
+            store.commit(c).await.expect("commit");
+            // A read right after the answer sees it, as it sees the commit.
+            assert_eq!(store.idempotency("approve").expect("read"), Some(approved.clone()));
+            let series = SeriesRecord {
+                id: SeriesId::generate(),
+                title: "Harbour Lights".into(),
+                content: json!({}),
+                revision: 1,
+                created_at: now_ms(),
+                updated_at: now_ms(),
+            };
+            let created = once("series", Outcome::Series { record: series.clone() });
+            store.put_series(&series, Some(&created)).await.expect("put");
+            (approved, created)
+        };
+        let store = SledStore::open(dir.path()).expect("the reopened store");
+        assert_eq!(store.idempotency("approve").expect("read"), Some(approved));
+        assert_eq!(store.idempotency("series").expect("read"), Some(created));
+        assert_eq!(store.idempotency("other").expect("read"), None);
+        assert_eq!(
+            store.load_episodes(&[]).expect("load").len(),
+            1,
+            "no episode made of a key"
+        );
     }
 }
