@@ -5,7 +5,10 @@
 //! bodies derive `ToSchema`. What the middleware adds to every route is added here from the same
 //! rules the middleware applies ([`Conventions`]): `401` wherever a key is needed, `403` on the
 //! admin routes (`access::admin_only`), and on every `POST` the `Idempotency-Key` header with its
-//! `400`, `413` and `422` answers. The item routes of map nodes (`…/nodes/{key}/items/{item}…`)
+//! `400`, `413` and `422` answers. The site checks (`site`) add `421 host_not_allowed` to every
+//! operation, and `403 cross_origin_refused` and `415 unsupported_media_type` (unless the body
+//! is an image) to every one that changes state; the connection cap adds
+//! `503 too_many_connections` to every operation. The item routes of map nodes (`…/nodes/{key}/items/{item}…`)
 //! run the same handlers as the node routes, so their operations are copies of the node routes'
 //! with the `item` parameter added.
 //!
@@ -29,6 +32,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Required,
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::access::{admin_only, open_path};
+use crate::site::takes_image;
 use crate::{admin, artifacts, episodes, events, health, messages, metrics, nodes, series, uploads, workflows};
 
 /// The path of the document itself.
@@ -223,6 +227,30 @@ fn middleware(path: &str, method: &Method, operation: &mut Operation) {
     }
     if admin_only(method, path) {
         add_error(operation, 403, "`forbidden`: the route needs an admin key");
+    }
+    add_error(
+        operation,
+        421,
+        "`host_not_allowed`: the `Host` is not a name this server answers for (DNS rebinding)",
+    );
+    add_error(
+        operation,
+        503,
+        "`too_many_connections`: the server holds as many connections as it may",
+    );
+    if *method != Method::GET {
+        add_error(
+            operation,
+            403,
+            "`cross_origin_refused`: a page from another origin may not change state",
+        );
+        if !takes_image(path) {
+            add_error(
+                operation,
+                415,
+                "`unsupported_media_type`: a body without `Content-Type: application/json`",
+            );
+        }
     }
     if *method == Method::POST {
         operation
@@ -467,6 +495,8 @@ schema!(
             "bad_hash",
             "unauthorized",
             "forbidden",
+            "cross_origin_refused",
+            "host_not_allowed",
             "episode_not_found",
             "node_not_found",
             "version_not_found",
@@ -491,6 +521,7 @@ schema!(
             "idempotency_key_reused",
             "internal",
             "shutting_down",
+            "too_many_connections",
         ],
     )
 );

@@ -2,6 +2,7 @@
 
 mod actions;
 mod concurrency;
+mod connections;
 mod crash;
 mod definitions;
 mod events;
@@ -9,6 +10,7 @@ mod http;
 mod invalidation;
 mod local_models;
 mod recovery;
+mod site;
 mod stock;
 mod studio;
 mod support;
