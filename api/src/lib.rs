@@ -97,8 +97,8 @@ use tokio_util::sync::CancellationToken;
 pub use access::{ApiKeys, Role};
 pub use error::ApiError;
 pub use openapi::openapi;
-pub use site::{BadOrigin, Site};
 pub use server::{DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, default_max_connections};
+pub use site::{BadOrigin, Site};
 pub use uploads::DEFAULT_UPLOAD_LIMIT;
 
 /// The largest request body accepted: a screenplay or an edited value fits well within it.

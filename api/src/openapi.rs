@@ -26,7 +26,7 @@ use axum::Json;
 use axum::http::Method;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Required, Schema};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
@@ -303,6 +303,18 @@ fn add_error(operation: &mut Operation, status: u16, description: &str) {
         Some(RefOr::T(response)) => {
             if !response.description.contains(description) {
                 response.description = format!("{}; {description}", response.description);
+            }
+            // An answer of another shape (health's `503` with its envelope) may now be either.
+            let error = Ref::from_schema_name(crate::error::ErrorBody::name());
+            if let Some(content) = response.content.get_mut("application/json")
+                && let Some(schema) = content.schema.take()
+            {
+                let is_error = matches!(&schema, RefOr::Ref(r) if *r == error);
+                content.schema = Some(if is_error {
+                    schema
+                } else {
+                    OneOfBuilder::new().item(schema).item(error).into()
+                });
             }
         }
         Some(RefOr::Ref(_)) => {}

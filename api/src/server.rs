@@ -329,6 +329,9 @@ mod tests {
         let started = Instant::now();
         activity.idle(Duration::from_millis(200)).await;
         let waited = started.elapsed();
-        assert!(waited >= Duration::from_millis(200) && waited < Duration::from_secs(2), "{waited:?}");
+        assert!(
+            waited >= Duration::from_millis(200) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
     }
 }

@@ -220,7 +220,9 @@ fn check(state: &AppState, request: &Request) -> Result<(), ApiError> {
     let origin = text(header::ORIGIN);
     let cross = match origin {
         Some(origin) => !state.site.allows_origin(origin, host),
-        None => text(HeaderName::from_static("sec-fetch-site")).is_some_and(|site| site != "same-origin" && site != "none"),
+        None => {
+            text(HeaderName::from_static("sec-fetch-site")).is_some_and(|site| site != "same-origin" && site != "none")
+        }
     };
     if cross {
         let origin = origin.unwrap_or("");
@@ -284,8 +286,18 @@ mod tests {
 
     #[test]
     fn origins_must_be_scheme_host_and_port() {
-        assert!(Site::new().origins(["http://localhost:5173", "https://a.example/"]).is_ok());
-        for bad in ["localhost:5173", "ftp://a.example", "https://a.example/ui", "https://u@a.example", "*"] {
+        assert!(
+            Site::new()
+                .origins(["http://localhost:5173", "https://a.example/"])
+                .is_ok()
+        );
+        for bad in [
+            "localhost:5173",
+            "ftp://a.example",
+            "https://a.example/ui",
+            "https://u@a.example",
+            "*",
+        ] {
             assert!(Site::new().origins([bad]).is_err(), "{bad}");
         }
     }

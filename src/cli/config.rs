@@ -188,7 +188,10 @@ impl ApiConfig {
             self.max_connections = Some(parsed);
         }
         let list = |s: String| -> Vec<String> {
-            s.split(',').map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect()
+            s.split(',')
+                .map(|k| k.trim().to_owned())
+                .filter(|k| !k.is_empty())
+                .collect()
         };
         if let Some(hosts) = var("SHOWRUNNER_ALLOWED_HOSTS") {
             self.allowed_hosts = list(hosts);
@@ -282,10 +285,9 @@ mod tests {
 
     #[test]
     fn connection_limits_and_the_site_from_the_file_and_the_environment() {
-        let mut config: Config = toml::from_str(
-            "[api]\nheader_timeout_s = 2.5\nmax_connections = 50\nallowed_hosts = [\"studio.lan\"]\n",
-        )
-        .expect("a valid configuration");
+        let mut config: Config =
+            toml::from_str("[api]\nheader_timeout_s = 2.5\nmax_connections = 50\nallowed_hosts = [\"studio.lan\"]\n")
+                .expect("a valid configuration");
         config
             .apply_env(|name| match name {
                 "SHOWRUNNER_IDLE_TIMEOUT_S" => Some("30".into()),
@@ -294,8 +296,14 @@ mod tests {
             })
             .expect("valid variables");
         let (header, idle, max) = config.api.connection_limits().expect("valid limits");
-        assert_eq!((header, idle, max), (Duration::from_millis(2500), Duration::from_secs(30), Some(50)));
-        assert_eq!(config.api.allowed_origins, ["http://localhost:5173", "https://ui.example"]);
+        assert_eq!(
+            (header, idle, max),
+            (Duration::from_millis(2500), Duration::from_secs(30), Some(50))
+        );
+        assert_eq!(
+            config.api.allowed_origins,
+            ["http://localhost:5173", "https://ui.example"]
+        );
         assert!(config.api.site().is_ok());
         let defaults = Config::default().api.connection_limits().expect("defaults");
         assert_eq!(defaults, (DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, None));

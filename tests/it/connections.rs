@@ -104,7 +104,10 @@ async fn hold(addr: &str, count: usize) -> Vec<TcpStream> {
         .map(|i| async move {
             let mut stream = TcpStream::connect(addr).await.expect("connect");
             if i % 2 == 0 {
-                stream.write_all(b"GET /api/v1/health HT").await.expect("send half a line");
+                stream
+                    .write_all(b"GET /api/v1/health HT")
+                    .await
+                    .expect("send half a line");
             }
             stream
         })
@@ -133,13 +136,19 @@ async fn health_answers_while_ten_thousand_slow_connections_are_held() {
     let limit = raise_own_fd_limit();
     // Room for the test's own files; where the hard limit is lower, as many as it allows.
     let count = 10_000.min(usize::try_from(limit).unwrap_or(usize::MAX).saturating_sub(1_000));
-    assert!(count >= 2_000, "the open-file hard limit ({limit}) is too low for this test");
+    assert!(
+        count >= 2_000,
+        "the open-file hard limit ({limit}) is too low for this test"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     // Started with a soft limit of 1024, as a shell gives it: the server raises its own, or it
     // runs out of descriptors at about 1,000 connections and stops answering.
     let server = ServeChild::start(dir.path(), &[("SHOWRUNNER_HEADER_TIMEOUT_S", "60")], 1024);
     let started = Instant::now();
-    let mut held = hold(&server.addr, count).await;
+    // Without the raised limit the server stops accepting and the connections wait in vain.
+    let mut held = tokio::time::timeout(Duration::from_secs(60), hold(&server.addr, count))
+        .await
+        .expect("the server accepts every connection");
     eprintln!("{count} connections held in {:?}", started.elapsed());
 
     let asked = Instant::now();
@@ -190,9 +199,15 @@ async fn half_sent_silent_and_stalled_connections_are_closed_after_their_timeout
         heads >= Duration::from_millis(450) && heads < Duration::from_secs(3),
         "{heads:?}"
     );
-    assert!(closed_within(&mut stalled, Duration::from_secs(5)).await, "a stalled body");
+    assert!(
+        closed_within(&mut stalled, Duration::from_secs(5)).await,
+        "a stalled body"
+    );
     let body = started.elapsed();
-    assert!(body >= Duration::from_millis(950) && body < Duration::from_secs(4), "{body:?}");
+    assert!(
+        body >= Duration::from_millis(950) && body < Duration::from_secs(4),
+        "{body:?}"
+    );
 
     // A whole request is answered, and its connection kept alive until the header timeout.
     let mut whole = connect().await.expect("connect");
@@ -202,9 +217,16 @@ async fn half_sent_silent_and_stalled_connections_are_closed_after_their_timeout
         .expect("send a request");
     let mut buf = [0u8; 512];
     let n = whole.read(&mut buf).await.expect("an answer");
-    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
     let idle = Instant::now();
-    assert!(closed_within(&mut whole, Duration::from_secs(5)).await, "kept alive, idle");
+    assert!(
+        closed_within(&mut whole, Duration::from_secs(5)).await,
+        "kept alive, idle"
+    );
     assert!(idle.elapsed() >= Duration::from_millis(400), "{:?}", idle.elapsed());
     server.stop();
 }
@@ -217,11 +239,7 @@ async fn a_connection_over_the_cap_is_answered_503_and_closed() {
     // Accepted in order: the held ones take the slots first.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let refused = answer(fresh_client().get(server.url("health"))).await;
-    let refused = refused.expect_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "too_many_connections",
-        "over the cap",
-    );
+    let refused = refused.expect_error(StatusCode::SERVICE_UNAVAILABLE, "too_many_connections", "over the cap");
     assert_eq!(refused.body["error"]["details"]["max_connections"], 8);
     let connection = refused.headers.get("connection").and_then(|v| v.to_str().ok());
     assert_eq!(connection, Some("close"));

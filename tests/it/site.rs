@@ -49,7 +49,11 @@ async fn a_cross_origin_state_change_is_refused_and_changes_nothing() {
         .send(forged)
         .await
         .expect_error(StatusCode::FORBIDDEN, "cross_origin_refused", "text/plain from evil");
-    let as_json = server.client.post(server.url("episodes")).json(&body).header(header::ORIGIN, EVIL);
+    let as_json = server
+        .client
+        .post(server.url("episodes"))
+        .json(&body)
+        .header(header::ORIGIN, EVIL);
     server
         .send(as_json)
         .await
@@ -65,15 +69,20 @@ async fn a_cross_origin_state_change_is_refused_and_changes_nothing() {
         .client
         .post(server.url(&format!("episodes/{id}/cancel")))
         .header(header::ORIGIN, "http://127.0.0.1:1");
-    server
-        .send(other_port)
-        .await
-        .expect_error(StatusCode::FORBIDDEN, "cross_origin_refused", "cancel from another port");
-    let gc = server.client.post(server.url("admin/gc")).header(header::ORIGIN, "null");
-    server
-        .send(gc)
-        .await
-        .expect_error(StatusCode::FORBIDDEN, "cross_origin_refused", "gc from an opaque origin");
+    server.send(other_port).await.expect_error(
+        StatusCode::FORBIDDEN,
+        "cross_origin_refused",
+        "cancel from another port",
+    );
+    let gc = server
+        .client
+        .post(server.url("admin/gc"))
+        .header(header::ORIGIN, "null");
+    server.send(gc).await.expect_error(
+        StatusCode::FORBIDDEN,
+        "cross_origin_refused",
+        "gc from an opaque origin",
+    );
     let message = text_post(&server, &format!("episodes/{id}/messages"), &json!({"text": "approve"}))
         .header(header::ORIGIN, EVIL);
     server
@@ -81,12 +90,16 @@ async fn a_cross_origin_state_change_is_refused_and_changes_nothing() {
         .await
         .expect_error(StatusCode::FORBIDDEN, "cross_origin_refused", "a message from evil");
     // A JSON body must say so, even without `Origin`.
-    server
-        .send(text_post(&server, "episodes", &body))
-        .await
-        .expect_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "text/plain");
+    server.send(text_post(&server, "episodes", &body)).await.expect_error(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "text/plain",
+    );
     assert_eq!(episodes(&server).await, before, "nothing was created");
-    let episode = server.get(&format!("episodes/{id}")).await.expect(StatusCode::OK, "show");
+    let episode = server
+        .get(&format!("episodes/{id}"))
+        .await
+        .expect(StatusCode::OK, "show");
     assert_eq!(episode.data()["status"], json!("active"), "nor cancelled");
 
     // The server's own pages, and clients that send no `Origin`, change state.
@@ -104,8 +117,14 @@ async fn a_cross_origin_state_change_is_refused_and_changes_nothing() {
         .json(&body)
         .header(header::HOST, format!("localhost:{port}"))
         .header(header::ORIGIN, format!("http://localhost:{port}"));
-    server.send(localhost).await.expect(StatusCode::CREATED, "same origin by name");
-    server.post("episodes", body).await.expect(StatusCode::CREATED, "curl-style");
+    server
+        .send(localhost)
+        .await
+        .expect(StatusCode::CREATED, "same origin by name");
+    server
+        .post("episodes", body)
+        .await
+        .expect(StatusCode::CREATED, "curl-style");
     assert_eq!(episodes(&server).await, before + 3);
     server.stop().await;
 }
@@ -121,7 +140,10 @@ async fn a_rebinding_host_is_refused_on_reads_too() {
             .expect_error(StatusCode::MISDIRECTED_REQUEST, "host_not_allowed", host);
         assert_eq!(refused.body["error"]["details"]["host"], json!(host));
     }
-    let health = server.client.get(server.url("health")).header(header::HOST, "evil.example");
+    let health = server
+        .client
+        .get(server.url("health"))
+        .header(header::HOST, "evil.example");
     server
         .send(health)
         .await
@@ -134,7 +156,10 @@ async fn a_rebinding_host_is_refused_on_reads_too() {
 
     // With keys, a rebinding page has none to present: any name is answered, and keys checked.
     let keyed = Server::start_with(|api| api.keys(ApiKeys::none().with("k", Role::User))).await;
-    let read = keyed.client.get(keyed.url("episodes")).header(header::HOST, "evil.example");
+    let read = keyed
+        .client
+        .get(keyed.url("episodes"))
+        .header(header::HOST, "evil.example");
     keyed
         .send(read)
         .await
