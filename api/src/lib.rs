@@ -291,6 +291,13 @@ impl Api {
         listener: tokio::net::TcpListener,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        if self.limits.idle_timeout <= self.state.keep_alive {
+            tracing::warn!(
+                idle_timeout_s = self.limits.idle_timeout.as_secs_f64(),
+                keep_alive_s = self.state.keep_alive.as_secs_f64(),
+                "the idle timeout is not above the event streams' keep-alive: quiet streams will be closed"
+            );
+        }
         let stop = self.state.shutdown.clone();
         let on_signal = stop.clone();
         tokio::spawn(async move {

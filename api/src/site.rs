@@ -60,9 +60,14 @@ impl Site {
     /// Answers requests whose `Host` is one of `names` (compared without the port, ignoring
     /// case); `*` answers any.
     pub fn hosts(mut self, names: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        // A port given with a name is dropped: names are compared without one.
+        let name = |n: &str| match Authority::from_str(n.trim()) {
+            Ok(authority) if n.trim() != "*" => authority.host().to_owned(),
+            _ => n.trim().to_owned(),
+        };
         self.hosts = names
             .into_iter()
-            .map(|n| n.as_ref().trim().trim_end_matches('.').to_ascii_lowercase())
+            .map(|n| name(n.as_ref()).trim_end_matches('.').to_ascii_lowercase())
             .filter(|n| !n.is_empty())
             .collect();
         self
@@ -254,7 +259,7 @@ mod tests {
 
     #[test]
     fn hosts_answered_are_local_literal_or_configured() {
-        let site = Site::new().hosts(["Studio.Example.com"]);
+        let site = Site::new().hosts(["Studio.Example.com", "studio.lan:8080"]);
         for host in [
             "localhost:8080",
             "LOCALHOST",
@@ -262,6 +267,7 @@ mod tests {
             "[::1]:8080",
             "192.168.1.5",
             "studio.example.com:443",
+            "studio.lan",
         ] {
             assert!(site.answers_host(host, false), "{host}");
         }
