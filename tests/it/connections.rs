@@ -236,9 +236,15 @@ async fn a_connection_over_the_cap_is_answered_503_and_closed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = ServeChild::start(dir.path(), &[("SHOWRUNNER_MAX_CONNECTIONS", "8")], 1024);
     let held = hold(&server.addr, 8).await;
-    // Accepted in order: the held ones take the slots first.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let refused = answer(fresh_client().get(server.url("health"))).await;
+    // The held ones take the slots once accepted; until then a request may still get one.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let refused = loop {
+        let health = answer(fresh_client().get(server.url("health"))).await;
+        if health.status != StatusCode::OK || Instant::now() > deadline {
+            break health;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let refused = refused.expect_error(StatusCode::SERVICE_UNAVAILABLE, "too_many_connections", "over the cap");
     assert_eq!(refused.body["error"]["details"]["max_connections"], 8);
     let connection = refused.headers.get("connection").and_then(|v| v.to_str().ok());
