@@ -13,10 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> std::process::ExitCode {
     let args = cli::Args::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SHOWRUNNER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -33,4 +30,19 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The log filter: `SHOWRUNNER_LOG`, else the conventional `RUST_LOG`, else `warn`. A variable
+/// that is set but not a filter is said and passed over.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    for name in ["SHOWRUNNER_LOG", "RUST_LOG"] {
+        let Some(value) = std::env::var(name).ok().filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
+        match tracing_subscriber::EnvFilter::try_new(&value) {
+            Ok(filter) => return filter,
+            Err(e) => eprintln!("warning: {name}=`{value}` is not a log filter ({e}); ignored"),
+        }
+    }
+    tracing_subscriber::EnvFilter::new("warn")
 }

@@ -5,16 +5,17 @@
 //! | --- | --- |
 //! | 400 | `bad_json`, `bad_request` (a malformed id, query or header), `bad_hash` |
 //! | 401 | `unauthorized` |
-//! | 403 | `forbidden` |
+//! | 403 | `forbidden`, `cross_origin_refused` |
 //! | 404 | `episode_not_found`, `node_not_found`, `version_not_found`, `workflow_not_found`, `artifact_not_found`, `series_not_found`, `character_not_found`, `route_not_found` |
 //! | 405 | `method_not_allowed` |
 //! | 409 | `version_conflict`, `illegal_action`, `illegal_episode_action`, `series_conflict`, `definition_unavailable` |
 //! | 413 | `payload_too_large` |
 //! | 415 | `unsupported_media_type` |
 //! | 416 | `range_not_satisfiable` |
+//! | 421 | `host_not_allowed` |
 //! | 422 | `invalid_value` (with the field `path`), `invalid_screenplay` (with the `line`), `invalid_image`, `too_many_references`, `idempotency_key_reused` |
 //! | 500 | `internal` (a generic message; the cause is logged, never returned), `corrupt_artifact` (a blob damaged on disk) |
-//! | 503 | `shutting_down` |
+//! | 503 | `shutting_down`, `too_many_connections` |
 //! | 507 | `insufficient_storage` (the disk is full: nothing was stored; retry once space is freed) |
 //!
 //! A 409 on a node carries the instance's current `state` and `current_version` in its details,

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 
 /// A JSON request body of type `T`. Syntax errors are `400 bad_json` with the line and column;
 /// a body that parses but does not fit `T` is `422 invalid_value` with the field's path.
-/// The content type is not checked: a client that forgets it still gets a precise answer.
+/// The content type is checked before, by the `site` middleware (`415` unless JSON).
 pub(crate) struct JsonBody<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {

@@ -35,6 +35,11 @@
 //! needs one, and deletions,
 //! garbage collection and metrics need an admin key (see the `access` module).
 //!
+//! Against pages in the user's browser ([`Site`]): a foreign `Host` (DNS rebinding) is
+//! `421 host_not_allowed`, a state change from another origin `403 cross_origin_refused`, a JSON
+//! body without a JSON `Content-Type` `415 unsupported_media_type`. Connections are served under
+//! a header timeout, an idle timeout and a cap (`503 too_many_connections` beyond it).
+//!
 //! Every `POST` under `/api/v1` takes an `Idempotency-Key` header: a retry with the same key
 //! gets the first answer again, across restarts when the API has a data directory
 //! ([`Api::data_dir`]), and after a crash at any moment for the actions the engine commits with
@@ -70,6 +75,8 @@ mod openapi;
 mod outcome;
 mod schemas;
 mod series;
+mod server;
+mod site;
 mod uploads;
 mod views;
 mod workflows;
@@ -91,6 +98,8 @@ use tokio_util::sync::CancellationToken;
 pub use access::{ApiKeys, Role};
 pub use error::ApiError;
 pub use openapi::openapi;
+pub use server::{DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, default_max_connections};
+pub use site::{BadOrigin, Site};
 pub use uploads::DEFAULT_UPLOAD_LIMIT;
 
 /// The largest request body accepted: a screenplay or an edited value fits well within it.
@@ -110,6 +119,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<metrics::Metrics>,
     /// The API keys; none means open.
     pub(crate) keys: Arc<ApiKeys>,
+    /// The `Host` names and origins accepted beyond the server's own.
+    pub(crate) site: Arc<Site>,
     /// The largest upload accepted, in bytes.
     pub(crate) upload_limit: usize,
     /// Turns chat messages into actions.
@@ -122,6 +133,7 @@ pub(crate) struct AppState {
 pub struct Api {
     state: AppState,
     drain: Duration,
+    limits: server::Limits,
 }
 
 impl Api {
@@ -139,9 +151,11 @@ impl Api {
                 idempotency: Arc::new(idempotency::Idempotency::new(None)),
                 metrics: Arc::default(),
                 keys: Arc::new(ApiKeys::none()),
+                site: Arc::new(Site::new()),
                 upload_limit: DEFAULT_UPLOAD_LIMIT,
             },
             drain: Duration::from_secs(10),
+            limits: server::Limits::default(),
         }
     }
 
@@ -169,6 +183,13 @@ impl Api {
         self
     }
 
+    /// The `Host` names answered and the origins allowed to change state beyond the server's
+    /// own (see [`Site`]); by default only `localhost`, IP literals, and same-origin pages.
+    pub fn site(mut self, site: Site) -> Self {
+        self.state.site = Arc::new(site);
+        self
+    }
+
     /// The largest reference image accepted, in bytes (default [`DEFAULT_UPLOAD_LIMIT`]).
     pub fn upload_limit(mut self, bytes: usize) -> Self {
         self.state.upload_limit = bytes;
@@ -185,6 +206,31 @@ impl Api {
     /// How long [`Api::serve`] waits for requests in flight once shutdown starts.
     pub fn drain(mut self, timeout: Duration) -> Self {
         self.drain = timeout;
+        self
+    }
+
+    /// How long a client may take to send a request's head (request line and headers), counted
+    /// from when its connection opens or its previous answer ends; then the connection is
+    /// closed. So it is also how long a kept-alive connection may wait idle for its next request
+    /// (default [`DEFAULT_HEADER_TIMEOUT`]).
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_timeout = timeout;
+        self
+    }
+
+    /// How long a connection may go without a byte moving either way (a stalled request body, a
+    /// client that stopped reading) before it is closed (default [`DEFAULT_IDLE_TIMEOUT`]). Keep
+    /// it above the event streams' keep-alive ([`Api::keep_alive`]).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.idle_timeout = timeout;
+        self
+    }
+
+    /// How many connections are served at once; one more is answered
+    /// `503 too_many_connections` and closed. By default what the process's file-descriptor
+    /// limit allows when [`Api::serve`] starts (see [`default_max_connections`]).
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.limits.max_connections = Some(max.max(1));
         self
     }
 
@@ -218,7 +264,7 @@ impl Api {
             .route("/workflows/{name}", get(workflows::show))
             .route("/artifacts/{hash}", get(artifacts::get))
             .nest("/episodes", episode_routes);
-        Router::new()
+        let routes = Router::new()
             .nest("/api/v1", v1)
             .route("/metrics", get(metrics::metrics))
             .fallback(error::no_route)
@@ -226,39 +272,47 @@ impl Api {
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .layer(from_fn_with_state(self.state.clone(), idempotency::layer))
             .layer(from_fn_with_state(self.state.clone(), access::layer))
+            .layer(from_fn_with_state(self.state.clone(), site::layer));
+        // CORS outside the site checks, so that their refusals reach a configured UI readably,
+        // and preflights (which carry no key) are answered before the key check.
+        let routes = match self.state.site.cors() {
+            Some(cors) => routes.layer(cors),
+            None => routes,
+        };
+        routes
             .layer(from_fn_with_state(self.state.clone(), metrics::layer))
             .with_state(self.state.clone())
     }
 
     /// Serves the API on `listener` until `signal` resolves; then stops taking connections,
     /// ends the event streams, and waits (up to the drain timeout) for requests in flight.
+    /// Each connection is served under the header and idle timeouts and the connection cap
+    /// ([`Api::header_timeout`], [`Api::idle_timeout`], [`Api::max_connections`]).
     /// The engine is left running: the caller shuts it down after this returns.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let shutdown = self.state.shutdown.clone();
-        let stop = shutdown.clone();
-        let server = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
-            signal.await;
-            stop.cancel();
-        });
-        let mut server = std::pin::pin!(std::future::IntoFuture::into_future(server));
-        tokio::select! {
-            result = &mut server => return result,
-            () = shutdown.cancelled() => {}
+        if self.limits.idle_timeout <= self.state.keep_alive {
+            tracing::warn!(
+                idle_timeout_s = self.limits.idle_timeout.as_secs_f64(),
+                keep_alive_s = self.state.keep_alive.as_secs_f64(),
+                "the idle timeout is not above the event streams' keep-alive: quiet streams will be closed"
+            );
         }
-        match tokio::time::timeout(self.drain, server).await {
-            Ok(result) => result,
-            Err(_) => {
-                tracing::warn!(
-                    timeout_s = self.drain.as_secs_f64(),
-                    "requests still in flight after the drain timeout; closing"
-                );
-                Ok(())
+        let stop = self.state.shutdown.clone();
+        let on_signal = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = signal => on_signal.cancel(),
+                () = on_signal.cancelled() => {}
             }
-        }
+        });
+        let result = server::run(listener, self.router(), self.limits, stop.clone(), self.drain).await;
+        // Stops the signal's watch when the server ended by itself.
+        stop.cancel();
+        result
     }
 }
 

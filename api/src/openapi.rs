@@ -5,7 +5,10 @@
 //! bodies derive `ToSchema`. What the middleware adds to every route is added here from the same
 //! rules the middleware applies ([`Conventions`]): `401` wherever a key is needed, `403` on the
 //! admin routes (`access::admin_only`), and on every `POST` the `Idempotency-Key` header with its
-//! `400`, `413` and `422` answers. The item routes of map nodes (`…/nodes/{key}/items/{item}…`)
+//! `400`, `413` and `422` answers. The site checks (`site`) add `421 host_not_allowed` to every
+//! operation, and `403 cross_origin_refused` and `415 unsupported_media_type` (unless the body
+//! is an image) to every one that changes state; the connection cap adds
+//! `503 too_many_connections` to every operation. The item routes of map nodes (`…/nodes/{key}/items/{item}…`)
 //! run the same handlers as the node routes, so their operations are copies of the node routes'
 //! with the `item` parameter added.
 //!
@@ -23,12 +26,13 @@ use axum::Json;
 use axum::http::Method;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Required, Schema};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::access::{admin_only, open_path};
+use crate::site::takes_image;
 use crate::{admin, artifacts, episodes, events, health, messages, metrics, nodes, series, uploads, workflows};
 
 /// The path of the document itself.
@@ -231,6 +235,30 @@ fn middleware(path: &str, method: &Method, operation: &mut Operation) {
     if admin_only(method, path) {
         add_error(operation, 403, "`forbidden`: the route needs an admin key");
     }
+    add_error(
+        operation,
+        421,
+        "`host_not_allowed`: the `Host` is not a name this server answers for (DNS rebinding)",
+    );
+    add_error(
+        operation,
+        503,
+        "`too_many_connections`: the server holds as many connections as it may",
+    );
+    if *method != Method::GET {
+        add_error(
+            operation,
+            403,
+            "`cross_origin_refused`: a page from another origin may not change state",
+        );
+        if !takes_image(path) {
+            add_error(
+                operation,
+                415,
+                "`unsupported_media_type`: a body without `Content-Type: application/json`",
+            );
+        }
+    }
     if *method == Method::POST {
         operation
             .parameters
@@ -282,6 +310,18 @@ fn add_error(operation: &mut Operation, status: u16, description: &str) {
         Some(RefOr::T(response)) => {
             if !response.description.contains(description) {
                 response.description = format!("{}; {description}", response.description);
+            }
+            // An answer of another shape (health's `503` with its envelope) may now be either.
+            let error = Ref::from_schema_name(crate::error::ErrorBody::name());
+            if let Some(content) = response.content.get_mut("application/json")
+                && let Some(schema) = content.schema.take()
+            {
+                let is_error = matches!(&schema, RefOr::Ref(r) if *r == error);
+                content.schema = Some(if is_error {
+                    schema
+                } else {
+                    OneOfBuilder::new().item(schema).item(error).into()
+                });
             }
         }
         Some(RefOr::Ref(_)) => {}
@@ -474,6 +514,8 @@ schema!(
             "bad_hash",
             "unauthorized",
             "forbidden",
+            "cross_origin_refused",
+            "host_not_allowed",
             "episode_not_found",
             "node_not_found",
             "version_not_found",
@@ -500,6 +542,7 @@ schema!(
             "corrupt_artifact",
             "shutting_down",
             "insufficient_storage",
+            "too_many_connections",
         ],
     )
 );

@@ -28,6 +28,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let keys = config.api.api_keys();
     let upload_limit = config.api.upload_limit()?;
+    let (header_timeout, idle_timeout, max_connections) = config.api.connection_limits()?;
+    let site = config.api.site()?;
+    raise_fd_limit();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
@@ -41,7 +44,13 @@ pub async fn serve(
     let mut api = showrunner_api::Api::new(engine.clone())
         .data_dir(data)
         .keys(keys)
-        .upload_limit(upload_limit);
+        .upload_limit(upload_limit)
+        .site(site)
+        .header_timeout(header_timeout)
+        .idle_timeout(idle_timeout);
+    if let Some(max) = max_connections {
+        api = api.max_connections(max);
+    }
     let embedder = match embedder {
         Some(configured) => Ok(configured),
         None => chat_embedder(data),
@@ -59,6 +68,16 @@ pub async fn serve(
     api.serve(listener, shutdown_signal()).await.context("serving HTTP")?;
     eprintln!("shutting down");
     Ok(())
+}
+
+/// Raises this process's soft limit on open files to its hard limit, so that the connection cap
+/// (by default derived from it) is as high as the system allows: the usual soft limit of 1024
+/// would hold the server to 768 connections while the hard limit permits far more.
+fn raise_fd_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
 }
 
 /// The MiniLM embedder when `minilm-l6` (and ONNX Runtime) are installed under `data/models`;

@@ -2,6 +2,7 @@
 
 mod actions;
 mod concurrency;
+mod connections;
 mod crash;
 mod definitions;
 mod disk;
@@ -13,6 +14,7 @@ mod local_models;
 mod recovery;
 mod retries;
 mod served;
+mod site;
 mod stock;
 mod studio;
 mod support;
