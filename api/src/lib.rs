@@ -25,15 +25,17 @@
 //! | `GET episodes/{id}/nodes/{key}[/items/{item}]` | one instance, its versions and a value |
 //! | `POST …/nodes/{key}[/items/{item}]/{action}` | `approve`, `regenerate`, `edit`, `select`, `revert` |
 //! | `GET episodes/{id}/messages`, `POST episodes/{id}/messages` | the conversation; a chat message acted on |
-//! | `GET artifacts/{hash}` | a blob, with its content type, `ETag`, caching and `Range` support |
+//! | `GET artifacts/{hash}` | a blob, with its content type, `ETag`, caching and `Range` support (admin, with keys) |
+//! | `GET episodes/{id}/artifacts/{hash}`, `GET series/{id}/artifacts/{hash}` | a blob that episode or series references |
 //! | `GET, POST series`, `GET, PUT, DELETE series/{id}` | series: a bible and a cast shared by episodes |
 //! | `POST series/{id}/characters/{c}/references` | attach an uploaded reference image (3 at most) |
 //! | `POST uploads` | a reference image (PNG or JPEG, 10 MB unless configured) |
 //! | `POST admin/gc` | collect unreferenced blobs (admin) |
 //!
 //! With API keys configured ([`Api::keys`]) every route but health and the OpenAPI document
-//! needs one, and deletions,
-//! garbage collection and metrics need an admin key (see the `access` module).
+//! needs one; deletions, garbage collection, metrics and blobs by bare hash need an admin key;
+//! and a user key sees only its owner's episodes and series, anything else answering `404`
+//! (see the `access` and `owners` modules).
 //!
 //! Every `POST` under `/api/v1` takes an `Idempotency-Key` header: a retry with the same key
 //! gets the first answer again, across restarts when the API has a data directory
@@ -67,6 +69,7 @@ mod messages;
 mod metrics;
 mod nodes;
 mod openapi;
+mod owners;
 mod schemas;
 mod series;
 mod uploads;
@@ -87,7 +90,7 @@ use showrunner_nodes::backend::Embedder;
 use showrunner_workflows::conversation::Conversation;
 use tokio_util::sync::CancellationToken;
 
-pub use access::{ApiKeys, Role};
+pub use access::{ApiKeys, KeyError, Role};
 pub use error::ApiError;
 pub use openapi::openapi;
 pub use uploads::DEFAULT_UPLOAD_LIMIT;
@@ -195,12 +198,14 @@ impl Api {
             .route("/{id}/fork", post(episodes::fork))
             .route("/{id}/events", get(events::stream))
             .route("/{id}/messages", get(messages::list).post(messages::post))
+            .route("/{id}/artifacts/{hash}", get(artifacts::of_episode))
             .merge(node_routes("/{id}/nodes/{key}"))
             .merge(node_routes("/{id}/nodes/{key}/items/{item}"));
         let upload_limit = DefaultBodyLimit::max(self.state.upload_limit);
         let series_routes = Router::new()
             .route("/", get(series::list).post(series::create))
             .route("/{id}", get(series::show).put(series::update).delete(series::delete))
+            .route("/{id}/artifacts/{hash}", get(artifacts::of_series))
             .route(
                 "/{id}/characters/{character}/references",
                 post(series::add_reference).layer(upload_limit),

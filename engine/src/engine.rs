@@ -14,8 +14,8 @@ use crate::definition::{Resource, WorkflowDef};
 use crate::episode::Episode;
 use crate::error::{EngineError, Result};
 use crate::events::{Event, Speaker};
-use crate::ids::{EpisodeId, InstanceKey, SeriesId, now_ms};
-use crate::record::{EpisodeStatus, InstanceRecord};
+use crate::ids::{ContentHash, EpisodeId, InstanceKey, SeriesId, now_ms};
+use crate::record::{EpisodeRecord, EpisodeStatus, InstanceRecord};
 use crate::recovery::RecoveryReport;
 use crate::scheduler::{Scheduler, Ticket};
 use crate::store::{BlobRef, BlobStore, Commit, EpisodeSnapshot, GcStats, Store};
@@ -196,7 +196,7 @@ impl Engine {
     /// Creates an episode of `workflow` with `input` (given to every node under `"episode"`);
     /// returns once it is durable and its first nodes are queued.
     pub async fn create_episode(&self, workflow: &str, input: Value, seed: u64) -> Result<EpisodeId> {
-        self.create(workflow, input, seed, None).await
+        self.create_owned_episode(None, None, workflow, input, seed).await
     }
 
     /// Creates an episode of `workflow` in `series`: the series' current content joins the
@@ -206,18 +206,32 @@ impl Engine {
         &self,
         series: SeriesId,
         workflow: &str,
+        input: Value,
+        seed: u64,
+    ) -> Result<EpisodeId> {
+        self.create_owned_episode(None, Some(series), workflow, input, seed)
+            .await
+    }
+
+    /// Creates an episode that belongs to `owner` (a user or team; see
+    /// [`EpisodeRecord::owner`](crate::EpisodeRecord::owner)), in `series` when given (as
+    /// [`Engine::create_series_episode`]); returns once it is durable and its first nodes are
+    /// queued.
+    pub async fn create_owned_episode(
+        &self,
+        owner: Option<String>,
+        series: Option<SeriesId>,
+        workflow: &str,
         mut input: Value,
         seed: u64,
     ) -> Result<EpisodeId> {
-        let record = self.series(series)?;
-        let fields = input
-            .as_object_mut()
-            .ok_or_else(|| EngineError::InvalidInput("an episode in a series needs an object input".into()))?;
-        fields.insert("series".into(), crate::series::as_input(&record));
-        self.create(workflow, input, seed, Some(series)).await
-    }
-
-    async fn create(&self, workflow: &str, input: Value, seed: u64, series: Option<SeriesId>) -> Result<EpisodeId> {
+        if let Some(series) = series {
+            let record = self.series(series)?;
+            let fields = input
+                .as_object_mut()
+                .ok_or_else(|| EngineError::InvalidInput("an episode in a series needs an object input".into()))?;
+            fields.insert("series".into(), crate::series::as_input(&record));
+        }
         let def = self
             .workflow(workflow)
             .ok_or_else(|| EngineError::UnknownWorkflow(workflow.to_owned()))?;
@@ -225,6 +239,9 @@ impl Engine {
         let (mut episode, changes) = Episode::create(&def, id, input, seed, now_ms());
         if let Some(series) = series {
             episode.set_series(series);
+        }
+        if owner.is_some() {
+            episode.set_owner(owner);
         }
         self.start_new(def, episode, changes).await?;
         Ok(id)
@@ -251,12 +268,26 @@ impl Engine {
     }
 
     /// Forks an episode: a new episode with the same versions and pointers (values copied, blobs
-    /// shared), for A/B comparison. Runs in flight are not inherited.
+    /// shared), for A/B comparison, with the source's owner. Runs in flight are not inherited.
     pub async fn fork(&self, episode: EpisodeId) -> Result<EpisodeId> {
+        self.fork_episode(episode, None).await
+    }
+
+    /// Forks an episode as [`Engine::fork`] does, the fork belonging to `owner` (whoever forked
+    /// it) rather than to the source's owner.
+    pub async fn fork_as(&self, episode: EpisodeId, owner: Option<String>) -> Result<EpisodeId> {
+        self.fork_episode(episode, Some(owner)).await
+    }
+
+    /// A fork; `owner` replaces the source's owner when given.
+    async fn fork_episode(&self, episode: EpisodeId, owner: Option<Option<String>>) -> Result<EpisodeId> {
         let handle = self.handle(episode).await?;
         let source = handle.read(|e| e.clone()).await?;
         let id = EpisodeId::generate();
-        let (forked, mut changes) = source.fork(&handle.def, id, now_ms());
+        let (mut forked, mut changes) = source.fork(&handle.def, id, now_ms());
+        if let Some(owner) = owner {
+            forked.set_owner(owner);
+        }
         for record in forked.instances() {
             for version in &record.versions {
                 let value = self.shared.store.version_value(episode, &record.key, version.n)?;
@@ -265,6 +296,15 @@ impl Engine {
         }
         self.start_new(handle.def.clone(), forked, changes).await?;
         Ok(id)
+    }
+
+    /// An episode's header (its owner, workflow, series, status), read from the store without
+    /// loading the episode.
+    pub fn header(&self, episode: EpisodeId) -> Result<EpisodeRecord> {
+        self.shared
+            .store
+            .load_header(episode)?
+            .ok_or(EngineError::EpisodeNotFound(episode))
     }
 
     async fn handle(&self, episode: EpisodeId) -> Result<Handle> {
@@ -497,6 +537,24 @@ impl Engine {
             }
             snapshot = self.snapshot(episode).await?;
         }
+    }
+
+    /// Every blob an episode references: those of its stored versions (all of them, not only
+    /// the current ones) and those in its input (a series' reference images). Read from the
+    /// store, so that it starts no actor.
+    pub fn episode_blobs(&self, episode: EpisodeId) -> Result<HashSet<ContentHash>> {
+        let stored = self
+            .shared
+            .store
+            .load_episode(episode)?
+            .ok_or(EngineError::EpisodeNotFound(episode))?;
+        let mut blobs: HashSet<ContentHash> = BlobRef::find_all(&stored.header.input).into_iter().collect();
+        for record in &stored.instances {
+            for version in &record.versions {
+                blobs.extend(version.blobs.iter().copied());
+            }
+        }
+        Ok(blobs)
     }
 
     /// Deletes blobs that no stored version and no series references and that are older than

@@ -66,6 +66,11 @@ pub struct EpisodeRecord {
     /// The series it belongs to, if any (its content was copied into the input at creation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series: Option<SeriesId>,
+    /// Who the episode belongs to (the user or team of the API key that created or forked it);
+    /// `None` for episodes made without an owner (the CLI, a keyless server) and those stored
+    /// before owners existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// The sequence number the next event gets.
     pub next_seq: u64,
 }
@@ -253,4 +258,8 @@ pub struct SeriesRecord {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// Who the series belongs to (the user or team of the API key that created it); `None` for
+    /// series made without an owner and those stored before owners existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }

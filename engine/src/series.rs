@@ -24,6 +24,17 @@ pub(crate) fn as_input(series: &SeriesRecord) -> Value {
 impl Engine {
     /// Creates a series; returns it once durable.
     pub async fn create_series(&self, title: String, content: Value) -> Result<SeriesRecord> {
+        self.create_owned_series(None, title, content).await
+    }
+
+    /// Creates a series that belongs to `owner` (a user or team; see [`SeriesRecord::owner`]);
+    /// returns it once durable. Updates keep the owner.
+    pub async fn create_owned_series(
+        &self,
+        owner: Option<String>,
+        title: String,
+        content: Value,
+    ) -> Result<SeriesRecord> {
         let now = now_ms();
         let record = SeriesRecord {
             id: SeriesId::generate(),
@@ -32,6 +43,7 @@ impl Engine {
             revision: 1,
             created_at: now,
             updated_at: now,
+            owner,
         };
         self.shared.store.put_series(&record).await?;
         Ok(record)

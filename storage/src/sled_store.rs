@@ -380,6 +380,12 @@ impl Store for SledStore {
         Ok(Some(EpisodeSnapshot { header, instances }))
     }
 
+    fn load_header(&self, episode: EpisodeId) -> Result<Option<EpisodeRecord>, StoreError> {
+        self.writer.settle();
+        let _whole = self.visible.read().unwrap_or_else(|e| e.into_inner());
+        self.header(episode)
+    }
+
     fn episodes_with_status(&self, status: EpisodeStatus) -> Result<Vec<EpisodeId>, StoreError> {
         let prefix = [INDEX, status_byte(status)];
         self.settled()
@@ -489,6 +495,7 @@ mod tests {
             created_at: now_ms(),
             forked_from: None,
             series: None,
+            owner: None,
             next_seq,
         }
     }
@@ -752,10 +759,12 @@ mod tests {
                 revision: 1,
                 created_at: now_ms(),
                 updated_at: now_ms(),
+                owner: None,
             };
             let b = SeriesRecord {
                 id: SeriesId::generate(),
                 title: "Second".into(),
+                owner: Some("ana".into()),
                 ..a.clone()
             };
             store.put_series(&a).await.expect("put a");

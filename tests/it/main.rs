@@ -8,6 +8,7 @@ mod events;
 mod http;
 mod invalidation;
 mod local_models;
+mod ownership;
 mod recovery;
 mod stock;
 mod studio;
