@@ -353,7 +353,8 @@ mod tests {
             }
             map
         };
-        let cases: [(&[(&str, &str)], Result<Option<&str>, Disagree>); 9] = [
+        type Case<'a> = (&'a [(&'a str, &'a str)], Result<Option<&'a str>, Disagree>);
+        let cases: [Case; 9] = [
             (&[], Ok(None)),
             (&[("authorization", "Bearer right")], Ok(Some("right"))),
             (&[("authorization", "bearer  right ")], Ok(Some("right"))),

@@ -263,3 +263,32 @@ pub struct SeriesRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn records_stored_before_owners_existed_load_without_one() {
+        let episode: EpisodeRecord = serde_json::from_value(json!({
+            "id": "01J0000000000000000000000Z", "workflow": "w", "definition_version": "v",
+            "input": {}, "seed": 1, "status": "Active", "created_at": 5, "next_seq": 1,
+        }))
+        .expect("an old header");
+        assert_eq!(episode.owner, None);
+        let series: SeriesRecord = serde_json::from_value(json!({
+            "id": "01J0000000000000000000000Z", "title": "t", "content": {}, "revision": 1,
+            "created_at": 5, "updated_at": 5,
+        }))
+        .expect("an old series");
+        assert_eq!(series.owner, None);
+        let owned = SeriesRecord {
+            owner: Some("ana".into()),
+            ..series
+        };
+        let back: SeriesRecord = serde_json::from_value(serde_json::to_value(&owned).expect("JSON")).expect("back");
+        assert_eq!(back.owner.as_deref(), Some("ana"));
+    }
+}

@@ -7,6 +7,7 @@ mod definitions;
 mod events;
 mod http;
 mod invalidation;
+mod keys;
 mod local_models;
 mod ownership;
 mod recovery;
