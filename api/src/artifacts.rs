@@ -1,4 +1,8 @@
-//! `GET artifacts/{hash}`: blobs by content hash, for players and image views.
+//! Blobs by content hash, for players and image views: `GET episodes/{id}/artifacts/{hash}`
+//! and `GET series/{id}/artifacts/{hash}` serve a blob that episode or series references (any
+//! version of the episode, its input, the series' reference images), to any key that may see
+//! it; `GET artifacts/{hash}` serves any blob, and with keys configured only to admin keys (a
+//! bare hash names no owner to check).
 //!
 //! Only a 64-digit hex hash is looked up, so no path can reach the blob store's files. A blob
 //! never changes, so its hash is its `ETag` and it may be cached for a year; `If-None-Match`
@@ -11,11 +15,13 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::json;
 use showrunner_engine::{BlobRef, ContentHash, StoreError};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::PathParams;
+use crate::extract::{EpisodePath, PathParams};
+use crate::series::SeriesPath;
 use crate::{AppState, openapi};
 
 /// What a `Range` header asks of a blob of a given length.
@@ -137,7 +143,7 @@ fn range_applies(headers: &HeaderMap, etag: &str) -> bool {
         .is_none_or(|v| v.to_str().is_ok_and(|v| v.trim() == etag))
 }
 
-/// A blob by hash, whole or one byte range.
+/// Any blob by hash, whole or one byte range (with keys configured, admin keys only).
 #[utoipa::path(
     get,
     path = "/api/v1/artifacts/{hash}",
@@ -195,7 +201,156 @@ pub(crate) async fn get(
     PathParams(hash): PathParams<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let hash = ContentHash::from_hex(&hash)
+    serve(&state, content_hash(&hash)?, &headers).await
+}
+
+/// The `{hash}` of the scoped routes (their `{id}` is read, and checked, by the episode's or
+/// series' extractor).
+#[derive(Debug, Deserialize)]
+pub(crate) struct ScopedPath {
+    hash: String,
+}
+
+/// A blob that an episode references, whole or one byte range: the episode must be one the key
+/// may see, the blob one of its versions' or its input's.
+#[utoipa::path(
+    get,
+    path = "/api/v1/episodes/{id}/artifacts/{hash}",
+    operation_id = "get_episode_artifact",
+    tag = "artifacts",
+    params(
+        ("id" = openapi::Ulid, Path, description = "The episode's id"),
+        ("hash" = openapi::Hash, Path, description = "The blob's content hash"),
+        ("Range" = Option<String>, Header, description = "One byte range, `bytes=A-B`, `bytes=A-` or `bytes=-N`; a malformed one, or several, is ignored"),
+        ("If-Range" = Option<String>, Header, description = "The range applies only when this names the blob's `ETag`"),
+        ("If-None-Match" = Option<String>, Header, description = "`304` when this names the blob's `ETag`"),
+    ),
+    responses(
+        (status = 200, description = "The whole blob, its type sniffed from its bytes",
+            headers(
+                ("ETag" = String, description = "The quoted hash"),
+                ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"),
+                ("Accept-Ranges" = String, description = "`bytes`"),
+            ),
+            content(
+                (openapi::Binary = "image/png"),
+                (openapi::Binary = "image/jpeg"),
+                (openapi::Binary = "video/mp4"),
+                (String = "text/vtt; charset=utf-8"),
+                (String = "application/x-subrip; charset=utf-8"),
+                (serde_json::Value = "application/json"),
+                (String = "text/plain; charset=utf-8"),
+                (openapi::Binary = "application/octet-stream"),
+            )),
+        (status = 206, description = "One byte range of the blob",
+            headers(
+                ("Content-Range" = String, description = "`bytes A-B/LENGTH`"),
+                ("ETag" = String, description = "The quoted hash"),
+            ),
+            content(
+                (openapi::Binary = "image/png"),
+                (openapi::Binary = "image/jpeg"),
+                (openapi::Binary = "video/mp4"),
+                (openapi::Binary = "text/vtt; charset=utf-8"),
+                (openapi::Binary = "application/x-subrip; charset=utf-8"),
+                (openapi::Binary = "application/json"),
+                (openapi::Binary = "text/plain; charset=utf-8"),
+                (openapi::Binary = "application/octet-stream"),
+            )),
+        (status = 304, description = "`If-None-Match` names the blob: no body",
+            headers(("ETag" = String, description = "The quoted hash"))),
+        (status = 400, description = "`bad_hash`: not a 64-digit hex hash; `bad_request`: a malformed id, a path that is not UTF-8", body = ErrorBody),
+        (status = 404, description = "`episode_not_found`: no such episode, or one the key may not see; `artifact_not_found`: no such blob, or none the episode references", body = ErrorBody),
+        (status = 416, description = "`range_not_satisfiable`: the range starts past the end (with the `length`)", body = ErrorBody,
+            headers(("Content-Range" = String, description = "`bytes */LENGTH`"))),
+        (status = 500, description = "`internal`: the blob store failed", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn of_episode(
+    State(state): State<AppState>,
+    EpisodePath(id): EpisodePath,
+    PathParams(path): PathParams<ScopedPath>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let hash = content_hash(&path.hash)?;
+    if !state.engine.episode_blobs(id)?.contains(&hash) {
+        return Err(not_found(hash));
+    }
+    serve(&state, hash, &headers).await
+}
+
+/// A blob that a series references (a character's reference image), whole or one byte range:
+/// the series must be one the key may see.
+#[utoipa::path(
+    get,
+    path = "/api/v1/series/{id}/artifacts/{hash}",
+    operation_id = "get_series_artifact",
+    tag = "artifacts",
+    params(
+        ("id" = openapi::Ulid, Path, description = "The series' id"),
+        ("hash" = openapi::Hash, Path, description = "The blob's content hash"),
+        ("Range" = Option<String>, Header, description = "One byte range, `bytes=A-B`, `bytes=A-` or `bytes=-N`; a malformed one, or several, is ignored"),
+        ("If-Range" = Option<String>, Header, description = "The range applies only when this names the blob's `ETag`"),
+        ("If-None-Match" = Option<String>, Header, description = "`304` when this names the blob's `ETag`"),
+    ),
+    responses(
+        (status = 200, description = "The whole blob, its type sniffed from its bytes",
+            headers(
+                ("ETag" = String, description = "The quoted hash"),
+                ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"),
+                ("Accept-Ranges" = String, description = "`bytes`"),
+            ),
+            content(
+                (openapi::Binary = "image/png"),
+                (openapi::Binary = "image/jpeg"),
+                (openapi::Binary = "video/mp4"),
+                (String = "text/vtt; charset=utf-8"),
+                (String = "application/x-subrip; charset=utf-8"),
+                (serde_json::Value = "application/json"),
+                (String = "text/plain; charset=utf-8"),
+                (openapi::Binary = "application/octet-stream"),
+            )),
+        (status = 206, description = "One byte range of the blob",
+            headers(
+                ("Content-Range" = String, description = "`bytes A-B/LENGTH`"),
+                ("ETag" = String, description = "The quoted hash"),
+            ),
+            content(
+                (openapi::Binary = "image/png"),
+                (openapi::Binary = "image/jpeg"),
+                (openapi::Binary = "video/mp4"),
+                (openapi::Binary = "text/vtt; charset=utf-8"),
+                (openapi::Binary = "application/x-subrip; charset=utf-8"),
+                (openapi::Binary = "application/json"),
+                (openapi::Binary = "text/plain; charset=utf-8"),
+                (openapi::Binary = "application/octet-stream"),
+            )),
+        (status = 304, description = "`If-None-Match` names the blob: no body",
+            headers(("ETag" = String, description = "The quoted hash"))),
+        (status = 400, description = "`bad_hash`: not a 64-digit hex hash; `bad_request`: a malformed id, a path that is not UTF-8", body = ErrorBody),
+        (status = 404, description = "`series_not_found`: no such series, or one the key may not see; `artifact_not_found`: no such blob, or none the series references", body = ErrorBody),
+        (status = 416, description = "`range_not_satisfiable`: the range starts past the end (with the `length`)", body = ErrorBody,
+            headers(("Content-Range" = String, description = "`bytes */LENGTH`"))),
+        (status = 500, description = "`internal`: the blob store failed", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn of_series(
+    State(state): State<AppState>,
+    SeriesPath(id): SeriesPath,
+    PathParams(path): PathParams<ScopedPath>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let hash = content_hash(&path.hash)?;
+    let record = state.engine.series(id)?;
+    if !BlobRef::find_all(&record.content).contains(&hash) {
+        return Err(not_found(hash));
+    }
+    serve(&state, hash, &headers).await
+}
+
+/// Parses a hash: 64 hex digits, else `400 bad_hash`.
+fn content_hash(hash: &str) -> Result<ContentHash, ApiError> {
+    ContentHash::from_hex(hash)
         .filter(|_| hash.bytes().all(|b| b.is_ascii_hexdigit()))
         .ok_or_else(|| {
             ApiError::new(
@@ -204,7 +359,21 @@ pub(crate) async fn get(
                 "an artifact is named by its 64-digit hex hash",
             )
             .with_details(json!({"hash": hash}))
-        })?;
+        })
+}
+
+/// `404 artifact_not_found`: no such blob, or none the route's episode or series references.
+fn not_found(hash: ContentHash) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "artifact_not_found",
+        format!("no artifact {hash}"),
+    )
+    .with_details(json!({"hash": hash}))
+}
+
+/// A stored blob as the answer: whole, one range, `304` or `416`.
+async fn serve(state: &AppState, hash: ContentHash, headers: &HeaderMap) -> Result<Response, ApiError> {
     let etag = format!("\"{hash}\"");
     let mut common = HeaderMap::new();
     let mut set = |name, value: String| {
@@ -218,24 +387,17 @@ pub(crate) async fn get(
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff".into());
     let bytes = match state.engine.blobs().get(BlobRef(hash)).await {
         Ok(bytes) => bytes,
-        Err(StoreError::NotFound(_)) => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "artifact_not_found",
-                format!("no artifact {hash}"),
-            )
-            .with_details(json!({"hash": hash})));
-        }
+        Err(StoreError::NotFound(_)) => return Err(not_found(hash)),
         Err(StoreError::Corrupt { .. }) => return Err(ApiError::corrupt_artifact(hash)),
         Err(e) => return Err(ApiError::internal(e)),
     };
-    if not_modified(&headers, &etag) {
+    if not_modified(headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, common).into_response());
     }
     set_type(&mut common, sniff(&bytes));
     let len = bytes.len() as u64;
     let ask = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(range) if range_applies(&headers, &etag) => parse_range(range, len),
+        Some(range) if range_applies(headers, &etag) => parse_range(range, len),
         _ => RangeAsk::Full,
     };
     match ask {

@@ -5,17 +5,18 @@ use axum::response::Response;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use showrunner_engine::{Command, EpisodeId, EpisodeStatus, IdempotencyToken, Outcome, Timestamp};
+use showrunner_engine::{Command, EngineError, EpisodeId, EpisodeStatus, IdempotencyToken, Outcome, Timestamp};
 use showrunner_nodes::fountain;
 use showrunner_nodes::model::{Brief, Settings};
 use showrunner_workflows::{IDEA2VIDEO, SCRIPT2VIDEO};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::access::Caller;
 use crate::envelope::{Envelope, ok, ok_with_meta};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{EpisodePath, JsonBody, QueryParams, episode_id};
 use crate::views::{Deleted, EpisodeView};
-use crate::{AppState, openapi};
+use crate::{AppState, openapi, owners};
 
 /// The page size when none is asked for, and the largest one allowed.
 const DEFAULT_LIMIT: usize = 50;
@@ -46,6 +47,10 @@ pub(crate) struct EpisodeItem {
     status: &'static str,
     #[schema(value_type = openapi::Timestamp)]
     created_at: Timestamp,
+    /// Who it belongs to: the user or team of the key that created or forked it (absent on a
+    /// server without keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
 }
 
 /// The `meta` of a page of episodes.
@@ -58,9 +63,10 @@ pub(crate) struct PageMeta {
     next_cursor: Option<EpisodeId>,
 }
 
-/// Episodes from the status index, newest first, a page at a time. The cursor is the id of the
-/// last episode of the previous page: ids are ULIDs, so "older than the cursor" is a stable
-/// position even while episodes are created.
+/// Episodes from the status index, newest first, a page at a time: those the key may see (its
+/// owner's; all of them for an admin key or without keys). The cursor is the id of the last
+/// episode of the previous page: ids are ULIDs, so "older than the cursor" is a stable position
+/// even while episodes are created.
 #[utoipa::path(
     get,
     path = "/api/v1/episodes",
@@ -76,6 +82,7 @@ pub(crate) struct PageMeta {
 )]
 pub(crate) async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<Envelope<Vec<EpisodeItem>, PageMeta>>, ApiError> {
     let statuses = match query.status.as_deref() {
@@ -105,19 +112,28 @@ pub(crate) async fn list(
     // Newest first; an episode whose status changed between two index reads is listed once.
     all.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
     all.dedup_by_key(|(id, _)| *id);
+    // The owner is read from each header, newest first, until the page and one more are found.
     let mut rest = all
         .into_iter()
         .filter(|(id, _)| cursor.is_none_or(|c| *id < c))
+        .filter_map(|(id, status)| match state.engine.header(id) {
+            Ok(header) => caller.may_see(header.owner.as_deref()).then(|| {
+                Ok(EpisodeItem {
+                    id,
+                    status: status.name(),
+                    created_at: id.0.timestamp_ms(),
+                    owner: header.owner,
+                })
+            }),
+            // Deleted since the index was read.
+            Err(EngineError::EpisodeNotFound(_)) => None,
+            Err(e) => Some(Err(ApiError::from(e))),
+        })
         .peekable();
-    let page: Vec<EpisodeItem> = rest
+    let page = rest
         .by_ref()
         .take(limit)
-        .map(|(id, status)| EpisodeItem {
-            id,
-            status: status.name(),
-            created_at: id.0.timestamp_ms(),
-        })
-        .collect();
+        .collect::<Result<Vec<EpisodeItem>, ApiError>>()?;
     let next_cursor = match (rest.peek(), page.last()) {
         (Some(_), Some(last)) => Some(last.id),
         _ => None,
@@ -227,7 +243,8 @@ pub(crate) fn location(id: EpisodeId) -> String {
     format!("/api/v1/episodes/{id}")
 }
 
-/// Creates an episode (`201`, with `Location`); its first nodes are queued when this answers.
+/// Creates an episode (`201`, with `Location`), owned by the key's owner; its first nodes are
+/// queued when this answers. A `series_id` the key may not see is `404 series_not_found`.
 #[utoipa::path(
     post,
     path = "/api/v1/episodes",
@@ -247,20 +264,24 @@ pub(crate) fn location(id: EpisodeId) -> String {
 )]
 pub(crate) async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     token: Option<Extension<IdempotencyToken>>,
     JsonBody(request): JsonBody<CreateEpisode>,
 ) -> Result<Response, ApiError> {
     let brief = request.brief()?;
     let seed = brief.settings.seed;
     let input = serde_json::to_value(&brief).map_err(ApiError::internal)?;
-    let series = request
-        .series_id
-        .as_deref()
-        .map(|s| crate::series::series_id(s).map_err(|e| e.with_details(json!({"path": "series_id"}))))
-        .transpose()?;
+    let series = match request.series_id.as_deref() {
+        None => None,
+        Some(series) => {
+            let series = crate::series::series_id(series).map_err(|e| e.with_details(json!({"path": "series_id"})))?;
+            owners::series(&state, &caller, series)?;
+            Some(series)
+        }
+    };
     let snapshot = state
         .engine
-        .create_episode_once(series, &request.workflow, input, seed, token.map(|t| t.0))
+        .create_owned_episode(caller.owner(), series, &request.workflow, input, seed, token.map(|t| t.0))
         .await?;
     crate::outcome::answer(&Outcome::Created { snapshot })
 }
@@ -338,7 +359,8 @@ pub(crate) async fn cancel(
     crate::outcome::answer(&outcome)
 }
 
-/// Forks an episode into a new one with the same versions (`201`, with `Location`).
+/// Forks an episode into a new one with the same versions (`201`, with `Location`); the fork
+/// belongs to the key's owner.
 #[utoipa::path(
     post,
     path = "/api/v1/episodes/{id}/fork",
@@ -357,9 +379,10 @@ pub(crate) async fn cancel(
 )]
 pub(crate) async fn fork(
     State(state): State<AppState>,
+    caller: Caller,
     EpisodePath(id): EpisodePath,
     token: Option<Extension<IdempotencyToken>>,
 ) -> Result<Response, ApiError> {
-    let snapshot = state.engine.fork_once(id, token.map(|t| t.0)).await?;
+    let snapshot = state.engine.fork_as(id, caller.owner(), token.map(|t| t.0)).await?;
     crate::outcome::answer(&Outcome::Created { snapshot })
 }

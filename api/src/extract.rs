@@ -1,5 +1,6 @@
 //! Extractors whose rejections are [`ApiError`]s: a JSON body (400 when it is not JSON, 422 with
-//! the field path when it does not fit), the episode and node named by the path, and the query.
+//! the field path when it does not fit), the episode and node named by the path (of an episode
+//! the caller may see), and the query.
 
 use std::collections::HashMap;
 
@@ -11,7 +12,9 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use showrunner_engine::{EpisodeId, InstanceKey};
 
+use crate::access::Caller;
 use crate::error::ApiError;
+use crate::{AppState, owners};
 
 /// A JSON request body of type `T`. Syntax errors are `400 bad_json` with the line and column;
 /// a body that parses but does not fit `T` is `422 invalid_value` with the field's path.
@@ -77,28 +80,33 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathPar
     }
 }
 
-/// The episode named by `{id}`.
+/// The episode named by `{id}`, one the caller may see (another owner's is `404
+/// episode_not_found`, as if it did not exist; see the `owners` module).
 pub(crate) struct EpisodePath(pub(crate) EpisodeId);
 
-impl<S: Send + Sync> FromRequestParts<S> for EpisodePath {
+impl FromRequestParts<AppState> for EpisodePath {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let params = params(parts, state).await?;
         let id = params
             .get("id")
             .ok_or_else(|| ApiError::internal("a route without `{id}` uses EpisodePath"))?;
-        episode_id(id).map(EpisodePath)
+        let id = episode_id(id)?;
+        let caller = Caller::from_request_parts(parts, state).await?;
+        owners::check_episode(state, &caller, id)?;
+        Ok(EpisodePath(id))
     }
 }
 
-/// The node instance named by `{id}`, `{key}` and, for an item of a map node, `{item}`.
+/// The node instance named by `{id}`, `{key}` and, for an item of a map node, `{item}`, of an
+/// episode the caller may see (as [`EpisodePath`]).
 pub(crate) struct NodePath(pub(crate) EpisodeId, pub(crate) InstanceKey);
 
-impl<S: Send + Sync> FromRequestParts<S> for NodePath {
+impl FromRequestParts<AppState> for NodePath {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let mut params = params(parts, state).await?;
         let (Some(id), Some(node)) = (params.remove("id"), params.remove("key")) else {
             return Err(ApiError::internal("a route without `{id}` and `{key}` uses NodePath"));
@@ -107,7 +115,10 @@ impl<S: Send + Sync> FromRequestParts<S> for NodePath {
             node,
             item: params.remove("item"),
         };
-        Ok(NodePath(episode_id(&id)?, key))
+        let id = episode_id(&id)?;
+        let caller = Caller::from_request_parts(parts, state).await?;
+        owners::check_episode(state, &caller, id)?;
+        Ok(NodePath(id, key))
     }
 }
 

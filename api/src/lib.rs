@@ -25,15 +25,17 @@
 //! | `GET episodes/{id}/nodes/{key}[/items/{item}]` | one instance, its versions and a value |
 //! | `POST …/nodes/{key}[/items/{item}]/{action}` | `approve`, `regenerate`, `edit`, `select`, `revert` |
 //! | `GET episodes/{id}/messages`, `POST episodes/{id}/messages` | the conversation; a chat message acted on |
-//! | `GET artifacts/{hash}` | a blob, with its content type, `ETag`, caching and `Range` support |
+//! | `GET artifacts/{hash}` | a blob, with its content type, `ETag`, caching and `Range` support (admin, with keys) |
+//! | `GET episodes/{id}/artifacts/{hash}`, `GET series/{id}/artifacts/{hash}` | a blob that episode or series references |
 //! | `GET, POST series`, `GET, PUT, DELETE series/{id}` | series: a bible and a cast shared by episodes |
 //! | `POST series/{id}/characters/{c}/references` | attach an uploaded reference image (3 at most) |
 //! | `POST uploads` | a reference image (PNG or JPEG, 10 MB unless configured) |
 //! | `POST admin/gc` | collect unreferenced blobs (admin) |
 //!
 //! With API keys configured ([`Api::keys`]) every route but health and the OpenAPI document
-//! needs one, and deletions,
-//! garbage collection and metrics need an admin key (see the `access` module).
+//! needs one; deletions, garbage collection, metrics and blobs by bare hash need an admin key;
+//! and a user key sees only its owner's episodes and series, anything else answering `404`
+//! (see the `access` and `owners` modules).
 //!
 //! Against pages in the user's browser ([`Site`]): a foreign `Host` (DNS rebinding) is
 //! `421 host_not_allowed`, a state change from another origin `403 cross_origin_refused`, a JSON
@@ -73,6 +75,7 @@ mod metrics;
 mod nodes;
 mod openapi;
 mod outcome;
+mod owners;
 mod schemas;
 mod series;
 mod server;
@@ -95,7 +98,7 @@ use showrunner_nodes::backend::Embedder;
 use showrunner_workflows::conversation::Conversation;
 use tokio_util::sync::CancellationToken;
 
-pub use access::{ApiKeys, Role};
+pub use access::{ApiKeys, KeyError, Role};
 pub use error::ApiError;
 pub use openapi::openapi;
 pub use server::{DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, default_max_connections};
@@ -244,12 +247,14 @@ impl Api {
             .route("/{id}/fork", post(episodes::fork))
             .route("/{id}/events", get(events::stream))
             .route("/{id}/messages", get(messages::list).post(messages::post))
+            .route("/{id}/artifacts/{hash}", get(artifacts::of_episode))
             .merge(node_routes("/{id}/nodes/{key}"))
             .merge(node_routes("/{id}/nodes/{key}/items/{item}"));
         let upload_limit = DefaultBodyLimit::max(self.state.upload_limit);
         let series_routes = Router::new()
             .route("/", get(series::list).post(series::create))
             .route("/{id}", get(series::show).put(series::update).delete(series::delete))
+            .route("/{id}/artifacts/{hash}", get(artifacts::of_series))
             .route(
                 "/{id}/characters/{character}/references",
                 post(series::add_reference).layer(upload_limit),

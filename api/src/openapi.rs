@@ -50,8 +50,10 @@ const NODE_ROUTE: &str = "/api/v1/episodes/{id}/nodes/{key}";
                        `{\"error\": {\"code\", \"message\", \"details\"}}` with a stable `code`. A path no \
                        route matches answers `404 route_not_found`, a route asked with a method it lacks \
                        `405 method_not_allowed`.\n\nWith API keys configured every route but `health` and \
-                       this document needs one, as `Authorization: Bearer KEY` or `X-Api-Key: KEY`; \
-                       deletions, garbage collection and `/metrics` need an admin key. Every `POST` under \
+                       this document needs one, as `Authorization: Bearer KEY` or `X-Api-Key: KEY` \
+                       (two different keys in one request are refused: the credentials disagree); a user key \
+                       sees only its owner's episodes and series, anything else answering `404`; deletions, \
+                       garbage collection, `/metrics` and `GET artifacts/{hash}` need an admin key. Every `POST` under \
                        `/api/v1` takes an `Idempotency-Key`: a retry with the same key gets the first \
                        answer again, with `Idempotent-Replayed: true`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
@@ -77,6 +79,8 @@ const NODE_ROUTE: &str = "/api/v1/episodes/{id}/nodes/{key}";
         nodes::select,
         nodes::revert,
         artifacts::get,
+        artifacts::of_episode,
+        artifacts::of_series,
         series::list,
         series::create,
         series::show,
@@ -226,7 +230,7 @@ fn middleware(path: &str, method: &Method, operation: &mut Operation) {
         add_error(
             operation,
             401,
-            "`unauthorized`: API keys are configured and the request has none, or an unknown one",
+            "`unauthorized`: API keys are configured and the request has none, an unknown one, or two that disagree",
         );
     } else {
         // Open routes need no key: an empty requirement.

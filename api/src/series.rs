@@ -4,6 +4,11 @@
 //!
 //! An update names the revision it was made from (`409 series_conflict` when someone else's
 //! landed first). Episodes created in a series get a copy of it as it stands then.
+//!
+//! A series belongs to the owner of the key that created it, and a user key sees only its
+//! owner's (see the `owners` module). A reference image names a stored blob by its hash: any
+//! stored blob is accepted, so its 256-bit hash is what a key must know, and a key learns one
+//! only from its own upload or from an episode or series it may see.
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
@@ -16,12 +21,13 @@ use showrunner_engine::{SeriesId, SeriesRecord, Timestamp};
 use showrunner_nodes::model::{Bible, Character, MAX_REFERENCE_IMAGES, SeriesSheet};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::access::Caller;
 use crate::envelope::{Envelope, created, ok, ok_with_meta};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
 use crate::uploads::{ImageBody, Upload, store_image};
 use crate::views::Deleted;
-use crate::{AppState, openapi, schemas};
+use crate::{AppState, openapi, owners, schemas};
 
 /// A series as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,6 +49,10 @@ pub(crate) struct SeriesView {
     created_at: Timestamp,
     #[schema(value_type = openapi::Timestamp)]
     updated_at: Timestamp,
+    /// Who it belongs to: the user or team of the key that created it (absent on a server
+    /// without keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
 }
 
 /// The `meta` of the list of series.
@@ -71,6 +81,7 @@ impl SeriesView {
             revision: record.revision,
             created_at: record.created_at,
             updated_at: record.updated_at,
+            owner: record.owner.clone(),
         })
     }
 }
@@ -135,13 +146,14 @@ async fn content(state: &AppState, title: &str, sheet: SeriesSheet) -> Result<Va
     serde_json::to_value(Content { bible, characters }).map_err(ApiError::internal)
 }
 
-/// The series named by `{id}` in the path.
+/// The series named by `{id}` in the path, one the caller may see (another owner's is `404
+/// series_not_found`, as if it did not exist; see the `owners` module).
 pub(crate) struct SeriesPath(pub(crate) SeriesId);
 
-impl<S: Send + Sync> FromRequestParts<S> for SeriesPath {
+impl FromRequestParts<AppState> for SeriesPath {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
@@ -150,7 +162,12 @@ impl<S: Send + Sync> FromRequestParts<S> for SeriesPath {
             .find(|(name, _)| name == "id")
             .map(|(_, v)| v.as_str())
             .ok_or_else(|| ApiError::internal("a route without `{id}` uses SeriesPath"))?;
-        series_id(id).map(SeriesPath)
+        let id = series_id(id)?;
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if !caller.sees_all() {
+            owners::series(state, &caller, id)?;
+        }
+        Ok(SeriesPath(id))
     }
 }
 
@@ -164,32 +181,35 @@ pub(crate) fn location(id: SeriesId) -> String {
     format!("/api/v1/series/{id}")
 }
 
-/// Every series, oldest first.
+/// Every series the key may see (its owner's; all of them for an admin key or without keys),
+/// oldest first.
 #[utoipa::path(
     get,
     path = "/api/v1/series",
     operation_id = "list_series",
     tag = "series",
     responses(
-        (status = 200, description = "Every series, oldest first", body = Envelope<Vec<SeriesView>, CountMeta>),
+        (status = 200, description = "Every series the key may see, oldest first", body = Envelope<Vec<SeriesView>, CountMeta>),
         (status = 500, description = "`internal`: the store failed", body = ErrorBody),
         (status = 503, description = "`shutting_down`", body = ErrorBody),
     ),
 )]
 pub(crate) async fn list(
     State(state): State<AppState>,
+    caller: Caller,
 ) -> Result<Json<Envelope<Vec<SeriesView>, CountMeta>>, ApiError> {
     let all = state
         .engine
         .all_series()?
         .iter()
+        .filter(|record| caller.may_see(record.owner.as_deref()))
         .map(SeriesView::from)
         .collect::<Result<Vec<_>, _>>()?;
     let count = all.len();
     Ok(ok_with_meta(all, CountMeta { count }))
 }
 
-/// Creates a series (`201`, with `Location`).
+/// Creates a series (`201`, with `Location`), owned by the key's owner.
 #[utoipa::path(
     post,
     path = "/api/v1/series",
@@ -208,13 +228,14 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     token: Option<axum::Extension<showrunner_engine::IdempotencyToken>>,
     JsonBody(request): JsonBody<CreateSeries>,
 ) -> Result<Response, ApiError> {
     let content = content(&state, &request.title, request.sheet).await?;
     let record = state
         .engine
-        .create_series_once(request.title.trim().to_owned(), content, token.map(|t| t.0))
+        .create_owned_series(caller.owner(), request.title.trim().to_owned(), content, token.map(|t| t.0))
         .await?;
     crate::outcome::answer(&showrunner_engine::Outcome::Series { record })
 }
@@ -338,12 +359,12 @@ pub(crate) struct ReferenceQuery {
 )]
 pub(crate) async fn add_reference(
     State(state): State<AppState>,
-    crate::extract::PathParams((id, character)): crate::extract::PathParams<(String, String)>,
+    SeriesPath(id): SeriesPath,
+    crate::extract::PathParams((_id, character)): crate::extract::PathParams<(String, String)>,
     crate::extract::QueryParams(query): crate::extract::QueryParams<ReferenceQuery>,
     headers: HeaderMap,
     ImageBody(body): ImageBody,
 ) -> Result<Response, ApiError> {
-    let id = series_id(&id)?;
     let record = state.engine.series(id)?;
     let mut content = Content::deserialize(&record.content)
         .map_err(|e| ApiError::internal(format!("series {id} does not read back: {e}")))?;

@@ -56,7 +56,7 @@ pub(crate) struct InstanceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     last_error: Option<String>,
-    /// The blobs the current value references; fetch them at `artifacts/{hash}`.
+    /// The blobs the current value references; fetch them at `episodes/{id}/artifacts/{hash}`.
     #[schema(value_type = Vec<openapi::Hash>)]
     artifacts: Vec<ContentHash>,
 }
@@ -107,6 +107,10 @@ pub(crate) struct EpisodeView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = openapi::Ulid)]
     series_id: Option<SeriesId>,
+    /// Who it belongs to: the user or team of the key that created or forked it (absent on a
+    /// server without keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
     /// The seed every node's seed derives from.
     seed: u64,
     /// The episode's input (the idea or screenplay, the settings, and the series' copy), as
@@ -130,6 +134,7 @@ impl From<&EpisodeSnapshot> for EpisodeView {
             created_at: h.created_at,
             forked_from: h.forked_from,
             series_id: h.series,
+            owner: h.owner.clone(),
             seed: h.seed,
             input: h.input.clone(),
             next_seq: h.next_seq,

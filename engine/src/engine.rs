@@ -1,7 +1,7 @@
 //! The engine: the registry of workflow definitions, the episode actors, the scheduler, and the
 //! API that workflows, the CLI and the HTTP facade call.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -15,9 +15,9 @@ use crate::episode::Episode;
 use crate::error::{EngineError, Result};
 use crate::events::{Event, Speaker};
 use crate::idempotency::{IdempotencyRecord, IdempotencyToken, Outcome};
-use crate::ids::{EpisodeId, InstanceKey, SeriesId, now_ms};
+use crate::ids::{ContentHash, EpisodeId, InstanceKey, SeriesId, now_ms};
 use crate::pins::Pins;
-use crate::record::{EpisodeStatus, InstanceRecord};
+use crate::record::{EpisodeRecord, EpisodeStatus, InstanceRecord};
 use crate::recovery::RecoveryReport;
 use crate::scheduler::{Scheduler, Ticket};
 use crate::store::{BlobRef, BlobStore, Commit, EpisodeSnapshot, Store};
@@ -204,7 +204,10 @@ impl Engine {
     /// Creates an episode of `workflow` with `input` (given to every node under `"episode"`);
     /// returns once it is durable and its first nodes are queued.
     pub async fn create_episode(&self, workflow: &str, input: Value, seed: u64) -> Result<EpisodeId> {
-        self.create(workflow, input, seed, None).await
+        let snapshot = self
+            .create_owned_episode(None, None, workflow, input, seed, None)
+            .await?;
+        Ok(snapshot.header.id)
     }
 
     /// Creates an episode of `workflow` in `series`: the series' current content joins the
@@ -218,22 +221,19 @@ impl Engine {
         seed: u64,
     ) -> Result<EpisodeId> {
         let snapshot = self
-            .create_episode_once(Some(series), workflow, input, seed, None)
+            .create_owned_episode(None, Some(series), workflow, input, seed, None)
             .await?;
         Ok(snapshot.header.id)
     }
 
-    async fn create(&self, workflow: &str, input: Value, seed: u64, series: Option<SeriesId>) -> Result<EpisodeId> {
-        let snapshot = self.create_once(workflow, input, seed, series, None).await?;
-        Ok(snapshot.header.id)
-    }
-
-    /// Creates an episode of `workflow` (in `series`, whose content joins the input as with
-    /// [`Engine::create_series_episode`]) with `token`'s idempotency record in the creating
+    /// Creates an episode that belongs to `owner` (a user or team; see
+    /// [`EpisodeRecord::owner`](crate::EpisodeRecord::owner)), in `series` when given (as
+    /// [`Engine::create_series_episode`]), with `token`'s idempotency record in the creating
     /// commit, so that a retry after a crash finds this episode instead of making a second.
-    /// Answers with the episode as that commit wrote it.
-    pub async fn create_episode_once(
+    /// Answers with the episode as that commit wrote it, once its first nodes are queued.
+    pub async fn create_owned_episode(
         &self,
+        owner: Option<String>,
         series: Option<SeriesId>,
         workflow: &str,
         mut input: Value,
@@ -247,17 +247,6 @@ impl Engine {
                 .ok_or_else(|| EngineError::InvalidInput("an episode in a series needs an object input".into()))?;
             fields.insert("series".into(), crate::series::as_input(&record));
         }
-        self.create_once(workflow, input, seed, series, token).await
-    }
-
-    async fn create_once(
-        &self,
-        workflow: &str,
-        input: Value,
-        seed: u64,
-        series: Option<SeriesId>,
-        token: Option<IdempotencyToken>,
-    ) -> Result<EpisodeSnapshot> {
         let def = self
             .workflow(workflow)
             .ok_or_else(|| EngineError::UnknownWorkflow(workflow.to_owned()))?;
@@ -266,6 +255,9 @@ impl Engine {
         let (mut episode, changes) = Episode::create(&def, id, input, seed, now_ms());
         if let Some(series) = series {
             episode.set_series(series);
+        }
+        if owner.is_some() {
+            episode.set_owner(owner);
         }
         self.start_new(def, episode, changes, token).await
     }
@@ -305,18 +297,37 @@ impl Engine {
     }
 
     /// Forks an episode: a new episode with the same versions and pointers (values copied, blobs
-    /// shared), for A/B comparison. Runs in flight are not inherited.
+    /// shared), for A/B comparison, with the source's owner. Runs in flight are not inherited.
     pub async fn fork(&self, episode: EpisodeId) -> Result<EpisodeId> {
-        Ok(self.fork_once(episode, None).await?.header.id)
+        Ok(self.fork_episode(episode, None, None).await?.header.id)
     }
 
-    /// Forks an episode as [`Engine::fork`] does, with `token`'s idempotency record in the new
+    /// Forks an episode as [`Engine::fork`] does, the fork belonging to `owner` (whoever forked
+    /// it) rather than to the source's owner, with `token`'s idempotency record in the new
     /// episode's creating commit; answers with the new episode as that commit wrote it.
-    pub async fn fork_once(&self, episode: EpisodeId, token: Option<IdempotencyToken>) -> Result<EpisodeSnapshot> {
+    pub async fn fork_as(
+        &self,
+        episode: EpisodeId,
+        owner: Option<String>,
+        token: Option<IdempotencyToken>,
+    ) -> Result<EpisodeSnapshot> {
+        self.fork_episode(episode, Some(owner), token).await
+    }
+
+    /// A fork; `owner` replaces the source's owner when given.
+    async fn fork_episode(
+        &self,
+        episode: EpisodeId,
+        owner: Option<Option<String>>,
+        token: Option<IdempotencyToken>,
+    ) -> Result<EpisodeSnapshot> {
         let handle = self.handle(episode).await?;
         let source = handle.read(|e| e.clone()).await?;
         let id = EpisodeId::generate();
-        let (forked, mut changes) = source.fork(&handle.def, id, now_ms());
+        let (mut forked, mut changes) = source.fork(&handle.def, id, now_ms());
+        if let Some(owner) = owner {
+            forked.set_owner(owner);
+        }
         // The source may be deleted meanwhile: its blobs are pinned until the fork is durable.
         let mut blobs = BlobRef::find_all(&forked.header().input);
         blobs.extend(
@@ -332,6 +343,15 @@ impl Engine {
             }
         }
         self.start_new(handle.def.clone(), forked, changes, token).await
+    }
+
+    /// An episode's header (its owner, workflow, series, status), read from the store without
+    /// loading the episode.
+    pub fn header(&self, episode: EpisodeId) -> Result<EpisodeRecord> {
+        self.shared
+            .store
+            .load_header(episode)?
+            .ok_or(EngineError::EpisodeNotFound(episode))
     }
 
     async fn handle(&self, episode: EpisodeId) -> Result<Handle> {
@@ -591,6 +611,25 @@ impl Engine {
             snapshot = self.snapshot(episode).await?;
         }
     }
+
+    /// Every blob an episode references: those of its stored versions (all of them, not only
+    /// the current ones) and those in its input (a series' reference images). Read from the
+    /// store, so that it starts no actor.
+    pub fn episode_blobs(&self, episode: EpisodeId) -> Result<HashSet<ContentHash>> {
+        let stored = self
+            .shared
+            .store
+            .load_episode(episode)?
+            .ok_or(EngineError::EpisodeNotFound(episode))?;
+        let mut blobs: HashSet<ContentHash> = BlobRef::find_all(&stored.header.input).into_iter().collect();
+        for record in &stored.instances {
+            for version in &record.versions {
+                blobs.extend(version.blobs.iter().copied());
+            }
+        }
+        Ok(blobs)
+    }
+
 
     /// The blob store nodes write to.
     pub fn blobs(&self) -> &Arc<dyn BlobStore> {

@@ -110,6 +110,7 @@ impl Episode {
             created_at: now,
             forked_from: None,
             series: None,
+            owner: None,
             next_seq: 1,
         };
         let mut episode = Self {
@@ -225,6 +226,12 @@ impl Episode {
     /// Records the series a new episode belongs to.
     pub(crate) fn set_series(&mut self, series: SeriesId) {
         self.header.series = Some(series);
+        self.header_dirty = true;
+    }
+
+    /// Records who a new episode belongs to.
+    pub(crate) fn set_owner(&mut self, owner: Option<String>) {
+        self.header.owner = owner;
         self.header_dirty = true;
     }
 

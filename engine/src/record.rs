@@ -66,6 +66,11 @@ pub struct EpisodeRecord {
     /// The series it belongs to, if any (its content was copied into the input at creation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series: Option<SeriesId>,
+    /// Who the episode belongs to (the user or team of the API key that created or forked it);
+    /// `None` for episodes made without an owner (the CLI, a keyless server) and those stored
+    /// before owners existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// The sequence number the next event gets.
     pub next_seq: u64,
 }
@@ -253,6 +258,39 @@ pub struct SeriesRecord {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// Who the series belongs to (the user or team of the API key that created it); `None` for
+    /// series made without an owner and those stored before owners existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn records_stored_before_owners_existed_load_without_one() {
+        let episode: EpisodeRecord = serde_json::from_value(json!({
+            "id": "01J0000000000000000000000Z", "workflow": "w", "definition_version": "v",
+            "input": {}, "seed": 1, "status": "Active", "created_at": 5, "next_seq": 1,
+        }))
+        .expect("an old header");
+        assert_eq!(episode.owner, None);
+        let series: SeriesRecord = serde_json::from_value(json!({
+            "id": "01J0000000000000000000000Z", "title": "t", "content": {}, "revision": 1,
+            "created_at": 5, "updated_at": 5,
+        }))
+        .expect("an old series");
+        assert_eq!(series.owner, None);
+        let owned = SeriesRecord {
+            owner: Some("ana".into()),
+            ..series
+        };
+        let back: SeriesRecord = serde_json::from_value(serde_json::to_value(&owned).expect("JSON")).expect("back");
+        assert_eq!(back.owner.as_deref(), Some("ana"));
+    }
 }
 
 /// An uploaded blob (a reference image), recorded so that a client that was told it is stored

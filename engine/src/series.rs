@@ -26,13 +26,15 @@ impl Engine {
     /// Creates a series; returns it once durable. A blob that `content` names and that is not
     /// stored is [`EngineError::MissingBlob`].
     pub async fn create_series(&self, title: String, content: Value) -> Result<SeriesRecord> {
-        self.create_series_once(title, content, None).await
+        self.create_owned_series(None, title, content, None).await
     }
 
-    /// Creates a series, with `token`'s idempotency record in the same write; returns it once
-    /// durable.
-    pub async fn create_series_once(
+    /// Creates a series that belongs to `owner` (a user or team; see [`SeriesRecord::owner`]),
+    /// with `token`'s idempotency record in the same write; returns it once durable. Updates
+    /// keep the owner.
+    pub async fn create_owned_series(
         &self,
+        owner: Option<String>,
         title: String,
         content: Value,
         token: Option<IdempotencyToken>,
@@ -47,6 +49,7 @@ impl Engine {
             revision: 1,
             created_at: now,
             updated_at: now,
+            owner,
         };
         let once = token.map(|t| IdempotencyRecord::new(t, now, Outcome::Series { record: record.clone() }));
         self.shared.store.put_series(&record, once.as_ref()).await?;

@@ -157,6 +157,12 @@ pub trait Store: Send + Sync + 'static {
     /// Loads one episode; `None` when it does not exist.
     fn load_episode(&self, episode: EpisodeId) -> Result<Option<EpisodeSnapshot>, StoreError>;
 
+    /// One episode's header, without its instances; `None` when it does not exist. The
+    /// default loads the whole episode: implementations read the header alone.
+    fn load_header(&self, episode: EpisodeId) -> Result<Option<EpisodeRecord>, StoreError> {
+        Ok(self.load_episode(episode)?.map(|e| e.header))
+    }
+
     /// The ids of the episodes with this status, from the status index.
     fn episodes_with_status(&self, status: EpisodeStatus) -> Result<Vec<EpisodeId>, StoreError>;
 

@@ -11,6 +11,11 @@
 //! allowed_hosts = ["studio.lan"] # or SHOWRUNNER_ALLOWED_HOSTS=a,b: `Host` names answered
 //! allowed_origins = ["http://localhost:5173"]  # or SHOWRUNNER_ALLOWED_ORIGINS: UIs elsewhere
 //!
+//! [[api.users]]                  # a user or team, owner of what its keys create
+//! name = "ana"
+//! keys = ["ana-laptop-key", "ana-ci-key"]
+//! admin = false                  # true: its keys are admin keys
+//!
 //! [models]                       # the backend and model per role (see nodes::setup)
 //! device = "auto"                # or SHOWRUNNER_DEVICE, or --device
 //! text = { backend = "candle", model = "smollm2-135m" }  # or SHOWRUNNER_TEXT_BACKEND/_MODEL
@@ -22,6 +27,15 @@
 //! The file is `--config FILE`, or `DATA/showrunner.toml` when that exists; without either the
 //! defaults hold (no keys: the API is open; every role procedural). An environment variable
 //! replaces the file's value.
+//!
+//! Keys are never dropped: an empty key, in the file or in a variable, is refused at start with
+//! where it came from, since an empty key would let in a request that sends none.
+//! `SHOWRUNNER_API_KEYS` and `SHOWRUNNER_ADMIN_KEYS` replace the file's `keys` and
+//! `admin_keys` and must hold at least one key each: set but empty is an error (unset it to keep
+//! the file's keys), and so is an empty entry (`k1,,k2`, a trailing comma). `[[api.users]]` come
+//! from the file only. A key of `keys` or `admin_keys` is its own user, named `key-` and 12 hex
+//! digits derived from it (`ApiKeys::key_owner`); to let several keys share their work, list
+//! them under one `[[api.users]]`.
 
 use std::path::{Path, PathBuf};
 
@@ -46,10 +60,12 @@ pub struct Config {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiConfig {
-    /// Keys that may use every route but the admin ones.
+    /// Keys that may use every route but the admin ones, each its own user.
     pub keys: Vec<String>,
-    /// Keys that may use every route.
+    /// Keys that may use every route, each its own user.
     pub admin_keys: Vec<String>,
+    /// Users and teams with their keys.
+    pub users: Vec<UserConfig>,
     /// The largest reference image accepted, in megabytes (10 by default).
     pub upload_limit_mb: Option<f64>,
     /// Seconds a client has to send a request's head, from when its connection opens or its
@@ -67,6 +83,19 @@ pub struct ApiConfig {
     pub allowed_origins: Vec<String>,
 }
 
+/// `[[api.users]]`: a user or team, who owns what its keys create.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// The name, shown as the owner of its episodes and series.
+    pub name: String,
+    /// Its keys (at least one).
+    pub keys: Vec<String>,
+    /// True when its keys are admin keys.
+    #[serde(default)]
+    pub admin: bool,
+}
+
 impl Config {
     /// Reads `explicit`, or `data/showrunner.toml` when it exists, then applies the environment.
     pub fn load(explicit: Option<&Path>, data: &Path) -> anyhow::Result<Self> {
@@ -80,25 +109,26 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading the configuration {}", path.display()))?;
-                toml::from_str(&text).with_context(|| format!("the configuration {} is not valid", path.display()))?
+                Self::from_toml(&text).with_context(|| format!("the configuration {} is not valid", path.display()))?
             }
         };
         config.apply_env(|name| std::env::var(name).ok())?;
         Ok(config)
     }
 
+    /// Parses a configuration file's text and checks its keys.
+    fn from_toml(text: &str) -> anyhow::Result<Self> {
+        let config: Config = toml::from_str(text)?;
+        config.api.check_keys()?;
+        Ok(config)
+    }
+
     fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
-        let list = |s: String| {
-            s.split(',')
-                .map(|k| k.trim().to_owned())
-                .filter(|k| !k.is_empty())
-                .collect()
-        };
         if let Some(keys) = var("SHOWRUNNER_API_KEYS") {
-            self.api.keys = list(keys);
+            self.api.keys = env_keys("SHOWRUNNER_API_KEYS", &keys)?;
         }
         if let Some(keys) = var("SHOWRUNNER_ADMIN_KEYS") {
-            self.api.admin_keys = list(keys);
+            self.api.admin_keys = env_keys("SHOWRUNNER_ADMIN_KEYS", &keys)?;
         }
         if let Some(mb) = var("SHOWRUNNER_UPLOAD_LIMIT_MB") {
             let mb = mb
@@ -128,6 +158,24 @@ impl Config {
     }
 }
 
+/// The keys of a variable: a comma-separated list of at least one key, none of them empty.
+fn env_keys(name: &str, value: &str) -> anyhow::Result<Vec<String>> {
+    if value.trim().is_empty() {
+        bail!(
+            "{name} is set but empty, which would drop the configured keys: unset it to keep the configuration file's keys, or give at least one key (k1,k2)"
+        );
+    }
+    let keys: Vec<String> = value.split(',').map(|k| k.trim().to_owned()).collect();
+    if let Some(i) = keys.iter().position(String::is_empty) {
+        bail!(
+            "{name} holds an empty key (entry {} of {}): remove the stray comma",
+            i + 1,
+            keys.len()
+        );
+    }
+    Ok(keys)
+}
+
 /// `SHOWRUNNER_{ROLE}_BACKEND` and `SHOWRUNNER_{ROLE}_MODEL` over a role's choice.
 fn apply_choice(var: &impl Fn(&str) -> Option<String>, role: &str, choice: &mut Choice) -> anyhow::Result<()> {
     let name = format!("SHOWRUNNER_{role}_BACKEND");
@@ -142,13 +190,67 @@ fn apply_choice(var: &impl Fn(&str) -> Option<String>, role: &str, choice: &mut 
 }
 
 impl ApiConfig {
-    /// The keys with their roles.
-    pub fn api_keys(&self) -> ApiKeys {
-        let users = self.keys.iter().map(|k| (k, Role::User));
-        let admins = self.admin_keys.iter().map(|k| (k, Role::Admin));
-        users
-            .chain(admins)
-            .fold(ApiKeys::none(), |keys, (k, role)| keys.with(k, role))
+    /// Every key with where it is configured, its owner (`None`: the key is its own user) and
+    /// its role.
+    fn entries(&self) -> Vec<(String, &str, Option<&str>, Role)> {
+        let mut entries = Vec::new();
+        for (field, keys, role) in [
+            ("keys", &self.keys, Role::User),
+            ("admin_keys", &self.admin_keys, Role::Admin),
+        ] {
+            for (i, key) in keys.iter().enumerate() {
+                entries.push((format!("api.{field}[{i}]"), key.as_str(), None, role));
+            }
+        }
+        for (u, user) in self.users.iter().enumerate() {
+            let role = if user.admin { Role::Admin } else { Role::User };
+            for (i, key) in user.keys.iter().enumerate() {
+                entries.push((
+                    format!("api.users[{u}].keys[{i}]"),
+                    key.as_str(),
+                    Some(user.name.as_str()),
+                    role,
+                ));
+            }
+        }
+        entries
+    }
+
+    /// Refuses empty keys, users without a name or keys, and a name given twice.
+    fn check_keys(&self) -> anyhow::Result<()> {
+        for (where_, key, _, _) in self.entries() {
+            if key.trim().is_empty() {
+                bail!("{where_} is empty: an empty key would let in requests that send none; remove it or give a key");
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (u, user) in self.users.iter().enumerate() {
+            let name = user.name.trim();
+            if name.is_empty() {
+                bail!("api.users[{u}].name is empty: a user needs a name");
+            }
+            if name.starts_with("key-") {
+                bail!("api.users[{u}].name `{name}`: names starting with `key-` are kept for keys without a user");
+            }
+            if !names.insert(name) {
+                bail!("api.users[{u}].name `{name}` is given twice: list all of its keys under one [[api.users]]");
+            }
+            if user.keys.is_empty() {
+                bail!("api.users[{u}] (`{name}`) has no keys");
+            }
+        }
+        Ok(())
+    }
+
+    /// The keys with their owners and roles; refuses an empty key (naming where it is
+    /// configured) and a key configured for two owners.
+    pub fn api_keys(&self) -> anyhow::Result<ApiKeys> {
+        self.check_keys()?;
+        let mut keys = ApiKeys::none();
+        for (where_, key, owner, role) in self.entries() {
+            keys.add(key, owner, role).context(where_)?;
+        }
+        Ok(keys)
     }
 
     /// The upload limit in bytes.
@@ -241,7 +343,7 @@ mod tests {
         let mut config: Config =
             toml::from_str("[api]\nkeys = [\"a\"]\nupload_limit_mb = 2\n").expect("a valid configuration");
         config
-            .apply_env(|name| (name == "SHOWRUNNER_ADMIN_KEYS").then(|| " b , c ,".to_owned()))
+            .apply_env(|name| (name == "SHOWRUNNER_ADMIN_KEYS").then(|| " b , c".to_owned()))
             .expect("valid variables");
         assert_eq!(config.api.keys, ["a"]);
         assert_eq!(config.api.admin_keys, ["b", "c"]);
@@ -272,6 +374,95 @@ mod tests {
             .apply_env(|name| (name == "SHOWRUNNER_DEVICE").then(|| "tpu".into()))
             .expect_err("no such device");
         assert!(error.to_string().contains("SHOWRUNNER_DEVICE"), "{error}");
+    }
+
+    /// The error of `apply_env` with one variable set.
+    fn env_error(config: &str, name: &'static str, value: &str) -> String {
+        let mut config = Config::from_toml(config).expect("a valid configuration");
+        let value = value.to_owned();
+        let error = config
+            .apply_env(|n| (n == name).then(|| value.clone()))
+            .expect_err("refused");
+        format!("{error:#}")
+    }
+
+    #[test]
+    fn an_empty_variable_or_an_empty_entry_is_refused_never_dropped() {
+        let file = "[api]\nkeys = [\"file-key\"]\n";
+        for name in ["SHOWRUNNER_API_KEYS", "SHOWRUNNER_ADMIN_KEYS"] {
+            for empty in ["", "  ", ","] {
+                let error = env_error(file, name, empty);
+                assert!(error.contains(name), "{error}");
+            }
+            let error = env_error(file, name, "");
+            assert!(error.contains("set but empty"), "{error}");
+            for stray in ["a,,b", "a,b,", ",a", "a, ,b"] {
+                let error = env_error(file, name, stray);
+                assert!(error.contains(name) && error.contains("empty key"), "{stray}: {error}");
+            }
+        }
+        // A variable with keys replaces the file's list of its kind, and only that one.
+        let mut config = Config::from_toml(file).expect("valid");
+        config
+            .apply_env(|n| (n == "SHOWRUNNER_API_KEYS").then(|| "env-1, env-2".to_owned()))
+            .expect("valid");
+        assert_eq!(config.api.keys, ["env-1", "env-2"]);
+        let keys = config.api.api_keys().expect("keys");
+        assert!(!keys.is_open());
+    }
+
+    #[test]
+    fn an_empty_key_in_the_file_is_refused_with_where_it_is() {
+        let cases = [
+            ("[api]\nkeys = [\"\"]\n", "api.keys[0] is empty"),
+            ("[api]\nkeys = [\"a\", \" \"]\n", "api.keys[1] is empty"),
+            ("[api]\nadmin_keys = [\"\"]\n", "api.admin_keys[0] is empty"),
+            (
+                "[[api.users]]\nname = \"ana\"\nkeys = [\"k\", \"\"]\n",
+                "api.users[0].keys[1] is empty",
+            ),
+            (
+                "[[api.users]]\nname = \" \"\nkeys = [\"k\"]\n",
+                "api.users[0].name is empty",
+            ),
+            ("[[api.users]]\nname = \"ana\"\nkeys = []\n", "has no keys"),
+            ("[[api.users]]\nname = \"key-1\"\nkeys = [\"k\"]\n", "kept for keys"),
+            (
+                "[[api.users]]\nname = \"ana\"\nkeys = [\"k\"]\n[[api.users]]\nname = \"ana\"\nkeys = [\"l\"]\n",
+                "given twice",
+            ),
+        ];
+        for (text, want) in cases {
+            let error = format!("{:#}", Config::from_toml(text).expect_err(text));
+            assert!(error.contains(want), "{text}: {error}");
+        }
+        // `api_keys` refuses them too, for a configuration built in code.
+        let config = ApiConfig {
+            keys: vec![String::new()],
+            ..ApiConfig::default()
+        };
+        assert!(format!("{:#}", config.api_keys().expect_err("empty")).contains("api.keys[0]"));
+    }
+
+    #[test]
+    fn users_own_their_keys_and_a_key_of_two_owners_is_refused() {
+        let config = Config::from_toml(
+            "[api]\nkeys = [\"plain\"]\n[[api.users]]\nname = \"ana\"\nkeys = [\"a1\", \"a2\"]\n\
+             [[api.users]]\nname = \"ops\"\nkeys = [\"o1\"]\nadmin = true\n",
+        )
+        .expect("valid");
+        assert_eq!(config.api.users[1].name, "ops");
+        assert!(config.api.users[1].admin);
+        assert!(!config.api.api_keys().expect("keys").is_open());
+        let twice =
+            Config::from_toml("[api]\nkeys = [\"shared\"]\n[[api.users]]\nname = \"ana\"\nkeys = [\"shared\"]\n")
+                .expect("parses");
+        let error = format!("{:#}", twice.api.api_keys().expect_err("two owners"));
+        assert!(
+            error.contains("api.users[0].keys[0]") && error.contains("ana"),
+            "{error}"
+        );
+        assert!(!error.contains("shared"), "the key itself is not shown: {error}");
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub async fn serve(
     embedder: Option<Arc<dyn Embedder>>,
     addr: SocketAddr,
 ) -> anyhow::Result<()> {
-    let keys = config.api.api_keys();
+    let keys = config.api.api_keys()?;
     let upload_limit = config.api.upload_limit()?;
     let (header_timeout, idle_timeout, max_connections) = config.api.connection_limits()?;
     let site = config.api.site()?;

@@ -412,6 +412,12 @@ impl Store for SledStore {
         Ok(Some(EpisodeSnapshot { header, instances }))
     }
 
+    fn load_header(&self, episode: EpisodeId) -> Result<Option<EpisodeRecord>, StoreError> {
+        self.writer.settle();
+        let _whole = self.visible.read().unwrap_or_else(|e| e.into_inner());
+        self.header(episode)
+    }
+
     fn episodes_with_status(&self, status: EpisodeStatus) -> Result<Vec<EpisodeId>, StoreError> {
         let prefix = [INDEX, status_byte(status)];
         self.settled()
@@ -549,6 +555,7 @@ mod tests {
             created_at: now_ms(),
             forked_from: None,
             series: None,
+            owner: None,
             next_seq,
         }
     }
@@ -812,10 +819,12 @@ mod tests {
                 revision: 1,
                 created_at: now_ms(),
                 updated_at: now_ms(),
+                owner: None,
             };
             let b = SeriesRecord {
                 id: SeriesId::generate(),
                 title: "Second".into(),
+                owner: Some("ana".into()),
                 ..a.clone()
             };
             store.put_series(&a, None).await.expect("put a");
@@ -864,6 +873,7 @@ mod tests {
                 revision: 1,
                 created_at: now_ms(),
                 updated_at: now_ms(),
+                owner: None,
             };
             let created = once("series", Outcome::Series { record: series.clone() });
             store.put_series(&series, Some(&created)).await.expect("put");

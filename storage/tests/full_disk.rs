@@ -72,6 +72,7 @@ fn series(n: usize) -> SeriesRecord {
         revision: 1,
         created_at: now_ms(),
         updated_at: now_ms(),
+        owner: None,
     }
 }
 

@@ -1435,7 +1435,7 @@ async fn each_error_has_its_status_and_stable_code() {
 }
 
 /// Every route of the router, as (method, path template): what the OpenAPI document must list.
-const ROUTES: [(&str, &str); 35] = [
+pub(crate) const ROUTES: [(&str, &str); 37] = [
     ("GET", "/api/v1/health"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/workflows"),
@@ -1449,6 +1449,7 @@ const ROUTES: [(&str, &str); 35] = [
     ("GET", "/api/v1/episodes/{id}/events"),
     ("GET", "/api/v1/episodes/{id}/messages"),
     ("POST", "/api/v1/episodes/{id}/messages"),
+    ("GET", "/api/v1/episodes/{id}/artifacts/{hash}"),
     ("GET", "/api/v1/episodes/{id}/nodes/{key}"),
     ("POST", "/api/v1/episodes/{id}/nodes/{key}/approve"),
     ("POST", "/api/v1/episodes/{id}/nodes/{key}/regenerate"),
@@ -1467,6 +1468,7 @@ const ROUTES: [(&str, &str); 35] = [
     ("GET", "/api/v1/series/{id}"),
     ("PUT", "/api/v1/series/{id}"),
     ("DELETE", "/api/v1/series/{id}"),
+    ("GET", "/api/v1/series/{id}/artifacts/{hash}"),
     ("POST", "/api/v1/series/{id}/characters/{character}/references"),
     ("POST", "/api/v1/uploads"),
     ("POST", "/api/v1/admin/gc"),
