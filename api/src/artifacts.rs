@@ -349,7 +349,7 @@ pub(crate) async fn of_series(
 }
 
 /// Parses a hash: 64 hex digits, else `400 bad_hash`.
-fn content_hash(hash: &str) -> Result<ContentHash, ApiError> {
+pub(crate) fn content_hash(hash: &str) -> Result<ContentHash, ApiError> {
     ContentHash::from_hex(hash)
         .filter(|_| hash.bytes().all(|b| b.is_ascii_hexdigit()))
         .ok_or_else(|| {
@@ -363,7 +363,7 @@ fn content_hash(hash: &str) -> Result<ContentHash, ApiError> {
 }
 
 /// `404 artifact_not_found`: no such blob, or none the route's episode or series references.
-fn not_found(hash: ContentHash) -> ApiError {
+pub(crate) fn not_found(hash: ContentHash) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "artifact_not_found",
@@ -373,7 +373,7 @@ fn not_found(hash: ContentHash) -> ApiError {
 }
 
 /// A stored blob as the answer: whole, one range, `304` or `416`.
-async fn serve(state: &AppState, hash: ContentHash, headers: &HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn serve(state: &AppState, hash: ContentHash, headers: &HeaderMap) -> Result<Response, ApiError> {
     let etag = format!("\"{hash}\"");
     let mut common = HeaderMap::new();
     let mut set = |name, value: String| {

@@ -24,6 +24,8 @@
 //!   classified and acted on again (its actions name versions, so a repeated approve is
 //!   refused in the reply). Without a data directory ([`crate::Api::data_dir`]) these answers
 //!   are kept in memory only, for the life of the server.
+//! - Keys are scoped by the caller's owner (see the `access` module): two users who pick the
+//!   same key make two requests, and neither ever sees the other's answer.
 //! - The same key reused with another method, path or body is `422 idempotency_key_reused`.
 //! - Concurrent requests with one key are serialised (a per-key async mutex): the second waits
 //!   for the first and then returns its stored answer.
@@ -45,6 +47,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use showrunner_engine::{Engine, IdempotencyToken, RequestFingerprint};
 
+use crate::access::Caller;
 use crate::error::ApiError;
 use crate::outcome::Committed;
 use crate::{AppState, BODY_LIMIT};
@@ -149,6 +152,19 @@ fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// The stored name of `key` sent by a key of `owner`: blake3 of the key, scoped by the owner
+/// (when keys have owners), so that one user's key never replays, or collides with, another's.
+fn key_name(owner: Option<&str>, key: &[u8]) -> String {
+    let Some(owner) = owner else {
+        return blake3::hash(key).to_hex().to_string();
+    };
+    let mut hasher = blake3::Hasher::new_derive_key("showrunner idempotency key scoped by owner");
+    hasher.update(&(owner.len() as u64).to_le_bytes());
+    hasher.update(owner.as_bytes());
+    hasher.update(key);
+    hasher.finalize().to_hex().to_string()
+}
+
 /// Checks a key: 1 to 255 bytes of visible ASCII.
 fn valid_key(key: &[u8]) -> bool {
     !key.is_empty() && key.len() <= MAX_KEY_LEN && key.iter().all(|b| (0x21..=0x7e).contains(b))
@@ -175,7 +191,8 @@ pub(crate) async fn layer(State(state): State<AppState>, request: Request, next:
             .with_details(json!({"header": "Idempotency-Key"}))
             .into_response();
     }
-    let name = blake3::hash(key.as_bytes()).to_hex().to_string();
+    let owner = request.extensions().get::<Caller>().and_then(Caller::owner);
+    let name = key_name(owner.as_deref(), key.as_bytes());
     let method = request.method().to_string();
     let (parts, body) = request.into_parts();
     let limit = BODY_LIMIT.max(state.upload_limit);
@@ -294,7 +311,16 @@ fn replay(stored: Stored) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::valid_key;
+    use super::{key_name, valid_key};
+
+    #[test]
+    fn one_key_of_two_owners_names_two_records() {
+        assert_ne!(key_name(Some("ana"), b"k1"), key_name(Some("bob"), b"k1"));
+        assert_ne!(key_name(Some("ana"), b"k1"), key_name(None, b"k1"));
+        // Owner and key are not just glued together.
+        assert_ne!(key_name(Some("ab"), b"c"), key_name(Some("a"), b"bc"));
+        assert_eq!(key_name(Some("ana"), b"k1"), key_name(Some("ana"), b"k1"));
+    }
 
     #[test]
     fn keys_are_visible_ascii_up_to_255_bytes() {

@@ -263,6 +263,7 @@ impl Api {
             .route("/health", get(health::health))
             .route("/openapi.json", get(openapi::document))
             .route("/uploads", post(uploads::upload).layer(upload_limit))
+            .route("/uploads/{hash}", get(uploads::get))
             .route("/admin/gc", post(admin::collect_garbage))
             .nest("/series", series_routes)
             .route("/workflows", get(workflows::list))

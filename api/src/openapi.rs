@@ -88,6 +88,7 @@ const NODE_ROUTE: &str = "/api/v1/episodes/{id}/nodes/{key}";
         series::delete,
         series::add_reference,
         uploads::upload,
+        uploads::get,
         admin::collect_garbage,
         metrics::metrics,
     ),

@@ -359,6 +359,7 @@ pub(crate) struct ReferenceQuery {
 )]
 pub(crate) async fn add_reference(
     State(state): State<AppState>,
+    caller: Caller,
     SeriesPath(id): SeriesPath,
     crate::extract::PathParams((_id, character)): crate::extract::PathParams<(String, String)>,
     crate::extract::QueryParams(query): crate::extract::QueryParams<ReferenceQuery>,
@@ -387,7 +388,7 @@ pub(crate) async fn add_reference(
             json!({"path": format!("characters[{index}].reference_images"), "limit": MAX_REFERENCE_IMAGES}),
         ));
     }
-    let upload = store_image(&state, &headers, body).await?;
+    let upload = store_image(&state, &caller, &headers, body).await?;
     let reference = upload.reference;
     if !references.contains(&reference) {
         content.characters[index].reference_images.push(reference);

@@ -7,6 +7,10 @@
 //! that nothing references is kept for 24 hours (`showrunner_engine::UPLOAD_RETENTION`),
 //! whatever the grace of a collection, then collected with the other unreferenced blobs. A full
 //! disk is `507 insufficient_storage`.
+//!
+//! An upload belongs to the owner of the key that sent it: `GET uploads/{hash}` serves it back
+//! to that owner (and to admin keys, and to everyone on a server without keys) while its upload
+//! record is kept; once a series names it, `GET series/{id}/artifacts/{hash}` serves it too.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
@@ -17,8 +21,11 @@ use serde_json::json;
 use showrunner_engine::BlobRef;
 use utoipa::ToSchema;
 
+use crate::access::Caller;
+use crate::artifacts::{content_hash, not_found, serve};
 use crate::envelope::{Envelope, created};
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::PathParams;
 use crate::{AppState, openapi};
 
 /// The upload limit when none is configured: 10 MB.
@@ -33,7 +40,7 @@ pub(crate) struct Upload {
     /// What to put in `reference_images`.
     #[schema(value_type = openapi::BlobRef)]
     pub(crate) reference: BlobRef,
-    /// Where to fetch it: `/api/v1/artifacts/{hash}`.
+    /// Where to fetch it: `/api/v1/uploads/{hash}`.
     url: String,
     #[schema(value_type = openapi::ImageType)]
     content_type: &'static str,
@@ -46,8 +53,13 @@ pub(crate) struct Upload {
 }
 
 /// Checks the body against the limit, the declared type and the bytes, decodes the image's
-/// size, and stores it.
-pub(crate) async fn store_image(state: &AppState, headers: &HeaderMap, body: Bytes) -> Result<Upload, ApiError> {
+/// size, and stores it as an upload of `caller`'s owner.
+pub(crate) async fn store_image(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Upload, ApiError> {
     if body.len() > state.upload_limit {
         return Err(too_large(state.upload_limit));
     }
@@ -89,10 +101,10 @@ pub(crate) async fn store_image(state: &AppState, headers: &HeaderMap, body: Byt
         })?;
     let bytes = body.len();
     // Recorded as an upload: kept for a day (`UPLOAD_RETENTION`) while nothing references it.
-    let reference = state.engine.upload(body.to_vec(), None).await?;
+    let reference = state.engine.upload(body.to_vec(), caller.owner()).await?;
     Ok(Upload {
         reference,
-        url: format!("/api/v1/artifacts/{}", reference.0),
+        url: format!("/api/v1/uploads/{}", reference.0),
         content_type,
         bytes,
         width,
@@ -152,9 +164,70 @@ impl FromRequest<AppState> for ImageBody {
 )]
 pub(crate) async fn upload(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     ImageBody(body): ImageBody,
 ) -> Result<Response, ApiError> {
-    let upload = store_image(&state, &headers, body).await?;
+    let upload = store_image(&state, &caller, &headers, body).await?;
     Ok(created(&upload.url.clone(), upload))
+}
+
+/// An uploaded image, whole or one byte range: one the key's owner uploaded (any, for admin
+/// keys and on a server without keys) and whose upload record is kept (24 hours).
+#[utoipa::path(
+    get,
+    path = "/api/v1/uploads/{hash}",
+    operation_id = "get_upload",
+    tag = "uploads",
+    params(
+        ("hash" = openapi::Hash, Path, description = "The upload's `reference`"),
+        ("Range" = Option<String>, Header, description = "One byte range, `bytes=A-B`, `bytes=A-` or `bytes=-N`; a malformed one, or several, is ignored"),
+        ("If-Range" = Option<String>, Header, description = "The range applies only when this names the blob's `ETag`"),
+        ("If-None-Match" = Option<String>, Header, description = "`304` when this names the blob's `ETag`"),
+    ),
+    responses(
+        (status = 200, description = "The image",
+            headers(
+                ("ETag" = String, description = "The quoted hash"),
+                ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"),
+                ("Accept-Ranges" = String, description = "`bytes`"),
+            ),
+            content(
+                (openapi::Binary = "image/png"),
+                (openapi::Binary = "image/jpeg"),
+            )),
+        (status = 206, description = "One byte range of the image",
+            headers(
+                ("Content-Range" = String, description = "`bytes A-B/LENGTH`"),
+                ("ETag" = String, description = "The quoted hash"),
+            ),
+            content(
+                (openapi::Binary = "image/png"),
+                (openapi::Binary = "image/jpeg"),
+            )),
+        (status = 304, description = "`If-None-Match` names the blob: no body",
+            headers(("ETag" = String, description = "The quoted hash"))),
+        (status = 400, description = "`bad_hash`: not a 64-digit hex hash; `bad_request`: a path that is not UTF-8", body = ErrorBody),
+        (status = 404, description = "`artifact_not_found`: no upload of this image by the key's owner (or none kept)", body = ErrorBody),
+        (status = 416, description = "`range_not_satisfiable`: the range starts past the end (with the `length`)", body = ErrorBody,
+            headers(("Content-Range" = String, description = "`bytes */LENGTH`"))),
+        (status = 500, description = "`corrupt_artifact`: the stored bytes do not match the hash; `internal`: the store failed", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(hash): PathParams<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let hash = content_hash(&hash)?;
+    let uploaded = state
+        .engine
+        .uploads()?
+        .iter()
+        .any(|upload| upload.blob == hash && caller.may_see(upload.owner.as_deref()));
+    if !uploaded {
+        return Err(not_found(hash));
+    }
+    serve(&state, hash, &headers).await
 }

@@ -1435,7 +1435,7 @@ async fn each_error_has_its_status_and_stable_code() {
 }
 
 /// Every route of the router, as (method, path template): what the OpenAPI document must list.
-pub(crate) const ROUTES: [(&str, &str); 37] = [
+pub(crate) const ROUTES: [(&str, &str); 38] = [
     ("GET", "/api/v1/health"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/workflows"),
@@ -1471,6 +1471,7 @@ pub(crate) const ROUTES: [(&str, &str); 37] = [
     ("GET", "/api/v1/series/{id}/artifacts/{hash}"),
     ("POST", "/api/v1/series/{id}/characters/{character}/references"),
     ("POST", "/api/v1/uploads"),
+    ("GET", "/api/v1/uploads/{hash}"),
     ("POST", "/api/v1/admin/gc"),
     ("GET", "/metrics"),
 ];

@@ -1,13 +1,15 @@
 //! API keys on a real socket and in the real binary (issue 11, item 7 and the ambiguous
 //! credentials): two different keys in one request are refused, one key sent twice is fine, and
-//! `showrunner serve` refuses to start on an empty key, naming where it came from.
+//! `showrunner serve` refuses to start on an empty key, naming where it came from; an
+//! `Idempotency-Key` is scoped by the key's owner.
 
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+use serde_json::json;
 use showrunner_api::{ApiKeys, Role};
 
-use crate::http::{Server, answer};
+use crate::http::{Server, answer, episode_body};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_different_keys_in_one_request_are_refused_one_key_twice_is_fine() {
@@ -59,6 +61,36 @@ async fn two_different_keys_in_one_request_are_refused_one_key_twice_is_fine() {
     )
     .await
     .expect(StatusCode::OK, "one key in both headers");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_idempotency_key_of_two_owners_makes_two_episodes_and_never_replays_the_others() {
+    let mut keys = ApiKeys::none();
+    keys.add("ana-key", Some("ana"), Role::User).expect("ana's key");
+    keys.add("bob-key", Some("bob"), Role::User).expect("bob's key");
+    let server = Server::start_with(|api| api.keys(keys)).await;
+    let body = episode_body("a shared retry key", 8.0);
+    let post = |key: &'static str| {
+        server
+            .client
+            .post(server.url("episodes"))
+            .bearer_auth(key)
+            .header("idempotency-key", "retry-1")
+            .json(&body)
+    };
+    let ana = answer(post("ana-key")).await.expect(StatusCode::CREATED, "ana creates");
+    let bob = answer(post("bob-key")).await.expect(StatusCode::CREATED, "bob creates");
+    assert!(bob.headers.get("idempotent-replayed").is_none(), "bob's request is his own");
+    assert_ne!(ana.data()["id"], bob.data()["id"], "two episodes");
+    assert_eq!(ana.data()["owner"], json!("ana"));
+    assert_eq!(bob.data()["owner"], json!("bob"));
+    // Each one's retry is replayed to them, with their own episode.
+    for (key, first) in [("ana-key", &ana), ("bob-key", &bob)] {
+        let again = answer(post(key)).await.expect(StatusCode::CREATED, "a retry");
+        assert_eq!(again.headers["idempotent-replayed"], "true");
+        assert_eq!(again.data()["id"], first.data()["id"]);
+    }
     server.stop().await;
 }
 

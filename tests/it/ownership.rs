@@ -131,7 +131,9 @@ async fn another_owners_work_is_404_on_every_operation_lists_show_ones_own_and_a
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
     // Ana reaches her artifacts through her episode and her series.
+    assert_eq!(uploaded.data()["url"], json!(format!("/api/v1/uploads/{hash}")));
     for path in [
+        format!("uploads/{hash}"),
         format!("episodes/{eid}/artifacts/{hash}"),
         format!("series/{sid}/artifacts/{hash}"),
     ] {
@@ -151,6 +153,7 @@ async fn another_owners_work_is_404_on_every_operation_lists_show_ones_own_and_a
         .trim_start_matches("blob:")
         .to_owned();
     for path in [
+        format!("uploads/{bobs_hash}"),
         format!("episodes/{eid}/artifacts/{bobs_hash}"),
         format!("series/{sid}/artifacts/{bobs_hash}"),
     ] {
@@ -328,6 +331,13 @@ async fn another_owners_work_is_404_on_every_operation_lists_show_ones_own_and_a
             "uploads".into(),
             Body::Png(png([4, 5, 6])),
             Want::Fine,
+        ),
+        (
+            "GET",
+            "/api/v1/uploads/{hash}".into(),
+            format!("uploads/{hash}"),
+            Body::None,
+            Want::Hidden("artifact_not_found"),
         ),
         (
             "POST",
