@@ -62,10 +62,10 @@ fn first_seq(headers: &HeaderMap, query: &EventsQuery) -> Result<u64, ApiError> 
     ),
     responses(
         (status = 200, description = "Server-sent events, stored ones first, then live ones, with keep-alive comments. \
-            Each event's `id:` is its sequence number and its `data:` the event as JSON (the `Event` schema); \
+            Each event's `id:` is its sequence number and its `data:` one `Event` as JSON (one schema per `type`); \
             a stream that cannot go on ends with an `event: error` whose data is `{\"code\", \"message\"}`. \
             The stream ends when the episode is deleted or the server shuts down.",
-            content_type = "text/event-stream", body = String),
+            content_type = "text/event-stream", body = openapi::StreamEvent),
         (status = 400, description = "`bad_request`: a malformed id, `from` or `Last-Event-ID`", body = ErrorBody),
         (status = 404, description = "`episode_not_found`", body = ErrorBody),
         (status = 409, description = "`definition_unavailable`: the episode's workflow definition is not registered", body = ErrorBody),

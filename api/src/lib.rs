@@ -63,6 +63,7 @@ mod events;
 mod extract;
 mod health;
 mod idempotency;
+mod limits;
 mod messages;
 mod metrics;
 mod nodes;

@@ -16,7 +16,7 @@ use crate::envelope::{Envelope, ok};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, NodePath, QueryParams};
 use crate::views::{InstanceView, NodeDetail};
-use crate::{AppState, openapi};
+use crate::{AppState, limits, openapi};
 
 /// `GET …/nodes/{key}` parameters.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -105,7 +105,7 @@ pub(crate) struct RegenerateBody {
     /// The current version.
     #[schema(minimum = 0)]
     version: u32,
-    /// What to change.
+    /// What to change, at most 2000 characters.
     #[serde(default)]
     feedback: Option<String>,
 }
@@ -118,7 +118,8 @@ pub(crate) struct EditBody {
     /// The version the edit was made from.
     #[schema(minimum = 0)]
     base_version: Option<u32>,
-    /// The new value; it must fit the node's output type.
+    /// The new value; it must fit the node's output type. Each string in it has at most 20,000
+    /// characters, each list at most 1,000 items, and it nests at most 16 levels deep.
     value: Value,
 }
 
@@ -196,7 +197,7 @@ pub(crate) async fn approve(
     responses(
         ActionErrors,
         (status = 200, description = "The instance, queued to run again", body = Envelope<InstanceView>),
-        (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit", body = ErrorBody),
+        (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit, feedback over 2000 characters", body = ErrorBody),
     ),
 )]
 pub(crate) async fn regenerate(
@@ -204,6 +205,9 @@ pub(crate) async fn regenerate(
     NodePath(id, key): NodePath,
     JsonBody(body): JsonBody<RegenerateBody>,
 ) -> Result<Json<Envelope<InstanceView>>, ApiError> {
+    if let Some(feedback) = &body.feedback {
+        limits::text("feedback", feedback, limits::FEEDBACK)?;
+    }
     let feedback = body.feedback.filter(|f| !f.trim().is_empty());
     let action = state.engine.regenerate(id, key.clone(), feedback, Some(body.version));
     act(&state, id, &key, action).await
@@ -223,7 +227,7 @@ pub(crate) async fn regenerate(
     responses(
         ActionErrors,
         (status = 200, description = "The instance with the person's version, approved", body = Envelope<InstanceView>),
-        (status = 422, description = "`invalid_value` (with the field's `path`, under `value`): a body or a value that does not fit", body = ErrorBody),
+        (status = 422, description = "`invalid_value` (with the field's `path`, under `value`): a body or a value that does not fit, a string, list or nesting in the value over its bound", body = ErrorBody),
     ),
 )]
 pub(crate) async fn edit(
@@ -231,6 +235,7 @@ pub(crate) async fn edit(
     NodePath(id, key): NodePath,
     JsonBody(body): JsonBody<EditBody>,
 ) -> Result<Json<Envelope<InstanceView>>, ApiError> {
+    limits::value("value", &body.value)?;
     let action = state.engine.edit(id, key.clone(), body.value, body.base_version);
     act(&state, id, &key, action).await
 }
