@@ -64,6 +64,7 @@ mod extract;
 mod health;
 mod idempotency;
 mod limits;
+mod links;
 mod messages;
 mod metrics;
 mod nodes;

@@ -22,8 +22,6 @@ use std::sync::OnceLock;
 use axum::Json;
 use axum::extract::State;
 use axum::http::Method;
-use utoipa::openapi::extensions::Extensions;
-use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{AllOfBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
@@ -89,7 +87,7 @@ const NODE_ROUTE: &str = "/api/v1/episodes/{id}/nodes/{key}";
         admin::collect_garbage,
         metrics::metrics,
     ),
-    components(schemas(crate::schemas::Event, StreamError, crate::error::ErrorBody, crate::envelope::NoMeta)),
+    components(schemas(crate::schemas::Event, crate::events::StreamError, crate::error::ErrorBody, crate::envelope::NoMeta)),
     modifiers(&Conventions),
     security(("bearer" = []), ("api_key" = [])),
     tags(
@@ -169,7 +167,7 @@ impl Modify for Conventions {
         );
         crate::limits::declare(doc);
         exactly_one_of(doc, "CreateEpisode", &["idea", "script"]);
-        add_links(doc);
+        crate::links::add_links(doc);
         add_item_routes(doc);
         for (path, item) in doc.paths.paths.iter_mut() {
             for (method, operation) in operations(item) {
@@ -204,56 +202,6 @@ fn exactly_one_of(doc: &mut Document, schema: &str, properties: &[&str]) {
     components
         .schemas
         .insert(schema.to_owned(), RefOr::T(Schema::AllOf(all.build())));
-}
-
-/// The links of the answers that make a resource to the operations on it, by the id in the
-/// answer: what a client (or a stateful test) follows from a created episode or series.
-fn add_links(doc: &mut Document) {
-    let episode = "$response.body#/data/id";
-    let from_episode = [
-        ("ShowEpisode", "show_episode"),
-        ("CancelEpisode", "cancel_episode"),
-        ("ForkEpisode", "fork_episode"),
-        ("DeleteEpisode", "delete_episode"),
-        ("PostMessage", "post_message"),
-        ("ListMessages", "list_messages"),
-        ("StreamEvents", "stream_events"),
-    ];
-    let from_series = [
-        ("ShowSeries", "show_series"),
-        ("UpdateSeries", "update_series"),
-        ("DeleteSeries", "delete_series"),
-    ];
-    let sources = [
-        ("/api/v1/episodes", "201", &from_episode[..]),
-        ("/api/v1/episodes/{id}/fork", "201", &from_episode[..]),
-        ("/api/v1/series", "201", &from_series[..]),
-    ];
-    for (path, status, targets) in sources {
-        let Some(Some(operation)) = doc.paths.paths.get_mut(path).map(|item| item.post.as_mut()) else {
-            panic!("no POST {path} to link from");
-        };
-        let Some(RefOr::T(response)) = operation.responses.responses.get_mut(status) else {
-            panic!("POST {path} has no {status} to link from");
-        };
-        for (name, target) in targets {
-            // utoipa 5 writes `operation_id` and `request_body` in snake case, which no reader of
-            // OpenAPI knows: the fields go in under their OpenAPI names instead.
-            let mut fields = vec![("operationId", serde_json::json!(target))];
-            if *target == "update_series" {
-                let body = serde_json::json!({
-                    "revision": "$response.body#/data/revision",
-                    "title": "$response.body#/data/title",
-                });
-                fields.push(("requestBody", body));
-            }
-            let link = LinkBuilder::new()
-                .parameter("id", episode)
-                .description(format!("`{target}` on the resource made"))
-                .extensions(Some(Extensions::from_iter(fields)));
-            response.links.insert((*name).to_owned(), RefOr::T(link.build()));
-        }
-    }
 }
 
 /// The operations of a path item, with their methods.
@@ -408,7 +356,7 @@ fn string(description: &str, pattern: &str, format: Option<SchemaFormat>) -> Sch
 }
 
 /// A closed set of string values.
-fn names<'a>(description: &str, values: impl IntoIterator<Item = &'a str>) -> Schema {
+pub(crate) fn names<'a>(description: &str, values: impl IntoIterator<Item = &'a str>) -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .description(Some(description))
@@ -475,66 +423,6 @@ schema!(
         .description(Some("The bytes themselves, of the media type given"))
         .into()
 );
-
-schema!(
-    /// One server-sent event of an episode's stream, as the SSE parser reads it: each schema of a
-    /// `text/event-stream` answer describes one event (OpenAPI 3.1 has no `itemSchema`).
-    StreamEvent = "ServerSentEvent",
-    OneOfBuilder::new()
-        .description(Some(
-            "One server-sent event: an event of the log (no `event:` name, so `message`; `id:` its \
-             sequence number; `data:` the `Event` as JSON), or the `error` event that ends a stream that \
-             cannot go on",
-        ))
-        .item(sse_event(
-            "message",
-            Some("^[1-9][0-9]*$"),
-            "#/components/schemas/Event",
-        ))
-        .item(sse_event("error", None, "#/components/schemas/StreamError"))
-        .into()
-);
-
-schema!(
-    /// The `data:` of the `error` event that ends a stream.
-    StreamError = "StreamError",
-    ObjectBuilder::new()
-        .description(Some("Why a stream ended: reconnect with `Last-Event-ID` to resume"))
-        .property("code", RefOr::Ref(Ref::from_schema_name("ErrorCode")))
-        .required("code")
-        .property("message", ObjectBuilder::new().schema_type(Type::String))
-        .required("message")
-        .into()
-);
-
-/// One kind of server-sent event: its `event:` name, its `id:` (when it has one) and its
-/// `data:`, JSON of the schema at `data`.
-fn sse_event(name: &str, id: Option<&str>, data: &str) -> Schema {
-    let payload = ObjectBuilder::new()
-        .schema_type(Type::String)
-        .content_media_type("application/json")
-        .extensions(Some(Extensions::from_iter([(
-            "contentSchema",
-            serde_json::json!({ "$ref": data }),
-        )])));
-    let mut event = ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .property("event", names("The SSE event name", [name]))
-        .required("event")
-        .property("data", payload)
-        .required("data")
-        .property("retry", ObjectBuilder::new().schema_type(Type::Integer));
-    if let Some(pattern) = id {
-        let id = ObjectBuilder::new()
-            .schema_type(Type::String)
-            .pattern(Some(pattern))
-            .description(Some("The event's sequence number"));
-        event = event.property("id", id).required("id");
-    } else {
-        event = event.property("id", ObjectBuilder::new().schema_type(Type::String));
-    }
-    event.into()
-}
 
 schema!(
     /// Milliseconds since the Unix epoch.

@@ -113,6 +113,15 @@ async fn decode(body: Bytes, content_type: &'static str) -> Result<(u32, u32), A
             "image/png" => image::ImageFormat::Png,
             _ => image::ImageFormat::Jpeg,
         };
+        // The JPEG decoder fills in what a truncated file lacks: one that stops before its
+        // end-of-image marker (trailing zero padding aside) is refused as truncated.
+        let end = body.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        if format == image::ImageFormat::Jpeg && !body[..end].ends_with(&[0xFF, 0xD9]) {
+            return Err(image::ImageError::Decoding(image::error::DecodingError::new(
+                format.into(),
+                "truncated: the data ends before the end-of-image marker",
+            )));
+        }
         let mut reader = image::ImageReader::with_format(std::io::Cursor::new(&body[..]), format);
         reader.limits(limits);
         reader.decode().map(|image| (image.width(), image.height()))
