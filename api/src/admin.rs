@@ -17,12 +17,16 @@ use crate::extract::QueryParams;
 /// grace); it keeps recent blobs around for clients that hold their hashes.
 const DEFAULT_GRACE_S: u64 = 3600;
 
+/// The longest grace accepted: a year.
+const MAX_GRACE_S: u64 = 365 * 24 * 3600;
+
 /// `POST admin/gc` parameters.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct GcQuery {
-    /// Keep unreferenced blobs younger than this many seconds (default one hour).
+    /// Keep unreferenced blobs younger than this many seconds (default one hour; at most a year).
+    #[param(minimum = 0, maximum = 31536000)]
     grace_s: Option<u64>,
 }
 
@@ -47,7 +51,7 @@ pub(crate) struct GcReport {
     params(GcQuery),
     responses(
         (status = 200, description = "What was removed and kept", body = Envelope<GcReport>),
-        (status = 400, description = "`bad_request`: a malformed query", body = ErrorBody),
+        (status = 400, description = "`bad_request`: a malformed query, a grace over a year", body = ErrorBody),
         (status = 500, description = "`internal`: the store failed", body = ErrorBody),
         (status = 503, description = "`shutting_down`", body = ErrorBody),
     ),
@@ -56,7 +60,13 @@ pub(crate) async fn collect_garbage(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<GcQuery>,
 ) -> Result<Json<Envelope<GcReport>>, ApiError> {
-    let grace = Duration::from_secs(query.grace_s.unwrap_or(DEFAULT_GRACE_S));
+    let grace_s = query.grace_s.unwrap_or(DEFAULT_GRACE_S);
+    if grace_s > MAX_GRACE_S {
+        return Err(ApiError::bad_request(format!(
+            "grace_s must be at most {MAX_GRACE_S} (a year), not {grace_s}"
+        )));
+    }
+    let grace = Duration::from_secs(grace_s);
     let stats = state.engine.collect_garbage(grace).await?;
     Ok(ok(GcReport {
         removed: stats.removed,

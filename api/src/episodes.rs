@@ -16,7 +16,7 @@ use crate::envelope::{Envelope, ok, ok_with_meta};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{EpisodePath, JsonBody, QueryParams, episode_id};
 use crate::views::{Deleted, EpisodeView};
-use crate::{AppState, openapi, owners};
+use crate::{AppState, limits, openapi, owners};
 
 /// The page size when none is asked for, and the largest one allowed.
 const DEFAULT_LIMIT: usize = 50;
@@ -152,15 +152,23 @@ pub(crate) struct CreateEpisode {
     #[serde(default)]
     #[schema(value_type = Option<openapi::Ulid>)]
     series_id: Option<String>,
-    /// The idea, for idea2video.
-    #[serde(default)]
+    /// The idea, for idea2video (give exactly one of `idea` and `script`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     idea: Option<String>,
-    /// The screenplay, in Fountain, for script2video.
-    #[serde(default)]
+    /// The screenplay, in Fountain, for script2video (give exactly one of `idea` and `script`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     script: Option<String>,
     #[serde(default)]
     #[schema(value_type = crate::schemas::Settings)]
     settings: Settings,
+}
+
+/// An optional field that, when given, must have a value: `null` is refused like any other
+/// value of the wrong type, as the document (which does not make it nullable) says.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// Refuses settings the renderer cannot honour, naming the field (the same bounds as the CLI).
@@ -175,6 +183,8 @@ fn check_settings(s: &Settings) -> Result<(), ApiError> {
             Ok(())
         }
     };
+    limits::text("settings.style", &s.style, limits::STYLE)?;
+    limits::text("settings.aspect_ratio", &s.aspect_ratio, limits::ASPECT_RATIO)?;
     side("settings.width", s.width, 3840)?;
     side("settings.height", s.height, 2160)?;
     if !(1..=120).contains(&s.fps) {
@@ -200,15 +210,19 @@ impl CreateEpisode {
     /// screenplay that does not parse is refused here, with its line, rather than failing
     /// later inside the episode.
     fn brief(&self) -> Result<Brief, ApiError> {
+        limits::non_blank("workflow", &self.workflow, limits::WORKFLOW)?;
+        if let Some(idea) = &self.idea {
+            limits::non_blank("idea", idea, limits::IDEA)?;
+        }
+        if let Some(script) = &self.script {
+            limits::non_blank("script", script, limits::SCRIPT)?;
+        }
         match (&self.idea, &self.script) {
             (Some(_), Some(_)) | (None, None) => {
                 return Err(ApiError::invalid_value(
                     "idea",
                     "give exactly one of `idea` (idea2video) and `script` (script2video)",
                 ));
-            }
-            (Some(idea), None) if idea.trim().is_empty() => {
-                return Err(ApiError::invalid_value("idea", "`idea` is empty"));
             }
             (Some(_), None) if self.workflow == SCRIPT2VIDEO => {
                 return Err(ApiError::invalid_value("script", "script2video needs a `script`"));
@@ -257,7 +271,7 @@ pub(crate) fn location(id: EpisodeId) -> String {
         (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed `series_id`", body = ErrorBody),
         (status = 404, description = "`workflow_not_found`, `series_not_found`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
-        (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit, not exactly one of `idea` and `script`, settings out of bounds; `invalid_screenplay` (with the `line`)", body = ErrorBody),
+        (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit, not exactly one of `idea` and `script`, a blank text or one over its bound, settings out of bounds; `invalid_screenplay` (with the `line`)", body = ErrorBody),
         (status = 500, description = "`internal`: the store failed", body = ErrorBody),
         (status = 503, description = "`shutting_down`", body = ErrorBody),
     ),

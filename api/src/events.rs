@@ -11,6 +11,7 @@
 //! that resumes never misses or repeats one, and never sees one that a crash could take back.
 //! A stream ends when the episode is deleted or the server shuts down.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 
 use axum::extract::State;
@@ -19,7 +20,10 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
-use utoipa::IntoParams;
+use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{EpisodePath, QueryParams};
@@ -62,10 +66,10 @@ fn first_seq(headers: &HeaderMap, query: &EventsQuery) -> Result<u64, ApiError> 
     ),
     responses(
         (status = 200, description = "Server-sent events, stored ones first, then live ones, with keep-alive comments. \
-            Each event's `id:` is its sequence number and its `data:` the event as JSON (the `Event` schema); \
+            Each event's `id:` is its sequence number and its `data:` one `Event` as JSON (one schema per `type`); \
             a stream that cannot go on ends with an `event: error` whose data is `{\"code\", \"message\"}`. \
             The stream ends when the episode is deleted or the server shuts down.",
-            content_type = "text/event-stream", body = String),
+            content_type = "text/event-stream", body = StreamEvent),
         (status = 400, description = "`bad_request`: a malformed id, `from` or `Last-Event-ID`", body = ErrorBody),
         (status = 404, description = "`episode_not_found`", body = ErrorBody),
         (status = 409, description = "`definition_unavailable`: the episode's workflow definition is not registered", body = ErrorBody),
@@ -111,4 +115,85 @@ pub(crate) async fn stream(
 fn error_event() -> Event {
     let body = json!({"code": "internal", "message": "the event stream failed; reconnect to resume"});
     Event::default().event("error").data(body.to_string())
+}
+
+/// One server-sent event of an episode's stream, as an SSE parser reads it: each schema of a
+/// `text/event-stream` answer describes one event (OpenAPI 3.1 has no `itemSchema`).
+pub(crate) struct StreamEvent;
+
+impl PartialSchema for StreamEvent {
+    fn schema() -> RefOr<Schema> {
+        let one_of = OneOfBuilder::new()
+            .description(Some(
+                "One server-sent event: an event of the log (no `event:` name, so `message`; `id:` its \
+                 sequence number; `data:` the `Event` as JSON), or the `error` event that ends a stream \
+                 that cannot go on",
+            ))
+            .item(sse_event(
+                "message",
+                Some("^[1-9][0-9]*$"),
+                "#/components/schemas/Event",
+            ))
+            .item(sse_event("error", None, "#/components/schemas/StreamError"));
+        RefOr::T(Schema::OneOf(one_of.build()))
+    }
+}
+
+impl ToSchema for StreamEvent {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ServerSentEvent")
+    }
+}
+
+/// The `data:` of the `error` event that ends a stream.
+pub(crate) struct StreamError;
+
+impl PartialSchema for StreamError {
+    fn schema() -> RefOr<Schema> {
+        let object = ObjectBuilder::new()
+            .description(Some("Why a stream ended: reconnect with `Last-Event-ID` to resume"))
+            .property("code", Ref::from_schema_name("ErrorCode"))
+            .required("code")
+            .property("message", ObjectBuilder::new().schema_type(Type::String))
+            .required("message");
+        RefOr::T(Schema::Object(object.build()))
+    }
+}
+
+impl ToSchema for StreamError {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("StreamError")
+    }
+}
+
+/// One kind of server-sent event: its `event:` name, its `id:` (when it has one) and its
+/// `data:`, JSON of the schema at `data` (`contentSchema`, which utoipa has no field for).
+fn sse_event(name: &str, id: Option<&str>, data: &str) -> Schema {
+    let payload = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .content_media_type("application/json")
+        .extensions(Some(Extensions::from_iter([(
+            "contentSchema",
+            json!({ "$ref": data }),
+        )])));
+    let mut event = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("event", crate::openapi::names("The SSE event name", [name]))
+        .required("event")
+        .property("data", payload)
+        .required("data")
+        .property("retry", ObjectBuilder::new().schema_type(Type::Integer));
+    let id_schema = ObjectBuilder::new().schema_type(Type::String);
+    event = match id {
+        Some(pattern) => event
+            .property(
+                "id",
+                id_schema
+                    .pattern(Some(pattern))
+                    .description(Some("The event's sequence number")),
+            )
+            .required("id"),
+        None => event.property("id", id_schema),
+    };
+    event.into()
 }

@@ -36,7 +36,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 ApiError::new(StatusCode::BAD_REQUEST, "bad_request", rejection.body_text())
             }
         })?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "bad_json",
@@ -44,10 +44,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             )
             .with_details(json!({"line": e.line(), "column": e.column()}))
         })?;
+        integral(&mut value);
         serde_path_to_error::deserialize(value).map(JsonBody).map_err(|e| {
             let path = e.path().to_string();
             ApiError::invalid_value(path.clone(), format!("at `{path}`: {}", e.inner()))
         })
+    }
+}
+
+/// Writes every number with no fractional part as an integer: JSON Schema's `integer` takes
+/// `3.0`, as JSON itself does not tell `3.0` from `3`, but serde's integer types do not.
+fn integral(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) else {
+                return;
+            };
+            // The bounds are powers of two, exact as f64; within them the cast is exact.
+            if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+                *value = Value::from(f as u64);
+            } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral),
+        Value::Object(fields) => fields.values_mut().for_each(integral),
+        _ => {}
     }
 }
 
@@ -59,10 +82,29 @@ async fn params<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<HashMap<
         .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
 }
 
+/// True when `s` is a ULID as the ids are written and the document's `Ulid` pattern says: 26
+/// characters of upper-case Crockford base 32 (the parser also takes lower case and wraps
+/// overlong values, which the document does not allow).
+pub(crate) fn is_ulid_text(s: &str) -> bool {
+    s.len() == 26
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b.is_ascii_uppercase() && !matches!(b, b'I' | b'L' | b'O' | b'U')))
+}
+
+/// Parses a ULID-based id (`what` names it in the error); anything but a ULID as
+/// [`is_ulid_text`] says is `400 bad_request`.
+pub(crate) fn parse_ulid<T: std::str::FromStr<Err: std::fmt::Display>>(s: &str, what: &str) -> Result<T, ApiError> {
+    let refused =
+        |why: String| ApiError::bad_request(format!("`{s}` is not {what}: {why}")).with_details(json!({"id": s}));
+    if !is_ulid_text(s) {
+        return Err(refused("ids are 26 characters of upper-case Crockford base 32".into()));
+    }
+    s.parse().map_err(|e: T::Err| refused(e.to_string()))
+}
+
 /// Parses an episode id; anything but a ULID is `400 bad_request`.
 pub(crate) fn episode_id(s: &str) -> Result<EpisodeId, ApiError> {
-    s.parse()
-        .map_err(|e| ApiError::bad_request(format!("`{s}` is not an episode id: {e}")).with_details(json!({"id": s})))
+    parse_ulid(s, "an episode id")
 }
 
 /// Path parameters of type `T`. axum's own `Path` answers a parameter that is not UTF-8 once

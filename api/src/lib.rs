@@ -70,6 +70,8 @@ mod events;
 mod extract;
 mod health;
 mod idempotency;
+mod limits;
+mod links;
 mod messages;
 mod metrics;
 mod nodes;

@@ -14,10 +14,7 @@ use crate::envelope::{Envelope, ok};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{EpisodePath, JsonBody};
 use crate::views::EpisodeView;
-use crate::{AppState, openapi, schemas};
-
-/// The most characters a chat message may have.
-const MAX_MESSAGE: usize = 4000;
+use crate::{AppState, limits, openapi, schemas};
 
 /// How many log events one read of the conversation takes at a time.
 const PAGE: usize = 1000;
@@ -27,7 +24,6 @@ const PAGE: usize = 1000;
 #[serde(deny_unknown_fields)]
 pub(crate) struct MessageBody {
     /// The message: not blank, at most 4000 characters.
-    #[schema(max_length = 4000)]
     text: String,
 }
 
@@ -81,15 +77,7 @@ pub(crate) async fn post(
     EpisodePath(id): EpisodePath,
     JsonBody(body): JsonBody<MessageBody>,
 ) -> Result<Json<Envelope<MessageAnswer>>, ApiError> {
-    if body.text.trim().is_empty() {
-        return Err(ApiError::invalid_value("text", "the message is empty"));
-    }
-    if body.text.chars().count() > MAX_MESSAGE {
-        return Err(ApiError::invalid_value(
-            "text",
-            format!("a message may have at most {MAX_MESSAGE} characters"),
-        ));
-    }
+    limits::non_blank("text", &body.text, limits::MESSAGE)?;
     let reply = state.conversation.respond(id, &body.text).await.map_err(|e| match e {
         ConversationError::Engine(e) => ApiError::from(e),
         ConversationError::Empty => ApiError::invalid_value("text", "the message is empty"),

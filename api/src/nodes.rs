@@ -15,7 +15,7 @@ use crate::envelope::{Envelope, ok};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, NodePath, QueryParams};
 use crate::views::{InstanceView, NodeDetail};
-use crate::{AppState, openapi};
+use crate::{AppState, limits, openapi};
 
 /// `GET …/nodes/{key}` parameters.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -104,7 +104,7 @@ pub(crate) struct RegenerateBody {
     /// The current version.
     #[schema(minimum = 0)]
     version: u32,
-    /// What to change.
+    /// What to change, at most 2000 characters.
     #[serde(default)]
     feedback: Option<String>,
 }
@@ -117,7 +117,8 @@ pub(crate) struct EditBody {
     /// The version the edit was made from.
     #[schema(minimum = 0)]
     base_version: Option<u32>,
-    /// The new value; it must fit the node's output type.
+    /// The new value; it must fit the node's output type. Each string in it has at most 20,000
+    /// characters, each list at most 1,000 items, and it nests at most 16 levels deep.
     value: Value,
 }
 
@@ -200,7 +201,7 @@ pub(crate) async fn approve(
     responses(
         ActionErrors,
         (status = 200, description = "The instance, queued to run again", body = Envelope<InstanceView>),
-        (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit", body = ErrorBody),
+        (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit, feedback over 2000 characters", body = ErrorBody),
     ),
 )]
 pub(crate) async fn regenerate(
@@ -209,6 +210,9 @@ pub(crate) async fn regenerate(
     token: Option<Extension<IdempotencyToken>>,
     JsonBody(body): JsonBody<RegenerateBody>,
 ) -> Result<Response, ApiError> {
+    if let Some(feedback) = &body.feedback {
+        limits::text("feedback", feedback, limits::FEEDBACK)?;
+    }
     let command = Command::Regenerate {
         key: key.clone(),
         feedback: body.feedback.filter(|f| !f.trim().is_empty()),
@@ -231,7 +235,7 @@ pub(crate) async fn regenerate(
     responses(
         ActionErrors,
         (status = 200, description = "The instance with the person's version, approved", body = Envelope<InstanceView>),
-        (status = 422, description = "`invalid_value` (with the field's `path`, under `value`): a body or a value that does not fit", body = ErrorBody),
+        (status = 422, description = "`invalid_value` (with the field's `path`, under `value`): a body or a value that does not fit, a string, list or nesting in the value over its bound", body = ErrorBody),
     ),
 )]
 pub(crate) async fn edit(
@@ -240,6 +244,7 @@ pub(crate) async fn edit(
     token: Option<Extension<IdempotencyToken>>,
     JsonBody(body): JsonBody<EditBody>,
 ) -> Result<Response, ApiError> {
+    limits::value("value", &body.value)?;
     let command = Command::Edit {
         key: key.clone(),
         value: body.value,

@@ -23,14 +23,18 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use axum::Json;
+use axum::extract::State;
 use axum::http::Method;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::schema::{AllOfBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Required, Schema};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
+use crate::AppState;
 use crate::access::{admin_only, open_path};
 use crate::site::takes_image;
 use crate::{admin, artifacts, episodes, events, health, messages, metrics, nodes, series, uploads, workflows};
@@ -92,7 +96,7 @@ const NODE_ROUTE: &str = "/api/v1/episodes/{id}/nodes/{key}";
         admin::collect_garbage,
         metrics::metrics,
     ),
-    components(schemas(crate::schemas::Event, crate::error::ErrorBody, crate::envelope::NoMeta)),
+    components(schemas(crate::schemas::Event, crate::events::StreamError, crate::error::ErrorBody, crate::envelope::NoMeta)),
     modifiers(&Conventions),
     security(("bearer" = []), ("api_key" = [])),
     tags(
@@ -121,7 +125,21 @@ fn cached() -> &'static Document {
     DOCUMENT.get_or_init(openapi)
 }
 
-/// This document: every route, its parameters, bodies and answers.
+/// The document of a server without keys, built once: the same, with authentication optional
+/// (an empty security requirement first), as such a server answers without one.
+fn cached_open() -> &'static Document {
+    static DOCUMENT: OnceLock<Document> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut doc = openapi();
+        doc.security
+            .get_or_insert_with(Vec::new)
+            .insert(0, SecurityRequirement::default());
+        doc
+    })
+}
+
+/// This document: every route, its parameters, bodies and answers. A server without keys
+/// serves it with authentication optional.
 #[utoipa::path(
     get,
     path = "/api/v1/openapi.json",
@@ -130,8 +148,8 @@ fn cached() -> &'static Document {
     security(()),
     responses((status = 200, description = "The OpenAPI 3.1 document", body = Object)),
 )]
-pub(crate) async fn document() -> Json<&'static Document> {
-    Json(cached())
+pub(crate) async fn document(State(state): State<AppState>) -> Json<&'static Document> {
+    Json(if state.keys.is_open() { cached_open() } else { cached() })
 }
 
 /// What the middleware and the shared routes add to the handlers' own annotations.
@@ -156,6 +174,9 @@ impl Modify for Conventions {
                 "`X-Api-Key: KEY`",
             ))),
         );
+        crate::limits::declare(doc);
+        exactly_one_of(doc, "CreateEpisode", &["idea", "script"]);
+        crate::links::add_links(doc);
         add_item_routes(doc);
         for (path, item) in doc.paths.paths.iter_mut() {
             for (method, operation) in operations(item) {
@@ -170,6 +191,33 @@ impl Modify for Conventions {
             }
         }
     }
+}
+
+/// Makes `schema` take exactly one of `properties`: the object's own schema, and a `oneOf` of
+/// one `required` each (both given match two branches, none matches none).
+fn exactly_one_of(doc: &mut Document, schema: &str, properties: &[&str]) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let Some(object) = components.schemas.remove(schema) else {
+        panic!("no schema {schema} to constrain");
+    };
+    let mut choice = OneOfBuilder::new();
+    for property in properties {
+        choice = choice.item(ObjectBuilder::new().required(*property));
+    }
+    let names = properties
+        .iter()
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let all = AllOfBuilder::new()
+        .item(object)
+        .item(choice)
+        .description(Some(format!("Exactly one of {names}")));
+    components
+        .schemas
+        .insert(schema.to_owned(), RefOr::T(Schema::AllOf(all.build())));
 }
 
 /// The operations of a path item, with their methods.
@@ -360,7 +408,7 @@ fn string(description: &str, pattern: &str, format: Option<SchemaFormat>) -> Sch
 }
 
 /// A closed set of string values.
-fn names<'a>(description: &str, values: impl IntoIterator<Item = &'a str>) -> Schema {
+pub(crate) fn names<'a>(description: &str, values: impl IntoIterator<Item = &'a str>) -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .description(Some(description))

@@ -8,8 +8,12 @@
 
 #![allow(dead_code, reason = "schema-only types: described, never built")]
 
+use std::borrow::Cow;
+
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::openapi::schema::{Discriminator, OneOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::openapi::{BlobRef, Hash, Timestamp, Ulid};
 
@@ -57,6 +61,24 @@ pub(crate) struct DynamicFeatures {
     props: Vec<String>,
 }
 
+/// What does not change about a character, as a person writes it.
+#[derive(ToSchema)]
+pub(crate) struct StaticFeaturesInput {
+    /// The face.
+    face: String,
+    /// The body.
+    body: String,
+}
+
+/// What may change about a character from scene to scene, as a person writes it.
+#[derive(ToSchema)]
+pub(crate) struct DynamicFeaturesInput {
+    /// What they wear.
+    clothing: String,
+    /// What they carry.
+    props: Vec<String>,
+}
+
 /// Which backend and model made an output, with the seed.
 #[derive(ToSchema)]
 pub(crate) struct Generator {
@@ -98,6 +120,7 @@ pub(crate) struct Character {
 pub(crate) struct CharacterInput {
     /// Stable id: letters, digits, `-` and `_`; a slug of the name when missing.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]+$")]
     id: Option<String>,
     /// Name.
     name: String,
@@ -105,9 +128,9 @@ pub(crate) struct CharacterInput {
     #[serde(default)]
     role: String,
     #[serde(default)]
-    static_features: StaticFeatures,
+    static_features: StaticFeaturesInput,
     #[serde(default)]
-    dynamic_features: DynamicFeatures,
+    dynamic_features: DynamicFeaturesInput,
     /// Personality, in words.
     #[serde(default)]
     personality: String,
@@ -243,10 +266,15 @@ pub(crate) enum GateKind {
     Candidates,
 }
 
-/// One event of an episode's log, as the `data:` of a server-sent event: the episode, the
-/// sequence number and time, and by `type` what happened.
+/// One event of an episode's log, as the `data:` of a server-sent event: one schema per kind,
+/// chosen by `type` (a `oneOf` with a discriminator). Each kind's schema, `<Kind>Event`, is the
+/// fields of its [`EventKind`] variant with the fields every event has ([`EventHeader`]), so the
+/// kinds are described once, by `EventKind`.
+pub(crate) struct Event;
+
+/// The fields every event has.
 #[derive(ToSchema)]
-pub(crate) struct Event {
+pub(crate) struct EventHeader {
     #[schema(value_type = Ulid)]
     episode: String,
     /// Its sequence number within the episode, from 1, without gaps.
@@ -254,8 +282,70 @@ pub(crate) struct Event {
     seq: u64,
     #[schema(value_type = Timestamp)]
     at: u64,
-    #[serde(flatten)]
-    kind: EventKind,
+}
+
+impl Event {
+    /// Each kind's schema, by its `type`, with the header's fields.
+    fn kinds() -> Vec<(String, Schema)> {
+        let RefOr::T(Schema::OneOf(kinds)) = EventKind::schema() else {
+            unreachable!("a tagged enum's schema is a oneOf");
+        };
+        let RefOr::T(Schema::Object(header)) = EventHeader::schema() else {
+            unreachable!("a struct's schema is an object");
+        };
+        kinds
+            .items
+            .into_iter()
+            .filter_map(|kind| match kind {
+                RefOr::T(Schema::Object(mut object)) => {
+                    let name = match object.properties.get("type") {
+                        Some(RefOr::T(Schema::Object(tag))) => tag.enum_values.as_ref()?.first()?.as_str()?.to_owned(),
+                        _ => return None,
+                    };
+                    object.properties.extend(header.properties.clone());
+                    object.required.extend(header.required.clone());
+                    object.description = object.description.map(|d| format!("`{name}`: {d}"));
+                    Some((name, Schema::Object(object)))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl PartialSchema for Event {
+    fn schema() -> RefOr<Schema> {
+        let kinds = Self::kinds();
+        let mapping = kinds
+            .iter()
+            .map(|(name, _)| (name.clone(), format!("#/components/schemas/{name}Event")));
+        let mut one_of = OneOfBuilder::new()
+            .description(Some(
+                "One event of an episode's log, as the `data:` of a server-sent event: by `type`, what \
+                 happened, with the episode, the sequence number and the time",
+            ))
+            .discriminator(Some(Discriminator::with_mapping("type", mapping)));
+        for (name, _) in &kinds {
+            one_of = one_of.item(Ref::from_schema_name(format!("{name}Event")));
+        }
+        RefOr::T(Schema::OneOf(one_of.build()))
+    }
+}
+
+impl ToSchema for Event {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Event")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.extend(
+            Self::kinds()
+                .into_iter()
+                .map(|(name, schema)| (format!("{name}Event"), RefOr::T(schema))),
+        );
+        <EventKind as ToSchema>::schemas(schemas);
+        <EventHeader as ToSchema>::schemas(schemas);
+    }
 }
 
 /// What happened, by `type`.
@@ -431,13 +521,110 @@ pub(crate) enum EventKind {
     },
 }
 
-/// A series' content as a person writes it: a bible and the regular characters.
+/// `POST series` body: a title, a bible and the regular characters.
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct SeriesSheet {
+pub(crate) struct CreateSeries {
+    /// The title (not blank).
+    title: String,
     #[serde(default)]
     bible: BibleInput,
     /// The regular characters, who appear in every episode as they are here.
     #[serde(default)]
     characters: Vec<CharacterInput>,
+}
+
+/// `PUT series/{id}` body: the whole series, and the revision it was made from.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateSeries {
+    /// The revision the update was made from.
+    revision: u32,
+    /// The title (not blank).
+    title: String,
+    #[serde(default)]
+    bible: BibleInput,
+    /// The regular characters, who appear in every episode as they are here.
+    #[serde(default)]
+    characters: Vec<CharacterInput>,
+}
+
+#[cfg(test)]
+mod tests {
+    use showrunner_engine::EventKind as Engine;
+
+    use super::*;
+
+    /// The `type` of an engine event. The match has no wildcard: a kind the engine gains does not
+    /// compile here until it is named, and the test below then wants its schema.
+    fn kind_name(kind: &Engine) -> &'static str {
+        match kind {
+            Engine::EpisodeCreated { .. } => "EpisodeCreated",
+            Engine::ItemsChanged { .. } => "ItemsChanged",
+            Engine::NodeReady { .. } => "NodeReady",
+            Engine::NodeBlocked { .. } => "NodeBlocked",
+            Engine::NodeStarted { .. } => "NodeStarted",
+            Engine::NodeProgress { .. } => "NodeProgress",
+            Engine::NodeProduced { .. } => "NodeProduced",
+            Engine::NodeFailed { .. } => "NodeFailed",
+            Engine::NodeInterrupted { .. } => "NodeInterrupted",
+            Engine::GateOpened { .. } => "GateOpened",
+            Engine::Approved { .. } => "Approved",
+            Engine::Selected { .. } => "Selected",
+            Engine::RegenerateRequested { .. } => "RegenerateRequested",
+            Engine::Edited { .. } => "Edited",
+            Engine::Reverted { .. } => "Reverted",
+            Engine::MarkedStale { .. } => "MarkedStale",
+            Engine::EpisodePaused => "EpisodePaused",
+            Engine::EpisodeResumed => "EpisodeResumed",
+            Engine::EpisodeCompleted => "EpisodeCompleted",
+            Engine::EpisodeFailed { .. } => "EpisodeFailed",
+            Engine::EpisodeReopened => "EpisodeReopened",
+            Engine::EpisodeCancelled => "EpisodeCancelled",
+            Engine::Message { .. } => "Message",
+        }
+    }
+
+    #[test]
+    fn each_engine_event_kind_has_its_schema_and_no_other() {
+        let kinds: Vec<String> = Event::kinds().into_iter().map(|(name, _)| name).collect();
+        let unit = [
+            Engine::EpisodePaused,
+            Engine::EpisodeResumed,
+            Engine::EpisodeCompleted,
+            Engine::EpisodeReopened,
+            Engine::EpisodeCancelled,
+        ];
+        for kind in &unit {
+            // The engine writes the kind's name as `type`, as the schema's discriminator reads it.
+            let written = serde_json::to_value(kind).expect("an event kind serialises");
+            assert_eq!(written["type"], serde_json::json!(kind_name(kind)));
+        }
+        let named = [
+            "EpisodeCreated",
+            "ItemsChanged",
+            "NodeReady",
+            "NodeBlocked",
+            "NodeStarted",
+            "NodeProgress",
+            "NodeProduced",
+            "NodeFailed",
+            "NodeInterrupted",
+            "GateOpened",
+            "Approved",
+            "Selected",
+            "RegenerateRequested",
+            "Edited",
+            "Reverted",
+            "MarkedStale",
+            "EpisodePaused",
+            "EpisodeResumed",
+            "EpisodeCompleted",
+            "EpisodeFailed",
+            "EpisodeReopened",
+            "EpisodeCancelled",
+            "Message",
+        ];
+        assert_eq!(kinds, named, "one schema per engine event kind, in order");
+    }
 }

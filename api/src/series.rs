@@ -18,7 +18,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use showrunner_engine::{SeriesId, SeriesRecord, Timestamp};
-use showrunner_nodes::model::{Bible, Character, MAX_REFERENCE_IMAGES, SeriesSheet};
+use showrunner_nodes::model::{Bible, Character, CharacterSheet, MAX_REFERENCE_IMAGES, SeriesSheet};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::access::Caller;
@@ -27,7 +27,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
 use crate::uploads::{ImageBody, Upload, store_image};
 use crate::views::Deleted;
-use crate::{AppState, openapi, owners, schemas};
+use crate::{AppState, limits, openapi, owners, schemas};
 
 /// A series as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -93,37 +93,76 @@ struct Content {
     characters: Vec<Character>,
 }
 
-/// `POST series` body.
-#[derive(Debug, Deserialize, ToSchema)]
+/// `POST series` body (documented by `schemas::CreateSeries`).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateSeries {
-    /// The title (not blank).
     title: String,
-    #[serde(flatten)]
-    #[schema(value_type = schemas::SeriesSheet)]
-    sheet: SeriesSheet,
+    #[serde(default)]
+    bible: Bible,
+    #[serde(default)]
+    characters: Vec<CharacterSheet>,
 }
 
-/// `PUT series/{id}` body: the whole series, and the revision it was made from.
-#[derive(Debug, Deserialize, ToSchema)]
+/// `PUT series/{id}` body: the whole series, and the revision it was made from (documented by
+/// `schemas::UpdateSeries`).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateSeries {
-    /// The revision the update was made from.
     revision: u32,
-    /// The title (not blank).
     title: String,
-    #[serde(flatten)]
-    #[schema(value_type = schemas::SeriesSheet)]
-    sheet: SeriesSheet,
+    #[serde(default)]
+    bible: Bible,
+    #[serde(default)]
+    characters: Vec<CharacterSheet>,
+}
+
+/// Checks every text and list of a series against its bound (see `limits`).
+fn check_bounds(title: &str, bible: &Bible, characters: &[CharacterSheet]) -> Result<(), ApiError> {
+    use limits::{BIBLE_TEXT, CHARACTER_TEXT, text};
+    limits::non_blank("title", title, limits::TITLE)?;
+    text("bible.visual_style", &bible.visual_style, BIBLE_TEXT)?;
+    text("bible.world", &bible.world, BIBLE_TEXT)?;
+    limits::texts("bible.rules", &bible.rules, limits::RULES, limits::RULE)?;
+    limits::items("characters", characters, limits::CHARACTERS)?;
+    for (i, c) in characters.iter().enumerate() {
+        let at = |field: &str| format!("characters[{i}].{field}");
+        if let Some(id) = &c.id {
+            text(&at("id"), id, limits::CHARACTER_ID)?;
+        }
+        limits::non_blank(&at("name"), &c.name, limits::NAME)?;
+        text(&at("role"), &c.role, CHARACTER_TEXT)?;
+        text(&at("static_features.face"), &c.static_features.face, CHARACTER_TEXT)?;
+        text(&at("static_features.body"), &c.static_features.body, CHARACTER_TEXT)?;
+        text(
+            &at("dynamic_features.clothing"),
+            &c.dynamic_features.clothing,
+            CHARACTER_TEXT,
+        )?;
+        limits::texts(
+            &at("dynamic_features.props"),
+            &c.dynamic_features.props,
+            limits::PROPS,
+            limits::PROP,
+        )?;
+        text(&at("personality"), &c.personality, CHARACTER_TEXT)?;
+        if let Some(voice) = &c.voice {
+            text(&at("voice"), voice, CHARACTER_TEXT)?;
+        }
+    }
+    Ok(())
 }
 
 /// Checks a title and a sheet, and that every reference image is an uploaded blob; gives the
 /// stored content.
-async fn content(state: &AppState, title: &str, sheet: SeriesSheet) -> Result<Value, ApiError> {
-    if title.trim().is_empty() {
-        return Err(ApiError::invalid_value("title", "a series needs a title"));
-    }
-    let (bible, characters) = sheet
+async fn content(
+    state: &AppState,
+    title: &str,
+    bible: Bible,
+    characters: Vec<CharacterSheet>,
+) -> Result<Value, ApiError> {
+    check_bounds(title, &bible, &characters)?;
+    let (bible, characters) = SeriesSheet { bible, characters }
         .into_content()
         .map_err(|e| ApiError::invalid_value(e.path.clone(), e.to_string()))?;
     for (i, character) in characters.iter().enumerate() {
@@ -173,8 +212,7 @@ impl FromRequestParts<AppState> for SeriesPath {
 
 /// Parses a series id; anything but a ULID is `400 bad_request`.
 pub(crate) fn series_id(s: &str) -> Result<SeriesId, ApiError> {
-    s.parse()
-        .map_err(|e| ApiError::bad_request(format!("`{s}` is not a series id: {e}")).with_details(json!({"id": s})))
+    crate::extract::parse_ulid(s, "a series id")
 }
 
 pub(crate) fn location(id: SeriesId) -> String {
@@ -215,13 +253,13 @@ pub(crate) async fn list(
     path = "/api/v1/series",
     operation_id = "create_series",
     tag = "series",
-    request_body = CreateSeries,
+    request_body = schemas::CreateSeries,
     responses(
         (status = 201, description = "The series, at revision 1", body = Envelope<SeriesView>,
             headers(("Location" = String, description = "The series' URL"))),
         (status = 400, description = "`bad_json`: the body is not JSON", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
-        (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit, a blank title, a character without a name, two characters with one id, more than 3 reference images, a reference that was never uploaded", body = ErrorBody),
+        (status = 422, description = "`invalid_value` (with the field's `path`): a body that does not fit, a blank title, a text or list over its bound, a character without a name, two characters with one id, more than 3 reference images, a reference that was never uploaded", body = ErrorBody),
         (status = 500, description = "`internal`: the store failed", body = ErrorBody),
         (status = 503, description = "`shutting_down`", body = ErrorBody),
     ),
@@ -232,7 +270,7 @@ pub(crate) async fn create(
     token: Option<axum::Extension<showrunner_engine::IdempotencyToken>>,
     JsonBody(request): JsonBody<CreateSeries>,
 ) -> Result<Response, ApiError> {
-    let content = content(&state, &request.title, request.sheet).await?;
+    let content = content(&state, &request.title, request.bible, request.characters).await?;
     let record = state
         .engine
         .create_owned_series(caller.owner(), request.title.trim().to_owned(), content, token.map(|t| t.0))
@@ -269,7 +307,7 @@ pub(crate) async fn show(
     operation_id = "update_series",
     tag = "series",
     params(("id" = openapi::Ulid, Path, description = "The series' id")),
-    request_body = UpdateSeries,
+    request_body = schemas::UpdateSeries,
     responses(
         (status = 200, description = "The series at its next revision", body = Envelope<SeriesView>),
         (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed id", body = ErrorBody),
@@ -286,7 +324,7 @@ pub(crate) async fn update(
     SeriesPath(id): SeriesPath,
     JsonBody(request): JsonBody<UpdateSeries>,
 ) -> Result<Json<Envelope<SeriesView>>, ApiError> {
-    let content = content(&state, &request.title, request.sheet).await?;
+    let content = content(&state, &request.title, request.bible, request.characters).await?;
     let record = state
         .engine
         .update_series(id, request.revision, request.title.trim().to_owned(), content)
@@ -352,7 +390,7 @@ pub(crate) struct ReferenceQuery {
         (status = 409, description = "`series_conflict`: `revision` is not the current one, or another update landed first", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: over the upload limit (10 MB unless configured)", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: not `image/png` or `image/jpeg`, or bytes that are not what the type says", body = ErrorBody),
-        (status = 422, description = "`too_many_references`: the character has 3 already; `invalid_image`: the image does not decode", body = ErrorBody),
+        (status = 422, description = "`too_many_references`: the character has 3 already; `invalid_image`: the image does not decode in full (truncated, a broken checksum) or is over the budget of 8192 pixels a side and 64 MiB decoded", body = ErrorBody),
         (status = 500, description = "`internal`: the store failed", body = ErrorBody),
         (status = 503, description = "`shutting_down`", body = ErrorBody),
     ),

@@ -3,7 +3,10 @@
 //!
 //! A body over the upload limit (10 MB unless configured) is `413 payload_too_large`; a type
 //! other than `image/png` or `image/jpeg`, or bytes that are not what the type says, is
-//! `415 unsupported_media_type`; an image that does not decode is `422 invalid_image`. An upload
+//! `415 unsupported_media_type`; an image that does not decode in full within the pixel budget
+//! ([`MAX_SIDE`] pixels a side, [`MAX_DECODED`] bytes decoded) is `422 invalid_image`, with the
+//! reason: truncated, a broken checksum, or too large. Only an image that decoded is stored, so a
+//! few bytes that declare a huge image cannot reach the stages that read references. An upload
 //! that nothing references is kept for 24 hours (`showrunner_engine::UPLOAD_RETENTION`),
 //! whatever the grace of a collection, then collected with the other unreferenced blobs. A full
 //! disk is `507 insufficient_storage`.
@@ -30,6 +33,12 @@ use crate::{AppState, openapi};
 
 /// The upload limit when none is configured: 10 MB.
 pub const DEFAULT_UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
+
+/// The widest and tallest image accepted, in pixels.
+pub(crate) const MAX_SIDE: u32 = 8192;
+
+/// The most bytes an image may decode to (64 MiB: 4096 × 4096 RGBA).
+pub(crate) const MAX_DECODED: u64 = 64 * 1024 * 1024;
 
 /// The image types accepted, as `Content-Type` names them.
 const ACCEPTED: [&str; 2] = ["image/png", "image/jpeg"];
@@ -88,17 +97,7 @@ pub(crate) async fn store_image(
         )
         .with_details(json!({"content_type": content_type, "sniffed": sniffed, "accepted": ACCEPTED})));
     }
-    let (width, height) = image::ImageReader::new(std::io::Cursor::new(&body[..]))
-        .with_guessed_format()
-        .map_err(ApiError::internal)?
-        .into_dimensions()
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_image",
-                format!("the {content_type} image does not decode: {e}"),
-            )
-        })?;
+    let (width, height) = decode(body.clone(), content_type).await?;
     let bytes = body.len();
     // Recorded as an upload: kept for a day (`UPLOAD_RETENTION`) while nothing references it.
     let reference = state.engine.upload(body.to_vec(), caller.owner()).await?;
@@ -109,6 +108,49 @@ pub(crate) async fn store_image(
         bytes,
         width,
         height,
+    })
+}
+
+/// Decodes the whole image within the pixel budget, off the async threads; gives its size.
+async fn decode(body: Bytes, content_type: &'static str) -> Result<(u32, u32), ApiError> {
+    let decoded = tokio::task::spawn_blocking(move || {
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(MAX_SIDE);
+        limits.max_image_height = Some(MAX_SIDE);
+        limits.max_alloc = Some(MAX_DECODED);
+        let format = match content_type {
+            "image/png" => image::ImageFormat::Png,
+            _ => image::ImageFormat::Jpeg,
+        };
+        // The JPEG decoder fills in what a truncated file lacks: one that stops before its
+        // end-of-image marker (trailing zero padding aside) is refused as truncated.
+        let end = body.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        if format == image::ImageFormat::Jpeg && !body[..end].ends_with(&[0xFF, 0xD9]) {
+            return Err(image::ImageError::Decoding(image::error::DecodingError::new(
+                format.into(),
+                "truncated: the data ends before the end-of-image marker",
+            )));
+        }
+        let mut reader = image::ImageReader::with_format(std::io::Cursor::new(&body[..]), format);
+        reader.limits(limits);
+        reader.decode().map(|image| (image.width(), image.height()))
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    decoded.map_err(|e| {
+        let why = match &e {
+            image::ImageError::Limits(_) => format!(
+                "it is larger than the budget of {MAX_SIDE} pixels a side and {} MiB decoded ({e})",
+                MAX_DECODED / (1024 * 1024)
+            ),
+            _ => format!("it does not decode: {e}"),
+        };
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_image",
+            format!("the {content_type} image is refused: {why}"),
+        )
+        .with_details(json!({"content_type": content_type, "max_side": MAX_SIDE, "max_decoded_bytes": MAX_DECODED}))
     })
 }
 
@@ -158,7 +200,7 @@ impl FromRequest<AppState> for ImageBody {
         (status = 400, description = "`bad_request`: the body could not be read", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: over the upload limit (10 MB unless configured)", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: not `image/png` or `image/jpeg`, or bytes that are not what the type says", body = ErrorBody),
-        (status = 422, description = "`invalid_image`: the image does not decode", body = ErrorBody),
+        (status = 422, description = "`invalid_image`: the image does not decode in full (truncated, a broken checksum) or is over the budget of 8192 pixels a side and 64 MiB decoded", body = ErrorBody),
         (status = 500, description = "`internal`: the blob store failed", body = ErrorBody),
     ),
 )]

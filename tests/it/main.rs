@@ -1,11 +1,13 @@
 //! Integration tests: real sled stores on disk, real engine, real processes for crashes.
 
 mod actions;
+mod bounds;
 mod concurrency;
 mod connections;
 mod crash;
 mod definitions;
 mod disk;
+mod document;
 mod events;
 mod gc;
 mod http;
@@ -21,3 +23,4 @@ mod stock;
 mod studio;
 mod support;
 mod torture;
+mod uploads;
