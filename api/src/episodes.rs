@@ -295,7 +295,14 @@ pub(crate) async fn create(
     };
     let snapshot = state
         .engine
-        .create_owned_episode(caller.owner(), series, &request.workflow, input, seed, token.map(|t| t.0))
+        .create_owned_episode(
+            caller.owner(),
+            series,
+            &request.workflow,
+            input,
+            seed,
+            token.map(|t| t.0),
+        )
         .await?;
     crate::outcome::answer(&Outcome::Created { snapshot })
 }

@@ -273,7 +273,12 @@ pub(crate) async fn create(
     let content = content(&state, &request.title, request.bible, request.characters).await?;
     let record = state
         .engine
-        .create_owned_series(caller.owner(), request.title.trim().to_owned(), content, token.map(|t| t.0))
+        .create_owned_series(
+            caller.owner(),
+            request.title.trim().to_owned(),
+            content,
+            token.map(|t| t.0),
+        )
         .await?;
     crate::outcome::answer(&showrunner_engine::Outcome::Series { record })
 }

@@ -630,7 +630,6 @@ impl Engine {
         Ok(blobs)
     }
 
-
     /// The blob store nodes write to.
     pub fn blobs(&self) -> &Arc<dyn BlobStore> {
         &self.shared.blobs

@@ -104,7 +104,10 @@ async fn a_full_file_system_fails_writes_cleanly_and_they_resume_once_space_is_f
     // Space freed: writes go through again.
     std::fs::remove_file(&filler).expect("free");
     let record = series(written.len());
-    store.put_series(&record, None).await.expect("a write once space is freed");
+    store
+        .put_series(&record, None)
+        .await
+        .expect("a write once space is freed");
     written.push(record.id);
     blobs.put(vec![9; 1 << 20]).await.expect("a blob once space is freed");
     drop(store);

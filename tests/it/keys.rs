@@ -81,7 +81,10 @@ async fn one_idempotency_key_of_two_owners_makes_two_episodes_and_never_replays_
     };
     let ana = answer(post("ana-key")).await.expect(StatusCode::CREATED, "ana creates");
     let bob = answer(post("bob-key")).await.expect(StatusCode::CREATED, "bob creates");
-    assert!(bob.headers.get("idempotent-replayed").is_none(), "bob's request is his own");
+    assert!(
+        bob.headers.get("idempotent-replayed").is_none(),
+        "bob's request is his own"
+    );
     assert_ne!(ana.data()["id"], bob.data()["id"], "two episodes");
     assert_eq!(ana.data()["owner"], json!("ana"));
     assert_eq!(bob.data()["owner"], json!("bob"));
