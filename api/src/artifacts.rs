@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 use showrunner_engine::{BlobRef, ContentHash, StoreError};
 
+use crate::blob_answers::{BlobAnswers, RangeHeaders};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{EpisodePath, PathParams};
 use crate::series::SeriesPath;
@@ -151,48 +152,12 @@ fn range_applies(headers: &HeaderMap, etag: &str) -> bool {
     tag = "artifacts",
     params(
         ("hash" = openapi::Hash, Path, description = "The blob's content hash"),
-        ("Range" = Option<String>, Header, description = "One byte range, `bytes=A-B`, `bytes=A-` or `bytes=-N`; a malformed one, or several, is ignored"),
-        ("If-Range" = Option<String>, Header, description = "The range applies only when this names the blob's `ETag`"),
-        ("If-None-Match" = Option<String>, Header, description = "`304` when this names the blob's `ETag`"),
+        RangeHeaders,
     ),
     responses(
-        (status = 200, description = "The whole blob, its type sniffed from its bytes",
-            headers(
-                ("ETag" = String, description = "The quoted hash"),
-                ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"),
-                ("Accept-Ranges" = String, description = "`bytes`"),
-            ),
-            content(
-                (openapi::Binary = "image/png"),
-                (openapi::Binary = "image/jpeg"),
-                (openapi::Binary = "video/mp4"),
-                (String = "text/vtt; charset=utf-8"),
-                (String = "application/x-subrip; charset=utf-8"),
-                (serde_json::Value = "application/json"),
-                (String = "text/plain; charset=utf-8"),
-                (openapi::Binary = "application/octet-stream"),
-            )),
-        (status = 206, description = "One byte range of the blob",
-            headers(
-                ("Content-Range" = String, description = "`bytes A-B/LENGTH`"),
-                ("ETag" = String, description = "The quoted hash"),
-            ),
-            content(
-                (openapi::Binary = "image/png"),
-                (openapi::Binary = "image/jpeg"),
-                (openapi::Binary = "video/mp4"),
-                (openapi::Binary = "text/vtt; charset=utf-8"),
-                (openapi::Binary = "application/x-subrip; charset=utf-8"),
-                (openapi::Binary = "application/json"),
-                (openapi::Binary = "text/plain; charset=utf-8"),
-                (openapi::Binary = "application/octet-stream"),
-            )),
-        (status = 304, description = "`If-None-Match` names the blob: no body",
-            headers(("ETag" = String, description = "The quoted hash"))),
+        BlobAnswers,
         (status = 400, description = "`bad_hash`: not a 64-digit hex hash; `bad_request`: a path that is not UTF-8", body = ErrorBody),
         (status = 404, description = "`artifact_not_found`", body = ErrorBody),
-        (status = 416, description = "`range_not_satisfiable`: the range starts past the end (with the `length`)", body = ErrorBody,
-            headers(("Content-Range" = String, description = "`bytes */LENGTH`"))),
         (status = 500, description = "`corrupt_artifact`: the stored bytes do not match the hash (damaged on disk); `internal`: the blob store failed", body = ErrorBody),
     ),
 )]
@@ -221,49 +186,13 @@ pub(crate) struct ScopedPath {
     params(
         ("id" = openapi::Ulid, Path, description = "The episode's id"),
         ("hash" = openapi::Hash, Path, description = "The blob's content hash"),
-        ("Range" = Option<String>, Header, description = "One byte range, `bytes=A-B`, `bytes=A-` or `bytes=-N`; a malformed one, or several, is ignored"),
-        ("If-Range" = Option<String>, Header, description = "The range applies only when this names the blob's `ETag`"),
-        ("If-None-Match" = Option<String>, Header, description = "`304` when this names the blob's `ETag`"),
+        RangeHeaders,
     ),
     responses(
-        (status = 200, description = "The whole blob, its type sniffed from its bytes",
-            headers(
-                ("ETag" = String, description = "The quoted hash"),
-                ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"),
-                ("Accept-Ranges" = String, description = "`bytes`"),
-            ),
-            content(
-                (openapi::Binary = "image/png"),
-                (openapi::Binary = "image/jpeg"),
-                (openapi::Binary = "video/mp4"),
-                (String = "text/vtt; charset=utf-8"),
-                (String = "application/x-subrip; charset=utf-8"),
-                (serde_json::Value = "application/json"),
-                (String = "text/plain; charset=utf-8"),
-                (openapi::Binary = "application/octet-stream"),
-            )),
-        (status = 206, description = "One byte range of the blob",
-            headers(
-                ("Content-Range" = String, description = "`bytes A-B/LENGTH`"),
-                ("ETag" = String, description = "The quoted hash"),
-            ),
-            content(
-                (openapi::Binary = "image/png"),
-                (openapi::Binary = "image/jpeg"),
-                (openapi::Binary = "video/mp4"),
-                (openapi::Binary = "text/vtt; charset=utf-8"),
-                (openapi::Binary = "application/x-subrip; charset=utf-8"),
-                (openapi::Binary = "application/json"),
-                (openapi::Binary = "text/plain; charset=utf-8"),
-                (openapi::Binary = "application/octet-stream"),
-            )),
-        (status = 304, description = "`If-None-Match` names the blob: no body",
-            headers(("ETag" = String, description = "The quoted hash"))),
+        BlobAnswers,
         (status = 400, description = "`bad_hash`: not a 64-digit hex hash; `bad_request`: a malformed id, a path that is not UTF-8", body = ErrorBody),
         (status = 404, description = "`episode_not_found`: no such episode, or one the key may not see; `artifact_not_found`: no such blob, or none the episode references", body = ErrorBody),
-        (status = 416, description = "`range_not_satisfiable`: the range starts past the end (with the `length`)", body = ErrorBody,
-            headers(("Content-Range" = String, description = "`bytes */LENGTH`"))),
-        (status = 500, description = "`internal`: the blob store failed", body = ErrorBody),
+        (status = 500, description = "`corrupt_artifact`: the stored bytes do not match the hash (damaged on disk); `internal`: the blob store failed", body = ErrorBody),
     ),
 )]
 pub(crate) async fn of_episode(
@@ -289,49 +218,13 @@ pub(crate) async fn of_episode(
     params(
         ("id" = openapi::Ulid, Path, description = "The series' id"),
         ("hash" = openapi::Hash, Path, description = "The blob's content hash"),
-        ("Range" = Option<String>, Header, description = "One byte range, `bytes=A-B`, `bytes=A-` or `bytes=-N`; a malformed one, or several, is ignored"),
-        ("If-Range" = Option<String>, Header, description = "The range applies only when this names the blob's `ETag`"),
-        ("If-None-Match" = Option<String>, Header, description = "`304` when this names the blob's `ETag`"),
+        RangeHeaders,
     ),
     responses(
-        (status = 200, description = "The whole blob, its type sniffed from its bytes",
-            headers(
-                ("ETag" = String, description = "The quoted hash"),
-                ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"),
-                ("Accept-Ranges" = String, description = "`bytes`"),
-            ),
-            content(
-                (openapi::Binary = "image/png"),
-                (openapi::Binary = "image/jpeg"),
-                (openapi::Binary = "video/mp4"),
-                (String = "text/vtt; charset=utf-8"),
-                (String = "application/x-subrip; charset=utf-8"),
-                (serde_json::Value = "application/json"),
-                (String = "text/plain; charset=utf-8"),
-                (openapi::Binary = "application/octet-stream"),
-            )),
-        (status = 206, description = "One byte range of the blob",
-            headers(
-                ("Content-Range" = String, description = "`bytes A-B/LENGTH`"),
-                ("ETag" = String, description = "The quoted hash"),
-            ),
-            content(
-                (openapi::Binary = "image/png"),
-                (openapi::Binary = "image/jpeg"),
-                (openapi::Binary = "video/mp4"),
-                (openapi::Binary = "text/vtt; charset=utf-8"),
-                (openapi::Binary = "application/x-subrip; charset=utf-8"),
-                (openapi::Binary = "application/json"),
-                (openapi::Binary = "text/plain; charset=utf-8"),
-                (openapi::Binary = "application/octet-stream"),
-            )),
-        (status = 304, description = "`If-None-Match` names the blob: no body",
-            headers(("ETag" = String, description = "The quoted hash"))),
+        BlobAnswers,
         (status = 400, description = "`bad_hash`: not a 64-digit hex hash; `bad_request`: a malformed id, a path that is not UTF-8", body = ErrorBody),
         (status = 404, description = "`series_not_found`: no such series, or one the key may not see; `artifact_not_found`: no such blob, or none the series references", body = ErrorBody),
-        (status = 416, description = "`range_not_satisfiable`: the range starts past the end (with the `length`)", body = ErrorBody,
-            headers(("Content-Range" = String, description = "`bytes */LENGTH`"))),
-        (status = 500, description = "`internal`: the blob store failed", body = ErrorBody),
+        (status = 500, description = "`corrupt_artifact`: the stored bytes do not match the hash (damaged on disk); `internal`: the blob store failed", body = ErrorBody),
     ),
 )]
 pub(crate) async fn of_series(

@@ -63,6 +63,7 @@
 mod access;
 mod admin;
 mod artifacts;
+mod blob_answers;
 mod envelope;
 mod episodes;
 mod error;

@@ -26,6 +26,7 @@ use utoipa::ToSchema;
 
 use crate::access::Caller;
 use crate::artifacts::{content_hash, not_found, serve};
+use crate::blob_answers::{ImageAnswers, RangeHeaders};
 use crate::envelope::{Envelope, created};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::PathParams;
@@ -223,36 +224,12 @@ pub(crate) async fn upload(
     tag = "uploads",
     params(
         ("hash" = openapi::Hash, Path, description = "The upload's `reference`"),
-        ("Range" = Option<String>, Header, description = "One byte range, `bytes=A-B`, `bytes=A-` or `bytes=-N`; a malformed one, or several, is ignored"),
-        ("If-Range" = Option<String>, Header, description = "The range applies only when this names the blob's `ETag`"),
-        ("If-None-Match" = Option<String>, Header, description = "`304` when this names the blob's `ETag`"),
+        RangeHeaders,
     ),
     responses(
-        (status = 200, description = "The image",
-            headers(
-                ("ETag" = String, description = "The quoted hash"),
-                ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"),
-                ("Accept-Ranges" = String, description = "`bytes`"),
-            ),
-            content(
-                (openapi::Binary = "image/png"),
-                (openapi::Binary = "image/jpeg"),
-            )),
-        (status = 206, description = "One byte range of the image",
-            headers(
-                ("Content-Range" = String, description = "`bytes A-B/LENGTH`"),
-                ("ETag" = String, description = "The quoted hash"),
-            ),
-            content(
-                (openapi::Binary = "image/png"),
-                (openapi::Binary = "image/jpeg"),
-            )),
-        (status = 304, description = "`If-None-Match` names the blob: no body",
-            headers(("ETag" = String, description = "The quoted hash"))),
+        ImageAnswers,
         (status = 400, description = "`bad_hash`: not a 64-digit hex hash; `bad_request`: a path that is not UTF-8", body = ErrorBody),
         (status = 404, description = "`artifact_not_found`: no upload of this image by the key's owner (or none kept)", body = ErrorBody),
-        (status = 416, description = "`range_not_satisfiable`: the range starts past the end (with the `length`)", body = ErrorBody,
-            headers(("Content-Range" = String, description = "`bytes */LENGTH`"))),
         (status = 500, description = "`corrupt_artifact`: the stored bytes do not match the hash; `internal`: the store failed", body = ErrorBody),
     ),
 )]
