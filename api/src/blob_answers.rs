@@ -35,10 +35,7 @@ impl IntoParams for RangeHeaders {
                 "Range",
                 "One byte range, `bytes=A-B`, `bytes=A-` or `bytes=-N`; a malformed one, or several, is ignored",
             ),
-            (
-                "If-Range",
-                "The range applies only when this names the blob's `ETag`",
-            ),
+            ("If-Range", "The range applies only when this names the blob's `ETag`"),
             ("If-None-Match", "`304` when this names the blob's `ETag`"),
         ]
         .into_iter()
@@ -104,7 +101,10 @@ fn answers(whole_description: &str, types: &[&str]) -> BTreeMap<String, RefOr<Re
         .header("Content-Range", header("`bytes A-B/LENGTH`"))
         .header("ETag", etag());
     for media_type in types {
-        ok = ok.content(*media_type, ContentBuilder::new().schema(Some(whole(media_type))).build());
+        ok = ok.content(
+            *media_type,
+            ContentBuilder::new().schema(Some(whole(media_type))).build(),
+        );
         let bytes = ContentBuilder::new()
             .schema(Some(Ref::from_schema_name("Binary")))
             .build();

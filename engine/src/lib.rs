@@ -38,6 +38,7 @@
 mod actor;
 mod collection;
 mod command;
+mod creation;
 mod definition;
 mod engine;
 mod episode;
