@@ -19,7 +19,6 @@
 //! integration tests validate every answer they receive against this document, so a schema that
 //! drifts from what the server sends fails them.
 
-use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use axum::Json;
@@ -27,12 +26,12 @@ use axum::extract::State;
 use axum::http::Method;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{AllOfBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Required, Schema};
-use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::AppState;
 use crate::access::{admin_only, open_path};
@@ -40,6 +39,9 @@ use crate::site::takes_image;
 use crate::{admin, artifacts, episodes, events, health, messages, metrics, nodes, series, uploads, workflows};
 
 /// The path of the document itself.
+mod scalars;
+pub(crate) use scalars::*;
+
 pub(crate) const PATH: &str = "/api/v1/openapi.json";
 
 /// The prefix of the node routes whose item routes are copies.
@@ -396,209 +398,6 @@ fn error_response(description: &str) -> Response {
         )
         .build()
 }
-
-/// A string schema with a description, a pattern and perhaps a format.
-fn string(description: &str, pattern: &str, format: Option<SchemaFormat>) -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .description(Some(description))
-        .pattern(Some(pattern))
-        .format(format)
-        .into()
-}
-
-/// A closed set of string values.
-pub(crate) fn names<'a>(description: &str, values: impl IntoIterator<Item = &'a str>) -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .description(Some(description))
-        .enum_values(Some(values))
-        .into()
-}
-
-/// Declares a schema-only type: `$name` in the document, with the schema `$schema`.
-macro_rules! schema {
-    ($(#[$doc:meta])* $ty:ident = $name:literal, $schema:expr) => {
-        $(#[$doc])*
-        pub(crate) struct $ty;
-
-        impl PartialSchema for $ty {
-            fn schema() -> RefOr<Schema> {
-                RefOr::T($schema)
-            }
-        }
-
-        impl ToSchema for $ty {
-            fn name() -> Cow<'static, str> {
-                Cow::Borrowed($name)
-            }
-        }
-    };
-}
-
-schema!(
-    /// An episode or series id: a ULID.
-    Ulid = "Ulid",
-    string(
-        "A ULID, 26 characters of Crockford base 32; ids sort by creation time",
-        "^[0-9A-HJKMNP-TV-Z]{26}$",
-        Some(SchemaFormat::Custom("ulid".into())),
-    )
-);
-
-schema!(
-    /// A content hash.
-    Hash = "ContentHash",
-    string(
-        "A BLAKE3 content hash, 64 lower-case hex digits; fetch the blob at `/api/v1/artifacts/{hash}`",
-        "^[0-9a-f]{64}$",
-        None,
-    )
-);
-
-schema!(
-    /// A blob reference inside values.
-    BlobRef = "BlobRef",
-    string(
-        "A reference to a stored blob, `blob:<64 hex digits>`",
-        "^blob:[0-9a-f]{64}$",
-        None,
-    )
-);
-
-schema!(
-    /// Bytes of a media type: an image, a video, subtitles.
-    Binary = "Binary",
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
-        .description(Some("The bytes themselves, of the media type given"))
-        .into()
-);
-
-schema!(
-    /// Milliseconds since the Unix epoch.
-    Timestamp = "Timestamp",
-    ObjectBuilder::new()
-        .schema_type(Type::Integer)
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-        .minimum(Some(0))
-        .description(Some("Milliseconds since the Unix epoch"))
-        .into()
-);
-
-schema!(
-    /// An episode's status.
-    EpisodeStatus = "EpisodeStatus",
-    names(
-        "An episode's status",
-        showrunner_engine::EpisodeStatus::ALL.iter().map(|s| s.name()),
-    )
-);
-
-schema!(
-    /// A node instance's state.
-    NodeState = "NodeState",
-    names(
-        "A node instance's state",
-        [
-            "blocked",
-            "ready",
-            "running",
-            "produced",
-            "awaiting_approval",
-            "approved",
-            "waiting_to_retry",
-            "failed",
-            "stale",
-            "cancelled",
-        ],
-    )
-);
-
-schema!(
-    /// A workflow node's kind.
-    NodeKind = "WorkflowNodeKind",
-    names(
-        "`single`, `list`, `map` (one instance per item of `over`) or `reduce` (joins `over`)",
-        ["single", "list", "map", "reduce"],
-    )
-);
-
-schema!(
-    /// A workflow gate's kind.
-    GateKind = "WorkflowGateKind",
-    names(
-        "`auto` passes every version, `human` waits for a person, `quality` passes versions that \
-         score well enough, `candidates` offers versions to pick from",
-        ["auto", "human", "quality", "candidates"],
-    )
-);
-
-schema!(
-    /// What a quality gate does when its attempts run out.
-    Escalation = "Escalation",
-    names(
-        "What a quality gate does when its attempts run out: ask a person, or fail",
-        ["human", "fail"],
-    )
-);
-
-schema!(
-    /// The resource a node runs on.
-    Resource = "Resource",
-    names("The resource a node runs on", ["cpu", "gpu"])
-);
-
-schema!(
-    /// The image types uploads accept.
-    ImageType = "ImageType",
-    names("The image types uploads accept", ["image/png", "image/jpeg"])
-);
-
-schema!(
-    /// An error's stable code.
-    ErrorCode = "ErrorCode",
-    names(
-        "The stable code of an error",
-        [
-            "bad_json",
-            "bad_request",
-            "bad_hash",
-            "unauthorized",
-            "forbidden",
-            "cross_origin_refused",
-            "host_not_allowed",
-            "episode_not_found",
-            "node_not_found",
-            "version_not_found",
-            "workflow_not_found",
-            "artifact_not_found",
-            "series_not_found",
-            "character_not_found",
-            "route_not_found",
-            "method_not_allowed",
-            "version_conflict",
-            "illegal_action",
-            "illegal_episode_action",
-            "series_conflict",
-            "definition_unavailable",
-            "payload_too_large",
-            "unsupported_media_type",
-            "range_not_satisfiable",
-            "invalid_value",
-            "invalid_screenplay",
-            "invalid_image",
-            "too_many_references",
-            "idempotency_key_reused",
-            "internal",
-            "corrupt_artifact",
-            "shutting_down",
-            "insufficient_storage",
-            "too_many_connections",
-        ],
-    )
-);
 
 #[cfg(test)]
 mod tests {
