@@ -5,8 +5,6 @@
 //! free space; a damaged blob answers `corrupt_artifact`; and a second process on one data
 //! directory is told, in one sentence, which process holds the store.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,6 +14,11 @@ use reqwest::header;
 use serde_json::{Value, json};
 
 use crate::http::{Answer, answer, episode_body, find};
+
+#[path = "../../storage/tests/support/tmpfs.rs"]
+mod tmpfs;
+
+use tmpfs::{Tmpfs, fill};
 
 /// How long one request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
@@ -129,79 +132,6 @@ impl Drop for Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A small tmpfs, unmounted when dropped.
-struct Tmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    /// Mounts a tmpfs of `mb` MB; `None` (the test is skipped) when this machine does not let
-    /// the test mount, which CI must (`CI=true`): there it fails with the reason.
-    fn mount(mb: u32) -> Option<Self> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mb}m"), "tmpfs"])
-            .arg(dir.path())
-            .output();
-        match mounted {
-            Ok(out) if out.status.success() => Some(Self { dir }),
-            other => {
-                let why = match other {
-                    Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-                    Err(e) => e.to_string(),
-                };
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "the full-disk test needs to mount a tmpfs (run as root): {why}"
-                );
-                eprintln!("skipped: cannot mount a tmpfs here ({why})");
-                None
-            }
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
-}
-
-/// Fills the file system of `dir` with `file` until fewer than `leave` bytes are free.
-fn fill(file: &Path, leave: u64) {
-    let mut out = File::create(file).expect("the filler");
-    let chunk = vec![7u8; 64 * 1024];
-    loop {
-        let free = free(file.parent().expect("a directory"));
-        if free <= leave {
-            break;
-        }
-        let n = usize::try_from((free - leave).min(chunk.len() as u64)).expect("small");
-        if out.write_all(&chunk[..n]).is_err() {
-            break;
-        }
-    }
-    let _ = out.sync_all();
-}
-
-/// Free bytes on the file system of `dir`, as `df` says.
-fn free(dir: &Path) -> u64 {
-    let out = Command::new("df")
-        .args(["--output=avail", "-B1"])
-        .arg(dir)
-        .output()
-        .expect("df");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .nth(1)
-        .and_then(|l| l.trim().parse().ok())
-        .expect("df's figure")
 }
 
 fn noise_png(seed: u32, side: u32) -> Vec<u8> {
