@@ -6,8 +6,8 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use showrunner_engine::{Command, EngineError, EpisodeId, EpisodeStatus, IdempotencyToken, Outcome, Timestamp};
-use showrunner_nodes::fountain;
-use showrunner_nodes::model::{Brief, Settings};
+use showrunner_story::fountain;
+use showrunner_story::model::{Brief, Settings};
 use showrunner_workflows::{IDEA2VIDEO, SCRIPT2VIDEO};
 use utoipa::{IntoParams, ToSchema};
 
@@ -171,38 +171,13 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Resul
     T::deserialize(d).map(Some)
 }
 
-/// Refuses settings the renderer cannot honour, naming the field (the same bounds as the CLI).
+/// Refuses settings the renderer cannot honour, naming the field: the text bounds of a request
+/// body, then [`Settings::validate`], which the CLI and the backends share.
 fn check_settings(s: &Settings) -> Result<(), ApiError> {
-    let side = |path: &str, v: u32, max: u32| {
-        if v < 16 || v > max || v % 2 == 1 {
-            Err(ApiError::invalid_value(
-                path,
-                format!("`{path}` must be even, from 16 to {max}, not {v}"),
-            ))
-        } else {
-            Ok(())
-        }
-    };
     limits::text("settings.style", &s.style, limits::STYLE)?;
     limits::text("settings.aspect_ratio", &s.aspect_ratio, limits::ASPECT_RATIO)?;
-    side("settings.width", s.width, 3840)?;
-    side("settings.height", s.height, 2160)?;
-    if !(1..=120).contains(&s.fps) {
-        return Err(ApiError::invalid_value(
-            "settings.fps",
-            format!("`settings.fps` must be from 1 to 120, not {}", s.fps),
-        ));
-    }
-    if !(1.0..=3600.0).contains(&s.target_duration_s) {
-        return Err(ApiError::invalid_value(
-            "settings.target_duration_s",
-            format!(
-                "`settings.target_duration_s` must be from 1 to 3600 seconds, not {}",
-                s.target_duration_s
-            ),
-        ));
-    }
-    Ok(())
+    s.validate()
+        .map_err(|e| ApiError::invalid_value(format!("settings.{}", e.field), e.to_string()))
 }
 
 impl CreateEpisode {

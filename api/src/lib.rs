@@ -96,8 +96,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
+use showrunner_backend::Embedder;
 use showrunner_engine::Engine;
-use showrunner_nodes::backend::Embedder;
 use showrunner_workflows::conversation::Conversation;
 use tokio_util::sync::CancellationToken;
 

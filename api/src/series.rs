@@ -18,7 +18,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use showrunner_engine::{SeriesId, SeriesRecord, Timestamp};
-use showrunner_nodes::model::{Bible, Character, CharacterSheet, MAX_REFERENCE_IMAGES, SeriesSheet};
+use showrunner_story::model::{Bible, Character, CharacterSheet, MAX_REFERENCE_IMAGES, SeriesSheet};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::access::Caller;

@@ -52,22 +52,6 @@ pub fn hash_str(s: &str) -> u64 {
     })
 }
 
-/// A stable id from a name: lower case, runs of other characters turned into one `-`.
-pub fn slug(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    while out.ends_with('-') {
-        out.pop();
-    }
-    if out.is_empty() { "unnamed".into() } else { out }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,12 +62,5 @@ mod tests {
         let b: Vec<u64> = (0..4).scan(Rng::new(7), |r, _| Some(r.next_u64())).collect();
         assert_eq!(a, b);
         assert_ne!(Rng::derive(7, "a").next_u64(), Rng::derive(7, "b").next_u64());
-    }
-
-    #[test]
-    fn slugs() {
-        assert_eq!(slug("Mrs. Dale"), "mrs-dale");
-        assert_eq!(slug("  Ada  "), "ada");
-        assert_eq!(slug("!!"), "unnamed");
     }
 }

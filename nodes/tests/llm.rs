@@ -369,6 +369,14 @@ async fn tokens_stream_as_progress() {
     assert!(reports.len() >= 3, "{reports:?}");
     assert_eq!(reports.first().map(|r| r.0), Some(0.0));
     assert_eq!(reports.last().map(|r| r.0), Some(1.0));
-    assert!(reports.iter().any(|(_, m)| m.contains("logline")), "{reports:?}");
+    // Between the first and the last, reports carry the tail of what the model has written so
+    // far (which part depends on timing: reports are at most every 250 ms).
+    let streamed = "writing the outline: …";
+    assert!(
+        reports[1..reports.len() - 1]
+            .iter()
+            .any(|(f, m)| *f > 0.0 && *f < 1.0 && m.len() > streamed.len() && m.starts_with(streamed)),
+        "{reports:?}"
+    );
     assert!(reports.windows(2).all(|w| w[0].0 <= w[1].0), "fractions only grow");
 }

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use showrunner::nodes::model::Settings;
 use showrunner::nodes::onnx::Device;
 use showrunner::nodes::registry::Role;
 
@@ -65,9 +66,7 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s.split_once(['x', 'X']).ok_or("expected WIDTHxHEIGHT, e.g. 640x360")?;
     let parse = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("`{v}`: {e}"));
     let (w, h) = (parse(w)?, parse(h)?);
-    if w < 16 || h < 16 || w % 2 == 1 || h % 2 == 1 || w > 3840 || h > 2160 {
-        return Err(format!("{w}x{h}: sides must be even, from 16 up to 3840x2160"));
-    }
+    Settings::validate_size(w, h).map_err(|e| format!("{w}x{h}: the {} {}", e.field, e.reason))?;
     Ok((w, h))
 }
 

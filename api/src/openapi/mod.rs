@@ -404,6 +404,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_documented_settings_bounds_are_the_ones_checked() {
+        use showrunner_story::model::Settings;
+        let doc = serde_json::to_value(openapi()).expect("the document serialises");
+        let settings = &doc["components"]["schemas"]["Settings"]["properties"];
+        let bounds = |field: &str| (settings[field]["minimum"].as_f64(), settings[field]["maximum"].as_f64());
+        let side = f64::from(Settings::MIN_SIDE);
+        assert_eq!(bounds("width"), (Some(side), Some(f64::from(Settings::MAX_WIDTH))));
+        assert_eq!(bounds("height"), (Some(side), Some(f64::from(Settings::MAX_HEIGHT))));
+        let fps = (f64::from(*Settings::FPS.start()), f64::from(*Settings::FPS.end()));
+        assert_eq!(bounds("fps"), (Some(fps.0), Some(fps.1)));
+        let duration = (*Settings::DURATION_S.start(), *Settings::DURATION_S.end());
+        assert_eq!(bounds("target_duration_s"), (Some(duration.0), Some(duration.1)));
+    }
+
+    #[test]
     fn operations_have_unique_ids_declared_path_parameters_and_401_unless_open() {
         let doc = serde_json::to_value(openapi()).expect("the document serialises");
         assert_eq!(doc["openapi"], "3.1.0");

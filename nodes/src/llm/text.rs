@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
+use showrunner_story::slug;
 
 use super::json;
 use super::prompt::{self, Ask};
@@ -21,7 +22,7 @@ use crate::model::{
     StaticFeatures,
 };
 use crate::procedural::text::{capitalised, cast_names, cast_size, premise, scene_plan, shot_plan};
-use crate::rng::{Rng, slug};
+use crate::rng::Rng;
 
 /// The registry name of SmolLM2-135M-Instruct.
 pub const SMOLLM2_MODEL: &str = "smollm2-135m";

@@ -25,9 +25,6 @@ pub const PORTRAIT_WIDTH: u32 = 256;
 pub const PORTRAIT_HEIGHT: u32 = 384;
 /// The portraits' flat backdrop colour, keyed out when a figure is composed into a keyframe.
 pub const BACKDROP: Rgb = Rgb(0.74, 0.85, 0.84);
-/// The largest frame side accepted, in pixels.
-pub const MAX_SIDE: u32 = 4096;
-
 const INK: Rgb = Rgb(0.13, 0.11, 0.13);
 const OUTLINE: f32 = 1.6;
 
@@ -91,15 +88,9 @@ fn failed(e: candle_core::Error) -> BackendError {
     BackendError::Failed(format!("procedural image: {e}"))
 }
 
-/// The settings' frame size, checked.
+/// The settings' frame size, checked ([`Settings::validate_size`]).
 fn frame_size(settings: &Settings) -> BackendResult<(usize, usize)> {
-    let ok = |v: u32| (8..=MAX_SIDE).contains(&v);
-    if !ok(settings.width) || !ok(settings.height) {
-        return Err(BackendError::Invalid(format!(
-            "frame size {}x{} is outside 8..={MAX_SIDE}",
-            settings.width, settings.height
-        )));
-    }
+    Settings::validate_size(settings.width, settings.height).map_err(|e| BackendError::Invalid(e.to_string()))?;
     Ok((settings.width as usize, settings.height as usize))
 }
 
@@ -2846,7 +2837,7 @@ mod tests {
         for (slug, loc, time) in scenes {
             let img = ProceduralImages.scene(&place("s1", slug, loc, time), &settings(), 3)?;
             std::fs::write(
-                dir.join(format!("scene-{}.png", crate::rng::slug(slug))),
+                dir.join(format!("scene-{}.png", showrunner_story::slug(slug))),
                 encode_png(&img)?,
             )?;
             backgrounds.push(img);

@@ -3,13 +3,14 @@
 //! keeps every character's and scene's id while it changes the words.
 
 use async_trait::async_trait;
+use showrunner_story::slug;
 
 use crate::backend::{BackendError, BackendResult, TextModel, TextRequest};
 use crate::model::{
     Angle, Beat, Brief, Camera, Character, DynamicFeatures, Generator, Movement, Outline, Scene, ScriptLine, Shot,
     ShotType, StaticFeatures,
 };
-use crate::rng::{Rng, hash_str, slug};
+use crate::rng::{Rng, hash_str};
 
 /// The model name in every output's metadata.
 pub const MODEL: &str = "procedural-text-1";

@@ -8,7 +8,6 @@ use super::TerrainModel;
 use super::render::{Look, Sky, landscape};
 use crate::backend::{BackendError, BackendResult, ImageModel, View};
 use crate::model::{Character, Generator, Scene, Settings, Shot};
-use crate::procedural::image::MAX_SIDE;
 use crate::rng::Rng;
 
 /// An [`ImageModel`] that draws outdoor scenes (sluglines `EXT.`, `INT./EXT.`) as terrain
@@ -140,13 +139,7 @@ impl ImageModel for TerrainImages {
         if !is_outdoor(&scene.slugline) {
             return self.inner.scene(scene, settings, seed);
         }
-        let ok = |v: u32| (8..=MAX_SIDE).contains(&v);
-        if !ok(settings.width) || !ok(settings.height) {
-            return Err(BackendError::Invalid(format!(
-                "frame size {}x{} is outside 8..={MAX_SIDE}",
-                settings.width, settings.height
-            )));
-        }
+        Settings::validate_size(settings.width, settings.height).map_err(|e| BackendError::Invalid(e.to_string()))?;
         let (difficulty, look) = terrain_of(scene);
         let terrain_seed = Rng::derive(seed, &scene.id).next_u64();
         let heights = self

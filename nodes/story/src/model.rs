@@ -5,6 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use showrunner_engine::BlobRef;
 
+pub use crate::settings::{Settings, SettingsError};
+
 /// Which backend and model made an output, with the seed: every output names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Generator {
@@ -14,40 +16,6 @@ pub struct Generator {
     pub model: String,
     /// The seed it ran with.
     pub seed: u64,
-}
-
-/// How an episode is rendered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(default)]
-pub struct Settings {
-    /// The aspect ratio, as `W:H`.
-    pub aspect_ratio: String,
-    /// Frame width in pixels (even).
-    pub width: u32,
-    /// Frame height in pixels (even).
-    pub height: u32,
-    /// Frames per second.
-    pub fps: u32,
-    /// The length the episode aims at, in seconds.
-    pub target_duration_s: f64,
-    /// The visual style, in words.
-    pub style: String,
-    /// The episode's seed.
-    pub seed: u64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            aspect_ratio: "16:9".into(),
-            width: 640,
-            height: 360,
-            fps: 24,
-            target_duration_s: 30.0,
-            style: "storybook".into(),
-            seed: 0,
-        }
-    }
 }
 
 /// What an episode starts from: an idea or a screenplay (Fountain), and its settings. This is
@@ -184,7 +152,7 @@ impl SeriesSheet {
                     ),
                 ));
             }
-            let id = sheet.id.unwrap_or_else(|| crate::rng::slug(&sheet.name));
+            let id = sheet.id.unwrap_or_else(|| crate::slug(&sheet.name));
             if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 return Err(error(
                     ".id",
@@ -430,7 +398,7 @@ pub struct Keyframe {
     #[schemars(with = "String")]
     pub image: BlobRef,
     /// The quality gate's score, in `[0, 1]`: the mean of the image and the text scores below
-    /// ([`crate::consistency::combined`]); on a keyframe stored before those were kept apart, how
+    /// (`showrunner_nodes::consistency::combined`); on a keyframe stored before those were kept apart, how
     /// well its characters match their portraits.
     pub consistency: f64,
     /// How well the characters drawn in it match their portraits, in `[0, 1]`.

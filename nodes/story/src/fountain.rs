@@ -196,24 +196,12 @@ pub enum FountainErrorKind {
 /// `-`, with none at either end. Extensions such as `(V.O.)` are stripped first.
 ///
 /// ```
-/// use showrunner_nodes::fountain::character_id;
+/// use showrunner_story::fountain::character_id;
 /// assert_eq!(character_id("MRS. DALE"), "mrs-dale");
 /// assert_eq!(character_id("BOB (V.O.)"), "bob");
 /// ```
 pub fn character_id(name: &str) -> String {
-    let name = name.split('(').next().unwrap_or_default();
-    let mut id = String::with_capacity(name.len());
-    for c in name.chars() {
-        if c.is_alphanumeric() {
-            id.extend(c.to_lowercase());
-        } else if !id.is_empty() && !id.ends_with('-') {
-            id.push('-');
-        }
-    }
-    while id.ends_with('-') {
-        id.pop();
-    }
-    id
+    crate::slug(name.split('(').next().unwrap_or_default())
 }
 
 /// Parses a screenplay in Fountain. See the [module docs](self) for what is kept, what is

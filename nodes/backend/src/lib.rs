@@ -9,9 +9,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use image::RgbImage;
 use showrunner_engine::NodeCtx;
+use showrunner_story::model::{Brief, Character, Generator, Outline, Scene, Settings, Shot};
 use tokio_util::sync::CancellationToken;
-
-use crate::model::{Brief, Character, Generator, Outline, Scene, Settings, Shot};
 
 /// A backend failure.
 #[derive(Debug, thiserror::Error)]

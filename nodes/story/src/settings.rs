@@ -1,0 +1,150 @@
+//! How an episode is rendered ([`Settings`]) and the one check of what a renderer can honour
+//! ([`Settings::validate`]), which the API, the CLI and the backends share.
+
+use std::ops::RangeInclusive;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How an episode is rendered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct Settings {
+    /// The aspect ratio, as `W:H`.
+    pub aspect_ratio: String,
+    /// Frame width in pixels (even).
+    pub width: u32,
+    /// Frame height in pixels (even).
+    pub height: u32,
+    /// Frames per second.
+    pub fps: u32,
+    /// The length the episode aims at, in seconds.
+    pub target_duration_s: f64,
+    /// The visual style, in words.
+    pub style: String,
+    /// The episode's seed.
+    pub seed: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            aspect_ratio: "16:9".into(),
+            width: 640,
+            height: 360,
+            fps: 24,
+            target_duration_s: 30.0,
+            style: "storybook".into(),
+            seed: 0,
+        }
+    }
+}
+
+/// Why settings cannot be honoured: the field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`settings.{field}` {reason}")]
+pub struct SettingsError {
+    /// The field of [`Settings`]: `width`, `height`, `fps`, `target_duration_s`.
+    pub field: &'static str,
+    /// What is wrong, e.g. `must be even, from 16 to 3840, not 641`.
+    pub reason: String,
+}
+
+impl Settings {
+    /// The smallest side of a frame, in pixels.
+    pub const MIN_SIDE: u32 = 16;
+    /// The widest frame (4K UHD), in pixels.
+    pub const MAX_WIDTH: u32 = 3840;
+    /// The tallest frame (4K UHD), in pixels.
+    pub const MAX_HEIGHT: u32 = 2160;
+    /// The frame rates allowed.
+    pub const FPS: RangeInclusive<u32> = 1..=120;
+    /// The lengths an episode may aim at, in seconds.
+    pub const DURATION_S: RangeInclusive<f64> = 1.0..=3600.0;
+
+    /// Checks what a renderer can honour: the frame size ([`Settings::validate_size`]), the frame
+    /// rate and the target length. The first field out of bounds is the error.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        Self::validate_size(self.width, self.height)?;
+        if !Self::FPS.contains(&self.fps) {
+            return Err(SettingsError {
+                field: "fps",
+                reason: format!(
+                    "must be from {} to {}, not {}",
+                    Self::FPS.start(),
+                    Self::FPS.end(),
+                    self.fps
+                ),
+            });
+        }
+        if !Self::DURATION_S.contains(&self.target_duration_s) {
+            return Err(SettingsError {
+                field: "target_duration_s",
+                reason: format!(
+                    "must be from {} to {} seconds, not {}",
+                    Self::DURATION_S.start(),
+                    Self::DURATION_S.end(),
+                    self.target_duration_s
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks a frame size: each side even (H.264's 4:2:0 needs it), from
+    /// [`MIN_SIDE`](Self::MIN_SIDE) up to [`MAX_WIDTH`](Self::MAX_WIDTH) ×
+    /// [`MAX_HEIGHT`](Self::MAX_HEIGHT).
+    pub fn validate_size(width: u32, height: u32) -> Result<(), SettingsError> {
+        let side = |field: &'static str, v: u32, max: u32| {
+            if v < Self::MIN_SIDE || v > max || v % 2 == 1 {
+                Err(SettingsError {
+                    field,
+                    reason: format!("must be even, from {} to {max}, not {v}", Self::MIN_SIDE),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        side("width", width, Self::MAX_WIDTH)?;
+        side("height", height, Self::MAX_HEIGHT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Settings, SettingsError};
+
+    fn with(change: impl FnOnce(&mut Settings)) -> Result<(), SettingsError> {
+        let mut settings = Settings::default();
+        change(&mut settings);
+        settings.validate()
+    }
+
+    #[test]
+    fn the_defaults_and_the_bounds_themselves_are_valid() {
+        assert_eq!(Settings::default().validate(), Ok(()));
+        assert_eq!(Settings::validate_size(16, 16), Ok(()));
+        assert_eq!(Settings::validate_size(3840, 2160), Ok(()));
+        assert_eq!(with(|s| s.fps = 120), Ok(()));
+        assert_eq!(with(|s| s.target_duration_s = 1.0), Ok(()));
+    }
+
+    #[test]
+    fn each_field_out_of_bounds_is_named_with_its_bound() {
+        let error = Settings::validate_size(641, 360).expect_err("odd");
+        assert_eq!(error.field, "width");
+        assert_eq!(
+            error.to_string(),
+            "`settings.width` must be even, from 16 to 3840, not 641"
+        );
+        assert_eq!(Settings::validate_size(640, 2162).expect_err("tall").field, "height");
+        assert_eq!(Settings::validate_size(14, 360).expect_err("narrow").field, "width");
+        assert_eq!(with(|s| s.fps = 0).expect_err("fps").field, "fps");
+        let error = with(|s| s.target_duration_s = f64::NAN).expect_err("NaN");
+        assert_eq!(error.field, "target_duration_s");
+        assert_eq!(
+            with(|s| s.target_duration_s = 3600.5).expect_err("long").field,
+            "target_duration_s"
+        );
+    }
+}
