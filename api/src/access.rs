@@ -180,6 +180,16 @@ impl Caller {
         !matches!(self, Caller::User(_))
     }
 
+    /// What an `Idempotency-Key` is scoped by: the role and the owner (`None` on a server
+    /// without keys).
+    pub(crate) fn scope(&self) -> Option<String> {
+        match self {
+            Caller::Anyone => None,
+            Caller::Admin(name) => Some(format!("admin:{name}")),
+            Caller::User(name) => Some(format!("user:{name}")),
+        }
+    }
+
     /// The owner of what the caller creates.
     pub(crate) fn owner(&self) -> Option<String> {
         match self {

@@ -275,7 +275,10 @@ pub(crate) async fn serve(state: &AppState, hash: ContentHash, headers: &HeaderM
         }
     };
     set(header::ETAG, etag.clone());
-    set(header::CACHE_CONTROL, "public, max-age=31536000, immutable".into());
+    // A blob never changes; with keys, only the browser that asked may keep it (`private`): a
+    // shared cache would hand one owner's artifact to anyone.
+    let scope = if state.keys.is_open() { "public" } else { "private" };
+    set(header::CACHE_CONTROL, format!("{scope}, max-age=31536000, immutable"));
     set(header::ACCEPT_RANGES, "bytes".into());
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff".into());
     let bytes = match state.engine.blobs().get(BlobRef(hash)).await {

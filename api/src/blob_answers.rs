@@ -94,7 +94,10 @@ fn answers(whole_description: &str, types: &[&str]) -> BTreeMap<String, RefOr<Re
     let mut ok = ResponseBuilder::new()
         .description(whole_description)
         .header("ETag", etag())
-        .header("Cache-Control", header("`public, max-age=31536000, immutable`"))
+        .header(
+            "Cache-Control",
+            header("`public, max-age=31536000, immutable` on a server without keys; `private, …` with keys"),
+        )
         .header("Accept-Ranges", header("`bytes`"));
     let mut partial = ResponseBuilder::new()
         .description("One byte range of the blob")

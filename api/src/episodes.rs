@@ -1,5 +1,7 @@
 //! Episodes: list, create, show, delete, cancel and fork.
 
+use std::collections::HashSet;
+
 use axum::extract::State;
 use axum::response::Response;
 use axum::{Extension, Json};
@@ -260,6 +262,7 @@ pub(crate) async fn create(
     let brief = request.brief()?;
     let seed = brief.settings.seed;
     let input = serde_json::to_value(&brief).map_err(ApiError::internal)?;
+    owners::check_references(&state, &caller, "", &input, &HashSet::new())?;
     let series = match request.series_id.as_deref() {
         None => None,
         Some(series) => {

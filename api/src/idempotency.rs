@@ -24,7 +24,8 @@
 //!   classified and acted on again (its actions name versions, so a repeated approve is
 //!   refused in the reply). Without a data directory ([`crate::Api::data_dir`]) these answers
 //!   are kept in memory only, for the life of the server.
-//! - Keys are scoped by the caller's owner (see the `access` module): two users who pick the
+//! - Keys are scoped by the caller's role and owner (see the `access` module), and only callers
+//!   the keys let in are served from them (not the open paths of a keyed server): two users who pick the
 //!   same key make two requests, and neither ever sees the other's answer.
 //! - The same key reused with another method, path or body is `422 idempotency_key_reused`.
 //! - Concurrent requests with one key are serialised (a per-key async mutex): the second waits
@@ -152,15 +153,16 @@ fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// The stored name of `key` sent by a key of `owner`: blake3 of the key, scoped by the owner
-/// (when keys have owners), so that one user's key never replays, or collides with, another's.
-fn key_name(owner: Option<&str>, key: &[u8]) -> String {
-    let Some(owner) = owner else {
+/// The stored name of `key` sent by a key of `scope` (its role and owner, when keys have
+/// owners): blake3 of the key, scoped, so that one user's key never replays, or collides with,
+/// another's, nor a user key an admin key's.
+fn key_name(scope: Option<&str>, key: &[u8]) -> String {
+    let Some(scope) = scope else {
         return blake3::hash(key).to_hex().to_string();
     };
     let mut hasher = blake3::Hasher::new_derive_key("showrunner idempotency key scoped by owner");
-    hasher.update(&(owner.len() as u64).to_le_bytes());
-    hasher.update(owner.as_bytes());
+    hasher.update(&(scope.len() as u64).to_le_bytes());
+    hasher.update(scope.as_bytes());
     hasher.update(key);
     hasher.finalize().to_hex().to_string()
 }
@@ -191,8 +193,12 @@ pub(crate) async fn layer(State(state): State<AppState>, request: Request, next:
             .with_details(json!({"header": "Idempotency-Key"}))
             .into_response();
     }
-    let owner = request.extensions().get::<Caller>().and_then(Caller::owner);
-    let name = key_name(owner.as_deref(), key.as_bytes());
+    // Only for a caller the keys let in: on the open paths of a keyed server (health, the
+    // document) nothing is stored for anyone who sends a key.
+    let Some(caller) = request.extensions().get::<Caller>() else {
+        return next.run(request).await;
+    };
+    let name = key_name(caller.scope().as_deref(), key.as_bytes());
     let method = request.method().to_string();
     let (parts, body) = request.into_parts();
     let limit = BODY_LIMIT.max(state.upload_limit);

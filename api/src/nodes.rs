@@ -11,11 +11,12 @@ use serde_json::{Value, json};
 use showrunner_engine::{Command, EpisodeId, IdempotencyToken, InstanceKey};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::access::Caller;
 use crate::envelope::{Envelope, ok};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, NodePath, QueryParams};
 use crate::views::{InstanceView, NodeDetail};
-use crate::{AppState, limits, openapi};
+use crate::{AppState, limits, openapi, owners};
 
 /// `GET …/nodes/{key}` parameters.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -240,11 +241,16 @@ pub(crate) async fn regenerate(
 )]
 pub(crate) async fn edit(
     State(state): State<AppState>,
+    caller: Caller,
     NodePath(id, key): NodePath,
     token: Option<Extension<IdempotencyToken>>,
     JsonBody(body): JsonBody<EditBody>,
 ) -> Result<Response, ApiError> {
     limits::value("value", &body.value)?;
+    if !caller.sees_all() {
+        let known = state.engine.episode_blobs(id)?;
+        owners::check_references(&state, &caller, "value", &body.value, &known)?;
+    }
     let command = Command::Edit {
         key: key.clone(),
         value: body.value,

@@ -5,8 +5,16 @@
 //! (`404 episode_not_found`, `404 series_not_found`), for every operation, so that a key cannot
 //! learn that it exists. The checks run in the extractors of the episode and series routes
 //! (`EpisodePath`, `NodePath`, `SeriesPath`), before any body is read.
+//!
+//! A value a user key sends (an episode's brief, a series, an edit) may name a blob
+//! (`blob:<hash>`) only if its owner uploaded it (while the upload record is kept) or the
+//! episode or series it changes already references it ([`check_references`]): otherwise naming a
+//! hash would make another owner's artifact readable through one's own episode.
 
-use showrunner_engine::{EngineError, EpisodeId, SeriesId, SeriesRecord};
+use std::collections::HashSet;
+
+use serde_json::Value;
+use showrunner_engine::{BlobRef, ContentHash, EngineError, EpisodeId, SeriesId, SeriesRecord};
 
 use crate::AppState;
 use crate::access::Caller;
@@ -33,5 +41,68 @@ pub(crate) fn series(state: &AppState, caller: &Caller, id: SeriesId) -> Result<
         Ok(record)
     } else {
         Err(EngineError::SeriesNotFound(id).into())
+    }
+}
+
+/// Refuses the first blob reference in `value` (sent at `path` of the request body) that the
+/// caller may not use: for a user key, one that its owner did not upload and that `known` (what
+/// the episode or series being changed references already) does not hold. Another owner's
+/// blob and one that is not stored get the same `422 invalid_value`. Admin keys and keyless
+/// servers may name any blob (the engine still refuses one that is not stored).
+pub(crate) fn check_references(
+    state: &AppState,
+    caller: &Caller,
+    path: &str,
+    value: &Value,
+    known: &HashSet<ContentHash>,
+) -> Result<(), ApiError> {
+    if caller.sees_all() {
+        return Ok(());
+    }
+    let mut found = Vec::new();
+    references(value, path.to_owned(), &mut found);
+    for (at, hash) in found {
+        if known.contains(&hash) {
+            continue;
+        }
+        let uploaded = state
+            .engine
+            .uploads_of(hash)?
+            .iter()
+            .any(|upload| caller.may_see(upload.owner.as_deref()));
+        if !uploaded {
+            return Err(ApiError::invalid_value(
+                at.clone(),
+                format!("{at}: blob:{hash} is not an image this key's owner uploaded (POST /api/v1/uploads first)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every blob reference in `value`, with its path (`characters[0].reference_images[1]`).
+fn references(value: &Value, path: String, found: &mut Vec<(String, ContentHash)>) {
+    match value {
+        Value::String(text) => {
+            if let Some(blob) = BlobRef::parse(text) {
+                found.push((path, blob.0));
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                references(item, format!("{path}[{i}]"), found);
+            }
+        }
+        Value::Object(fields) => {
+            for (name, field) in fields {
+                let at = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                references(field, at, found);
+            }
+        }
+        _ => {}
     }
 }

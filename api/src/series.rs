@@ -10,6 +10,8 @@
 //! stored blob is accepted, so its 256-bit hash is what a key must know, and a key learns one
 //! only from its own upload or from an episode or series it may see.
 
+use std::collections::HashSet;
+
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::HeaderMap;
@@ -17,7 +19,7 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use showrunner_engine::{SeriesId, SeriesRecord, Timestamp};
+use showrunner_engine::{BlobRef, ContentHash, SeriesId, SeriesRecord, Timestamp};
 use showrunner_story::model::{Bible, Character, CharacterSheet, MAX_REFERENCE_IMAGES, SeriesSheet};
 use utoipa::{IntoParams, ToSchema};
 
@@ -153,19 +155,26 @@ fn check_bounds(title: &str, bible: &Bible, characters: &[CharacterSheet]) -> Re
     Ok(())
 }
 
-/// Checks a title and a sheet, and that every reference image is an uploaded blob; gives the
-/// stored content.
+/// Checks a title and a sheet, and that every reference image is an uploaded blob the caller
+/// may name (see [`owners::check_references`]; `known`: what the series references already);
+/// gives the stored content.
 async fn content(
     state: &AppState,
+    caller: &Caller,
+    known: &HashSet<ContentHash>,
     title: &str,
-    bible: Bible,
-    characters: Vec<CharacterSheet>,
+    sheet: SeriesSheet,
 ) -> Result<Value, ApiError> {
-    check_bounds(title, &bible, &characters)?;
-    let (bible, characters) = SeriesSheet { bible, characters }
+    check_bounds(title, &sheet.bible, &sheet.characters)?;
+    let (bible, characters) = sheet
         .into_content()
         .map_err(|e| ApiError::invalid_value(e.path.clone(), e.to_string()))?;
-    for (i, character) in characters.iter().enumerate() {
+    let content = Content { bible, characters };
+    let value = serde_json::to_value(&content).map_err(ApiError::internal)?;
+    // First what the caller may name (a user key: its own uploads), so that another owner's blob
+    // and one that is not stored answer alike; then, for any key, that each is stored.
+    owners::check_references(state, caller, "", &value, known)?;
+    for (i, character) in content.characters.iter().enumerate() {
         for (j, reference) in character.reference_images.iter().enumerate() {
             if !state
                 .engine
@@ -182,7 +191,7 @@ async fn content(
             }
         }
     }
-    serde_json::to_value(Content { bible, characters }).map_err(ApiError::internal)
+    Ok(value)
 }
 
 /// The series named by `{id}` in the path, one the caller may see (another owner's is `404
@@ -270,7 +279,11 @@ pub(crate) async fn create(
     token: Option<axum::Extension<showrunner_engine::IdempotencyToken>>,
     JsonBody(request): JsonBody<CreateSeries>,
 ) -> Result<Response, ApiError> {
-    let content = content(&state, &request.title, request.bible, request.characters).await?;
+    let sheet = SeriesSheet {
+        bible: request.bible,
+        characters: request.characters,
+    };
+    let content = content(&state, &caller, &HashSet::new(), &request.title, sheet).await?;
     let record = state
         .engine
         .create_owned_series(
@@ -326,10 +339,18 @@ pub(crate) async fn show(
 )]
 pub(crate) async fn update(
     State(state): State<AppState>,
+    caller: Caller,
     SeriesPath(id): SeriesPath,
     JsonBody(request): JsonBody<UpdateSeries>,
 ) -> Result<Json<Envelope<SeriesView>>, ApiError> {
-    let content = content(&state, &request.title, request.bible, request.characters).await?;
+    let known: HashSet<ContentHash> = BlobRef::find_all(&state.engine.series(id)?.content)
+        .into_iter()
+        .collect();
+    let sheet = SeriesSheet {
+        bible: request.bible,
+        characters: request.characters,
+    };
+    let content = content(&state, &caller, &known, &request.title, sheet).await?;
     let record = state
         .engine
         .update_series(id, request.revision, request.title.trim().to_owned(), content)

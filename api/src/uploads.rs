@@ -242,9 +242,9 @@ pub(crate) async fn get(
     let hash = content_hash(&hash)?;
     let uploaded = state
         .engine
-        .uploads()?
+        .uploads_of(hash)?
         .iter()
-        .any(|upload| upload.blob == hash && caller.may_see(upload.owner.as_deref()));
+        .any(|upload| caller.may_see(upload.owner.as_deref()));
     if !uploaded {
         return Err(not_found(hash));
     }

@@ -39,6 +39,11 @@ impl Engine {
         Ok(self.shared.store.uploads()?)
     }
 
+    /// The upload records of one blob, oldest first: who uploaded it, and when.
+    pub fn uploads_of(&self, blob: ContentHash) -> Result<Vec<UploadRecord>> {
+        Ok(self.shared.store.uploads_of(blob)?)
+    }
+
     /// Pins every blob `value` names and checks that each is stored: the pin holds until the
     /// returned holder is dropped, after the commit that references them.
     pub(crate) async fn pin_existing(&self, value: &Value) -> Result<Pinned> {

@@ -287,6 +287,11 @@ impl Engine {
     /// it produced: the instance acted on, or for `cancel` the episode. Other commands are
     /// refused as invalid input: they belong to the engine.
     pub async fn act(&self, episode: EpisodeId, command: Command, token: Option<IdempotencyToken>) -> Result<Outcome> {
+        // An edit's value may name blobs: they must exist, and stay until the edit is durable.
+        let _pinned = match &command {
+            Command::Edit { value, .. } => Some(self.pin_existing(value).await?),
+            _ => None,
+        };
         match command {
             Command::Approve { .. }
             | Command::Regenerate { .. }

@@ -198,6 +198,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every upload record.
     fn uploads(&self) -> Result<Vec<UploadRecord>, StoreError>;
 
+    /// The upload records of one blob (one per upload of it).
+    fn uploads_of(&self, blob: ContentHash) -> Result<Vec<UploadRecord>, StoreError>;
+
     /// Deletes this record of an upload (not a later upload of the same blob); resolves once
     /// durable.
     async fn delete_upload(&self, upload: &UploadRecord) -> Result<(), StoreError>;

@@ -15,7 +15,7 @@
 //! v <episode:16> <node> 0x00 <item> 0x00 <n:4 BE> → version value (JSON), when not inline
 //! e <episode:16> <seq:8 BE>                  → event (JSON)
 //! r <series:16>                              → series record (JSON)
-//! u <blob:32> <created_at:8 BE>               → upload record (JSON)
+//! u <blob:32> <created_at:8 BE> <owner>       → upload record (JSON)
 //! k <key hash>                               → idempotency record (JSON): a request's key, the
 //!                                              request and its action's outcome, written by the
 //!                                              commit that made the action durable
@@ -31,7 +31,7 @@
 //! scan finds everything of one episode. Node keys cannot hold 0x00 (the engine allows only
 //! `[A-Za-z0-9_-]`), so the separator is unambiguous; a missing item is an empty string.
 
-use showrunner_engine::{ContentHash, EpisodeId, EpisodeStatus, InstanceKey, SeriesId};
+use showrunner_engine::{ContentHash, EpisodeId, EpisodeStatus, InstanceKey, SeriesId, UploadRecord};
 use ulid_bytes::{from_bytes, to_bytes};
 
 pub(crate) const FORMAT: &[u8] = b"mformat";
@@ -72,11 +72,21 @@ pub(crate) fn episode_key(prefix: u8, episode: EpisodeId) -> Vec<u8> {
 
 /// The key of a series record.
 /// The key of one upload record: the same blob uploaded twice has two.
-pub(crate) fn upload_key(blob: ContentHash, created_at: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(41);
+pub(crate) fn upload_key(upload: &UploadRecord) -> Vec<u8> {
+    let owner = upload.owner.as_deref().unwrap_or_default();
+    let mut k = Vec::with_capacity(41 + owner.len());
+    k.extend_from_slice(&upload_prefix(upload.blob));
+    k.extend_from_slice(&upload.created_at.to_be_bytes());
+    // Two owners uploading the same bytes in the same millisecond keep a record each.
+    k.extend_from_slice(owner.as_bytes());
+    k
+}
+
+/// The prefix of every upload record of `blob`.
+pub(crate) fn upload_prefix(blob: ContentHash) -> Vec<u8> {
+    let mut k = Vec::with_capacity(33);
     k.push(UPLOAD);
     k.extend_from_slice(&blob.0);
-    k.extend_from_slice(&created_at.to_be_bytes());
     k
 }
 

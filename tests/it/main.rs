@@ -16,6 +16,7 @@ mod keys;
 mod local_models;
 mod ownership;
 mod recovery;
+mod references;
 mod retries;
 mod served;
 mod site;

@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use showrunner_engine::{
-    Commit, DefinitionUse, EpisodeId, EpisodeRecord, EpisodeSnapshot, EpisodeStatus, EpisodeSummary, Event,
-    IdempotencyRecord, InstanceKey, InstanceRecord, LoadFailure, SeriesId, SeriesRecord, Store, StoreError,
+    Commit, ContentHash, DefinitionUse, EpisodeId, EpisodeRecord, EpisodeSnapshot, EpisodeStatus, EpisodeSummary,
+    Event, IdempotencyRecord, InstanceKey, InstanceRecord, LoadFailure, SeriesId, SeriesRecord, Store, StoreError,
     UploadRecord, VersionMeta,
 };
 
@@ -18,8 +18,8 @@ use crate::group_commit::{CommitStats, DurableFiles, GroupCommit, Op, Visibility
 use crate::journal::Journal;
 use crate::keys::{
     DEFINITION, EVENT, FORMAT, HEADER, INDEX, INPUT, INSTANCE, META, SERIES, UPLOAD, VALUE, WORK, episode_key,
-    episode_of, event_key, idempotency_key, instance_key, meta_key, series_key, status_byte, upload_key, value_key,
-    version_instance,
+    episode_of, event_key, idempotency_key, instance_key, meta_key, series_key, status_byte, upload_key, upload_prefix,
+    value_key, version_instance,
 };
 use crate::lock::StoreLock;
 
@@ -509,7 +509,7 @@ impl Store for SledStore {
     }
 
     async fn put_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
-        let ops = vec![(upload_key(upload.blob, upload.created_at), Some(encode(upload)?))];
+        let ops = vec![(upload_key(upload), Some(encode(upload)?))];
         self.writer.submit(ops, None).await
     }
 
@@ -521,8 +521,16 @@ impl Store for SledStore {
             .collect()
     }
 
+    fn uploads_of(&self, blob: ContentHash) -> Result<Vec<UploadRecord>, StoreError> {
+        self.settled()
+            .scan_prefix(upload_prefix(blob))
+            .values()
+            .map(|bytes| decode(&bytes.map_err(backend)?, None, "an upload record"))
+            .collect()
+    }
+
     async fn delete_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
-        let ops = vec![(upload_key(upload.blob, upload.created_at), None)];
+        let ops = vec![(upload_key(upload), None)];
         self.writer.submit(ops, None).await
     }
 }
