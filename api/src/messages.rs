@@ -10,11 +10,12 @@ use showrunner_engine::{EventKind, Speaker, Timestamp};
 use showrunner_workflows::conversation::{ConversationError, Reply};
 use utoipa::ToSchema;
 
+use crate::access::Caller;
 use crate::envelope::{Envelope, ok};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{EpisodePath, JsonBody};
 use crate::views::EpisodeView;
-use crate::{AppState, limits, openapi, schemas};
+use crate::{AppState, limits, openapi, owners, schemas};
 
 /// How many log events one read of the conversation takes at a time.
 const PAGE: usize = 1000;
@@ -74,10 +75,15 @@ pub(crate) struct Line {
 )]
 pub(crate) async fn post(
     State(state): State<AppState>,
+    caller: Caller,
     EpisodePath(id): EpisodePath,
     JsonBody(body): JsonBody<MessageBody>,
 ) -> Result<Json<Envelope<MessageAnswer>>, ApiError> {
     limits::non_blank("text", &body.text, limits::MESSAGE)?;
+    if !caller.sees_all() && body.text.contains("blob:") {
+        let known = state.engine.episode_blobs(id)?;
+        owners::check_text_references(&state, &caller, "text", &body.text, &known)?;
+    }
     let reply = state.conversation.respond(id, &body.text).await.map_err(|e| match e {
         ConversationError::Engine(e) => ApiError::from(e),
         ConversationError::Empty => ApiError::invalid_value("text", "the message is empty"),

@@ -106,3 +106,23 @@ fn references(value: &Value, path: String, found: &mut Vec<(String, ContentHash)
         _ => {}
     }
 }
+
+/// As [`check_references`] for free text (a chat message, which the conversation may turn into
+/// an edit): every `blob:<64 hex digits>` inside it must be one the caller may name.
+pub(crate) fn check_text_references(
+    state: &AppState,
+    caller: &Caller,
+    path: &str,
+    text: &str,
+    known: &HashSet<ContentHash>,
+) -> Result<(), ApiError> {
+    if caller.sees_all() {
+        return Ok(());
+    }
+    for (at, _) in text.match_indices("blob:") {
+        if let Some(candidate) = text.get(at..at + 69).filter(|c| BlobRef::parse(c).is_some()) {
+            check_references(state, caller, path, &Value::String(candidate.to_owned()), known)?;
+        }
+    }
+    Ok(())
+}

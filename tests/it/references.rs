@@ -1,6 +1,6 @@
 //! Blob references sent by user keys (issue 11, item 9): a value may name a blob
 //! (`blob:<hash>`) only if the key's owner uploaded it or the episode it changes references it
-//! already. Another owner's blob and one that is not stored are refused alike (no reading
+//! already (a chat message too). Another owner's blob and one that is not stored are refused alike (no reading
 //! another's artifact through one's own episode or series, no learning that it exists), and
 //! blob answers of a keyed server are `private` to caches.
 
@@ -162,5 +162,14 @@ async fn a_user_key_names_only_blobs_its_owner_uploaded() {
     answer(edit(&anas))
         .await
         .expect(StatusCode::OK, "an edit naming her own upload");
+    // Nor through the conversation, which may turn a message into an edit.
+    let message = json!({"text": format!("change the logline to {bobs}")});
+    let got = answer(post(ANA, &format!("episodes/{eid}/messages"), message)).await;
+    let got = got.expect_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_value",
+        "a message naming bob's blob",
+    );
+    assert_eq!(got.body["error"]["details"]["path"], json!("text"));
     server.stop().await;
 }
