@@ -906,9 +906,11 @@ fn main() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("an address");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(showrunner_api::Api::new(engine.clone()).serve(listener, async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(
+            showrunner_api::Api::new(engine.clone(), Backends::procedural().embedder).serve(listener, async {
+                let _ = stopped.await;
+            }),
+        );
         (engine, addr, stop, task)
     });
     // 12 at outline, 2 at characters, 2 at scenes; the 17th, at outline, for SSE.

@@ -10,7 +10,7 @@ use serde_json::json;
 use showrunner_engine::{Command, EngineError, EpisodeId, EpisodeStatus, IdempotencyToken, Outcome, Timestamp};
 use showrunner_story::fountain;
 use showrunner_story::model::{Brief, Settings};
-use showrunner_workflows::{IDEA2VIDEO, SCRIPT2VIDEO};
+use showrunner_story::stock::{IDEA2VIDEO, SCRIPT2VIDEO};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::access::Caller;

@@ -49,12 +49,15 @@
 //! method, route template and status, their durations, and the episodes in each status.
 //!
 //! ```no_run
-//! # async fn run(engine: showrunner_engine::Engine) -> std::io::Result<()> {
+//! # async fn run(
+//! #     engine: showrunner_engine::Engine,
+//! #     embedder: std::sync::Arc<dyn showrunner_backend::Embedder>,
+//! # ) -> std::io::Result<()> {
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! let ctrl_c = async {
 //!     let _ = tokio::signal::ctrl_c().await;
 //! };
-//! showrunner_api::Api::new(engine.clone()).serve(listener, ctrl_c).await?;
+//! showrunner_api::Api::new(engine.clone(), embedder).serve(listener, ctrl_c).await?;
 //! engine.shutdown().await;
 //! # Ok(())
 //! # }
@@ -97,8 +100,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use showrunner_backend::Embedder;
+use showrunner_chat::conversation::Conversation;
 use showrunner_engine::Engine;
-use showrunner_workflows::conversation::Conversation;
 use tokio_util::sync::CancellationToken;
 
 pub use access::{ApiKeys, KeyError, Role};
@@ -144,10 +147,9 @@ pub struct Api {
 
 impl Api {
     /// The API over `engine`, with SSE keep-alives every 15 seconds, a 10-second drain on
-    /// shutdown, and chat messages classified by the built-in embedder (a keyword-assisted
-    /// hashed-trigram one; see [`Api::embedder`]).
-    pub fn new(engine: Engine) -> Self {
-        let embedder = showrunner_nodes::stages::Backends::procedural().embedder;
+    /// shutdown, and chat messages classified with `embedder` (the edge that wires the server
+    /// chooses it: real sentence embeddings where installed, else a built-in one).
+    pub fn new(engine: Engine, embedder: Arc<dyn Embedder>) -> Self {
         Self {
             state: AppState {
                 conversation: Conversation::new(engine.clone(), embedder),
@@ -199,13 +201,6 @@ impl Api {
     /// The largest reference image accepted, in bytes (default [`DEFAULT_UPLOAD_LIMIT`]).
     pub fn upload_limit(mut self, bytes: usize) -> Self {
         self.state.upload_limit = bytes;
-        self
-    }
-
-    /// Classifies chat messages with `embedder` (real sentence embeddings classify better than
-    /// the built-in one).
-    pub fn embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
-        self.state.conversation = Conversation::new(self.state.engine.clone(), embedder);
         self
     }
 
@@ -336,7 +331,8 @@ fn node_routes(base: &str) -> Router<AppState> {
         .route(&format!("{base}/revert"), post(nodes::revert))
 }
 
-/// The API's router over `engine`, with the default options of [`Api::new`].
-pub fn router(engine: Engine) -> Router {
-    Api::new(engine).router()
+/// The API's router over `engine`, chat messages classified with `embedder`, with the default
+/// options of [`Api::new`].
+pub fn router(engine: Engine, embedder: Arc<dyn Embedder>) -> Router {
+    Api::new(engine, embedder).router()
 }

@@ -1,13 +1,13 @@
 //! `episodes/{id}/messages`: the conversation. `POST` takes a chat message, acts on it (see
-//! `showrunner_workflows::conversation`) and answers with the reply and the episode's new state;
+//! `showrunner_chat::conversation`) and answers with the reply and the episode's new state;
 //! `GET` lists the conversation so far, from the episode's log.
 
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use showrunner_chat::conversation::{ConversationError, Reply};
 use showrunner_engine::{EventKind, Speaker, Timestamp};
-use showrunner_workflows::conversation::{ConversationError, Reply};
 use utoipa::ToSchema;
 
 use crate::access::Caller;

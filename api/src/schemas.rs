@@ -1,5 +1,5 @@
 //! Schemas of the types of other crates that the API's answers and bodies carry: the series
-//! model of `showrunner_nodes`, the chat reply of `showrunner_workflows` and the engine's events.
+//! model of `showrunner_story`, the chat reply of `showrunner_chat` and the engine's events.
 //!
 //! These types are only described, never built: each mirrors its original's serde shape field
 //! for field (what is always sent is required, what `skip_serializing_if` leaves out is not).

@@ -12,7 +12,6 @@
 //!   the formats the stages read and write.
 
 pub mod consistency;
-pub mod intent;
 pub mod llm;
 pub mod onnx;
 pub mod png;

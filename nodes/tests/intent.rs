@@ -8,7 +8,7 @@ use common::load;
 
 use std::sync::Arc;
 
-use showrunner_nodes::intent::{EditRequest, Intent, IntentClassifier, IntentKind, MIN_CONFIDENCE, STOCK_NODES};
+use showrunner_chat::intent::{EditRequest, Intent, IntentClassifier, IntentKind, MIN_CONFIDENCE, STOCK_NODES};
 use showrunner_nodes::procedural::embed::HashedEmbedder;
 
 fn classifier() -> IntentClassifier {

@@ -10,8 +10,8 @@ mod installed;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use showrunner_chat::intent::{IntentClassifier, STOCK_NODES};
 use showrunner_nodes::backend::Embedder;
-use showrunner_nodes::intent::{IntentClassifier, STOCK_NODES};
 use showrunner_nodes::onnx::{Device, MINILM_MODEL, MiniLmEmbedder, OnnxError, Placement, Runtime, session};
 use showrunner_nodes::procedural::embed::cosine;
 use showrunner_nodes::registry::{Pip, Registry, RegistryError, Role, catalog};

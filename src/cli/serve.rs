@@ -10,6 +10,7 @@ use showrunner::engine::Engine;
 
 use showrunner::nodes::backend::Embedder;
 use showrunner::nodes::onnx::{Device, MINILM_MODEL as MINILM, MiniLmEmbedder};
+use showrunner::nodes::stages::Backends;
 
 use super::config::Config;
 
@@ -41,7 +42,24 @@ pub async fn serve(
     if keys.is_open() {
         eprintln!("no API keys configured: the API is open to anyone who can reach {local}");
     }
-    let mut api = showrunner_api::Api::new(engine.clone())
+    let embedder = match embedder {
+        Some(configured) => Ok(configured),
+        None => chat_embedder(data),
+    };
+    let embedder = match embedder {
+        Ok(embedder) => {
+            eprintln!(
+                "chat messages are classified with {} embeddings",
+                embedder.generator().model
+            );
+            embedder
+        }
+        Err(why) => {
+            eprintln!("chat messages are classified with the built-in embedder: {why}");
+            Backends::procedural().embedder
+        }
+    };
+    let mut api = showrunner_api::Api::new(engine.clone(), embedder)
         .data_dir(data)
         .keys(keys)
         .upload_limit(upload_limit)
@@ -50,20 +68,6 @@ pub async fn serve(
         .idle_timeout(idle_timeout);
     if let Some(max) = max_connections {
         api = api.max_connections(max);
-    }
-    let embedder = match embedder {
-        Some(configured) => Ok(configured),
-        None => chat_embedder(data),
-    };
-    match embedder {
-        Ok(embedder) => {
-            eprintln!(
-                "chat messages are classified with {} embeddings",
-                embedder.generator().model
-            );
-            api = api.embedder(embedder);
-        }
-        Err(why) => eprintln!("chat messages are classified with the built-in embedder: {why}"),
     }
     api.serve(listener, shutdown_signal()).await.context("serving HTTP")?;
     eprintln!("shutting down");

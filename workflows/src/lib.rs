@@ -10,18 +10,13 @@
 //! keyframes pass a quality gate (their characters must match their portraits) and go to a
 //! person after three tries below the bar.
 
-pub mod conversation;
-
 use showrunner_engine::{DefinitionError, Escalation, Gate, NodeSpec, Resource, WorkflowBuilder, WorkflowDef};
 use showrunner_nodes::stages::{
     Backends, CharactersNode, ClipNode, FinalVideoNode, KeyframeNode, OutlineNode, PortraitNode, SceneImageNode,
     ScenesNode, ScreenplayNode, ScriptCharactersNode, ScriptOutlineNode, ScriptScenesNode, StoryboardNode,
 };
 
-/// The name of the idea-to-video workflow.
-pub const IDEA2VIDEO: &str = "idea2video";
-/// The name of the screenplay-to-video workflow.
-pub const SCRIPT2VIDEO: &str = "script2video";
+pub use showrunner_story::stock::{IDEA2VIDEO, SCRIPT2VIDEO};
 
 /// The keyframe quality gate: how well characters match their portraits.
 pub const KEYFRAME_GATE: Gate = Gate::Quality {

@@ -187,3 +187,8 @@ pub trait Embedder: Send + Sync {
     /// One unit-length vector per text.
     fn embed(&self, texts: &[&str]) -> BackendResult<Vec<Vec<f32>>>;
 }
+
+/// The cosine similarity of two unit vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}

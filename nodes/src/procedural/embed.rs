@@ -2,6 +2,7 @@
 //! unit vector. No weights; related texts (shared words) land close together, which is what the
 //! keyword fallbacks need until real embeddings are installed.
 
+pub use crate::backend::cosine;
 use crate::backend::{BackendResult, Embedder};
 use crate::model::Generator;
 use crate::rng::hash_str;
@@ -49,11 +50,6 @@ impl Embedder for HashedEmbedder {
     fn embed(&self, texts: &[&str]) -> BackendResult<Vec<Vec<f32>>> {
         Ok(texts.iter().map(|t| embed_one(t)).collect())
     }
-}
-
-/// The cosine similarity of two unit vectors.
-pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use showrunner_nodes::intent::{IntentClassifier, IntentKind};
+use showrunner_chat::intent::{IntentClassifier, IntentKind};
 
 /// The rows of a labelled set: the expected intent and the message.
 pub fn load(name: &str) -> Vec<(IntentKind, String)> {

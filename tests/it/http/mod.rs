@@ -107,7 +107,7 @@ impl Server {
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let api = configure(
-            showrunner_api::Api::new(engine.clone())
+            showrunner_api::Api::new(engine.clone(), Backends::procedural().embedder)
                 .keep_alive(Duration::from_millis(200))
                 .data_dir(dir.path()),
         );

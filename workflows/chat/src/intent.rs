@@ -35,8 +35,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{BackendError, BackendResult, Embedder};
-use crate::procedural::embed::cosine;
+use showrunner_backend::{BackendError, BackendResult, Embedder, cosine};
 
 /// What a chat message asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -1459,7 +1458,7 @@ fn value_after(message: &Message<'_>, separator: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::procedural::embed::HashedEmbedder;
+    use showrunner_nodes::procedural::embed::HashedEmbedder;
 
     fn classifier() -> IntentClassifier {
         IntentClassifier::new(Arc::new(HashedEmbedder), STOCK_NODES).expect("classifier")
@@ -1509,7 +1508,7 @@ mod tests {
     fn an_embedder_returning_nothing_fails_the_build() {
         struct Mute;
         impl Embedder for Mute {
-            fn generator(&self) -> crate::model::Generator {
+            fn generator(&self) -> showrunner_nodes::model::Generator {
                 HashedEmbedder.generator()
             }
             fn embed(&self, _: &[&str]) -> BackendResult<Vec<Vec<f32>>> {

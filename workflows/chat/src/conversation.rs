@@ -13,11 +13,12 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use showrunner_backend::{BackendError, Embedder};
 use showrunner_engine::{
     Engine, EngineError, EpisodeId, EpisodeSnapshot, EpisodeStatus, InstanceKey, InstanceRecord, NodeState, Speaker,
 };
-use showrunner_nodes::backend::{BackendError, Embedder};
-use showrunner_nodes::intent::{EditRequest, Intent, IntentClassifier, IntentKind, MIN_CONFIDENCE, STOCK_NODES};
+
+use crate::intent::{EditRequest, Intent, IntentClassifier, IntentKind, MIN_CONFIDENCE, STOCK_NODES};
 
 /// Why a message could not be handled at all (a refused action is an answer, not an error).
 #[derive(Debug, thiserror::Error)]
