@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::definition::GateKind;
 use crate::ids::{ContentHash, EpisodeId, InstanceKey, Timestamp};
+use crate::pure::definition::GateKind;
 
 /// One event of an episode's log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

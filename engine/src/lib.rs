@@ -13,6 +13,13 @@
 //!   hashes what it read; when an approved output changes, only the readers whose inputs changed
 //!   become stale.
 //!
+//! The code shows the line between the pure and the I/O: `pure/` holds what decides (the
+//! [`Episode`] core and its actions, runs, readiness and invalidation; the lifecycle, commands,
+//! scheduler, fingerprints, definitions, retry backoff), reading no clock, store or network;
+//! `runtime/` holds what acts (the actor per episode, node runs, the [`Engine`] handle, recovery,
+//! event subscriptions, episode creation, blob pins and garbage collection). The records, ids,
+//! events, errors and the [`Store`] trait they share sit beside both.
+//!
 //! ```
 //! use async_trait::async_trait;
 //! use showrunner_engine::{Gate, Node, NodeCtx, NodeError, NodeSpec, WorkflowDef};
@@ -35,55 +42,42 @@
 //! assert_eq!(def.version().len(), 16);
 //! ```
 
-mod actor;
-mod collection;
-mod command;
-mod creation;
-mod definition;
-mod engine;
-mod episode;
 mod error;
 mod events;
-mod fingerprint;
 mod idempotency;
 mod ids;
-mod lifecycle;
 mod node;
-mod pins;
+mod pure;
 mod record;
-mod recovery;
-mod retry;
-mod run;
-mod scheduler;
+mod runtime;
 mod series;
 mod store;
-mod subscription;
 
 #[cfg(test)]
 mod tests;
 
-pub use collection::UPLOAD_RETENTION;
-pub use command::{Changes, Command, Effect, InputSource, Produced, RunSpec};
-pub use definition::{
-    Escalation, Gate, GateKind, NodeKind, NodeSpec, Read, Resource, RetryPolicy, WorkflowBuilder, WorkflowDef,
-};
-pub use engine::{Engine, EngineConfig};
-pub use episode::Episode;
 pub use error::{DefinitionError, EngineError, NodeError, Result, StoreError};
 pub use events::{Event, EventKind, Speaker};
-pub use fingerprint::{fingerprint, value_hash};
 pub use idempotency::{IdempotencyRecord, IdempotencyToken, Outcome, RequestFingerprint};
 pub use ids::{ContentHash, EpisodeId, InstanceKey, SeriesId, Timestamp, now_ms};
-pub use lifecycle::{LifecycleInput, NodeState};
 pub use node::{DynNode, Node, NodeCtx};
+pub use pure::command::{Changes, Command, Effect, InputSource, Produced, RunSpec};
+pub use pure::definition::{
+    Escalation, Gate, GateKind, NodeKind, NodeSpec, Read, Resource, RetryPolicy, WorkflowBuilder, WorkflowDef,
+};
+pub use pure::episode::Episode;
+pub use pure::fingerprint::{fingerprint, value_hash};
+pub use pure::lifecycle::{LifecycleInput, NodeState};
+pub use pure::retry::backoff;
+pub use pure::scheduler::{Scheduler, Ticket};
 pub use record::{
     Author, EpisodeRecord, EpisodeStatus, InstanceRecord, ItemMeta, ReadKey, SeriesRecord, UploadRecord, VersionMeta,
 };
-pub use recovery::{RecoveryReport, UnknownDefinition};
-pub use retry::backoff;
-pub use scheduler::{Scheduler, Ticket};
+pub use runtime::collection::UPLOAD_RETENTION;
+pub use runtime::engine::{Engine, EngineConfig};
+pub use runtime::recovery::{RecoveryReport, UnknownDefinition};
+pub use runtime::subscription::EventStream;
 pub use store::{
     BlobRef, BlobStore, Commit, DefinitionUse, EpisodeSnapshot, EpisodeSummary, GcStats, LoadFailure, NewVersion,
     Store, Sweep,
 };
-pub use subscription::EventStream;

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ids::{ContentHash, EpisodeId, InstanceKey, SeriesId, Timestamp};
-use crate::lifecycle::NodeState;
+use crate::pure::lifecycle::NodeState;
 
 /// Where an episode stands as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -3,11 +3,11 @@
 
 use serde_json::{Value, json};
 
-use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::idempotency::{IdempotencyRecord, IdempotencyToken, Outcome};
 use crate::ids::{SeriesId, now_ms};
 use crate::record::SeriesRecord;
+use crate::runtime::engine::Engine;
 
 /// What an episode of `series` finds under `"series"` in its input: the content's fields with
 /// the series' `id`, `title` and `revision` (the content's own fields of those names lose).

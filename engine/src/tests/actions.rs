@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 
-use crate::command::{Command, Produced};
-use crate::definition::Gate;
 use crate::error::NodeError;
 use crate::ids::InstanceKey;
-use crate::lifecycle::NodeState;
+use crate::pure::command::{Command, Produced};
+use crate::pure::definition::Gate;
+use crate::pure::lifecycle::NodeState;
 use crate::record::InstanceRecord;
 
 use super::harness::{Payload, Sim, invalid_value_for, item, outputs, single, value_for};

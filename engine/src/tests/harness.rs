@@ -9,13 +9,13 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use ulid::Ulid;
 
-use crate::command::{Changes, Command, Effect, Produced, RunSpec};
-use crate::definition::{Escalation, Gate, NodeSpec, WorkflowDef};
-use crate::episode::Episode;
 use crate::error::{EngineError, NodeError};
 use crate::ids::{EpisodeId, InstanceKey, Timestamp};
-use crate::lifecycle::NodeState;
 use crate::node::{Node, NodeCtx};
+use crate::pure::command::{Changes, Command, Effect, Produced, RunSpec};
+use crate::pure::definition::{Escalation, Gate, NodeSpec, WorkflowDef};
+use crate::pure::episode::Episode;
+use crate::pure::lifecycle::NodeState;
 use crate::record::InstanceRecord;
 use crate::store::EpisodeSnapshot;
 

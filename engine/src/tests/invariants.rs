@@ -7,14 +7,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::command::{Changes, Command, Effect};
-use crate::definition::{Gate, NodeKind, Read, WorkflowDef};
-use crate::episode::Episode;
 use crate::error::EngineError;
 use crate::events::EventKind;
-use crate::fingerprint::{derive_seed, value_hash};
 use crate::ids::InstanceKey;
-use crate::lifecycle::NodeState;
+use crate::pure::command::{Changes, Command, Effect};
+use crate::pure::definition::{Gate, NodeKind, Read, WorkflowDef};
+use crate::pure::episode::Episode;
+use crate::pure::fingerprint::{derive_seed, value_hash};
+use crate::pure::lifecycle::NodeState;
 use crate::record::{Author, EpisodeStatus, InstanceRecord};
 
 use super::harness::Sim;

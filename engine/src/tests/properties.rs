@@ -11,8 +11,8 @@ use proptest::test_runner::{FileFailurePersistence, TestRunner};
 use super::actions::{Step, command, steps};
 use super::harness::Sim;
 use super::invariants::{self, Memory};
-use crate::definition::GateKind;
 use crate::events::EventKind;
+use crate::pure::definition::GateKind;
 use crate::record::EpisodeStatus;
 
 /// The longest sequence tried.

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::command::{Changes, Command, Effect, Produced};
-use crate::definition::GateKind;
 use crate::error::{EngineError, NodeError};
 use crate::events::EventKind;
 use crate::ids::InstanceKey;
-use crate::lifecycle::NodeState;
+use crate::pure::command::{Changes, Command, Effect, Produced};
+use crate::pure::definition::GateKind;
+use crate::pure::lifecycle::NodeState;
 use crate::record::EpisodeStatus;
 
 use super::harness::{Payload, Sim, item, outputs, single};

@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
-use crate::definition::Resource;
 use crate::ids::{EpisodeId, InstanceKey};
+use crate::pure::definition::Resource;
 
 /// A ready instance waiting for a slot.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -8,20 +8,20 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use crate::actor::{self, Handle};
-use crate::command::Command;
-use crate::definition::{Resource, WorkflowDef};
-use crate::episode::Episode;
 use crate::error::{EngineError, Result};
 use crate::events::{Event, Speaker};
 use crate::idempotency::{IdempotencyRecord, IdempotencyToken, Outcome};
 use crate::ids::{ContentHash, EpisodeId, InstanceKey};
-use crate::pins::Pins;
+use crate::pure::command::Command;
+use crate::pure::definition::{Resource, WorkflowDef};
+use crate::pure::episode::Episode;
+use crate::pure::scheduler::{Scheduler, Ticket};
 use crate::record::{EpisodeRecord, EpisodeStatus, InstanceRecord};
-use crate::recovery::RecoveryReport;
-use crate::scheduler::{Scheduler, Ticket};
+use crate::runtime::actor::{self, Handle};
+use crate::runtime::pins::Pins;
+use crate::runtime::recovery::RecoveryReport;
+use crate::runtime::subscription::EventStream;
 use crate::store::{BlobRef, BlobStore, EpisodeSnapshot, Store};
-use crate::subscription::EventStream;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ pub(crate) struct Shared {
     actors: Mutex<Vec<JoinHandle<()>>>,
     /// Serialises series updates, so that a revision check and its write are one step.
     pub(crate) series_writes: tokio::sync::Mutex<()>,
-    /// Blobs written or named for commits that have not resolved yet (see [`crate::pins`]).
+    /// Blobs written or named for commits that have not resolved yet (see [`crate::runtime::pins`]).
     pub(crate) pins: Arc<Pins>,
     /// One blob collection at a time.
     pub(crate) collecting: tokio::sync::Mutex<()>,
@@ -172,7 +172,7 @@ impl Engine {
         for def in definitions {
             engine.register(def);
         }
-        let report = crate::recovery::recover(&engine.shared).await?;
+        let report = crate::runtime::recovery::recover(&engine.shared).await?;
         Ok((engine, report))
     }
 

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::definition::Resource;
 use crate::error::NodeError;
 use crate::events::{EventKind, Speaker};
 use crate::ids::{InstanceKey, Timestamp};
+use crate::pure::definition::Resource;
 
 /// An action or a runner report, applied to one episode.
 #[derive(Debug, Clone)]

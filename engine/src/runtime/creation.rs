@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::command::Command;
-use crate::definition::WorkflowDef;
-use crate::engine::Engine;
-use crate::episode::Episode;
 use crate::error::{EngineError, Result};
 use crate::idempotency::{IdempotencyRecord, IdempotencyToken, Outcome};
 use crate::ids::{EpisodeId, SeriesId, now_ms};
+use crate::pure::command::Command;
+use crate::pure::definition::WorkflowDef;
+use crate::pure::episode::Episode;
+use crate::runtime::engine::Engine;
 use crate::store::{BlobRef, Commit, EpisodeSnapshot};
 
 impl Engine {
@@ -82,7 +82,7 @@ impl Engine {
         &self,
         def: Arc<WorkflowDef>,
         mut episode: Episode,
-        mut changes: crate::command::Changes,
+        mut changes: crate::pure::command::Changes,
         token: Option<IdempotencyToken>,
     ) -> Result<EpisodeSnapshot> {
         let now = now_ms();

@@ -1,5 +1,5 @@
 //! Blob garbage collection and uploads: what keeps a blob, and the pins that make a collection
-//! safe against every writer in flight (see [`crate::pins`] for the protocol).
+//! safe against every writer in flight (see [`crate::runtime::pins`] for the protocol).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::ids::{ContentHash, now_ms};
-use crate::pins::{Pinned, Sweeper};
 use crate::record::UploadRecord;
+use crate::runtime::engine::Engine;
+use crate::runtime::pins::{Pinned, Sweeper};
 use crate::store::{BlobRef, GcStats};
 
 /// How long an upload that nothing references is kept, whatever the grace a collection is given:
@@ -68,7 +68,7 @@ impl Engine {
     /// are dropped.
     pub async fn collect_garbage(&self, grace: Duration) -> Result<GcStats> {
         let _one = self.shared.collecting.lock().await;
-        // Protection starts before the references are read (see `crate::pins`).
+        // Protection starts before the references are read (see `crate::runtime::pins`).
         let _collecting = self.shared.pins.begin_collection();
         let mut live = HashSet::new();
         for loaded in self.shared.store.load_episodes(&[])? {

@@ -13,17 +13,17 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::command::{Changes, Command, Effect, RunSpec};
-use crate::definition::{Resource, WorkflowDef};
-use crate::engine::Shared;
-use crate::episode::Episode;
 use crate::error::{EngineError, Result, StoreError};
 use crate::events::Event;
 use crate::idempotency::{IdempotencyRecord, IdempotencyToken, Outcome};
 use crate::ids::{InstanceKey, Timestamp, now_ms};
-use crate::pins::{Pinned, PinningBlobs};
-use crate::run::{RunContext, ValueCache, execute};
-use crate::scheduler::Ticket;
+use crate::pure::command::{Changes, Command, Effect, RunSpec};
+use crate::pure::definition::{Resource, WorkflowDef};
+use crate::pure::episode::Episode;
+use crate::pure::scheduler::Ticket;
+use crate::runtime::engine::Shared;
+use crate::runtime::pins::{Pinned, PinningBlobs};
+use crate::runtime::run::{RunContext, ValueCache, execute};
 use crate::store::{Commit, EpisodeSnapshot};
 
 /// The most messages applied in one batch (one commit).

@@ -10,12 +10,12 @@ use futures::FutureExt;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::command::{Produced, RunSpec};
-use crate::definition::{Gate, NodeSpec};
 use crate::error::NodeError;
 use crate::error::StoreError;
 use crate::ids::{EpisodeId, InstanceKey};
 use crate::node::{NodeCtx, ProgressSink};
+use crate::pure::command::{Produced, RunSpec};
+use crate::pure::definition::{Gate, NodeSpec};
 use crate::store::{BlobStore, Store};
 
 /// Progress reports closer together than this are dropped (the last one, 1.0, always passes).

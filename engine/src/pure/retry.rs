@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::definition::RetryPolicy;
+use crate::pure::definition::RetryPolicy;
 
 /// The delay before retry number `failures` (1 for the first failure). The jitter is derived from
 /// `salt` (the instance and attempt), so the pure core stays deterministic while retries of

@@ -14,12 +14,12 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 
-use crate::command::Command;
-use crate::engine::Shared;
-use crate::episode::Episode;
 use crate::error::{Result, StoreError};
 use crate::ids::EpisodeId;
+use crate::pure::command::Command;
+use crate::pure::episode::Episode;
 use crate::record::EpisodeStatus;
+use crate::runtime::engine::Shared;
 
 /// What recovery found.
 #[derive(Debug, Default)]
@@ -107,7 +107,7 @@ pub(crate) async fn recover(shared: &Arc<Shared>) -> Result<RecoveryReport> {
     Ok(report)
 }
 
-fn restore(shared: &Arc<Shared>, id: EpisodeId) -> std::result::Result<crate::actor::Handle, StoreError> {
+fn restore(shared: &Arc<Shared>, id: EpisodeId) -> std::result::Result<crate::runtime::actor::Handle, StoreError> {
     let stored = shared
         .store
         .load_episode(id)?
