@@ -30,6 +30,8 @@
 //! ```
 
 mod blobs;
+#[cfg(test)]
+mod conformance;
 mod group_commit;
 mod journal;
 mod keys;

@@ -1,68 +1,57 @@
-//! The sled store's own tests: commits and the status index, reads after answered commits,
-//! concurrent commits, journal replay after a crash, series and idempotency records.
+//! The sled store's tests: the `Store` conformance suite over a sled store on disk, and what is
+//! sled's own (the status index on a fresh store, values beside or apart from their metadata,
+//! shared flushes, journal replay after a crash, idempotency records).
 
 use std::sync::Arc;
 
 use serde_json::json;
-use showrunner_engine::{EventKind, InstanceRecord, NewVersion, now_ms};
+use showrunner_engine::{EventKind, NewVersion, now_ms};
 
 use super::*;
+use crate::conformance::{self, Harness, commit, version};
+use crate::keys::{FORMAT, HEADER};
 
-fn header(id: EpisodeId, status: EpisodeStatus, next_seq: u64) -> EpisodeRecord {
-    EpisodeRecord {
-        id,
-        workflow: "w".into(),
-        definition_version: "v".into(),
-        input: json!({"idea": "x"}),
-        seed: 1,
-        status,
-        created_at: now_ms(),
-        forked_from: None,
-        series: None,
-        owner: None,
-        next_seq,
+/// The sled store over one directory, opened as often as the suite asks.
+struct OnDisk(tempfile::TempDir);
+
+impl OnDisk {
+    /// sled's tree, opened directly while the store is closed.
+    fn raw(&self, write: impl FnOnce(&sled::Tree)) {
+        let path = self.0.path();
+        let db = sled::Config::new()
+            .path(path)
+            .segment_size(segment_size(path))
+            .open()
+            .expect("sled");
+        let tree = db.open_tree("showrunner").expect("the tree");
+        write(&tree);
+        db.flush().expect("flush");
     }
 }
 
-fn version(n: u32) -> VersionMeta {
-    let hash = showrunner_engine::value_hash(&json!({"take": n}));
-    VersionMeta {
-        n,
-        hash,
-        fingerprint: hash,
-        reads: Vec::new(),
-        seed: 1,
-        attempt: n,
-        feedback: None,
-        author: showrunner_engine::Author::Engine,
-        created_at: now_ms(),
-        score: None,
-        items: None,
-        picks: Vec::new(),
-        blobs: Vec::new(),
+impl Harness for OnDisk {
+    fn open(&self) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(Arc::new(SledStore::open(self.0.path())?))
+    }
+
+    fn corrupt_header(&self, episode: EpisodeId) {
+        self.raw(|tree| {
+            tree.insert(episode_key(HEADER, episode), b"{not json".to_vec())
+                .expect("insert");
+        });
+    }
+
+    fn mark_newer_format(&self) {
+        self.raw(|tree| {
+            tree.insert(FORMAT, (FORMAT_VERSION + 1).to_string().as_bytes())
+                .expect("insert");
+        });
     }
 }
 
-/// Commit `seq` of an episode: version `seq` of one instance, with its value and an event.
-fn commit(id: EpisodeId, status: EpisodeStatus, seq: u64) -> Commit {
-    let key = InstanceKey::item("shots", "s1");
-    let mut c = Commit::new(id);
-    c.header = Some(header(id, status, seq + 1));
-    let mut record = InstanceRecord::new(key.clone());
-    record.current = Some(seq as u32);
-    c.instances.push(record);
-    c.versions.push(NewVersion {
-        key,
-        meta: version(seq as u32),
-        value: Arc::new(json!({"take": seq})),
-    });
-    c.events.push(Event {
-        episode: id,
-        seq,
-        at: now_ms(),
-        kind: EventKind::EpisodeCompleted,
-    });
-    c
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sled_store_conforms() {
+    conformance::run(&OnDisk(tempfile::tempdir().expect("tempdir"))).await;
 }
 
 #[tokio::test]
@@ -170,40 +159,6 @@ async fn small_values_ride_with_their_metadata_large_ones_and_format_2_values_st
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_read_after_an_answered_commit_sees_it() {
-    // Commits are answered before sled has them; reads wait for the apply.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(SledStore::open(dir.path()).expect("open"));
-    let tasks: Vec<_> = (0..8)
-        .map(|_| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let id = EpisodeId::generate();
-                for seq in 1..=40u64 {
-                    store
-                        .commit(commit(id, EpisodeStatus::Active, seq))
-                        .await
-                        .expect("commit");
-                    let events = store.events(id, seq, 10).expect("events");
-                    assert_eq!(events.len(), 1, "event {seq} is readable once answered");
-                    let loaded = store.load_episode(id).expect("load").expect("exists");
-                    assert_eq!(loaded.instances[0].current, Some(seq as u32));
-                    assert_eq!(
-                        store
-                            .version_value(id, &InstanceKey::item("shots", "s1"), seq as u32)
-                            .expect("value"),
-                        json!({"take": seq})
-                    );
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("task");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_commits_share_flushes_and_survive_reopening() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ids: Vec<EpisodeId> = (0..200).map(|_| EpisodeId::generate()).collect();
@@ -228,19 +183,6 @@ async fn concurrent_commits_share_flushes_and_survive_reopening() {
     let loaded = store.load_episodes(&[]).expect("load");
     assert_eq!(loaded.len(), 200);
     assert!(loaded.iter().all(Result::is_ok));
-}
-
-#[tokio::test]
-async fn a_header_of_another_episode_is_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SledStore::open(dir.path()).expect("open");
-    let mut c = commit(EpisodeId::generate(), EpisodeStatus::Active, 1);
-    c.header = Some(header(EpisodeId::generate(), EpisodeStatus::Active, 2));
-    assert!(store.commit(c).await.is_err());
-    assert!(
-        store.load_episodes(&[]).expect("load").is_empty(),
-        "nothing was written"
-    );
 }
 
 #[tokio::test]
@@ -269,39 +211,6 @@ async fn journal_records_left_by_a_crash_are_applied_on_open() {
     assert!(records.is_empty(), "the replay was checkpointed");
     let store = SledStore::open(dir.path()).expect("reopened again");
     assert_eq!(store.events(id, 1, 10).expect("events"), vec![event]);
-}
-
-#[tokio::test]
-async fn series_round_trip_and_survive_reopening() {
-    let dir = tempfile::tempdir().expect("a tempdir");
-    let (a, b) = {
-        let store = SledStore::open(dir.path()).expect("the store");
-        let a = SeriesRecord {
-            id: SeriesId::generate(),
-            title: "Harbour Lights".into(),
-            content: json!({"bible": {"world": "a port town"}}),
-            revision: 1,
-            created_at: now_ms(),
-            updated_at: now_ms(),
-            owner: None,
-        };
-        let b = SeriesRecord {
-            id: SeriesId::generate(),
-            title: "Second".into(),
-            owner: Some("ana".into()),
-            ..a.clone()
-        };
-        store.put_series(&a, None).await.expect("put a");
-        store.put_series(&b, None).await.expect("put b");
-        (a, b)
-    };
-    let store = SledStore::open(dir.path()).expect("the reopened store");
-    let mut both = vec![a.clone(), b.clone()];
-    both.sort_by_key(|s| s.id);
-    assert_eq!(store.all_series().expect("all"), both, "in id order");
-    store.delete_series(a.id).await.expect("delete");
-    assert_eq!(store.series(a.id).expect("read"), None);
-    assert_eq!(store.series(b.id).expect("read"), Some(b));
 }
 
 #[tokio::test]

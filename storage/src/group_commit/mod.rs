@@ -23,19 +23,23 @@
 //! and the group is refused with `StoreError::Full`; the store stays usable.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::SystemTime;
 
 use showrunner_engine::{EpisodeId, StoreError};
 use tokio::sync::oneshot;
 
 use crate::journal::{Appended, Journal};
-use crate::keys::{STATUS, definition_key, episode_key, index_key};
+
+mod durable;
+mod ops;
+
+pub(crate) use durable::{DurableFiles, SLED_RESERVE, checkpoint, free_space};
+use durable::{io_error, room};
+use ops::group_ops;
+pub(crate) use ops::{Visibility, apply};
 
 /// One write: a key and its new value, or `None` to delete it.
 pub(crate) type Op = (Vec<u8>, Option<Vec<u8>>);
@@ -218,237 +222,12 @@ impl Drop for GroupCommit {
     }
 }
 
-/// True for the status bytes of unfinished episodes (active, paused, failed).
-fn unfinished(status: u8) -> bool {
-    matches!(status, b'a' | b'p' | b'f')
-}
-
-/// Index and count writes by key: the latest value of each.
-type Tracked = HashMap<Vec<u8>, Option<Vec<u8>>>;
-
-/// A group's writes so far, in order, with the latest value of each key for reads within the
-/// group: the index and count updates of one job must see the writes of the jobs before it.
-struct GroupWrites<'a> {
-    tree: &'a sled::Tree,
-    pending: &'a Pending,
-    ops: Vec<Op>,
-    latest: Tracked,
-}
-
-impl<'a> GroupWrites<'a> {
-    fn new(tree: &'a sled::Tree, pending: &'a Pending) -> Self {
-        Self {
-            tree,
-            pending,
-            ops: Vec::new(),
-            latest: HashMap::new(),
-        }
-    }
-
-    /// A key's value as of this group: its own writes, then earlier groups' writes that are
-    /// durable but not applied yet, then the tree.
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(value) = self.latest.get(key) {
-            return Ok(value.clone());
-        }
-        if let Some((_, value)) = lock(self.pending).get(key) {
-            return Ok(value.clone());
-        }
-        Ok(self.tree.get(key).map_err(backend)?.map(|v| v.to_vec()))
-    }
-
-    /// Records a write that later reads of this group may need to see.
-    fn put_tracked(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
-        self.latest.insert(key.clone(), value.clone());
-        self.ops.push((key, value));
-    }
-}
-
-/// Adds the status index writes for an episode whose status is now `status`, and the change in
-/// its definition's count of unfinished episodes to `counts`.
-fn index_ops(
-    writes: &mut GroupWrites<'_>,
-    counts: &mut HashMap<Vec<u8>, i64>,
-    episode: EpisodeId,
-    status: Option<IndexEntry>,
-) -> Result<(), StoreError> {
-    let status_key = episode_key(STATUS, episode);
-    let old = writes.get(&status_key)?.and_then(|v| v.first().copied());
-    if old.is_some() && old == status.as_ref().map(|(s, _)| *s) {
-        return Ok(());
-    }
-    if let Some(old) = old {
-        let old_key = index_key(old, episode);
-        if unfinished(old)
-            && let Some(summary) = writes.get(&old_key)?
-        {
-            *counts.entry(summary).or_default() -= 1;
-        }
-        writes.put_tracked(old_key, None);
-    }
-    match status {
-        Some((new, summary)) => {
-            if unfinished(new) {
-                *counts.entry(summary.clone()).or_default() += 1;
-            }
-            writes.put_tracked(index_key(new, episode), Some(summary));
-            writes.put_tracked(status_key, Some(vec![new]));
-        }
-        None => writes.put_tracked(status_key, None),
-    }
-    Ok(())
-}
-
-/// Writes the changed counts of unfinished episodes per definition.
-fn count_ops(writes: &mut GroupWrites<'_>, counts: HashMap<Vec<u8>, i64>) -> Result<(), StoreError> {
-    for (summary, delta) in counts {
-        if delta == 0 {
-            continue;
-        }
-        let key = definition_key(&summary);
-        let now = writes
-            .get(&key)?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-            .map_or(0, i64::from_be_bytes);
-        match now + delta {
-            n if n > 0 => writes.put_tracked(key, Some(n.to_be_bytes().to_vec())),
-            _ => writes.put_tracked(key, None),
-        }
-    }
-    Ok(())
-}
-
-/// Every write of a group of jobs, index and counts included, as one list; and the index and
-/// count writes by key, which later groups must see before the group is applied.
-fn group_ops(tree: &sled::Tree, pending: &Pending, jobs: &mut [Job]) -> Result<(Vec<Op>, Tracked), StoreError> {
-    let mut writes = GroupWrites::new(tree, pending);
-    let mut counts = HashMap::new();
-    for job in jobs {
-        for (key, value) in job.ops.drain(..) {
-            // Only status and index keys are read back within a group, and the index writes
-            // are tracked where they are made.
-            writes.ops.push((key, value));
-        }
-        if let Some((episode, status)) = job.status.take() {
-            index_ops(&mut writes, &mut counts, episode, status)?;
-        }
-    }
-    count_ops(&mut writes, counts)?;
-    Ok((writes.ops, writes.latest))
-}
-
-/// Held for writing while a group is applied and for reading by whoever must see whole groups
-/// (loading an episode): the group's writes go in one by one, since the journal, not sled, makes
-/// them atomic on disk (a sled batch would make sled write its log at every group).
-pub(crate) type Visibility = RwLock<()>;
-
-/// Applies writes to sled's tree (in memory; sled writes them back later), visible to readers
-/// that hold the [`Visibility`] lock all at once.
-pub(crate) fn apply(tree: &sled::Tree, visible: &Visibility, ops: Vec<Op>) -> Result<(), StoreError> {
-    let _applying = visible.write().unwrap_or_else(|e| e.into_inner());
-    for (key, value) in ops {
-        match value {
-            Some(v) => tree.insert(key, v).map_err(backend)?,
-            None => tree.remove(key).map_err(backend)?,
-        };
-    }
-    Ok(())
-}
-
-/// The files sled writes, made durable after each flush.
-///
-/// sled 0.34's flush ends in `sync_file_range`, which survives a process crash but neither
-/// flushes the disk's write cache nor the file's metadata, and it writes large pages to
-/// `blobs/` without any sync. So after sled's flush the writer calls `fdatasync` on the log file
-/// and, when the blob directory changed, `fsync` on the new blob files and the directory.
-pub(crate) struct DurableFiles {
-    /// The store's directory.
-    dir: PathBuf,
-    log: File,
-    blobs: PathBuf,
-    blobs_seen: Option<SystemTime>,
-}
-
-impl DurableFiles {
-    pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
-        let log = File::open(path.join("db")).map_err(|source| StoreError::Io {
-            context: format!("opening {} for syncing", path.join("db").display()),
-            source,
-        })?;
-        // The store's directory entries (created by sled) must be durable too.
-        File::open(path)
-            .and_then(|d| d.sync_all())
-            .map_err(|source| StoreError::Io {
-                context: format!("syncing {}", path.display()),
-                source,
-            })?;
-        Ok(Self {
-            dir: path.to_owned(),
-            log,
-            blobs: path.join("blobs"),
-            blobs_seen: None,
-        })
-    }
-
-    fn sync(&mut self) -> std::io::Result<()> {
-        self.log.sync_data()?;
-        let Ok(changed) = std::fs::metadata(&self.blobs).and_then(|m| m.modified()) else {
-            return Ok(());
-        };
-        if self.blobs_seen == Some(changed) {
-            return Ok(());
-        }
-        let since = self.blobs_seen.unwrap_or(SystemTime::UNIX_EPOCH);
-        for entry in std::fs::read_dir(&self.blobs)?.flatten() {
-            let fresh = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t >= since);
-            if fresh {
-                File::open(entry.path())?.sync_all()?;
-            }
-        }
-        File::open(&self.blobs)?.sync_all()?;
-        self.blobs_seen = Some(changed);
-        Ok(())
-    }
-}
-
-fn io_error(context: &str) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        context: context.to_owned(),
-        source,
-    }
-}
-
-/// Everything sled holds made durable in its own files, and the journal emptied.
-pub(crate) fn checkpoint(db: &sled::Db, files: &mut DurableFiles, journal: &mut Journal) -> Result<(), StoreError> {
-    db.flush().map_err(backend)?;
-    files.sync().map_err(io_error("syncing the store's files"))?;
-    journal.reset().map_err(io_error("starting a new journal epoch"))
-}
-
 /// Index and count writes of groups that are durable but not yet applied, with the number of
 /// the group that wrote each last: the next group's index updates read through them.
 type Pending = Mutex<HashMap<Vec<u8>, (u64, Option<Vec<u8>>)>>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Free space kept for sled beyond twice what the journal holds: what its write-back and its
-/// snapshots may need. [`crate::FsBlobStore`] keeps more free (`BLOB_RESERVE`), so that blobs
-/// run out before commits do.
-pub(crate) const SLED_RESERVE: u64 = 2 << 20;
-
-/// The free space kept for sled while the journal holds `journaled` bytes it has not written
-/// back: twice those (sled writes pages, not only the changes) and [`SLED_RESERVE`].
-fn room(journaled: u64) -> u64 {
-    2 * journaled + SLED_RESERVE
-}
-
-/// The bytes free for an unprivileged writer on the file system that holds `path`; `None` when
-/// that cannot be told (the check is then skipped).
-pub(crate) fn free_space(path: &Path) -> Option<u64> {
-    let stat = rustix::fs::statvfs(path).ok()?;
-    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 /// Groups the applier may fall behind the writer before the writer waits for it.
