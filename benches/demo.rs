@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use showrunner::engine::{Engine, EngineConfig, EpisodeId, EpisodeStatus, NodeState};
+use showrunner::models::Device;
+use showrunner::models::Registry;
 use showrunner::nodes::model::{Brief, Settings};
-use showrunner::nodes::onnx::Device;
-use showrunner::nodes::registry::Registry;
-use showrunner::nodes::setup::ModelSetup;
 use showrunner::nodes::stages::Backends;
+use showrunner::setup::ModelSetup;
 use showrunner::workflows;
 
 const TARGET: Duration = Duration::from_secs(60);

@@ -19,9 +19,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use showrunner::models::{Pip, Registry};
 use showrunner::nodes::backend::Embedder;
-use showrunner::nodes::onnx::{Device, MINILM_MODEL, MiniLmEmbedder};
-use showrunner::nodes::registry::{Pip, Registry};
+use showrunner::onnx::{Device, MINILM_MODEL, MiniLmEmbedder};
 use support::{PythonChild, cache_root, median, pip_install, registry};
 
 mod support;

@@ -39,10 +39,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use showrunner::llm::{Llm, Message, SMOLLM2_MODEL, Sampling};
+use showrunner::models::Device;
+use showrunner::models::Pip;
 use showrunner::nodes::backend::TextRequest;
-use showrunner::nodes::llm::{Llm, Message, SMOLLM2_MODEL, Sampling};
-use showrunner::nodes::onnx::Device;
-use showrunner::nodes::registry::Pip;
 use support::{PythonChild, cache_root, median, pip_install, registry};
 
 mod support;

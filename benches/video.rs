@@ -15,9 +15,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::{Duration, Instant};
 
-use showrunner_nodes::backend::{BackendError, VideoModel};
-use showrunner_nodes::model::{Angle, Camera, Movement, Settings, Shot, ShotType};
-use showrunner_nodes::video::{ProceduralVideo, RgbImage, decode_stream, encode_frames, join_streams, mux_mp4};
+use showrunner::backend::VideoModel;
+use showrunner::media::video::{RgbImage, decode_stream, encode_frames, join_streams, mux_mp4};
+use showrunner::procedural::video::ProceduralVideo;
+use showrunner::story::model::{Angle, Camera, Movement, Settings, Shot, ShotType};
 
 /// Encoding speed over real time, at least.
 const REALTIME_TARGET: f64 = 10.0;
@@ -58,7 +59,10 @@ fn shot(movement: Movement, duration_s: f64) -> Shot {
 }
 
 /// The fastest of `reps` runs of `f`, with its last result.
-fn best<T>(reps: usize, mut f: impl FnMut() -> Result<T, BackendError>) -> Result<(Duration, T), BackendError> {
+fn best<T, E: std::error::Error + Send + Sync + 'static>(
+    reps: usize,
+    mut f: impl FnMut() -> Result<T, E>,
+) -> anyhow::Result<(Duration, T)> {
     let mut fastest = Duration::MAX;
     let mut last = None;
     for _ in 0..reps.max(1) {
@@ -67,8 +71,7 @@ fn best<T>(reps: usize, mut f: impl FnMut() -> Result<T, BackendError>) -> Resul
         fastest = fastest.min(start.elapsed());
         last = Some(out);
     }
-    last.map(|out| (fastest, out))
-        .ok_or_else(|| BackendError::Failed("no run".into()))
+    last.map(|out| (fastest, out)).ok_or_else(|| anyhow::anyhow!("no run"))
 }
 
 /// One row: encode (and mux, decode) a clip of `movement` at the given size.
@@ -83,14 +86,7 @@ struct Row {
     bytes: usize,
 }
 
-fn run(
-    label: &str,
-    movement: Movement,
-    width: u32,
-    height: u32,
-    seconds: f64,
-    reps: usize,
-) -> Result<Row, BackendError> {
+fn run(label: &str, movement: Movement, width: u32, height: u32, seconds: f64, reps: usize) -> anyhow::Result<Row> {
     let settings = Settings {
         width,
         height,
@@ -104,11 +100,7 @@ fn run(
     let (mux, mp4) = best(reps, || mux_mp4(&stream, width, height, settings.fps))?;
     let (decode, decoded) = best(reps, || decode_stream(&stream.annex_b))?;
     if decoded.len() != frames.len() {
-        return Err(BackendError::Failed(format!(
-            "decoded {} of {} frames",
-            decoded.len(),
-            frames.len()
-        )));
+        return Err(anyhow::anyhow!("decoded {} of {} frames", decoded.len(), frames.len()));
     }
     Ok(Row {
         label: label.into(),
@@ -134,7 +126,7 @@ fn per_s(frames: usize, d: Duration) -> f64 {
     frames as f64 / d.as_secs_f64().max(1e-9)
 }
 
-fn main() -> Result<(), BackendError> {
+fn main() -> anyhow::Result<()> {
     let quick = std::env::var_os("SHOWRUNNER_BENCH_QUICK").is_some();
     let (seconds, reps) = if quick { (2.0, 1) } else { (10.0, 3) };
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
@@ -178,8 +170,13 @@ fn main() -> Result<(), BackendError> {
     let key = keyframe(640, 360);
     let streams = [Movement::PanRight, Movement::ZoomIn, Movement::PanLeft]
         .into_iter()
-        .map(|m| encode_frames(&ProceduralVideo.clip(&key, &shot(m, seconds), &settings)?, 24))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|m| {
+            Ok(encode_frames(
+                &ProceduralVideo.clip(&key, &shot(m, seconds), &settings)?,
+                24,
+            )?)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let refs: Vec<&[u8]> = streams.iter().map(|s| s.annex_b.as_slice()).collect();
     let (join, joined) = best(reps, || join_streams(&refs, 24, 12))?;
     let join_seconds = joined.duration_s();

@@ -1,16 +1,28 @@
 //! Showrunner: a durable workflow engine for AI video production.
 //!
 //! This facade re-exports the crates — [`engine`] (definitions, nodes, gates, versions,
-//! invalidation, recovery, events), [`storage`] (the sled store and the blob store), [`nodes`]
-//! (the stage data model, backends and stage nodes) and [`workflows`] (idea2video,
-//! script2video) — and offers [`open`] to wire them over one data directory.
+//! invalidation, recovery, events), [`storage`] (the sled store and the blob store), [`story`]
+//! (the stage data model), [`backend`] (the backend traits), [`nodes`] (the stage nodes),
+//! [`media`] (codecs and formats), [`procedural`] (the embedded backends), [`models`] (the
+//! model registry), [`onnx`] and [`llm`] (the local-model backends) and [`workflows`]
+//! (idea2video, script2video) — and wires them: [`open`] an engine over one data directory,
+//! and [`setup`] the backends a configuration names.
 
 use std::path::Path;
 use std::sync::Arc;
 
+pub mod setup;
+
+pub use showrunner_backend as backend;
 pub use showrunner_engine as engine;
+pub use showrunner_llm as llm;
+pub use showrunner_media as media;
+pub use showrunner_models as models;
 pub use showrunner_nodes as nodes;
+pub use showrunner_onnx as onnx;
+pub use showrunner_procedural as procedural;
 pub use showrunner_storage as storage;
+pub use showrunner_story as story;
 pub use showrunner_workflows as workflows;
 
 use showrunner_engine::{Engine, EngineConfig, RecoveryReport, Result, WorkflowDef};

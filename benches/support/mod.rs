@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use showrunner::nodes::registry::{Pip, Registry};
+use showrunner::models::{Pip, Registry};
 
 /// `~/.cache` (or `/tmp/.cache` without a home).
 pub fn cache_root() -> PathBuf {

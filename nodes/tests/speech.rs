@@ -16,6 +16,7 @@
 //!     print("".join(sentence), ids, len(audio), audio[1000:1004] / abs(audio).max())
 //! ```
 
+#[path = "../models/tests/installed/mod.rs"]
 mod installed;
 
 use std::collections::{BTreeMap, HashMap};
@@ -26,14 +27,16 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::json;
 use showrunner_engine::{BlobRef, BlobStore, ContentHash, DynNode, GcStats, InstanceKey, NodeCtx, StoreError, Sweep};
+use showrunner_media::png::encode_png;
+use showrunner_media::video::{RgbImage, mp4_info, mp4_opus};
+use showrunner_models::Device;
+use showrunner_models::Registry;
+use showrunner_nodes::backend::SpeechModel;
 use showrunner_nodes::backend::VideoModel;
 use showrunner_nodes::model::{Angle, Camera, Clip, Movement, ScriptLine, Settings, Shot, ShotType, Video};
-use showrunner_nodes::onnx::Device;
-use showrunner_nodes::png::encode_png;
-use showrunner_nodes::registry::Registry;
-use showrunner_nodes::speech::{PIPER_MODEL, PiperVoice, Scales, SpeechModel};
 use showrunner_nodes::stages::{Backends, ClipNode, FinalVideoNode};
-use showrunner_nodes::video::{ProceduralVideo, RgbImage, mp4_info, mp4_opus};
+use showrunner_onnx::speech::{PIPER_MODEL, PiperVoice, Scales};
+use showrunner_procedural::video::ProceduralVideo;
 
 /// The shared registry with the voice, espeak-ng and ONNX Runtime installed.
 fn registry() -> Registry {
@@ -182,7 +185,7 @@ fn a_piper_wav_is_as_long_as_its_words() {
             text.split_whitespace().count(),
             started.elapsed().as_secs_f64() * 1000.0
         );
-        let wav = speech.to_wav().expect("wav");
+        let wav = showrunner_media::audio::wav(&speech.samples, speech.sample_rate).expect("wav");
         let mut reader = hound::WavReader::new(Cursor::new(wav)).expect("a WAV");
         let spec = reader.spec();
         assert_eq!((spec.sample_rate, spec.channels, spec.bits_per_sample), (22_050, 1, 16));
@@ -352,7 +355,7 @@ async fn clips_with_speech_carry_it_in_step_and_the_final_video_keeps_it() {
     let loudness = |file: &[u8]| {
         let opus = mp4_opus(file).expect("demux").expect("an Opus track");
         let pcm =
-            showrunner_nodes::video::decode_opus(&opus.packets, usize::from(opus.pre_skip), 48_000).expect("decode");
+            showrunner_media::video::decode_opus(&opus.packets, usize::from(opus.pre_skip), 48_000).expect("decode");
         pcm.iter().fold(0.0f32, |peak, s| peak.max(s.abs()))
     };
     assert!(loudness(&clips[0].1) > 0.3);
@@ -403,8 +406,8 @@ impl SpeechModel for Mute {
         &self,
         _text: &str,
         _pace: f32,
-    ) -> showrunner_nodes::backend::BackendResult<showrunner_nodes::speech::Speech> {
-        Ok(showrunner_nodes::speech::Speech {
+    ) -> showrunner_nodes::backend::BackendResult<showrunner_nodes::backend::Speech> {
+        Ok(showrunner_nodes::backend::Speech {
             samples: Vec::new(),
             sample_rate: 22_050,
         })

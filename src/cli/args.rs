@@ -4,9 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use showrunner::models::Device;
+use showrunner::models::Role;
 use showrunner::nodes::model::Settings;
-use showrunner::nodes::onnx::Device;
-use showrunner::nodes::registry::Role;
 
 /// Showrunner: durable AI video episodes, from an idea or a screenplay to a finished MP4.
 #[derive(Debug, Parser)]

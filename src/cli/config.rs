@@ -16,7 +16,7 @@
 //! keys = ["ana-laptop-key", "ana-ci-key"]
 //! admin = false                  # true: its keys are admin keys
 //!
-//! [models]                       # the backend and model per role (see nodes::setup)
+//! [models]                       # the backend and model per role (see showrunner::setup)
 //! device = "auto"                # or SHOWRUNNER_DEVICE, or --device
 //! text = { backend = "candle", model = "smollm2-135m" }  # or SHOWRUNNER_TEXT_BACKEND/_MODEL
 //! embeddings = { backend = "onnx" }                      # SHOWRUNNER_EMBEDDINGS_BACKEND/_MODEL
@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use showrunner::nodes::setup::{Backend, Choice, ModelSetup};
+use showrunner::setup::{Backend, Choice, ModelSetup};
 use std::time::Duration;
 
 use showrunner_api::{ApiKeys, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_UPLOAD_LIMIT, Role, Site};

@@ -15,11 +15,11 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use serde_json::json;
 use showrunner::engine::{Engine, EngineConfig, EpisodeId, EpisodeStatus};
+use showrunner::models::Registry;
 use showrunner::nodes::fountain;
 use showrunner::nodes::model::{Brief, Settings};
-use showrunner::nodes::registry::Registry;
-use showrunner::nodes::setup::{Backend, ModelSetup};
 use showrunner::nodes::stages::Backends;
+use showrunner::setup::{Backend, ModelSetup};
 use showrunner::workflows::{self, IDEA2VIDEO, SCRIPT2VIDEO};
 
 pub use args::Args;

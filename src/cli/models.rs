@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
-use showrunner::nodes::registry::{InstallOutcome, Pip, Registry, RegistryError, Role, catalog};
+use showrunner::models::{InstallOutcome, Pip, Registry, RegistryError, Role, catalog};
 
 use super::args::ModelsCommand;
 

@@ -9,8 +9,8 @@ use anyhow::Context;
 use showrunner::engine::Engine;
 
 use showrunner::nodes::backend::Embedder;
-use showrunner::nodes::onnx::{Device, MINILM_MODEL as MINILM, MiniLmEmbedder};
 use showrunner::nodes::stages::Backends;
+use showrunner::onnx::{Device, MINILM_MODEL as MINILM, MiniLmEmbedder};
 
 use super::config::Config;
 

@@ -139,7 +139,7 @@ fn noise_png(seed: u32, side: u32) -> Vec<u8> {
         let v = (x * 7919 + y * 104_729 + seed).wrapping_mul(2_654_435_761);
         image::Rgb([(v >> 8) as u8, (v >> 16) as u8, (v >> 24) as u8])
     });
-    showrunner::nodes::png::encode_png(&image).expect("a PNG")
+    showrunner::media::png::encode_png(&image).expect("a PNG")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use reqwest::header;
 use serde_json::{Value, json};
 use showrunner::engine::{BlobRef, ContentHash, Engine};
-use showrunner::nodes::png::encode_png;
+use showrunner::media::png::encode_png;
 
 use crate::http::{Server, answer};
 

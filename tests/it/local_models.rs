@@ -5,11 +5,11 @@
 use std::path::Path;
 use std::process::Command;
 
+use showrunner::media::video::mp4_info;
 use showrunner::nodes::model::{Scene, Shot};
-use showrunner::nodes::setup::ModelSetup;
-use showrunner::nodes::video::mp4_info;
+use showrunner::setup::ModelSetup;
 
-#[path = "../../nodes/tests/installed/mod.rs"]
+#[path = "../../nodes/models/tests/installed/mod.rs"]
 mod installed;
 
 fn showrunner() -> Command {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::header;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use showrunner::nodes::png::encode_png;
+use showrunner::media::png::encode_png;
 use showrunner_api::{ApiKeys, Role};
 
 use crate::http::{Answer, ROUTES, Server, answer, episode_body, fetch, stream};

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
-use showrunner::nodes::png::encode_png;
+use showrunner::media::png::encode_png;
 use showrunner_api::{ApiKeys, Role};
 
 use crate::http::{Answer, Server, answer, episode_body, fetch, find};

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use showrunner::engine::{
     BlobRef, Engine, EngineError, EpisodeId, EpisodeSnapshot, EpisodeStatus, InstanceKey, NodeState,
 };
+use showrunner::media::video::{decode_stream, mp4_annex_b, mp4_info};
 use showrunner::nodes::model::{Brief, Settings};
 use showrunner::nodes::stages::Backends;
-use showrunner::nodes::video::{decode_stream, mp4_annex_b, mp4_info};
 use showrunner::workflows;
 
 use crate::support::{open, record, wait_for};

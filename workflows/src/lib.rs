@@ -132,7 +132,7 @@ pub fn all(backends: &Backends) -> Result<Vec<WorkflowDef>, DefinitionError> {
 #[cfg(test)]
 mod tests {
     use showrunner_nodes::backend::Embedder;
-    use showrunner_nodes::procedural::embed::HashedEmbedder;
+    use showrunner_procedural::embed::HashedEmbedder;
 
     use super::*;
 

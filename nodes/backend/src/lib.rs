@@ -23,6 +23,12 @@ pub enum BackendError {
     Failed(String),
 }
 
+impl From<showrunner_story::plan::PlanError> for BackendError {
+    fn from(e: showrunner_story::plan::PlanError) -> Self {
+        BackendError::Invalid(e.0)
+    }
+}
+
 /// Result alias for backends.
 pub type BackendResult<T> = Result<T, BackendError>;
 
@@ -191,4 +197,29 @@ pub trait Embedder: Send + Sync {
 /// The cosine similarity of two unit vectors.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Mono audio: samples in `[-1, 1]` at a sample rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Speech {
+    /// The samples.
+    pub samples: Vec<f32>,
+    /// Samples per second.
+    pub sample_rate: u32,
+}
+
+impl Speech {
+    /// How long it lasts, in seconds.
+    pub fn duration_s(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(self.sample_rate.max(1))
+    }
+}
+
+/// Speaks text.
+pub trait SpeechModel: Send + Sync {
+    /// Who speaks, for the outputs' metadata.
+    fn generator(&self) -> Generator;
+    /// `text` spoken at `pace`: 1 is the voice's own pace, 1.25 a quarter faster (the same
+    /// speech in 80% of the time). Text with nothing to say gives no samples.
+    fn speak(&self, text: &str, pace: f32) -> BackendResult<Speech>;
 }

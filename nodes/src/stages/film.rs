@@ -1,7 +1,7 @@
 //! The video stages: a clip per keyframe, and the final video joining them with subtitles.
 //!
 //! With a speech model ([`Backends::speech`]) each clip carries its shot's dialogue, spoken and
-//! laid out in the shot ([`crate::speech::dialogue`]), as an Opus track beside the video, and
+//! laid out in the shot ([`crate::dialogue`]), as an Opus track beside the video, and
 //! the final video joins those tracks end to end under the joined video. Without one the clips
 //! are silent, as the procedural backends make them.
 
@@ -11,12 +11,12 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use showrunner_engine::{Node, NodeCtx, NodeError};
 
-use super::{Backends, blocking, get, put, version};
+use super::{Backends, blocking, get, media, put, version};
+use crate::dialogue::{TRACK_RATE, dialogue_track};
 use crate::model::{Brief, Character, Clip, Keyframe, Shot, Video};
-use crate::png::decode_png;
-use crate::speech::dialogue::{TRACK_RATE, dialogue_track};
-use crate::subtitles::{layout, srt, webvtt};
-use crate::video::{
+use showrunner_media::png::decode_png;
+use showrunner_media::subtitles::{layout, srt, webvtt};
+use showrunner_media::video::{
     encode_clip, encode_clip_with_audio, encode_opus, join_audio, join_streams, mux_mp4, mux_mp4_with_audio,
 };
 
@@ -87,16 +87,16 @@ impl Node for ClipNode {
         let (video, speech, fps) = (self.backends.video.clone(), self.backends.speech.clone(), settings.fps);
         let animated = shot.clone();
         let (mp4, stream, frames, (width, height)) = blocking(move || {
-            let keyframe = decode_png(&keyframe)?;
+            let keyframe = decode_png(&keyframe).map_err(media)?;
             let frames = video.clip(&keyframe, &animated, &settings)?;
             let size = frames.first().map_or((0, 0), |f| f.dimensions());
             let (mp4, stream) = match speech {
                 Some(speech) => {
                     let lines: Vec<&str> = animated.dialogue.iter().map(|l| l.line.as_str()).collect();
                     let audio = dialogue_track(speech.as_ref(), &lines, track_len(frames.len(), fps))?;
-                    encode_clip_with_audio(&frames, fps, &audio)?
+                    encode_clip_with_audio(&frames, fps, &audio).map_err(media)?
                 }
-                None => encode_clip(&frames, fps)?,
+                None => encode_clip(&frames, fps).map_err(media)?,
             };
             Ok((mp4, stream, frames.len() as u32, size))
         })
@@ -180,13 +180,16 @@ impl Node for FinalVideoNode {
         let (mp4, frames) = blocking(move || {
             // Frame by frame from the clips' streams: the whole video is never held decoded.
             let parts: Vec<&[u8]> = streams.iter().map(Vec::as_slice).collect();
-            let joined = join_streams(&parts, fps, DISSOLVE_FRAMES)?;
+            let joined = join_streams(&parts, fps, DISSOLVE_FRAMES).map_err(media)?;
             // The dissolves keep every clip's frames, so each clip's audio starts where its
             // frames do.
             let files: Vec<&[u8]> = clip_files.iter().map(Vec::as_slice).collect();
-            let mp4 = match join_audio(&files, &lengths)? {
-                Some(audio) => mux_mp4_with_audio(&joined, joined.width, joined.height, fps, &encode_opus(&audio)?)?,
-                None => mux_mp4(&joined, joined.width, joined.height, fps)?,
+            let mp4 = match join_audio(&files, &lengths).map_err(media)? {
+                Some(audio) => {
+                    let track = encode_opus(&audio).map_err(media)?;
+                    mux_mp4_with_audio(&joined, joined.width, joined.height, fps, &track).map_err(media)?
+                }
+                None => mux_mp4(&joined, joined.width, joined.height, fps).map_err(media)?,
             };
             Ok((mp4, joined.frame_count() as u32))
         })

@@ -7,10 +7,11 @@
 use std::sync::Arc;
 
 use showrunner_engine::{BlobRef, NodeCtx, NodeError};
+use showrunner_media::MediaError;
 
 use crate::backend::{BackendError, Embedder, ImageModel, TextModel, VideoModel};
-use crate::procedural::embed::HashedEmbedder;
-use crate::procedural::text::ProceduralText;
+use showrunner_procedural::embed::HashedEmbedder;
+use showrunner_procedural::text::ProceduralText;
 
 /// Declares a stage node over the backends, versioned by the model of its backend `$backend`.
 macro_rules! backed_node {
@@ -53,7 +54,7 @@ pub struct Backends {
     /// Embeddings.
     pub embedder: Arc<dyn Embedder>,
     /// Dialogue speech for the clips' audio tracks; `None` leaves the clips silent.
-    pub speech: Option<Arc<dyn crate::speech::SpeechModel>>,
+    pub speech: Option<Arc<dyn crate::backend::SpeechModel>>,
     /// True when one of these backends' models runs on a GPU: the stages then hold the
     /// engine's `gpu` resource while they run (limit 1 by default), so GPU work is serialised.
     pub on_gpu: bool,
@@ -64,8 +65,8 @@ impl Backends {
     pub fn procedural() -> Self {
         Self {
             text: Arc::new(ProceduralText),
-            image: Arc::new(crate::procedural::image::ProceduralImages),
-            video: Arc::new(crate::video::ProceduralVideo),
+            image: Arc::new(showrunner_procedural::image::ProceduralImages),
+            video: Arc::new(showrunner_procedural::video::ProceduralVideo),
             embedder: Arc::new(HashedEmbedder),
             speech: None,
             on_gpu: false,
@@ -83,6 +84,14 @@ impl std::fmt::Debug for Backends {
             .field("speech", &self.speech.as_ref().map(|s| s.generator().model))
             .field("on_gpu", &self.on_gpu)
             .finish()
+    }
+}
+
+/// A media failure as a backend one: bad input stays bad input (not retried).
+pub(crate) fn media(e: MediaError) -> BackendError {
+    match e {
+        MediaError::Invalid(msg) => BackendError::Invalid(msg),
+        MediaError::Failed(msg) => BackendError::Failed(msg),
     }
 }
 

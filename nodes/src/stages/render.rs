@@ -6,12 +6,12 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use showrunner_engine::{Node, NodeCtx, NodeError};
 
-use super::{Backends, blocking, get, put, version};
+use super::{Backends, blocking, get, media, put, version};
 use crate::backend::{Embedder, View};
 use crate::consistency::{combined, text_consistency};
 use crate::model::{Brief, Character, Keyframe, Portrait, Scene, SceneImage, Shot};
-use crate::png::{decode_png, encode_png};
-use crate::procedural::embed::HashedEmbedder;
+use showrunner_media::png::{decode_png, encode_png};
+use showrunner_procedural::embed::HashedEmbedder;
 
 backed_node!(
     /// Draws a character's portrait sheet: front, side and back.
@@ -72,7 +72,7 @@ impl Node for PortraitNode {
         let sheets = blocking(move || {
             View::ALL
                 .iter()
-                .map(|&view| encode_png(&image.portrait(&character, view, &settings, seed)?))
+                .map(|&view| encode_png(&image.portrait(&character, view, &settings, seed)?).map_err(media))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
@@ -114,7 +114,7 @@ impl Node for SceneImageNode {
         let (image, seed) = (self.backends.image.clone(), ctx.seed());
         let scene = input.item.clone();
         let settings = input.episode.settings;
-        let png = blocking(move || encode_png(&image.scene(&scene, &settings, seed)?)).await?;
+        let png = blocking(move || encode_png(&image.scene(&scene, &settings, seed)?).map_err(media)).await?;
         Ok(SceneImage {
             scene_id: input.item.id,
             image: put(ctx, png).await?,
@@ -162,17 +162,17 @@ impl Node for KeyframeNode {
         let (seed, settings) = (ctx.seed(), input.episode.settings);
         let drawn = shot.clone();
         let (png, image_score, text_score) = blocking(move || {
-            let background = decode_png(&background)?;
+            let background = decode_png(&background).map_err(media)?;
             let fronts = cast
                 .iter()
-                .map(|(c, png)| Ok((c, decode_png(png)?)))
+                .map(|(c, png)| Ok((c, decode_png(png).map_err(media)?)))
                 .collect::<Result<Vec<_>, crate::backend::BackendError>>()?;
             let refs: Vec<(&Character, &image::RgbImage)> = fronts.iter().map(|(c, img)| (*c, img)).collect();
             let frame = image.keyframe(&drawn, &background, &refs, &settings, seed)?;
             let image_score = image.consistency(&frame, &drawn, &refs);
             let shown: Vec<&Character> = refs.iter().map(|(c, _)| *c).collect();
             let text_score = text_consistency(embedder.as_ref(), &drawn, &shown)?;
-            Ok((encode_png(&frame)?, image_score, text_score))
+            Ok((encode_png(&frame).map_err(media)?, image_score, text_score))
         })
         .await?;
         Ok(Keyframe {

@@ -8,7 +8,7 @@ use showrunner_engine::{Node, NodeCtx, NodeError};
 use super::{Backends, version};
 use crate::fountain::{Screenplay, parse};
 use crate::model::{Beat, Brief, Character, Generator, Outline, Scene, ScriptLine};
-use crate::procedural::text::describe;
+use showrunner_procedural::text::describe;
 
 /// Who made what was read from a screenplay.
 fn from_script(seed: u64) -> Generator {
@@ -118,7 +118,7 @@ impl Node for ScriptCharactersNode {
     async fn run(&self, input: ScreenplayInput, ctx: &NodeCtx) -> Result<Vec<Character>, NodeError> {
         let generator = Generator {
             backend: "procedural".into(),
-            model: crate::procedural::text::MODEL.into(),
+            model: showrunner_procedural::text::MODEL.into(),
             seed: ctx.seed(),
         };
         Ok(input

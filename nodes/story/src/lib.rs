@@ -1,10 +1,14 @@
 //! Showrunner's story data, with no model, codec or backend behind it: what each stage produces
 //! ([`model`]: the brief and its settings, outline, characters, scenes, shots, keyframes, clips;
 //! serde types with stable ids and a JSON Schema each), screenplays in Fountain ([`fountain`]),
-//! and the [`slug`] that turns a name into a stable id.
+//! the [`plan`] of an episode's cast, scenes and shots that every text backend shares, the
+//! seeded [`rng`] every generator draws from (the same seed gives the same story everywhere), and
+//! the [`slug`] that turns a name into a stable id.
 
 pub mod fountain;
 pub mod model;
+pub mod plan;
+pub mod rng;
 mod settings;
 mod slug;
 

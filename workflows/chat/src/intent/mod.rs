@@ -26,8 +26,8 @@
 //! clear cases and the prototypes catch what no cue covers. A real sentence embedder plugs in
 //! behind the same [`Embedder`](showrunner_backend::Embedder) trait; its wider similarity gaps
 //! count for more at the same weight. The weight and [`MIN_CONFIDENCE`] were set on the hashed embedder: re-run the
-//! labelled set (`nodes/tests/intent.rs`) when swapping it. Prototypes and cues are generic
-//! phrasings on purpose; the labelled set in `nodes/tests/fixtures` is not copied into them.
+//! labelled set (`workflows/chat/tests/intent.rs`) when swapping it. Prototypes and cues are generic
+//! phrasings on purpose; the labelled set in `workflows/chat/tests/fixtures` is not copied into them.
 //!
 //! The parts: `lexicon` (prototype sentences, cues, word lists), `message` (the message cut into
 //! tokens), `classifier` (the vote) and `edits` (the edit and redo shapes it reads).

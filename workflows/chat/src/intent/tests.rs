@@ -1,9 +1,9 @@
-//! The classifier's unit tests (the labelled sets are in `nodes/tests/intent.rs`).
+//! The classifier's unit tests (the labelled sets are in `workflows/chat/tests/intent.rs`).
 
 use std::sync::Arc;
 
 use showrunner_backend::{BackendError, BackendResult, Embedder};
-use showrunner_nodes::procedural::embed::HashedEmbedder;
+use showrunner_procedural::embed::HashedEmbedder;
 
 use super::edits::split_field;
 use super::lexicon::word_matches;
@@ -58,7 +58,7 @@ fn a_wordless_message_is_refused() {
 fn an_embedder_returning_nothing_fails_the_build() {
     struct Mute;
     impl Embedder for Mute {
-        fn generator(&self) -> showrunner_nodes::model::Generator {
+        fn generator(&self) -> showrunner_story::model::Generator {
             HashedEmbedder.generator()
         }
         fn embed(&self, _: &[&str]) -> BackendResult<Vec<Vec<f32>>> {
