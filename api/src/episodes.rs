@@ -10,7 +10,7 @@ use serde_json::json;
 use showrunner_engine::{Command, EngineError, EpisodeId, EpisodeStatus, IdempotencyToken, Outcome, Timestamp};
 use showrunner_story::fountain;
 use showrunner_story::model::{Brief, Settings};
-use showrunner_story::stock::{IDEA2VIDEO, SCRIPT2VIDEO};
+use showrunner_story::stock;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::access::Caller;
@@ -194,30 +194,17 @@ impl CreateEpisode {
         if let Some(script) = &self.script {
             limits::non_blank("script", script, limits::SCRIPT)?;
         }
-        match (&self.idea, &self.script) {
-            (Some(_), Some(_)) | (None, None) => {
-                return Err(ApiError::invalid_value(
-                    "idea",
-                    "give exactly one of `idea` (idea2video) and `script` (script2video)",
-                ));
-            }
-            (Some(_), None) if self.workflow == SCRIPT2VIDEO => {
-                return Err(ApiError::invalid_value("script", "script2video needs a `script`"));
-            }
-            (None, Some(_)) if self.workflow == IDEA2VIDEO => {
-                return Err(ApiError::invalid_value("idea", "idea2video needs an `idea`"));
-            }
-            (None, Some(script)) => {
-                if let Err(e) = fountain::parse(script) {
-                    return Err(ApiError::new(
-                        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid_screenplay",
-                        format!("the screenplay is not valid Fountain: {e}"),
-                    )
-                    .with_details(json!({"path": "script", "line": e.line, "reason": e.message()})));
-                }
-            }
-            (Some(_), None) => {}
+        stock::check_input(&self.workflow, self.idea.is_some(), self.script.is_some())
+            .map_err(|e| ApiError::invalid_value(e.field(), e.to_string()))?;
+        if let Some(script) = &self.script
+            && let Err(e) = fountain::parse(script)
+        {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_screenplay",
+                format!("the screenplay is not valid Fountain: {e}"),
+            )
+            .with_details(json!({"path": "script", "line": e.line, "reason": e.message()})));
         }
         check_settings(&self.settings)?;
         Ok(Brief {

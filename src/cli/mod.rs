@@ -20,6 +20,7 @@ use showrunner::nodes::fountain;
 use showrunner::nodes::model::{Brief, Settings};
 use showrunner::nodes::stages::Backends;
 use showrunner::setup::{Backend, ModelSetup};
+use showrunner::story::stock;
 use showrunner::workflows::{self, IDEA2VIDEO, SCRIPT2VIDEO};
 
 pub use args::Args;
@@ -189,16 +190,21 @@ async fn dispatch(
             render,
         } => {
             check_render(&render)?;
-            let (name, input) = match (workflow, idea, script) {
-                (Workflow::Idea2video, Some(idea), None) => (IDEA2VIDEO, brief(&render, Some(idea), None)),
-                (Workflow::Script2video, None, Some(path)) => {
+            let name = match workflow {
+                Workflow::Idea2video => IDEA2VIDEO,
+                Workflow::Script2video => SCRIPT2VIDEO,
+            };
+            // The rule is the stock workflows' own; the message names this command's flags.
+            let input = match (stock::check_input(name, idea.is_some(), script.is_some()), idea, script) {
+                (Ok(_), Some(idea), None) => brief(&render, Some(idea), None),
+                (Ok(_), None, Some(path)) => {
                     let text = std::fs::read_to_string(&path)
                         .with_context(|| format!("reading the screenplay {}", path.display()))?;
                     fountain::parse(&text).with_context(|| format!("{} is not a valid screenplay", path.display()))?;
-                    (SCRIPT2VIDEO, brief(&render, None, Some(text)))
+                    brief(&render, None, Some(text))
                 }
-                (Workflow::Idea2video, _, _) => bail!("idea2video needs --idea TEXT"),
-                (Workflow::Script2video, _, _) => bail!("script2video needs --script FILE"),
+                _ if name == IDEA2VIDEO => bail!("idea2video needs --idea TEXT"),
+                _ => bail!("script2video needs --script FILE"),
             };
             let id = engine.create_episode(name, json!(input), render.seed).await?;
             println!("episode {id}: {name}");

@@ -14,11 +14,4 @@ mod slug;
 
 pub use slug::slug;
 
-/// The names of the stock workflows, for the edges (the API, the CLI) that need them without
-/// their nodes.
-pub mod stock {
-    /// The name of the idea-to-video workflow.
-    pub const IDEA2VIDEO: &str = "idea2video";
-    /// The name of the screenplay-to-video workflow.
-    pub const SCRIPT2VIDEO: &str = "script2video";
-}
+pub mod stock;

@@ -1,0 +1,106 @@
+//! The stock workflows as the edges (the API, the CLI) know them without their nodes: their
+//! names, and the one rule of which input each starts from.
+
+/// The name of the idea-to-video workflow.
+pub const IDEA2VIDEO: &str = "idea2video";
+/// The name of the screenplay-to-video workflow.
+pub const SCRIPT2VIDEO: &str = "script2video";
+
+/// What a stock workflow starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// An idea in a sentence or a paragraph (idea2video).
+    Idea,
+    /// A Fountain screenplay (script2video).
+    Script,
+}
+
+impl Input {
+    /// The brief's field that holds it: `idea` or `script`.
+    pub fn field(self) -> &'static str {
+        match self {
+            Input::Idea => "idea",
+            Input::Script => "script",
+        }
+    }
+}
+
+/// The input `workflow` starts from, when it is a stock workflow.
+pub fn input_of(workflow: &str) -> Option<Input> {
+    match workflow {
+        IDEA2VIDEO => Some(Input::Idea),
+        SCRIPT2VIDEO => Some(Input::Script),
+        _ => None,
+    }
+}
+
+/// Why a brief's inputs do not fit its workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// Both an idea and a screenplay, or neither: a brief gives exactly one.
+    #[error("give exactly one of `idea` (idea2video) and `script` (script2video)")]
+    NotOne,
+    /// The other input than the one the workflow starts from.
+    #[error("{workflow} needs {}", match .needs { Input::Idea => "an `idea`", Input::Script => "a `script`" })]
+    Missing {
+        /// The workflow.
+        workflow: &'static str,
+        /// What it starts from.
+        needs: Input,
+    },
+}
+
+impl InputError {
+    /// The brief's field the error is about.
+    pub fn field(&self) -> &'static str {
+        match self {
+            InputError::NotOne => Input::Idea.field(),
+            InputError::Missing { needs, .. } => needs.field(),
+        }
+    }
+}
+
+/// Checks that a brief for `workflow` gives exactly one input, and for a stock workflow the one
+/// it starts from (a workflow of your own may start from either).
+///
+/// # Errors
+///
+/// [`InputError`] naming the field.
+pub fn check_input(workflow: &str, has_idea: bool, has_script: bool) -> Result<Input, InputError> {
+    let given = match (has_idea, has_script) {
+        (true, false) => Input::Idea,
+        (false, true) => Input::Script,
+        _ => return Err(InputError::NotOne),
+    };
+    match input_of(workflow) {
+        Some(needs) if needs != given => Err(InputError::Missing {
+            workflow: if needs == Input::Idea { IDEA2VIDEO } else { SCRIPT2VIDEO },
+            needs,
+        }),
+        _ => Ok(given),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_stock_workflow_takes_its_own_input_and_exactly_one() {
+        assert_eq!(check_input(IDEA2VIDEO, true, false), Ok(Input::Idea));
+        assert_eq!(check_input(SCRIPT2VIDEO, false, true), Ok(Input::Script));
+        assert_eq!(check_input("mine", false, true), Ok(Input::Script));
+        assert_eq!(check_input(IDEA2VIDEO, true, true), Err(InputError::NotOne));
+        assert_eq!(check_input("mine", false, false), Err(InputError::NotOne));
+        let missing = check_input(IDEA2VIDEO, false, true).expect_err("a script for idea2video");
+        assert_eq!(
+            (missing.field(), missing.to_string().as_str()),
+            ("idea", "idea2video needs an `idea`")
+        );
+        let missing = check_input(SCRIPT2VIDEO, true, false).expect_err("an idea for script2video");
+        assert_eq!(
+            (missing.field(), missing.to_string().as_str()),
+            ("script", "script2video needs a `script`")
+        );
+    }
+}
