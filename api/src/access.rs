@@ -19,12 +19,13 @@
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::AppState;
+use crate::code::ErrorCode;
 use crate::error::ApiError;
 
 /// What a key may do.
@@ -286,8 +287,7 @@ pub(crate) async fn layer(State(state): State<AppState>, mut request: Request, n
             ""
         };
         return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             format!("{} {path} needs an admin key{hint}", request.method()),
         )
         .with_details(json!({"role": "user", "needs": "admin"}))
@@ -298,7 +298,7 @@ pub(crate) async fn layer(State(state): State<AppState>, mut request: Request, n
 }
 
 fn unauthorized(message: &str) -> Response {
-    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response();
+    let mut response = ApiError::new(ErrorCode::Unauthorized, message).into_response();
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -20,6 +20,7 @@ use serde_json::json;
 use showrunner_engine::{BlobRef, ContentHash, StoreError};
 
 use crate::blob_answers::{BlobAnswers, RangeHeaders};
+use crate::code::ErrorCode;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{EpisodePath, PathParams};
 use crate::series::SeriesPath;
@@ -246,23 +247,14 @@ pub(crate) fn content_hash(hash: &str) -> Result<ContentHash, ApiError> {
     ContentHash::from_hex(hash)
         .filter(|_| hash.bytes().all(|b| b.is_ascii_hexdigit()))
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_hash",
-                "an artifact is named by its 64-digit hex hash",
-            )
-            .with_details(json!({"hash": hash}))
+            ApiError::new(ErrorCode::BadHash, "an artifact is named by its 64-digit hex hash")
+                .with_details(json!({"hash": hash}))
         })
 }
 
 /// `404 artifact_not_found`: no such blob, or none the route's episode or series references.
 pub(crate) fn not_found(hash: ContentHash) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "artifact_not_found",
-        format!("no artifact {hash}"),
-    )
-    .with_details(json!({"hash": hash}))
+    ApiError::new(ErrorCode::ArtifactNotFound, format!("no artifact {hash}")).with_details(json!({"hash": hash}))
 }
 
 /// A stored blob as the answer: whole, one range, `304` or `416`.
@@ -309,12 +301,8 @@ pub(crate) async fn serve(state: &AppState, hash: ContentHash, headers: &HeaderM
             Ok((StatusCode::PARTIAL_CONTENT, common, Body::from(part)).into_response())
         }
         RangeAsk::Unsatisfiable => {
-            let error = ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "range_not_satisfiable",
-                format!("the artifact has {len} bytes"),
-            )
-            .with_details(json!({"length": len}));
+            let error = ApiError::new(ErrorCode::RangeNotSatisfiable, format!("the artifact has {len} bytes"))
+                .with_details(json!({"length": len}));
             let mut response = error.into_response();
             if let Ok(value) = HeaderValue::from_str(&format!("bytes */{len}")) {
                 response.headers_mut().insert(header::CONTENT_RANGE, value);

@@ -14,6 +14,7 @@ use showrunner_story::stock;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::access::Caller;
+use crate::code::ErrorCode;
 use crate::envelope::{Envelope, ok, ok_with_meta};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{EpisodePath, JsonBody, QueryParams, episode_id};
@@ -200,8 +201,7 @@ impl CreateEpisode {
             && let Err(e) = fountain::parse(script)
         {
             return Err(ApiError::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_screenplay",
+                ErrorCode::InvalidScreenplay,
                 format!("the screenplay is not valid Fountain: {e}"),
             )
             .with_details(json!({"path": "script", "line": e.line, "reason": e.message()})));

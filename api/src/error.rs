@@ -30,24 +30,23 @@ use serde_json::{Value, json};
 use showrunner_engine::{EngineError, InstanceKey, InstanceRecord, StoreError};
 use utoipa::ToSchema;
 
+use crate::code::ErrorCode;
 use crate::views::state_name;
 
 /// A failed request: its status, stable code, message for people, and details for programs.
 /// Server errors keep their cause apart: it is logged when the response is made and never sent.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     details: Value,
     cause: Option<String>,
 }
 
 impl ApiError {
-    /// A client error with `status`, a stable `code` and a message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error with a stable `code` (which has its status) and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
             code,
             message: message.into(),
             details: json!({}),
@@ -63,20 +62,20 @@ impl ApiError {
 
     /// `400 bad_request`: a malformed id, query parameter or header.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        Self::new(ErrorCode::BadRequest, message)
     }
 
     /// `422 invalid_value`: a well-formed body whose field at `path` is refused.
     pub fn invalid_value(path: impl Into<String>, message: impl Into<String>) -> Self {
         let path = path.into();
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message).with_details(json!({"path": path}))
+        Self::new(ErrorCode::InvalidValue, message).with_details(json!({"path": path}))
     }
 
     /// `500 internal`: the client sees a generic message; `cause` is logged.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self {
             cause: Some(cause.to_string()),
-            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
+            ..Self::new(ErrorCode::Internal, "internal server error")
         }
     }
 
@@ -84,8 +83,7 @@ impl ApiError {
     /// succeeds once space is freed.
     pub fn insufficient_storage() -> Self {
         Self::new(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "insufficient_storage",
+            ErrorCode::InsufficientStorage,
             "the server's disk is full: nothing was stored; try again once space is freed",
         )
     }
@@ -93,8 +91,7 @@ impl ApiError {
     /// `500 corrupt_artifact`: the stored blob does not match its hash (damaged on disk).
     pub fn corrupt_artifact(hash: impl std::fmt::Display) -> Self {
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "corrupt_artifact",
+            ErrorCode::CorruptArtifact,
             format!("artifact {hash} is damaged on the server's disk (its bytes do not match its hash)"),
         )
         .with_details(json!({"hash": hash.to_string()}))
@@ -102,12 +99,12 @@ impl ApiError {
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.code.status()
     }
 
     /// The stable code.
     pub fn code(&self) -> &'static str {
-        self.code
+        self.code.as_str()
     }
 
     /// A refusal of a node action (see [`EngineError::is_conflict`]) with the instance's
@@ -124,7 +121,7 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(f, "{} {}: {}", self.status().as_u16(), self.code(), self.message)
     }
 }
 
@@ -153,16 +150,17 @@ pub(crate) struct ErrorObject {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let Some(cause) = &self.cause {
-            tracing::error!(status = self.status.as_u16(), code = self.code, %cause, "request failed");
+            tracing::error!(status = self.status().as_u16(), code = self.code(), %cause, "request failed");
         }
+        let status = self.status();
         let body = ErrorBody {
             error: ErrorObject {
-                code: self.code,
+                code: self.code.as_str(),
                 message: self.message,
                 details: self.details,
             },
         };
-        (self.status, Json(body)).into_response()
+        (status, Json(body)).into_response()
     }
 }
 
@@ -171,26 +169,21 @@ fn instance_details(key: &InstanceKey) -> Value {
     json!({"node": key.node, "item": key.item})
 }
 
-/// Splits an engine reason `at `path`: why` into the path within the value and the reason.
-fn value_path(reason: &str) -> Option<&str> {
-    let rest = reason.strip_prefix("at `")?;
-    rest.split_once("`: ").map(|(path, _)| path)
-}
-
 impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
         let message = error.to_string();
         match error {
             EngineError::EpisodeNotFound(episode) => {
-                Self::new(StatusCode::NOT_FOUND, "episode_not_found", message).with_details(json!({"episode": episode}))
+                Self::new(ErrorCode::EpisodeNotFound, message).with_details(json!({"episode": episode}))
             }
             EngineError::InstanceNotFound { episode, key } => {
                 let mut details = instance_details(&key);
                 details["episode"] = json!(episode);
-                Self::new(StatusCode::NOT_FOUND, "node_not_found", message).with_details(details)
+                Self::new(ErrorCode::NodeNotFound, message).with_details(details)
             }
-            EngineError::UnknownWorkflow(workflow) => Self::new(StatusCode::NOT_FOUND, "workflow_not_found", message)
-                .with_details(json!({"workflow": workflow})),
+            EngineError::UnknownWorkflow(workflow) => {
+                Self::new(ErrorCode::WorkflowNotFound, message).with_details(json!({"workflow": workflow}))
+            }
             EngineError::VersionConflict { key, given, current } => {
                 let now = current.map_or_else(
                     || "it has no version yet".to_owned(),
@@ -200,55 +193,50 @@ impl From<EngineError> for ApiError {
                 let mut details = instance_details(&key);
                 details["given_version"] = json!(given);
                 details["current_version"] = json!(current);
-                Self::new(StatusCode::CONFLICT, "version_conflict", message).with_details(details)
+                Self::new(ErrorCode::VersionConflict, message).with_details(details)
             }
             EngineError::IllegalAction { action, key, state } => {
                 let mut details = instance_details(&key);
                 details["action"] = json!(action);
                 details["state"] = json!(state.replace(' ', "_"));
-                Self::new(StatusCode::CONFLICT, "illegal_action", message).with_details(details)
+                Self::new(ErrorCode::IllegalAction, message).with_details(details)
             }
             EngineError::IllegalEpisodeAction {
                 action,
                 episode,
                 status,
-            } => Self::new(StatusCode::CONFLICT, "illegal_episode_action", message)
+            } => Self::new(ErrorCode::IllegalEpisodeAction, message)
                 .with_details(json!({"episode": episode, "action": action, "status": status})),
-            EngineError::InvalidValue { key, reason } => {
+            EngineError::InvalidValue { key, error } => {
                 // The path is relative to the request body, where the value sits under `value`.
-                let path = match value_path(&reason) {
-                    Some(p) if p.starts_with('[') => format!("value{p}"),
-                    Some(p) => format!("value.{p}"),
-                    None => "value".to_owned(),
+                let path = match error.path.as_str() {
+                    "" => "value".to_owned(),
+                    p if p.starts_with('[') => format!("value{p}"),
+                    p => format!("value.{p}"),
                 };
                 let mut details = instance_details(&key);
                 details["path"] = json!(path);
-                details["reason"] = json!(reason);
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message).with_details(details)
+                details["reason"] = json!(error.to_string());
+                Self::new(ErrorCode::InvalidValue, message).with_details(details)
             }
             EngineError::SeriesNotFound(series) => {
-                Self::new(StatusCode::NOT_FOUND, "series_not_found", message).with_details(json!({"series": series}))
+                Self::new(ErrorCode::SeriesNotFound, message).with_details(json!({"series": series}))
             }
-            EngineError::SeriesConflict { series, given, current } => {
-                Self::new(StatusCode::CONFLICT, "series_conflict", message)
-                    .with_details(json!({"series": series, "given_revision": given, "current_revision": current}))
+            EngineError::SeriesConflict { series, given, current } => Self::new(ErrorCode::SeriesConflict, message)
+                .with_details(json!({"series": series, "given_revision": given, "current_revision": current})),
+            EngineError::InvalidInput(reason) => {
+                Self::new(ErrorCode::InvalidValue, message).with_details(json!({"path": "", "reason": reason}))
             }
-            EngineError::InvalidInput(reason) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message)
-                .with_details(json!({"path": "", "reason": reason})),
             EngineError::UnknownDefinition {
                 episode,
                 workflow,
                 version,
-            } => Self::new(StatusCode::CONFLICT, "definition_unavailable", message)
+            } => Self::new(ErrorCode::DefinitionUnavailable, message)
                 .with_details(json!({"episode": episode, "workflow": workflow, "definition_version": version})),
-            EngineError::MissingBlob(blob) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message)
+            EngineError::MissingBlob(blob) => Self::new(ErrorCode::InvalidValue, message)
                 .with_details(json!({"path": "", "reason": "the blob is not stored", "blob": blob})),
             EngineError::Store(error) => Self::from(error),
-            EngineError::ShuttingDown => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
-                "the server is shutting down",
-            ),
+            EngineError::ShuttingDown => Self::new(ErrorCode::ShuttingDown, "the server is shutting down"),
             EngineError::Definition(_) => Self::internal(message),
         }
     }
@@ -257,11 +245,7 @@ impl From<EngineError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Closed => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
-                "the server is shutting down",
-            ),
+            StoreError::Closed => Self::new(ErrorCode::ShuttingDown, "the server is shutting down"),
             StoreError::Full { .. } => Self {
                 cause: Some(error.to_string()),
                 ..Self::insufficient_storage()
@@ -273,18 +257,13 @@ impl From<StoreError> for ApiError {
 
 /// The answer for a path no route matches.
 pub(crate) async fn no_route(uri: axum::http::Uri) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "route_not_found",
-        format!("no route for {}", uri.path()),
-    )
+    ApiError::new(ErrorCode::RouteNotFound, format!("no route for {}", uri.path()))
 }
 
 /// The answer for a route that exists without this method.
 pub(crate) async fn no_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         format!("{method} is not allowed on {}", uri.path()),
     )
 }
@@ -292,7 +271,7 @@ pub(crate) async fn no_method(method: axum::http::Method, uri: axum::http::Uri) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use showrunner_engine::EpisodeId;
+    use showrunner_engine::{EpisodeId, ValueError};
 
     #[test]
     fn engine_errors_map_to_stable_codes_and_statuses() {
@@ -353,13 +332,19 @@ mod tests {
     fn an_invalid_value_names_the_path_in_the_request_body() {
         let api = ApiError::from(EngineError::InvalidValue {
             key: InstanceKey::single("characters"),
-            reason: "at `[1].dynamic_features.clothing`: invalid type: integer `42`, expected a string".into(),
+            error: ValueError {
+                path: "[1].dynamic_features.clothing".into(),
+                reason: "invalid type: integer `42`, expected a string".into(),
+            },
         });
         assert_eq!(api.status().as_u16(), 422);
         assert_eq!(api.details["path"], json!("value[1].dynamic_features.clothing"));
         let api = ApiError::from(EngineError::InvalidValue {
             key: InstanceKey::single("outline"),
-            reason: "at `logline`: invalid type".into(),
+            error: ValueError {
+                path: "logline".into(),
+                reason: "invalid type".into(),
+            },
         });
         assert_eq!(api.details["path"], json!("value.logline"));
     }

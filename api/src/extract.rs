@@ -13,6 +13,7 @@ use serde_json::json;
 use showrunner_engine::{EpisodeId, InstanceKey};
 
 use crate::access::Caller;
+use crate::code::ErrorCode;
 use crate::error::ApiError;
 use crate::{AppState, owners};
 
@@ -27,22 +28,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    rejection.body_text(),
-                )
+                ApiError::new(ErrorCode::PayloadTooLarge, rejection.body_text())
             } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "bad_request", rejection.body_text())
+                ApiError::new(ErrorCode::BadRequest, rejection.body_text())
             }
         })?;
         let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_json",
-                format!("the body is not JSON: {e}"),
-            )
-            .with_details(json!({"line": e.line(), "column": e.column()}))
+            ApiError::new(ErrorCode::BadJson, format!("the body is not JSON: {e}"))
+                .with_details(json!({"line": e.line(), "column": e.column()}))
         })?;
         integral(&mut value);
         serde_path_to_error::deserialize(value).map(JsonBody).map_err(|e| {

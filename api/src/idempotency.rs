@@ -49,6 +49,7 @@ use serde_json::json;
 use showrunner_engine::{Engine, IdempotencyToken, RequestFingerprint};
 
 use crate::access::Caller;
+use crate::code::ErrorCode;
 use crate::error::ApiError;
 use crate::outcome::Committed;
 use crate::{AppState, BODY_LIMIT};
@@ -206,8 +207,7 @@ pub(crate) async fn layer(State(state): State<AppState>, request: Request, next:
         Ok(bytes) => bytes,
         Err(_) => {
             return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!("the request body is over {limit} bytes"),
             )
             .into_response();
@@ -293,8 +293,7 @@ async fn once(
 /// `422 idempotency_key_reused`: the key answered another request.
 fn reused(method: &str, path: &str) -> ApiError {
     ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency_key_reused",
+        ErrorCode::IdempotencyKeyReused,
         "this Idempotency-Key was used for another request",
     )
     .with_details(json!({"method": method, "path": path}))

@@ -67,6 +67,7 @@ mod access;
 mod admin;
 mod artifacts;
 mod blob_answers;
+mod code;
 mod envelope;
 mod episodes;
 mod error;
@@ -105,6 +106,7 @@ use showrunner_engine::Engine;
 use tokio_util::sync::CancellationToken;
 
 pub use access::{ApiKeys, KeyError, Role};
+pub use code::ErrorCode;
 pub use error::ApiError;
 pub use openapi::openapi;
 pub use server::{DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, default_max_connections};

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use utoipa::openapi::schema::{ArrayItems, Object, Schema};
 use utoipa::openapi::{OpenApi as Document, RefOr};
 
+use crate::code::ErrorCode;
 use crate::error::ApiError;
 
 /// An episode's idea.
@@ -136,8 +137,7 @@ pub(crate) const DECLARED: &[(&str, &str, Bound)] = &[
 /// `422 invalid_value` for a value over its bound.
 fn over(path: &str, what: &str, limit: usize, found: usize) -> ApiError {
     ApiError::new(
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_value",
+        ErrorCode::InvalidValue,
         format!("`{path}` has {found} {what}; at most {limit} are allowed"),
     )
     .with_details(json!({"path": path, "limit": limit, "found": found}))

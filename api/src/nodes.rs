@@ -3,7 +3,6 @@
 //! instance's current state and version.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Json};
 use serde::Deserialize;
@@ -12,6 +11,7 @@ use showrunner_engine::{Command, EpisodeId, IdempotencyToken, InstanceKey};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::access::Caller;
+use crate::code::ErrorCode;
 use crate::envelope::{Envelope, ok};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, NodePath, QueryParams};
@@ -57,12 +57,10 @@ pub(crate) async fn show(
     if let Some(n) = query.version
         && record.version(n).is_none()
     {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "version_not_found",
-            format!("`{key}` has no version {n}"),
-        )
-        .with_details(json!({"node": key.node, "item": key.item, "version": n})));
+        return Err(
+            ApiError::new(ErrorCode::VersionNotFound, format!("`{key}` has no version {n}"))
+                .with_details(json!({"node": key.node, "item": key.item, "version": n})),
+        );
     }
     let shown = query.version.or(record.current);
     let value = shown.map(|n| state.engine.version_value(id, &key, n)).transpose()?;

@@ -24,6 +24,7 @@ use showrunner_story::model::{Bible, Character, CharacterSheet, MAX_REFERENCE_IM
 use utoipa::{IntoParams, ToSchema};
 
 use crate::access::Caller;
+use crate::code::ErrorCode;
 use crate::envelope::{Envelope, created, ok, ok_with_meta};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
@@ -435,8 +436,7 @@ pub(crate) async fn add_reference(
         .map_err(|e| ApiError::internal(format!("series {id} does not read back: {e}")))?;
     let Some(index) = content.characters.iter().position(|c| c.id == character) else {
         return Err(ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "character_not_found",
+            ErrorCode::CharacterNotFound,
             format!("series {id} has no character `{character}`"),
         )
         .with_details(json!({"series": id, "character": character})));
@@ -444,8 +444,7 @@ pub(crate) async fn add_reference(
     let references = &content.characters[index].reference_images;
     if references.len() >= MAX_REFERENCE_IMAGES {
         return Err(ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "too_many_references",
+            ErrorCode::TooManyReferences,
             format!("`{character}` already has {MAX_REFERENCE_IMAGES} reference images, the most a character may have"),
         )
         .with_details(

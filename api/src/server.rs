@@ -38,6 +38,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::code::ErrorCode;
 use crate::error::ApiError;
 
 /// The header timeout unless configured.
@@ -202,8 +203,7 @@ async fn refuse(stream: TcpStream, max: usize) {
         .keep_alive(false);
     let answer = hyper::service::service_fn(move |_request| async move {
         let mut response = ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "too_many_connections",
+            ErrorCode::TooManyConnections,
             format!("the server holds as many connections as it may ({max}); try again shortly"),
         )
         .with_details(json!({"max_connections": max}))

@@ -30,13 +30,14 @@ use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::uri::Authority;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
+use crate::code::ErrorCode;
 use crate::error::ApiError;
 
 /// The `Host` names and origins the API accepts beyond its own.
@@ -210,8 +211,7 @@ fn check(state: &AppState, request: &Request) -> Result<(), ApiError> {
         && !state.site.answers_host(host, !state.keys.is_open())
     {
         return Err(ApiError::new(
-            StatusCode::MISDIRECTED_REQUEST,
-            "host_not_allowed",
+            ErrorCode::HostNotAllowed,
             format!(
                 "this server does not answer for the host `{host}`; if the name is the server's, add it to \
                  `api.allowed_hosts` (SHOWRUNNER_ALLOWED_HOSTS)"
@@ -232,8 +232,7 @@ fn check(state: &AppState, request: &Request) -> Result<(), ApiError> {
     if cross {
         let origin = origin.unwrap_or("");
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "cross_origin_refused",
+            ErrorCode::CrossOriginRefused,
             "a page from another origin may not change state here; to allow a UI served elsewhere, add its origin \
              to `api.allowed_origins` (SHOWRUNNER_ALLOWED_ORIGINS)",
         )
@@ -243,8 +242,7 @@ fn check(state: &AppState, request: &Request) -> Result<(), ApiError> {
         let content_type = text(header::CONTENT_TYPE);
         if !content_type.is_some_and(is_json) {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "the body must be JSON, sent with `Content-Type: application/json`",
             )
             .with_details(json!({"content_type": content_type, "accepted": ["application/json"]})));

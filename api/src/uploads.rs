@@ -27,6 +27,7 @@ use utoipa::ToSchema;
 use crate::access::Caller;
 use crate::artifacts::{content_hash, not_found, serve};
 use crate::blob_answers::{ImageAnswers, RangeHeaders};
+use crate::code::ErrorCode;
 use crate::envelope::{Envelope, created};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::PathParams;
@@ -80,8 +81,7 @@ pub(crate) async fn store_image(
         .unwrap_or_default();
     let Some(content_type) = ACCEPTED.into_iter().find(|t| *t == declared) else {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!(
                 "reference images must be PNG or JPEG (Content-Type image/png or image/jpeg), not `{}`",
                 if declared.is_empty() { "none" } else { &declared }
@@ -92,8 +92,7 @@ pub(crate) async fn store_image(
     let sniffed = crate::artifacts::sniff(&body);
     if sniffed != content_type {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!("the body is declared {content_type} but its bytes are {sniffed}"),
         )
         .with_details(json!({"content_type": content_type, "sniffed": sniffed, "accepted": ACCEPTED})));
@@ -147,8 +146,7 @@ async fn decode(body: Bytes, content_type: &'static str) -> Result<(u32, u32), A
             _ => format!("it does not decode: {e}"),
         };
         ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_image",
+            ErrorCode::InvalidImage,
             format!("the {content_type} image is refused: {why}"),
         )
         .with_details(json!({"content_type": content_type, "max_side": MAX_SIDE, "max_decoded_bytes": MAX_DECODED}))
@@ -158,8 +156,7 @@ async fn decode(body: Bytes, content_type: &'static str) -> Result<(u32, u32), A
 /// The answer to a body over the limit.
 pub(crate) fn too_large(limit: usize) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         format!("uploads are limited to {limit} bytes"),
     )
     .with_details(json!({"limit": limit}))

@@ -222,12 +222,12 @@ pub enum EngineError {
         status: String,
     },
     /// A user-authored value that does not fit the node's output type.
-    #[error("invalid value for `{key}`: {reason}")]
+    #[error("invalid value for `{key}`: {error}")]
     InvalidValue {
         /// The instance.
         key: InstanceKey,
-        /// What is wrong.
-        reason: String,
+        /// Where in the value, and what is wrong.
+        error: ValueError,
     },
     /// No series with this id.
     #[error("series {0} not found")]
@@ -288,3 +288,33 @@ impl EngineError {
 
 /// Result alias for the engine's API.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// What is wrong with a value, and where: `path` within it (`[1].dynamic_features.clothing`;
+/// empty for the value as a whole), and the `reason`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueError {
+    /// Where in the value: a serde path, empty for the whole value.
+    pub path: String,
+    /// What is wrong there.
+    pub reason: String,
+}
+
+impl ValueError {
+    /// An error about the value as a whole.
+    pub fn whole(reason: impl Into<String>) -> Self {
+        Self {
+            path: String::new(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ValueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.reason)
+        } else {
+            write!(f, "at `{}`: {}", self.path, self.reason)
+        }
+    }
+}

@@ -56,7 +56,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-pub use error::{DefinitionError, EngineError, NodeError, Result, StoreError};
+pub use error::{DefinitionError, EngineError, NodeError, Result, StoreError, ValueError};
 pub use events::{Event, EventKind, Speaker};
 pub use idempotency::{IdempotencyRecord, IdempotencyToken, Outcome, RequestFingerprint};
 pub use ids::{ContentHash, EpisodeId, InstanceKey, SeriesId, Timestamp, now_ms};

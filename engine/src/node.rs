@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::NodeError;
+use crate::error::{NodeError, ValueError};
 use crate::ids::{EpisodeId, InstanceKey};
 use crate::store::BlobStore;
 
@@ -55,7 +55,7 @@ pub trait DynNode: Send + Sync + 'static {
     async fn score_json(&self, input: &Value, output: &Value, ctx: &NodeCtx) -> Result<f64, NodeError>;
     /// Checks that a user-authored value fits the output type; the error names the path of the
     /// field that does not (`characters[0].clothing`).
-    fn check_output(&self, value: &Value) -> Result<(), String>;
+    fn check_output(&self, value: &Value) -> Result<(), ValueError>;
 }
 
 fn decode<T: DeserializeOwned>(value: &Value, what: &str) -> Result<T, NodeError> {
@@ -80,11 +80,14 @@ impl<N: Node> DynNode for N {
         self.score(&input, &output, ctx).await
     }
 
-    fn check_output(&self, value: &Value) -> Result<(), String> {
+    fn check_output(&self, value: &Value) -> Result<(), ValueError> {
         match serde_path_to_error::deserialize::<_, N::Output>(value) {
             Ok(_) => Ok(()),
-            Err(e) if e.path().to_string() == "." => Err(e.inner().to_string()),
-            Err(e) => Err(format!("at `{}`: {}", e.path(), e.inner())),
+            Err(e) if e.path().to_string() == "." => Err(ValueError::whole(e.inner().to_string())),
+            Err(e) => Err(ValueError {
+                path: e.path().to_string(),
+                reason: e.inner().to_string(),
+            }),
         }
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::readiness::{list_items, picks};
 use super::{Episode, Step};
-use crate::error::EngineError;
+use crate::error::{EngineError, ValueError};
 use crate::events::EventKind;
 use crate::ids::InstanceKey;
 use crate::pure::command::Effect;
@@ -80,13 +80,13 @@ impl Episode {
                 current: record.current,
             });
         }
-        let invalid = |reason: String| EngineError::InvalidValue {
+        let invalid = |error: ValueError| EngineError::InvalidValue {
             key: key.clone(),
-            reason,
+            error,
         };
         spec.implementation().check_output(&value).map_err(invalid)?;
         let items = if *spec.kind() == NodeKind::List {
-            Some(list_items(&value, step.def.item_pointers(i)).map_err(invalid)?)
+            Some(list_items(&value, step.def.item_pointers(i)).map_err(|reason| invalid(ValueError::whole(reason)))?)
         } else {
             None
         };
