@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use showrunner_engine::{BlobRef, ContentHash, SeriesId, SeriesRecord, Timestamp};
 use showrunner_story::model::{Bible, Character, CharacterSheet, MAX_REFERENCE_IMAGES, SeriesSheet};
+use showrunner_story::series::{ReferenceError, SeriesContent};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::access::Caller;
@@ -74,7 +75,7 @@ pub(crate) struct ReferenceAdded {
 
 impl SeriesView {
     pub(crate) fn from(record: &SeriesRecord) -> Result<Self, ApiError> {
-        let content = Content::deserialize(&record.content)
+        let content = SeriesContent::deserialize(&record.content)
             .map_err(|e| ApiError::internal(format!("series {} does not read back: {e}", record.id)))?;
         Ok(Self {
             id: record.id,
@@ -87,13 +88,6 @@ impl SeriesView {
             owner: record.owner.clone(),
         })
     }
-}
-
-/// What a series record holds, as the stock workflows read it under `episode.series`.
-#[derive(Debug, Serialize, Deserialize)]
-struct Content {
-    bible: Bible,
-    characters: Vec<Character>,
 }
 
 /// `POST series` body (documented by `schemas::CreateSeries`).
@@ -167,10 +161,9 @@ async fn content(
     sheet: SeriesSheet,
 ) -> Result<Value, ApiError> {
     check_bounds(title, &sheet.bible, &sheet.characters)?;
-    let (bible, characters) = sheet
+    let content = sheet
         .into_content()
         .map_err(|e| ApiError::invalid_value(e.path.clone(), e.to_string()))?;
-    let content = Content { bible, characters };
     let value = serde_json::to_value(&content).map_err(ApiError::internal)?;
     // First what the caller may name (a user key: its own uploads), so that another owner's blob
     // and one that is not stored answer alike; then, for any key, that each is stored.
@@ -432,30 +425,22 @@ pub(crate) async fn add_reference(
     ImageBody(body): ImageBody,
 ) -> Result<Response, ApiError> {
     let record = state.engine.series(id)?;
-    let mut content = Content::deserialize(&record.content)
+    let mut content = SeriesContent::deserialize(&record.content)
         .map_err(|e| ApiError::internal(format!("series {id} does not read back: {e}")))?;
-    let Some(index) = content.characters.iter().position(|c| c.id == character) else {
-        return Err(ApiError::new(
+    // The rule is the series' own; checked before the image is stored, and again as it is added.
+    let refused = |e: ReferenceError| match e {
+        ReferenceError::NoCharacter(_) => ApiError::new(
             ErrorCode::CharacterNotFound,
             format!("series {id} has no character `{character}`"),
         )
-        .with_details(json!({"series": id, "character": character})));
-    };
-    let references = &content.characters[index].reference_images;
-    if references.len() >= MAX_REFERENCE_IMAGES {
-        return Err(ApiError::new(
-            ErrorCode::TooManyReferences,
-            format!("`{character}` already has {MAX_REFERENCE_IMAGES} reference images, the most a character may have"),
-        )
-        .with_details(
+        .with_details(json!({"series": id, "character": character})),
+        ReferenceError::Full { index, .. } => ApiError::new(ErrorCode::TooManyReferences, e.to_string()).with_details(
             json!({"path": format!("characters[{index}].reference_images"), "limit": MAX_REFERENCE_IMAGES}),
-        ));
-    }
+        ),
+    };
+    content.room_for_reference(&character).map_err(refused)?;
     let upload = store_image(&state, &caller, &headers, body).await?;
-    let reference = upload.reference;
-    if !references.contains(&reference) {
-        content.characters[index].reference_images.push(reference);
-    }
+    content.add_reference(&character, upload.reference).map_err(refused)?;
     let value = serde_json::to_value(&content).map_err(ApiError::internal)?;
     let updated = state
         .engine

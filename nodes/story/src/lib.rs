@@ -9,6 +9,7 @@ pub mod fountain;
 pub mod model;
 pub mod plan;
 pub mod rng;
+pub mod series;
 mod settings;
 mod slug;
 

@@ -5,6 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use showrunner_engine::BlobRef;
 
+use crate::series::SeriesContent;
+
 pub use crate::settings::{Settings, SettingsError};
 
 /// Which backend and model made an output, with the seed: every output names it.
@@ -133,7 +135,7 @@ impl Brief {
 impl SeriesSheet {
     /// The bible and the characters as episodes see them; refuses characters without a name, two
     /// characters with one id, and more than [`MAX_REFERENCE_IMAGES`] reference images.
-    pub fn into_content(self) -> Result<(Bible, Vec<Character>), SheetError> {
+    pub fn into_content(self) -> Result<SeriesContent, SheetError> {
         let mut characters: Vec<Character> = Vec::with_capacity(self.characters.len());
         for (i, sheet) in self.characters.into_iter().enumerate() {
             let error = |field: &str, reason: String| SheetError {
@@ -178,7 +180,10 @@ impl SeriesSheet {
                 },
             });
         }
-        Ok((self.bible, characters))
+        Ok(SeriesContent {
+            bible: self.bible,
+            characters,
+        })
     }
 }
 
