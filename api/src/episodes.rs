@@ -107,40 +107,40 @@ pub(crate) async fn list(
             "limit must be from 1 to {MAX_LIMIT}, not {limit}"
         )));
     }
-    let cursor = query.cursor.as_deref().map(episode_id).transpose()?;
-    let mut all = Vec::new();
-    for status in statuses {
-        all.extend(state.engine.episodes(status)?.into_iter().map(|id| (id, status)));
+    let mut before = query.cursor.as_deref().map(episode_id).transpose()?;
+    // Pages of the status index, newest first, until the page and one more visible episode are
+    // found (the owner is read from each header: a user key sees only its own).
+    let mut page = Vec::with_capacity(limit);
+    let mut next_cursor = None;
+    'fill: loop {
+        let batch = state.engine.episode_page(&statuses, before, limit + 1)?;
+        let exhausted = batch.len() <= limit;
+        for (id, status) in batch {
+            before = Some(id);
+            let header = match state.engine.header(id) {
+                Ok(header) => header,
+                // Deleted since the index was read.
+                Err(EngineError::EpisodeNotFound(_)) => continue,
+                Err(e) => return Err(ApiError::from(e)),
+            };
+            if !caller.may_see(header.owner.as_deref()) {
+                continue;
+            }
+            if page.len() == limit {
+                next_cursor = page.last().map(|item: &EpisodeItem| item.id);
+                break 'fill;
+            }
+            page.push(EpisodeItem {
+                id,
+                status: status.name(),
+                created_at: id.0.timestamp_ms(),
+                owner: header.owner,
+            });
+        }
+        if exhausted {
+            break;
+        }
     }
-    // Newest first; an episode whose status changed between two index reads is listed once.
-    all.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
-    all.dedup_by_key(|(id, _)| *id);
-    // The owner is read from each header, newest first, until the page and one more are found.
-    let mut rest = all
-        .into_iter()
-        .filter(|(id, _)| cursor.is_none_or(|c| *id < c))
-        .filter_map(|(id, status)| match state.engine.header(id) {
-            Ok(header) => caller.may_see(header.owner.as_deref()).then(|| {
-                Ok(EpisodeItem {
-                    id,
-                    status: status.name(),
-                    created_at: id.0.timestamp_ms(),
-                    owner: header.owner,
-                })
-            }),
-            // Deleted since the index was read.
-            Err(EngineError::EpisodeNotFound(_)) => None,
-            Err(e) => Some(Err(ApiError::from(e))),
-        })
-        .peekable();
-    let page = rest
-        .by_ref()
-        .take(limit)
-        .collect::<Result<Vec<EpisodeItem>, ApiError>>()?;
-    let next_cursor = match (rest.peek(), page.last()) {
-        (Some(_), Some(last)) => Some(last.id),
-        _ => None,
-    };
     Ok(ok_with_meta(page, PageMeta { limit, next_cursor }))
 }
 

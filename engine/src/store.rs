@@ -166,6 +166,17 @@ pub trait Store: Send + Sync + 'static {
     /// The ids of the episodes with this status, from the status index.
     fn episodes_with_status(&self, status: EpisodeStatus) -> Result<Vec<EpisodeId>, StoreError>;
 
+    /// A page of the status index: up to `limit` episodes whose status is in `statuses` (any
+    /// status when empty), newest first (by id), each with its status, starting after the
+    /// episode `before` when given. Reads about `limit` index entries per status, whatever the
+    /// number of episodes.
+    fn episodes_page(
+        &self,
+        statuses: &[EpisodeStatus],
+        before: Option<EpisodeId>,
+        limit: usize,
+    ) -> Result<Vec<(EpisodeId, EpisodeStatus)>, StoreError>;
+
     /// Up to `limit` events of `episode` with sequence numbers from `from_seq` on, in order.
     fn events(&self, episode: EpisodeId, from_seq: u64, limit: usize) -> Result<Vec<Event>, StoreError>;
 

@@ -441,6 +441,17 @@ impl Engine {
         Ok(self.shared.store.episodes_with_status(status)?)
     }
 
+    /// A page of episodes whose status is in `statuses` (any when empty), newest first, after
+    /// `before` when given: at most `limit`, each with its status (see [`Store::episodes_page`]).
+    pub fn episode_page(
+        &self,
+        statuses: &[EpisodeStatus],
+        before: Option<EpisodeId>,
+        limit: usize,
+    ) -> Result<Vec<(EpisodeId, EpisodeStatus)>> {
+        Ok(self.shared.store.episodes_page(statuses, before, limit)?)
+    }
+
     /// Events of `episode` from sequence number `from_seq` on: stored ones, then live ones.
     pub async fn subscribe(&self, episode: EpisodeId, from_seq: u64) -> Result<EventStream> {
         let handle = self.handle(episode).await?;

@@ -7,6 +7,7 @@
 //! - events come back by sequence number, from any point, up to a limit;
 //! - a read that follows an answered commit sees it, under concurrent commits;
 //! - what was answered survives closing and reopening the store;
+//! - pages of the status index list every episode once, newest first, from any cursor;
 //! - the status index, the recovery listings (`episodes_with_work`, `definitions_in_use`,
 //!   `summaries`) and the filters of `load_episodes` follow every commit and delete;
 //! - series, uploads and idempotency records round-trip and survive reopening;
@@ -45,6 +46,7 @@ pub(crate) async fn run(harness: &dyn Harness) {
     a_read_after_an_answered_commit_sees_it(harness).await;
     answered_commits_survive_reopening(harness).await;
     recovery_listings_follow_the_statuses(harness).await;
+    pages_walk_the_status_index_newest_first(harness).await;
     records::series_round_trip_and_survive_reopening(harness).await;
     records::uploads_are_listed_by_blob_and_deleted_one_by_one(harness).await;
     records::idempotency_records_land_with_their_write(harness).await;
@@ -296,6 +298,57 @@ async fn recovery_listings_follow_the_statuses(harness: &dyn Harness) {
         !store.episodes_with_work().expect("work").contains(&failed),
         "a deleted episode has none"
     );
+}
+
+/// Paging through the status index, two at a time, gives what the whole index holds, newest
+/// first, each episode once; a status filter keeps to its statuses.
+async fn pages_walk_the_status_index_newest_first(harness: &dyn Harness) {
+    let store = open(harness);
+    let mut ours = Vec::new();
+    for status in [EpisodeStatus::Active, EpisodeStatus::Paused, EpisodeStatus::Completed] {
+        for _ in 0..3 {
+            let id = EpisodeId::generate();
+            store.commit(commit(id, status, 1)).await.expect("commit");
+            ours.push(id);
+        }
+    }
+    for statuses in [Vec::new(), vec![EpisodeStatus::Paused, EpisodeStatus::Completed]] {
+        let listed = if statuses.is_empty() {
+            EpisodeStatus::ALL.to_vec()
+        } else {
+            statuses.clone()
+        };
+        let mut all: Vec<EpisodeId> = Vec::new();
+        for &status in &listed {
+            all.extend(store.episodes_with_status(status).expect("index"));
+        }
+        all.sort_by(|a, b| b.cmp(a));
+        let mut paged = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store.episodes_page(&statuses, before, 2).expect("a page");
+            assert!(page.len() <= 2, "{page:?}");
+            for (id, status) in &page {
+                assert!(listed.contains(status), "{status:?} is not asked for");
+                assert_eq!(store.load_header(*id).expect("header").map(|h| h.status), Some(*status));
+            }
+            paged.extend(page.iter().map(|(id, _)| *id));
+            match page.last() {
+                Some((last, _)) if page.len() == 2 => before = Some(*last),
+                _ => break,
+            }
+        }
+        assert_eq!(paged, all, "pages of {statuses:?}");
+    }
+    let cursor = ours[4];
+    let after = store.episodes_page(&[], Some(cursor), 100).expect("a page");
+    assert!(
+        after.iter().all(|(id, _)| *id < cursor),
+        "a cursor starts the page after it"
+    );
+    for id in ours {
+        store.delete_episode(id).await.expect("delete");
+    }
 }
 
 /// A header that does not decode: the load of that episode says so, the others load.

@@ -18,8 +18,8 @@ use crate::group_commit::{CommitStats, DurableFiles, GroupCommit, Op, Visibility
 use crate::journal::Journal;
 use crate::keys::{
     DEFINITION, EVENT, FORMAT, HEADER, INDEX, INPUT, INSTANCE, META, SERIES, UPLOAD, VALUE, WORK, episode_key,
-    episode_of, event_key, idempotency_key, instance_key, meta_key, series_key, status_byte, upload_key, upload_prefix,
-    value_key, version_instance,
+    episode_of, event_key, idempotency_key, index_key, instance_key, meta_key, series_key, status_byte, upload_key,
+    upload_prefix, value_key, version_instance,
 };
 use crate::lock::StoreLock;
 
@@ -431,6 +431,42 @@ impl Store for SledStore {
                 })
             })
             .collect()
+    }
+
+    fn episodes_page(
+        &self,
+        statuses: &[EpisodeStatus],
+        before: Option<EpisodeId>,
+        limit: usize,
+    ) -> Result<Vec<(EpisodeId, EpisodeStatus)>, StoreError> {
+        let statuses = if statuses.is_empty() {
+            &EpisodeStatus::ALL[..]
+        } else {
+            statuses
+        };
+        let tree = self.settled();
+        let mut page = Vec::new();
+        for &status in statuses {
+            let byte = status_byte(status);
+            let end = match before {
+                Some(before) => index_key(byte, before),
+                None => vec![INDEX, byte + 1],
+            };
+            for key in tree.range(vec![INDEX, byte]..end).keys().rev().take(limit) {
+                let key = key.map_err(backend)?;
+                let id = episode_of(&key[1..]).ok_or_else(|| StoreError::Corrupt {
+                    episode: None,
+                    what: "a status index key without an episode id".into(),
+                })?;
+                page.push((id, status));
+            }
+        }
+        // Newest first across the statuses; an episode whose status changed while the index was
+        // read is listed once.
+        page.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
+        page.dedup_by_key(|(id, _)| *id);
+        page.truncate(limit);
+        Ok(page)
     }
 
     fn events(&self, episode: EpisodeId, from_seq: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
