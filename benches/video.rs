@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use showrunner::backend::VideoModel;
 use showrunner::media::video::{RgbImage, decode_stream, encode_frames, join_streams, mux_mp4};
 use showrunner::procedural::video::ProceduralVideo;
+use showrunner::story::fixtures;
 use showrunner::story::model::{Angle, Camera, Movement, Settings, Shot, ShotType};
 
 /// Encoding speed over real time, at least.
@@ -39,7 +40,6 @@ fn keyframe(width: u32, height: u32) -> RgbImage {
 
 fn shot(movement: Movement, duration_s: f64) -> Shot {
     Shot {
-        id: "bench".into(),
         scene_id: "bench".into(),
         camera: Camera {
             shot_type: ShotType::Wide,
@@ -47,14 +47,9 @@ fn shot(movement: Movement, duration_s: f64) -> Shot {
             movement,
         },
         duration_s,
-        visual_desc: String::new(),
-        dialogue: Vec::new(),
-        first_frame_desc: String::new(),
-        last_frame_desc: None,
-        motion_desc: String::new(),
-        character_ids: Vec::new(),
         seed: 0,
         generated_by: ProceduralVideo.generator(0),
+        ..fixtures::shot("bench")
     }
 }
 

@@ -73,8 +73,9 @@ fn to_unit(cos: f32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Angle, Camera, DynamicFeatures, Generator, Movement, ShotType, StaticFeatures};
+    use crate::model::Generator;
     use showrunner_procedural::embed::HashedEmbedder;
+    use showrunner_story::fixtures;
 
     fn generator() -> Generator {
         Generator {
@@ -86,42 +87,20 @@ mod tests {
 
     fn character(id: &str, name: &str, face: &str, clothing: &str, props: &[&str]) -> Character {
         Character {
-            id: id.into(),
             name: name.into(),
-            role: "the protagonist".into(),
-            static_features: StaticFeatures {
-                face: face.into(),
-                body: "tall".into(),
-            },
-            dynamic_features: DynamicFeatures {
-                clothing: clothing.into(),
-                props: props.iter().map(|p| p.to_string()).collect(),
-            },
             personality: "calm".into(),
-            voice: None,
-            reference_images: vec![],
-            generated_by: generator(),
+            ..fixtures::character(id, face, "tall", clothing, props)
         }
     }
 
     fn shot(visual: &str, first_frame: &str, ids: &[&str]) -> Shot {
         Shot {
-            id: "s1-shot-1".into(),
             scene_id: "s1".into(),
-            camera: Camera {
-                shot_type: ShotType::Medium,
-                angle: Angle::EyeLevel,
-                movement: Movement::Static,
-            },
-            duration_s: 2.0,
             visual_desc: visual.into(),
-            dialogue: vec![],
             first_frame_desc: first_frame.into(),
-            last_frame_desc: None,
             motion_desc: "static".into(),
-            character_ids: ids.iter().map(|s| s.to_string()).collect(),
-            seed: 1,
-            generated_by: generator(),
+            character_ids: fixtures::ids(ids),
+            ..fixtures::shot("s1-shot-1")
         }
     }
 

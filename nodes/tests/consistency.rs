@@ -5,10 +5,9 @@
 mod installed;
 
 use showrunner_nodes::consistency::{combined, text_consistency};
-use showrunner_nodes::model::{
-    Angle, Camera, Character, DynamicFeatures, Generator, Movement, Shot, ShotType, StaticFeatures,
-};
+use showrunner_nodes::model::{Character, Shot};
 use showrunner_onnx::{Device, MINILM_MODEL, MiniLmEmbedder};
+use showrunner_story::fixtures;
 
 fn embedder() -> MiniLmEmbedder {
     let registry = installed::registry(&["onnxruntime", MINILM_MODEL]);
@@ -16,52 +15,22 @@ fn embedder() -> MiniLmEmbedder {
         .unwrap_or_else(|e| panic!("loading MiniLM: {e}"))
 }
 
-fn generator() -> Generator {
-    Generator {
-        backend: "test".into(),
-        model: "test".into(),
-        seed: 0,
-    }
-}
-
 fn character(id: &str, name: &str, face: &str, body: &str, clothing: &str, props: &[&str]) -> Character {
     Character {
-        id: id.into(),
         name: name.into(),
-        role: "the protagonist".into(),
-        static_features: StaticFeatures {
-            face: face.into(),
-            body: body.into(),
-        },
-        dynamic_features: DynamicFeatures {
-            clothing: clothing.into(),
-            props: props.iter().map(|p| p.to_string()).collect(),
-        },
         personality: "stubborn and kind".into(),
-        voice: None,
-        reference_images: vec![],
-        generated_by: generator(),
+        ..fixtures::character(id, face, body, clothing, props)
     }
 }
 
 fn shot(visual: &str, first_frame: &str, ids: &[&str]) -> Shot {
     Shot {
-        id: "s1-shot-1".into(),
         scene_id: "s1".into(),
-        camera: Camera {
-            shot_type: ShotType::Medium,
-            angle: Angle::EyeLevel,
-            movement: Movement::Static,
-        },
-        duration_s: 2.0,
         visual_desc: visual.into(),
-        dialogue: vec![],
         first_frame_desc: first_frame.into(),
-        last_frame_desc: None,
         motion_desc: "static".into(),
-        character_ids: ids.iter().map(|s| s.to_string()).collect(),
-        seed: 1,
-        generated_by: generator(),
+        character_ids: fixtures::ids(ids),
+        ..fixtures::shot("s1-shot-1")
     }
 }
 

@@ -37,6 +37,7 @@ use showrunner_nodes::model::{Angle, Camera, Clip, Movement, ScriptLine, Setting
 use showrunner_nodes::stages::{Backends, ClipNode, FinalVideoNode};
 use showrunner_onnx::speech::{PIPER_MODEL, PiperVoice, Scales};
 use showrunner_procedural::video::ProceduralVideo;
+use showrunner_story::fixtures;
 
 /// The shared registry with the voice, espeak-ng and ONNX Runtime installed.
 fn registry() -> Registry {
@@ -250,7 +251,6 @@ impl BlobStore for MemoryBlobs {
 
 fn shot(id: &str, duration_s: f64, lines: &[&str]) -> Shot {
     Shot {
-        id: id.into(),
         scene_id: "harbour".into(),
         camera: Camera {
             shot_type: ShotType::Medium,
@@ -258,7 +258,6 @@ fn shot(id: &str, duration_s: f64, lines: &[&str]) -> Shot {
             movement: Movement::ZoomIn,
         },
         duration_s,
-        visual_desc: String::new(),
         dialogue: lines
             .iter()
             .map(|line| ScriptLine {
@@ -266,12 +265,10 @@ fn shot(id: &str, duration_s: f64, lines: &[&str]) -> Shot {
                 line: (*line).into(),
             })
             .collect(),
-        first_frame_desc: String::new(),
-        last_frame_desc: None,
-        motion_desc: String::new(),
         character_ids: vec!["keeper".into()],
         seed: 7,
         generated_by: ProceduralVideo.generator(7),
+        ..fixtures::shot(id)
     }
 }
 

@@ -15,6 +15,7 @@ use showrunner_onnx::terrain::render::{Look, Sky, landscape};
 use showrunner_onnx::terrain::{HEIGHT_RANGE, SIZE};
 use showrunner_onnx::{Device, OnnxError, Placement, TERRAIN_MODEL, TerrainImages, TerrainModel};
 use showrunner_procedural::image::ProceduralImages;
+use showrunner_story::fixtures;
 use showrunner_story::model::{Camera, Character, Generator, Scene, Settings, Shot, ShotType};
 
 fn registry() -> Registry {
@@ -189,15 +190,11 @@ fn portraits_keyframes_and_scores_are_the_inner_models() {
     let images = images();
     let s = settings();
     let mara = Character {
-        id: "mara".into(),
         name: "Mara".into(),
         role: "keeper".into(),
-        static_features: Default::default(),
-        dynamic_features: Default::default(),
         personality: "calm".into(),
-        voice: None,
-        reference_images: vec![],
         generated_by: generator(),
+        ..fixtures::character("mara", "", "", "", &[])
     };
     let portrait = images.portrait(&mara, View::Front, &s, 1).expect("portrait");
     assert_eq!(
@@ -208,22 +205,18 @@ fn portraits_keyframes_and_scores_are_the_inner_models() {
         .scene(&scene("s1", "EXT. BEACH - DAWN", "Beach", "dawn"), &s, 1)
         .expect("terrain");
     let shot = Shot {
-        id: "s1-shot-1".into(),
         scene_id: "s1".into(),
         camera: Camera {
             shot_type: ShotType::Wide,
-            angle: showrunner_story::model::Angle::EyeLevel,
-            movement: showrunner_story::model::Movement::Static,
+            ..fixtures::shot("s1-shot-1").camera
         },
-        duration_s: 2.0,
         visual_desc: "Wide of mara at the beach".into(),
-        dialogue: vec![],
         first_frame_desc: "mara, dawn".into(),
-        last_frame_desc: None,
         motion_desc: "static".into(),
         character_ids: vec!["mara".into()],
         seed: 3,
         generated_by: generator(),
+        ..fixtures::shot("s1-shot-1")
     };
     let cast = [(&mara, &portrait)];
     let keyframe = images.keyframe(&shot, &background, &cast, &s, 2).expect("keyframe");

@@ -197,11 +197,11 @@ impl Sampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use showrunner_story::fixtures;
     use showrunner_story::model::{Angle, Camera, ShotType};
 
     fn shot(movement: Movement, duration_s: f64) -> Shot {
         Shot {
-            id: "s1".into(),
             scene_id: "sc1".into(),
             camera: Camera {
                 shot_type: ShotType::Wide,
@@ -209,14 +209,9 @@ mod tests {
                 movement,
             },
             duration_s,
-            visual_desc: String::new(),
-            dialogue: Vec::new(),
-            first_frame_desc: String::new(),
-            last_frame_desc: None,
-            motion_desc: String::new(),
-            character_ids: Vec::new(),
             seed: 7,
             generated_by: ProceduralVideo.generator(7),
+            ..fixtures::shot("s1")
         }
     }
 
@@ -361,7 +356,6 @@ mod tests {
         };
         let key = keyframe(160, 90);
         let shot = Shot {
-            id: "s1".into(),
             scene_id: "sc1".into(),
             camera: Camera {
                 shot_type: ShotType::Medium,
@@ -369,14 +363,8 @@ mod tests {
                 movement: Movement::PanRight,
             },
             duration_s: 1.25,
-            visual_desc: String::new(),
-            dialogue: Vec::new(),
-            first_frame_desc: String::new(),
-            last_frame_desc: None,
-            motion_desc: String::new(),
-            character_ids: Vec::new(),
-            seed: 1,
             generated_by: ProceduralVideo.generator(1),
+            ..fixtures::shot("s1")
         };
         let frames = ProceduralVideo.clip(&key, &shot, &settings)?;
         let (mp4, annex_b) = showrunner_media::video::encode_clip(&frames, settings.fps)?;

@@ -5,6 +5,8 @@
 //! seeded [`rng`] every generator draws from (the same seed gives the same story everywhere), and
 //! the [`slug`] that turns a name into a stable id.
 
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 pub mod fountain;
 pub mod model;
 pub mod plan;

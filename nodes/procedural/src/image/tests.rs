@@ -11,7 +11,8 @@ use super::{MODEL, OUTLINE, PORTRAIT_HEIGHT, PORTRAIT_WIDTH, ProceduralImages};
 use crate::raster::Rgb;
 
 use showrunner_media::png::encode_png;
-use showrunner_story::model::{DynamicFeatures, Movement, StaticFeatures};
+use showrunner_story::fixtures;
+use showrunner_story::model::Movement;
 
 type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
@@ -21,21 +22,9 @@ fn generator() -> Generator {
 
 fn person(id: &str, face: &str, body: &str, clothing: &str, props: &[&str]) -> Character {
     Character {
-        id: id.into(),
-        name: id.into(),
-        role: "the protagonist".into(),
-        static_features: StaticFeatures {
-            face: face.into(),
-            body: body.into(),
-        },
-        dynamic_features: DynamicFeatures {
-            clothing: clothing.into(),
-            props: props.iter().map(|p| p.to_string()).collect(),
-        },
         personality: "stubborn and kind".into(),
-        voice: None,
-        reference_images: Vec::new(),
         generated_by: generator(),
+        ..fixtures::character(id, face, body, clothing, props)
     }
 }
 
@@ -74,22 +63,16 @@ fn place(id: &str, slugline: &str, location: &str, time: &str) -> Scene {
 
 fn shot(shot_type: ShotType, angle: Angle, ids: &[&str]) -> Shot {
     Shot {
-        id: "shot-1".into(),
-        scene_id: "scene-1".into(),
         camera: Camera {
             shot_type,
             angle,
             movement: Movement::Static,
         },
         duration_s: 3.0,
-        visual_desc: String::new(),
-        dialogue: Vec::new(),
-        first_frame_desc: String::new(),
-        last_frame_desc: None,
-        motion_desc: String::new(),
-        character_ids: ids.iter().map(|s| s.to_string()).collect(),
+        character_ids: fixtures::ids(ids),
         seed: 11,
         generated_by: generator(),
+        ..fixtures::shot("shot-1")
     }
 }
 
