@@ -44,7 +44,7 @@ pub(crate) struct Line {
     seq: u64,
     #[schema(value_type = openapi::Timestamp)]
     at: Timestamp,
-    #[schema(value_type = schemas::Speaker)]
+    #[schema(value_type = showrunner_engine::Speaker)]
     author: Speaker,
     /// The text.
     text: String,

@@ -22,6 +22,7 @@ pub struct Event {
 
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type")]
 pub enum EventKind {
     /// The episode was created (or forked from another).
@@ -32,6 +33,7 @@ pub enum EventKind {
         definition_version: String,
         /// The episode it was forked from.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Ulid))]
         forked_from: Option<EpisodeId>,
     },
     /// A map node's item set changed with its source list.
@@ -78,9 +80,11 @@ pub enum EventKind {
         /// The new version.
         version: u32,
         /// Its content hash.
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Hash))]
         hash: ContentHash,
         /// Its quality score, behind a quality gate.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
         score: Option<f64>,
     },
     /// A run failed.
@@ -91,8 +95,9 @@ pub enum EventKind {
         attempt: u32,
         /// Why.
         error: String,
-        /// When it is retried; `None` when it failed for good.
+        /// When it is retried; left out (`None`) when it failed for good.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::Timestamp))]
         retry_at: Option<Timestamp>,
     },
     /// A run was stopped before it finished (crash, pause, timeout); it runs again.
@@ -135,6 +140,7 @@ pub enum EventKind {
         key: InstanceKey,
         /// The feedback for it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
         feedback: Option<String>,
         /// True when a quality gate asked.
         automatic: bool,
@@ -189,6 +195,7 @@ pub enum EventKind {
 
 /// Who wrote a line of a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Speaker {
     /// A person, through a client.

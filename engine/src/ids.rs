@@ -49,11 +49,13 @@ ulid_id!(
 
 /// One node instance of an episode: a node key, plus the item's stable id for a map node.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstanceKey {
     /// The node's key in its workflow definition.
     pub node: String,
     /// The item's stable id, for instances of a map node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub item: Option<String>,
 }
 

@@ -47,6 +47,8 @@ mod events;
 mod idempotency;
 mod ids;
 mod node;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod pure;
 mod record;
 mod runtime;

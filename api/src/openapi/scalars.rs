@@ -8,6 +8,9 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
+/// The ids, hashes and timestamps, as the engine documents them.
+pub(crate) use showrunner_engine::openapi::{Hash, Timestamp, Ulid};
+
 /// A string schema with a description, a pattern and perhaps a format.
 fn string(description: &str, pattern: &str, format: Option<SchemaFormat>) -> Schema {
     ObjectBuilder::new()
@@ -48,26 +51,6 @@ macro_rules! schema {
 }
 
 schema!(
-    /// An episode or series id: a ULID.
-    Ulid = "Ulid",
-    string(
-        "A ULID, 26 characters of Crockford base 32; ids sort by creation time",
-        "^[0-9A-HJKMNP-TV-Z]{26}$",
-        Some(SchemaFormat::Custom("ulid".into())),
-    )
-);
-
-schema!(
-    /// A content hash.
-    Hash = "ContentHash",
-    string(
-        "A BLAKE3 content hash, 64 lower-case hex digits; fetch the blob at `/api/v1/artifacts/{hash}`",
-        "^[0-9a-f]{64}$",
-        None,
-    )
-);
-
-schema!(
     /// A blob reference inside values.
     BlobRef = "BlobRef",
     string(
@@ -84,17 +67,6 @@ schema!(
         .schema_type(Type::String)
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
         .description(Some("The bytes themselves, of the media type given"))
-        .into()
-);
-
-schema!(
-    /// Milliseconds since the Unix epoch.
-    Timestamp = "Timestamp",
-    ObjectBuilder::new()
-        .schema_type(Type::Integer)
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-        .minimum(Some(0))
-        .description(Some("Milliseconds since the Unix epoch"))
         .into()
 );
 

@@ -1,5 +1,7 @@
 //! Schemas of the types of other crates that the API's answers and bodies carry: the series
-//! model of `showrunner_story`, the chat reply of `showrunner_chat` and the engine's events.
+//! model of `showrunner_story` and the chat reply of `showrunner_chat`, and the event envelope
+//! around the engine's events (whose kinds, instance keys and speakers derive their schemas in
+//! the engine, under its `openapi` feature).
 //!
 //! These types are only described, never built: each mirrors its original's serde shape field
 //! for field (what is always sent is required, what `skip_serializing_if` leaves out is not).
@@ -10,12 +12,13 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
 use utoipa::openapi::schema::{Discriminator, OneOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::openapi::{BlobRef, Hash, Timestamp, Ulid};
+use showrunner_engine::{EventKind, InstanceKey};
+
+use crate::openapi::{BlobRef, Timestamp, Ulid};
 
 /// A series' bible: what every episode of it keeps to.
 #[derive(ToSchema)]
@@ -232,40 +235,6 @@ pub(crate) struct Reply {
     text: String,
 }
 
-/// One node instance of an episode.
-#[derive(ToSchema)]
-pub(crate) struct InstanceKey {
-    /// The node's key.
-    node: String,
-    /// The item's stable id, for an instance of a map node.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    item: Option<String>,
-}
-
-/// Who wrote a line of a conversation.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Speaker {
-    /// A person, through a client.
-    User,
-    /// The assistant answering them.
-    Assistant,
-}
-
-/// A gate's kind.
-#[derive(ToSchema)]
-pub(crate) enum GateKind {
-    /// Passes every version.
-    Auto,
-    /// Waits for a person.
-    Human,
-    /// Passes versions that score well enough.
-    Quality,
-    /// Offers candidates to pick from.
-    Candidates,
-}
-
 /// One event of an episode's log, as the `data:` of a server-sent event: one schema per kind,
 /// chosen by `type` (a `oneOf` with a discriminator). Each kind's schema, `<Kind>Event`, is the
 /// fields of its [`EventKind`] variant with the fields every event has ([`EventHeader`]), so the
@@ -346,179 +315,6 @@ impl ToSchema for Event {
         <EventKind as ToSchema>::schemas(schemas);
         <EventHeader as ToSchema>::schemas(schemas);
     }
-}
-
-/// What happened, by `type`.
-#[derive(ToSchema)]
-#[serde(tag = "type")]
-pub(crate) enum EventKind {
-    /// The episode was created (or forked from another).
-    EpisodeCreated {
-        /// The workflow's name.
-        workflow: String,
-        /// Its definition version.
-        definition_version: String,
-        /// The episode it was forked from.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        #[schema(value_type = Ulid)]
-        forked_from: Option<String>,
-    },
-    /// A map node's item set changed with its source list.
-    ItemsChanged {
-        /// The map node.
-        node: String,
-        /// Item ids added.
-        added: Vec<String>,
-        /// Item ids removed.
-        removed: Vec<String>,
-    },
-    /// An instance's inputs are approved; it is queued.
-    NodeReady {
-        /// The instance.
-        key: InstanceKey,
-    },
-    /// An instance lost an approved input before it ran; it waits again.
-    NodeBlocked {
-        /// The instance.
-        key: InstanceKey,
-    },
-    /// A run started.
-    NodeStarted {
-        /// The instance.
-        key: InstanceKey,
-        /// Its attempt number.
-        attempt: u32,
-    },
-    /// A running node reported progress.
-    NodeProgress {
-        /// The instance.
-        key: InstanceKey,
-        /// The attempt reporting.
-        attempt: u32,
-        /// Done so far, in `[0, 1]`.
-        fraction: f32,
-        /// What it is doing.
-        message: String,
-    },
-    /// A run produced a version.
-    NodeProduced {
-        /// The instance.
-        key: InstanceKey,
-        /// The new version.
-        version: u32,
-        /// Its content hash.
-        #[schema(value_type = Hash)]
-        hash: String,
-        /// Its quality score, behind a quality gate.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        #[schema(nullable = false)]
-        score: Option<f64>,
-    },
-    /// A run failed.
-    NodeFailed {
-        /// The instance.
-        key: InstanceKey,
-        /// The attempt that failed.
-        attempt: u32,
-        /// Why.
-        error: String,
-        /// When it is retried; left out when it failed for good.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        #[schema(value_type = Timestamp)]
-        retry_at: Option<u64>,
-    },
-    /// A run was stopped before it finished (crash, pause, timeout); it runs again.
-    NodeInterrupted {
-        /// The instance.
-        key: InstanceKey,
-        /// The attempt stopped.
-        attempt: u32,
-        /// Why.
-        reason: String,
-    },
-    /// A gate waits for a person.
-    GateOpened {
-        /// The instance.
-        key: InstanceKey,
-        /// The gate.
-        gate: GateKind,
-        /// The version (or, for candidates, versions) to judge.
-        versions: Vec<u32>,
-    },
-    /// A version was approved.
-    Approved {
-        /// The instance.
-        key: InstanceKey,
-        /// The version.
-        version: u32,
-        /// True when a gate passed it on its own.
-        automatic: bool,
-    },
-    /// A candidate was picked.
-    Selected {
-        /// The instance.
-        key: InstanceKey,
-        /// The version picked.
-        version: u32,
-    },
-    /// A new run was asked for.
-    RegenerateRequested {
-        /// The instance.
-        key: InstanceKey,
-        /// The feedback for it.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        #[schema(nullable = false)]
-        feedback: Option<String>,
-        /// True when a quality gate asked.
-        automatic: bool,
-    },
-    /// A person stored their own version.
-    Edited {
-        /// The instance.
-        key: InstanceKey,
-        /// The new version.
-        version: u32,
-    },
-    /// The current pointer moved back.
-    Reverted {
-        /// The instance.
-        key: InstanceKey,
-        /// The version now current.
-        version: u32,
-    },
-    /// An input changed under an instance's output.
-    MarkedStale {
-        /// The instance.
-        key: InstanceKey,
-        /// The input that changed.
-        because: InstanceKey,
-    },
-    /// The episode was paused.
-    EpisodePaused,
-    /// The episode was resumed.
-    EpisodeResumed,
-    /// Every instance is approved.
-    EpisodeCompleted,
-    /// An instance failed for good.
-    EpisodeFailed {
-        /// The instance.
-        key: InstanceKey,
-    },
-    /// The episode went back to work (an edit or regenerate after it completed or failed).
-    EpisodeReopened,
-    /// The episode was cancelled.
-    EpisodeCancelled,
-    /// A line of the episode's conversation.
-    Message {
-        /// Who wrote it.
-        author: Speaker,
-        /// The text.
-        text: String,
-        /// What the line did or understood (intent, action, instance), for clients; left out
-        /// when there is nothing.
-        #[serde(skip_serializing_if = "Value::is_null")]
-        data: Value,
-    },
 }
 
 /// `POST series` body: a title, a bible and the regular characters.

@@ -105,14 +105,15 @@ impl Gate {
 
 /// A gate's kind without its parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum GateKind {
-    /// See [`Gate::Auto`].
+    /// Passes every version ([`Gate::Auto`]).
     Auto,
-    /// See [`Gate::Human`].
+    /// Waits for a person ([`Gate::Human`]).
     Human,
-    /// See [`Gate::Quality`].
+    /// Passes versions that score well enough ([`Gate::Quality`]).
     Quality,
-    /// See [`Gate::Candidates`].
+    /// Offers candidates to pick from ([`Gate::Candidates`]).
     Candidates,
 }
 
