@@ -15,7 +15,7 @@ use crate::envelope::{Envelope, ok};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{EpisodePath, JsonBody};
 use crate::views::EpisodeView;
-use crate::{AppState, limits, openapi, owners, schemas};
+use crate::{AppState, limits, openapi, owners};
 
 /// How many log events one read of the conversation takes at a time.
 const PAGE: usize = 1000;
@@ -31,7 +31,6 @@ pub(crate) struct MessageBody {
 /// The answer to a message: the reply and the episode as it stands after it.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct MessageAnswer {
-    #[schema(value_type = schemas::Reply)]
     reply: Reply,
     episode: EpisodeView,
 }

@@ -1,7 +1,7 @@
 //! Schemas of the types of other crates that the API's answers and bodies carry: the series
-//! model of `showrunner_story` and the chat reply of `showrunner_chat`, and the event envelope
-//! around the engine's events (whose kinds, instance keys and speakers derive their schemas in
-//! the engine, under its `openapi` feature).
+//! model of `showrunner_story`, and the event envelope around the engine's events. The event
+//! kinds, instance keys and speakers derive their schemas in the engine, and the chat reply in
+//! `showrunner_chat`, each under its `openapi` feature.
 //!
 //! These types are only described, never built: each mirrors its original's serde shape field
 //! for field (what is always sent is required, what `skip_serializing_if` leaves out is not).
@@ -16,7 +16,7 @@ use utoipa::openapi::schema::{Discriminator, OneOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
-use showrunner_engine::{EventKind, InstanceKey};
+use showrunner_engine::EventKind;
 
 use crate::openapi::{BlobRef, Timestamp, Ulid};
 
@@ -177,62 +177,6 @@ pub(crate) struct Settings {
     #[serde(default)]
     #[schema(default = 0)]
     seed: u64,
-}
-
-/// What a chat message was understood as.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum IntentKind {
-    /// Accept the node's output and move on.
-    Approve,
-    /// Make the node's output again, usually with feedback.
-    Regenerate,
-    /// Change one field of the output to a given value.
-    Edit,
-    /// Ask about the episode.
-    Question,
-}
-
-/// What a chat message did.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum ChatActionKind {
-    /// Approved the version at the gate.
-    Approve,
-    /// Asked for a new run.
-    Regenerate,
-    /// Stored an edited version.
-    Edit,
-}
-
-/// One action a chat message led to.
-#[derive(ToSchema)]
-#[schema(as = ChatAction)]
-pub(crate) struct Action {
-    action: ChatActionKind,
-    key: InstanceKey,
-    /// The version acted on (for an edit, the version it was made from).
-    #[schema(required = true, minimum = 1)]
-    version: Option<u32>,
-}
-
-/// The answer to a chat message.
-#[derive(ToSchema)]
-pub(crate) struct Reply {
-    intent: IntentKind,
-    /// How sure the classifier was, in `[0, 1]`.
-    #[schema(minimum = 0.0, maximum = 1.0)]
-    confidence: f32,
-    /// The node it concerned, if any.
-    #[schema(required = true)]
-    node: Option<String>,
-    /// What was done.
-    actions: Vec<Action>,
-    /// Why nothing (or not everything) was done, when an action was refused: the engine's word.
-    #[schema(required = true)]
-    refused: Option<String>,
-    /// The answer, in words.
-    text: String,
 }
 
 /// One event of an episode's log, as the `data:` of a server-sent event: one schema per kind,

@@ -34,29 +34,48 @@ pub enum ConversationError {
     Empty,
 }
 
+/// What a message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ChatActionKind))]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// Approved the version at the gate.
+    Approve,
+    /// Asked for a new run.
+    Regenerate,
+    /// Stored an edited version.
+    Edit,
+}
+
 /// One action a message led to.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ChatAction))]
 pub struct Action {
-    /// `approve`, `regenerate` or `edit`.
-    pub action: &'static str,
+    /// What was done.
+    pub action: ActionKind,
     /// The instance acted on.
     pub key: InstanceKey,
     /// The version acted on (for an edit, the version it was made from).
+    #[cfg_attr(feature = "openapi", schema(required = true, minimum = 1))]
     pub version: Option<u32>,
 }
 
 /// The answer to a message.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reply {
     /// What the message was understood as.
     pub intent: IntentKind,
     /// How sure the classifier was, in `[0, 1]`.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1.0))]
     pub confidence: f32,
     /// The node it concerned, if any.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub node: Option<String>,
     /// What was done.
     pub actions: Vec<Action>,
     /// Why nothing (or not everything) was done, when an action was refused: the engine's word.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub refused: Option<String>,
     /// The answer, in words.
     pub text: String,
@@ -195,7 +214,7 @@ impl Conversation {
             }
             self.engine.approve(episode, r.key.clone(), version).await?;
             actions.push(Action {
-                action: "approve",
+                action: ActionKind::Approve,
                 key: r.key.clone(),
                 version: Some(version),
             });
@@ -226,7 +245,7 @@ impl Conversation {
                 .regenerate(episode, r.key.clone(), feedback.clone(), r.current)
                 .await?;
             actions.push(Action {
-                action: "regenerate",
+                action: ActionKind::Regenerate,
                 key: r.key.clone(),
                 version: r.current,
             });
@@ -261,7 +280,7 @@ impl Conversation {
         }
         self.engine.edit(episode, r.key.clone(), value, Some(base)).await?;
         actions.push(Action {
-            action: "edit",
+            action: ActionKind::Edit,
             key: r.key.clone(),
             version: Some(base),
         });
@@ -289,9 +308,9 @@ fn done(actions: &[Action], node: &str) -> String {
         return format!("Nothing to do on `{node}`.");
     };
     let what = match first.action {
-        "approve" => "Approved",
-        "regenerate" => "Regenerating",
-        _ => "Edited",
+        ActionKind::Approve => "Approved",
+        ActionKind::Regenerate => "Regenerating",
+        ActionKind::Edit => "Edited",
     };
     if actions.len() == 1 {
         format!("{what} `{}`.", first.key)

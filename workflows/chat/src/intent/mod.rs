@@ -48,6 +48,7 @@ pub use classifier::IntentClassifier;
 
 /// What a chat message asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IntentKind {
     /// Accept the node's output and move on.
