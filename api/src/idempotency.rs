@@ -35,7 +35,6 @@
 //! - A replayed answer carries `Idempotent-Replayed: true`.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -46,7 +45,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use showrunner_engine::{Engine, IdempotencyToken, RequestFingerprint};
+use showrunner_engine::{Engine, IdempotencyToken, RequestFingerprint, write_durably};
 
 use crate::access::Caller;
 use crate::code::ErrorCode;
@@ -133,25 +132,18 @@ impl Idempotency {
         };
         let bytes = serde_json::to_vec(&stored).map_err(ApiError::internal)?;
         let name = name.to_owned();
-        tokio::task::spawn_blocking(move || write_durably(&dir, &name, &bytes))
+        tokio::task::spawn_blocking(move || store_answer(&dir, &name, &bytes))
             .await
             .map_err(ApiError::internal)?
             .map_err(|e| ApiError::internal(format!("storing an idempotent answer: {e}")))
     }
 }
 
-/// Writes `dir/name.json` atomically and durably: temporary file, fsync, rename, fsync of the
-/// directory.
-fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!("{name}.json.tmp"));
-    {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&tmp, dir.join(format!("{name}.json")))?;
-    std::fs::File::open(dir)?.sync_all()
+/// Writes `dir/name.json` atomically and durably (see [`write_durably`]).
+fn store_answer(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let (tmp, target) = (dir.join(format!("{name}.json.tmp")), dir.join(format!("{name}.json")));
+    write_durably(&tmp, &target, bytes).map_err(|e| e.to_string())
 }
 
 /// The stored name of `key` sent by a key of `scope` (its role and owner, when keys have

@@ -42,6 +42,7 @@
 //! assert_eq!(def.version().len(), 16);
 //! ```
 
+mod durable;
 mod error;
 mod events;
 mod idempotency;
@@ -58,6 +59,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+pub use durable::{DurableWriteError, write_durably};
 pub use error::{DefinitionError, EngineError, NodeError, Result, StoreError, ValueError};
 pub use events::{Event, EventKind, Speaker};
 pub use idempotency::{IdempotencyRecord, IdempotencyToken, Outcome, RequestFingerprint};

@@ -10,7 +10,6 @@
 //! call ([`Sweep`]); a full file system is [`StoreError::Full`], with nothing left behind.
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::group_commit::{SLED_RESERVE, free_space};
 use async_trait::async_trait;
-use showrunner_engine::{BlobRef, BlobStore, ContentHash, GcStats, StoreError, Sweep};
+use showrunner_engine::{BlobRef, BlobStore, ContentHash, GcStats, StoreError, Sweep, write_durably};
 
 const TMP_DIR: &str = "tmp";
 
@@ -90,20 +89,8 @@ impl FsBlobStore {
             });
         }
         let tmp = dir.join(TMP_DIR).join(tmp_name);
-        let written = File::create(&tmp)
-            .map_err(io(format!("creating {}", tmp.display())))
-            .and_then(|mut file| {
-                file.write_all(bytes)
-                    .map_err(io(format!("writing {}", tmp.display())))?;
-                file.sync_all().map_err(io(format!("syncing {}", tmp.display())))
-            })
-            .and_then(|()| fs::rename(&tmp, &target).map_err(io(format!("renaming into {}", target.display()))));
-        if let Err(e) = written {
-            // A full disk leaves no half-written file behind to take the space.
-            let _ = remove(&tmp);
-            return Err(e);
-        }
-        sync_dir(dir)?;
+        write_durably(&tmp, &target, bytes)
+            .map_err(|e| StoreError::io(format!("{} {}", e.step, e.path.display()), e.source))?;
         Ok(BlobRef(hash))
     }
 }
