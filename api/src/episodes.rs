@@ -164,7 +164,6 @@ pub(crate) struct CreateEpisode {
     #[schema(nullable = false)]
     script: Option<String>,
     #[serde(default)]
-    #[schema(value_type = crate::schemas::Settings)]
     settings: Settings,
 }
 

@@ -31,7 +31,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonBody;
 use crate::uploads::{ImageBody, Upload, store_image};
 use crate::views::Deleted;
-use crate::{AppState, limits, openapi, owners, schemas};
+use crate::{AppState, limits, openapi, owners};
 
 /// A series as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,10 +41,8 @@ pub(crate) struct SeriesView {
     id: SeriesId,
     /// The title.
     title: String,
-    #[schema(value_type = schemas::Bible)]
     bible: Bible,
     /// The regular characters.
-    #[schema(value_type = Vec<schemas::Character>)]
     characters: Vec<Character>,
     /// Name it in `PUT series/{id}`.
     #[schema(minimum = 1)]
@@ -90,26 +88,30 @@ impl SeriesView {
     }
 }
 
-/// `POST series` body (documented by `schemas::CreateSeries`).
-#[derive(Debug, Deserialize)]
+/// `POST series` body: a title, a bible and the regular characters.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateSeries {
+    /// The title (not blank).
     title: String,
     #[serde(default)]
     bible: Bible,
+    /// The regular characters, who appear in every episode as they are here.
     #[serde(default)]
     characters: Vec<CharacterSheet>,
 }
 
-/// `PUT series/{id}` body: the whole series, and the revision it was made from (documented by
-/// `schemas::UpdateSeries`).
-#[derive(Debug, Deserialize)]
+/// `PUT series/{id}` body: the whole series, and the revision it was made from.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateSeries {
+    /// The revision the update was made from.
     revision: u32,
+    /// The title (not blank).
     title: String,
     #[serde(default)]
     bible: Bible,
+    /// The regular characters, who appear in every episode as they are here.
     #[serde(default)]
     characters: Vec<CharacterSheet>,
 }
@@ -256,7 +258,7 @@ pub(crate) async fn list(
     path = "/api/v1/series",
     operation_id = "create_series",
     tag = "series",
-    request_body = schemas::CreateSeries,
+    request_body = CreateSeries,
     responses(
         (status = 201, description = "The series, at revision 1", body = Envelope<SeriesView>,
             headers(("Location" = String, description = "The series' URL"))),
@@ -319,7 +321,7 @@ pub(crate) async fn show(
     operation_id = "update_series",
     tag = "series",
     params(("id" = openapi::Ulid, Path, description = "The series' id")),
-    request_body = schemas::UpdateSeries,
+    request_body = UpdateSeries,
     responses(
         (status = 200, description = "The series at its next revision", body = Envelope<SeriesView>),
         (status = 400, description = "`bad_json`: the body is not JSON; `bad_request`: a malformed id", body = ErrorBody),

@@ -1,5 +1,5 @@
-//! The OpenAPI schemas of the engine's values (feature `openapi`): ids, content hashes and
-//! timestamps as the HTTP API documents them, for `value_type` in the schemas derived on the
+//! The OpenAPI schemas of the engine's values (feature `openapi`): ids, content hashes, blob
+//! references and timestamps as the HTTP API documents them, for `value_type` in the schemas derived on the
 //! engine's types (the events, instance keys, gate kinds) and on the API's own.
 
 use std::borrow::Cow;
@@ -68,3 +68,19 @@ scalar!(
         .description(Some("Milliseconds since the Unix epoch"))
         .into()
 );
+
+impl PartialSchema for crate::BlobRef {
+    fn schema() -> RefOr<Schema> {
+        RefOr::T(string(
+            "A reference to a stored blob, `blob:<64 hex digits>`",
+            "^blob:[0-9a-f]{64}$",
+            None,
+        ))
+    }
+}
+
+impl ToSchema for crate::BlobRef {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("BlobRef")
+    }
+}

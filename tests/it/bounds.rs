@@ -245,10 +245,10 @@ fn the_document_declares_each_bound() {
     assert_eq!(property("Settings", "style")["maxLength"], json!(200));
     assert_eq!(property("CreateSeries", "title")["maxLength"], json!(200));
     assert_eq!(property("CreateSeries", "characters")["maxItems"], json!(50));
-    assert_eq!(property("BibleInput", "rules")["maxItems"], json!(100));
-    assert_eq!(property("BibleInput", "rules")["items"]["maxLength"], json!(500));
+    assert_eq!(property("Bible", "rules")["maxItems"], json!(100));
+    assert_eq!(property("Bible", "rules")["items"]["maxLength"], json!(500));
     assert_eq!(
-        property("DynamicFeaturesInput", "props")["items"]["maxLength"],
+        property("DynamicFeatures", "props")["items"]["maxLength"],
         json!(200)
     );
     assert_eq!(property("MessageBody", "text")["maxLength"], json!(4000));

@@ -8,18 +8,9 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
-/// The ids, hashes and timestamps, as the engine documents them.
+/// The ids, hashes, blob references and timestamps, as the engine documents them.
+pub(crate) use showrunner_engine::BlobRef;
 pub(crate) use showrunner_engine::openapi::{Hash, Timestamp, Ulid};
-
-/// A string schema with a description, a pattern and perhaps a format.
-fn string(description: &str, pattern: &str, format: Option<SchemaFormat>) -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .description(Some(description))
-        .pattern(Some(pattern))
-        .format(format)
-        .into()
-}
 
 /// A closed set of string values.
 pub(crate) fn names<'a>(description: &str, values: impl IntoIterator<Item = &'a str>) -> Schema {
@@ -49,16 +40,6 @@ macro_rules! schema {
         }
     };
 }
-
-schema!(
-    /// A blob reference inside values.
-    BlobRef = "BlobRef",
-    string(
-        "A reference to a stored blob, `blob:<64 hex digits>`",
-        "^blob:[0-9a-f]{64}$",
-        None,
-    )
-);
 
 schema!(
     /// Bytes of a media type: an image, a video, subtitles.

@@ -1,7 +1,7 @@
-//! Schemas of the types of other crates that the API's answers and bodies carry: the series
-//! model of `showrunner_story`, and the event envelope around the engine's events. The event
-//! kinds, instance keys and speakers derive their schemas in the engine, and the chat reply in
-//! `showrunner_chat`, each under its `openapi` feature.
+//! The event envelope around the engine's events, as the `data:` of a server-sent event. The
+//! event kinds, instance keys and speakers derive their schemas in the engine, the series model
+//! and the settings in `showrunner_story`, and the chat reply in `showrunner_chat`, each under
+//! its `openapi` feature; only the composition of the envelope is the API's.
 //!
 //! These types are only described, never built: each mirrors its original's serde shape field
 //! for field (what is always sent is required, what `skip_serializing_if` leaves out is not).
@@ -18,166 +18,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use showrunner_engine::EventKind;
 
-use crate::openapi::{BlobRef, Timestamp, Ulid};
-
-/// A series' bible: what every episode of it keeps to.
-#[derive(ToSchema)]
-pub(crate) struct Bible {
-    /// The look, in words ("ink and watercolour, muted greens").
-    visual_style: String,
-    /// The world the stories happen in.
-    world: String,
-    /// Rules the stories keep ("no one ever leaves the island").
-    rules: Vec<String>,
-}
-
-/// A series' bible as a person writes it: each field may be left out.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct BibleInput {
-    /// The look, in words ("ink and watercolour, muted greens").
-    #[serde(default)]
-    visual_style: String,
-    /// The world the stories happen in.
-    #[serde(default)]
-    world: String,
-    /// Rules the stories keep ("no one ever leaves the island").
-    #[serde(default)]
-    rules: Vec<String>,
-}
-
-/// What does not change about a character.
-#[derive(ToSchema)]
-pub(crate) struct StaticFeatures {
-    /// The face.
-    face: String,
-    /// The body.
-    body: String,
-}
-
-/// What may change about a character from scene to scene.
-#[derive(ToSchema)]
-pub(crate) struct DynamicFeatures {
-    /// What they wear.
-    clothing: String,
-    /// What they carry.
-    props: Vec<String>,
-}
-
-/// What does not change about a character, as a person writes it.
-#[derive(ToSchema)]
-pub(crate) struct StaticFeaturesInput {
-    /// The face.
-    face: String,
-    /// The body.
-    body: String,
-}
-
-/// What may change about a character from scene to scene, as a person writes it.
-#[derive(ToSchema)]
-pub(crate) struct DynamicFeaturesInput {
-    /// What they wear.
-    clothing: String,
-    /// What they carry.
-    props: Vec<String>,
-}
-
-/// Which backend and model made an output, with the seed.
-#[derive(ToSchema)]
-pub(crate) struct Generator {
-    /// The backend: `procedural`, `candle`, `onnx`, or `user` for a series' characters.
-    backend: String,
-    /// The model within the backend.
-    model: String,
-    /// The seed it ran with.
-    seed: u64,
-}
-
-/// A character.
-#[derive(ToSchema)]
-pub(crate) struct Character {
-    /// Stable id (a slug of the name), never a position.
-    id: String,
-    /// Name.
-    name: String,
-    /// Role in the story.
-    role: String,
-    static_features: StaticFeatures,
-    dynamic_features: DynamicFeatures,
-    /// Personality, in words.
-    personality: String,
-    /// A voice description, for speech.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    voice: Option<String>,
-    /// Uploaded reference images (at most 3); left out when there are none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(max_items = 3)]
-    reference_images: Vec<BlobRef>,
-    generated_by: Generator,
-}
-
-/// A character as a person writes it into a series: the id is a slug of the name when missing.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CharacterInput {
-    /// Stable id: letters, digits, `-` and `_`; a slug of the name when missing.
-    #[serde(default)]
-    #[schema(pattern = "^[A-Za-z0-9_-]+$")]
-    id: Option<String>,
-    /// Name.
-    name: String,
-    /// Role in the story.
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    static_features: StaticFeaturesInput,
-    #[serde(default)]
-    dynamic_features: DynamicFeaturesInput,
-    /// Personality, in words.
-    #[serde(default)]
-    personality: String,
-    /// A voice description, for speech.
-    #[serde(default)]
-    voice: Option<String>,
-    /// Uploaded reference images (at most 3), as `blob:<hash>`: upload them first.
-    #[serde(default)]
-    #[schema(max_items = 3)]
-    reference_images: Vec<BlobRef>,
-}
-
-/// How an episode is rendered; each setting left out takes its default.
-#[derive(ToSchema)]
-pub(crate) struct Settings {
-    /// The aspect ratio, as `W:H`.
-    #[serde(default)]
-    #[schema(default = "16:9")]
-    aspect_ratio: String,
-    /// Frame width in pixels: even, 16 to 3840.
-    #[serde(default)]
-    #[schema(default = 640, minimum = 16, maximum = 3840, multiple_of = 2)]
-    width: u32,
-    /// Frame height in pixels: even, 16 to 2160.
-    #[serde(default)]
-    #[schema(default = 360, minimum = 16, maximum = 2160, multiple_of = 2)]
-    height: u32,
-    /// Frames per second, 1 to 120.
-    #[serde(default)]
-    #[schema(default = 24, minimum = 1, maximum = 120)]
-    fps: u32,
-    /// The length the episode aims at, 1 to 3600 seconds.
-    #[serde(default)]
-    #[schema(default = 30.0, minimum = 1.0, maximum = 3600.0)]
-    target_duration_s: f64,
-    /// The visual style, in words.
-    #[serde(default)]
-    #[schema(default = "storybook")]
-    style: String,
-    /// The episode's seed.
-    #[serde(default)]
-    #[schema(default = 0)]
-    seed: u64,
-}
+use crate::openapi::{Timestamp, Ulid};
 
 /// One event of an episode's log, as the `data:` of a server-sent event: one schema per kind,
 /// chosen by `type` (a `oneOf` with a discriminator). Each kind's schema, `<Kind>Event`, is the
@@ -259,34 +100,6 @@ impl ToSchema for Event {
         <EventKind as ToSchema>::schemas(schemas);
         <EventHeader as ToSchema>::schemas(schemas);
     }
-}
-
-/// `POST series` body: a title, a bible and the regular characters.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CreateSeries {
-    /// The title (not blank).
-    title: String,
-    #[serde(default)]
-    bible: BibleInput,
-    /// The regular characters, who appear in every episode as they are here.
-    #[serde(default)]
-    characters: Vec<CharacterInput>,
-}
-
-/// `PUT series/{id}` body: the whole series, and the revision it was made from.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct UpdateSeries {
-    /// The revision the update was made from.
-    revision: u32,
-    /// The title (not blank).
-    title: String,
-    #[serde(default)]
-    bible: BibleInput,
-    /// The regular characters, who appear in every episode as they are here.
-    #[serde(default)]
-    characters: Vec<CharacterInput>,
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub use crate::settings::{Settings, SettingsError};
 
 /// Which backend and model made an output, with the seed: every output names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Generator {
     /// The backend: `procedural`, `candle`, `onnx`.
     pub backend: String,
@@ -42,6 +43,7 @@ pub struct Brief {
 /// A series' bible: what every episode of it keeps to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Bible {
     /// The look, in words ("ink and watercolour, muted greens").
     pub visual_style: String,
@@ -76,9 +78,11 @@ pub const MAX_REFERENCE_IMAGES: usize = 3;
 /// derived from the name when missing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = CharacterInput))]
 pub struct CharacterSheet {
     /// Stable id; a slug of the name when missing.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]+$"))]
     pub id: Option<String>,
     /// Name.
     pub name: String,
@@ -100,6 +104,7 @@ pub struct CharacterSheet {
     /// Uploaded reference images (at most 3), as `blob:<hash>`.
     #[serde(default)]
     #[schemars(length(max = 3), with = "Vec<String>")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 3))]
     pub reference_images: Vec<BlobRef>,
 }
 
@@ -211,6 +216,7 @@ pub struct Outline {
 
 /// What does not change about a character.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StaticFeatures {
     /// The face.
     pub face: String,
@@ -220,6 +226,7 @@ pub struct StaticFeatures {
 
 /// What may change about a character from scene to scene.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DynamicFeatures {
     /// What they wear.
     pub clothing: String,
@@ -229,6 +236,7 @@ pub struct DynamicFeatures {
 
 /// A character.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Character {
     /// Stable id (a slug of the name), never a position.
     pub id: String,
@@ -244,10 +252,12 @@ pub struct Character {
     pub personality: String,
     /// A voice description, for speech.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub voice: Option<String>,
     /// Uploaded reference images (at most 3).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 3), with = "Vec<String>")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 3))]
     pub reference_images: Vec<BlobRef>,
     /// Who made it.
     pub generated_by: Generator,

@@ -7,22 +7,39 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// How an episode is rendered.
+///
+/// Every setting left out takes its default. The bounds in the OpenAPI schema (feature
+/// `openapi`) are those [`Settings::validate`] checks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Settings {
     /// The aspect ratio, as `W:H`.
+    #[cfg_attr(feature = "openapi", schema(default = "16:9"))]
     pub aspect_ratio: String,
-    /// Frame width in pixels (even).
+    /// Frame width in pixels: even, 16 to 3840.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(default = 640, minimum = 16, maximum = 3840, multiple_of = 2)
+    )]
     pub width: u32,
-    /// Frame height in pixels (even).
+    /// Frame height in pixels: even, 16 to 2160.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(default = 360, minimum = 16, maximum = 2160, multiple_of = 2)
+    )]
     pub height: u32,
-    /// Frames per second.
+    /// Frames per second, 1 to 120.
+    #[cfg_attr(feature = "openapi", schema(default = 24, minimum = 1, maximum = 120))]
     pub fps: u32,
-    /// The length the episode aims at, in seconds.
+    /// The length the episode aims at, 1 to 3600 seconds.
+    #[cfg_attr(feature = "openapi", schema(default = 30.0, minimum = 1.0, maximum = 3600.0))]
     pub target_duration_s: f64,
     /// The visual style, in words.
+    #[cfg_attr(feature = "openapi", schema(default = "storybook"))]
     pub style: String,
     /// The episode's seed.
+    #[cfg_attr(feature = "openapi", schema(default = 0))]
     pub seed: u64,
 }
 
