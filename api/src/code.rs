@@ -60,7 +60,7 @@ codes! {
     ArtifactNotFound = ("artifact_not_found", NOT_FOUND),
     /// No such series (or not the caller's).
     SeriesNotFound = ("series_not_found", NOT_FOUND),
-    /// No such character in the episode.
+    /// No such character in the series.
     CharacterNotFound = ("character_not_found", NOT_FOUND),
     /// No route for the path.
     RouteNotFound = ("route_not_found", NOT_FOUND),

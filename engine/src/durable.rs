@@ -43,7 +43,10 @@ pub fn write_durably(tmp: &Path, target: &Path, bytes: &[u8]) -> Result<(), Dura
         let _ = std::fs::remove_file(tmp);
         return Err(e);
     }
-    let dir = target.parent().unwrap_or(Path::new("."));
+    let dir = target
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(failed("syncing directory", dir))

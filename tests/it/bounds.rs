@@ -247,10 +247,7 @@ fn the_document_declares_each_bound() {
     assert_eq!(property("CreateSeries", "characters")["maxItems"], json!(50));
     assert_eq!(property("Bible", "rules")["maxItems"], json!(100));
     assert_eq!(property("Bible", "rules")["items"]["maxLength"], json!(500));
-    assert_eq!(
-        property("DynamicFeatures", "props")["items"]["maxLength"],
-        json!(200)
-    );
+    assert_eq!(property("DynamicFeatures", "props")["items"]["maxLength"], json!(200));
     assert_eq!(property("MessageBody", "text")["maxLength"], json!(4000));
     assert_eq!(property("RegenerateBody", "feedback")["maxLength"], json!(2000));
     // The request schemas accept a body at every bound, and refuse one over.

@@ -44,11 +44,11 @@ impl VideoModel for ProceduralVideo {
 
     fn clip(&self, keyframe: &RgbImage, shot: &Shot, settings: &Settings) -> BackendResult<Vec<RgbImage>> {
         let (width, height) = (settings.width, settings.height);
-        check_format(width, height, settings.fps).map_err(invalid)?;
+        check_format(width, height, settings.fps).map_err(media_error)?;
         if keyframe.width() == 0 || keyframe.height() == 0 {
             return Err(BackendError::Invalid("the keyframe is empty".into()));
         }
-        let frames = frame_count(shot.duration_s, settings.fps).map_err(invalid)?;
+        let frames = frame_count(shot.duration_s, settings.fps).map_err(media_error)?;
         let source = prefilter(keyframe, width, height);
         let fitted = cover(source.width(), source.height(), width, height);
         let mut sampler = Sampler::new(width, height);
@@ -70,8 +70,8 @@ impl VideoModel for ProceduralVideo {
     }
 }
 
-/// A media check's refusal as the backend's.
-fn invalid(e: MediaError) -> BackendError {
+/// A media failure as the backend's: bad input stays bad input.
+fn media_error(e: MediaError) -> BackendError {
     match e {
         MediaError::Invalid(message) => BackendError::Invalid(message),
         MediaError::Failed(message) => BackendError::Failed(message),

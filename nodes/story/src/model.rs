@@ -13,7 +13,7 @@ pub use crate::settings::{Settings, SettingsError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Generator {
-    /// The backend: `procedural`, `candle`, `onnx`.
+    /// The backend: `procedural`, `candle`, `onnx`, or `user` for a series' characters.
     pub backend: String,
     /// The model within the backend.
     pub model: String,
@@ -80,7 +80,7 @@ pub const MAX_REFERENCE_IMAGES: usize = 3;
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = CharacterInput))]
 pub struct CharacterSheet {
-    /// Stable id; a slug of the name when missing.
+    /// Stable id: letters, digits, `-` and `_`; a slug of the name when missing.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]+$"))]
     pub id: Option<String>,

@@ -6,10 +6,8 @@ use std::ops::RangeInclusive;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// How an episode is rendered.
-///
-/// Every setting left out takes its default. The bounds in the OpenAPI schema (feature
-/// `openapi`) are those [`Settings::validate`] checks.
+/// How an episode is rendered; each setting left out takes its default. The bounds stated are
+/// those [`Settings::validate`] checks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
