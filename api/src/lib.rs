@@ -154,7 +154,7 @@ impl Api {
     pub fn new(engine: Engine, embedder: Arc<dyn Embedder>) -> Self {
         Self {
             state: AppState {
-                conversation: Conversation::new(engine.clone(), embedder),
+                conversation: Conversation::new(engine.clone(), embedder, showrunner_story::stock::NODES),
                 engine,
                 keep_alive: Duration::from_secs(15),
                 shutdown: CancellationToken::new(),

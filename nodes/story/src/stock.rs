@@ -1,10 +1,88 @@
-//! The stock workflows as the edges (the API, the CLI) know them without their nodes: their
-//! names, and the one rule of which input each starts from.
+//! The stock workflows as the edges (the API, the CLI, the conversation) know them without
+//! their nodes: their names, their node keys with the words people use for them, and the one
+//! rule of which input each starts from.
 
 /// The name of the idea-to-video workflow.
 pub const IDEA2VIDEO: &str = "idea2video";
 /// The name of the screenplay-to-video workflow.
 pub const SCRIPT2VIDEO: &str = "script2video";
+
+/// The stock workflows' node keys with the words people use for them, for the conversation
+/// at the gates (the chat crate's classifier takes them; `screenplay` is script2video's only).
+/// Character names and roles are not synonyms: "the detective" is a subject, not a node.
+pub const NODES: &[(&str, &[&str])] = &[
+    ("screenplay", &["screenplay", "script", "fountain"]),
+    (
+        "outline",
+        &["outline", "outlines", "logline", "synopsis", "premise", "plot", "beats"],
+    ),
+    (
+        "characters",
+        &[
+            "characters",
+            "character",
+            "cast",
+            "character list",
+            "character sheet",
+            "character sheets",
+        ],
+    ),
+    (
+        "portraits",
+        &[
+            "portraits",
+            "portrait",
+            "headshots",
+            "headshot",
+            "character art",
+            "turnarounds",
+        ],
+    ),
+    ("scenes", &["scenes", "scene", "scene list", "scene breakdown"]),
+    (
+        "scene_images",
+        &[
+            "scene images",
+            "scene image",
+            "scene art",
+            "backgrounds",
+            "background",
+            "backdrops",
+            "backdrop",
+            "environments",
+        ],
+    ),
+    (
+        "storyboard",
+        &[
+            "storyboard",
+            "storyboards",
+            "story board",
+            "shots",
+            "shot",
+            "shot list",
+            "boards",
+        ],
+    ),
+    (
+        "keyframes",
+        &["keyframes", "keyframe", "key frames", "key frame", "frames", "stills"],
+    ),
+    ("clips", &["clips", "clip", "video clips", "animation", "animations"]),
+    (
+        "final",
+        &[
+            "final",
+            "final video",
+            "final cut",
+            "final render",
+            "final film",
+            "final episode",
+            "render",
+            "export",
+        ],
+    ),
+];
 
 /// What a stock workflow starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

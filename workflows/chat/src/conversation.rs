@@ -18,7 +18,7 @@ use showrunner_engine::{
     Engine, EngineError, EpisodeId, EpisodeSnapshot, EpisodeStatus, InstanceKey, InstanceRecord, NodeState, Speaker,
 };
 
-use crate::intent::{EditRequest, Intent, IntentClassifier, IntentKind, MIN_CONFIDENCE, STOCK_NODES};
+use crate::intent::{EditRequest, Intent, IntentClassifier, IntentKind, MIN_CONFIDENCE};
 
 /// Why a message could not be handled at all (a refused action is an answer, not an error).
 #[derive(Debug, thiserror::Error)]
@@ -81,22 +81,28 @@ pub struct Reply {
     pub text: String,
 }
 
+/// Node keys with the words people use for them (the stock workflows': `story::stock::NODES`).
+pub type NodeWords = &'static [(&'static str, &'static [&'static str])];
+
 /// Turns chat messages into actions on episodes.
 #[derive(Clone)]
 pub struct Conversation {
     engine: Engine,
     embedder: Arc<dyn Embedder>,
+    /// The node keys the classifier knows, with the words people use for them.
+    nodes: NodeWords,
     /// Built on first use (it embeds its prototype sentences), then shared.
     classifier: Arc<Mutex<Option<Arc<IntentClassifier>>>>,
 }
 
 impl Conversation {
-    /// A conversation over `engine`, classifying through `embedder`, for the stock workflows'
-    /// node names.
-    pub fn new(engine: Engine, embedder: Arc<dyn Embedder>) -> Self {
+    /// A conversation over `engine`, classifying through `embedder`, about the nodes in `nodes`
+    /// (the stock workflows': `showrunner_story::stock::NODES`).
+    pub fn new(engine: Engine, embedder: Arc<dyn Embedder>, nodes: NodeWords) -> Self {
         Self {
             engine,
             embedder,
+            nodes,
             classifier: Arc::default(),
         }
     }
@@ -107,7 +113,7 @@ impl Conversation {
         if let Some(classifier) = slot.as_ref() {
             return Ok(classifier.clone());
         }
-        let classifier = Arc::new(IntentClassifier::new(self.embedder.clone(), STOCK_NODES)?);
+        let classifier = Arc::new(IntentClassifier::new(self.embedder.clone(), self.nodes)?);
         *slot = Some(classifier.clone());
         Ok(classifier)
     }

@@ -8,11 +8,12 @@ use common::load;
 
 use std::sync::Arc;
 
-use showrunner_chat::intent::{EditRequest, Intent, IntentClassifier, IntentKind, MIN_CONFIDENCE, STOCK_NODES};
+use showrunner_chat::intent::{EditRequest, Intent, IntentClassifier, IntentKind, MIN_CONFIDENCE};
 use showrunner_procedural::embed::HashedEmbedder;
+use showrunner_story::stock::NODES;
 
 fn classifier() -> IntentClassifier {
-    IntentClassifier::new(Arc::new(HashedEmbedder), STOCK_NODES).expect("classifier")
+    IntentClassifier::new(Arc::new(HashedEmbedder), NODES).expect("classifier")
 }
 
 fn classify(text: &str) -> Intent {

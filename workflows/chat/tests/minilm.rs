@@ -9,8 +9,9 @@ mod installed;
 
 use std::sync::Arc;
 
-use showrunner_chat::intent::{IntentClassifier, STOCK_NODES};
+use showrunner_chat::intent::IntentClassifier;
 use showrunner_onnx::{Device, MINILM_MODEL, MiniLmEmbedder};
+use showrunner_story::stock::NODES;
 
 fn embedder() -> Arc<MiniLmEmbedder> {
     let registry = installed::registry(&["onnxruntime", MINILM_MODEL]);
@@ -26,7 +27,7 @@ fn accuracy(classifier: &IntentClassifier, name: &str) -> (f64, String) {
 
 #[test]
 fn intent_sets_on_minilm() {
-    let classifier = IntentClassifier::new(embedder(), STOCK_NODES).expect("classifier");
+    let classifier = IntentClassifier::new(embedder(), NODES).expect("classifier");
     let (labelled, report) = accuracy(&classifier, "intents.tsv");
     println!("{report}");
     let (holdout, holdout_report) = accuracy(&classifier, "intents_holdout.tsv");

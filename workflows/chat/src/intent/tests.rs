@@ -9,9 +9,10 @@ use super::edits::split_field;
 use super::lexicon::word_matches;
 use super::message::Message;
 use super::*;
+use showrunner_story::stock::NODES;
 
 fn classifier() -> IntentClassifier {
-    IntentClassifier::new(Arc::new(HashedEmbedder), STOCK_NODES).expect("classifier")
+    IntentClassifier::new(Arc::new(HashedEmbedder), NODES).expect("classifier")
 }
 
 #[test]
@@ -66,7 +67,7 @@ fn an_embedder_returning_nothing_fails_the_build() {
         }
     }
     assert!(matches!(
-        IntentClassifier::new(Arc::new(Mute), STOCK_NODES),
+        IntentClassifier::new(Arc::new(Mute), NODES),
         Err(BackendError::Failed(_))
     ));
     assert!(matches!(
