@@ -49,25 +49,35 @@ pub enum Models {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Render {
     /// The length to aim at, in seconds.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = Settings::default().target_duration_s)]
     pub duration: f64,
     /// Frame size, `WIDTHxHEIGHT` (even numbers).
-    #[arg(long, default_value = "640x360", value_parser = parse_size)]
-    pub size: (u32, u32),
+    #[arg(long, default_value_t = Size(Settings::default().width, Settings::default().height), value_parser = parse_size)]
+    pub size: Size,
     /// Frames per second.
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = Settings::default().fps)]
     pub fps: u32,
     /// The episode's seed.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = Settings::default().seed)]
     pub seed: u64,
 }
 
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
+/// A frame size, `WIDTHxHEIGHT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u32, pub u32);
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.0, self.1)
+    }
+}
+
+fn parse_size(s: &str) -> Result<Size, String> {
     let (w, h) = s.split_once(['x', 'X']).ok_or("expected WIDTHxHEIGHT, e.g. 640x360")?;
     let parse = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("`{v}`: {e}"));
     let (w, h) = (parse(w)?, parse(h)?);
     Settings::validate_size(w, h).map_err(|e| format!("{w}x{h}: the {} {}", e.field, e.reason))?;
-    Ok((w, h))
+    Ok(Size(w, h))
 }
 
 /// The subcommands.

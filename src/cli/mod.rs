@@ -24,7 +24,7 @@ use showrunner::story::stock;
 use showrunner::workflows::{self, IDEA2VIDEO, SCRIPT2VIDEO};
 
 pub use args::Args;
-use args::{Command, EpisodesCommand, Models, Render, Workflow};
+use args::{Command, EpisodesCommand, Models, Render, Size, Workflow};
 use config::Config;
 use drive::{Driver, Gates};
 
@@ -126,13 +126,13 @@ async fn open(data: &Path, backends: &Backends) -> anyhow::Result<Engine> {
 }
 
 fn brief(render: &Render, idea: Option<String>, script: Option<String>) -> Brief {
-    let (width, height) = render.size;
+    let Size(width, height) = render.size;
     Brief {
         series: None,
         idea,
         script,
         settings: Settings {
-            aspect_ratio: format!("{width}:{height}"),
+            aspect_ratio: Settings::aspect_ratio_of(width, height),
             width,
             height,
             fps: render.fps,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// those [`Settings::validate`] checks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// The aspect ratio, as `W:H`.
     #[cfg_attr(feature = "openapi", schema(default = "16:9"))]
@@ -66,6 +66,16 @@ pub struct SettingsError {
 }
 
 impl Settings {
+    /// The aspect ratio of a `width`×`height` frame in lowest terms, as `W:H` (`16:9` for
+    /// 640×360): what the settings say when a size alone is given.
+    pub fn aspect_ratio_of(width: u32, height: u32) -> String {
+        fn gcd(a: u32, b: u32) -> u32 {
+            if b == 0 { a } else { gcd(b, a % b) }
+        }
+        let d = gcd(width, height).max(1);
+        format!("{}:{}", width / d, height / d)
+    }
+
     /// The smallest side of a frame, in pixels.
     pub const MIN_SIDE: u32 = 16;
     /// The widest frame (4K UHD), in pixels.
@@ -141,6 +151,10 @@ mod tests {
         assert_eq!(Settings::validate_size(16, 16), Ok(()));
         assert_eq!(Settings::validate_size(3840, 2160), Ok(()));
         assert_eq!(with(|s| s.fps = 120), Ok(()));
+        assert_eq!(Settings::aspect_ratio_of(640, 360), Settings::default().aspect_ratio);
+        assert_eq!(Settings::aspect_ratio_of(1080, 1920), "9:16");
+        let unknown = serde_json::from_value::<Settings>(serde_json::json!({"duration": 10}));
+        assert!(unknown.is_err_and(|e| e.to_string().contains("unknown field `duration`")));
         assert_eq!(with(|s| s.target_duration_s = 1.0), Ok(()));
     }
 

@@ -213,6 +213,23 @@ async fn each_error_has_its_status_and_stable_code() {
             .await
             .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", "fps");
     assert_eq!(typo.body["error"]["details"]["path"], json!("settings.fps"));
+    // A setting this server does not know is refused, not silently replaced by its default.
+    let mut unknown = episode_body("x", 6.0);
+    unknown["settings"]["duration"] = json!(10);
+    let unknown = server.post("episodes", unknown).await.expect_error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_value",
+        "an unknown setting",
+    );
+    let path = unknown.body["error"]["details"]["path"].as_str().unwrap_or_default();
+    assert!(path.starts_with("settings"), "{:#}", unknown.body);
+    assert!(
+        unknown.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unknown field `duration`")),
+        "{:#}",
+        unknown.body
+    );
     let neither = json!({"workflow": "idea2video"});
     server
         .post("episodes", neither)
