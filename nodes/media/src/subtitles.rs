@@ -19,7 +19,7 @@ pub struct Cue {
     pub start_s: f64,
     /// When it disappears, in seconds from the start of the video.
     pub end_s: f64,
-    /// Who speaks, if known: a WebVTT voice (`<v Speaker>`); SRT has no place for it.
+    /// Who speaks, if known: a WebVTT voice (`<v Speaker>`), and `SPEAKER: ` before an SRT text.
     pub speaker: Option<String>,
     /// What is said; `\n` separates its lines (at most two from [`layout`]).
     pub text: String,
@@ -117,11 +117,7 @@ pub fn webvtt(cues: &[Cue]) -> String {
         let Some(lines) = text_lines(&cue.text) else { continue };
         let (start, end) = span_ms(cue);
         let text: Vec<String> = lines.iter().map(|line| vtt_escape(line)).collect();
-        let voice = cue
-            .speaker
-            .as_deref()
-            .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
-            .filter(|s| !s.is_empty())
+        let voice = speaker_name(cue)
             .map(|s| format!("<v {}>", vtt_escape(&s)))
             .unwrap_or_default();
         out.push_str(&format!(
@@ -137,7 +133,8 @@ pub fn webvtt(cues: &[Cue]) -> String {
 /// Writes cues as SubRip (SRT): numbered from 1, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, the text, and a
 /// blank line after each.
 ///
-/// SRT has no place for a speaker, so it is left out. Blank lines inside a text are dropped,
+/// SRT has no voice tag, so a known speaker leads the text as `SPEAKER: `, the way subtitles
+/// name who speaks (the same name as the WebVTT voice). Blank lines inside a text are dropped,
 /// `-->` in a text becomes `->` (it would read as a timing line), cues with no text are skipped
 /// (numbering stays consecutive), and an end before the start is written as the start.
 pub fn srt(cues: &[Cue]) -> String {
@@ -157,14 +154,23 @@ pub fn srt(cues: &[Cue]) -> String {
                 line
             })
             .collect();
+        let speaker = speaker_name(cue).map(|s| format!("{s}: ")).unwrap_or_default();
         out.push_str(&format!(
-            "{number}\n{} --> {}\n{}\n\n",
+            "{number}\n{} --> {}\n{speaker}{}\n\n",
             timestamp(start, ','),
             timestamp(end, ','),
             text.join("\n")
         ));
     }
     out
+}
+
+/// A cue's speaker on one line, its spaces collapsed; `None` when unknown or blank.
+fn speaker_name(cue: &Cue) -> Option<String> {
+    cue.speaker
+        .as_deref()
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|s| !s.is_empty())
 }
 
 /// A cue's text lines, trimmed, without blank ones; `None` when nothing is left.
@@ -386,7 +392,7 @@ mod tests {
         let srt = srt(&cues);
         assert_eq!(
             srt,
-            "1\n00:00:01,000 --> 00:00:02,500\nHello there.\n\n\
+            "1\n00:00:01,000 --> 00:00:02,500\nBob: Hello there.\n\n\
              2\n00:00:02,600 --> 00:00:02,600\na -> b\nsecond\n\n"
         );
         assert_eq!(read_srt(&srt).len(), 2);
@@ -493,9 +499,17 @@ mod tests {
                 }
                 for (parsed, cue) in back.iter().zip(&cues) {
                     assert!(parsed.start <= parsed.end && parsed.end <= shot_end);
-                    assert_eq!(parsed.text.join(" "), cue.text.replace('\n', " "));
+                    let said = cue.text.replace('\n', " ");
                     if sep == '.' {
+                        assert_eq!(parsed.text.join(" "), said);
                         assert_eq!(parsed.voice, cue.speaker);
+                    } else {
+                        let named = cue.speaker.as_ref().map_or(said.clone(), |s| format!("{s}: {said}"));
+                        assert_eq!(
+                            parsed.text.join(" "),
+                            named,
+                            "the SRT names the speaker as the VTT does"
+                        );
                     }
                 }
             }

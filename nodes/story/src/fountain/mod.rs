@@ -62,6 +62,7 @@ use elements::{Cue, Heading, character_cue, is_ignored, is_transition, scene_hea
 use lines::{is_blank, strip_comments, title_page};
 
 mod elements;
+mod emphasis;
 mod lines;
 #[cfg(test)]
 mod tests;
@@ -312,7 +313,7 @@ impl Parser {
         if self.paragraph.is_empty() {
             return;
         }
-        let paragraph = std::mem::take(&mut self.paragraph).join("\n").trim().to_owned();
+        let paragraph = emphasis::plain(std::mem::take(&mut self.paragraph).join("\n").trim());
         if let Some(scene) = self.scenes.last_mut()
             && !paragraph.is_empty()
         {
@@ -373,7 +374,7 @@ impl Parser {
             character_id: id,
             character_name: cue.name,
             parenthetical: (!parentheticals.is_empty()).then(|| parentheticals.join("; ")),
-            text: words.join(" "),
+            text: emphasis::plain(&words.join(" ")),
             line: no,
         });
         Ok(())

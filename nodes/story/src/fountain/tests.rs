@@ -550,3 +550,19 @@ fn realistic_sample_gives_the_expected_structure() {
     let back: Screenplay = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
     assert_eq!(back, play);
 }
+
+#[test]
+fn emphasis_is_markup_in_dialogue_and_action() {
+    let play = ok(
+        "INT. GARAGE - NIGHT\n\n*Smoke* fills the **whole** room.\n\nBRICK\n*Did you know Brick and Steel are retired?*\n\nSTEEL\n_Beer's_ ready! 2 * 3 \\* 1.\n",
+    );
+    let scene = &play.scenes[0];
+    assert_eq!(scene.action, vec!["Smoke fills the whole room.".to_owned()]);
+    assert_eq!(
+        said(scene),
+        vec![
+            ("brick", "Did you know Brick and Steel are retired?", 5),
+            ("steel", "Beer's ready! 2 * 3 * 1.", 8),
+        ]
+    );
+}
