@@ -5,6 +5,7 @@ pub(crate) mod command;
 pub(crate) mod definition;
 pub(crate) mod episode;
 pub(crate) mod fingerprint;
+pub(crate) mod gate;
 pub(crate) mod lifecycle;
 pub(crate) mod retry;
 pub(crate) mod scheduler;
