@@ -16,7 +16,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::{Duration, Instant};
 
 use showrunner::backend::VideoModel;
-use showrunner::media::video::{RgbImage, decode_stream, encode_frames, join_streams, mux_mp4};
+use showrunner::media::video::{Cut, RgbImage, decode_stream, encode_frames, join_streams, mux_mp4};
 use showrunner::procedural::video::ProceduralVideo;
 use showrunner::story::fixtures;
 use showrunner::story::model::{Angle, Camera, Movement, Settings, Shot, ShotType};
@@ -48,6 +48,7 @@ fn shot(movement: Movement, duration_s: f64) -> Shot {
         },
         duration_s,
         seed: 0,
+        transition: None,
         generated_by: ProceduralVideo.generator(0),
         ..fixtures::shot("bench")
     }
@@ -173,7 +174,7 @@ fn main() -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let refs: Vec<&[u8]> = streams.iter().map(|s| s.annex_b.as_slice()).collect();
-    let (join, joined) = best(reps, || join_streams(&refs, 24, 12))?;
+    let (join, joined) = best(reps, || join_streams(&refs, 24, &[Cut::Dissolve { frames: 12 }; 2]))?;
     let join_seconds = joined.duration_s();
     println!(
         "join 3 × {seconds} s clips (640×360, 12-frame dissolves): {} frames in {:.0} ms, {:.0} f/s, {:.1}× real time",

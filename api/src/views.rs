@@ -111,7 +111,9 @@ pub(crate) struct EpisodeView {
     /// server without keys).
     #[serde(skip_serializing_if = "Option::is_none")]
     owner: Option<String>,
-    /// The seed every node's seed derives from.
+    /// The seed every node's seed derives from, as a decimal string.
+    #[serde(serialize_with = "showrunner_story::seed::serialize")]
+    #[schema(value_type = showrunner_story::seed::Seed)]
     seed: u64,
     /// The episode's input (the idea or screenplay, the settings, and the series' copy), as
     /// every node receives it under `episode`.
@@ -166,7 +168,9 @@ pub(crate) struct VersionView {
     author: AuthorName,
     #[schema(value_type = openapi::Timestamp)]
     created_at: Timestamp,
-    /// The seed the run had.
+    /// The seed the run had, as a decimal string.
+    #[serde(serialize_with = "showrunner_story::seed::serialize")]
+    #[schema(value_type = showrunner_story::seed::Seed)]
     seed: u64,
     /// The attempt that made it.
     attempt: u32,

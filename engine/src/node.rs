@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde::Deserialize;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -42,6 +43,14 @@ pub trait Node: Send + Sync + 'static {
     async fn score(&self, _input: &Self::Input, _output: &Self::Output, _ctx: &NodeCtx) -> Result<f64, NodeError> {
         Ok(1.0)
     }
+
+    /// Checks a person's edit against the episode: `output` (which already fits the output
+    /// type) with the input a run would have had, for what a type cannot say (an id that must
+    /// name something in the input, a line's speaker who must be in the shot). The error names
+    /// the path of the bad field. The default accepts what fits the type.
+    fn check_edit(&self, _input: &Self::Input, _output: &Self::Output) -> Result<(), ValueError> {
+        Ok(())
+    }
 }
 
 /// A [`Node`] with its types erased to JSON, as the engine stores and calls it.
@@ -56,6 +65,9 @@ pub trait DynNode: Send + Sync + 'static {
     /// Checks that a user-authored value fits the output type; the error names the path of the
     /// field that does not (`characters[0].clothing`).
     fn check_output(&self, value: &Value) -> Result<(), ValueError>;
+    /// See [`Node::check_edit`]: a value that fits the output type, checked with the input a
+    /// run would have (an input that does not decode is the run's problem, not the edit's).
+    fn check_edit_json(&self, input: &Value, value: &Value) -> Result<(), ValueError>;
 }
 
 fn decode<T: DeserializeOwned>(value: &Value, what: &str) -> Result<T, NodeError> {
@@ -89,6 +101,14 @@ impl<N: Node> DynNode for N {
                 reason: e.inner().to_string(),
             }),
         }
+    }
+
+    fn check_edit_json(&self, input: &Value, value: &Value) -> Result<(), ValueError> {
+        let Ok(input) = N::Input::deserialize(input) else {
+            return Ok(());
+        };
+        let output = N::Output::deserialize(value).map_err(|e| ValueError::whole(e.to_string()))?;
+        self.check_edit(&input, &output)
     }
 }
 

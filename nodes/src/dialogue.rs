@@ -102,6 +102,23 @@ pub fn place(lengths: &[usize], track_len: usize) -> Vec<Span> {
         .collect()
 }
 
+/// A shot's dialogue track, and where each line went in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialogueTrack {
+    /// The mixed track at [`TRACK_RATE`].
+    pub samples: Vec<f32>,
+    /// Where each line with words went, in order, in samples of the track.
+    pub spans: Vec<Span>,
+}
+
+impl DialogueTrack {
+    /// A span of the track in seconds from its start.
+    pub fn seconds(span: Span) -> (f64, f64) {
+        let rate = f64::from(TRACK_RATE);
+        (span.start as f64 / rate, (span.start + span.len) as f64 / rate)
+    }
+}
+
 /// The dialogue `lines` spoken by `model` and mixed into a track of `track_len` samples at
 /// [`TRACK_RATE`], laid out as the module says. Lines with no text are skipped; no lines give
 /// silence.
@@ -109,11 +126,14 @@ pub fn place(lengths: &[usize], track_len: usize) -> Vec<Span> {
 /// # Errors
 ///
 /// The model's, when a line cannot be spoken.
-pub fn dialogue_track(model: &dyn SpeechModel, lines: &[&str], track_len: usize) -> BackendResult<Vec<f32>> {
+pub fn dialogue_track(model: &dyn SpeechModel, lines: &[&str], track_len: usize) -> BackendResult<DialogueTrack> {
     let lines: Vec<&str> = lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect();
     let mut track = vec![0.0f32; track_len];
     if lines.is_empty() || track_len == 0 {
-        return Ok(track);
+        return Ok(DialogueTrack {
+            samples: track,
+            spans: Vec::new(),
+        });
     }
     let mut spoken = speak_all(model, &lines, 1.0)?;
     let pace = pace_to_fit(&lengths(&spoken), track_len);
@@ -122,7 +142,7 @@ pub fn dialogue_track(model: &dyn SpeechModel, lines: &[&str], track_len: usize)
         spoken = speak_all(model, &lines, pace)?;
     }
     let spans = place(&lengths(&spoken), track_len);
-    for (mut line, span) in spoken.into_iter().zip(spans) {
+    for (mut line, span) in spoken.into_iter().zip(&spans) {
         if span.len < line.len() {
             line.truncate(span.len);
             fade_out(&mut line, samples(FADE_S));
@@ -130,7 +150,7 @@ pub fn dialogue_track(model: &dyn SpeechModel, lines: &[&str], track_len: usize)
         mix_into(&mut track, &line, span.start, DIALOGUE_GAIN);
     }
     clamp(&mut track);
-    Ok(track)
+    Ok(DialogueTrack { samples: track, spans })
 }
 
 /// Every line spoken at `pace`, at [`TRACK_RATE`].
@@ -237,8 +257,10 @@ mod tests {
     fn a_track_mixes_the_lines_at_their_places() -> BackendResult<()> {
         // Two lines of 50 characters: 0.5 s each, in a 3 s shot.
         let line = "x".repeat(50);
-        let track = dialogue_track(&Beeper, &[&line, "  ", &line], 3 * S)?;
+        let DialogueTrack { samples: track, spans } = dialogue_track(&Beeper, &[&line, "  ", &line], 3 * S)?;
         assert_eq!(track.len(), 3 * S);
+        assert_eq!(spans.len(), 2, "one span per line with words");
+        assert_eq!(DialogueTrack::seconds(spans[0]), (0.25, 0.75));
         let loud = |range: std::ops::Range<usize>| track[range].iter().all(|&s| (s - 0.4).abs() < 0.02);
         let quiet = |range: std::ops::Range<usize>| track[range].iter().all(|&s| s.abs() < 0.02);
         let lead = S / 4;
@@ -255,12 +277,13 @@ mod tests {
     fn a_track_too_short_for_its_lines_speeds_them_up_and_fades_the_cut() -> BackendResult<()> {
         // 3 s of speech for a 1 s shot: 1.5× (the most), then cut with a fade.
         let line = "x".repeat(300);
-        let track = dialogue_track(&Beeper, &[&line], S)?;
+        let DialogueTrack { samples: track, spans } = dialogue_track(&Beeper, &[&line], S)?;
         assert_eq!(track.len(), S);
+        assert_eq!(spans[0].start + spans[0].len, S, "the cut line ends with the track");
         assert!((track[S / 2] - 0.4).abs() < 0.02);
         assert!(track[S - 1].abs() < 0.05, "{}", track[S - 1]);
-        assert!(dialogue_track(&Beeper, &[], S)?.iter().all(|&s| s == 0.0));
-        assert!(dialogue_track(&Beeper, &[&line], 0)?.is_empty());
+        assert!(dialogue_track(&Beeper, &[], S)?.samples.iter().all(|&s| s == 0.0));
+        assert!(dialogue_track(&Beeper, &[&line], 0)?.samples.is_empty());
         Ok(())
     }
 }

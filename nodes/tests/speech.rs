@@ -267,13 +267,15 @@ fn shot(id: &str, duration_s: f64, lines: &[&str]) -> Shot {
             .collect(),
         character_ids: vec!["keeper".into()],
         seed: 7,
+        transition: None,
         generated_by: ProceduralVideo.generator(7),
         ..fixtures::shot(id)
     }
 }
 
 /// Makes the clips of `shots` and the final video with `speech`, through the nodes.
-async fn film(speech: Option<Arc<dyn SpeechModel>>, shots: &[Shot]) -> (Vec<(Clip, Vec<u8>)>, Video, Vec<u8>) {
+/// Returns the clips with their MP4s, the video, its MP4 and its WebVTT subtitles.
+async fn film(speech: Option<Arc<dyn SpeechModel>>, shots: &[Shot]) -> (Vec<(Clip, Vec<u8>)>, Video, Vec<u8>, String) {
     let blobs: Arc<dyn BlobStore> = Arc::new(MemoryBlobs::default());
     let mut backends = Backends::procedural();
     backends.speech = speech;
@@ -311,7 +313,20 @@ async fn film(speech: Option<Arc<dyn SpeechModel>>, shots: &[Shot]) -> (Vec<(Cli
         .expect("final video");
     let video: Video = serde_json::from_value(output).expect("a video");
     let mp4 = blobs.get(video.video).await.expect("the video's MP4");
-    (clips, video, mp4)
+    let vtt = blobs.get(video.subtitles_vtt).await.expect("the subtitles");
+    (clips, video, mp4, String::from_utf8(vtt).expect("utf-8"))
+}
+
+/// The WebVTT cues' (start, end) in seconds.
+fn vtt_times(vtt: &str) -> Vec<(f64, f64)> {
+    let seconds = |t: &str| -> f64 {
+        let parts: Vec<f64> = t.trim().split(':').map(|p| p.parse().expect("a number")).collect();
+        parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+    };
+    vtt.lines()
+        .filter_map(|l| l.split_once(" --> "))
+        .map(|(a, b)| (seconds(a), seconds(b)))
+        .collect()
 }
 
 /// An Opus frame, in seconds.
@@ -330,7 +345,7 @@ async fn clips_with_speech_carry_it_in_step_and_the_final_video_keeps_it() {
             &["The lighthouse keeper climbed the long stairs and watched the storm roll in."],
         ),
     ];
-    let (clips, video, mp4) = film(Some(speech), &shots).await;
+    let (clips, video, mp4, vtt) = film(Some(speech), &shots).await;
     for (clip, file) in &clips {
         let info = mp4_info(file).expect("the clip's MP4");
         let audio = info.audio.expect("an audio track");
@@ -359,6 +374,25 @@ async fn clips_with_speech_carry_it_in_step_and_the_final_video_keeps_it() {
     assert!(loudness(&clips[1].1) < 0.01);
     assert!(loudness(&clips[2].1) > 0.3);
 
+    // The subtitles follow the speech: each cue starts as its line is heard, and stays at
+    // least as long as it is heard (a short line longer, to be read) without running into the next.
+    let heard: Vec<(f64, f64)> = clips[0].0.heard.iter().map(|h| (h.start_s, h.end_s)).collect();
+    assert_eq!(heard.len(), 2, "{heard:?}");
+    assert!(
+        heard[0].0 > 0.0 && heard[0].1 < heard[1].0 && heard[1].1 <= 2.5,
+        "{heard:?}"
+    );
+    let cues = vtt_times(&vtt);
+    assert_eq!(cues.len(), 3, "{vtt}");
+    for (cue, (start, end)) in cues.iter().zip(&heard) {
+        assert!((cue.0 - start).abs() < 0.002, "{cue:?} vs heard {start}..{end}");
+        assert!(
+            cue.1 + 0.002 >= end.min(cues[1].0 - 0.1),
+            "{cue:?} vs heard {start}..{end}"
+        );
+    }
+    assert!(cues[0].1 <= cues[1].0 && cues[1].1 <= 2.5 + 0.002, "{cues:?}");
+    assert!(clips[1].0.heard.is_empty());
     let info = mp4_info(&mp4).expect("the video's MP4");
     assert!((info.duration_s - 4.5).abs() < 1.0 / 24.0, "{}", info.duration_s);
     assert_eq!(u64::from(video.frames), 108);
@@ -375,7 +409,7 @@ async fn clips_with_speech_carry_it_in_step_and_the_final_video_keeps_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_speech_model_clips_and_video_are_silent() {
     let shots = [shot("s1", 1.0, &["The storm is coming."])];
-    let (clips, _, mp4) = film(None, &shots).await;
+    let (clips, _, mp4, _) = film(None, &shots).await;
     assert_eq!(mp4_info(&clips[0].1).expect("clip").audio, None);
     assert_eq!(mp4_info(&mp4).expect("video").audio, None);
     // The node versions name the speech model only when there is one.

@@ -21,7 +21,7 @@ fn brief(idea: Option<&str>, script: Option<&str>) -> Value {
     brief_of(idea, script, 8.0)
 }
 
-fn brief_of(idea: Option<&str>, script: Option<&str>, seconds: f64) -> Value {
+pub(crate) fn brief_of(idea: Option<&str>, script: Option<&str>, seconds: f64) -> Value {
     json!(Brief {
         series: None,
         idea: idea.map(str::to_owned),
@@ -36,12 +36,12 @@ fn brief_of(idea: Option<&str>, script: Option<&str>, seconds: f64) -> Value {
     })
 }
 
-async fn engine(dir: &Path) -> Engine {
+pub(crate) async fn engine(dir: &Path) -> Engine {
     open(dir, workflows::all(&Backends::procedural()).expect("stock workflows")).await
 }
 
 /// Approves every gate until the episode completes.
-async fn settle(engine: &Engine, id: EpisodeId) -> EpisodeSnapshot {
+pub(crate) async fn settle(engine: &Engine, id: EpisodeId) -> EpisodeSnapshot {
     loop {
         let s = wait_for(engine, id, "a gate or the end", |s| {
             s.header.status != EpisodeStatus::Active
@@ -70,7 +70,7 @@ async fn settle(engine: &Engine, id: EpisodeId) -> EpisodeSnapshot {
     }
 }
 
-fn value(engine: &Engine, id: EpisodeId, s: &EpisodeSnapshot, key: &InstanceKey) -> Value {
+pub(crate) fn value(engine: &Engine, id: EpisodeId, s: &EpisodeSnapshot, key: &InstanceKey) -> Value {
     engine
         .version_value(id, key, record(s, key).current.expect("current"))
         .expect("value")

@@ -23,7 +23,7 @@ use crate::pure::episode::Episode;
 use crate::pure::scheduler::Ticket;
 use crate::runtime::engine::Shared;
 use crate::runtime::pins::{Pinned, PinningBlobs};
-use crate::runtime::run::{RunContext, ValueCache, execute};
+use crate::runtime::run::{RunContext, Sources, ValueCache, assemble, execute};
 use crate::store::{Commit, EpisodeSnapshot};
 
 /// The most messages applied in one batch (one commit).
@@ -217,7 +217,9 @@ impl Actor {
                     {
                         self.runs.remove(key);
                     }
-                    let result = self.episode.apply(&self.def, command, now, &mut changes);
+                    let result = self
+                        .check_edit(&command)
+                        .and_then(|()| self.episode.apply(&self.def, command, now, &mut changes));
                     replies.push((reply, result));
                 }
                 Msg::Act { command, token, reply } => {
@@ -283,6 +285,42 @@ impl Actor {
         !stop
     }
 
+    /// Checks an edit against the episode ([`crate::Node::check_edit`]) with the input a run of
+    /// its instance would have. Anything else passes, as does an edit whose instance cannot run
+    /// yet, does not fit its type (applying it says so) or whose input cannot be read.
+    fn check_edit(&self, command: &Command) -> Result<()> {
+        let Command::Edit { key, value, .. } = command else {
+            return Ok(());
+        };
+        let (Some(i), Some((inputs, object_fields))) =
+            (self.def.position(&key.node), self.episode.edit_inputs(&self.def, key))
+        else {
+            return Ok(());
+        };
+        let node = self.def.nodes()[i].implementation();
+        if node.check_output(value).is_err() {
+            return Ok(());
+        }
+        let sources = Sources {
+            episode: self.episode.id(),
+            episode_input: &self.episode.header().input,
+            store: self.shared.store.as_ref(),
+            cache: &self.cache,
+        };
+        let input = match assemble(&sources, &inputs, &object_fields) {
+            Ok(input) => input,
+            Err(e) => {
+                tracing::debug!(%key, error = %e, "an edit's input could not be read: checked by its type only");
+                return Ok(());
+            }
+        };
+        node.check_edit_json(&input, value)
+            .map_err(|error| EngineError::InvalidValue {
+                key: key.clone(),
+                error,
+            })
+    }
+
     /// Applies a person's action and says what it produced: the instance it acted on, or for
     /// an action on the whole episode, the episode (read from memory, which holds the batch so
     /// far: what the commit will write).
@@ -295,6 +333,7 @@ impl Actor {
             | Command::Revert { key, .. } => Some(key.clone()),
             _ => None,
         };
+        self.check_edit(&command)?;
         self.episode.apply(&self.def, command, now, changes)?;
         let episode = self.episode.id();
         Ok(match key {

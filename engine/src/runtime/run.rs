@@ -14,7 +14,7 @@ use crate::error::NodeError;
 use crate::error::StoreError;
 use crate::ids::{EpisodeId, InstanceKey};
 use crate::node::{NodeCtx, ProgressSink};
-use crate::pure::command::{Produced, RunSpec};
+use crate::pure::command::{InputSource, Produced, RunSpec};
 use crate::pure::definition::{Gate, NodeSpec};
 use crate::store::{BlobStore, Store};
 
@@ -92,15 +92,39 @@ pub(crate) struct RunContext {
 
 /// Builds the input object: the episode input, the own item, and each read node's value.
 fn assemble_input(cx: &RunContext, run: &RunSpec) -> Result<Value, NodeError> {
+    let sources = Sources {
+        episode: cx.episode,
+        episode_input: &cx.episode_input,
+        store: cx.store.as_ref(),
+        cache: &cx.cache,
+    };
+    assemble(&sources, &run.inputs, &run.object_fields)
+}
+
+/// Where an input's values are read from.
+pub(crate) struct Sources<'a> {
+    pub episode: EpisodeId,
+    pub episode_input: &'a Value,
+    pub store: &'a dyn Store,
+    pub cache: &'a ValueCache,
+}
+
+/// The input object of `inputs`: the episode input, the own item, and each read node's value
+/// (a run's, or an edit's to check it against).
+pub(crate) fn assemble(
+    sources: &Sources<'_>,
+    inputs: &[InputSource],
+    object_fields: &[String],
+) -> Result<Value, NodeError> {
     let mut input = Map::new();
-    input.insert("episode".into(), (*cx.episode_input).clone());
-    for field in &run.object_fields {
+    input.insert("episode".into(), sources.episode_input.clone());
+    for field in object_fields {
         input.insert(field.clone(), Value::Object(Map::new()));
     }
-    for source in &run.inputs {
-        let cached = cx
+    for source in inputs {
+        let cached = sources
             .cache
-            .get(cx.store.as_ref(), cx.episode, &source.from, source.version)
+            .get(sources.store, sources.episode, &source.from, source.version)
             .map_err(|e| NodeError::Retryable(format!("reading input `{}`: {e}", source.from)))?;
         let value = match &source.element {
             None => cached.value.clone(),

@@ -21,7 +21,7 @@ use showrunner_story::model::{
     Beat, Brief, Camera, Character, DynamicFeatures, Generator, Outline, Scene, ScriptLine, Shot, ShotType,
     StaticFeatures,
 };
-use showrunner_story::plan::{capitalised, cast_names, cast_size, premise, scene_plan, shot_plan};
+use showrunner_story::plan::{capitalised, cast_names, cast_size, premise, scene_plan, shot_plan, show_speakers};
 use showrunner_story::rng::Rng;
 
 /// The registry name of SmolLM2-135M-Instruct.
@@ -234,6 +234,7 @@ impl TextModel for LlmText {
                             })
                         })
                         .collect(),
+                    transition: None,
                     generated_by: self.generator(request.seed),
                 })
             })
@@ -247,14 +248,21 @@ impl TextModel for LlmText {
         characters: &[Character],
         request: &TextRequest,
     ) -> BackendResult<Vec<Shot>> {
-        let settings = &brief.settings;
-        let (frames, counts) = shot_plan(brief, scenes, request.feedback())?;
-        let n = frames.len();
-        let ask = prompt::storyboard(brief, &premise(brief), scenes, characters, &counts, request.feedback());
+        let plan = shot_plan(brief, scenes, request.feedback())?;
+        let fps = f64::from(brief.settings.fps);
+        let ask = prompt::storyboard(
+            brief,
+            &premise(brief),
+            scenes,
+            characters,
+            &plan.per_scene,
+            request.feedback(),
+        );
         let mut drafts: prompt::StoryboardDraft = self.answer("storyboard", ask, request).await?;
         let mut rng = Rng::derive(request.seed, "storyboard");
-        let mut shots = Vec::with_capacity(n);
-        for (scene, &count) in scenes.iter().zip(&counts) {
+        let mut shots = Vec::with_capacity(plan.shots.len());
+        let mut planned = plan.shots.into_iter();
+        for (scene, &count) in scenes.iter().zip(&plan.per_scene) {
             let drafted = drafts.remove(&scene.id).unwrap_or_default();
             if drafted.len() != count {
                 return Err(BackendError::Failed(format!(
@@ -263,36 +271,31 @@ impl TextModel for LlmText {
                     scene.id
                 )));
             }
-            for (k, d) in drafted.into_iter().enumerate() {
-                // The scene's lines: the first shot sets the scene; the others share the lines.
-                let dialogue: Vec<ScriptLine> = scene
-                    .script
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| count == 1 || (j % (count - 1)) + 1 == k)
-                    .map(|(_, l)| l.clone())
-                    .collect();
+            for (d, p) in drafted.into_iter().zip(planned.by_ref()) {
                 let mut character_ids = ids_of(characters, &d.characters);
                 if d.framing == ShotType::CloseUp {
                     character_ids.truncate(1);
                 }
-                let index = shots.len();
+                // Whoever speaks is seen, whatever the model framed.
+                let known = |id: &str| characters.iter().any(|c| c.id == id);
+                let (shot_type, character_ids) = show_speakers(d.framing, character_ids, &p.dialogue, known);
                 shots.push(Shot {
-                    id: format!("{}-shot-{}", scene.id, k + 1),
+                    id: format!("{}-shot-{}", scene.id, p.index_in_scene + 1),
                     scene_id: scene.id.clone(),
                     camera: Camera {
-                        shot_type: d.framing,
+                        shot_type,
                         angle: d.angle,
                         movement: d.movement,
                     },
-                    duration_s: frames[index] as f64 / f64::from(settings.fps),
+                    duration_s: p.frames as f64 / fps,
                     visual_desc: tidy(&d.visual),
-                    dialogue,
+                    dialogue: p.dialogue,
                     first_frame_desc: tidy(&d.first_frame),
                     last_frame_desc: None,
                     motion_desc: tidy(&d.motion),
                     character_ids,
                     seed: rng.next_u64() >> 11,
+                    transition: p.transition,
                     generated_by: self.generator(request.seed),
                 });
             }

@@ -54,6 +54,7 @@ fn scene(id: &str, slugline: &str, location: &str, time: &str) -> Scene {
         description: format!("The {} at {time}.", location.to_lowercase()),
         character_ids: vec!["mara".into()],
         script: vec![],
+        transition: None,
         generated_by: generator(),
     }
 }
@@ -215,6 +216,7 @@ fn portraits_keyframes_and_scores_are_the_inner_models() {
         motion_desc: "static".into(),
         character_ids: vec!["mara".into()],
         seed: 3,
+        transition: None,
         generated_by: generator(),
         ..fixtures::shot("s1-shot-1")
     };

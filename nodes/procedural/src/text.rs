@@ -8,7 +8,9 @@ use showrunner_story::model::{
     Angle, Beat, Brief, Camera, Character, DynamicFeatures, Generator, Movement, Outline, Scene, ScriptLine, Shot,
     ShotType, StaticFeatures,
 };
-use showrunner_story::plan::{NAMES, capitalised, cast_names, cast_size, premise, scene_plan, shot_plan};
+use showrunner_story::plan::{
+    NAMES, capitalised, cast_names, cast_size, premise, scene_plan, shot_plan, show_speakers,
+};
 use showrunner_story::rng::{Rng, hash_str};
 use showrunner_story::slug;
 
@@ -281,6 +283,7 @@ impl TextModel for ProceduralText {
                     description: format!("A {tone} moment at the {}: {beat}.", location.to_lowercase()),
                     character_ids: cast,
                     script,
+                    transition: None,
                     generated_by: self.generator(seed),
                 }
             })
@@ -295,68 +298,65 @@ impl TextModel for ProceduralText {
         request: &TextRequest,
     ) -> BackendResult<Vec<Shot>> {
         let (feedback, seed) = (request.feedback(), request.seed);
-        let settings = &brief.settings;
-        let (frames, per_scene) = shot_plan(brief, scenes, feedback)?;
-        let n = frames.len();
-        let known = |id: &String| characters.iter().any(|c| &c.id == id);
+        let plan = shot_plan(brief, scenes, feedback)?;
+        let fps = f64::from(brief.settings.fps);
+        let known = |id: &str| characters.iter().any(|c| c.id == id);
         let close_ups = feedback.is_some_and(|f| f.to_lowercase().contains("close"));
         let mut rng = Rng::derive(seed, "storyboard");
-        let mut shots = Vec::with_capacity(n);
-        for (scene, &count) in scenes.iter().zip(&per_scene) {
+        let mut shots = Vec::with_capacity(plan.shots.len());
+        for planned in plan.shots {
+            let (scene, k) = (&scenes[planned.scene], planned.index_in_scene);
             let cast: Vec<String> = scene.character_ids.iter().filter(|id| known(id)).cloned().collect();
-            for k in 0..count {
-                let shot_type = match (k, close_ups) {
-                    (0, _) => ShotType::Wide,
-                    (_, true) => ShotType::CloseUp,
-                    (k, false) if k % 2 == 1 => ShotType::Medium,
-                    _ => ShotType::CloseUp,
-                };
-                let dialogue: Vec<ScriptLine> = scene
-                    .script
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| count == 1 || (j % (count - 1)) + 1 == k)
-                    .map(|(_, l)| l.clone())
-                    .collect();
-                let speaker = dialogue.first().map(|l| l.character_id.clone()).filter(|id| known(id));
-                let character_ids = match shot_type {
-                    ShotType::Wide => cast.clone(),
-                    ShotType::Medium => cast.iter().take(2).cloned().collect(),
-                    ShotType::CloseUp => speaker.or_else(|| cast.first().cloned()).into_iter().collect(),
-                };
-                let movement = *rng.pick(&[
-                    Movement::Static,
-                    Movement::PanLeft,
-                    Movement::PanRight,
-                    Movement::ZoomIn,
-                    Movement::ZoomOut,
-                ]);
-                let angle = *rng.pick(&[Angle::EyeLevel, Angle::EyeLevel, Angle::Low, Angle::High]);
-                let index = shots.len();
-                let who = if character_ids.is_empty() {
-                    "the empty set".to_owned()
-                } else {
-                    character_ids.join(", ")
-                };
-                shots.push(Shot {
-                    id: format!("{}-shot-{}", scene.id, k + 1),
-                    scene_id: scene.id.clone(),
-                    camera: Camera {
-                        shot_type,
-                        angle,
-                        movement,
-                    },
-                    duration_s: frames[index] as f64 / f64::from(settings.fps),
-                    visual_desc: format!("{shot_type:?} of {who} at the {}", scene.location.to_lowercase()),
-                    dialogue,
-                    first_frame_desc: format!("{who}, {}", scene.time_of_day),
-                    last_frame_desc: None,
-                    motion_desc: format!("camera {movement:?}").to_lowercase(),
-                    character_ids,
-                    seed: rng.next_u64() >> 11,
-                    generated_by: self.generator(seed),
-                });
-            }
+            let shot_type = match (k, close_ups) {
+                (0, _) => ShotType::Wide,
+                (_, true) => ShotType::CloseUp,
+                (k, false) if k % 2 == 1 => ShotType::Medium,
+                _ => ShotType::CloseUp,
+            };
+            let speaker = planned
+                .dialogue
+                .first()
+                .map(|l| l.character_id.clone())
+                .filter(|id| known(id));
+            let character_ids = match shot_type {
+                ShotType::Wide => cast.clone(),
+                ShotType::Medium => cast.iter().take(2).cloned().collect(),
+                ShotType::CloseUp => speaker.or_else(|| cast.first().cloned()).into_iter().collect(),
+            };
+            // Whoever speaks is seen: a close-up of two speakers opens to a medium shot.
+            let (shot_type, character_ids) = show_speakers(shot_type, character_ids, &planned.dialogue, known);
+            let movement = *rng.pick(&[
+                Movement::Static,
+                Movement::PanLeft,
+                Movement::PanRight,
+                Movement::ZoomIn,
+                Movement::ZoomOut,
+            ]);
+            let angle = *rng.pick(&[Angle::EyeLevel, Angle::EyeLevel, Angle::Low, Angle::High]);
+            let who = if character_ids.is_empty() {
+                "the empty set".to_owned()
+            } else {
+                character_ids.join(", ")
+            };
+            shots.push(Shot {
+                id: format!("{}-shot-{}", scene.id, k + 1),
+                scene_id: scene.id.clone(),
+                camera: Camera {
+                    shot_type,
+                    angle,
+                    movement,
+                },
+                duration_s: planned.frames as f64 / fps,
+                visual_desc: format!("{shot_type:?} of {who} at the {}", scene.location.to_lowercase()),
+                dialogue: planned.dialogue,
+                first_frame_desc: format!("{who}, {}", scene.time_of_day),
+                last_frame_desc: None,
+                motion_desc: format!("camera {movement:?}").to_lowercase(),
+                character_ids,
+                seed: rng.next_u64() >> 11,
+                transition: planned.transition,
+                generated_by: self.generator(seed),
+            });
         }
         Ok(shots)
     }
@@ -441,7 +441,13 @@ mod tests {
             b.settings.fps = fps;
             let shots = board(&b, 3, None).await;
             let frames: f64 = shots.iter().map(|s| s.duration_s * f64::from(fps)).sum();
-            assert!((frames - target * f64::from(fps)).abs() < 0.5, "{target}: {frames}");
+            // The target, unless the lines need more time to be read: then what they need.
+            let needed: f64 = shots
+                .iter()
+                .map(|s| (showrunner_story::plan::shot_seconds(&s.dialogue) * f64::from(fps)).ceil())
+                .sum();
+            let want = (target * f64::from(fps)).max(needed);
+            assert!((frames - want).abs() < 0.5, "{target}: {frames} of {want}");
             assert!(shots.iter().all(|s| s.duration_s > 0.0));
             let ids: std::collections::HashSet<_> = shots.iter().map(|s| &s.id).collect();
             assert_eq!(ids.len(), shots.len(), "shot ids are unique");

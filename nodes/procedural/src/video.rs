@@ -210,6 +210,7 @@ mod tests {
             },
             duration_s,
             seed: 7,
+            transition: None,
             generated_by: ProceduralVideo.generator(7),
             ..fixtures::shot("s1")
         }
@@ -363,6 +364,7 @@ mod tests {
                 movement: Movement::PanRight,
             },
             duration_s: 1.25,
+            transition: None,
             generated_by: ProceduralVideo.generator(1),
             ..fixtures::shot("s1")
         };

@@ -12,16 +12,31 @@ use serde::Deserialize;
 use showrunner_engine::{Node, NodeCtx, NodeError};
 
 use super::{Backends, blocking, get, media, put, version};
-use crate::dialogue::{TRACK_RATE, dialogue_track};
-use crate::model::{Brief, Character, Clip, Keyframe, Shot, Video};
+use crate::dialogue::{DialogueTrack, TRACK_RATE, dialogue_track};
+use crate::model::{Brief, Character, Clip, Heard, Keyframe, Shot, Transition, Video};
 use showrunner_media::png::decode_png;
-use showrunner_media::subtitles::{layout, srt, webvtt};
+use showrunner_media::subtitles::{CueLine, layout, srt, webvtt};
 use showrunner_media::video::{
-    encode_clip, encode_clip_with_audio, encode_opus, join_audio, join_streams, mux_mp4, mux_mp4_with_audio,
+    Cut, encode_clip, encode_clip_with_audio, encode_opus, join_audio, join_streams, mux_mp4, mux_mp4_with_audio,
 };
+use showrunner_story::plan::line_seconds;
 
-/// Frames blended at each cut of the final video.
+/// Frames blended by a dissolve (and at every cut of a storyboard that names no transitions).
 const DISSOLVE_FRAMES: u32 = 6;
+
+/// The cut a shot's transition asks for at `fps`: a fade takes a second, half out and half in.
+fn cut(transition: Option<Transition>, fps: u32) -> Cut {
+    match transition {
+        Some(Transition::Cut) => Cut::Hard,
+        Some(Transition::Dissolve) | None => Cut::Dissolve {
+            frames: DISSOLVE_FRAMES,
+        },
+        Some(Transition::Fade { colour }) => Cut::Fade {
+            frames: fps.max(2),
+            colour: colour.rgb(),
+        },
+    }
+}
 
 /// Declares a video stage node, versioned by the video model and, when there is one, the speech
 /// model (switching speech on re-makes the clips; without it the versions are as they were).
@@ -86,19 +101,30 @@ impl Node for ClipNode {
         let settings = input.episode.settings;
         let (video, speech, fps) = (self.backends.video.clone(), self.backends.speech.clone(), settings.fps);
         let animated = shot.clone();
-        let (mp4, stream, frames, (width, height)) = blocking(move || {
+        let (mp4, stream, frames, (width, height), heard) = blocking(move || {
             let keyframe = decode_png(&keyframe).map_err(media)?;
             let frames = video.clip(&keyframe, &animated, &settings)?;
             let size = frames.first().map_or((0, 0), |f| f.dimensions());
-            let (mp4, stream) = match speech {
+            let ((mp4, stream), heard) = match speech {
                 Some(speech) => {
                     let lines: Vec<&str> = animated.dialogue.iter().map(|l| l.line.as_str()).collect();
-                    let audio = dialogue_track(speech.as_ref(), &lines, track_len(frames.len(), fps))?;
-                    encode_clip_with_audio(&frames, fps, &audio).map_err(media)?
+                    let track = dialogue_track(speech.as_ref(), &lines, track_len(frames.len(), fps))?;
+                    let heard = track
+                        .spans
+                        .iter()
+                        .map(|&span| {
+                            let (start_s, end_s) = DialogueTrack::seconds(span);
+                            Heard { start_s, end_s }
+                        })
+                        .collect();
+                    (
+                        encode_clip_with_audio(&frames, fps, &track.samples).map_err(media)?,
+                        heard,
+                    )
                 }
-                None => encode_clip(&frames, fps).map_err(media)?,
+                None => (encode_clip(&frames, fps).map_err(media)?, Vec::new()),
             };
-            Ok((mp4, stream, frames.len() as u32, size))
+            Ok((mp4, stream, frames.len() as u32, size, heard))
         })
         .await?;
         ctx.progress(0.9, "encoded");
@@ -111,6 +137,7 @@ impl Node for ClipNode {
             width,
             height,
             dialogue: shot.dialogue,
+            heard,
             generated_by: self.backends.video.generator(ctx.seed()),
         })
     }
@@ -137,7 +164,11 @@ impl Node for FinalVideoNode {
 
     async fn run(&self, input: FinalVideoInput, ctx: &NodeCtx) -> Result<Video, NodeError> {
         // The clips map is keyed by keyframe item id, which is the shot id.
-        let ordered: Vec<&Clip> = input.storyboard.iter().filter_map(|s| input.clips.get(&s.id)).collect();
+        let (ordered, cuts): (Vec<&Clip>, Vec<Cut>) = input
+            .storyboard
+            .iter()
+            .filter_map(|s| Some((input.clips.get(&s.id)?, cut(s.transition, input.episode.settings.fps))))
+            .unzip();
         if ordered.is_empty() {
             return Err(NodeError::Permanent("the storyboard has no clips to join".into()));
         }
@@ -163,14 +194,20 @@ impl Node for FinalVideoNode {
         let mut start = 0.0;
         for clip in &ordered {
             let duration = f64::from(clip.frames) / f64::from(clip.fps.max(1));
-            let lines: Vec<(Option<String>, String)> = clip
+            // A clip's `heard` times belong to its lines with words, in order.
+            let mut heard = clip.heard.iter();
+            let lines: Vec<CueLine> = clip
                 .dialogue
                 .iter()
-                .map(|l| {
-                    (
-                        names.get(l.character_id.as_str()).map(|n| (*n).to_owned()),
-                        l.line.clone(),
-                    )
+                .map(|l| CueLine {
+                    speaker: names.get(l.character_id.as_str()).map(|n| (*n).to_owned()),
+                    text: l.line.clone(),
+                    seconds: line_seconds(&l.line),
+                    spoken: if l.line.trim().is_empty() {
+                        None
+                    } else {
+                        heard.next().map(|h| (h.start_s, h.end_s))
+                    },
                 })
                 .collect();
             cues.extend(layout(&lines, start, duration));
@@ -180,7 +217,7 @@ impl Node for FinalVideoNode {
         let (mp4, frames) = blocking(move || {
             // Frame by frame from the clips' streams: the whole video is never held decoded.
             let parts: Vec<&[u8]> = streams.iter().map(Vec::as_slice).collect();
-            let joined = join_streams(&parts, fps, DISSOLVE_FRAMES).map_err(media)?;
+            let joined = join_streams(&parts, fps, &cuts).map_err(media)?;
             // The dissolves keep every clip's frames, so each clip's audio starts where its
             // frames do.
             let files: Vec<&[u8]> = clip_files.iter().map(Vec::as_slice).collect();

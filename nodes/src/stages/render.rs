@@ -169,7 +169,15 @@ impl Node for KeyframeNode {
                 .collect::<Result<Vec<_>, crate::backend::BackendError>>()?;
             let refs: Vec<(&Character, &image::RgbImage)> = fronts.iter().map(|(c, img)| (*c, img)).collect();
             let frame = image.keyframe(&drawn, &background, &refs, &settings, seed)?;
-            let image_score = image.consistency(&frame, &drawn, &refs);
+            // Someone the shot names but the frame cannot show (no portrait) is a miss: a shot
+            // of characters drawn as an empty room scores 0.
+            let named = drawn.character_ids.len();
+            let shown = if named == 0 {
+                1.0
+            } else {
+                refs.len() as f64 / named as f64
+            };
+            let image_score = image.consistency(&frame, &drawn, &refs) * shown;
             let shown: Vec<&Character> = refs.iter().map(|(c, _)| *c).collect();
             let text_score = text_consistency(embedder.as_ref(), &drawn, &shown)?;
             Ok((encode_png(&frame).map_err(media)?, image_score, text_score))

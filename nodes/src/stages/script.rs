@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use showrunner_engine::{Node, NodeCtx, NodeError};
+use showrunner_engine::{Node, NodeCtx, NodeError, ValueError};
 
 use super::{Backends, version};
 use crate::fountain::{Screenplay, parse};
@@ -115,6 +115,10 @@ impl Node for ScriptCharactersNode {
         &self.version
     }
 
+    fn check_edit(&self, _: &ScreenplayInput, cast: &Vec<Character>) -> Result<(), ValueError> {
+        showrunner_story::references::check_cast(cast)
+    }
+
     async fn run(&self, input: ScreenplayInput, ctx: &NodeCtx) -> Result<Vec<Character>, NodeError> {
         let generator = Generator {
             backend: "procedural".into(),
@@ -163,6 +167,7 @@ impl Node for ScriptScenesNode {
                     })
                     .collect(),
                 id: s.id,
+                transition: s.transition,
                 generated_by: from_script(ctx.seed()),
             })
             .collect())

@@ -2,7 +2,8 @@
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use showrunner_engine::{Node, NodeCtx, NodeError};
+use showrunner_engine::{Node, NodeCtx, NodeError, ValueError};
+use showrunner_story::references::{check_cast, check_scenes, check_storyboard};
 
 use super::{Backends, node_error, version};
 use crate::backend::TextRequest;
@@ -69,6 +70,10 @@ impl Node for CharactersNode {
         &self.version
     }
 
+    fn check_edit(&self, _: &CharactersInput, cast: &Vec<Character>) -> Result<(), ValueError> {
+        check_cast(cast)
+    }
+
     async fn run(&self, input: CharactersInput, ctx: &NodeCtx) -> Result<Vec<Character>, NodeError> {
         let text = &self.backends.text;
         let cast = text
@@ -104,6 +109,10 @@ impl Node for ScenesNode {
         &self.version
     }
 
+    fn check_edit(&self, input: &ScenesInput, scenes: &Vec<Scene>) -> Result<(), ValueError> {
+        check_scenes(scenes, &input.characters)
+    }
+
     async fn run(&self, input: ScenesInput, ctx: &NodeCtx) -> Result<Vec<Scene>, NodeError> {
         let text = &self.backends.text;
         text.scenes(
@@ -132,6 +141,10 @@ impl Node for StoryboardNode {
 
     fn version(&self) -> &str {
         &self.version
+    }
+
+    fn check_edit(&self, input: &StoryboardInput, shots: &Vec<Shot>) -> Result<(), ValueError> {
+        check_storyboard(shots, &input.scenes, &input.characters)
     }
 
     async fn run(&self, input: StoryboardInput, ctx: &NodeCtx) -> Result<Vec<Shot>, NodeError> {

@@ -38,6 +38,7 @@ pub fn shot(id: &str) -> Shot {
         motion_desc: String::new(),
         character_ids: Vec::new(),
         seed: 1,
+        transition: None,
         generated_by: generator(),
     }
 }

@@ -5,12 +5,14 @@
 //! seeded [`rng`] every generator draws from (the same seed gives the same story everywhere), and
 //! the [`slug`] that turns a name into a stable id.
 
-#[cfg(feature = "fixtures")]
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod fountain;
 pub mod model;
 pub mod plan;
+pub mod references;
 pub mod rng;
+pub mod seed;
 pub mod series;
 mod settings;
 mod slug;
@@ -18,3 +20,4 @@ mod slug;
 pub use slug::slug;
 
 pub mod stock;
+pub mod transition;

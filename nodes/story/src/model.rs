@@ -8,6 +8,7 @@ use showrunner_engine::BlobRef;
 use crate::series::SeriesContent;
 
 pub use crate::settings::{Settings, SettingsError};
+pub use crate::transition::{Colour, Transition};
 
 /// Which backend and model made an output, with the seed: every output names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -17,7 +18,10 @@ pub struct Generator {
     pub backend: String,
     /// The model within the backend.
     pub model: String,
-    /// The seed it ran with.
+    /// The seed it ran with (a decimal string in JSON: [`crate::seed`]).
+    #[serde(with = "crate::seed")]
+    #[schemars(schema_with = "crate::seed::json_schema")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::seed::Seed))]
     pub seed: u64,
 }
 
@@ -307,6 +311,10 @@ pub struct Scene {
     pub character_ids: Vec<String>,
     /// The dialogue, in order.
     pub script: Vec<ScriptLine>,
+    /// How the scene gives way to the next one, where the screenplay says (`CUT TO:`); none
+    /// leaves it to the film (a dissolve between scenes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition: Option<Transition>,
     /// Who made it.
     pub generated_by: Generator,
 }
@@ -398,8 +406,14 @@ pub struct Shot {
     pub motion_desc: String,
     /// Who is in the shot.
     pub character_ids: Vec<String>,
-    /// The shot's own seed.
+    /// The shot's own seed (a decimal string in JSON: [`crate::seed`]).
+    #[serde(with = "crate::seed")]
+    #[schemars(schema_with = "crate::seed::json_schema")]
     pub seed: u64,
+    /// How the shot gives way to the next one; none leaves it to the film (a cut within a
+    /// scene, a dissolve between scenes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition: Option<Transition>,
     /// Who made it.
     pub generated_by: Generator,
 }
@@ -448,8 +462,21 @@ pub struct Clip {
     pub height: u32,
     /// The shot's dialogue, for subtitles.
     pub dialogue: Vec<ScriptLine>,
+    /// When each line of the dialogue with words in it is heard, in order, when a voice speaks
+    /// them (the subtitles follow the speech); empty for a silent clip.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heard: Vec<Heard>,
     /// Who made it.
     pub generated_by: Generator,
+}
+
+/// When a line of a clip's dialogue is heard, in seconds from the clip's start.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Heard {
+    /// When the voice starts the line.
+    pub start_s: f64,
+    /// When it ends it (or the clip does, when the line is cut there).
+    pub end_s: f64,
 }
 
 /// The finished video with its subtitles.

@@ -36,8 +36,11 @@ pub struct Settings {
     /// The visual style, in words.
     #[cfg_attr(feature = "openapi", schema(default = "storybook"))]
     pub style: String,
-    /// The episode's seed.
-    #[cfg_attr(feature = "openapi", schema(default = 0))]
+    /// The episode's seed: written as a decimal string, read as one or as a number
+    /// ([`crate::seed`]).
+    #[serde(with = "crate::seed")]
+    #[schemars(schema_with = "crate::seed::json_schema")]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::seed::Seed, default = "0"))]
     pub seed: u64,
 }
 

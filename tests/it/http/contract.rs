@@ -405,7 +405,7 @@ fn episode_answer() -> Value {
             "definition_version": "1",
             "status": "active",
             "created_at": 1_700_000_000_000u64,
-            "seed": 11,
+            "seed": "11",
             "input": {"idea": "a kite"},
             "next_seq": 4,
             "nodes": [{

@@ -14,6 +14,7 @@ mod episode;
 mod errors;
 mod gates;
 mod lifecycle;
+mod seeds;
 
 pub(crate) use contract::{ROUTES, contract};
 pub(crate) use lifecycle::sigterm;

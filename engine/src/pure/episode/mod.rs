@@ -304,6 +304,14 @@ impl Episode {
         self.slots[i].instances.get(&key.item)
     }
 
+    /// Where an edit of `key` would read its node's input from, as a run of it would (the
+    /// inputs and the fields that are maps); `None` when its inputs are not all approved.
+    pub(crate) fn edit_inputs(&self, def: &WorkflowDef, key: &InstanceKey) -> Option<(Vec<InputSource>, Vec<String>)> {
+        let (i, item) = self.locate(def, key).ok()?;
+        let plan = self.plan(def, i, &item)?;
+        Some((plan.inputs, plan.object_fields))
+    }
+
     /// Every instance, node by node in definition order, items in id order.
     pub fn instances(&self) -> impl Iterator<Item = &InstanceRecord> {
         self.slots.iter().flat_map(|s| s.instances.values())

@@ -44,25 +44,54 @@ pub(crate) fn blend(a: &RgbImage, b: &RgbImage, alpha: f64) -> RgbImage {
     RgbImage::from_raw(a.width(), a.height(), data).unwrap_or_else(|| a.clone())
 }
 
-/// The dissolve at one cut: how many of the outgoing clip's last frames (`tail`) and of the
-/// incoming clip's first frames (`head`) it takes, and how much of the other clip each gets.
+/// How one clip gives way to the next at a cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Straight from the one clip's last frame to the next one's first.
+    Hard,
+    /// A dissolve of `frames` frames centred on the cut.
+    Dissolve {
+        /// How many frames it takes, across both clips.
+        frames: u32,
+    },
+    /// Out to a solid colour and back in from it, over `frames` frames centred on the cut
+    /// (`FADE TO BLACK`, `BURN TO PINK`).
+    Fade {
+        /// How many frames it takes, across both clips.
+        frames: u32,
+        /// The colour, as RGB.
+        colour: [u8; 3],
+    },
+}
+
+/// The transition at one cut: how many of the outgoing clip's last frames (`tail`) and of the
+/// incoming clip's first frames (`head`) it takes, and what they blend with: the other clip's
+/// frame at the cut, or a solid colour (`through`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Dissolve {
     pub(crate) tail: usize,
     pub(crate) head: usize,
+    through: Option<[u8; 3]>,
 }
 
 impl Dissolve {
-    /// The dissolve of `overlap` frames centred on a cut from a clip of `outgoing` frames to one
-    /// of `incoming` frames (none when the frames at the cut differ in size).
-    pub(crate) fn at_cut(overlap: u32, outgoing: usize, incoming: usize, same_size: bool) -> Self {
-        let k = overlap as usize;
-        if k == 0 || !same_size {
+    /// The transition `cut` centred on a cut from a clip of `outgoing` frames to one of
+    /// `incoming` frames (a dissolve becomes a hard cut when the frames at the cut differ in
+    /// size; a fade does not need them alike).
+    pub(crate) fn at_cut(cut: Cut, outgoing: usize, incoming: usize, same_size: bool) -> Self {
+        let (k, through) = match cut {
+            Cut::Hard => (0, None),
+            Cut::Dissolve { frames } if same_size => (frames as usize, None),
+            Cut::Dissolve { .. } => (0, None),
+            Cut::Fade { frames, colour } => (frames as usize, Some(colour)),
+        };
+        if k == 0 {
             return Self::default();
         }
         Self {
             tail: (k - k / 2).min(outgoing / 2),
             head: (k / 2).min(incoming / 2),
+            through,
         }
     }
 
@@ -70,17 +99,36 @@ impl Dissolve {
         (self.tail + self.head) as f64 + 1.0
     }
 
-    /// How much of the incoming clip's first frame the `m`-th of the outgoing clip's last
-    /// `tail` frames gets.
-    pub(crate) fn tail_alpha(self, m: usize) -> f64 {
-        ease((m as f64 + 1.0) / self.span())
+    /// The `m`-th of the outgoing clip's last `tail` frames, blended toward the incoming clip's
+    /// first frame (a dissolve) or toward the colour (a fade, reaching it on the last frame).
+    pub(crate) fn tail_frame(self, frame: &RgbImage, next_first: &RgbImage, m: usize) -> RgbImage {
+        match self.through {
+            None => blend(frame, next_first, ease((m as f64 + 1.0) / self.span())),
+            Some(colour) => blend(
+                frame,
+                &solid_like(frame, colour),
+                ease((m as f64 + 1.0) / self.tail as f64),
+            ),
+        }
     }
 
-    /// How much of its own the incoming clip's `m`-th frame (of its first `head`) keeps over the
-    /// outgoing clip's last frame.
-    pub(crate) fn head_alpha(self, m: usize) -> f64 {
-        ease(((self.tail + m) as f64 + 1.0) / self.span())
+    /// The incoming clip's `m`-th frame (of its first `head`), faded in from the outgoing
+    /// clip's last frame (a dissolve) or from the colour (a fade).
+    pub(crate) fn head_frame(self, previous_last: &RgbImage, frame: &RgbImage, m: usize) -> RgbImage {
+        match self.through {
+            None => blend(previous_last, frame, ease(((self.tail + m) as f64 + 1.0) / self.span())),
+            Some(colour) => blend(
+                &solid_like(frame, colour),
+                frame,
+                ease((m as f64 + 1.0) / (self.head as f64 + 1.0)),
+            ),
+        }
     }
+}
+
+/// A frame of `like`'s size in one colour.
+fn solid_like(like: &RgbImage, colour: [u8; 3]) -> RgbImage {
+    RgbImage::from_pixel(like.width(), like.height(), image::Rgb(colour))
 }
 
 /// Joins clips into one sequence of frames with a dissolve of `overlap_frames` frames at each
@@ -100,7 +148,20 @@ impl Dissolve {
 /// [`join_streams`](super::join::join_streams) does the same from the clips' H.264 streams
 /// without holding every frame in memory.
 pub fn crossfade_join(clips: Vec<Vec<RgbImage>>, overlap_frames: u32) -> Vec<RgbImage> {
-    let mut clips: Vec<Vec<RgbImage>> = clips.into_iter().filter(|c| !c.is_empty()).collect();
+    let cuts = vec![Cut::Dissolve { frames: overlap_frames }; clips.len().saturating_sub(1)];
+    transitions_join(clips, &cuts)
+}
+
+/// Joins clips as [`crossfade_join`] does, with `cuts[i]` the transition between the `i`-th
+/// and the next of the clips (a missing one is [`Cut::Hard`]); at a cut next to an empty clip,
+/// the empty clip's outgoing cut is the one used. Keeps the total frame count.
+pub fn transitions_join(clips: Vec<Vec<RgbImage>>, cuts: &[Cut]) -> Vec<RgbImage> {
+    // The cut into each kept clip: the one just before it.
+    let into: Vec<Cut> = (0..clips.len())
+        .map(|i| i.checked_sub(1).and_then(|c| cuts.get(c)).copied().unwrap_or(Cut::Hard))
+        .collect();
+    let (mut clips, into): (Vec<Vec<RgbImage>>, Vec<Cut>) =
+        clips.into_iter().zip(into).filter(|(c, _)| !c.is_empty()).unzip();
     // The untouched boundary frames: each clip's first and last, before any dissolve changes them.
     let ends: Vec<(RgbImage, RgbImage)> = clips
         .iter()
@@ -109,13 +170,13 @@ pub fn crossfade_join(clips: Vec<Vec<RgbImage>>, overlap_frames: u32) -> Vec<Rgb
     for i in 1..clips.len() {
         let (out_last, in_first) = (&ends[i - 1].1, &ends[i].0);
         let same_size = out_last.dimensions() == in_first.dimensions();
-        let dissolve = Dissolve::at_cut(overlap_frames, clips[i - 1].len(), clips[i].len(), same_size);
+        let dissolve = Dissolve::at_cut(into[i], clips[i - 1].len(), clips[i].len(), same_size);
         let outgoing = clips[i - 1].len();
         for (m, frame) in clips[i - 1][outgoing - dissolve.tail..].iter_mut().enumerate() {
-            *frame = blend(frame, in_first, dissolve.tail_alpha(m));
+            *frame = dissolve.tail_frame(frame, in_first, m);
         }
         for (m, frame) in clips[i][..dissolve.head].iter_mut().enumerate() {
-            *frame = blend(out_last, frame, dissolve.head_alpha(m));
+            *frame = dissolve.head_frame(out_last, frame, m);
         }
     }
     clips.into_iter().flatten().collect()
@@ -163,6 +224,38 @@ mod tests {
         assert!(values[7] > 0 && values[12] < 240, "{values:?}");
         // The dissolve's midpoint sits on the cut.
         assert!(values[9] < 120 && values[10] > 120, "{values:?}");
+    }
+
+    #[test]
+    fn each_cut_has_its_own_transition() {
+        let clips = vec![solid(10, 100), solid(10, 200), solid(10, 50), solid(10, 150)];
+        let pink = [255, 105, 180];
+        let cuts = [
+            Cut::Hard,
+            Cut::Fade {
+                frames: 8,
+                colour: pink,
+            },
+            Cut::Dissolve { frames: 4 },
+        ];
+        let joined = transitions_join(clips, &cuts);
+        assert_eq!(joined.len(), 40);
+        let px = |i: usize| joined[i].get_pixel(0, 0).0;
+        // A hard cut: 100 then 200, untouched.
+        assert_eq!((px(9)[0], px(10)[0]), (100, 200));
+        // The fade reaches pink on the outgoing clip's last frame and comes back from it.
+        assert_eq!(px(19), pink);
+        assert!(px(15)[0] == 200 && px(16)[1] < 200, "{:?}", px(16));
+        assert!(px(20) != pink && px(20)[1] < 105 && px(20)[1] > 50, "{:?}", px(20));
+        assert_eq!(px(24), [50; 3]);
+        // The dissolve blends the two clips' values.
+        assert!(px(29)[0] > 50 && px(30)[0] < 150, "{:?} {:?}", px(29), px(30));
+        // A fade needs no frames of one size; a missing cut is hard.
+        let small = vec![RgbImage::from_pixel(4, 4, image::Rgb([0; 3])); 4];
+        let faded = transitions_join(vec![small, solid(4, 200)], &cuts[1..2]);
+        assert_eq!(faded[3].get_pixel(0, 0).0, pink);
+        let hard = transitions_join(vec![solid(4, 0), solid(4, 200)], &[]);
+        assert_eq!(hard[4].get_pixel(0, 0)[0], 200);
     }
 
     #[test]

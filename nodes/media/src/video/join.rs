@@ -7,7 +7,7 @@ use image::RgbImage;
 
 use super::decode::decode_stream_each;
 use super::demux::mp4_opus;
-use super::dissolve::{Dissolve, blend};
+use super::dissolve::{Cut, Dissolve};
 use super::encode::{EncodedStream, H264Encoder};
 use super::opus::decode_opus;
 use crate::error::MediaError;
@@ -47,10 +47,10 @@ struct ClipEnds {
     last: RgbImage,
 }
 
-/// Joins clips' Annex-B streams (in order) into one stream at `fps`, with a dissolve of
-/// `overlap_frames` frames centred on each cut that keeps the total frame count, exactly as
-/// [`crossfade_join`](super::dissolve::crossfade_join) does on decoded frames (the output is the
-/// same as encoding `crossfade_join` of the decoded clips).
+/// Joins clips' Annex-B streams (in order) into one stream at `fps`, with `cuts[i]` between the
+/// `i`-th stream and the next (a missing one is [`Cut::Hard`]), keeping the total frame count,
+/// exactly as [`transitions_join`](super::dissolve::transitions_join) does on decoded frames
+/// (the output is the same as encoding `transitions_join` of the decoded clips).
 ///
 /// Each stream is decoded twice (once for its length and end frames, once to re-encode), so
 /// memory holds only each clip's first and last frame. Streams without frames are skipped.
@@ -59,7 +59,7 @@ struct ClipEnds {
 ///
 /// [`MediaError::Invalid`] when there are no frames at all, a stream does not decode, or the
 /// clips differ in size (one stream has one size); [`MediaError::Failed`] when encoding fails.
-pub fn join_streams(streams: &[&[u8]], fps: u32, overlap_frames: u32) -> Result<EncodedStream, MediaError> {
+pub fn join_streams(streams: &[&[u8]], fps: u32, cuts: &[Cut]) -> Result<EncodedStream, MediaError> {
     // First pass: each clip's length and end frames.
     let mut clips: Vec<ClipEnds> = Vec::with_capacity(streams.len());
     for (stream, annex_b) in streams.iter().enumerate() {
@@ -90,7 +90,14 @@ pub fn join_streams(streams: &[&[u8]], fps: u32, overlap_frames: u32) -> Result<
         .windows(2)
         .map(|pair| {
             let same_size = pair[0].last.dimensions() == pair[1].first.dimensions();
-            Dissolve::at_cut(overlap_frames, pair[0].frames, pair[1].frames, same_size)
+            // The cut just before the incoming clip (past a skipped empty stream, its outgoing one).
+            let cut = pair[1]
+                .stream
+                .checked_sub(1)
+                .and_then(|c| cuts.get(c))
+                .copied()
+                .unwrap_or(Cut::Hard);
+            Dissolve::at_cut(cut, pair[0].frames, pair[1].frames, same_size)
         })
         .collect();
 
@@ -103,12 +110,12 @@ pub fn join_streams(streams: &[&[u8]], fps: u32, overlap_frames: u32) -> Result<
             if let Some((cut, previous_last)) = before
                 && index < cut.head
             {
-                frame = blend(previous_last, &frame, cut.head_alpha(index));
+                frame = cut.head_frame(previous_last, &frame, index);
             }
             if let Some((cut, next_first)) = after {
                 let start = clip.frames - cut.tail;
                 if index >= start {
-                    frame = blend(&frame, next_first, cut.tail_alpha(index - start));
+                    frame = cut.tail_frame(&frame, next_first, index - start);
                 }
             }
             index += 1;
@@ -149,7 +156,7 @@ mod tests {
             .collect::<Result<_, _>>()?;
         let refs: Vec<&[u8]> = streams.iter().map(|s| s.annex_b.as_slice()).chain([&[][..]]).collect();
         for overlap in [0, 3, 8] {
-            let joined = join_streams(&refs, 24, overlap)?;
+            let joined = join_streams(&refs, 24, &[Cut::Dissolve { frames: overlap }; 4])?;
             assert_eq!(joined.frame_count(), 27);
             let decoded: Vec<Vec<RgbImage>> = streams
                 .iter()
@@ -158,6 +165,21 @@ mod tests {
             let expected = encode_frames(&crossfade_join(decoded, overlap), 24)?;
             assert_eq!(joined, expected, "overlap {overlap}");
         }
+        // Mixed transitions as on frames.
+        let cuts = [
+            Cut::Hard,
+            Cut::Fade {
+                frames: 4,
+                colour: [255, 105, 180],
+            },
+            Cut::Dissolve { frames: 6 },
+        ];
+        let decoded: Vec<Vec<RgbImage>> = streams
+            .iter()
+            .map(|s| decode_stream(&s.annex_b))
+            .collect::<Result<_, _>>()?;
+        let expected = encode_frames(&super::super::dissolve::transitions_join(decoded, &cuts), 24)?;
+        assert_eq!(join_streams(&refs[..4], 24, &cuts)?, expected);
         Ok(())
     }
 
@@ -193,12 +215,12 @@ mod tests {
 
     #[test]
     fn nothing_to_join_or_clips_of_different_sizes_are_refused() -> Result<(), MediaError> {
-        assert!(matches!(join_streams(&[], 24, 4), Err(MediaError::Invalid(_))));
-        assert!(matches!(join_streams(&[&[]], 24, 4), Err(MediaError::Invalid(_))));
+        assert!(matches!(join_streams(&[], 24, &[]), Err(MediaError::Invalid(_))));
+        assert!(matches!(join_streams(&[&[]], 24, &[]), Err(MediaError::Invalid(_))));
         let a = encode_frames(&clip(4, 0), 24)?;
         let b = encode_frames(&[RgbImage::new(32, 32)], 24)?;
         assert!(matches!(
-            join_streams(&[&a.annex_b, &b.annex_b], 24, 4),
+            join_streams(&[&a.annex_b, &b.annex_b], 24, &[Cut::Hard]),
             Err(MediaError::Invalid(_))
         ));
         Ok(())

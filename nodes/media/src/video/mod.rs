@@ -31,7 +31,7 @@ pub use image::RgbImage;
 
 pub use decode::{decode_stream, decode_stream_each};
 pub use demux::{OpusPackets, mp4_annex_b, mp4_opus};
-pub use dissolve::{crossfade_join, ease, frame_count};
+pub use dissolve::{Cut, crossfade_join, ease, frame_count, transitions_join};
 pub use encode::{EncodedFrame, EncodedStream, H264Encoder, check_format, encode_frames};
 pub use join::{join_audio, join_streams};
 pub use mp4_info::{AudioInfo, Mp4Info, mp4_info};

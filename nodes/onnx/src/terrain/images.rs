@@ -195,6 +195,7 @@ mod tests {
             description: String::new(),
             character_ids: vec![],
             script: vec![],
+            transition: None,
             generated_by: Generator {
                 backend: "test".into(),
                 model: "test".into(),

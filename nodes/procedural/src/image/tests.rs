@@ -57,6 +57,7 @@ fn place(id: &str, slugline: &str, location: &str, time: &str) -> Scene {
         description: String::new(),
         character_ids: Vec::new(),
         script: Vec::new(),
+        transition: None,
         generated_by: generator(),
     }
 }
@@ -71,6 +72,7 @@ fn shot(shot_type: ShotType, angle: Angle, ids: &[&str]) -> Shot {
         duration_s: 3.0,
         character_ids: fixtures::ids(ids),
         seed: 11,
+        transition: None,
         generated_by: generator(),
         ..fixtures::shot("shot-1")
     }

@@ -33,9 +33,14 @@
 //!
 //! Boneyard `/* */` and notes `[[ ]]` (removed before anything else; a line left empty by the
 //! removal disappears rather than becoming a blank line), sections `#`, synopses `=`, page breaks
-//! `===`, transitions (an upper-case line ending in `TO:`, `FADE IN:`, `FADE OUT.`, `FADE TO
-//! BLACK.`, or forced with `>`), and **action before the first scene heading** (there is no
-//! prologue).
+//! `===`, and **action before the first scene heading** (there is no prologue).
+//!
+//! # Transitions
+//!
+//! A transition (an upper-case line ending in `TO:`, `FADE IN:`, `FADE OUT.`, `FADE TO BLACK.`,
+//! or forced with `>`) is not action: the last one in a scene becomes the scene's
+//! [`ScriptScene::transition`], read by [`Transition::from_fountain`] (`CUT TO:` a cut,
+//! `DISSOLVE TO:` a dissolve, `> BURN TO PINK.` a fade through pink).
 //!
 //! # Decisions where Fountain is ambiguous
 //!
@@ -58,6 +63,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::transition::Transition;
 use elements::{Cue, Heading, character_cue, is_ignored, is_transition, scene_heading};
 use lines::{is_blank, strip_comments, title_page};
 
@@ -128,6 +134,9 @@ pub struct ScriptScene {
     pub dialogue: Vec<DialogueLine>,
     /// The ids of the characters who speak in the scene, in order of first speech.
     pub character_ids: Vec<String>,
+    /// How the scene gives way to the next: its last transition line, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition: Option<Transition>,
 }
 
 /// One speech: a character cue and what follows it up to the next blank line.
@@ -273,15 +282,19 @@ impl Parser {
             }
             if let Some(inner) = t.strip_prefix('>') {
                 self.flush();
-                if let Some(centred) = inner.strip_suffix('<') {
-                    self.paragraph.push(centred.trim().to_owned());
-                    self.flush();
+                match inner.strip_suffix('<') {
+                    Some(centred) => {
+                        self.paragraph.push(centred.trim().to_owned());
+                        self.flush();
+                    }
+                    None => self.transition(inner),
                 }
                 after_break = true;
                 continue;
             }
             if after_break && is_transition(t) {
                 self.flush();
+                self.transition(t);
                 after_break = true;
                 continue;
             }
@@ -321,6 +334,15 @@ impl Parser {
         }
     }
 
+    /// A transition line: the current scene's way out (none before the first scene).
+    fn transition(&mut self, line: &str) {
+        if let Some(scene) = self.scenes.last_mut()
+            && let Some(transition) = Transition::from_fountain(line)
+        {
+            scene.transition = Some(transition);
+        }
+    }
+
     fn start_scene(&mut self, heading: Heading, no: usize) {
         self.flush();
         self.scenes.push(ScriptScene {
@@ -333,6 +355,7 @@ impl Parser {
             action: Vec::new(),
             dialogue: Vec::new(),
             character_ids: Vec::new(),
+            transition: None,
         });
     }
 

@@ -484,6 +484,7 @@ fn realistic_sample_gives_the_expected_structure() {
                     line("elias", "ELIAS", Some("beat"), "Watch me.", 31),
                 ],
                 character_ids: strings(&["mara", "elias"]),
+                transition: Some(Transition::Cut),
             },
             ScriptScene {
                 id: "scene-2".into(),
@@ -498,6 +499,7 @@ fn realistic_sample_gives_the_expected_structure() {
                     line("elias", "ELIAS", None, "It works when I say it works.", 44),
                 ],
                 character_ids: strings(&["mara", "elias"]),
+                transition: None,
             },
             ScriptScene {
                 id: "scene-3".into(),
@@ -512,6 +514,7 @@ fn realistic_sample_gives_the_expected_structure() {
                     line("young-elias", "YOUNG ELIAS", None, "I can't leave it dark!", 62),
                 ],
                 character_ids: strings(&["mcgregor", "young-elias"]),
+                transition: None,
             },
         ],
         characters: vec![
