@@ -65,7 +65,7 @@ pub use events::{Event, EventKind, Speaker};
 pub use idempotency::{IdempotencyRecord, IdempotencyToken, Outcome, RequestFingerprint};
 pub use ids::{ContentHash, EpisodeId, InstanceKey, SeriesId, Timestamp, now_ms};
 pub use node::{DynNode, Node, NodeCtx};
-pub use pure::command::{Changes, Command, Effect, InputSource, Produced, RunSpec};
+pub use pure::command::{Changes, Command, Effect, InputSource, PREVIOUS, Produced, RunSpec};
 pub use pure::definition::{
     Escalation, Gate, GateKind, NodeKind, NodeSpec, Read, Resource, RetryPolicy, WorkflowBuilder, WorkflowDef,
 };

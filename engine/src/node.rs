@@ -19,7 +19,9 @@ use crate::store::BlobStore;
 /// The engine hands a node its input as a JSON object deserialized into `Input`: the episode's
 /// input under `"episode"`, the item under `"item"` for a map instance, and each node it reads
 /// under that node's key (a map node's items as an object keyed by item id). Unknown fields are
-/// ignored by serde's default, so an input type names only what it uses.
+/// ignored by serde's default, so an input type names only what it uses. A regenerate with
+/// feedback over unchanged inputs also gets the version it regenerates under
+/// [`PREVIOUS`](crate::PREVIOUS).
 ///
 /// A node must be deterministic for a given input and [`NodeCtx::seed`]: a crash-retried run
 /// produces the same output, which is what keeps invalidation exact.

@@ -148,6 +148,11 @@ pub struct InputSource {
     pub element: Option<String>,
 }
 
+/// The input field that holds, for a regenerate with feedback whose inputs have not changed since
+/// the version it regenerates, that version's value: a node can keep what the note does not ask
+/// to change. Absent on every other run.
+pub const PREVIOUS: &str = "previous";
+
 /// A run to perform, after the `Start` that granted it is durable.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSpec {

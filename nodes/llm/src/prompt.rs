@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use showrunner_story::facts::Facts;
 use showrunner_story::model::{Angle, Brief, Character, Movement, Outline, Scene, ShotType};
 
 /// The system message of every stage.
@@ -72,6 +73,8 @@ fn brief_lines(brief: &Brief, premise: &str, feedback: Option<&str>) -> String {
     if let Some(note) = feedback.map(str::trim).filter(|n| !n.is_empty()) {
         lines.push_str(&format!("The director's note on the last draft, follow it: {note}\n"));
     }
+    // What the idea and the note state, for the model to keep.
+    lines.push_str(&Facts::of_brief(brief).with_note(feedback).prompt_lines());
     lines
 }
 

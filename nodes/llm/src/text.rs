@@ -17,6 +17,7 @@ use super::prompt::{self, Ask};
 use super::sampler::Sampling;
 use super::{Llm, LlmError};
 use showrunner_backend::{BackendError, BackendResult, TextModel, TextRequest};
+use showrunner_story::facts::Facts;
 use showrunner_story::model::{
     Beat, Brief, Camera, Character, DynamicFeatures, Generator, Outline, Scene, ScriptLine, Shot, ShotType,
     StaticFeatures,
@@ -174,7 +175,7 @@ impl TextModel for LlmText {
         }
         let ask = prompt::characters(brief, &premise, outline, &names, request.feedback());
         let mut drafts: prompt::CharactersDraft = self.answer("characters", ask, request).await?;
-        names
+        let mut cast = names
             .iter()
             .map(|name| {
                 let d = drafts
@@ -198,7 +199,12 @@ impl TextModel for LlmText {
                     generated_by: self.generator(request.seed),
                 })
             })
-            .collect()
+            .collect::<BackendResult<Vec<Character>>>()?;
+        // What the idea and the note state wins over what the model wrote.
+        Facts::of_brief(brief)
+            .with_note(request.feedback())
+            .apply_cast(&mut cast);
+        Ok(cast)
     }
 
     async fn scenes(
@@ -211,7 +217,8 @@ impl TextModel for LlmText {
         let plan = scene_plan(brief, outline, characters)?;
         let ask = prompt::scenes(brief, &premise(brief), outline, characters, &plan, request.feedback());
         let mut drafts: prompt::ScenesDraft = self.answer("scenes", ask, request).await?;
-        plan.iter()
+        let mut scenes = plan
+            .iter()
             .map(|(id, _)| {
                 let d = drafts
                     .remove(id)
@@ -238,7 +245,11 @@ impl TextModel for LlmText {
                     generated_by: self.generator(request.seed),
                 })
             })
-            .collect()
+            .collect::<BackendResult<Vec<Scene>>>()?;
+        Facts::of_brief(brief)
+            .with_note(request.feedback())
+            .apply_scenes(&mut scenes);
+        Ok(scenes)
     }
 
     async fn storyboard(

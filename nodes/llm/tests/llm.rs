@@ -460,3 +460,30 @@ async fn a_published_screenplay_storyboards_in_order_with_its_speakers_in_shot()
     assert_lines_in_order_and_speakers_seen(&scenes, &shots);
     assert!(shots.iter().map(|s| s.duration_s).sum::<f64>() >= 30.0);
 }
+
+/// What the idea states reaches the LLM's cast and scenes: the lead's kind and trade, the time of
+/// day, the weather; and a regenerate note's time of day replaces the idea's.
+#[tokio::test]
+async fn the_ideas_facts_reach_the_llms_cast_and_scenes() {
+    let text = LlmText::new(llm());
+    let b = brief("a shy robot baker who loses her recipe the night before a storm");
+    let request = TextRequest::new(8);
+    let outline = text.outline(&b, &request).await.expect("outline");
+    let cast = text.characters(&b, &outline, &request).await.expect("characters");
+    let lead = &cast[0];
+    assert!(lead.static_features.body.contains("robot"), "{lead:?}");
+    assert!(
+        lead.personality.contains("shy") && lead.role.contains("baker"),
+        "{lead:?}"
+    );
+    assert!(lead.role.contains("she/her"), "{lead:?}");
+    let scenes = text.scenes(&b, &outline, &cast, &request).await.expect("scenes");
+    for scene in &scenes {
+        assert_eq!(scene.time_of_day, "night", "{scene:?}");
+        assert!(scene.slugline.ends_with("- NIGHT"), "{scene:?}");
+        assert!(scene.description.to_lowercase().contains("storm"), "{scene:?}");
+    }
+    let noted = TextRequest::new(9).with_feedback(Some("set it at dawn instead"));
+    let again = text.scenes(&b, &outline, &cast, &noted).await.expect("scenes");
+    assert!(again.iter().all(|s| s.time_of_day == "dawn"), "{again:?}");
+}

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use showrunner_backend::{BackendResult, TextModel, TextRequest};
+use showrunner_story::facts::Facts;
 use showrunner_story::model::{
     Angle, Beat, Brief, Camera, Character, DynamicFeatures, Generator, Movement, Outline, Scene, ScriptLine, Shot,
     ShotType, StaticFeatures,
@@ -212,11 +213,13 @@ impl TextModel for ProceduralText {
     ) -> BackendResult<Vec<Character>> {
         let (feedback, seed) = (request.feedback(), request.seed);
         let names = cast_names(brief, cast_size(brief));
-        Ok(names
+        let mut cast: Vec<Character> = names
             .iter()
             .enumerate()
             .map(|(i, name)| describe(name, ROLES[i % ROLES.len()], feedback, seed, self.generator(seed)))
-            .collect())
+            .collect();
+        Facts::of_brief(brief).with_note(feedback).apply_cast(&mut cast);
+        Ok(cast)
     }
 
     async fn scenes(
@@ -232,11 +235,14 @@ impl TextModel for ProceduralText {
         let mut places = Rng::new(hash_str(&premise(brief)));
         let mut rng = Rng::derive(seed, "scenes");
         let tone = tone(feedback);
-        Ok(plan
+        let facts = Facts::of_brief(brief).with_note(feedback);
+        let mut scenes: Vec<Scene> = plan
             .into_iter()
             .enumerate()
             .map(|(k, (id, beat))| {
-                let (location, interior) = *places.pick(&LOCATIONS);
+                let drawn = *places.pick(&LOCATIONS);
+                // Where the idea (or the note) says, else where the premise's draw lands.
+                let (location, interior) = facts.location(k).unwrap_or(drawn);
                 let time = *places.pick(&TIMES);
                 let hero = &characters[0];
                 // The hero meets each of the others in turn.
@@ -287,7 +293,9 @@ impl TextModel for ProceduralText {
                     generated_by: self.generator(seed),
                 }
             })
-            .collect())
+            .collect();
+        facts.apply_scenes(&mut scenes);
+        Ok(scenes)
     }
 
     async fn storyboard(

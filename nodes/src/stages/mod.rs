@@ -34,6 +34,7 @@ macro_rules! backed_node {
 
 mod film;
 mod render;
+mod revise;
 mod script;
 mod story;
 

@@ -9,6 +9,7 @@ use super::{Backends, version};
 use crate::fountain::{Screenplay, parse};
 use crate::model::{Beat, Brief, Character, Generator, Outline, Scene, ScriptLine};
 use showrunner_procedural::text::describe;
+use showrunner_story::facts::Facts;
 
 /// Who made what was read from a screenplay.
 fn from_script(seed: u64) -> Generator {
@@ -125,7 +126,7 @@ impl Node for ScriptCharactersNode {
             model: showrunner_procedural::text::MODEL.into(),
             seed: ctx.seed(),
         };
-        Ok(input
+        let mut cast: Vec<Character> = input
             .screenplay
             .characters
             .iter()
@@ -135,7 +136,13 @@ impl Node for ScriptCharactersNode {
                 character.id = c.id.clone();
                 character
             })
-            .collect())
+            .collect();
+        // What the screenplay says of each character where it introduces them (`LEO (17),
+        // soaked hoodie`) wins over the describer's draw.
+        Facts::of_screenplay(&input.screenplay)
+            .with_note(ctx.feedback())
+            .apply_cast(&mut cast);
+        Ok(cast)
     }
 }
 

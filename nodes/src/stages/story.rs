@@ -5,6 +5,8 @@ use serde::Deserialize;
 use showrunner_engine::{Node, NodeCtx, NodeError, ValueError};
 use showrunner_story::references::{check_cast, check_scenes, check_storyboard};
 
+use super::revise::{revise_cast, revise_scenes};
+
 use super::{Backends, node_error, version};
 use crate::backend::TextRequest;
 use crate::model::{Brief, Character, Outline, Scene, Shot};
@@ -59,6 +61,9 @@ impl Node for OutlineNode {
 pub struct CharactersInput {
     episode: Brief,
     outline: Outline,
+    /// The version a regenerate with a note revises, when its inputs are unchanged.
+    #[serde(default)]
+    previous: Option<Vec<Character>>,
 }
 
 #[async_trait]
@@ -75,6 +80,11 @@ impl Node for CharactersNode {
     }
 
     async fn run(&self, input: CharactersInput, ctx: &NodeCtx) -> Result<Vec<Character>, NodeError> {
+        if let (Some(previous), Some(note)) = (&input.previous, ctx.feedback())
+            && let Some(cast) = revise_cast(&input.episode, previous, note, ctx.seed())
+        {
+            return Ok(cast);
+        }
         let text = &self.backends.text;
         let cast = text
             .characters(&input.episode, &input.outline, &TextRequest::of_run(ctx))
@@ -98,6 +108,9 @@ pub struct ScenesInput {
     episode: Brief,
     outline: Outline,
     characters: Vec<Character>,
+    /// The version a regenerate with a note revises, when its inputs are unchanged.
+    #[serde(default)]
+    previous: Option<Vec<Scene>>,
 }
 
 #[async_trait]
@@ -114,6 +127,11 @@ impl Node for ScenesNode {
     }
 
     async fn run(&self, input: ScenesInput, ctx: &NodeCtx) -> Result<Vec<Scene>, NodeError> {
+        if let (Some(previous), Some(note)) = (&input.previous, ctx.feedback())
+            && let Some(scenes) = revise_scenes(&input.episode, previous, note)
+        {
+            return Ok(scenes);
+        }
         let text = &self.backends.text;
         text.scenes(
             &input.episode,

@@ -5,6 +5,7 @@
 //! seeded [`rng`] every generator draws from (the same seed gives the same story everywhere), and
 //! the [`slug`] that turns a name into a stable id.
 
+pub mod facts;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod fountain;

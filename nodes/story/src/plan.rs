@@ -2,6 +2,7 @@
 //! gets, which beat each scene covers and how many frames each shot lasts. The procedural and
 //! the LLM backends both build on these, so an episode has the same shape whichever writes it.
 
+use crate::facts::{Facts, Pronoun};
 use crate::model::{Brief, Character, Outline, Scene, ScriptLine, ShotType};
 use crate::rng::{Rng, hash_str};
 use crate::transition::Transition;
@@ -41,10 +42,36 @@ pub fn premise(brief: &Brief) -> String {
         .unwrap_or_else(|| "an untitled story".into())
 }
 
-/// The cast's names: chosen by the premise alone, so regenerates keep them (and their ids).
+/// The names of [`NAMES`] that go with `she`; the others go with `he`.
+const SHE_NAMES: [&str; 12] = [
+    "Mara", "Juno", "Ines", "Wren", "Dara", "Noor", "Lena", "Edda", "Yuki", "Priya", "Greta", "Vida",
+];
+
+/// The cast's names: chosen by the premise alone, so regenerates keep them (and their ids). The
+/// series' regulars come first, then the names the idea gives (an unnamed lead it speaks of
+/// leads, under a made-up name that agrees with the lead's pronoun), then made-up names.
 pub fn cast_names(brief: &Brief, count: usize) -> Vec<String> {
+    let facts = Facts::of_brief(brief);
     let mut rng = Rng::new(hash_str(&premise(brief)));
     let mut names: Vec<String> = brief.regulars().iter().map(|c| c.name.clone()).collect();
+    let lead = facts.people.first().filter(|p| p.name.is_none());
+    let fits = |name: &str, pronoun: Option<Pronoun>| match pronoun {
+        Some(Pronoun::She) => SHE_NAMES.contains(&name),
+        Some(Pronoun::He) => !SHE_NAMES.contains(&name),
+        None => true,
+    };
+    if let Some(lead) = lead.filter(|_| names.is_empty()) {
+        let name = (0..64)
+            .map(|_| *rng.pick(&NAMES))
+            .find(|n| fits(n, lead.pronoun))
+            .unwrap_or(NAMES[0]);
+        names.push(name.to_owned());
+    }
+    for name in facts.names() {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
     let wanted = count.max(names.len());
     while names.len() < wanted && names.len() < NAMES.len() {
         let name = *rng.pick(&NAMES);

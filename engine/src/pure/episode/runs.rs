@@ -7,7 +7,7 @@ use super::{Episode, Step};
 use crate::error::{EngineError, NodeError};
 use crate::events::EventKind;
 use crate::ids::InstanceKey;
-use crate::pure::command::{Effect, Produced, RunSpec};
+use crate::pure::command::{Effect, InputSource, PREVIOUS, Produced, RunSpec};
 use crate::pure::definition::{Gate, NodeKind};
 use crate::pure::fingerprint::{derive_seed, fingerprint, value_hash};
 use crate::pure::lifecycle::{LifecycleInput, NodeState};
@@ -24,9 +24,24 @@ impl Episode {
         let record = &self.slots[i].instances[&item];
         let attempt = record.attempts + 1;
         check_step(record, "start", LifecycleInput::Start { attempt })?;
-        let Some(plan) = self.plan(step.def, i, &item) else {
+        let Some(mut plan) = self.plan(step.def, i, &item) else {
             return Err(illegal(record, "start (inputs not approved)"));
         };
+        // A regenerate with a note over the same inputs also reads the version it regenerates,
+        // as `previous`: a node can then change only what the note asks. After its inputs
+        // changed, a run starts afresh.
+        if record.feedback.is_some()
+            && let Some(current) = record.current_version()
+            && current.reads == plan.reads
+        {
+            plan.inputs.push(InputSource {
+                field: PREVIOUS.to_owned(),
+                entry: None,
+                from: key.clone(),
+                version: current.n,
+                element: None,
+            });
+        }
         let spec = &step.def.nodes()[i];
         let candidates = match spec.gate_ref() {
             Gate::Candidates { n } => *n,

@@ -20,6 +20,7 @@ mod props;
 mod scene;
 #[cfg(test)]
 mod tests;
+mod weather;
 mod words;
 
 use image::RgbImage;

@@ -7,6 +7,7 @@ use showrunner_story::rng::{Rng, hash_str};
 
 use super::exterior::exterior;
 use super::interior::interior;
+use super::weather::{Weather, overlay};
 use super::words::{has, words};
 use crate::raster::Rgb;
 
@@ -200,11 +201,18 @@ pub(super) struct Stage {
 pub(super) fn render_scene(scene: &Scene, w: usize, h: usize, seed: u64) -> Result<RgbImage> {
     let mut rng = Rng::derive(seed, &scene.id);
     let time = Time::of(scene);
-    let c = match Place::of(scene) {
+    let place = Place::of(scene);
+    let c = match place {
         Place::Room(room) => interior(room, time, (w, h), &mut rng)?,
         place => exterior(place, time, (w, h), &mut rng)?,
     };
-    c.to_image()
+    let mut image = c.to_image()?;
+    if let Some(weather) = Weather::of(scene) {
+        // Its own draws, so the weather leaves the place as it was drawn.
+        let mut drops = Rng::derive(seed, &format!("{}/weather", scene.id));
+        overlay(&mut image, weather, !matches!(place, Place::Room(_)), &mut drops);
+    }
+    Ok(image)
 }
 
 pub(super) fn unit(rng: &mut Rng) -> f32 {

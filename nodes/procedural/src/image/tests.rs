@@ -475,3 +475,39 @@ fn demo_load_timing() -> TestResult {
     eprintln!("15 portraits {portraits:?}, 5 scenes {scenes:?}, 10 keyframes + scores {keyframes:?}");
     Ok(())
 }
+
+#[test]
+fn the_weather_a_scene_names_reaches_its_picture() -> TestResult {
+    let s = settings();
+    let dry = place("s1", "EXT. OPEN SEA - DAY", "Open sea", "day");
+    let mut stormy = dry.clone();
+    stormy.description = "A storm rages: wind, rain and thunder. The whale dives.".into();
+    let mut snowy = dry.clone();
+    snowy.description = "Snow falls on the water.".into();
+    let (dry_image, storm_image) = (
+        ProceduralImages.scene(&dry, &s, 3)?,
+        ProceduralImages.scene(&stormy, &s, 3)?,
+    );
+    let snow_image = ProceduralImages.scene(&snowy, &s, 3)?;
+    assert!(
+        mean(&storm_image) < mean(&dry_image) - 40.0,
+        "a storm darkens the day: {} vs {}",
+        mean(&storm_image),
+        mean(&dry_image)
+    );
+    // Rain streaks: pixels brighter than the darkened sky around them.
+    let streaks = storm_image.pixels().filter(|p| p.0[2] > 150).count();
+    assert!(streaks > 1000, "{streaks} streak pixels");
+    let flakes = snow_image.pixels().filter(|p| p.0.iter().all(|&c| c > 235)).count();
+    assert!(flakes > 1000, "{flakes} flakes");
+    // Indoors a storm only darkens the light.
+    let room = place("s2", "INT. KITCHEN - DAY", "Kitchen", "day");
+    let mut stormy_room = room.clone();
+    stormy_room.description = "A storm rattles the windows.".into();
+    let (calm, storm) = (
+        ProceduralImages.scene(&room, &s, 3)?,
+        ProceduralImages.scene(&stormy_room, &s, 3)?,
+    );
+    assert!(mean(&storm) < mean(&calm) - 10.0 && mean(&storm) > mean(&calm) * 0.6);
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! Regenerates with a note that change only what the note asks. When a regenerate's note states
+//! facts the rules read ([`showrunner_story::facts`]: a character's age or clothing, a newly named
+//! character, the time of day, the weather, the place) and the stage's inputs have not changed,
+//! the version being regenerated (the engine's [`PREVIOUS`](showrunner_engine::PREVIOUS)) is
+//! revised in place: everything else stays exactly as it was. Any other note goes to the text
+//! backend, which writes a new version with the note as a constraint.
+
+use showrunner_procedural::text::describe;
+use showrunner_story::facts::{Facts, read};
+use showrunner_story::model::{Brief, Character, Generator, Scene};
+use showrunner_story::plan::capitalised;
+use showrunner_story::slug;
+
+/// `previous` revised by `note`, or `None` when the note states nothing of a character.
+pub fn revise_cast(brief: &Brief, previous: &[Character], note: &str, seed: u64) -> Option<Vec<Character>> {
+    let said = read(note, None);
+    let names: Vec<&str> = previous.iter().map(|c| c.name.as_str()).collect();
+    // The note speaks of someone: by name, or (unnamed) of the lead.
+    let about_people = said
+        .people
+        .iter()
+        .any(|p| p.name.is_some() || p.age.is_some() || p.clothing.is_some() || p.kind.is_some());
+    if !about_people {
+        return None;
+    }
+    let mut cast = previous.to_vec();
+    for person in &said.people {
+        let Some(name) = &person.name else { continue };
+        if names.iter().any(|n| slug(n) == slug(name)) {
+            continue;
+        }
+        // A newly named character joins the cast, drawn by the procedural describer.
+        let generator = Generator {
+            backend: "procedural".into(),
+            model: showrunner_procedural::text::MODEL.into(),
+            seed,
+        };
+        cast.push(describe(name, "a newcomer", None, seed, generator));
+    }
+    Facts::of_brief(brief).with_note(Some(note)).apply_cast(&mut cast);
+    // Only what the note stated changes: the brief's facts were already applied to `previous`,
+    // so re-applying them leaves the rest as it was.
+    Some(cast)
+}
+
+/// `previous` revised by `note`, or `None` when the note states no time, weather or place.
+pub fn revise_scenes(brief: &Brief, previous: &[Scene], note: &str) -> Option<Vec<Scene>> {
+    let said = read(note, None);
+    if said.time_of_day.is_none() && said.weather.is_none() && said.place.is_none() {
+        return None;
+    }
+    let mut scenes = previous.to_vec();
+    if said.place.is_some() {
+        for (k, scene) in scenes.iter_mut().enumerate() {
+            if let Some((location, interior)) = said.location(k) {
+                let time = scene.slugline.rsplit(" - ").next().unwrap_or("DAY").to_owned();
+                scene.slugline = format!("{}. {location} - {time}", if interior { "INT" } else { "EXT" });
+                scene.location = capitalised(&location.to_lowercase());
+            }
+        }
+    }
+    if said.weather.is_some() {
+        // A new weather replaces the old one's opening.
+        for scene in &mut scenes {
+            if let Some((_, rest)) = scene.description.split_once(": wind, rain and thunder. ") {
+                scene.description = rest.to_owned();
+            }
+        }
+    }
+    Facts {
+        people: Vec::new(),
+        ..Facts::of_brief(brief).with_note(Some(note))
+    }
+    .apply_scenes(&mut scenes);
+    Some(scenes)
+}

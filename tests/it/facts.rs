@@ -1,0 +1,361 @@
+//! The fact check, written for the test and never tuned on: ten ideas and three screenplays,
+//! each with the facts its episode must carry (names, kinds, ages, clothing, time of day,
+//! weather, place, the order of lines), run through the real CLI on the embedded procedural
+//! backends and checked in what `showrunner export` writes. The score (facts held of facts
+//! stated) is printed with every miss, and must stay at or above [`FLOOR`]; the README records
+//! it.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// The share of stated facts an episode must carry.
+const FLOOR: f64 = 0.8;
+
+/// A fact an export must hold.
+enum Fact {
+    /// A character of this name.
+    Named(&'static str),
+    /// The character named (or, with "", the lead) has this word in their description.
+    Described(&'static str, &'static str),
+    /// The character named (or the lead) wears something with these words.
+    Wears(&'static str, &'static str),
+    /// Every scene (or, with a number, that scene) is at this time of day.
+    At(Option<usize>, &'static str),
+    /// Every scene's description speaks of this weather.
+    Weather(&'static str),
+    /// The first scene is at this location.
+    Place(&'static str),
+    /// The storyboard speaks the screenplay's lines in order.
+    InOrder,
+}
+
+const IDEAS: [(&str, &[Fact]); 10] = [
+    (
+        "a grumpy old fisherman named Bert hauls in a talking fish at dawn",
+        &[
+            Fact::Named("Bert"),
+            Fact::Described("Bert", "old"),
+            Fact::At(None, "dawn"),
+        ],
+    ),
+    (
+        "two foxes steal the moon from a sleepy village at midnight",
+        &[Fact::At(None, "night"), Fact::Place("VILLAGE")],
+    ),
+    (
+        "a nervous young pilot in a leather jacket must land in fog",
+        &[
+            Fact::Described("", "young"),
+            Fact::Described("", "nervous"),
+            Fact::Wears("", "leather jacket"),
+            Fact::Weather("fog"),
+        ],
+    ),
+    (
+        "Priya, a 12-year-old inventor, builds a robot during a thunderstorm",
+        &[
+            Fact::Named("Priya"),
+            Fact::Described("Priya", "12"),
+            Fact::Weather("storm"),
+        ],
+    ),
+    (
+        "a lonely ghost haunts a museum in the rain",
+        &[
+            Fact::Described("", "ghost"),
+            Fact::Weather("rain"),
+            Fact::Place("MUSEUM"),
+        ],
+    ),
+    (
+        "Captain Ada sails her ship through a snowstorm at sunset",
+        &[Fact::Named("Ada"), Fact::At(None, "dusk"), Fact::Weather("snow")],
+    ),
+    (
+        "a brave little mouse in a red cape crosses the city",
+        &[
+            Fact::Described("", "mouse"),
+            Fact::Wears("", "red cape"),
+            Fact::Place("CITY"),
+        ],
+    ),
+    (
+        "an elderly witch named Morwen brews a storm over the sea",
+        &[
+            Fact::Named("Morwen"),
+            Fact::Described("Morwen", "witch"),
+            Fact::Described("Morwen", "old"),
+            Fact::Weather("storm"),
+            Fact::Place("SEA"),
+        ],
+    ),
+    (
+        "Leo and Nia, two teenagers, search the forest for their lost dog at dusk",
+        &[
+            Fact::Named("Leo"),
+            Fact::Named("Nia"),
+            Fact::Place("FOREST"),
+            Fact::At(None, "dusk"),
+        ],
+    ),
+    (
+        "a cheerful chef in a white apron cooks for a king in his castle",
+        &[Fact::Described("", "cheerful"), Fact::Wears("", "white apron")],
+    ),
+];
+
+const NIGHT_SHIFT: &str = "Title: Night Shift
+
+INT. DINER - NIGHT
+
+RUBY (40s), in a pink waitress uniform, wipes the counter. A storm batters the windows.
+
+RUBY
+Kitchen's closed, hon.
+
+The door bangs open. MARCUS (19), dripping wet, green parka, stumbles in.
+
+MARCUS
+Please. Just coffee.
+
+RUBY
+Sit down before you fall down.
+
+CUT TO:
+
+EXT. PARKING LOT - DAWN
+
+The rain has stopped. Marcus stares at a wrecked car.
+
+MARCUS
+It was my dad's.
+";
+
+const THE_CLIMB: &str = "EXT. MOUNTAIN ROAD - DUSK
+
+Snow. HANNA (70), in a red wool coat, trudges uphill. Her grandson TEO (8) follows.
+
+TEO
+Are we there yet?
+
+HANNA
+Almost. Look.
+
+DISSOLVE TO:
+
+INT. CABIN - NIGHT
+
+A fire crackles. Teo sleeps. Hanna writes a letter.
+
+HANNA
+(whispering)
+Dear Ingrid. We made it.
+";
+
+const THE_BRIDGE: &str = "INT. SPACESHIP BRIDGE - DAY
+
+CAPTAIN VOSS (50s), grey uniform, studies the screen. ENSIGN KIM (20s), nervous, at the helm.
+
+VOSS
+Status?
+
+KIM
+Hull breach on deck four, Captain.
+
+VOSS
+Seal it.
+
+KIM
+Aye.
+";
+
+const SCREENPLAYS: [(&str, &str, &[Fact]); 3] = [
+    (
+        "night_shift.fountain",
+        NIGHT_SHIFT,
+        &[
+            Fact::Described("RUBY", "40s"),
+            Fact::Wears("RUBY", "pink waitress uniform"),
+            Fact::Described("MARCUS", "19"),
+            Fact::Wears("MARCUS", "green parka"),
+            Fact::At(Some(0), "night"),
+            Fact::At(Some(1), "dawn"),
+            Fact::InOrder,
+        ],
+    ),
+    (
+        "the_climb.fountain",
+        THE_CLIMB,
+        &[
+            Fact::Described("HANNA", "70"),
+            Fact::Wears("HANNA", "red wool coat"),
+            Fact::Described("TEO", "8"),
+            Fact::At(Some(0), "dusk"),
+            Fact::At(Some(1), "night"),
+            Fact::InOrder,
+        ],
+    ),
+    (
+        "the_bridge.fountain",
+        THE_BRIDGE,
+        &[
+            Fact::Described("VOSS", "50s"),
+            Fact::Wears("VOSS", "grey uniform"),
+            Fact::Described("KIM", "20s"),
+            Fact::InOrder,
+        ],
+    ),
+];
+
+fn showrunner() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_showrunner"))
+}
+
+/// Runs an episode through the CLI with every gate approved and exports it; returns the folder.
+fn episode(data: &Path, out: &Path, source: &[&str]) {
+    let run = showrunner()
+        .arg("--data")
+        .arg(data)
+        .args(["run", "--auto-approve"])
+        .args(source)
+        .args(["--duration", "4", "--size", "64x36", "--fps", "4"])
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("episode ").and_then(|l| l.split(':').next()))
+        .expect("the episode id")
+        .to_owned();
+    let export = showrunner()
+        .arg("--data")
+        .arg(data)
+        .args(["export", &id])
+        .arg(out)
+        .output()
+        .expect("export");
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+}
+
+fn read(dir: &Path, name: &str) -> Value {
+    let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The character `name` names (any case), or the lead for "".
+fn character<'a>(cast: &'a [Value], name: &str) -> Option<&'a Value> {
+    if name.is_empty() {
+        return cast.first();
+    }
+    cast.iter().find(|c| {
+        c["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name) || n.contains(name))
+    })
+}
+
+/// Whether the export in `dir` holds `fact`; `script` for the order of lines.
+fn holds(dir: &Path, fact: &Fact, script: Option<&str>) -> bool {
+    let cast: Vec<Value> = read(dir, "characters.json").as_array().cloned().unwrap_or_default();
+    let scenes: Vec<Value> = read(dir, "scenes.json").as_array().cloned().unwrap_or_default();
+    let text = |v: &Value| v.to_string().to_lowercase();
+    match fact {
+        Fact::Named(name) => character(&cast, name).is_some(),
+        Fact::Described(who, word) => character(&cast, who).is_some_and(|c| {
+            let described = format!("{} {} {}", text(&c["static_features"]), c["personality"], c["role"]);
+            described.to_lowercase().contains(word)
+        }),
+        Fact::Wears(who, what) => character(&cast, who).is_some_and(|c| {
+            c["dynamic_features"]["clothing"]
+                .as_str()
+                .is_some_and(|w| w.contains(what))
+        }),
+        Fact::At(None, time) => !scenes.is_empty() && scenes.iter().all(|s| s["time_of_day"] == *time),
+        Fact::At(Some(k), time) => scenes.get(*k).is_some_and(|s| s["time_of_day"] == *time),
+        Fact::Weather(weather) => {
+            !scenes.is_empty() && scenes.iter().all(|s| text(&s["description"]).contains(weather))
+        }
+        Fact::Place(place) => scenes
+            .first()
+            .is_some_and(|s| s["slugline"].as_str().is_some_and(|l| l.contains(place))),
+        Fact::InOrder => {
+            let Some(play) = script.and_then(|s| showrunner::story::fountain::parse(s).ok()) else {
+                return false;
+            };
+            let written: Vec<String> = play
+                .scenes
+                .iter()
+                .flat_map(|s| &s.dialogue)
+                .map(|d| d.text.clone())
+                .collect();
+            let board = read(dir, "storyboard.json");
+            let boarded: Vec<String> = board
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|s| s["dialogue"].as_array().cloned().unwrap_or_default())
+                .filter_map(|l| l["line"].as_str().map(str::to_owned))
+                .collect();
+            boarded == written
+        }
+    }
+}
+
+fn describe(fact: &Fact) -> String {
+    match fact {
+        Fact::Named(n) => format!("named {n}"),
+        Fact::Described(w, d) => format!("{} described as {d}", if w.is_empty() { "the lead" } else { w }),
+        Fact::Wears(w, d) => format!("{} wears {d}", if w.is_empty() { "the lead" } else { w }),
+        Fact::At(k, t) => format!("scene {k:?} at {t}"),
+        Fact::Weather(w) => format!("weather {w}"),
+        Fact::Place(p) => format!("place {p}"),
+        Fact::InOrder => "lines in order".into(),
+    }
+}
+
+#[test]
+fn ideas_and_screenplays_carry_their_facts_into_the_export() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (mut held, mut stated, mut misses) = (0, 0, Vec::new());
+    let mut check = |out: &Path, what: &str, facts: &[Fact], script: Option<&str>| {
+        for fact in facts {
+            stated += 1;
+            if holds(out, fact, script) {
+                held += 1;
+            } else {
+                misses.push(format!("{what}: {}", describe(fact)));
+            }
+        }
+    };
+    for (n, (idea, facts)) in IDEAS.iter().enumerate() {
+        let out = dir.path().join(format!("idea-{n}"));
+        episode(&data, &out, &["--workflow", "idea2video", "--idea", idea]);
+        check(&out, idea, facts, None);
+    }
+    for (name, script, facts) in SCREENPLAYS {
+        let file = dir.path().join(name);
+        std::fs::write(&file, script).expect("write the screenplay");
+        let out = dir.path().join(name.trim_end_matches(".fountain"));
+        let path = file.to_string_lossy().into_owned();
+        episode(&data, &out, &["--workflow", "script2video", "--script", &path]);
+        check(&out, name, facts, Some(script));
+    }
+    let score = f64::from(held) / f64::from(stated);
+    println!("fact check: {held} of {stated} facts held ({:.0}%)", score * 100.0);
+    for miss in &misses {
+        println!("  missed: {miss}");
+    }
+    assert!(
+        score >= FLOOR,
+        "{held} of {stated} facts held; missed:\n{}",
+        misses.join("\n")
+    );
+}
