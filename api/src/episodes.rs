@@ -50,6 +50,12 @@ pub(crate) struct EpisodeItem {
     status: &'static str,
     #[schema(value_type = openapi::Timestamp)]
     created_at: Timestamp,
+    /// Its workflow.
+    workflow: String,
+    /// What it is about: its idea, or its screenplay's title (else first line), at most 60
+    /// characters and an ellipsis.
+    #[schema(max_length = 61)]
+    title: String,
     /// Who it belongs to: the user or team of the key that created or forked it (absent on a
     /// server without keys).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -134,6 +140,8 @@ pub(crate) async fn list(
                 id,
                 status: status.name(),
                 created_at: id.0.timestamp_ms(),
+                title: showrunner_story::stock::title(&header.input),
+                workflow: header.workflow,
                 owner: header.owner,
             });
         }

@@ -110,13 +110,16 @@ pub enum Command {
         /// Approve every gate without asking.
         #[arg(long)]
         auto_approve: bool,
+        /// Where the finished episode is exported (default `showrunner-out/EPISODE-ID`).
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Render settings.
         #[command(flatten)]
         render: Render,
     },
     /// Continues an episode (one left at a gate with `quit`, or interrupted).
     Resume {
-        /// The episode's id.
+        /// The episode's id (or a unique prefix of it).
         episode: String,
         /// Approve every gate without asking.
         #[arg(long)]
@@ -130,10 +133,13 @@ pub enum Command {
     },
     /// Writes an episode's outputs into a directory.
     Export {
-        /// The episode's id.
+        /// The episode's id (or a unique prefix of it).
         episode: String,
         /// The directory.
         dir: PathBuf,
+        /// Write over a directory that holds another episode's export.
+        #[arg(long)]
+        force: bool,
     },
     /// Serves the HTTP API (`/api/v1`) until SIGTERM or ctrl-c, then drains and exits.
     Serve {
@@ -182,7 +188,7 @@ pub enum EpisodesCommand {
     List,
     /// One episode: every node's state and current version.
     Show {
-        /// The episode's id.
+        /// The episode's id (or a unique prefix of it).
         episode: String,
     },
 }

@@ -8,7 +8,7 @@ use anyhow::bail;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use showrunner::engine::{Engine, EpisodeId, EpisodeSnapshot, EpisodeStatus, EventKind, NodeState};
 
-use super::gate::{self, Decision};
+use super::gate::{self, Applied, Decision};
 
 /// What happens at a gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,9 +82,10 @@ impl Bars {
         }
     }
 
-    fn finish(&self) {
+    /// Leaves every bar where it stands (a finished bar would draw as done).
+    fn stop(&self) {
         for (_, bar) in self.bars.values() {
-            bar.finish();
+            bar.abandon();
         }
     }
 }
@@ -108,8 +109,16 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Runs until the episode completes, fails, or the person quits at a gate.
-    pub async fn drive(&mut self) -> anyhow::Result<()> {
+    /// Stops driving, the bars where they stand, with how to go on.
+    fn leave(&self, why: &str) -> bool {
+        self.bars.stop();
+        println!("{why}; continue with: showrunner resume {}", self.id);
+        false
+    }
+
+    /// Runs until the episode completes (true), fails, or the person quits at a gate or with
+    /// ctrl-c (false).
+    pub async fn drive(&mut self) -> anyhow::Result<bool> {
         let first = self.engine.snapshot(self.id).await?;
         let mut events = self.engine.subscribe(self.id, first.header.next_seq).await?;
         loop {
@@ -117,13 +126,13 @@ impl<'a> Driver<'a> {
             self.bars.update(self.engine, &snapshot);
             match snapshot.header.status {
                 EpisodeStatus::Completed => {
-                    self.bars.finish();
+                    self.bars.stop();
                     println!("episode {} completed", self.id);
-                    return Ok(());
+                    return Ok(true);
                 }
                 EpisodeStatus::Cancelled => bail!("episode {} was cancelled", self.id),
                 EpisodeStatus::Failed => {
-                    self.bars.finish();
+                    self.bars.stop();
                     for record in snapshot.instances.iter().filter(|r| r.state == NodeState::Failed {}) {
                         eprintln!("{} failed: {}", record.key, record.last_error.as_deref().unwrap_or("?"));
                     }
@@ -146,18 +155,26 @@ impl<'a> Driver<'a> {
                         Gates::Approve => Decision::Approve,
                         Gates::Ask => {
                             let multi = self.bars.multi.clone();
-                            gate::ask(self.engine, self.id, record, &multi).await?
+                            tokio::select! {
+                                decision = gate::ask(self.engine, self.id, record, &multi) => decision?,
+                                _ = tokio::signal::ctrl_c() => return Ok(self.leave("\ninterrupted")),
+                            }
                         }
                     };
-                    if !gate::apply(self.engine, self.id, record, decision).await? {
-                        self.bars.finish();
-                        println!("left at the gate; continue with: showrunner resume {}", self.id);
-                        return Ok(());
+                    match gate::apply(self.engine, self.id, record, decision).await? {
+                        Applied::Done => {}
+                        Applied::Quit => return Ok(self.leave("left at the gate")),
+                        // Printed above the bars, so their redraws do not wipe it.
+                        Applied::Refused(why) => self.bars.multi.println(why)?,
                     }
                 }
                 continue;
             }
-            match tokio::time::timeout(Duration::from_secs(1), events.next()).await {
+            let next = tokio::select! {
+                next = tokio::time::timeout(Duration::from_secs(1), events.next()) => next,
+                _ = tokio::signal::ctrl_c() => return Ok(self.leave("interrupted")),
+            };
+            match next {
                 Ok(Some(event)) => {
                     if let EventKind::NodeProgress { key, message, .. } = event?.kind {
                         self.bars.note(&key.node, message);

@@ -1,28 +1,113 @@
-//! `showrunner episodes list|show`.
+//! `showrunner episodes list|show`: from the store, or through the API of the `serve` that
+//! holds it.
 
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde_json::Value;
 use showrunner::engine::{Engine, EpisodeId, EpisodeStatus};
 
-/// Prints every episode with its status and workflow.
+use super::remote::Remote;
+
+/// One line of the list.
+struct Row {
+    id: String,
+    status: String,
+    workflow: String,
+    created_at: u64,
+    what: String,
+}
+
+/// A creation time as people read it (UTC).
+fn when(ms: u64) -> String {
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(ms))
+}
+
+/// What an episode is about (its idea or screenplay title).
+fn about(input: &Value) -> String {
+    showrunner::story::stock::title(input)
+}
+
+fn print(mut rows: Vec<Row>) {
+    if rows.is_empty() {
+        println!("no episodes yet: try `showrunner demo`");
+        return;
+    }
+    // Newest first: ids are ULIDs, which sort by creation time.
+    rows.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    for r in rows {
+        println!(
+            "{}  {:<10} {:<13} {}  {}",
+            r.id,
+            r.status,
+            r.workflow,
+            when(r.created_at),
+            r.what
+        );
+    }
+}
+
+/// Prints every episode, newest first: id, status, workflow, creation time and idea.
 pub async fn list(engine: &Engine) -> anyhow::Result<()> {
-    let mut any = false;
+    let mut rows = Vec::new();
     for status in EpisodeStatus::ALL {
         for id in engine.episodes(status)? {
-            any = true;
-            match engine.snapshot(id).await {
-                Ok(s) => println!(
-                    "{id}  {:<10} {:<13} {} events",
-                    status.name(),
-                    s.header.workflow,
-                    s.header.next_seq - 1
-                ),
-                Err(e) => println!("{id}  {:<10} (does not load: {e})", status.name()),
-            }
+            rows.push(match engine.snapshot(id).await {
+                Ok(s) => Row {
+                    id: id.to_string(),
+                    status: status.name().to_owned(),
+                    workflow: s.header.workflow.clone(),
+                    created_at: s.header.created_at,
+                    what: about(&s.header.input),
+                },
+                Err(e) => Row {
+                    id: id.to_string(),
+                    status: status.name().to_owned(),
+                    workflow: String::new(),
+                    created_at: 0,
+                    what: format!("(does not load: {e})"),
+                },
+            });
         }
     }
-    if !any {
-        println!("no episodes yet: try `showrunner demo`");
-    }
+    print(rows);
     Ok(())
+}
+
+/// [`list`] through a running server.
+pub async fn list_remote(remote: &Remote) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("episodes?limit=200&cursor={c}"),
+            None => "episodes?limit=200".to_owned(),
+        };
+        let (page, meta) = remote.get(&path).await?;
+        for item in page.as_array().into_iter().flatten() {
+            let id = item["id"].as_str().unwrap_or_default();
+            let (episode, _) = remote.get(&format!("episodes/{id}")).await?;
+            rows.push(Row {
+                id: id.to_owned(),
+                status: episode["status"].as_str().unwrap_or_default().to_owned(),
+                workflow: episode["workflow"].as_str().unwrap_or_default().to_owned(),
+                created_at: episode["created_at"].as_u64().unwrap_or_default(),
+                what: about(&episode["input"]),
+            });
+        }
+        match meta["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    print(rows);
+    Ok(())
+}
+
+/// One instance's line: key, state, current version, error.
+fn instance_line(key: &str, state: &str, current: Option<u64>, versions: u64, error: Option<&str>) {
+    let current = current.map_or("-".to_owned(), |v| format!("v{v} of {versions}"));
+    let error = error.map(|e| format!("  ({e})")).unwrap_or_default();
+    println!("  {key:<28} {state:<18} {current}{error}");
 }
 
 /// Prints one episode: every instance's state and current version.
@@ -33,14 +118,48 @@ pub async fn show(engine: &Engine, id: EpisodeId) -> anyhow::Result<()> {
         "  workflow  {} (definition {})",
         s.header.workflow, s.header.definition_version
     );
+    println!("  created   {}", when(s.header.created_at));
+    println!("  about     {}", about(&s.header.input));
     println!("  status    {}", s.header.status.name());
     println!("  events    {}", s.header.next_seq - 1);
     for r in &s.instances {
-        let current = r
-            .current
-            .map_or("-".to_owned(), |v| format!("v{v} of {}", r.versions.len()));
-        let error = r.last_error.as_deref().map(|e| format!("  ({e})")).unwrap_or_default();
-        println!("  {:<28} {:<18} {current}{error}", r.key.to_string(), r.state.name());
+        instance_line(
+            &r.key.to_string(),
+            r.state.name(),
+            r.current.map(u64::from),
+            r.versions.len() as u64,
+            r.last_error.as_deref(),
+        );
+    }
+    Ok(())
+}
+
+/// [`show`] through a running server.
+pub async fn show_remote(remote: &Remote, id: EpisodeId) -> anyhow::Result<()> {
+    let (e, _) = remote.get(&format!("episodes/{id}")).await?;
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    println!("episode {id}");
+    println!(
+        "  workflow  {} (definition {})",
+        text(&e["workflow"]),
+        text(&e["definition_version"])
+    );
+    println!("  created   {}", when(e["created_at"].as_u64().unwrap_or_default()));
+    println!("  about     {}", about(&e["input"]));
+    println!("  status    {}", text(&e["status"]));
+    println!("  events    {}", e["next_seq"].as_u64().unwrap_or(1) - 1);
+    for n in e["nodes"].as_array().into_iter().flatten() {
+        let key = match n["item"].as_str() {
+            Some(item) => format!("{}[{item}]", text(&n["node"])),
+            None => text(&n["node"]),
+        };
+        instance_line(
+            &key,
+            &text(&n["state"]).replace('_', " "),
+            n["current_version"].as_u64(),
+            n["version_count"].as_u64().unwrap_or_default(),
+            n["last_error"].as_str(),
+        );
     }
     Ok(())
 }

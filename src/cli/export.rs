@@ -16,8 +16,99 @@ use serde_json::{Value, json};
 use showrunner::engine::{BlobRef, Engine, EpisodeId, InstanceKey};
 use showrunner::nodes::model::{Clip, Keyframe, Portrait, SceneImage, Video};
 
+use super::remote::Remote;
+
+/// Where an episode is read from: the store, or the API of the `serve` that holds it.
+pub enum Source<'a> {
+    /// The store, opened by this process.
+    Local(&'a Engine),
+    /// A running server's API.
+    Remote(&'a Remote),
+}
+
+/// One instance as the export needs it.
+struct Instance {
+    key: InstanceKey,
+    current: Option<u32>,
+}
+
+impl Source<'_> {
+    /// The episode's header (as `episode.json` has it) and its instances.
+    async fn episode(&self, id: EpisodeId) -> anyhow::Result<(Value, Vec<Instance>)> {
+        match self {
+            Source::Local(engine) => {
+                let snapshot = engine.snapshot(id).await?;
+                let nodes: Vec<Value> = snapshot
+                    .instances
+                    .iter()
+                    .map(|r| json!({"key": r.key.to_string(), "state": r.state.name(), "current": r.current, "versions": r.versions.len()}))
+                    .collect();
+                let h = &snapshot.header;
+                let header = json!({
+                    "id": h.id, "workflow": h.workflow, "definition_version": h.definition_version,
+                    "status": h.status, "created_at": h.created_at, "input": h.input, "nodes": nodes,
+                });
+                let instances = snapshot
+                    .instances
+                    .into_iter()
+                    .map(|r| Instance {
+                        key: r.key,
+                        current: r.current,
+                    })
+                    .collect();
+                Ok((header, instances))
+            }
+            Source::Remote(remote) => {
+                let (episode, _) = remote.get(&format!("episodes/{id}")).await?;
+                let mut instances = Vec::new();
+                let mut nodes = Vec::new();
+                for n in episode["nodes"].as_array().into_iter().flatten() {
+                    let node = n["node"].as_str().unwrap_or_default();
+                    let key = match n["item"].as_str() {
+                        Some(item) => InstanceKey::item(node, item),
+                        None => InstanceKey::single(node),
+                    };
+                    let current = n["current_version"].as_u64().and_then(|v| u32::try_from(v).ok());
+                    nodes.push(json!({"key": key.to_string(), "state": n["state"], "current": current, "versions": n["version_count"]}));
+                    instances.push(Instance { key, current });
+                }
+                let header = json!({
+                    "id": episode["id"], "workflow": episode["workflow"],
+                    "definition_version": episode["definition_version"], "status": episode["status"],
+                    "created_at": episode["created_at"], "input": episode["input"], "nodes": nodes,
+                });
+                Ok((header, instances))
+            }
+        }
+    }
+
+    /// Version `version` of `key`'s value.
+    async fn value(&self, id: EpisodeId, key: &InstanceKey, version: u32) -> anyhow::Result<Value> {
+        match self {
+            Source::Local(engine) => Ok(engine.version_value(id, key, version)?),
+            Source::Remote(remote) => {
+                let path = match &key.item {
+                    Some(item) => format!("episodes/{id}/nodes/{}/items/{item}?version={version}", key.node),
+                    None => format!("episodes/{id}/nodes/{}?version={version}", key.node),
+                };
+                let (mut detail, _) = remote.get(&path).await?;
+                Ok(detail["value"].take())
+            }
+        }
+    }
+
+    /// A blob's bytes.
+    async fn blob(&self, id: EpisodeId, blob: BlobRef) -> anyhow::Result<Vec<u8>> {
+        match self {
+            Source::Local(engine) => Ok(engine.blobs().get(blob).await?),
+            Source::Remote(remote) => remote.bytes(&format!("episodes/{id}/artifacts/{}", blob.0)).await,
+        }
+    }
+}
+
 struct Exporter<'a> {
-    engine: &'a Engine,
+    source: &'a Source<'a>,
+    episode: EpisodeId,
     dir: &'a Path,
     written: usize,
 }
@@ -41,9 +132,8 @@ impl Exporter<'_> {
 
     async fn blob(&mut self, relative: &str, blob: BlobRef) -> anyhow::Result<()> {
         let bytes = self
-            .engine
-            .blobs()
-            .get(blob)
+            .source
+            .blob(self.episode, blob)
             .await
             .with_context(|| format!("reading {blob} for {relative}"))?;
         let path = self.path(relative)?;
@@ -58,30 +148,19 @@ fn typed<T: DeserializeOwned>(key: &InstanceKey, value: Value) -> anyhow::Result
 }
 
 /// Writes the episode's current outputs into `dir`; returns how many files were written.
-pub async fn export(engine: &Engine, id: EpisodeId, dir: &Path) -> anyhow::Result<usize> {
-    let snapshot = engine.snapshot(id).await?;
+pub async fn export(source: &Source<'_>, id: EpisodeId, dir: &Path) -> anyhow::Result<usize> {
+    let (header, instances) = source.episode(id).await?;
     let mut out = Exporter {
-        engine,
+        source,
+        episode: id,
         dir,
         written: 0,
     };
-    let nodes: Vec<Value> = snapshot
-        .instances
-        .iter()
-        .map(|r| json!({"key": r.key.to_string(), "state": r.state.name(), "current": r.current, "versions": r.versions.len()}))
-        .collect();
-    let header = &snapshot.header;
-    out.json(
-        "episode.json",
-        &json!({
-            "id": header.id, "workflow": header.workflow, "definition_version": header.definition_version,
-            "status": header.status, "created_at": header.created_at, "input": header.input, "nodes": nodes,
-        }),
-    )?;
-    for record in &snapshot.instances {
+    out.json("episode.json", &header)?;
+    for record in &instances {
         let Some(version) = record.current else { continue };
         let key = &record.key;
-        let value = engine.version_value(id, key, version)?;
+        let value = source.value(id, key, version).await?;
         match key.node.as_str() {
             "outline" | "characters" | "scenes" | "storyboard" | "screenplay" => {
                 out.json(&format!("{}.json", key.node), &value)?;

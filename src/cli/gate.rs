@@ -3,7 +3,7 @@
 use std::io::{BufRead, Write};
 
 use anyhow::Context;
-use indicatif::MultiProgress;
+use indicatif::{MultiProgress, ProgressDrawTarget};
 use serde_json::Value;
 use showrunner::engine::{Engine, EngineError, EpisodeId, InstanceRecord};
 
@@ -20,16 +20,70 @@ pub enum Decision {
     Quit,
 }
 
-/// The first lines of a value, for the prompt.
-fn preview(value: &Value) -> String {
-    let pretty = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
-    let lines: Vec<&str> = pretty.lines().collect();
-    let shown = lines.iter().take(40).copied().collect::<Vec<_>>().join("\n");
-    if lines.len() > 40 {
-        format!("{shown}\n  … ({} more lines)", lines.len() - 40)
-    } else {
-        shown
+/// The lines a value may take before it goes through a pager.
+const PAGE_LINES: usize = 40;
+
+/// Shows `text` whole: through `$PAGER` (else `less -R`) when it is longer than a page and the
+/// terminal is one, else printed.
+fn show(text: &str) {
+    use std::io::IsTerminal;
+    let long = text.lines().count() > PAGE_LINES;
+    if long && std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        let pager = std::env::var("PAGER").unwrap_or_else(|_| "less -R".into());
+        let child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&pager)
+            .stdin(std::process::Stdio::piped())
+            .spawn();
+        if let Ok(mut child) = child {
+            if let Some(mut stdin) = child.stdin.take() {
+                let _ = stdin.write_all(text.as_bytes());
+            }
+            if child.wait().is_ok_and(|s| s.success()) {
+                return;
+            }
+        }
     }
+    println!("{text}");
+}
+
+/// What a blob's bytes are, as a file extension.
+fn extension(bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(b"\x89PNG") {
+        "png"
+    } else if bytes.get(4..8) == Some(b"ftyp") {
+        "mp4"
+    } else if bytes.starts_with(b"WEBVTT") {
+        "vtt"
+    } else if bytes.starts_with(b"1\n") || bytes.starts_with(b"\xef\xbb\xbf1") {
+        "srt"
+    } else if bytes.starts_with(b"RIFF") {
+        "wav"
+    } else {
+        "bin"
+    }
+}
+
+/// Writes every blob `value` references into `dir` (as `HASH.png`, `.mp4`, …) and gives the
+/// value with each `blob:HASH` replaced by the file's path, so the person can open it.
+async fn with_files(engine: &Engine, value: &Value, dir: &std::path::Path) -> anyhow::Result<Value> {
+    let mut text = serde_json::to_string(value)?;
+    for hash in showrunner::engine::BlobRef::find_all(value) {
+        let blob = showrunner::engine::BlobRef(hash);
+        let bytes = engine
+            .blobs()
+            .get(blob)
+            .await
+            .with_context(|| format!("reading {blob}"))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join(format!("{hash}.{}", extension(&bytes)));
+        if !path.exists() {
+            std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+        }
+        let shown = serde_json::to_string(&path.display().to_string())?;
+        text = text.replace(&serde_json::to_string(&blob.to_string())?, &shown);
+    }
+    Ok(serde_json::from_str(&text)?)
 }
 
 fn read_line() -> anyhow::Result<Option<String>> {
@@ -81,51 +135,66 @@ pub async fn ask(
 ) -> anyhow::Result<Decision> {
     let version = record.current.context("a gate without a version")?;
     let value = engine.version_value(id, &record.key, version)?;
+    // Images, clips and subtitles as files the person can open.
+    let files = std::env::temp_dir().join(format!("showrunner-review-{id}"));
+    let shown = with_files(engine, &value, &files).await?;
     let key = record.key.clone();
-    let bars = bars.clone();
-    let decision = tokio::task::spawn_blocking(move || {
-        bars.suspend(|| -> anyhow::Result<Decision> {
-            println!("\n── {key} (version {version}) ──\n{}", preview(&value));
-            loop {
-                print!("[a]pprove, [r]egenerate with feedback, [e]dit, [q]uit? ");
-                std::io::stdout().flush()?;
-                let Some(answer) = read_line()? else {
-                    return Ok(Decision::Quit);
-                };
-                match answer.to_lowercase().as_str() {
-                    "a" | "approve" | "" => return Ok(Decision::Approve),
-                    "q" | "quit" => return Ok(Decision::Quit),
-                    "r" | "regenerate" => {
-                        print!("feedback: ");
-                        std::io::stdout().flush()?;
-                        return Ok(Decision::Regenerate(read_line()?.unwrap_or_default()));
-                    }
-                    "e" | "edit" => match edit_in_editor(&value) {
-                        Ok(Some(edited)) => return Ok(Decision::Edit(edited)),
-                        Ok(None) => println!("unchanged"),
-                        Err(e) => println!("{e:#}"),
-                    },
-                    other => println!("`{other}`? answer a, r, e or q"),
+    // The bars stop drawing while the person reads and answers (without holding their lock, so
+    // ctrl-c can stop them from the driver), and draw again after.
+    bars.set_draw_target(ProgressDrawTarget::hidden());
+    let decision = tokio::task::spawn_blocking(move || -> anyhow::Result<Decision> {
+        let pretty = serde_json::to_string_pretty(&shown).unwrap_or_else(|_| shown.to_string());
+        show(&format!("\n── {key} (version {version}) ──\n{pretty}"));
+        loop {
+            print!("[a]pprove, [r]egenerate with feedback, [e]dit, [q]uit? ");
+            std::io::stdout().flush()?;
+            let Some(answer) = read_line()? else {
+                return Ok(Decision::Quit);
+            };
+            match answer.to_lowercase().as_str() {
+                "a" | "approve" | "" => return Ok(Decision::Approve),
+                "q" | "quit" => return Ok(Decision::Quit),
+                "r" | "regenerate" => {
+                    print!("feedback: ");
+                    std::io::stdout().flush()?;
+                    return Ok(Decision::Regenerate(read_line()?.unwrap_or_default()));
                 }
+                "e" | "edit" => match edit_in_editor(&value) {
+                    Ok(Some(edited)) => return Ok(Decision::Edit(edited)),
+                    Ok(None) => println!("unchanged"),
+                    Err(e) => println!("{e:#}"),
+                },
+                other => println!("`{other}`? answer a, r, e or q"),
             }
-        })
+        }
     })
-    .await??;
+    .await;
+    bars.set_draw_target(ProgressDrawTarget::stderr());
+    let decision = decision??;
     Ok(decision)
 }
 
-/// Carries out a decision; false when the person quit. An edit that does not fit is shown and
-/// the gate is asked again.
+/// What a decision came to.
+pub enum Applied {
+    /// Carried out (or overtaken by another action): go on.
+    Done,
+    /// The person quit at the gate.
+    Quit,
+    /// Refused, with why: say it and ask again.
+    Refused(String),
+}
+
+/// Carries out a decision. An edit that does not fit comes back refused, with why.
 pub async fn apply(
     engine: &Engine,
     id: EpisodeId,
     record: &InstanceRecord,
     decision: Decision,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Applied> {
     let key = record.key.clone();
     let version = record.current;
     let result = match decision {
-        Decision::Quit => return Ok(false),
+        Decision::Quit => return Ok(Applied::Quit),
         Decision::Approve => engine.approve(id, key, version.unwrap_or(0)).await,
         Decision::Regenerate(feedback) => {
             let feedback = (!feedback.is_empty()).then_some(feedback);
@@ -134,13 +203,10 @@ pub async fn apply(
         Decision::Edit(value) => engine.edit(id, key, value, version).await,
     };
     match result {
-        Ok(()) => Ok(true),
+        Ok(()) => Ok(Applied::Done),
         // Someone (or something) acted first: look again.
-        Err(e) if e.is_conflict() => Ok(true),
-        Err(e @ EngineError::InvalidValue { .. }) => {
-            println!("not stored: {e}");
-            Ok(true)
-        }
+        Err(e) if e.is_conflict() => Ok(Applied::Done),
+        Err(e @ EngineError::InvalidValue { .. }) => Ok(Applied::Refused(format!("not stored: {e}"))),
         Err(e) => Err(e.into()),
     }
 }

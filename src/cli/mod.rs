@@ -7,6 +7,7 @@ mod episodes;
 mod export;
 mod gate;
 mod models;
+mod remote;
 mod serve;
 
 use std::path::Path;
@@ -14,7 +15,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde_json::json;
-use showrunner::engine::{Engine, EngineConfig, EpisodeId, EpisodeStatus};
+use showrunner::engine::{Engine, EngineConfig, EngineError, EpisodeId, EpisodeStatus, StoreError};
 use showrunner::models::Registry;
 use showrunner::nodes::fountain;
 use showrunner::nodes::model::{Brief, Settings};
@@ -52,10 +53,57 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         setup.device = device;
     }
     let backends = backends(&setup, &args.data)?;
-    let engine = open(&args.data, &backends).await?;
+    let engine = match open(&args.data, &backends).await {
+        Ok(engine) => engine,
+        Err(error) => return beside(&args.data, args.command, error).await,
+    };
     let result = dispatch(&engine, &args.data, &config, &backends, args.command).await;
     engine.shutdown().await;
     result
+}
+
+/// A command whose store another process holds: `episodes` and `export` read through the API of
+/// the `serve` that holds it; anything else (or beside a `run`) is refused in a sentence.
+async fn beside(data: &Path, command: Command, error: anyhow::Error) -> anyhow::Result<()> {
+    let Some(pid) = error.chain().find_map(|e| match e.downcast_ref::<EngineError>() {
+        Some(EngineError::Store(StoreError::InUse { pid, .. })) => Some(*pid),
+        _ => None,
+    }) else {
+        return Err(error);
+    };
+    let holder = pid.map_or_else(|| "another process".to_owned(), |pid| format!("process {pid}"));
+    let reads = matches!(command, Command::Episodes { .. } | Command::Export { .. });
+    let remote = remote::Remote::of(data, pid);
+    match (reads, remote) {
+        (true, Some(remote)) => {
+            eprintln!(
+                "the store is in use by `showrunner serve` ({holder}): reading through {}",
+                remote.base()
+            );
+            match command {
+                Command::Episodes {
+                    command: EpisodesCommand::List,
+                } => episodes::list_remote(&remote).await,
+                Command::Episodes {
+                    command: EpisodesCommand::Show { episode },
+                } => episodes::show_remote(&remote, episode_id(&episode)?).await,
+                Command::Export { episode, dir, force } => {
+                    export_to(&export::Source::Remote(&remote), episode_id(&episode)?, &dir, force).await
+                }
+                _ => Err(error),
+            }
+        }
+        (true, None) => bail!(
+            "the store in {} is in use by {holder} (a `showrunner run`, `resume` or `demo`): `episodes` and \
+             `export` can read it beside `showrunner serve`, or once that process ends",
+            data.display()
+        ),
+        (false, _) => bail!(
+            "the store in {} is in use by {holder}: one process drives a store at a time; stop it (or \
+             use another --data) and try again",
+            data.display()
+        ),
+    }
 }
 
 /// The registry the models load from: `SHOWRUNNER_MODELS`, else `DATA/models`.
@@ -158,6 +206,63 @@ fn episode_id(s: &str) -> anyhow::Result<EpisodeId> {
         .map_err(|e| anyhow::anyhow!("`{s}` is not an episode id: {e}"))
 }
 
+/// The episode `s` names: its id, or a prefix of exactly one episode's id (case aside).
+fn resolve(engine: &Engine, s: &str) -> anyhow::Result<EpisodeId> {
+    if let Ok(id) = s.parse() {
+        return Ok(id);
+    }
+    let prefix = s.trim().to_uppercase();
+    // Crockford's base 32, as ULIDs are written.
+    let ulid_char = |c: char| c.is_ascii_digit() || (c.is_ascii_uppercase() && !matches!(c, 'I' | 'L' | 'O' | 'U'));
+    if prefix.is_empty() || prefix.len() > 26 || !prefix.chars().all(ulid_char) {
+        return episode_id(s);
+    }
+    let mut found = Vec::new();
+    for status in EpisodeStatus::ALL {
+        found.extend(
+            engine
+                .episodes(status)?
+                .into_iter()
+                .filter(|id| id.to_string().starts_with(&prefix)),
+        );
+    }
+    match found.as_slice() {
+        [id] => Ok(*id),
+        [] => bail!("no episode id starts with `{s}` (`showrunner episodes list` lists them)"),
+        many => bail!(
+            "`{s}` starts {} episode ids ({}, …): give more of it",
+            many.len(),
+            many.iter()
+                .take(3)
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Exports `id` into `dir`, refusing a directory that holds another episode's export unless
+/// `force`; says where to watch it.
+async fn export_to(source: &export::Source<'_>, id: EpisodeId, dir: &Path, force: bool) -> anyhow::Result<()> {
+    let manifest = dir.join("episode.json");
+    if !force && let Ok(text) = std::fs::read(&manifest) {
+        let other: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
+        let other = other["id"].as_str().unwrap_or("an unknown episode");
+        if other != id.to_string() {
+            bail!(
+                "{} holds the export of episode {other}: choose another directory, or pass --force to write over it",
+                dir.display()
+            );
+        }
+    }
+    let written = export::export(source, id, dir).await?;
+    println!("exported {written} files to {}", dir.display());
+    if dir.join("final.mp4").exists() {
+        println!("watch it: {}", dir.join("final.mp4").display());
+    }
+    Ok(())
+}
+
 async fn dispatch(
     engine: &Engine,
     data: &Path,
@@ -173,7 +278,7 @@ async fn dispatch(
             let id = engine.create_episode(IDEA2VIDEO, input, render.seed).await?;
             println!("episode {id}: idea2video on \"{DEMO_IDEA}\"");
             Driver::new(engine, id, Gates::Approve).drive().await?;
-            let written = export::export(engine, id, &out).await?;
+            let written = export::export(&export::Source::Local(engine), id, &out).await?;
             println!(
                 "exported {written} files to {} in {:.1} s",
                 out.display(),
@@ -187,6 +292,7 @@ async fn dispatch(
             idea,
             script,
             auto_approve,
+            out,
             render,
         } => {
             check_render(&render)?;
@@ -209,24 +315,29 @@ async fn dispatch(
             let id = engine.create_episode(name, json!(input), render.seed).await?;
             println!("episode {id}: {name}");
             let gates = if auto_approve { Gates::Approve } else { Gates::Ask };
-            Driver::new(engine, id, gates).drive().await
+            if Driver::new(engine, id, gates).drive().await? {
+                let out = out.unwrap_or_else(|| Path::new("showrunner-out").join(id.to_string()));
+                export_to(&export::Source::Local(engine), id, &out, false).await?;
+            }
+            Ok(())
         }
         Command::Resume { episode, auto_approve } => {
-            let id = episode_id(&episode)?;
+            let id = resolve(engine, &episode)?;
             if engine.snapshot(id).await?.header.status == EpisodeStatus::Paused {
                 engine.resume(id).await?;
             }
             let gates = if auto_approve { Gates::Approve } else { Gates::Ask };
-            Driver::new(engine, id, gates).drive().await
+            if Driver::new(engine, id, gates).drive().await? {
+                println!("export it: showrunner export {id} DIR");
+            }
+            Ok(())
         }
         Command::Episodes { command } => match command {
             EpisodesCommand::List => episodes::list(engine).await,
-            EpisodesCommand::Show { episode } => episodes::show(engine, episode_id(&episode)?).await,
+            EpisodesCommand::Show { episode } => episodes::show(engine, resolve(engine, &episode)?).await,
         },
-        Command::Export { episode, dir } => {
-            let written = export::export(engine, episode_id(&episode)?, &dir).await?;
-            println!("exported {written} files to {}", dir.display());
-            Ok(())
+        Command::Export { episode, dir, force } => {
+            export_to(&export::Source::Local(engine), resolve(engine, &episode)?, &dir, force).await
         }
         Command::Serve { addr } => {
             let embedder = (config.models.embeddings.backend == Backend::Onnx).then(|| backends.embedder.clone());

@@ -13,6 +13,7 @@ use showrunner::nodes::stages::Backends;
 use showrunner::onnx::{Device, MINILM_MODEL as MINILM, MiniLmEmbedder};
 
 use super::config::Config;
+use super::remote::ServeMark;
 
 /// Serves until a shutdown signal, then stops taking connections and drains the requests in
 /// flight; the caller shuts the engine down after (runs in flight are re-queued durably by the
@@ -39,6 +40,12 @@ pub async fn serve(
     // One line that scripts (and the tests) read to find the port when `--addr` says port 0.
     println!("listening on http://{local}");
     std::io::stdout().flush().context("writing to stdout")?;
+    // Where the CLI's read-only commands find the API while this process holds the store.
+    let reachable = match local.ip() {
+        ip if ip.is_unspecified() => SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), local.port()),
+        _ => local,
+    };
+    let _mark = ServeMark::write(data, &format!("http://{reachable}"))?;
     if keys.is_open() {
         eprintln!("no API keys configured: the API is open to anyone who can reach {local}");
     }

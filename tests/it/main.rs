@@ -1,6 +1,7 @@
 //! Integration tests: real sled stores on disk, real engine, real processes for crashes.
 
 mod actions;
+mod beside;
 mod bounds;
 mod concurrency;
 mod connections;

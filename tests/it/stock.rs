@@ -453,7 +453,12 @@ fn a_run_quit_at_a_gate_resumes_later_and_lists_shows_and_exports() {
     };
     let listed = cli(&["episodes", "list"]);
     assert!(listed.contains(&id) && listed.contains("active"), "{listed}");
-    let shown = cli(&["episodes", "show", &id]);
+    assert!(
+        listed.contains("a robot learns to paint"),
+        "the idea is listed: {listed}"
+    );
+    // A unique prefix of the id names the episode.
+    let shown = cli(&["episodes", "show", &id[..12].to_lowercase()]);
     assert!(
         shown.contains("outline") && shown.contains("awaiting approval"),
         "{shown}"
@@ -461,8 +466,27 @@ fn a_run_quit_at_a_gate_resumes_later_and_lists_shows_and_exports() {
     let resumed = cli(&["resume", &id, "--auto-approve"]);
     assert!(resumed.contains("completed"), "{resumed}");
     let export = dir.path().join("export");
-    cli(&["export", &id, export.to_str().expect("utf-8 path")]);
+    let exported = cli(&["export", &id, export.to_str().expect("utf-8 path")]);
     assert!(export.join("final.mp4").is_file() && export.join("episode.json").is_file());
+    assert!(
+        exported.contains(&format!("watch it: {}", export.join("final.mp4").display())),
+        "{exported}"
+    );
+    // A folder that holds another episode's export is refused, unless forced.
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).expect("mkdir");
+    std::fs::write(other.join("episode.json"), r#"{"id": "01J0000000000000000000000Z"}"#).expect("write");
+    let refused = showrunner()
+        .arg("--data")
+        .arg(&data)
+        .args(["export", &id])
+        .arg(&other)
+        .output()
+        .expect("run");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
+    cli(&["export", &id, other.to_str().expect("utf-8 path"), "--force"]);
+    assert!(other.join("final.mp4").is_file());
     let bad = showrunner()
         .arg("--data")
         .arg(&data)

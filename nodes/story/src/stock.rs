@@ -159,6 +159,35 @@ pub fn check_input(workflow: &str, has_idea: bool, has_script: bool) -> Result<I
     }
 }
 
+/// The most characters of an episode's [`title`].
+pub const TITLE_CHARS: usize = 60;
+
+/// What an episode is about, for a list: its idea, or its screenplay's `Title:` (else its first
+/// line), whitespace-normalised and cut at [`TITLE_CHARS`] with an ellipsis. `input` is the
+/// episode's input as stored (a [`crate::model::Brief`]); empty when it has neither.
+pub fn title(input: &serde_json::Value) -> String {
+    let text = input["idea"].as_str().map(str::to_owned).or_else(|| {
+        let script = input["script"].as_str()?;
+        let title = script
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Title:").map(str::trim).filter(|t| !t.is_empty()));
+        Some(
+            title
+                .unwrap_or_else(|| script.lines().find(|l| !l.trim().is_empty()).unwrap_or(""))
+                .to_owned(),
+        )
+    });
+    let text = text
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    match text.char_indices().nth(TITLE_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
