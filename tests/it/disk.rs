@@ -260,18 +260,18 @@ async fn a_damaged_artifact_answers_corrupt_artifact() {
 async fn a_second_process_on_one_data_directory_is_told_which_process_holds_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Serve::start(dir.path()).await;
+    // A command that would drive the store (reading ones go through the server: tests/it/beside.rs).
     let second = Command::new(env!("CARGO_BIN_EXE_showrunner"))
         .arg("--data")
         .arg(dir.path())
-        .args(["episodes", "list"])
+        .args(["run", "--workflow", "idea2video", "--idea", "a kite"])
         .output()
         .expect("run a second command");
     assert!(!second.status.success());
     let stderr = String::from_utf8_lossy(&second.stderr);
-    let store = dir.path().join("store");
     let sentence = format!(
-        "the store at {} is in use by process {}",
-        store.display(),
+        "the store in {} is in use by process {}",
+        dir.path().display(),
         server.child.id()
     );
     assert_eq!(stderr.matches(&sentence).count(), 1, "{stderr}");

@@ -3,6 +3,7 @@
 mod actions;
 mod beside;
 mod bounds;
+mod chat;
 mod concurrency;
 mod connections;
 mod crash;

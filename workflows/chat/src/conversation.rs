@@ -18,6 +18,8 @@ use showrunner_engine::{
     Engine, EngineError, EpisodeId, EpisodeSnapshot, EpisodeStatus, InstanceKey, InstanceRecord, NodeState, Speaker,
 };
 
+use crate::confirm::{Answer, CONFIRM_BELOW, Proposal, answer, pending};
+use crate::fields::{field_home, set_field};
 use crate::intent::{EditRequest, Intent, IntentClassifier, IntentKind, MIN_CONFIDENCE};
 
 /// Why a message could not be handled at all (a refused action is an answer, not an error).
@@ -77,6 +79,10 @@ pub struct Reply {
     /// Why nothing (or not everything) was done, when an action was refused: the engine's word.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub refused: Option<String>,
+    /// An action proposed rather than done (a regenerate the classifier was not sure of): the
+    /// next message's yes carries it out, a no drops it.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub pending: Option<Proposal>,
     /// The answer, in words.
     pub text: String,
 }
@@ -125,17 +131,31 @@ impl Conversation {
             return Err(ConversationError::Empty);
         }
         let snapshot = self.engine.snapshot(episode).await?;
+        let proposal = pending(&self.engine, episode, snapshot.header.next_seq)?;
         let intent = self.classifier()?.classify(text)?;
         self.engine
             .note(episode, Speaker::User, text.to_owned(), Value::Null)
             .await?;
-        let reply = self.act(episode, &snapshot, &intent).await?;
+        let reply = match (proposal, answer(text)) {
+            (Some(proposal), Answer::Yes) => self.confirmed(episode, &snapshot, proposal).await?,
+            (Some(proposal), Answer::No) => Reply {
+                intent: IntentKind::Regenerate,
+                confidence: 1.0,
+                node: Some(proposal.node.clone()),
+                actions: Vec::new(),
+                refused: None,
+                pending: None,
+                text: format!("OK, `{}` stays as it is.", proposal.node),
+            },
+            _ => self.act(episode, &snapshot, &intent).await?,
+        };
         let data = json!({
             "intent": reply.intent,
             "confidence": reply.confidence,
             "node": reply.node,
             "actions": reply.actions,
             "refused": reply.refused,
+            "pending": reply.pending,
         });
         self.engine
             .note(episode, Speaker::Assistant, reply.text.clone(), data)
@@ -144,10 +164,16 @@ impl Conversation {
     }
 
     async fn act(&self, episode: EpisodeId, s: &EpisodeSnapshot, intent: &Intent) -> Result<Reply, ConversationError> {
+        // The node it names; else, for an edit of a character's field, the characters wherever
+        // the episode stands; else the open gate.
         let node = intent
             .target
             .clone()
             .filter(|t| s.instances.iter().any(|r| &r.key.node == t))
+            .or_else(|| {
+                let edit = intent.edit.as_ref().filter(|_| intent.kind == IntentKind::Edit)?;
+                field_home(s, &edit.field)
+            })
             .or_else(|| open_gate_node(s));
         let mut reply = Reply {
             intent: intent.kind,
@@ -155,6 +181,7 @@ impl Conversation {
             node: node.clone(),
             actions: Vec::new(),
             refused: None,
+            pending: None,
             text: String::new(),
         };
         if intent.confidence < MIN_CONFIDENCE {
@@ -174,6 +201,19 @@ impl Conversation {
         };
         let outcome = match intent.kind {
             IntentKind::Approve => self.approve(episode, s, &node, &mut reply.actions).await,
+            IntentKind::Regenerate if intent.confidence < CONFIRM_BELOW => {
+                // Not sure enough to throw work away: ask first.
+                let feedback = intent.feedback.clone().filter(|f| !f.trim().is_empty());
+                let with = feedback
+                    .as_deref()
+                    .map(|f| format!(" with \"{f}\""))
+                    .unwrap_or_default();
+                reply.pending = Some(Proposal {
+                    node: node.clone(),
+                    feedback,
+                });
+                Ok(Some(format!("Regenerate `{node}`{with}? yes / no")))
+            }
             IntentKind::Regenerate => {
                 let feedback = intent.feedback.clone().filter(|f| !f.trim().is_empty());
                 self.regenerate(episode, s, &node, feedback, &mut reply.actions).await
@@ -189,6 +229,36 @@ impl Conversation {
         match outcome {
             Ok(note) => reply.text = note.unwrap_or_else(|| done(&reply.actions, &node)),
             Err(e) if e.is_conflict() || matches!(e, EngineError::InvalidValue { .. }) => {
+                reply.text = format!("I couldn't do that: {e}.");
+                reply.refused = Some(e.to_string());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(reply)
+    }
+
+    /// Carries out a proposal the person said yes to.
+    async fn confirmed(
+        &self,
+        episode: EpisodeId,
+        s: &EpisodeSnapshot,
+        proposal: Proposal,
+    ) -> Result<Reply, ConversationError> {
+        let mut reply = Reply {
+            intent: IntentKind::Regenerate,
+            confidence: 1.0,
+            node: Some(proposal.node.clone()),
+            actions: Vec::new(),
+            refused: None,
+            pending: None,
+            text: String::new(),
+        };
+        match self
+            .regenerate(episode, s, &proposal.node, proposal.feedback, &mut reply.actions)
+            .await
+        {
+            Ok(note) => reply.text = note.unwrap_or_else(|| done(&reply.actions, &proposal.node)),
+            Err(e) if e.is_conflict() => {
                 reply.text = format!("I couldn't do that: {e}.");
                 reply.refused = Some(e.to_string());
             }
@@ -290,7 +360,27 @@ impl Conversation {
             key: r.key.clone(),
             version: Some(base),
         });
-        Ok(None)
+        // Say what the change sends back to work.
+        let after = self.engine.snapshot(episode).await?;
+        let mut redone: Vec<&str> = after
+            .instances
+            .iter()
+            .filter(|a| a.key.node != node)
+            .filter(|a| {
+                let before = s.instances.iter().find(|b| b.key == a.key);
+                before.is_some_and(|b| b.state != a.state && !a.state.is_approved())
+            })
+            .map(|a| a.key.node.as_str())
+            .collect();
+        redone.dedup();
+        if redone.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "Edited `{}`. That sends back to work: {}.",
+            r.key,
+            redone.join(", ")
+        )))
     }
 }
 
@@ -362,120 +452,4 @@ pub fn status(s: &EpisodeSnapshot) -> String {
         text.push_str(&format!(" Left to approve: {}.", left.join(", ")));
     }
     text
-}
-
-/// Sets the text field `edit.field` in `value`: in the list element the subject names when the
-/// value is a list (or the only element), else at the top level or one object down. True when
-/// a field was set.
-fn set_field(value: &mut Value, edit: &EditRequest) -> bool {
-    match value {
-        Value::Array(items) => {
-            let index = match edit.subject.as_deref() {
-                Some(subject) => items.iter().position(|item| mentions(item, subject)),
-                None if items.len() == 1 => Some(0),
-                None => None,
-            };
-            index.is_some_and(|i| set_in_object(&mut items[i], &edit.field, &edit.value))
-        }
-        other => set_in_object(other, &edit.field, &edit.value),
-    }
-}
-
-/// True when one of the element's text fields holds the subject (or its last word: "the old
-/// detective" finds a "detective").
-fn mentions(item: &Value, subject: &str) -> bool {
-    let subject = subject.to_lowercase();
-    let words: Vec<&str> = subject
-        .split_whitespace()
-        .filter(|w| !matches!(*w, "the" | "a" | "an" | "our" | "my"))
-        .collect();
-    let Some(last) = words.last() else { return false };
-    let texts: Vec<String> = match item {
-        Value::Object(fields) => fields
-            .iter()
-            .filter_map(|(k, v)| {
-                v.as_str()
-                    .filter(|_| matches!(k.as_str(), "id" | "name" | "role" | "slugline"))
-            })
-            .map(str::to_lowercase)
-            .collect(),
-        _ => Vec::new(),
-    };
-    texts
-        .iter()
-        .any(|t| t.contains(&words.join(" ")) || t.split_whitespace().any(|w| w == *last))
-}
-
-/// Sets a string field named `field` (spaces as underscores) at the top of `value` or one object
-/// down (`dynamic_features.clothing`). A field that holds a list of strings gets a one-element
-/// list.
-fn set_in_object(value: &mut Value, field: &str, text: &str) -> bool {
-    let field = field.trim().to_lowercase().replace([' ', '-'], "_");
-    let Value::Object(fields) = value else { return false };
-    if let Some(slot) = fields.get_mut(&field) {
-        return set_text(slot, text);
-    }
-    fields
-        .values_mut()
-        .filter_map(|v| v.as_object_mut())
-        .find_map(|inner| inner.get_mut(&field))
-        .is_some_and(|slot| set_text(slot, text))
-}
-
-fn set_text(slot: &mut Value, text: &str) -> bool {
-    match slot {
-        Value::String(_) | Value::Null => *slot = Value::String(text.to_owned()),
-        Value::Array(items) if items.iter().all(Value::is_string) => *slot = json!([text]),
-        _ => return false,
-    }
-    true
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn edit(subject: Option<&str>, field: &str, value: &str) -> EditRequest {
-        EditRequest {
-            subject: subject.map(str::to_owned),
-            field: field.to_owned(),
-            value: value.to_owned(),
-        }
-    }
-
-    #[test]
-    fn an_edit_finds_the_named_element_and_the_nested_field() {
-        let mut cast = json!([
-            {"id": "mara", "name": "Mara", "role": "the detective", "dynamic_features": {"clothing": "a grey coat", "props": []}},
-            {"id": "ode", "name": "Ode", "role": "the keeper", "dynamic_features": {"clothing": "a blue coat", "props": []}},
-        ]);
-        assert!(set_field(
-            &mut cast,
-            &edit(Some("the detective"), "clothing", "a red raincoat")
-        ));
-        assert_eq!(cast[0]["dynamic_features"]["clothing"], "a red raincoat");
-        assert_eq!(cast[1]["dynamic_features"]["clothing"], "a blue coat");
-        assert!(set_field(&mut cast, &edit(Some("Ode"), "props", "a lamp")));
-        assert_eq!(cast[1]["dynamic_features"]["props"], json!(["a lamp"]));
-        assert!(!set_field(&mut cast, &edit(Some("nobody"), "clothing", "x")));
-        assert!(
-            !set_field(&mut cast, &edit(None, "clothing", "x")),
-            "two elements, none named"
-        );
-    }
-
-    #[test]
-    fn an_edit_of_a_single_value_sets_its_top_level_field() {
-        let mut outline = json!({"logline": "old", "synopsis": "s", "beats": [{"id": "beat-1", "summary": "s"}]});
-        assert!(set_field(
-            &mut outline,
-            &edit(None, "logline", "A thief steals the moon")
-        ));
-        assert_eq!(outline["logline"], "A thief steals the moon");
-        assert!(
-            !set_field(&mut outline, &edit(None, "beats", "x")),
-            "not a list of strings"
-        );
-        assert!(!set_field(&mut outline, &edit(None, "title", "x")));
-    }
 }

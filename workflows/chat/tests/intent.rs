@@ -263,3 +263,23 @@ fn changes_without_an_edit_shape_are_regenerates() {
         (IntentKind::Regenerate, Some("characters"))
     );
 }
+
+/// No misclassification is destructive without a confirmation: every message of both sets that
+/// is not a regenerate but is read as one is read with less confidence than a regenerate needs
+/// to be done without asking.
+#[test]
+fn a_misread_regenerate_always_asks_first() {
+    let classifier = classifier();
+    for set in ["intents.tsv", "intents_holdout.tsv"] {
+        for (label, message) in load(set) {
+            let intent = classifier.classify(&message).expect("classify");
+            if intent.kind == IntentKind::Regenerate && label != IntentKind::Regenerate {
+                assert!(
+                    intent.confidence < showrunner_chat::confirm::CONFIRM_BELOW,
+                    "{message:?} ({label}) would be regenerated without asking ({:.2})",
+                    intent.confidence
+                );
+            }
+        }
+    }
+}

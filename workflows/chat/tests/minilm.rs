@@ -9,7 +9,8 @@ mod installed;
 
 use std::sync::Arc;
 
-use showrunner_chat::intent::IntentClassifier;
+use showrunner_chat::confirm::CONFIRM_BELOW;
+use showrunner_chat::intent::{IntentClassifier, IntentKind};
 use showrunner_onnx::{Device, MINILM_MODEL, MiniLmEmbedder};
 use showrunner_story::stock::NODES;
 
@@ -34,4 +35,17 @@ fn intent_sets_on_minilm() {
     println!("{holdout_report}");
     assert!(labelled >= 0.90, "{report}");
     assert!(holdout >= 0.80, "{holdout_report}");
+    // No misclassification is destructive without a confirmation.
+    for set in ["intents.tsv", "intents_holdout.tsv"] {
+        for (label, message) in common::load(set) {
+            let intent = classifier.classify(&message).expect("classify");
+            if intent.kind == IntentKind::Regenerate && label != IntentKind::Regenerate {
+                assert!(
+                    intent.confidence < CONFIRM_BELOW,
+                    "{message:?} ({label}) would be regenerated without asking ({:.2})",
+                    intent.confidence
+                );
+            }
+        }
+    }
 }

@@ -1,0 +1,91 @@
+//! Confirmations. A regenerate throws work away, so one the classifier is not sure of (below
+//! [`CONFIRM_BELOW`]) is proposed rather than done: the reply asks "yes or no" and carries the
+//! [`Proposal`], which is stored with it in the episode's log. The next message answers it: a
+//! yes carries it out, a no drops it, anything else is a new message (and the proposal lapses).
+//! Because the proposal lives in the log, it survives a restart and any process can answer it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use showrunner_engine::{Engine, EngineError, EpisodeId, EventKind, Speaker};
+
+/// Below this confidence a regenerate is proposed, not done.
+pub const CONFIRM_BELOW: f32 = 0.8;
+
+/// How far back in the log the last reply is looked for.
+const LOOK_BACK: u64 = 64;
+
+/// An action waiting for the person's yes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ChatProposal))]
+pub struct Proposal {
+    /// The node to regenerate.
+    pub node: String,
+    /// The note to regenerate it with.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub feedback: Option<String>,
+}
+
+/// How a message answers a proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Do it.
+    Yes,
+    /// Don't.
+    No,
+    /// Not an answer: a new message.
+    Other,
+}
+
+/// How `text` answers a yes-or-no question.
+pub fn answer(text: &str) -> Answer {
+    let t: String = text
+        .trim()
+        .trim_end_matches(['.', '!'])
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    match t.as_str() {
+        "yes" | "y" | "yeah" | "yep" | "yes please" | "sure" | "ok" | "okay" | "do it" | "go ahead" | "confirm"
+        | "please do" => Answer::Yes,
+        "no" | "n" | "nope" | "no thanks" | "cancel" | "don't" | "dont" | "never mind" | "nevermind" | "stop"
+        | "leave it" => Answer::No,
+        _ => Answer::Other,
+    }
+}
+
+/// The proposal the conversation's last reply left open, if the reply was the last line said.
+pub fn pending(engine: &Engine, episode: EpisodeId, next_seq: u64) -> Result<Option<Proposal>, EngineError> {
+    let from = next_seq.saturating_sub(LOOK_BACK).max(1);
+    let events = engine.events(episode, from, LOOK_BACK as usize)?;
+    let last = events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::Message { author, data, .. } => Some((*author, data)),
+        _ => None,
+    });
+    Ok(match last {
+        Some((Speaker::Assistant, data)) => proposal_of(data),
+        _ => None,
+    })
+}
+
+fn proposal_of(data: &Value) -> Option<Proposal> {
+    serde_json::from_value(data.get("pending")?.clone()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_plainly() {
+        for yes in ["yes", "Yes.", "  y ", "do it!", "OK", "go ahead"] {
+            assert_eq!(answer(yes), Answer::Yes, "{yes}");
+        }
+        for no in ["no", "Nope", "cancel", "never mind", "don't"] {
+            assert_eq!(answer(no), Answer::No, "{no}");
+        }
+        for other in ["yes, and make it darker", "redo the outline", "what?"] {
+            assert_eq!(answer(other), Answer::Other, "{other}");
+        }
+    }
+}
