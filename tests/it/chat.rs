@@ -1,6 +1,7 @@
 //! Chat that asks before it throws work away: a regenerate the classifier is not sure of is
 //! proposed and waits for a yes (a no drops it); a message about a character's field edits the
-//! cast wherever the episode stands and says what that sends back to work.
+//! cast wherever the episode stands and says what that sends back to work; "undo" takes the last
+//! edit back; "show me the outline" shows it.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

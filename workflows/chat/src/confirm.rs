@@ -54,6 +54,48 @@ pub fn answer(text: &str) -> Answer {
     }
 }
 
+/// True when `text` asks to undo the last action ("undo", "undo that", "take that back").
+pub fn is_undo(text: &str) -> bool {
+    let t: String = text
+        .trim()
+        .trim_end_matches(['.', '!'])
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    matches!(
+        t.as_str(),
+        "undo"
+            | "undo that"
+            | "undo it"
+            | "undo the last change"
+            | "undo the last action"
+            | "undo last"
+            | "revert that"
+            | "take that back"
+            | "undo the edit"
+            | "undo the regenerate"
+    )
+}
+
+/// The actions of the conversation's last reply that did something, with the reply's data.
+pub fn last_actions(engine: &Engine, episode: EpisodeId, next_seq: u64) -> Result<Vec<Value>, EngineError> {
+    let from = next_seq.saturating_sub(4 * LOOK_BACK).max(1);
+    let events = engine.events(episode, from, 4 * LOOK_BACK as usize)?;
+    Ok(events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.kind {
+            EventKind::Message {
+                author: Speaker::Assistant,
+                data,
+                ..
+            } => data["actions"].as_array().filter(|a| !a.is_empty()).cloned(),
+            _ => None,
+        })
+        .unwrap_or_default())
+}
+
 /// The proposal the conversation's last reply left open, if the reply was the last line said.
 pub fn pending(engine: &Engine, episode: EpisodeId, next_seq: u64) -> Result<Option<Proposal>, EngineError> {
     let from = next_seq.saturating_sub(LOOK_BACK).max(1);
@@ -87,5 +129,6 @@ mod tests {
         for other in ["yes, and make it darker", "redo the outline", "what?"] {
             assert_eq!(answer(other), Answer::Other, "{other}");
         }
+        assert!(is_undo("Undo that!") && is_undo("take that back") && !is_undo("undo the whole episode"));
     }
 }

@@ -18,9 +18,10 @@ use showrunner_engine::{
     Engine, EngineError, EpisodeId, EpisodeSnapshot, EpisodeStatus, InstanceKey, InstanceRecord, NodeState, Speaker,
 };
 
-use crate::confirm::{Answer, CONFIRM_BELOW, Proposal, answer, pending};
+use crate::confirm::{Answer, CONFIRM_BELOW, Proposal, answer, is_undo, last_actions, pending};
 use crate::fields::{field_home, set_field};
 use crate::intent::{EditRequest, Intent, IntentClassifier, IntentKind, MIN_CONFIDENCE};
+use crate::show::summary;
 
 /// Why a message could not be handled at all (a refused action is an answer, not an error).
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,8 @@ pub enum ActionKind {
     Regenerate,
     /// Stored an edited version.
     Edit,
+    /// Moved back to an earlier version (an undo).
+    Revert,
 }
 
 /// One action a message led to.
@@ -137,6 +140,7 @@ impl Conversation {
             .note(episode, Speaker::User, text.to_owned(), Value::Null)
             .await?;
         let reply = match (proposal, answer(text)) {
+            _ if is_undo(text) => self.undo(episode, &snapshot).await?,
             (Some(proposal), Answer::Yes) => self.confirmed(episode, &snapshot, proposal).await?,
             (Some(proposal), Answer::No) => Reply {
                 intent: IntentKind::Regenerate,
@@ -192,6 +196,16 @@ impl Conversation {
             );
             return Ok(reply);
         }
+        // A question about a stage that has content: show it.
+        if intent.kind == IntentKind::Question
+            && let Some(asked) = intent.target.as_deref()
+            && let Some(r) = instances(s, asked).find(|r| r.current.is_some())
+            && let Some(version) = r.current
+        {
+            let value = self.engine.version_value(episode, &r.key, version)?;
+            reply.text = format!("`{}` (version {version}):\n{}", r.key, summary(asked, &value));
+            return Ok(reply);
+        }
         let Some(node) = node.filter(|_| intent.kind != IntentKind::Question) else {
             reply.text = match intent.kind {
                 IntentKind::Question => status(s),
@@ -234,6 +248,76 @@ impl Conversation {
             }
             Err(e) => return Err(e.into()),
         }
+        Ok(reply)
+    }
+
+    /// Undoes the last reply's edit or regenerate: each instance it acted on goes back to the
+    /// version it was acted on (approvals stand: they are undone by a regenerate or an edit).
+    async fn undo(&self, episode: EpisodeId, s: &EpisodeSnapshot) -> Result<Reply, ConversationError> {
+        let mut reply = Reply {
+            intent: IntentKind::Edit,
+            confidence: 1.0,
+            node: None,
+            actions: Vec::new(),
+            refused: None,
+            pending: None,
+            text: String::new(),
+        };
+        let last: Vec<Action> = last_actions(&self.engine, episode, s.header.next_seq)?
+            .into_iter()
+            .filter_map(|a| {
+                let kind = match a["action"].as_str()? {
+                    "edit" => ActionKind::Edit,
+                    "regenerate" => ActionKind::Regenerate,
+                    "approve" => ActionKind::Approve,
+                    _ => ActionKind::Revert,
+                };
+                let key: InstanceKey = serde_json::from_value(a["key"].clone()).ok()?;
+                let version = a["version"].as_u64().and_then(|v| u32::try_from(v).ok());
+                Some(Action {
+                    action: kind,
+                    key,
+                    version,
+                })
+            })
+            .collect();
+        let undoable: Vec<&Action> = last
+            .iter()
+            .filter(|a| matches!(a.action, ActionKind::Edit | ActionKind::Regenerate))
+            .collect();
+        if undoable.is_empty() {
+            reply.text = match last.first().map(|a| a.action) {
+                Some(ActionKind::Approve) => "An approval is not undone: regenerate or edit instead.".into(),
+                Some(ActionKind::Revert) => "The last thing I did was an undo: nothing more to undo.".into(),
+                _ => "There is nothing of mine to undo.".into(),
+            };
+            return Ok(reply);
+        }
+        for a in undoable {
+            let Some(version) = a.version else { continue };
+            reply.node = Some(a.key.node.clone());
+            match self.engine.revert(episode, a.key.clone(), version).await {
+                Ok(()) => reply.actions.push(Action {
+                    action: ActionKind::Revert,
+                    key: a.key.clone(),
+                    version: Some(version),
+                }),
+                Err(e) if e.is_conflict() || matches!(e, EngineError::InvalidValue { .. }) => {
+                    reply.refused = Some(e.to_string());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        reply.text = match (&reply.actions[..], &reply.refused) {
+            ([], Some(why)) => format!("I couldn't undo that: {why}."),
+            (done, _) => format!(
+                "Undone: {} back to the version before.",
+                done.iter()
+                    .map(|a| format!("`{}`", a.key))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
         Ok(reply)
     }
 
@@ -407,6 +491,7 @@ fn done(actions: &[Action], node: &str) -> String {
         ActionKind::Approve => "Approved",
         ActionKind::Regenerate => "Regenerating",
         ActionKind::Edit => "Edited",
+        ActionKind::Revert => "Reverted",
     };
     if actions.len() == 1 {
         format!("{what} `{}`.", first.key)

@@ -7,3 +7,4 @@ pub mod confirm;
 pub mod conversation;
 mod fields;
 pub mod intent;
+pub mod show;
