@@ -6,7 +6,7 @@
 //! backend, which writes a new version with the note as a constraint.
 
 use showrunner_procedural::text::describe;
-use showrunner_story::facts::{Facts, read};
+use showrunner_story::facts::{Facts, read, without_weather};
 use showrunner_story::model::{Brief, Character, Generator, Scene};
 use showrunner_story::plan::capitalised;
 use showrunner_story::slug;
@@ -15,12 +15,17 @@ use showrunner_story::slug;
 pub fn revise_cast(brief: &Brief, previous: &[Character], note: &str, seed: u64) -> Option<Vec<Character>> {
     let said = read(note, None);
     let names: Vec<&str> = previous.iter().map(|c| c.name.as_str()).collect();
-    // The note speaks of someone: by name, or (unnamed) of the lead.
-    let about_people = said
-        .people
-        .iter()
-        .any(|p| p.name.is_some() || p.age.is_some() || p.clothing.is_some() || p.kind.is_some());
-    if !about_people {
+    // The note states something of someone (an age, clothing, a kind, a trait), or names someone
+    // new; a note that only names a character ("Mara should be grumpier") is the backend's.
+    let new_name = |p: &showrunner_story::facts::Person| {
+        p.name
+            .as_deref()
+            .is_some_and(|n| !names.iter().any(|known| slug(known) == slug(n)))
+    };
+    let states = |p: &showrunner_story::facts::Person| {
+        p.age.is_some() || p.clothing.is_some() || p.kind.is_some() || !p.traits.is_empty()
+    };
+    if !said.people.iter().any(|p| states(p) || new_name(p)) {
         return None;
     }
     let mut cast = previous.to_vec();
@@ -62,9 +67,7 @@ pub fn revise_scenes(brief: &Brief, previous: &[Scene], note: &str) -> Option<Ve
     if said.weather.is_some() {
         // A new weather replaces the old one's opening.
         for scene in &mut scenes {
-            if let Some((_, rest)) = scene.description.split_once(": wind, rain and thunder. ") {
-                scene.description = rest.to_owned();
-            }
+            scene.description = without_weather(&scene.description).to_owned();
         }
     }
     Facts {
@@ -73,4 +76,38 @@ pub fn revise_scenes(brief: &Brief, previous: &[Scene], note: &str) -> Option<Ve
     }
     .apply_scenes(&mut scenes);
     Some(scenes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use showrunner_story::fixtures;
+    use showrunner_story::model::Settings;
+
+    fn brief() -> Brief {
+        Brief {
+            idea: Some("a lighthouse keeper vanishes".into()),
+            script: None,
+            settings: Settings::default(),
+            series: None,
+        }
+    }
+
+    #[test]
+    fn only_notes_that_state_something_are_revised_here() {
+        let mut mara = fixtures::character("mara", "round face", "tall", "a coat", &[]);
+        mara.name = "Mara".into();
+        let cast = vec![mara];
+        assert_eq!(
+            revise_cast(&brief(), &cast, "Mara should be grumpier", 1),
+            None,
+            "the backend's"
+        );
+        let older = revise_cast(&brief(), &cast, "make Mara older", 1).expect("revised");
+        assert!(older[0].static_features.face.starts_with("old"), "{older:?}");
+        let joined = revise_cast(&brief(), &cast, "add a fox named Pip", 1).expect("revised");
+        assert_eq!(joined.len(), 2);
+        assert_eq!(joined[1].name, "Pip");
+        assert!(joined[1].static_features.body.starts_with("a fox"), "{joined:?}");
+    }
 }

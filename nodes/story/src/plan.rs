@@ -102,7 +102,8 @@ pub fn shot_count(brief: &Brief, scenes: usize, feedback: Option<&str>) -> usize
         per_shot = 2.0;
     }
     let n = (brief.settings.target_duration_s / per_shot).round() as usize;
-    n.clamp(scenes.max(1), 60)
+    // At least a shot per scene (even past 60 scenes), at most 60 otherwise.
+    n.max(scenes.max(1)).min(60.max(scenes))
 }
 
 /// The scenes an outline becomes: their ids and the beat each covers. Refuses an empty cast and
@@ -443,6 +444,15 @@ mod tests {
         }
         assert!(line_seconds("Beer's ready!") >= MIN_LINE_S);
         assert!(line_seconds(&"word ".repeat(30)) > 9.0);
+    }
+
+    #[test]
+    fn a_screenplay_of_many_scenes_gets_a_shot_each() {
+        let scenes: Vec<Scene> = (0..75)
+            .map(|i| scene(&format!("scene-{i}"), Vec::new(), None))
+            .collect();
+        let plan = shot_plan(&brief(30.0), &scenes, None).expect("plan");
+        assert_eq!(plan.shots.len(), 75);
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub struct Proposal {
     /// The note to regenerate it with.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub feedback: Option<String>,
+    /// The versions of the node's instances when it was proposed: a yes after any of them moved
+    /// on is refused.
+    #[serde(default)]
+    pub versions: Vec<Option<u32>>,
 }
 
 /// How a message answers a proposal.
@@ -98,16 +102,22 @@ pub fn last_actions(engine: &Engine, episode: EpisodeId, next_seq: u64) -> Resul
 
 /// The proposal the conversation's last reply left open, if the reply was the last line said.
 pub fn pending(engine: &Engine, episode: EpisodeId, next_seq: u64) -> Result<Option<Proposal>, EngineError> {
-    let from = next_seq.saturating_sub(LOOK_BACK).max(1);
-    let events = engine.events(episode, from, LOOK_BACK as usize)?;
-    let last = events.iter().rev().find_map(|e| match &e.kind {
-        EventKind::Message { author, data, .. } => Some((*author, data)),
-        _ => None,
-    });
-    Ok(match last {
-        Some((Speaker::Assistant, data)) => proposal_of(data),
-        _ => None,
-    })
+    // Back through the log a page at a time (a gate can log many events after the question).
+    let mut end = next_seq;
+    while end > 1 {
+        let from = end.saturating_sub(LOOK_BACK).max(1);
+        let events = engine.events(episode, from, (end - from) as usize)?;
+        let last = events.iter().rev().find_map(|e| match &e.kind {
+            EventKind::Message { author, data, .. } => Some((*author, data.clone())),
+            _ => None,
+        });
+        match last {
+            Some((Speaker::Assistant, data)) => return Ok(proposal_of(&data)),
+            Some(_) => return Ok(None),
+            None => end = from,
+        }
+    }
+    Ok(None)
 }
 
 fn proposal_of(data: &Value) -> Option<Proposal> {

@@ -225,6 +225,7 @@ impl Conversation {
                 reply.pending = Some(Proposal {
                     node: node.clone(),
                     feedback,
+                    versions: instances(s, &node).map(|r| r.current).collect(),
                 });
                 Ok(Some(format!("Regenerate `{node}`{with}? yes / no")))
             }
@@ -337,6 +338,15 @@ impl Conversation {
             pending: None,
             text: String::new(),
         };
+        // Only as it stood when asked: a node that moved on since is not regenerated on an old yes.
+        let now: Vec<Option<u32>> = instances(s, &proposal.node).map(|r| r.current).collect();
+        if !proposal.versions.is_empty() && now != proposal.versions {
+            reply.text = format!(
+                "`{}` has moved on since I asked, so I did nothing: say it again if you still want it.",
+                proposal.node
+            );
+            return Ok(reply);
+        }
         match self
             .regenerate(episode, s, &proposal.node, proposal.feedback, &mut reply.actions)
             .await

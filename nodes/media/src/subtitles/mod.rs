@@ -78,7 +78,9 @@ pub fn layout(lines: &[CueLine], start_s: f64, duration_s: f64) -> Vec<Cue> {
                     speaker,
                     text,
                     seconds,
-                    spoken: line.spoken.filter(|(a, b)| a.is_finite() && b.is_finite() && a <= b),
+                    // A line the speech does not reach (cut at the shot's end: no length) is
+                    // not timed to it; the shot is then shared out instead.
+                    spoken: line.spoken.filter(|(a, b)| a.is_finite() && b.is_finite() && a < b),
                 };
                 (line, seconds)
             })

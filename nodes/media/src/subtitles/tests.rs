@@ -288,6 +288,13 @@ fn layout_follows_the_speech_and_keeps_short_lines_readable() {
         2.0,
     );
     assert!((close[0].end_s - 0.4).abs() < 1e-9, "{close:?}");
+    // A line the speech did not reach (no length) leaves the shot to the shares.
+    let cut = layout(
+        &[spoken("Hi!", 1.0, (0.0, 0.5)), spoken("Gone.", 1.0, (2.0, 2.0))],
+        0.0,
+        2.0,
+    );
+    assert!(cut[1].end_s - cut[1].start_s > 0.5, "{cut:?}");
     // Without a time for every line, the shares are used.
     let mixed = layout(
         &[spoken("Hi!", 1.0, (0.0, 0.3)), lines(&[(None, "Yes.")])[0].clone()],

@@ -253,9 +253,9 @@ impl Facts {
                     Pronoun::She => "she/her",
                     Pronoun::He => "he/him",
                 };
-                if !character.role.contains(said) {
-                    character.role = format!("{} ({said})", character.role);
-                }
+                // One pronoun: a note's replaces the one before.
+                let role = character.role.replace(" (she/her)", "").replace(" (he/him)", "");
+                character.role = format!("{role} ({said})");
             }
         }
     }
@@ -286,7 +286,8 @@ impl Facts {
             if let Some(weather) = self.weather
                 && !scene.description.to_lowercase().contains(weather)
             {
-                scene.description = format!("{}. {}", weather_words(weather), scene.description);
+                let rest = without_weather(&scene.description).to_owned();
+                scene.description = format!("{}. {rest}", weather_words(weather));
             }
         }
     }
@@ -317,14 +318,36 @@ fn age_words(age: &str) -> String {
     }
 }
 
-/// A face's description without an age a describer or a feedback put first.
+/// A face's description without an age a describer, a feedback or [`age_words`] put first.
 fn strip_age(face: &str) -> &str {
-    for lead in ["older, lined ", "youthful ", "old, lined, ", "young, "] {
-        if let Some(rest) = face.strip_prefix(lead) {
+    let mut face = face;
+    loop {
+        let before = face;
+        for lead in ["older, lined ", "youthful ", "old, lined, ", "young, "] {
+            if let Some(rest) = face.strip_prefix(lead) {
+                face = rest;
+            }
+        }
+        // `17 years old, ` and `in their 70s, `.
+        if let Some((head, rest)) = face.split_once(", ")
+            && (head.ends_with(" years old") || head.starts_with("in their "))
+        {
+            face = rest;
+        }
+        if face == before {
+            return face;
+        }
+    }
+}
+
+/// A scene's description without the weather opening [`Facts::apply_scenes`] gave it.
+pub fn without_weather(description: &str) -> &str {
+    for weather in ["storm", "rain", "snow", "fog"] {
+        if let Some(rest) = description.strip_prefix(&format!("{}. ", weather_words(weather))) {
             return rest;
         }
     }
-    face
+    description
 }
 
 /// A weather as the opening of a scene's description.

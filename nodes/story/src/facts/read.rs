@@ -193,6 +193,14 @@ fn people(w: &[Word<'_>]) -> Vec<Person> {
             stated.then(|| number_age(&x.plain)).flatten()
         });
     }
+    if lead.age.is_none() {
+        // A note's comparative anywhere: `make Mara older`.
+        lead.age = w.iter().find_map(|x| match x.plain.as_str() {
+            "older" => Some("old".to_owned()),
+            "younger" => Some("young".to_owned()),
+            _ => None,
+        });
+    }
     let names = names(w);
     // A lead phrase that describes no being (`Tobias should wear a blue scarf`) is the first
     // name's.
@@ -245,6 +253,20 @@ fn names(w: &[Word<'_>]) -> Vec<(usize, String)> {
     let mut i = 0;
     while i < w.len() {
         let after_named = i > 0 && matches!(w[i - 1].plain.as_str(), "named" | "called");
+        // `in New York`, `to Paris`: a place, not a person.
+        let after_place_word = i > 0
+            && matches!(
+                w[i - 1].plain.as_str(),
+                "in" | "at" | "to" | "from" | "near" | "of" | "across" | "through" | "into" | "over" | "on"
+            );
+        if after_place_word && !after_named {
+            // The whole capitalised run: `New York`.
+            i += 1;
+            while i < w.len() && w[i].raw.chars().next().is_some_and(char::is_uppercase) && !w[i].starts_sentence {
+                i += 1;
+            }
+            continue;
+        }
         let capital = |x: &Word<'_>| {
             let bare = x.raw.trim_matches(|c: char| !c.is_alphanumeric());
             bare.chars().next().is_some_and(char::is_uppercase)
@@ -354,7 +376,16 @@ fn introduction(play: &Screenplay, name: &str) -> Person {
             continue;
         };
         let rest = &paragraph[at + caps.len()..];
-        let w = words(rest);
+        // What follows the name, up to the next name in capitals (another character's).
+        let w: Vec<Word<'_>> = words(rest)
+            .into_iter()
+            .take_while(|x| {
+                let bare = x.raw.trim_matches(|c: char| !c.is_alphanumeric());
+                !(bare.chars().filter(char::is_ascii_alphabetic).count() >= 2
+                    && bare.chars().all(|c| !c.is_lowercase())
+                    && bare.chars().any(char::is_alphabetic))
+            })
+            .collect();
         let mut person = Person::default();
         let mut next = 0;
         if let Some(first) = w.first()

@@ -117,3 +117,45 @@ fn facts_reach_the_cast_and_the_scenes() {
     assert_eq!(facts.location(0), Some(("BAKERY", true)));
     assert_eq!(facts.location(1), Some(("CITY STREET", false)));
 }
+
+#[test]
+fn places_are_not_people_and_notes_age_a_named_character() {
+    let facts = read("a detective in New York chases a thief to Paris", None);
+    assert!(facts.names().is_empty(), "{:?}", facts.people);
+    let older = read("make Mara older", None);
+    assert_eq!(older.people[0].name.as_deref(), Some("Mara"));
+    assert_eq!(older.people[0].age.as_deref(), Some("old"));
+}
+
+#[test]
+fn repeated_notes_do_not_stack_ages_pronouns_or_weather() {
+    let mut cast = vec![fixtures::character("mara", "round face", "tall", "a coat", &[])];
+    cast[0].name = "Mara".into();
+    read("Mara, aged 17, she", None).apply_cast(&mut cast);
+    read("Mara, aged 30, he", None).apply_cast(&mut cast);
+    assert_eq!(cast[0].static_features.face, "30 years old, round face");
+    assert_eq!(cast[0].role.matches('/').count(), 1, "{}", cast[0].role);
+    let mut scene = crate::model::Scene {
+        id: "scene-1".into(),
+        slugline: "EXT. PARK - DAY".into(),
+        location: "Park".into(),
+        time_of_day: "day".into(),
+        description: "They meet.".into(),
+        character_ids: Vec::new(),
+        script: Vec::new(),
+        transition: None,
+        generated_by: fixtures::generator(),
+    };
+    read("in the rain", None).apply_scenes(std::slice::from_mut(&mut scene));
+    read("in the snow", None).apply_scenes(std::slice::from_mut(&mut scene));
+    assert_eq!(scene.description, "Snow falls. They meet.");
+}
+
+#[test]
+fn an_introduction_ends_at_the_next_name() {
+    let play =
+        parse("INT. LAB - DAY\n\nLEO (17) waves at MAYA. She glares at the robot.\n\nLEO\nHi.\n").expect("parses");
+    let leo = Facts::of_screenplay(&play).person("LEO", false).cloned().expect("Leo");
+    assert_eq!(leo.age.as_deref(), Some("17"));
+    assert_eq!((leo.pronoun, leo.kind), (None, None));
+}
