@@ -3,18 +3,10 @@
 //! cast wherever the episode stands and says what that sends back to work; "undo" takes the last
 //! edit back; "show me the outline" shows it.
 
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::http::{Server, find};
-
-async fn say(server: &Server, id: &str, text: &str) -> Value {
-    let answer = server
-        .post(&format!("episodes/{id}/messages"), json!({"text": text}))
-        .await
-        .expect(StatusCode::OK, text);
-    answer.data()["reply"].clone()
-}
+use crate::studio::say;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsure_regenerate_waits_for_a_yes_and_a_field_goes_to_its_stage() {

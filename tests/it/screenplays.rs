@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use showrunner::engine::{BlobRef, InstanceKey};
 use showrunner::nodes::backend::{TextModel, TextRequest};
 use showrunner::nodes::fountain::{Screenplay, parse};
-use showrunner::nodes::model::{Brief, Character, Scene, ScriptLine, Settings, Shot, ShotType, Transition};
+use showrunner::nodes::model::{Brief, Character, Scene, Settings, Shot, ShotType, Transition};
 use showrunner::procedural::text::{ProceduralText, describe};
 use showrunner::story::plan::{MIN_LINE_S, shot_seconds};
 use showrunner::workflows;
@@ -149,26 +149,17 @@ async fn brick_and_steel_keeps_its_order_speakers_readable_subtitles_and_cuts() 
 
 /// A screenplay's scenes as script2video reads them.
 fn scenes_of(play: &Screenplay) -> Vec<Scene> {
-    let generator = ProceduralText.generator(0);
-    play.scenes
+    play.model_scenes(&ProceduralText.generator(0))
+}
+
+/// A screenplay's speaking characters, described as script2video describes them.
+fn cast_of(play: &Screenplay) -> Vec<Character> {
+    play.characters
         .iter()
-        .map(|s| Scene {
-            id: s.id.clone(),
-            slugline: s.heading.clone(),
-            location: s.location.clone(),
-            time_of_day: s.time_of_day.clone().unwrap_or_default(),
-            description: s.action.join(" "),
-            character_ids: s.character_ids.clone(),
-            script: s
-                .dialogue
-                .iter()
-                .map(|d| ScriptLine {
-                    character_id: d.character_id.clone(),
-                    line: d.text.clone(),
-                })
-                .collect(),
-            transition: s.transition,
-            generated_by: generator.clone(),
+        .map(|c| {
+            let mut character = describe(&c.name, "speaks", None, 0, ProceduralText.generator(0));
+            character.id = c.id.clone();
+            character
         })
         .collect()
 }
@@ -183,15 +174,7 @@ async fn every_published_sample_storyboards_in_order_with_its_speakers_in_shot()
         let play = parse(&sample(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         let lines = script_lines(&play);
         assert!(!lines.is_empty() && play.scenes.len() > 1, "{name}");
-        let cast: Vec<Character> = play
-            .characters
-            .iter()
-            .map(|c| {
-                let mut character = describe(&c.name, "speaks", None, 0, ProceduralText.generator(0));
-                character.id = c.id.clone();
-                character
-            })
-            .collect();
+        let cast = cast_of(&play);
         let scenes = scenes_of(&play);
         for target in [30.0, 90.0, 300.0] {
             let brief = Brief {
@@ -223,15 +206,7 @@ async fn every_published_sample_storyboards_in_order_with_its_speakers_in_shot()
 async fn at_ninety_seconds_a_scenes_lines_spread_over_its_shots() {
     let play = parse(&sample("brick_and_steel.fountain")).expect("parses");
     let scenes = scenes_of(&play);
-    let cast: Vec<Character> = play
-        .characters
-        .iter()
-        .map(|c| {
-            let mut character = describe(&c.name, "speaks", None, 0, ProceduralText.generator(0));
-            character.id = c.id.clone();
-            character
-        })
-        .collect();
+    let cast = cast_of(&play);
     let brief = Brief {
         series: None,
         idea: None,

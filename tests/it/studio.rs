@@ -438,7 +438,7 @@ async fn the_real_server_never_logs_a_key() {
 }
 
 /// Posts a chat message and returns the reply.
-async fn say(server: &Server, id: &str, text: &str) -> Value {
+pub(crate) async fn say(server: &Server, id: &str, text: &str) -> Value {
     let answer = server
         .post(&format!("episodes/{id}/messages"), json!({"text": text}))
         .await

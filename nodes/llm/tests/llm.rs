@@ -416,28 +416,7 @@ async fn a_published_screenplay_storyboards_in_order_with_its_speakers_in_shot()
         model: "fountain".into(),
         seed: 0,
     };
-    let scenes: Vec<Scene> = play
-        .scenes
-        .iter()
-        .map(|s| Scene {
-            id: s.id.clone(),
-            slugline: s.heading.clone(),
-            location: s.location.clone(),
-            time_of_day: s.time_of_day.clone().unwrap_or_default(),
-            description: s.action.join(" "),
-            character_ids: s.character_ids.clone(),
-            script: s
-                .dialogue
-                .iter()
-                .map(|d| ScriptLine {
-                    character_id: d.character_id.clone(),
-                    line: d.text.clone(),
-                })
-                .collect(),
-            transition: s.transition,
-            generated_by: generator.clone(),
-        })
-        .collect();
+    let scenes = play.model_scenes(&generator);
     let cast: Vec<Character> = play
         .characters
         .iter()

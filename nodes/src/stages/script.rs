@@ -7,7 +7,7 @@ use showrunner_engine::{Node, NodeCtx, NodeError, ValueError};
 
 use super::{Backends, version};
 use crate::fountain::{Screenplay, parse};
-use crate::model::{Beat, Brief, Character, Generator, Outline, Scene, ScriptLine};
+use crate::model::{Beat, Brief, Character, Generator, Outline, Scene};
 use showrunner_procedural::text::describe;
 use showrunner_story::facts::Facts;
 
@@ -155,28 +155,6 @@ impl Node for ScriptScenesNode {
     type Output = Vec<Scene>;
 
     async fn run(&self, input: ScreenplayInput, ctx: &NodeCtx) -> Result<Vec<Scene>, NodeError> {
-        Ok(input
-            .screenplay
-            .scenes
-            .into_iter()
-            .map(|s| Scene {
-                slugline: s.heading,
-                location: s.location,
-                time_of_day: s.time_of_day.unwrap_or_else(|| "day".into()).to_lowercase(),
-                description: s.action.join(" "),
-                character_ids: s.character_ids,
-                script: s
-                    .dialogue
-                    .into_iter()
-                    .map(|d| ScriptLine {
-                        character_id: d.character_id,
-                        line: d.text,
-                    })
-                    .collect(),
-                id: s.id,
-                transition: s.transition,
-                generated_by: from_script(ctx.seed()),
-            })
-            .collect())
+        Ok(input.screenplay.model_scenes(&from_script(ctx.seed())))
     }
 }

@@ -40,16 +40,19 @@ pub enum Answer {
     Other,
 }
 
-/// How `text` answers a yes-or-no question.
-pub fn answer(text: &str) -> Answer {
-    let t: String = text
-        .trim()
+/// `text` lower-case, single-spaced, without a closing `.` or `!`.
+fn plain(text: &str) -> String {
+    text.trim()
         .trim_end_matches(['.', '!'])
         .to_lowercase()
         .split_whitespace()
         .collect::<Vec<_>>()
-        .join(" ");
-    match t.as_str() {
+        .join(" ")
+}
+
+/// How `text` answers a yes-or-no question.
+pub fn answer(text: &str) -> Answer {
+    match plain(text).as_str() {
         "yes" | "y" | "yeah" | "yep" | "yes please" | "sure" | "ok" | "okay" | "do it" | "go ahead" | "confirm"
         | "please do" => Answer::Yes,
         "no" | "n" | "nope" | "no thanks" | "cancel" | "don't" | "dont" | "never mind" | "nevermind" | "stop"
@@ -60,15 +63,8 @@ pub fn answer(text: &str) -> Answer {
 
 /// True when `text` asks to undo the last action ("undo", "undo that", "take that back").
 pub fn is_undo(text: &str) -> bool {
-    let t: String = text
-        .trim()
-        .trim_end_matches(['.', '!'])
-        .to_lowercase()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
     matches!(
-        t.as_str(),
+        plain(text).as_str(),
         "undo"
             | "undo that"
             | "undo it"

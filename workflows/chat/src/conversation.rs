@@ -90,6 +90,21 @@ pub struct Reply {
     pub text: String,
 }
 
+impl Reply {
+    /// A reply that has done nothing yet.
+    fn new(intent: IntentKind, confidence: f32, node: Option<String>) -> Self {
+        Self {
+            intent,
+            confidence,
+            node,
+            actions: Vec::new(),
+            refused: None,
+            pending: None,
+            text: String::new(),
+        }
+    }
+}
+
 /// Node keys with the words people use for them (the stock workflows': `story::stock::NODES`).
 pub type NodeWords = &'static [(&'static str, &'static [&'static str])];
 
@@ -143,13 +158,8 @@ impl Conversation {
             _ if is_undo(text) => self.undo(episode, &snapshot).await?,
             (Some(proposal), Answer::Yes) => self.confirmed(episode, &snapshot, proposal).await?,
             (Some(proposal), Answer::No) => Reply {
-                intent: IntentKind::Regenerate,
-                confidence: 1.0,
-                node: Some(proposal.node.clone()),
-                actions: Vec::new(),
-                refused: None,
-                pending: None,
                 text: format!("OK, `{}` stays as it is.", proposal.node),
+                ..Reply::new(IntentKind::Regenerate, 1.0, Some(proposal.node))
             },
             _ => self.act(episode, &snapshot, &intent).await?,
         };
@@ -179,15 +189,7 @@ impl Conversation {
                 field_home(s, &edit.field)
             })
             .or_else(|| open_gate_node(s));
-        let mut reply = Reply {
-            intent: intent.kind,
-            confidence: intent.confidence,
-            node: node.clone(),
-            actions: Vec::new(),
-            refused: None,
-            pending: None,
-            text: String::new(),
-        };
+        let mut reply = Reply::new(intent.kind, intent.confidence, node.clone());
         if intent.confidence < MIN_CONFIDENCE {
             reply.text = format!(
                 "I'm not sure what you'd like me to do. Say \"approve\", \"redo it with …\", \"set X to Y\" \
@@ -255,15 +257,7 @@ impl Conversation {
     /// Undoes the last reply's edit or regenerate: each instance it acted on goes back to the
     /// version it was acted on (approvals stand: they are undone by a regenerate or an edit).
     async fn undo(&self, episode: EpisodeId, s: &EpisodeSnapshot) -> Result<Reply, ConversationError> {
-        let mut reply = Reply {
-            intent: IntentKind::Edit,
-            confidence: 1.0,
-            node: None,
-            actions: Vec::new(),
-            refused: None,
-            pending: None,
-            text: String::new(),
-        };
+        let mut reply = Reply::new(IntentKind::Edit, 1.0, None);
         let last: Vec<Action> = last_actions(&self.engine, episode, s.header.next_seq)?
             .into_iter()
             .filter_map(|a| {
@@ -329,15 +323,7 @@ impl Conversation {
         s: &EpisodeSnapshot,
         proposal: Proposal,
     ) -> Result<Reply, ConversationError> {
-        let mut reply = Reply {
-            intent: IntentKind::Regenerate,
-            confidence: 1.0,
-            node: Some(proposal.node.clone()),
-            actions: Vec::new(),
-            refused: None,
-            pending: None,
-            text: String::new(),
-        };
+        let mut reply = Reply::new(IntentKind::Regenerate, 1.0, Some(proposal.node.clone()));
         // Only as it stood when asked: a node that moved on since is not regenerated on an old yes.
         let now: Vec<Option<u32>> = instances(s, &proposal.node).map(|r| r.current).collect();
         if !proposal.versions.is_empty() && now != proposal.versions {

@@ -6,7 +6,7 @@ use image::RgbImage;
 use showrunner_story::model::Scene;
 use showrunner_story::rng::Rng;
 
-use super::words::{has, words};
+use showrunner_story::facts::weather_of;
 
 /// What falls or hangs over a scene.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,32 +20,12 @@ pub(super) enum Weather {
 impl Weather {
     /// The weather a scene's words name, if any.
     pub(super) fn of(scene: &Scene) -> Option<Weather> {
-        let w = words(&format!(
-            "{} {} {}",
-            scene.slugline, scene.time_of_day, scene.description
-        ));
-        if has(
-            &w,
-            &[
-                "storm",
-                "stormy",
-                "thunder",
-                "thunderstorm",
-                "hurricane",
-                "gale",
-                "tempest",
-                "lightning",
-            ],
-        ) {
-            Some(Weather::Storm)
-        } else if has(&w, &["rain", "rainy", "raining", "downpour", "drizzle", "lashes"]) {
-            Some(Weather::Rain)
-        } else if has(&w, &["snow", "snowy", "snowing", "blizzard", "snowfall"]) {
-            Some(Weather::Snow)
-        } else if has(&w, &["fog", "foggy", "mist", "misty", "haze"]) {
-            Some(Weather::Fog)
-        } else {
-            None
+        let words = format!("{} {} {}", scene.slugline, scene.time_of_day, scene.description);
+        match weather_of(&words)? {
+            "storm" => Some(Weather::Storm),
+            "rain" => Some(Weather::Rain),
+            "snow" => Some(Weather::Snow),
+            _ => Some(Weather::Fog),
         }
     }
 }

@@ -26,7 +26,7 @@ mod read;
 #[cfg(test)]
 mod tests;
 
-pub use read::read;
+pub use read::{read, weather_of};
 
 use crate::fountain::Screenplay;
 use crate::model::{Brief, Character, Scene};

@@ -94,28 +94,9 @@ fn words(text: &str) -> Vec<Word<'_>> {
 /// introduction and each scene's weather.
 pub fn read(text: &str, screenplay: Option<&Screenplay>) -> Facts {
     let w = words(text);
-    let has = |any: &[&str]| w.iter().any(|x| any.contains(&x.plain.as_str()));
     let mut facts = Facts {
         time_of_day: time_of_day(&w),
-        weather: if has(&[
-            "storm",
-            "stormy",
-            "thunder",
-            "thunderstorm",
-            "hurricane",
-            "gale",
-            "tempest",
-        ]) {
-            Some("storm")
-        } else if has(&["rain", "rainy", "raining", "downpour"]) {
-            Some("rain")
-        } else if has(&["snow", "snowy", "snowing", "blizzard"]) {
-            Some("snow")
-        } else if has(&["fog", "foggy", "mist", "misty"]) {
-            Some("fog")
-        } else {
-            None
-        },
+        weather: weather(&w),
         place: w
             .iter()
             .find_map(|x| PLACES.iter().find(|p| p.words.contains(&x.plain.as_str())).copied()),
@@ -146,6 +127,36 @@ pub fn read(text: &str, screenplay: Option<&Screenplay>) -> Facts {
         }
     }
     facts
+}
+
+/// The weather `text` names (`storm`, `rain`, `snow` or `fog`), if any: a storm over rain
+/// over snow over fog when it names several.
+pub fn weather_of(text: &str) -> Option<&'static str> {
+    weather(&words(text))
+}
+
+fn weather(w: &[Word<'_>]) -> Option<&'static str> {
+    let has = |any: &[&str]| w.iter().any(|x| any.contains(&x.plain.as_str()));
+    if has(&[
+        "storm",
+        "stormy",
+        "thunder",
+        "thunderstorm",
+        "hurricane",
+        "gale",
+        "tempest",
+        "lightning",
+    ]) {
+        Some("storm")
+    } else if has(&["rain", "rainy", "raining", "downpour", "drizzle"]) {
+        Some("rain")
+    } else if has(&["snow", "snowy", "snowing", "blizzard", "snowfall"]) {
+        Some("snow")
+    } else if has(&["fog", "foggy", "mist", "misty", "haze"]) {
+        Some("fog")
+    } else {
+        None
+    }
 }
 
 fn time_of_day(w: &[Word<'_>]) -> Option<&'static str> {

@@ -84,6 +84,35 @@ pub struct Screenplay {
     pub characters: Vec<ScriptCharacter>,
 }
 
+impl Screenplay {
+    /// The scenes as the stage data model has them, with their characters and dialogue as
+    /// written, made by `generated_by` (script2video's scenes stage; a heading without a time of
+    /// day is at `day`).
+    pub fn model_scenes(&self, generated_by: &crate::model::Generator) -> Vec<crate::model::Scene> {
+        self.scenes
+            .iter()
+            .map(|s| crate::model::Scene {
+                id: s.id.clone(),
+                slugline: s.heading.clone(),
+                location: s.location.clone(),
+                time_of_day: s.time_of_day.as_deref().unwrap_or("day").to_lowercase(),
+                description: s.action.join(" "),
+                character_ids: s.character_ids.clone(),
+                script: s
+                    .dialogue
+                    .iter()
+                    .map(|d| crate::model::ScriptLine {
+                        character_id: d.character_id.clone(),
+                        line: d.text.clone(),
+                    })
+                    .collect(),
+                transition: s.transition,
+                generated_by: generated_by.clone(),
+            })
+            .collect()
+    }
+}
+
 /// Interior, exterior, both, or establishing: the prefix of a scene heading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum IntExt {
