@@ -86,9 +86,10 @@ async fn beside(data: &Path, command: Command, error: anyhow::Error) -> anyhow::
                 } => episodes::list_remote(&remote).await,
                 Command::Episodes {
                     command: EpisodesCommand::Show { episode },
-                } => episodes::show_remote(&remote, episode_id(&episode)?).await,
+                } => episodes::show_remote(&remote, resolve_remote(&remote, &episode).await?).await,
                 Command::Export { episode, dir, force } => {
-                    export_to(&export::Source::Remote(&remote), episode_id(&episode)?, &dir, force).await
+                    let id = resolve_remote(&remote, &episode).await?;
+                    export_to(&export::Source::Remote(&remote), id, &dir, force).await
                 }
                 _ => Err(error),
             }
@@ -208,24 +209,61 @@ fn episode_id(s: &str) -> anyhow::Result<EpisodeId> {
 
 /// The episode `s` names: its id, or a prefix of exactly one episode's id (case aside).
 fn resolve(engine: &Engine, s: &str) -> anyhow::Result<EpisodeId> {
-    if let Ok(id) = s.parse() {
-        return Ok(id);
+    let Some(prefix) = prefix_of(s)? else {
+        return episode_id(s);
+    };
+    let mut ids = Vec::new();
+    for status in EpisodeStatus::ALL {
+        ids.extend(engine.episodes(status)?);
+    }
+    pick(s, &prefix, ids)
+}
+
+/// [`resolve`] through the API of the server that holds the store.
+async fn resolve_remote(remote: &remote::Remote, s: &str) -> anyhow::Result<EpisodeId> {
+    let Some(prefix) = prefix_of(s)? else {
+        return episode_id(s);
+    };
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("episodes?limit=200&cursor={c}"),
+            None => "episodes?limit=200".to_owned(),
+        };
+        let (page, meta) = remote.get(&path).await?;
+        ids.extend(
+            page.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["id"].as_str()?.parse::<EpisodeId>().ok()),
+        );
+        match meta["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    pick(s, &prefix, ids)
+}
+
+/// `s` as an id prefix to look up (upper-case Crockford base 32), or `None` when it is a whole
+/// id or cannot be one (then it is parsed as an id, for its error).
+fn prefix_of(s: &str) -> anyhow::Result<Option<String>> {
+    if s.parse::<EpisodeId>().is_ok() {
+        return Ok(None);
     }
     let prefix = s.trim().to_uppercase();
     // Crockford's base 32, as ULIDs are written.
     let ulid_char = |c: char| c.is_ascii_digit() || (c.is_ascii_uppercase() && !matches!(c, 'I' | 'L' | 'O' | 'U'));
-    if prefix.is_empty() || prefix.len() > 26 || !prefix.chars().all(ulid_char) {
-        return episode_id(s);
-    }
-    let mut found = Vec::new();
-    for status in EpisodeStatus::ALL {
-        found.extend(
-            engine
-                .episodes(status)?
-                .into_iter()
-                .filter(|id| id.to_string().starts_with(&prefix)),
-        );
-    }
+    Ok((!prefix.is_empty() && prefix.len() <= 26 && prefix.chars().all(ulid_char)).then_some(prefix))
+}
+
+/// The one id of `ids` that starts with `prefix` (`s` as given, for messages).
+fn pick(s: &str, prefix: &str, ids: Vec<EpisodeId>) -> anyhow::Result<EpisodeId> {
+    let found: Vec<EpisodeId> = ids
+        .into_iter()
+        .filter(|id| id.to_string().starts_with(prefix))
+        .collect();
     match found.as_slice() {
         [id] => Ok(*id),
         [] => bail!("no episode id starts with `{s}` (`showrunner episodes list` lists them)"),
