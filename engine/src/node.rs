@@ -67,8 +67,9 @@ pub trait DynNode: Send + Sync + 'static {
     /// Checks that a user-authored value fits the output type; the error names the path of the
     /// field that does not (`characters[0].clothing`).
     fn check_output(&self, value: &Value) -> Result<(), ValueError>;
-    /// See [`Node::check_edit`]: a value that fits the output type, checked with the input a
-    /// run would have (an input that does not decode is the run's problem, not the edit's).
+    /// See [`Node::check_edit`]: a value checked with the input a run would have. A value that
+    /// does not fit the output type passes (`check_output` names it), as does an input that does
+    /// not decode (the run's problem, not the edit's).
     fn check_edit_json(&self, input: &Value, value: &Value) -> Result<(), ValueError>;
 }
 
@@ -109,7 +110,10 @@ impl<N: Node> DynNode for N {
         let Ok(input) = N::Input::deserialize(input) else {
             return Ok(());
         };
-        let output = N::Output::deserialize(value).map_err(|e| ValueError::whole(e.to_string()))?;
+        // A value that does not fit the type is named, with its path, by `check_output`.
+        let Ok(output) = N::Output::deserialize(value) else {
+            return Ok(());
+        };
         self.check_edit(&input, &output)
     }
 }

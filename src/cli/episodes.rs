@@ -5,6 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
 use showrunner::engine::{Engine, EpisodeId, EpisodeStatus};
+use showrunner::story::stock::title;
 
 use super::remote::Remote;
 
@@ -20,11 +21,6 @@ struct Row {
 /// A creation time as people read it (UTC).
 fn when(ms: u64) -> String {
     httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_millis(ms))
-}
-
-/// What an episode is about (its idea or screenplay title).
-fn about(input: &Value) -> String {
-    showrunner::story::stock::title(input)
 }
 
 fn print(mut rows: Vec<Row>) {
@@ -57,7 +53,7 @@ pub async fn list(engine: &Engine) -> anyhow::Result<()> {
                     status: status.name().to_owned(),
                     workflow: s.header.workflow.clone(),
                     created_at: s.header.created_at,
-                    what: about(&s.header.input),
+                    what: title(&s.header.input),
                 },
                 Err(e) => Row {
                     id: id.to_string(),
@@ -73,32 +69,21 @@ pub async fn list(engine: &Engine) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// [`list`] through a running server.
+/// [`list`] through a running server: its list says each episode's workflow and title.
 pub async fn list_remote(remote: &Remote) -> anyhow::Result<()> {
-    let mut rows = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("episodes?limit=200&cursor={c}"),
-            None => "episodes?limit=200".to_owned(),
-        };
-        let (page, meta) = remote.get(&path).await?;
-        for item in page.as_array().into_iter().flatten() {
-            let id = item["id"].as_str().unwrap_or_default();
-            let (episode, _) = remote.get(&format!("episodes/{id}")).await?;
-            rows.push(Row {
-                id: id.to_owned(),
-                status: episode["status"].as_str().unwrap_or_default().to_owned(),
-                workflow: episode["workflow"].as_str().unwrap_or_default().to_owned(),
-                created_at: episode["created_at"].as_u64().unwrap_or_default(),
-                what: about(&episode["input"]),
-            });
-        }
-        match meta["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-    }
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let rows = remote
+        .episodes()
+        .await?
+        .iter()
+        .map(|e| Row {
+            id: text(&e["id"]),
+            status: text(&e["status"]),
+            workflow: text(&e["workflow"]),
+            created_at: e["created_at"].as_u64().unwrap_or_default(),
+            what: text(&e["title"]),
+        })
+        .collect();
     print(rows);
     Ok(())
 }
@@ -119,7 +104,7 @@ pub async fn show(engine: &Engine, id: EpisodeId) -> anyhow::Result<()> {
         s.header.workflow, s.header.definition_version
     );
     println!("  created   {}", when(s.header.created_at));
-    println!("  about     {}", about(&s.header.input));
+    println!("  about     {}", title(&s.header.input));
     println!("  status    {}", s.header.status.name());
     println!("  events    {}", s.header.next_seq - 1);
     for r in &s.instances {
@@ -145,7 +130,7 @@ pub async fn show_remote(remote: &Remote, id: EpisodeId) -> anyhow::Result<()> {
         text(&e["definition_version"])
     );
     println!("  created   {}", when(e["created_at"].as_u64().unwrap_or_default()));
-    println!("  about     {}", about(&e["input"]));
+    println!("  about     {}", title(&e["input"]));
     println!("  status    {}", text(&e["status"]));
     println!("  events    {}", e["next_seq"].as_u64().unwrap_or(1) - 1);
     for n in e["nodes"].as_array().into_iter().flatten() {

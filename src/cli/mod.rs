@@ -224,25 +224,12 @@ async fn resolve_remote(remote: &remote::Remote, s: &str) -> anyhow::Result<Epis
     let Some(prefix) = prefix_of(s)? else {
         return episode_id(s);
     };
-    let mut ids = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("episodes?limit=200&cursor={c}"),
-            None => "episodes?limit=200".to_owned(),
-        };
-        let (page, meta) = remote.get(&path).await?;
-        ids.extend(
-            page.as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e["id"].as_str()?.parse::<EpisodeId>().ok()),
-        );
-        match meta["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-    }
+    let ids = remote
+        .episodes()
+        .await?
+        .iter()
+        .filter_map(|e| e["id"].as_str()?.parse::<EpisodeId>().ok())
+        .collect();
     pick(s, &prefix, ids)
 }
 

@@ -103,6 +103,24 @@ impl Remote {
         Ok((body["data"].take(), body["meta"].take()))
     }
 
+    /// Every episode of `GET episodes` the key may see, newest first, page after page.
+    pub async fn episodes(&self) -> anyhow::Result<Vec<Value>> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("episodes?limit=200&cursor={c}"),
+                None => "episodes?limit=200".to_owned(),
+            };
+            let (page, meta) = self.get(&path).await?;
+            all.extend(page.as_array().cloned().unwrap_or_default());
+            match meta["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return Ok(all),
+            }
+        }
+    }
+
     /// The bytes of `GET path`.
     pub async fn bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
         let bytes = self

@@ -298,9 +298,6 @@ impl Actor {
             return Ok(());
         };
         let node = self.def.nodes()[i].implementation();
-        if node.check_output(value).is_err() {
-            return Ok(());
-        }
         let sources = Sources {
             episode: self.episode.id(),
             episode_input: &self.episode.header().input,

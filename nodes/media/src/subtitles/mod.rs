@@ -57,7 +57,7 @@ pub fn layout(lines: &[CueLine], start_s: f64, duration_s: f64) -> Vec<Cue> {
     if !start_s.is_finite() || !duration_s.is_finite() || duration_s <= 0.0 {
         return Vec::new();
     }
-    let lines: Vec<(CueLine, f64)> = lines
+    let lines: Vec<CueLine> = lines
         .iter()
         .filter_map(|line| {
             let text = line.text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -73,16 +73,13 @@ pub fn layout(lines: &[CueLine], start_s: f64, duration_s: f64) -> Vec<Cue> {
             } else {
                 chars as f64 / READING_CPS
             };
-            (chars > 0).then(|| {
-                let line = CueLine {
-                    speaker,
-                    text,
-                    seconds,
-                    // A line the speech does not reach (cut at the shot's end: no length) is
-                    // not timed to it; the shot is then shared out instead.
-                    spoken: line.spoken.filter(|(a, b)| a.is_finite() && b.is_finite() && a < b),
-                };
-                (line, seconds)
+            (chars > 0).then(|| CueLine {
+                speaker,
+                text,
+                seconds,
+                // A line the speech does not reach (cut at the shot's end: no length) is not
+                // timed to it; the shot is then shared out instead.
+                spoken: line.spoken.filter(|(a, b)| a.is_finite() && b.is_finite() && a < b),
             })
         })
         .collect();
@@ -90,7 +87,7 @@ pub fn layout(lines: &[CueLine], start_s: f64, duration_s: f64) -> Vec<Cue> {
         return Vec::new();
     }
     let shot_end = start_s + duration_s;
-    if lines.iter().all(|(l, _)| l.spoken.is_some()) {
+    if lines.iter().all(|l| l.spoken.is_some()) {
         return timed_to_speech(lines, start_s, shot_end);
     }
     let gaps = (lines.len() - 1) as f64;
@@ -100,13 +97,13 @@ pub fn layout(lines: &[CueLine], start_s: f64, duration_s: f64) -> Vec<Cue> {
         0.0
     };
     let speaking = duration_s - gap * gaps;
-    let total: f64 = lines.iter().map(|(_, weight)| weight).sum();
+    let total: f64 = lines.iter().map(|l| l.seconds).sum();
     let mut done = 0.0;
     let mut cues = Vec::with_capacity(lines.len());
-    for (i, (line, weight)) in lines.into_iter().enumerate() {
+    for (i, line) in lines.into_iter().enumerate() {
         let offset = gap * i as f64;
         let start = (start_s + speaking * (done / total) + offset).min(shot_end);
-        done += weight;
+        done += line.seconds;
         let end = (start_s + speaking * (done / total) + offset).clamp(start, shot_end);
         cues.push(Cue {
             start_s: start,
@@ -119,20 +116,20 @@ pub fn layout(lines: &[CueLine], start_s: f64, duration_s: f64) -> Vec<Cue> {
 }
 
 /// Cues that start as their lines are heard, as [`layout`] says.
-fn timed_to_speech(lines: Vec<(CueLine, f64)>, start_s: f64, shot_end: f64) -> Vec<Cue> {
+fn timed_to_speech(lines: Vec<CueLine>, start_s: f64, shot_end: f64) -> Vec<Cue> {
     let starts: Vec<f64> = lines
         .iter()
-        .map(|(l, _)| (start_s + l.spoken.map_or(0.0, |s| s.0)).clamp(start_s, shot_end))
+        .map(|l| (start_s + l.spoken.map_or(0.0, |s| s.0)).clamp(start_s, shot_end))
         .collect();
     let mut cues: Vec<Cue> = Vec::with_capacity(lines.len());
-    for (i, (line, seconds)) in lines.into_iter().enumerate() {
+    for (i, line) in lines.into_iter().enumerate() {
         let after_previous = cues.last().map_or(start_s, |c| c.end_s);
         let start = starts[i].max(after_previous).min(shot_end);
         let heard_until = start_s + line.spoken.map_or(0.0, |s| s.1);
         let limit = starts
             .get(i + 1)
             .map_or(shot_end, |next| (next - CUE_GAP_S).min(shot_end));
-        let end = heard_until.max(start + seconds).min(limit).max(start);
+        let end = heard_until.max(start + line.seconds).min(limit).max(start);
         cues.push(Cue {
             start_s: start,
             end_s: end,
