@@ -182,6 +182,9 @@ pub(crate) struct VersionView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     score: Option<f64>,
+    /// What the run said about its work: a note it could not act on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    remarks: Vec<String>,
     /// The blobs its value references.
     #[schema(value_type = Vec<openapi::Hash>)]
     artifacts: Vec<ContentHash>,
@@ -201,6 +204,7 @@ impl From<&VersionMeta> for VersionView {
             attempt: v.attempt,
             feedback: v.feedback.clone(),
             score: v.score,
+            remarks: v.remarks.clone(),
             artifacts: v.blobs.clone(),
         }
     }

@@ -392,6 +392,7 @@ pub fn gate_episode(def: &WorkflowDef, seed: u64, now: Timestamp) -> (Episode, C
     let produced = Produced {
         value: Arc::new(json!({ "v": 0 })),
         score: None,
+        remarks: Vec::new(),
     };
     let finished = Command::Finished {
         key,

@@ -111,6 +111,7 @@ pub fn run(fanout_sizes: &[usize]) -> Vec<Micro> {
             result: Ok(vec![Produced {
                 value: value.clone(),
                 score: None,
+                remarks: Vec::new(),
             }]),
         };
         let mut scheduled = None;

@@ -86,6 +86,9 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", schema(nullable = false))]
         score: Option<f64>,
+        /// What the run said about its work (a note it could not act on), for the person.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        remarks: Vec<String>,
     },
     /// A run failed.
     NodeFailed {

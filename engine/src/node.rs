@@ -1,7 +1,7 @@
 //! The `Node` trait that workflow authors implement, its type-erased form, and the context a run
 //! receives.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -133,6 +133,7 @@ pub struct NodeCtx {
     pub(crate) cancel: CancellationToken,
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) progress: Option<ProgressSink>,
+    pub(crate) remarks: Arc<Mutex<Vec<String>>>,
 }
 
 impl NodeCtx {
@@ -147,6 +148,7 @@ impl NodeCtx {
             cancel: CancellationToken::new(),
             blobs,
             progress: None,
+            remarks: Arc::default(),
         }
     }
 
@@ -190,6 +192,17 @@ impl NodeCtx {
         if let Some(sink) = &self.progress {
             sink(fraction.clamp(0.0, 1.0), message.into());
         }
+    }
+
+    /// Says something about this run's work to the person: a note it could not act on. It is
+    /// kept with the version the run makes and shown with it.
+    pub fn remark(&self, text: impl Into<String>) {
+        self.remarks.lock().unwrap_or_else(|e| e.into_inner()).push(text.into());
+    }
+
+    /// What the run has said so far ([`remark`](Self::remark)).
+    pub fn remarks(&self) -> Vec<String> {
+        self.remarks.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The run's cancellation token: it fires on cancel, pause, timeout and invalidation.

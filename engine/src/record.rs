@@ -132,6 +132,9 @@ pub struct VersionMeta {
     /// The quality score, for a node behind a `Quality` gate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
+    /// What the run said about its work (a note it could not act on), for the person.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remarks: Vec<String>,
     /// The items, when the value is a list that feeds a map node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<ItemMeta>>,

@@ -139,12 +139,17 @@ pub async fn ask(
     let files = std::env::temp_dir().join(format!("showrunner-review-{id}"));
     let shown = with_files(engine, &value, &files).await?;
     let key = record.key.clone();
+    // What the run said of its note: what it did not act on.
+    let remarks = record.current_version().map(|v| v.remarks.clone()).unwrap_or_default();
     // The bars stop drawing while the person reads and answers (without holding their lock, so
     // ctrl-c can stop them from the driver), and draw again after.
     bars.set_draw_target(ProgressDrawTarget::hidden());
     let decision = tokio::task::spawn_blocking(move || -> anyhow::Result<Decision> {
         let pretty = serde_json::to_string_pretty(&shown).unwrap_or_else(|_| shown.to_string());
         show(&format!("\n── {key} (version {version}) ──\n{pretty}"));
+        for remark in &remarks {
+            println!("note: {remark}");
+        }
         loop {
             print!("[a]pprove, [r]egenerate with feedback, [e]dit, [q]uit? ");
             std::io::stdout().flush()?;

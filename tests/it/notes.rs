@@ -1,7 +1,9 @@
 //! A regenerate with a note changes what the note asks and keeps the rest: the engine hands the
 //! version being regenerated to the node (as `previous`, only while its inputs are unchanged),
 //! and the stock text stages revise it: a character's age, clothing, a newly named character,
-//! the time of day, the weather.
+//! the time of day, the weather. The procedural backend follows an outline's tone and newly
+//! named characters and a storyboard's pace and shot type, and says, with the version, which
+//! part of a note it did not act on.
 
 use serde_json::{Value, json};
 use showrunner::engine::{Engine, EpisodeId, Gate, InstanceKey, NodeSpec, NodeState, PREVIOUS, WorkflowDef};
@@ -176,4 +178,107 @@ async fn stock_notes_change_only_what_they_ask() {
                 .is_some_and(|d| d.to_lowercase().contains("storm"))
         );
     }
+}
+
+/// The remarks of `key`'s version `n`: what its run said it did not act on.
+async fn remarks(engine: &Engine, id: EpisodeId, key: &InstanceKey, n: u32) -> Vec<String> {
+    let s = engine.snapshot(id).await.expect("snapshot");
+    let record = s.instances.iter().find(|r| &r.key == key).expect("the instance");
+    record.version(n).expect("the version").remarks.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outline_and_storyboard_notes_act_and_a_note_not_acted_on_is_said() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = engine(dir.path()).await;
+    let id = engine
+        .create_episode(
+            workflows::IDEA2VIDEO,
+            brief_of(Some("a lighthouse keeper vanishes"), None, 20.0),
+            3,
+        )
+        .await
+        .expect("create");
+    // The outline: the tone changes and Old Tom joins the story, not pasted as "Revised: …".
+    let outline = InstanceKey::single("outline");
+    let (_, n) = reach(&engine, id, &outline).await;
+    engine
+        .regenerate(
+            id,
+            outline.clone(),
+            Some("make it hopeful, and add a whale named Old Tom".into()),
+            Some(n),
+        )
+        .await
+        .expect("regenerate");
+    let hopeful = at_gate(&engine, id, &outline, n + 1).await;
+    let synopsis = hopeful["synopsis"].as_str().expect("a synopsis");
+    assert!(synopsis.contains("hopeful"), "{synopsis}");
+    assert!(!synopsis.contains("Revised"), "{synopsis}");
+    assert!(
+        hopeful["beats"].to_string().contains("a whale named Old Tom"),
+        "{hopeful:#}"
+    );
+    assert_eq!(remarks(&engine, id, &outline, n + 1).await, Vec::<String>::new());
+    engine.approve(id, outline, n + 1).await.expect("approve");
+
+    // The cast has Old Tom, a whale.
+    let characters = InstanceKey::single("characters");
+    let (cast, n) = reach(&engine, id, &characters).await;
+    let tom = cast
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == json!("Old Tom"))
+        .unwrap_or_else(|| panic!("Old Tom is cast: {cast:#}"));
+    assert!(tom["static_features"]["body"].to_string().contains("whale"), "{tom:#}");
+
+    // Part of a note the procedural backend cannot act on is said so, with the version.
+    engine
+        .regenerate(
+            id,
+            characters.clone(),
+            Some("make the hero older and grumpier".into()),
+            Some(n),
+        )
+        .await
+        .expect("regenerate");
+    let older = at_gate(&engine, id, &characters, n + 1).await;
+    assert!(
+        older[0]["static_features"]["face"].to_string().contains("old"),
+        "{older:#}"
+    );
+    let said = remarks(&engine, id, &characters, n + 1).await;
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("\u{201c}grumpier\u{201d}"), "{said:?}");
+    assert!(!said[0].contains("older"), "{said:?}");
+    engine.approve(id, characters, n + 1).await.expect("approve");
+
+    // The storyboard: more shots, close-ups after each scene's opening shot.
+    let storyboard = InstanceKey::single("storyboard");
+    let (board, n) = reach(&engine, id, &storyboard).await;
+    let count = |v: &Value, kind: &str| {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["camera"]["shot_type"] == json!(kind))
+            .count()
+    };
+    engine
+        .regenerate(
+            id,
+            storyboard.clone(),
+            Some("more shots, and use close-ups. Also make it rain".into()),
+            Some(n),
+        )
+        .await
+        .expect("regenerate");
+    let closer = at_gate(&engine, id, &storyboard, n + 1).await;
+    let shots = |v: &Value| v.as_array().map_or(0, Vec::len);
+    assert!(shots(&closer) > shots(&board), "{} → {}", shots(&board), shots(&closer));
+    assert!(count(&closer, "close_up") > count(&board, "close_up"), "{closer:#}");
+    let said = remarks(&engine, id, &storyboard, n + 1).await;
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("\u{201c}make it rain\u{201d}"), "{said:?}");
+    assert!(said[0].contains("storyboard stage"), "{said:?}");
 }

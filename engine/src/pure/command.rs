@@ -131,6 +131,8 @@ pub struct Produced {
     pub value: Arc<Value>,
     /// The quality score, for a node behind a quality gate.
     pub score: Option<f64>,
+    /// What the run said about its work (a note it could not act on), for the person.
+    pub remarks: Vec<String>,
 }
 
 /// Where one piece of a run's input comes from.

@@ -182,6 +182,7 @@ pub(crate) async fn execute(spec: &NodeSpec, cx: &RunContext, run: &RunSpec) -> 
             cancel: cx.cancel.child_token(),
             blobs: cx.blobs.clone(),
             progress: Some(progress.clone()),
+            remarks: Arc::default(),
         };
         let quality = matches!(spec.gate_ref(), Gate::Quality { .. });
         let work = async {
@@ -194,6 +195,7 @@ pub(crate) async fn execute(spec: &NodeSpec, cx: &RunContext, run: &RunSpec) -> 
             Ok::<_, NodeError>(Produced {
                 value: Arc::new(value),
                 score,
+                remarks: ctx.remarks(),
             })
         };
         let guarded = AssertUnwindSafe(work).catch_unwind();

@@ -265,6 +265,7 @@ pub(super) fn command(sim: &mut Sim, action: &Action) -> Command {
                 Outcome::Malformed => Ok(vec![Produced {
                     value: Arc::new(invalid_value_for(&node, Payload::FULL)),
                     score: None,
+                    remarks: Vec::new(),
                 }]),
                 Outcome::Empty => Ok(Vec::new()),
                 Outcome::Retryable => Err(NodeError::Retryable("the model timed out".into())),

@@ -156,6 +156,7 @@ pub(super) fn outputs(node: &str, payload: Payload, count: usize, score: Option<
         .map(|c| Produced {
             value: Arc::new(value_for(node, payload, c)),
             score,
+            remarks: Vec::new(),
         })
         .collect()
 }

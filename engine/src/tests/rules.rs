@@ -354,6 +354,7 @@ fn a_report_of_a_superseded_attempt_is_dropped() {
     let produced = vec![Produced {
         value: Arc::new(json!("late")),
         score: None,
+        remarks: Vec::new(),
     }];
     let changes = sim.must(Command::Finished {
         key: idea.clone(),

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use image::RgbImage;
 use showrunner_engine::NodeCtx;
 use showrunner_story::model::{Brief, Character, Generator, Outline, Scene, Settings, Shot};
+use showrunner_story::notes::Stage;
 use tokio_util::sync::CancellationToken;
 
 /// A backend failure.
@@ -127,6 +128,11 @@ impl TextRequest {
 pub trait TextModel: Send + Sync {
     /// Who makes the text, for the outputs' metadata.
     fn generator(&self, seed: u64) -> Generator;
+    /// The clauses of a regenerate's `note` this backend cannot act on at `stage`, as written.
+    /// A model that takes the whole note as a constraint (the default) reads all of it.
+    fn unread(&self, _stage: Stage, _note: &str) -> Vec<String> {
+        Vec::new()
+    }
     /// The outline of an idea.
     async fn outline(&self, brief: &Brief, request: &TextRequest) -> BackendResult<Outline>;
     /// The cast of an outline.

@@ -9,6 +9,7 @@ use showrunner_story::model::{
     Angle, Beat, Brief, Camera, Character, DynamicFeatures, Generator, Movement, Outline, Scene, ScriptLine, Shot,
     ShotType, StaticFeatures,
 };
+use showrunner_story::notes::{self, Stage, introductions};
 use showrunner_story::plan::{
     NAMES, capitalised, cast_names, cast_size, premise, scene_plan, shot_plan, show_speakers,
 };
@@ -92,21 +93,9 @@ const LOCATIONS: [(&str, bool); 10] = [
 ];
 const TIMES: [&str; 4] = ["DAY", "NIGHT", "DUSK", "DAWN"];
 
-/// The tone words a regenerate's feedback asks for.
+/// The tone of a text: what the note asks for, else bittersweet.
 fn tone(feedback: Option<&str>) -> &'static str {
-    let f = feedback.unwrap_or("").to_lowercase();
-    let has = |words: &[&str]| words.iter().any(|w| f.contains(w));
-    if has(&["dark", "grim", "cold", "sad"]) {
-        "grim"
-    } else if has(&["funny", "funnier", "comic", "light", "playful"]) {
-        "comic"
-    } else if has(&["tense", "thrill", "suspense", "faster"]) {
-        "tense"
-    } else if has(&["warm", "hope", "gentle", "kind"]) {
-        "hopeful"
-    } else {
-        "bittersweet"
-    }
+    feedback.and_then(notes::tone).unwrap_or("bittersweet")
 }
 
 /// A character's description, drawn from the seed and the name; `feedback` may age them, or
@@ -148,6 +137,15 @@ pub fn describe(name: &str, role: &str, feedback: Option<&str>, seed: u64, gener
     }
 }
 
+/// `a` or `an` before `word`.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 #[async_trait]
 impl TextModel for ProceduralText {
     fn generator(&self, seed: u64) -> Generator {
@@ -156,6 +154,11 @@ impl TextModel for ProceduralText {
             model: MODEL.into(),
             seed,
         }
+    }
+
+    /// The rules of [`notes`] are all this backend reads of a note.
+    fn unread(&self, stage: Stage, note: &str) -> Vec<String> {
+        notes::unread(note, stage)
     }
 
     async fn outline(&self, brief: &Brief, request: &TextRequest) -> BackendResult<Outline> {
@@ -180,12 +183,29 @@ impl TextModel for ProceduralText {
         {
             synopsis.push_str(&format!(" Set in {}.", world.trim_end_matches('.')));
         }
-        if let Some(f) = feedback.filter(|f| !f.trim().is_empty()) {
-            synopsis.push_str(&format!(" Revised: {}.", f.trim().trim_end_matches('.')));
-        }
+        // Someone the note names joins the story, as the note introduces them.
+        let joining: Vec<String> = feedback
+            .map(introductions)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| {
+                let name = p.name.as_deref()?;
+                (!names.iter().any(|n| slug(n) == slug(name))).then(|| match &p.kind {
+                    Some(kind) => format!("{} {kind} named {name}", article(kind)),
+                    None => format!("someone named {name}"),
+                })
+            })
+            .collect();
+        let discovery = match joining.as_slice() {
+            [] => format!("A {tone} discovery changes everything"),
+            met => {
+                synopsis.push_str(&format!(" {hero} meets {} on the way.", met.join(" and ")));
+                format!("{hero} meets {}, and everything changes", met.join(" and "))
+            }
+        };
         let beats = [
             format!("{hero} is pulled into it: {idea}"),
-            format!("A {tone} discovery changes everything"),
+            discovery,
             format!("{hero} tries to {goal} and fails"),
             format!("Everything comes to a head as {deadline}"),
             format!("{hero} lives with the choice, {tone} to the end"),
@@ -309,16 +329,17 @@ impl TextModel for ProceduralText {
         let plan = shot_plan(brief, scenes, feedback)?;
         let fps = f64::from(brief.settings.fps);
         let known = |id: &str| characters.iter().any(|c| c.id == id);
-        let close_ups = feedback.is_some_and(|f| f.to_lowercase().contains("close"));
+        let asked = feedback.and_then(notes::shot_type);
         let mut rng = Rng::derive(seed, "storyboard");
         let mut shots = Vec::with_capacity(plan.shots.len());
         for planned in plan.shots {
             let (scene, k) = (&scenes[planned.scene], planned.index_in_scene);
             let cast: Vec<String> = scene.character_ids.iter().filter(|id| known(id)).cloned().collect();
-            let shot_type = match (k, close_ups) {
-                (0, _) => ShotType::Wide,
-                (_, true) => ShotType::CloseUp,
-                (k, false) if k % 2 == 1 => ShotType::Medium,
+            let shot_type = match (k, asked) {
+                // A scene opens wide, whatever else the note asks for.
+                (0, _) | (_, Some(ShotType::Wide)) => ShotType::Wide,
+                (_, Some(asked)) => asked,
+                (k, None) if k % 2 == 1 => ShotType::Medium,
                 _ => ShotType::CloseUp,
             };
             let speaker = planned

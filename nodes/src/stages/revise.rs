@@ -34,18 +34,22 @@ pub fn revise_cast(brief: &Brief, previous: &[Character], note: &str, seed: u64)
         if names.iter().any(|n| slug(n) == slug(name)) {
             continue;
         }
-        // A newly named character joins the cast, drawn by the procedural describer.
-        let generator = Generator {
-            backend: "procedural".into(),
-            model: showrunner_procedural::text::MODEL.into(),
-            seed,
-        };
-        cast.push(describe(name, "a newcomer", None, seed, generator));
+        cast.push(newcomer(name, seed));
     }
     Facts::of_brief(brief).with_note(Some(note)).apply_cast(&mut cast);
     // Only what the note stated changes: the brief's facts were already applied to `previous`,
     // so re-applying them leaves the rest as it was.
     Some(cast)
+}
+
+/// A newly named character, drawn by the procedural describer.
+pub fn newcomer(name: &str, seed: u64) -> Character {
+    let generator = Generator {
+        backend: "procedural".into(),
+        model: showrunner_procedural::text::MODEL.into(),
+        seed,
+    };
+    describe(name, "a newcomer", None, seed, generator)
 }
 
 /// `previous` revised by `note`, or `None` when the note states no time, weather or place.

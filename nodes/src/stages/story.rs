@@ -5,10 +5,14 @@ use serde::Deserialize;
 use showrunner_engine::{Node, NodeCtx, NodeError, ValueError};
 use showrunner_story::references::{check_cast, check_scenes, check_storyboard};
 
-use super::revise::{revise_cast, revise_scenes};
+use showrunner_story::facts::Facts;
+use showrunner_story::notes::{self, Stage, introductions};
+use showrunner_story::slug;
+
+use super::revise::{newcomer, revise_cast, revise_scenes};
 
 use super::{Backends, node_error, version};
-use crate::backend::TextRequest;
+use crate::backend::{TextModel, TextRequest};
 use crate::model::{Brief, Character, Outline, Scene, Shot};
 
 backed_node!(
@@ -48,11 +52,13 @@ impl Node for OutlineNode {
     }
 
     async fn run(&self, input: BriefInput, ctx: &NodeCtx) -> Result<Outline, NodeError> {
-        self.backends
-            .text
+        let text = &self.backends.text;
+        let outline = text
             .outline(&input.episode, &TextRequest::of_run(ctx))
             .await
-            .map_err(node_error)
+            .map_err(node_error)?;
+        remark_unread(ctx, text.as_ref(), Stage::Outline);
+        Ok(outline)
     }
 }
 
@@ -80,17 +86,63 @@ impl Node for CharactersNode {
     }
 
     async fn run(&self, input: CharactersInput, ctx: &NodeCtx) -> Result<Vec<Character>, NodeError> {
-        if let (Some(previous), Some(note)) = (&input.previous, ctx.feedback())
+        let text = &self.backends.text;
+        if let (Some(previous), Some(note)) = (&input.previous, revising(ctx, text.as_ref(), Stage::Characters))
             && let Some(cast) = revise_cast(&input.episode, previous, note, ctx.seed())
         {
+            remark_revised(ctx, note, Stage::Characters);
             return Ok(cast);
         }
-        let text = &self.backends.text;
         let cast = text
             .characters(&input.episode, &input.outline, &TextRequest::of_run(ctx))
             .await
             .map_err(node_error)?;
+        remark_unread(ctx, text.as_ref(), Stage::Characters);
+        let cast = with_introduced(&input.outline, cast, ctx.seed());
         Ok(with_regulars(input.episode.regulars(), cast))
+    }
+}
+
+/// The cast with everyone the outline introduces by name ("a whale named Old Tom"), as it
+/// introduces them: a note on the outline can add a character the cast then has.
+fn with_introduced(outline: &Outline, mut cast: Vec<Character>, seed: u64) -> Vec<Character> {
+    // Beat by beat, then sentence by sentence: each introduction read on its own.
+    let texts = (outline.beats.iter().map(|b| b.summary.as_str())).chain(outline.synopsis.split(['.', ';']));
+    let mut introduced: Facts = Facts::default();
+    for person in texts.flat_map(introductions) {
+        let Some(name) = person.name.as_deref() else { continue };
+        if !introduced.people.iter().any(|p| p.is_named(name)) {
+            if !cast.iter().any(|c| slug(&c.name) == slug(name)) {
+                cast.push(newcomer(name, seed));
+            }
+            introduced.people.push(person);
+        }
+    }
+    introduced.apply_cast(&mut cast);
+    cast
+}
+
+/// The note of a regenerate that the rules may revise the previous version by: when they read
+/// all of it, or when the backend cannot read more of it than they do (a model that takes the
+/// whole note as a constraint gets a note the rules only partly read).
+fn revising<'a>(ctx: &'a NodeCtx, text: &dyn TextModel, stage: Stage) -> Option<&'a str> {
+    let note = ctx.feedback()?;
+    (notes::unread(note, stage).is_empty() || !text.unread(stage, note).is_empty()).then_some(note)
+}
+
+/// Tells the person which clauses of the run's note the backend did not act on.
+fn remark_unread(ctx: &NodeCtx, text: &dyn TextModel, stage: Stage) {
+    let Some(note) = ctx.feedback() else { return };
+    let who = format!("{} text backend", text.generator(ctx.seed()).backend);
+    if let Some(said) = notes::remark(&who, stage, &text.unread(stage, note)) {
+        ctx.remark(said);
+    }
+}
+
+/// Tells the person which clauses of `note` a revision of the previous version left alone.
+fn remark_revised(ctx: &NodeCtx, note: &str, stage: Stage) {
+    if let Some(said) = notes::remark("revision of the previous version", stage, &notes::unread(note, stage)) {
+        ctx.remark(said);
     }
 }
 
@@ -127,20 +179,24 @@ impl Node for ScenesNode {
     }
 
     async fn run(&self, input: ScenesInput, ctx: &NodeCtx) -> Result<Vec<Scene>, NodeError> {
-        if let (Some(previous), Some(note)) = (&input.previous, ctx.feedback())
+        let text = &self.backends.text;
+        if let (Some(previous), Some(note)) = (&input.previous, revising(ctx, text.as_ref(), Stage::Scenes))
             && let Some(scenes) = revise_scenes(&input.episode, previous, note)
         {
+            remark_revised(ctx, note, Stage::Scenes);
             return Ok(scenes);
         }
-        let text = &self.backends.text;
-        text.scenes(
-            &input.episode,
-            &input.outline,
-            &input.characters,
-            &TextRequest::of_run(ctx),
-        )
-        .await
-        .map_err(node_error)
+        let scenes = text
+            .scenes(
+                &input.episode,
+                &input.outline,
+                &input.characters,
+                &TextRequest::of_run(ctx),
+            )
+            .await
+            .map_err(node_error)?;
+        remark_unread(ctx, text.as_ref(), Stage::Scenes);
+        Ok(scenes)
     }
 }
 
@@ -167,13 +223,16 @@ impl Node for StoryboardNode {
 
     async fn run(&self, input: StoryboardInput, ctx: &NodeCtx) -> Result<Vec<Shot>, NodeError> {
         let text = &self.backends.text;
-        text.storyboard(
-            &input.episode,
-            &input.scenes,
-            &input.characters,
-            &TextRequest::of_run(ctx),
-        )
-        .await
-        .map_err(node_error)
+        let shots = text
+            .storyboard(
+                &input.episode,
+                &input.scenes,
+                &input.characters,
+                &TextRequest::of_run(ctx),
+            )
+            .await
+            .map_err(node_error)?;
+        remark_unread(ctx, text.as_ref(), Stage::Storyboard);
+        Ok(shots)
     }
 }

@@ -1,7 +1,7 @@
 //! Showrunner's story data, with no model, codec or backend behind it: what each stage produces
 //! ([`model`]: the brief and its settings, outline, characters, scenes, shots, keyframes, clips;
 //! serde types with stable ids and a JSON Schema each), screenplays in Fountain ([`fountain`]),
-//! the [`plan`] of an episode's cast, scenes and shots that every text backend shares, the
+//! what a regenerate's [`notes`] ask as the rules read them, the [`plan`] of an episode's cast, scenes and shots that every text backend shares, the
 //! seeded [`rng`] every generator draws from (the same seed gives the same story everywhere), and
 //! the [`slug`] that turns a name into a stable id.
 
@@ -10,6 +10,7 @@ pub mod facts;
 pub mod fixtures;
 pub mod fountain;
 pub mod model;
+pub mod notes;
 pub mod plan;
 pub mod references;
 pub mod rng;

@@ -4,6 +4,7 @@
 
 use crate::facts::{Facts, Pronoun};
 use crate::model::{Brief, Character, Outline, Scene, ScriptLine, ShotType};
+use crate::notes::{self, Pace};
 use crate::rng::{Rng, hash_str};
 use crate::transition::Transition;
 
@@ -94,13 +95,11 @@ pub fn scene_count(brief: &Brief) -> usize {
 
 /// How many shots a storyboard gets, from the target duration and the feedback.
 pub fn shot_count(brief: &Brief, scenes: usize, feedback: Option<&str>) -> usize {
-    let f = feedback.unwrap_or("").to_lowercase();
-    let mut per_shot = 3.0;
-    if f.contains("slower") || f.contains("longer shots") || f.contains("fewer shots") {
-        per_shot = 5.0;
-    } else if f.contains("faster") || f.contains("more shots") || f.contains("quicker") {
-        per_shot = 2.0;
-    }
+    let per_shot = match feedback.and_then(notes::pace) {
+        Some(Pace::Slower) => 5.0,
+        Some(Pace::Faster) => 2.0,
+        None => 3.0,
+    };
     let n = (brief.settings.target_duration_s / per_shot).round() as usize;
     // At least a shot per scene (even past 60 scenes), at most 60 otherwise.
     n.max(scenes.max(1)).min(60.max(scenes))

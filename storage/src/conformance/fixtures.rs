@@ -45,6 +45,7 @@ pub(crate) fn version(n: u32) -> VersionMeta {
         author: Author::Engine,
         created_at: now_ms(),
         score: None,
+        remarks: Vec::new(),
         items: None,
         picks: Vec::new(),
         blobs: Vec::new(),

@@ -106,6 +106,7 @@ impl Episode {
             author: Author::User,
             created_at: step.now,
             score: None,
+            remarks: Vec::new(),
             items,
             picks: picks(&value, step.def.item_pointers(i)),
             blobs: BlobRef::find_all(&value),

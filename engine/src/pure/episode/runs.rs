@@ -190,6 +190,7 @@ impl Episode {
                 author: Author::Engine,
                 created_at: step.now,
                 score: produced.score,
+                remarks: produced.remarks.clone(),
                 items,
                 picks: picks(&produced.value, def.item_pointers(i)),
                 blobs: BlobRef::find_all(&produced.value),
@@ -199,6 +200,7 @@ impl Episode {
                 version: n,
                 hash,
                 score: produced.score,
+                remarks: produced.remarks,
             });
             step.out.values.push((key.clone(), n, produced.value));
             made.push(n);
