@@ -1,7 +1,7 @@
 //! Chat that asks before it throws work away: a regenerate the classifier is not sure of is
 //! proposed and waits for a yes (a no drops it); a message about a character's field edits the
 //! cast wherever the episode stands and says what that sends back to work; "undo" takes the last
-//! edit back; "show me the outline" shows it.
+//! edit back; "show me the outline" shows it; "cancel" asks first, and a yes stops the episode.
 
 use serde_json::{Value, json};
 
@@ -66,6 +66,58 @@ async fn an_unsure_regenerate_waits_for_a_yes_and_a_field_goes_to_its_stage() {
             .as_str()
             .is_some_and(|f| f.ends_with("blue hair")),
         "{edited:#}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_asks_first_and_a_yes_stops_the_episode_for_good() {
+    let server = Server::start().await;
+    let id = server.create("a lighthouse keeper vanishes", 8.0).await;
+    server.wait_gate(&id, "outline", 1).await;
+
+    // Asked, then declined: the episode goes on.
+    let asked = say(&server, &id, "cancel").await;
+    assert_eq!(asked["intent"], json!("cancel"), "{asked:#}");
+    assert_eq!(asked["pending"]["action"], json!("cancel"), "{asked:#}");
+    assert!(
+        asked["text"].as_str().is_some_and(|t| t.contains("yes / no")),
+        "{asked:#}"
+    );
+    let no = say(&server, &id, "no").await;
+    assert_eq!(no["pending"], Value::Null, "{no:#}");
+    let episode = server.get(&format!("episodes/{id}")).await;
+    assert_eq!(episode.data()["status"], json!("active"));
+
+    // A cancel proposal lapses when the next message is something else.
+    say(&server, &id, "stop everything").await;
+    let other = say(&server, &id, "what's left?").await;
+    assert_eq!(other["intent"], json!("question"), "{other:#}");
+    let yes = say(&server, &id, "yes").await;
+    assert_ne!(
+        yes["intent"],
+        json!("cancel"),
+        "a lapsed proposal is not carried out: {yes:#}"
+    );
+    assert_eq!(
+        server.get(&format!("episodes/{id}")).await.data()["status"],
+        json!("active")
+    );
+
+    // Asked and confirmed: cancelled, and nothing more is accepted.
+    say(&server, &id, "Stop.").await;
+    let yes = say(&server, &id, "yes").await;
+    assert_eq!(yes["intent"], json!("cancel"), "{yes:#}");
+    assert_eq!(yes["refused"], Value::Null, "{yes:#}");
+    assert_eq!(
+        server.get(&format!("episodes/{id}")).await.data()["status"],
+        json!("cancelled")
+    );
+    let again = say(&server, &id, "cancel").await;
+    assert_eq!(again["pending"], Value::Null, "{again:#}");
+    assert!(
+        again["text"].as_str().is_some_and(|t| t.contains("nothing to cancel")),
+        "{again:#}"
     );
     server.stop().await;
 }

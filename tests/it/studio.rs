@@ -465,8 +465,8 @@ async fn chat_messages_are_classified_acted_on_and_stored_with_the_episode() {
     server.wait_gate(&id, "outline", 2).await;
     let outline = server.value(&id, "outline").await;
     assert!(
-        outline["synopsis"].as_str().unwrap_or("").contains("darker"),
-        "the feedback reached the node"
+        outline["synopsis"].as_str().unwrap_or("").contains("grim"),
+        "the feedback reached the node: {outline:#}"
     );
 
     let approve = say(&server, &id, "looks good, go ahead").await;

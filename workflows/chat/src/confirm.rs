@@ -1,6 +1,7 @@
 //! Confirmations. A regenerate throws work away, so one the classifier is not sure of (below
-//! [`CONFIRM_BELOW`]) is proposed rather than done: the reply asks "yes or no" and carries the
-//! [`Proposal`], which is stored with it in the episode's log. The next message answers it: a
+//! [`CONFIRM_BELOW`]) is proposed rather than done; cancelling the episode ("cancel", "stop")
+//! cannot be taken back, so it is always proposed first. The reply asks "yes or no" and carries
+//! the [`Proposal`], which is stored with it in the episode's log. The next message answers it: a
 //! yes carries it out, a no drops it, anything else is a new message (and the proposal lapses).
 //! Because the proposal lives in the log, it survives a restart and any process can answer it.
 
@@ -14,12 +15,28 @@ pub const CONFIRM_BELOW: f32 = 0.8;
 /// How far back in the log the last reply is looked for.
 const LOOK_BACK: u64 = 64;
 
+/// What a proposal does on a yes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ChatProposed))]
+#[serde(rename_all = "snake_case")]
+pub enum Proposed {
+    /// Regenerates the node with the note.
+    #[default]
+    Regenerate,
+    /// Cancels the episode: nothing more runs, approved work is kept.
+    Cancel,
+}
+
 /// An action waiting for the person's yes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ChatProposal))]
 pub struct Proposal {
-    /// The node to regenerate.
-    pub node: String,
+    /// What a yes does.
+    #[serde(default)]
+    pub action: Proposed,
+    /// The node to regenerate; none for a cancel.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub node: Option<String>,
     /// The note to regenerate it with.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub feedback: Option<String>,
@@ -75,6 +92,28 @@ pub fn is_undo(text: &str) -> bool {
             | "take that back"
             | "undo the edit"
             | "undo the regenerate"
+    )
+}
+
+/// True when `text` asks to cancel the episode ("cancel", "stop everything", "abort").
+pub fn is_cancel(text: &str) -> bool {
+    matches!(
+        plain(text).as_str(),
+        "cancel"
+            | "cancel it"
+            | "cancel this"
+            | "cancel the episode"
+            | "cancel this episode"
+            | "cancel everything"
+            | "cancel the whole episode"
+            | "stop"
+            | "stop it"
+            | "stop everything"
+            | "stop the episode"
+            | "stop generating"
+            | "abort"
+            | "abort it"
+            | "abort the episode"
     )
 }
 
@@ -136,5 +175,6 @@ mod tests {
             assert_eq!(answer(other), Answer::Other, "{other}");
         }
         assert!(is_undo("Undo that!") && is_undo("take that back") && !is_undo("undo the whole episode"));
+        assert!(is_cancel("Cancel.") && is_cancel("stop everything") && !is_cancel("stop the music in scene 2"));
     }
 }

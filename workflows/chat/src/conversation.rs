@@ -18,7 +18,7 @@ use showrunner_engine::{
     Engine, EngineError, EpisodeId, EpisodeSnapshot, EpisodeStatus, InstanceKey, InstanceRecord, NodeState, Speaker,
 };
 
-use crate::confirm::{Answer, CONFIRM_BELOW, Proposal, answer, is_undo, last_actions, pending};
+use crate::confirm::{Answer, CONFIRM_BELOW, Proposal, Proposed, answer, is_cancel, is_undo, last_actions, pending};
 use crate::fields::{field_home, set_field};
 use crate::intent::{EditRequest, Intent, IntentClassifier, IntentKind, MIN_CONFIDENCE};
 use crate::show::summary;
@@ -105,6 +105,23 @@ impl Reply {
     }
 }
 
+/// Asks before cancelling: a cancelled episode does nothing more, for good.
+fn propose_cancel(s: &EpisodeSnapshot) -> Reply {
+    let mut reply = Reply::new(IntentKind::Cancel, 1.0, None);
+    if matches!(s.header.status, EpisodeStatus::Cancelled | EpisodeStatus::Completed) {
+        reply.text = format!("There is nothing to cancel. {}", status(s));
+        return reply;
+    }
+    reply.pending = Some(Proposal {
+        action: Proposed::Cancel,
+        node: None,
+        feedback: None,
+        versions: Vec::new(),
+    });
+    reply.text = "Cancel the episode? Nothing more will run, for good (what was approved is kept). yes / no".into();
+    reply
+}
+
 /// Node keys with the words people use for them (the stock workflows': `story::stock::NODES`).
 pub type NodeWords = &'static [(&'static str, &'static [&'static str])];
 
@@ -157,10 +174,17 @@ impl Conversation {
         let reply = match (proposal, answer(text)) {
             _ if is_undo(text) => self.undo(episode, &snapshot).await?,
             (Some(proposal), Answer::Yes) => self.confirmed(episode, &snapshot, proposal).await?,
-            (Some(proposal), Answer::No) => Reply {
-                text: format!("OK, `{}` stays as it is.", proposal.node),
-                ..Reply::new(IntentKind::Regenerate, 1.0, Some(proposal.node))
+            (Some(proposal), Answer::No) => match (proposal.action, proposal.node) {
+                (Proposed::Regenerate, node) => Reply {
+                    text: format!("OK, `{}` stays as it is.", node.as_deref().unwrap_or("it")),
+                    ..Reply::new(IntentKind::Regenerate, 1.0, node)
+                },
+                (Proposed::Cancel, _) => Reply {
+                    text: "OK, the episode goes on.".into(),
+                    ..Reply::new(IntentKind::Cancel, 1.0, None)
+                },
             },
+            _ if is_cancel(text) => propose_cancel(&snapshot),
             _ => self.act(episode, &snapshot, &intent).await?,
         };
         let data = json!({
@@ -225,7 +249,8 @@ impl Conversation {
                     .map(|f| format!(" with \"{f}\""))
                     .unwrap_or_default();
                 reply.pending = Some(Proposal {
-                    node: node.clone(),
+                    action: Proposed::Regenerate,
+                    node: Some(node.clone()),
                     feedback,
                     versions: instances(s, &node).map(|r| r.current).collect(),
                 });
@@ -241,7 +266,8 @@ impl Conversation {
                     "Tell me what to change and to what, for example: set Mara's clothing to a red raincoat.".into(),
                 )),
             },
-            IntentKind::Question => Ok(None),
+            // A cancel is never classified (`is_cancel` reads it before the classifier).
+            IntentKind::Question | IntentKind::Cancel => Ok(None),
         };
         match outcome {
             Ok(note) => reply.text = note.unwrap_or_else(|| done(&reply.actions, &node)),
@@ -323,23 +349,46 @@ impl Conversation {
         s: &EpisodeSnapshot,
         proposal: Proposal,
     ) -> Result<Reply, ConversationError> {
-        let mut reply = Reply::new(IntentKind::Regenerate, 1.0, Some(proposal.node.clone()));
+        let node = match (proposal.action, proposal.node) {
+            (Proposed::Regenerate, Some(node)) => node,
+            (Proposed::Regenerate, None) => {
+                let mut reply = Reply::new(IntentKind::Regenerate, 1.0, None);
+                reply.text = "I had nothing to regenerate: say what to redo.".into();
+                return Ok(reply);
+            }
+            (Proposed::Cancel, _) => return self.cancel(episode).await,
+        };
+        let mut reply = Reply::new(IntentKind::Regenerate, 1.0, Some(node.clone()));
         // Only as it stood when asked: a node that moved on since is not regenerated on an old yes.
-        let now: Vec<Option<u32>> = instances(s, &proposal.node).map(|r| r.current).collect();
+        let now: Vec<Option<u32>> = instances(s, &node).map(|r| r.current).collect();
         if !proposal.versions.is_empty() && now != proposal.versions {
-            reply.text = format!(
-                "`{}` has moved on since I asked, so I did nothing: say it again if you still want it.",
-                proposal.node
-            );
+            reply.text =
+                format!("`{node}` has moved on since I asked, so I did nothing: say it again if you still want it.");
             return Ok(reply);
         }
         match self
-            .regenerate(episode, s, &proposal.node, proposal.feedback, &mut reply.actions)
+            .regenerate(episode, s, &node, proposal.feedback, &mut reply.actions)
             .await
         {
-            Ok(note) => reply.text = note.unwrap_or_else(|| done(&reply.actions, &proposal.node)),
+            Ok(note) => reply.text = note.unwrap_or_else(|| done(&reply.actions, &node)),
             Err(e) if e.is_conflict() => {
                 reply.text = format!("I couldn't do that: {e}.");
+                reply.refused = Some(e.to_string());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(reply)
+    }
+
+    /// Cancels the episode, on a yes to a proposed cancel.
+    async fn cancel(&self, episode: EpisodeId) -> Result<Reply, ConversationError> {
+        let mut reply = Reply::new(IntentKind::Cancel, 1.0, None);
+        match self.engine.cancel(episode).await {
+            Ok(()) => {
+                reply.text = "Cancelled: nothing more runs, and what was approved is kept.".into();
+            }
+            Err(e) if e.is_conflict() => {
+                reply.text = format!("I couldn't cancel it: {e}.");
                 reply.refused = Some(e.to_string());
             }
             Err(e) => return Err(e.into()),

@@ -28,12 +28,18 @@ fn evaluate(name: &str) -> (f64, String) {
 #[test]
 fn labelled_set_is_balanced_and_large_enough() {
     let rows = load("intents.tsv");
-    assert!(rows.len() >= 120, "{} rows", rows.len());
+    let held_out = load("intents_holdout.tsv");
+    assert!(
+        rows.len() + held_out.len() >= 300,
+        "{} + {} rows",
+        rows.len(),
+        held_out.len()
+    );
     for kind in IntentKind::ALL {
         let n = rows.iter().filter(|(k, _)| *k == kind).count();
         assert!(n * 5 >= rows.len(), "{kind}: {n} of {}", rows.len());
     }
-    assert_eq!(load("intents_holdout.tsv").len(), 20);
+    assert_eq!(held_out.len(), 160);
 }
 
 #[test]
@@ -240,10 +246,13 @@ fn noise_has_low_confidence() {
         let intent = classify(text);
         assert!(intent.confidence < MIN_CONFIDENCE, "{text}: {intent:?}");
     }
-    for (_, message) in load("intents.tsv") {
-        let intent = classify(&message);
-        assert!(intent.confidence >= MIN_CONFIDENCE, "{message}: {intent:?}");
-    }
+    let unsure: Vec<String> = load("intents.tsv")
+        .into_iter()
+        .map(|(_, message)| (classify(&message), message))
+        .filter(|(intent, _)| intent.confidence < MIN_CONFIDENCE)
+        .map(|(intent, message)| format!("{message}: {intent:?}"))
+        .collect();
+    assert!(unsure.is_empty(), "{unsure:#?}");
 }
 
 #[test]

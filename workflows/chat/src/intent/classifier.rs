@@ -171,9 +171,16 @@ impl IntentClassifier {
         }
         let best = scores[kind.index()];
         let total: f32 = scores.iter().map(|s| ((s - best) / TEMPERATURE).exp()).sum();
+        let mut confidence = 1.0 / total;
+        // A regenerate that reads like setting a field ("I want the title changed to
+        // Glasshouse", "make Juno's age 27") but fits no edit shape is never sure enough to
+        // throw work away unasked.
+        if kind == IntentKind::Regenerate && sets_a_field(&message) {
+            confidence = confidence.min(FIELD_LIKE);
+        }
         Ok(Intent {
             kind,
-            confidence: 1.0 / total,
+            confidence,
             target: self.target(&message, message.tokens.len(), kind),
             feedback: (kind == IntentKind::Regenerate)
                 .then(|| self.feedback(&message))

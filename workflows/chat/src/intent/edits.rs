@@ -126,3 +126,22 @@ pub(super) fn value_after(message: &Message<'_>, separator: usize) -> Option<Str
         .trim();
     (!value.is_empty()).then(|| value.to_string())
 }
+
+/// Whether `message` reads like setting a field to a value without fitting an edit shape: a
+/// field word ([`FIELDS`]; "time of day") followed, in its clause, by a value's marker ("to",
+/// "=", "be", "read", "is") or a number ("make Juno's age 27").
+pub(super) fn sets_a_field(message: &Message<'_>) -> bool {
+    let tokens = &message.tokens;
+    (0..tokens.len()).any(|i| {
+        let field = is_field(message.bare(i))
+            || (message.bare(i) == "time" && message.bare(i + 1) == "of" && message.bare(i + 2) == "day");
+        field
+            && tokens[i + 1..]
+                .iter()
+                .take_while(|t| t.clause == tokens[i].clause)
+                .any(|t| {
+                    matches!(t.bare.as_str(), "to" | "=" | "be" | "read" | "reads" | "is")
+                        || t.bare.parse::<f64>().is_ok()
+                })
+    })
+}

@@ -94,6 +94,9 @@ pub(super) const TOP_K: usize = 3;
 pub(super) const EMBEDDING_WEIGHT: f32 = 2.0;
 /// Softmax temperature turning combined scores into a confidence.
 pub(super) const TEMPERATURE: f32 = 0.5;
+/// The most a regenerate that reads like setting a field can be sure of: below
+/// [`crate::confirm::CONFIRM_BELOW`], so it is proposed, never done unasked.
+pub(super) const FIELD_LIKE: f32 = 0.7;
 /// How much a cue before a "but" counts: what follows the "but" is what the reviewer wants.
 pub(super) const BEFORE_BUT: f32 = 0.4;
 
@@ -158,6 +161,8 @@ pub(super) const CUES: &[(&str, Option<IntentKind>, f32)] = {
         ("all good", Some(A), 1.5),
         ("well done", Some(A), 1.5),
         ("nailed it", Some(A), 2.0),
+        ("lock it in", Some(A), 1.5),
+        ("thats the one", Some(A), 1.5),
         ("no changes", Some(A), 2.0),
         ("no notes", Some(A), 2.0),
         ("no complaints", Some(A), 2.0),
@@ -175,6 +180,9 @@ pub(super) const CUES: &[(&str, Option<IntentKind>, f32)] = {
         ("regenerate", Some(R), 2.0),
         ("regen", Some(R), 2.0),
         ("reroll", Some(R), 2.0),
+        ("swap", Some(R), 1.0),
+        ("vary", Some(R), 1.2),
+        ("look the same", Some(R), 1.0),
         ("retry", Some(R), 2.0),
         ("rework", Some(R), 2.0),
         ("rewrite", Some(R), 2.0),
@@ -196,6 +204,20 @@ pub(super) const CUES: &[(&str, Option<IntentKind>, f32)] = {
         ("refine", Some(R), 1.2),
         ("make", Some(R), 1.0),
         ("more", Some(R), 0.8),
+        // Comparatives ask for a direction.
+        ("give", Some(R), 0.8),
+        ("warmer", Some(R), 0.8),
+        ("colder", Some(R), 0.8),
+        ("darker", Some(R), 0.8),
+        ("brighter", Some(R), 0.8),
+        ("funnier", Some(R), 0.8),
+        ("scarier", Some(R), 0.8),
+        ("sadder", Some(R), 0.8),
+        ("happier", Some(R), 0.8),
+        ("faster", Some(R), 0.8),
+        ("slower", Some(R), 0.8),
+        ("older", Some(R), 0.8),
+        ("younger", Some(R), 0.8),
         ("less", Some(R), 0.8),
         ("fewer", Some(R), 0.8),
         ("too", Some(R), 1.0),

@@ -59,10 +59,13 @@ pub enum IntentKind {
     Edit,
     /// Ask about the episode: its status, what is left, what something is.
     Question,
+    /// Stop the episode for good: said in so many words ("cancel", "stop"), never guessed by
+    /// the classifier (it is not in [`IntentKind::ALL`]), and always confirmed first.
+    Cancel,
 }
 
 impl IntentKind {
-    /// Every kind, in declaration order.
+    /// Every kind the classifier chooses between, in declaration order.
     pub const ALL: [IntentKind; 4] = [
         IntentKind::Approve,
         IntentKind::Regenerate,
@@ -77,6 +80,7 @@ impl IntentKind {
             IntentKind::Regenerate => "regenerate",
             IntentKind::Edit => "edit",
             IntentKind::Question => "question",
+            IntentKind::Cancel => "cancel",
         }
     }
 
