@@ -137,6 +137,16 @@ pub fn describe(name: &str, role: &str, feedback: Option<&str>, seed: u64, gener
     }
 }
 
+/// `text` as a sentence: capitalised, with a full stop unless it ends with one, `!` or `?`.
+fn sentence(text: &str) -> String {
+    let text = capitalised(text);
+    if text.ends_with(['.', '!', '?']) {
+        text
+    } else {
+        format!("{text}.")
+    }
+}
+
 /// `a` or `an` before `word`.
 fn article(word: &str) -> &'static str {
     if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
@@ -172,7 +182,7 @@ impl TextModel for ProceduralText {
         let mut synopsis = format!(
             "A {tone} tale. {} When {}, {hero} sets out to {goal}. Nothing goes to plan, and by the time {deadline}, \
              {hero} has to choose what matters most.",
-            capitalised(&idea),
+            sentence(&idea),
             idea.trim().trim_end_matches('.'),
         );
         if let Some(world) = brief
