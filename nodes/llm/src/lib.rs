@@ -1,6 +1,7 @@
-//! The `candle` backend (DESIGN §5): a llama-family GGUF chat model run in-process (on the CPU
-//! by our own forward pass and SIMD kernels, the `cpu` module; on CUDA by candle-transformers' quantized
-//! llama), writing the text stages as JSON that always parses and validates.
+//! The `candle` backend (DESIGN §5): a llama or qwen2 GGUF chat model (SmolLM2, Qwen2.5) run
+//! in-process (on the CPU by our own forward pass and SIMD kernels, the `cpu` module; on CUDA by
+//! candle-transformers' quantized llama and qwen2), writing the text stages as JSON that always
+//! parses and validates.
 //!
 //! - [`Llm`]: the weights, the tokenizer built from the GGUF metadata ([`GgufTokenizer`]), the
 //!   file's own chat template ([`ChatTemplate`]), seeded sampling ([`Sampling`]);
@@ -19,6 +20,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod architecture;
 mod cpu;
 pub mod json;
 mod model;

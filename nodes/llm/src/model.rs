@@ -1,5 +1,6 @@
-//! A llama-family GGUF model: its weights (on the CPU our own forward pass, on CUDA candle's
-//! `quantized_llama`), tokenizer and chat template, and decoding sessions over it.
+//! A llama or qwen2 GGUF model: its weights (on the CPU our own forward pass, on CUDA candle's
+//! `quantized_llama` or `quantized_qwen2`), tokenizer and chat template, and decoding sessions
+//! over it.
 
 use std::fs::File;
 use std::path::Path;
@@ -7,10 +8,12 @@ use std::sync::{Mutex, MutexGuard, Once};
 
 use candle_core::quantized::gguf_file;
 use candle_core::{Device as CandleDevice, Tensor};
-use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
+use candle_transformers::models::quantized_llama::{self, MAX_SEQ_LEN};
+use candle_transformers::models::quantized_qwen2;
 use tokio_util::sync::CancellationToken;
 
 use super::LlmError;
+use super::architecture::Architecture;
 use super::cpu;
 use super::sampler::{Sampler, Sampling};
 use super::template::{ChatTemplate, Message};
@@ -25,8 +28,26 @@ const PREFILL_CHUNK: usize = 256;
 enum Engine {
     /// Ours, on the CPU.
     Cpu(cpu::Model),
-    /// candle's `quantized_llama`: on CUDA, and for mixture-of-experts models.
-    Candle(ModelWeights),
+    /// candle-transformers': on CUDA, and for mixture-of-experts models.
+    Candle(CandleModel),
+}
+
+/// A model of candle-transformers, by architecture.
+enum CandleModel {
+    /// `quantized_llama`.
+    Llama(quantized_llama::ModelWeights),
+    /// `quantized_qwen2`.
+    Qwen2(quantized_qwen2::ModelWeights),
+}
+
+impl CandleModel {
+    /// The forward pass of `input` (a batch of one) from `position`: the last position's logits.
+    fn forward(&mut self, input: &Tensor, position: usize) -> candle_core::Result<Tensor> {
+        match self {
+            CandleModel::Llama(weights) => weights.forward(input, position),
+            CandleModel::Qwen2(weights) => weights.forward(input, position),
+        }
+    }
 }
 
 /// A loaded GGUF chat model.
@@ -85,18 +106,11 @@ impl Llm {
         let mut file = File::open(path).map_err(io)?;
         let content = gguf_file::Content::read(&mut file)
             .map_err(|e| LlmError::Format(format!("{}: not a GGUF file: {e}", path.display())))?;
-        let architecture = content
-            .metadata
-            .get("general.architecture")
-            .and_then(|v| v.to_string().ok())
-            .cloned()
-            .unwrap_or_default();
-        if architecture != "llama" {
-            return Err(LlmError::Unsupported(format!(
-                "{}: architecture `{architecture}`; the candle backend runs the llama family",
-                path.display()
-            )));
-        }
+        let architecture = Architecture::of(&content.metadata).map_err(|e| match e {
+            LlmError::Unsupported(e) => LlmError::Unsupported(format!("{}: {e}", path.display())),
+            e => e,
+        })?;
+        let prefix = architecture.name();
         let tokenizer = GgufTokenizer::from_metadata(&content.metadata)?;
         let template = ChatTemplate::new(
             content
@@ -105,14 +119,15 @@ impl Llm {
                 .and_then(|v| v.to_string().ok())
                 .map(String::as_str),
         )?;
+        // Capped: the cache is allocated whole, and the text stages' prompts and answers fit.
         let context = content
             .metadata
-            .get("llama.context_length")
+            .get(&format!("{prefix}.context_length"))
             .and_then(|v| v.to_u32().ok())
             .map_or(MAX_SEQ_LEN, |n| (n as usize).min(MAX_SEQ_LEN));
         let experts = content
             .metadata
-            .get("llama.expert_count")
+            .get(&format!("{prefix}.expert_count"))
             .and_then(|v| v.to_u32().ok())
             .unwrap_or(0);
         let in_file = |e: LlmError| match e {
@@ -125,7 +140,14 @@ impl Llm {
             Engine::Cpu(model)
         } else {
             let bad = |e: candle_core::Error| LlmError::Format(format!("{}: {e}", path.display()));
-            Engine::Candle(ModelWeights::from_gguf(content, &mut file, &device).map_err(bad)?)
+            Engine::Candle(match architecture {
+                Architecture::Llama => CandleModel::Llama(
+                    quantized_llama::ModelWeights::from_gguf(content, &mut file, &device).map_err(bad)?,
+                ),
+                Architecture::Qwen2 => CandleModel::Qwen2(
+                    quantized_qwen2::ModelWeights::from_gguf(content, &mut file, &device).map_err(bad)?,
+                ),
+            })
         };
         Ok(Self {
             name: name.to_owned(),
@@ -255,13 +277,13 @@ impl<'a> Session<'a> {
         let pending = std::mem::take(&mut self.pending);
         match &mut *self.engine {
             Engine::Cpu(model) => model.forward(&pending, self.position, &mut self.logits)?,
-            Engine::Candle(weights) => {
+            Engine::Candle(model) => {
                 let mut last = None;
                 for (i, chunk) in pending.chunks(PREFILL_CHUNK).enumerate() {
                     let input = Tensor::new(chunk, &self.llm.device)
                         .and_then(|t| t.unsqueeze(0))
                         .map_err(LlmError::candle)?;
-                    let logits = weights
+                    let logits = model
                         .forward(&input, self.position + i * PREFILL_CHUNK)
                         .map_err(LlmError::candle)?;
                     last = Some(logits);

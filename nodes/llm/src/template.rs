@@ -111,6 +111,38 @@ mod tests {
         );
     }
 
+    /// Qwen2.5's template (from the qwen2.5-coder GGUFs' metadata): a default system prompt when
+    /// the chat has none, a tools branch, and otherwise ChatML.
+    const QWEN: &str = include_str!("../tests/fixtures/qwen2.5-chat-template.jinja");
+
+    #[test]
+    fn qwens_template_renders_our_chats_as_chatml() {
+        let qwen = ChatTemplate::new(Some(QWEN)).expect("qwen's template");
+        let chat = [Message::system("Be brief."), Message::user("Hi")];
+        assert_eq!(
+            qwen.render(&chat).expect("render"),
+            ChatTemplate::new(None).expect("chatml").render(&chat).expect("render"),
+            "a system message and a request: ChatML, the tools branch left out"
+        );
+        assert_eq!(
+            qwen.render(&[Message::user("Hi")]).expect("render"),
+            "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n\
+             <|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+        );
+        let earlier = [
+            Message::system("Be brief."),
+            Message::user("Hi"),
+            Message {
+                role: Role::Assistant,
+                content: "Hello.".into(),
+            },
+            Message::user("Again"),
+        ];
+        assert!(qwen.render(&earlier).expect("render").ends_with(
+            "<|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\nAgain<|im_end|>\n<|im_start|>assistant\n"
+        ));
+    }
+
     #[test]
     fn a_broken_template_is_refused() {
         assert!(matches!(

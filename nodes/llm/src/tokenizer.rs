@@ -18,6 +18,9 @@ use super::LlmError;
 const CONTROL: i32 = 3;
 /// GGUF `token_type` of user-defined tokens, matched whole like control tokens.
 const USER_DEFINED: i32 = 4;
+/// GGUF `token_type` of unused entries (Qwen's `[PAD151665]`…: the vocabulary padded to the
+/// embedding table's rows), which no text holds and the model must never write.
+const UNUSED: i32 = 5;
 
 /// The GPT-2 split pattern, the default of byte-level BPE.
 const GPT2_PATTERN: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)";
@@ -69,7 +72,7 @@ pub struct GgufTokenizer {
     tokenizer: Tokenizer,
     /// The bytes each token writes; empty for control tokens.
     pieces: Vec<Vec<u8>>,
-    /// Control and user-defined tokens, which never appear inside generated text.
+    /// Control, user-defined and unused tokens, which never appear inside generated text.
     special: Vec<bool>,
     /// Each token's [`class`] flags.
     classes: Vec<u8>,
@@ -170,15 +173,20 @@ impl GgufTokenizer {
             .map_or("default", String::as_str);
         let id = |key: &str| metadata.get(key).and_then(|v| v.to_u32().ok());
 
-        let special: Vec<bool> = (0..tokens.len())
+        // Control and user-defined tokens are matched whole in a prompt; none of these three
+        // kinds is ever written as text.
+        let whole: Vec<bool> = (0..tokens.len())
             .map(|i| matches!(types.get(i), Some(&CONTROL) | Some(&USER_DEFINED)))
+            .collect();
+        let special: Vec<bool> = (0..tokens.len())
+            .map(|i| whole[i] || types.get(i) == Some(&UNUSED))
             .collect();
         let vocab: serde_json::Map<String, serde_json::Value> =
             tokens.iter().enumerate().map(|(i, t)| (t.clone(), json!(i))).collect();
         let added: Vec<serde_json::Value> = tokens
             .iter()
             .enumerate()
-            .filter(|(i, _)| special[*i])
+            .filter(|(i, _)| whole[*i])
             .map(|(i, t)| {
                 json!({"id": i, "content": t, "single_word": false, "lstrip": false, "rstrip": false,
                        "normalized": false, "special": true})
@@ -262,7 +270,7 @@ impl GgufTokenizer {
         self.classes.get(id as usize).copied().unwrap_or(0)
     }
 
-    /// True for control and user-defined tokens.
+    /// True for control, user-defined and unused tokens.
     pub fn is_special(&self, id: u32) -> bool {
         self.special.get(id as usize).copied().unwrap_or(true)
     }

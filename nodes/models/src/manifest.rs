@@ -266,12 +266,6 @@ impl Manifest {
         self.parameters.get(key).and_then(toml::Value::as_integer)
     }
 
-    /// The sources, as `a==1, b==2`.
-    pub fn sources_line(&self) -> String {
-        let sources: Vec<String> = self.sources.iter().map(Source::to_string).collect();
-        sources.join(", ")
-    }
-
     /// The command that puts this model back when a file is missing or corrupt: `install` for
     /// a catalogued package, `register` again for the user's own files.
     pub fn fix_command(&self) -> String {

@@ -1,8 +1,10 @@
-//! The llama forward pass: RMSNorm, RoPE on interleaved pairs (what candle's `quantized_llama`
-//! applies to `llama` GGUFs, whose Q and K rows the converter permuted for it), grouped-query
-//! attention over a KV cache allocated for the whole context and written in place (each query
-//! head reads its group's keys and values where they are), the SiLU-gated feed-forward network,
-//! and the logits of the last position.
+//! The llama and qwen2 forward pass: RMSNorm, the query, key and value projections (plus their
+//! biases in qwen2), RoPE in the architecture's form (interleaved pairs for `llama` GGUFs, whose
+//! Q and K rows the converter permuted for it, as candle's `quantized_llama` applies it; the two
+//! halves of each head for qwen2, as candle's `quantized_qwen2` and llama.cpp's NeoX mode do),
+//! grouped-query attention over a KV cache allocated for the whole context and written in place
+//! (each query head reads its group's keys and values where they are), the SiLU-gated
+//! feed-forward network, and the logits of the last position.
 
 use std::io::{Read, Seek};
 
@@ -13,6 +15,7 @@ use super::kernels::Isa;
 use super::matrix::matmul;
 use super::weights::{Config, Weights};
 use crate::LlmError;
+use crate::architecture::RopeForm;
 
 /// Multiply-adds of attention in one forward pass below which it runs on one thread.
 const PARALLEL_ATTENTION: usize = 1 << 15;
@@ -121,8 +124,13 @@ impl Model {
                 n,
                 &mut [(&layer.wq, &mut b.q), (&layer.wk, &mut b.k), (&layer.wv, &mut b.v)],
             )?;
-            rope.apply(&mut b.q, c.head_dim);
-            rope.apply(&mut b.k, c.head_dim);
+            if let Some([bq, bk, bv]) = &layer.qkv_bias {
+                add_to_rows(&mut b.q, bq);
+                add_to_rows(&mut b.k, bk);
+                add_to_rows(&mut b.v, bv);
+            }
+            rope.apply(&mut b.q, c.head_dim, c.rope);
+            rope.apply(&mut b.k, c.head_dim, c.rope);
             keys[cached.clone()].copy_from_slice(&b.k);
             values[cached.clone()].copy_from_slice(&b.v);
             attention(isa, c, &b.q, keys, values, position, &mut b.attended);
@@ -153,6 +161,13 @@ impl Model {
 fn add(x: &mut [f32], y: &[f32]) {
     for (x, y) in x.iter_mut().zip(y) {
         *x += y;
+    }
+}
+
+/// `bias` added to each row of `x` (rows as long as `bias`).
+fn add_to_rows(x: &mut [f32], bias: &[f32]) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        add(row, bias);
     }
 }
 
@@ -187,22 +202,34 @@ impl Rope {
         }
     }
 
-    /// Rotates pairs (2i, 2i+1) of the leading values of each `head_dim` head in `x` (a row of
-    /// heads per position).
-    fn apply(&self, x: &mut [f32], head_dim: usize) {
+    /// Rotates the leading `2 × pairs` values of each `head_dim` head in `x` (a row of heads
+    /// per position), turning together the values `form` pairs.
+    fn apply(&self, x: &mut [f32], head_dim: usize, form: RopeForm) {
         if self.pairs == 0 || self.positions == 0 {
             return;
         }
+        let turn = |a: &mut f32, b: &mut f32, c: f32, s: f32| {
+            (*a, *b) = (*a * c - *b * s, *a * s + *b * c);
+        };
         let rows = x.chunks_exact_mut(x.len() / self.positions);
         for ((row, cos), sin) in rows
             .zip(self.cos.chunks_exact(self.pairs))
             .zip(self.sin.chunks_exact(self.pairs))
         {
             for head in row.chunks_exact_mut(head_dim) {
-                let (pairs, _) = head.as_chunks_mut::<2>();
-                for ((pair, c), s) in pairs.iter_mut().zip(cos).zip(sin) {
-                    let [a, b] = *pair;
-                    *pair = [a * c - b * s, a * s + b * c];
+                match form {
+                    RopeForm::Interleaved => {
+                        let (pairs, _) = head.as_chunks_mut::<2>();
+                        for (([a, b], c), s) in pairs.iter_mut().zip(cos).zip(sin) {
+                            turn(a, b, *c, *s);
+                        }
+                    }
+                    RopeForm::Halves => {
+                        let (first, second) = head[..2 * self.pairs].split_at_mut(self.pairs);
+                        for (((a, b), c), s) in first.iter_mut().zip(second).zip(cos).zip(sin) {
+                            turn(a, b, *c, *s);
+                        }
+                    }
                 }
             }
         }

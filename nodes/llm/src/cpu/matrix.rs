@@ -153,14 +153,22 @@ impl Matrix {
         }
     }
 
-    /// Row `r` as f32 into `out` (`cols` long), for a matrix in the kernels' formats; `false`
-    /// for a candle one.
-    pub fn dequantize_row(&self, r: usize, out: &mut [f32]) -> bool {
-        let (out, _) = out.as_chunks_mut::<BLOCK>();
+    /// Row `r` as f32 into `out` (`cols` long): the kernels' formats here, candle's through its
+    /// embedding lookup (which dequantises that row alone).
+    pub fn dequantize_row(&self, r: usize, out: &mut [f32]) -> Result<(), LlmError> {
+        if r >= self.rows() || out.len() != self.cols() {
+            return Err(LlmError::Format(format!(
+                "row {r} of a {}×{} matrix into {} values",
+                self.rows(),
+                self.cols(),
+                out.len()
+            )));
+        }
+        let (blocks, _) = out.as_chunks_mut::<BLOCK>();
         match self {
             Matrix::Q4_1(m) => {
                 let row = m.row(r);
-                for ((qs, &[d, m]), out) in row.qs.iter().zip(row.dm).zip(out) {
+                for ((qs, &[d, m]), out) in row.qs.iter().zip(row.dm).zip(blocks) {
                     let (d, m) = (f16_to_f32(d), f16_to_f32(m));
                     let (low, high) = out.split_at_mut(BLOCK / 2);
                     for ((q, low), high) in qs.iter().zip(low).zip(high) {
@@ -168,20 +176,34 @@ impl Matrix {
                         *high = f32::from(q >> 4) * d + m;
                     }
                 }
-                true
             }
             Matrix::Q8_0(m) => {
                 let row = m.row(r);
-                for ((qs, &d), out) in row.qs.iter().zip(row.d).zip(out) {
+                for ((qs, &d), out) in row.qs.iter().zip(row.d).zip(blocks) {
                     let d = f16_to_f32(d);
                     for (q, out) in qs.iter().zip(out) {
                         *out = f32::from(*q) * d;
                     }
                 }
-                true
             }
-            Matrix::Candle(_) => false,
+            Matrix::Candle(m) => {
+                let row = Tensor::new(&[r as u32], &Device::Cpu)
+                    .and_then(|id| m.matmul.embedding(&id))
+                    .and_then(|row| row.flatten_all())
+                    .and_then(|row| row.to_vec1::<f32>())
+                    .map_err(LlmError::candle)?;
+                if row.len() != out.len() {
+                    return Err(LlmError::Candle(format!(
+                        "row {r} of a {}×{} matrix has {} values",
+                        m.rows,
+                        m.cols,
+                        row.len()
+                    )));
+                }
+                out.copy_from_slice(&row);
+            }
         }
+        Ok(())
     }
 }
 

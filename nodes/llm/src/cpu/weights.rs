@@ -1,4 +1,4 @@
-//! A llama-family GGUF's hyper-parameters and weights, read into the kernels' formats.
+//! A llama or qwen2 GGUF's hyper-parameters and weights, read into the kernels' formats.
 
 use std::io::{Read, Seek};
 
@@ -7,8 +7,9 @@ use candle_core::quantized::gguf_file::Content;
 
 use super::matrix::Matrix;
 use crate::LlmError;
+use crate::architecture::{Architecture, RopeForm};
 
-/// The hyper-parameters, from the GGUF metadata (`llama.*`).
+/// The hyper-parameters, from the GGUF metadata (`llama.*`, `qwen2.*`: the architecture's).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Width of the residual stream (`embedding_length`).
@@ -23,6 +24,8 @@ pub struct Config {
     pub head_dim: usize,
     /// Leading values of each head that RoPE rotates (`rope.dimension_count`, else all).
     pub rope_dim: usize,
+    /// Which values RoPE turns together (the architecture's form).
+    pub rope: RopeForm,
     /// RoPE's base frequency (`rope.freq_base`, else 10 000).
     pub rope_base: f32,
     /// RMSNorm's epsilon (`attention.layer_norm_rms_epsilon`, else 1e-5).
@@ -32,19 +35,21 @@ pub struct Config {
 impl Config {
     /// The hyper-parameters in `content`'s metadata.
     pub fn from_gguf(content: &Content) -> Result<Self, LlmError> {
-        let get = |key: &str| content.metadata.get(&format!("llama.{key}"));
+        let architecture = Architecture::of(&content.metadata)?;
+        let prefix = architecture.name();
+        let get = |key: &str| content.metadata.get(&format!("{prefix}.{key}"));
         let count = |key: &str| -> Result<Option<usize>, LlmError> {
             get(key)
                 .map(|v| v.to_u32().map(|n| n as usize))
                 .transpose()
-                .map_err(|e| LlmError::Format(format!("llama.{key}: {e}")))
+                .map_err(|e| LlmError::Format(format!("{prefix}.{key}: {e}")))
         };
         let required =
-            |key: &str| count(key)?.ok_or_else(|| LlmError::Format(format!("no llama.{key} in the metadata")));
+            |key: &str| count(key)?.ok_or_else(|| LlmError::Format(format!("no {prefix}.{key} in the metadata")));
         let float = |key: &str, default: f32| -> Result<f32, LlmError> {
             get(key)
                 .map_or(Ok(default), |v| v.to_f32())
-                .map_err(|e| LlmError::Format(format!("llama.{key}: {e}")))
+                .map_err(|e| LlmError::Format(format!("{prefix}.{key}: {e}")))
         };
         let embedding = required("embedding_length")?;
         let heads = required("attention.head_count")?;
@@ -68,6 +73,7 @@ impl Config {
             kv_heads,
             head_dim,
             rope_dim,
+            rope: architecture.rope(),
             rope_base: float("rope.freq_base", 10_000.0)?,
             rms_eps: float("attention.layer_norm_rms_epsilon", 1e-5)?,
         })
@@ -90,6 +96,8 @@ pub struct Layer {
     pub wk: Matrix,
     /// Values.
     pub wv: Matrix,
+    /// The biases added to the queries, keys and values (qwen2), when the file has them.
+    pub qkv_bias: Option<[Vec<f32>; 3]>,
     /// Attention output.
     pub wo: Matrix,
     /// RMSNorm scale before the feed-forward network.
@@ -109,8 +117,6 @@ pub struct Weights {
     pub config: Config,
     /// The token embeddings (`token_embd`), a row per token.
     embeddings: Matrix,
-    /// The embeddings as f32, when their type has no row dequantisation here.
-    dense_embeddings: Option<Vec<f32>>,
     /// The transformer blocks.
     pub layers: Vec<Layer>,
     /// RMSNorm scale before the output.
@@ -146,30 +152,31 @@ impl Weights {
             Ok(v)
         };
         let embeddings = matrix(reader, "token_embd.weight")?;
-        let mut scratch = vec![0.0; embeddings.cols()];
-        let dense_embeddings = if embeddings.dequantize_row(0, &mut scratch) {
-            None
-        } else {
-            Some(vector(
-                reader,
-                "token_embd.weight",
-                embeddings.rows() * embeddings.cols(),
-            )?)
-        };
         let output = if content.tensor_infos.contains_key("output.weight") {
             Some(matrix(reader, "output.weight")?)
         } else {
             None
         };
-        let width = config.embedding;
+        let (width, kv) = (config.embedding, config.kv_width());
         let layers = (0..config.layers)
             .map(|i| {
                 let name = |part: &str| format!("blk.{i}.{part}.weight");
+                let bias = |part: &str| format!("blk.{i}.{part}.bias");
+                let qkv_bias = if content.tensor_infos.contains_key(&bias("attn_q")) {
+                    Some([
+                        vector(reader, &bias("attn_q"), width)?,
+                        vector(reader, &bias("attn_k"), kv)?,
+                        vector(reader, &bias("attn_v"), kv)?,
+                    ])
+                } else {
+                    None
+                };
                 Ok(Layer {
                     attn_norm: vector(reader, &name("attn_norm"), width)?,
                     wq: matrix(reader, &name("attn_q"))?,
                     wk: matrix(reader, &name("attn_k"))?,
                     wv: matrix(reader, &name("attn_v"))?,
+                    qkv_bias,
                     wo: matrix(reader, &name("attn_output"))?,
                     ffn_norm: vector(reader, &name("ffn_norm"), width)?,
                     gate: matrix(reader, &name("ffn_gate"))?,
@@ -182,7 +189,6 @@ impl Weights {
             output_norm: vector(reader, "output_norm.weight", width)?,
             config,
             embeddings,
-            dense_embeddings,
             layers,
             output,
         };
@@ -230,19 +236,13 @@ impl Weights {
 
     /// The embedding of `token` into `out` (`embedding` long).
     pub fn embed(&self, token: u32, out: &mut [f32]) -> Result<(), LlmError> {
-        let (row, width) = (token as usize, self.embeddings.cols());
+        let row = token as usize;
         if row >= self.embeddings.rows() {
             return Err(LlmError::Format(format!(
                 "token {token} has no embedding (the table has {})",
                 self.embeddings.rows()
             )));
         }
-        match &self.dense_embeddings {
-            Some(dense) => out.copy_from_slice(&dense[row * width..(row + 1) * width]),
-            None => {
-                self.embeddings.dequantize_row(row, out);
-            }
-        }
-        Ok(())
+        self.embeddings.dequantize_row(row, out)
     }
 }

@@ -104,8 +104,9 @@ fn several_products_share_one_pass() {
 
 #[test]
 fn rows_dequantize_as_candle_does() {
-    for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
-        let w = tensor(5, 64, 0.7);
+    // Q4_1 and Q8_0 in the kernels' formats; Q4_K and F32 through candle's embedding lookup.
+    for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0, GgmlDType::Q4K, GgmlDType::F32] {
+        let w = tensor(5, 256, 0.7);
         let q = quantized(&w, dtype);
         let want: Vec<Vec<f32>> = q
             .dequantize(&Device::Cpu)
@@ -113,11 +114,17 @@ fn rows_dequantize_as_candle_does() {
             .expect("dequantize");
         let matrix = Matrix::new(q).expect("matrix");
         for (r, want) in want.iter().enumerate() {
-            let mut row = vec![0f32; 64];
-            assert!(matrix.dequantize_row(r, &mut row));
+            let mut row = vec![0f32; 256];
+            matrix.dequantize_row(r, &mut row).expect("a row");
             assert_eq!(&row, want, "{dtype:?} row {r}");
         }
+        assert!(
+            matrix.dequantize_row(5, &mut [0f32; 256]).is_err(),
+            "{dtype:?}: no row 5"
+        );
+        assert!(
+            matrix.dequantize_row(0, &mut [0f32; 32]).is_err(),
+            "{dtype:?}: a short row"
+        );
     }
-    let candle = Matrix::new(quantized(&tensor(2, 256, 0.0), GgmlDType::Q4K)).expect("q4k");
-    assert!(!candle.dequantize_row(0, &mut [0f32; 256]));
 }
