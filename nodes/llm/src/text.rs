@@ -22,6 +22,7 @@ use showrunner_story::model::{
     Beat, Brief, Camera, Character, DynamicFeatures, Generator, Outline, Scene, ScriptLine, Shot, ShotType,
     StaticFeatures,
 };
+use showrunner_story::notes;
 use showrunner_story::plan::{capitalised, cast_names, cast_size, premise, scene_plan, shot_plan, show_speakers};
 use showrunner_story::rng::Rng;
 
@@ -270,6 +271,7 @@ impl TextModel for LlmText {
             request.feedback(),
         );
         let mut drafts: prompt::StoryboardDraft = self.answer("storyboard", ask, request).await?;
+        let asked = request.feedback().and_then(notes::shot_type);
         let mut rng = Rng::derive(request.seed, "storyboard");
         let mut shots = Vec::with_capacity(plan.shots.len());
         let mut planned = plan.shots.into_iter();
@@ -283,13 +285,23 @@ impl TextModel for LlmText {
                 )));
             }
             for (d, p) in drafted.into_iter().zip(planned.by_ref()) {
+                // The shot type a note asks for, after each scene's opening shot (every shot,
+                // for wide shots), whatever the model framed.
+                let framing = match asked {
+                    Some(asked) if p.index_in_scene > 0 || asked == ShotType::Wide => asked,
+                    _ => d.framing,
+                };
+                let known = |id: &str| characters.iter().any(|c| c.id == id);
                 let mut character_ids = ids_of(characters, &d.characters);
-                if d.framing == ShotType::CloseUp {
-                    character_ids.truncate(1);
+                if framing == ShotType::CloseUp {
+                    // A close-up is of whoever speaks first, else of the model's first choice.
+                    match p.dialogue.first().filter(|l| known(&l.character_id)) {
+                        Some(line) => character_ids = vec![line.character_id.clone()],
+                        None => character_ids.truncate(1),
+                    }
                 }
                 // Whoever speaks is seen, whatever the model framed.
-                let known = |id: &str| characters.iter().any(|c| c.id == id);
-                let (shot_type, character_ids) = show_speakers(d.framing, character_ids, &p.dialogue, known);
+                let (shot_type, character_ids) = show_speakers(framing, character_ids, &p.dialogue, known);
                 shots.push(Shot {
                     id: format!("{}-shot-{}", scene.id, p.index_in_scene + 1),
                     scene_id: scene.id.clone(),

@@ -17,7 +17,7 @@ use showrunner_backend::{Progress, TextModel, TextRequest};
 use showrunner_llm::{Llm, LlmError, LlmText, Message, SMOLLM2_MODEL, Sampling, json as constrained};
 use showrunner_models::{Device, Placement};
 use showrunner_story::fountain::parse;
-use showrunner_story::model::{Brief, Character, Generator, Scene, ScriptLine, Settings, Shot};
+use showrunner_story::model::{Brief, Character, Generator, Scene, ScriptLine, Settings, Shot, ShotType};
 use showrunner_story::plan::shot_seconds;
 use tokio_util::sync::CancellationToken;
 
@@ -352,6 +352,33 @@ async fn the_llm_writes_schema_valid_storyboards_for_two_ideas_and_seeds() {
         boards.push(shots);
     }
     assert_ne!(boards[0][0].visual_desc, boards[1][0].visual_desc);
+}
+
+/// A storyboard note's pace and shot type hold on the LLM too: more shots, and close-ups after
+/// each scene's opening shot (a medium shot where two speak), whatever the model framed.
+#[tokio::test]
+async fn a_storyboard_note_asks_for_more_shots_and_close_ups() {
+    let text = LlmText::new(llm());
+    let b = brief("a lighthouse keeper finds a message in a bottle");
+    let request = TextRequest::new(11);
+    let outline = text.outline(&b, &request).await.expect("outline");
+    let cast = text.characters(&b, &outline, &request).await.expect("characters");
+    let scenes = text.scenes(&b, &outline, &cast, &request).await.expect("scenes");
+    let plain = text.storyboard(&b, &scenes, &cast, &request).await.expect("storyboard");
+    let note = TextRequest::new(12).with_feedback(Some("more shots, and use close-ups"));
+    let noted = text.storyboard(&b, &scenes, &cast, &note).await.expect("storyboard");
+    assert!(noted.len() > plain.len(), "{} → {}", plain.len(), noted.len());
+    assert_lines_in_order_and_speakers_seen(&scenes, &noted);
+    for shot in noted.iter().filter(|s| !s.id.ends_with("-shot-1")) {
+        let mut speakers: Vec<&str> = shot.dialogue.iter().map(|l| l.character_id.as_str()).collect();
+        speakers.sort_unstable();
+        speakers.dedup();
+        let framing = shot.camera.shot_type;
+        assert!(
+            framing == ShotType::CloseUp || (framing == ShotType::Medium && speakers.len() > 1),
+            "{shot:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -127,7 +127,12 @@ pub fn describe(name: &str, role: &str, feedback: Option<&str>, seed: u64, gener
         role: role.to_owned(),
         static_features: StaticFeatures { face, body },
         dynamic_features: DynamicFeatures {
-            clothing: format!("a {colour} {garment}"),
+            // Overalls are a pair: "green overalls", not "a green overalls".
+            clothing: if garment.ends_with('s') {
+                format!("{colour} {garment}")
+            } else {
+                format!("a {colour} {garment}")
+            },
             props: vec![prop.to_owned()],
         },
         personality,
