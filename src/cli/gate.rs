@@ -148,7 +148,7 @@ pub async fn ask(
         let pretty = serde_json::to_string_pretty(&shown).unwrap_or_else(|_| shown.to_string());
         show(&format!("\n── {key} (version {version}) ──\n{pretty}"));
         for remark in &remarks {
-            println!("note: {remark}");
+            println!("⚠ {remark}");
         }
         loop {
             print!("[a]pprove, [r]egenerate with feedback, [e]dit, [q]uit? ");

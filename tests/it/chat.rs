@@ -104,8 +104,15 @@ async fn cancel_asks_first_and_a_yes_stops_the_episode_for_good() {
         json!("active")
     );
 
-    // Asked and confirmed: cancelled, and nothing more is accepted.
+    // Asked and confirmed: cancelled, and nothing more is accepted. "cancel" again to the
+    // question asks again rather than reading as a no.
     say(&server, &id, "Stop.").await;
+    let again = say(&server, &id, "cancel").await;
+    assert_eq!(again["pending"]["action"], json!("cancel"), "{again:#}");
+    assert!(
+        again["text"].as_str().is_some_and(|t| t.contains("Say yes")),
+        "{again:#}"
+    );
     let yes = say(&server, &id, "yes").await;
     assert_eq!(yes["intent"], json!("cancel"), "{yes:#}");
     assert_eq!(yes["refused"], Value::Null, "{yes:#}");

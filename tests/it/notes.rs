@@ -277,8 +277,28 @@ async fn outline_and_storyboard_notes_act_and_a_note_not_acted_on_is_said() {
     let shots = |v: &Value| v.as_array().map_or(0, Vec::len);
     assert!(shots(&closer) > shots(&board), "{} → {}", shots(&board), shots(&closer));
     assert!(count(&closer, "close_up") > count(&board, "close_up"), "{closer:#}");
+    // After each scene's opening shot, a close-up; a medium shot only where two speak.
+    for shot in closer.as_array().into_iter().flatten() {
+        if shot["id"].as_str().is_some_and(|id| id.ends_with("-shot-1")) {
+            continue;
+        }
+        let mut speakers: Vec<&str> = shot["dialogue"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["character_id"].as_str())
+            .collect();
+        speakers.sort_unstable();
+        speakers.dedup();
+        let framing = &shot["camera"]["shot_type"];
+        assert!(
+            *framing == json!("close_up") || (*framing == json!("medium") && speakers.len() > 1),
+            "{shot:#}"
+        );
+    }
     let said = remarks(&engine, id, &storyboard, n + 1).await;
     assert_eq!(said.len(), 1, "{said:?}");
     assert!(said[0].contains("\u{201c}make it rain\u{201d}"), "{said:?}");
     assert!(said[0].contains("storyboard stage"), "{said:?}");
+    assert!(said[0].contains("is for the scenes stage"), "{said:?}");
 }

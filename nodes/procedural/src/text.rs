@@ -9,7 +9,7 @@ use showrunner_story::model::{
     Angle, Beat, Brief, Camera, Character, DynamicFeatures, Generator, Movement, Outline, Scene, ScriptLine, Shot,
     ShotType, StaticFeatures,
 };
-use showrunner_story::notes::{self, Stage, introductions};
+use showrunner_story::notes::{self, Reader, Stage, introductions};
 use showrunner_story::plan::{
     NAMES, capitalised, cast_names, cast_size, premise, scene_plan, shot_plan, show_speakers,
 };
@@ -128,7 +128,7 @@ pub fn describe(name: &str, role: &str, feedback: Option<&str>, seed: u64, gener
         static_features: StaticFeatures { face, body },
         dynamic_features: DynamicFeatures {
             // Overalls are a pair: "green overalls", not "a green overalls".
-            clothing: if garment.ends_with('s') {
+            clothing: if garment == "overalls" {
                 format!("{colour} {garment}")
             } else {
                 format!("a {colour} {garment}")
@@ -152,9 +152,10 @@ fn sentence(text: &str) -> String {
     }
 }
 
-/// `a` or `an` before `word`.
+/// `a` or `an` before `word` ("a unicorn": a vowel that sounds as "you" takes `a`).
 fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+    let you = word.starts_with("uni") || word.starts_with("eu") || word.starts_with("use");
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) && !you {
         "an"
     } else {
         "a"
@@ -173,7 +174,7 @@ impl TextModel for ProceduralText {
 
     /// The rules of [`notes`] are all this backend reads of a note.
     fn unread(&self, stage: Stage, note: &str) -> Vec<String> {
-        notes::unread(note, stage)
+        notes::unread(note, stage, Reader::Rules)
     }
 
     async fn outline(&self, brief: &Brief, request: &TextRequest) -> BackendResult<Outline> {
@@ -211,12 +212,13 @@ impl TextModel for ProceduralText {
                 })
             })
             .collect();
-        let discovery = match joining.as_slice() {
-            [] => format!("A {tone} discovery changes everything"),
-            met => {
-                synopsis.push_str(&format!(" {hero} meets {} on the way.", met.join(" and ")));
-                format!("{hero} meets {}, and everything changes", met.join(" and "))
-            }
+        // A sentence each, so each is read with what the note says of them.
+        for met in &joining {
+            synopsis.push_str(&format!(" {hero} meets {met} on the way."));
+        }
+        let discovery = match joining.first() {
+            None => format!("A {tone} discovery changes everything"),
+            Some(met) => format!("{hero} meets {met}, and everything changes"),
         };
         let beats = [
             format!("{hero} is pulled into it: {idea}"),

@@ -22,8 +22,13 @@ pub fn revise_cast(brief: &Brief, previous: &[Character], note: &str, seed: u64)
             .as_deref()
             .is_some_and(|n| !names.iter().any(|known| slug(known) == slug(n)))
     };
+    // What `notes` counts as read at the characters stage: a kind only with a name.
     let states = |p: &showrunner_story::facts::Person| {
-        p.age.is_some() || p.clothing.is_some() || p.kind.is_some() || !p.traits.is_empty()
+        p.age.is_some()
+            || p.clothing.is_some()
+            || p.occupation.is_some()
+            || !p.traits.is_empty()
+            || (p.kind.is_some() && p.name.is_some())
     };
     if !said.people.iter().any(|p| states(p) || new_name(p)) {
         return None;
@@ -53,7 +58,7 @@ pub fn newcomer(name: &str, seed: u64) -> Character {
 }
 
 /// `previous` revised by `note`, or `None` when the note states no time, weather or place.
-pub fn revise_scenes(brief: &Brief, previous: &[Scene], note: &str) -> Option<Vec<Scene>> {
+pub fn revise_scenes(previous: &[Scene], note: &str) -> Option<Vec<Scene>> {
     let said = read(note, None);
     if said.time_of_day.is_none() && said.weather.is_none() && said.place.is_none() {
         return None;
@@ -74,9 +79,12 @@ pub fn revise_scenes(brief: &Brief, previous: &[Scene], note: &str) -> Option<Ve
             scene.description = without_weather(&scene.description).to_owned();
         }
     }
+    // Only what the note states: the brief's facts were applied to `previous` already, and a
+    // person may have edited a scene since (its place was moved above when the note names one).
     Facts {
         people: Vec::new(),
-        ..Facts::of_brief(brief).with_note(Some(note))
+        place: None,
+        ..said
     }
     .apply_scenes(&mut scenes);
     Some(scenes)

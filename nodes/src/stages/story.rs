@@ -6,7 +6,7 @@ use showrunner_engine::{Node, NodeCtx, NodeError, ValueError};
 use showrunner_story::references::{check_cast, check_scenes, check_storyboard};
 
 use showrunner_story::facts::Facts;
-use showrunner_story::notes::{self, Stage, introductions};
+use showrunner_story::notes::{self, Reader, Stage, introductions};
 use showrunner_story::slug;
 
 use super::revise::{newcomer, revise_cast, revise_scenes};
@@ -90,7 +90,7 @@ impl Node for CharactersNode {
         if let (Some(previous), Some(note)) = (&input.previous, revising(ctx, text.as_ref(), Stage::Characters))
             && let Some(cast) = revise_cast(&input.episode, previous, note, ctx.seed())
         {
-            remark_revised(ctx, note, Stage::Characters);
+            remark_revised(ctx, text.as_ref(), note, Stage::Characters);
             return Ok(cast);
         }
         let cast = text
@@ -98,21 +98,28 @@ impl Node for CharactersNode {
             .await
             .map_err(node_error)?;
         remark_unread(ctx, text.as_ref(), Stage::Characters);
-        let cast = with_introduced(&input.outline, cast, ctx.seed());
+        let cast = with_introduced(&input.outline, ctx.feedback(), cast, ctx.seed());
         Ok(with_regulars(input.episode.regulars(), cast))
     }
 }
 
-/// The cast with everyone the outline introduces by name ("a whale named Old Tom"), as it
-/// introduces them: a note on the outline can add a character the cast then has.
-fn with_introduced(outline: &Outline, mut cast: Vec<Character>, seed: u64) -> Vec<Character> {
+/// The cast with every being the outline (or the run's note) introduces by name ("a whale
+/// named Old Tom"), as it introduces them: a note can add a character the cast then has. Only
+/// beings count (a kind or a trade: not "a ship named Endeavour"), and a name the cast already
+/// has, whole or in part ("Tom" for "Old Tom"), adds no one.
+fn with_introduced(outline: &Outline, note: Option<&str>, mut cast: Vec<Character>, seed: u64) -> Vec<Character> {
     // Beat by beat, then sentence by sentence: each introduction read on its own.
-    let texts = (outline.beats.iter().map(|b| b.summary.as_str())).chain(outline.synopsis.split(['.', ';']));
+    let texts = (outline.beats.iter().map(|b| b.summary.as_str()))
+        .chain(outline.synopsis.split(['.', ';']))
+        .chain(note);
     let mut introduced: Facts = Facts::default();
     for person in texts.flat_map(introductions) {
         let Some(name) = person.name.as_deref() else { continue };
+        if person.kind.is_none() && person.occupation.is_none() {
+            continue;
+        }
         if !introduced.people.iter().any(|p| p.is_named(name)) {
-            if !cast.iter().any(|c| slug(&c.name) == slug(name)) {
+            if !cast.iter().any(|c| same_person(&c.name, name)) {
                 cast.push(newcomer(name, seed));
             }
             introduced.people.push(person);
@@ -122,28 +129,44 @@ fn with_introduced(outline: &Outline, mut cast: Vec<Character>, seed: u64) -> Ve
     cast
 }
 
-/// The note of a regenerate that the rules may revise the previous version by: when they read
-/// all of it, or when the backend cannot read more of it than they do (a model that takes the
-/// whole note as a constraint gets a note the rules only partly read).
+/// Whether two names are one person's: equal, or one a word of the other ("Tom", "Old Tom").
+fn same_person(a: &str, b: &str) -> bool {
+    let words = |n: &str| n.split_whitespace().map(slug).collect::<Vec<_>>();
+    let (a, b) = (words(a), words(b));
+    a == b || (a.len() == 1 && b.contains(&a[0])) || (b.len() == 1 && a.contains(&b[0]))
+}
+
+/// The note of a regenerate that the previous version may be revised by: when the revision
+/// reads all of it, or when the backend reads nothing the revision leaves (a model that takes
+/// the whole note as a constraint gets a note the revision only partly reads; so does the
+/// procedural backend when the note asks for a tone).
 fn revising<'a>(ctx: &'a NodeCtx, text: &dyn TextModel, stage: Stage) -> Option<&'a str> {
     let note = ctx.feedback()?;
-    (notes::unread(note, stage).is_empty() || !text.unread(stage, note).is_empty()).then_some(note)
+    let left = notes::unread(note, stage, Reader::Revision);
+    let backend_left = text.unread(stage, note);
+    left.iter().all(|clause| backend_left.contains(clause)).then_some(note)
 }
 
 /// Tells the person which clauses of the run's note the backend did not act on.
 fn remark_unread(ctx: &NodeCtx, text: &dyn TextModel, stage: Stage) {
     let Some(note) = ctx.feedback() else { return };
-    let who = format!("{} text backend", text.generator(ctx.seed()).backend);
-    if let Some(said) = notes::remark(&who, stage, &text.unread(stage, note)) {
+    if let Some(said) = notes::remark(&who(ctx, text), stage, &text.unread(stage, note)) {
         ctx.remark(said);
     }
 }
 
-/// Tells the person which clauses of `note` a revision of the previous version left alone.
-fn remark_revised(ctx: &NodeCtx, note: &str, stage: Stage) {
-    if let Some(said) = notes::remark("revision of the previous version", stage, &notes::unread(note, stage)) {
+/// Tells the person which clauses of `note` a revision of the previous version left alone (the
+/// backend would not have acted on them either: see [`revising`]).
+fn remark_revised(ctx: &NodeCtx, text: &dyn TextModel, note: &str, stage: Stage) {
+    let left = notes::unread(note, stage, Reader::Revision);
+    if let Some(said) = notes::remark(&who(ctx, text), stage, &left) {
         ctx.remark(said);
     }
+}
+
+/// The backend, as a remark names it: "the procedural text backend".
+fn who(ctx: &NodeCtx, text: &dyn TextModel) -> String {
+    format!("the {} text backend", text.generator(ctx.seed()).backend)
 }
 
 /// The cast with the series' regular characters first, exactly as the series has them (a
@@ -181,9 +204,9 @@ impl Node for ScenesNode {
     async fn run(&self, input: ScenesInput, ctx: &NodeCtx) -> Result<Vec<Scene>, NodeError> {
         let text = &self.backends.text;
         if let (Some(previous), Some(note)) = (&input.previous, revising(ctx, text.as_ref(), Stage::Scenes))
-            && let Some(scenes) = revise_scenes(&input.episode, previous, note)
+            && let Some(scenes) = revise_scenes(previous, note)
         {
-            remark_revised(ctx, note, Stage::Scenes);
+            remark_revised(ctx, text.as_ref(), note, Stage::Scenes);
             return Ok(scenes);
         }
         let scenes = text

@@ -7,7 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use showrunner_engine::{Engine, EngineError, EpisodeId, EventKind, Speaker};
+use showrunner_engine::{Engine, EngineError, EpisodeId, EpisodeSnapshot, EpisodeStatus, EventKind, Speaker};
+
+use crate::conversation::{ConversationError, Reply, status};
+use crate::intent::IntentKind;
 
 /// Below this confidence a regenerate is proposed, not done.
 pub const CONFIRM_BELOW: f32 = 0.8;
@@ -157,6 +160,39 @@ pub fn pending(engine: &Engine, episode: EpisodeId, next_seq: u64) -> Result<Opt
 
 fn proposal_of(data: &Value) -> Option<Proposal> {
     serde_json::from_value(data.get("pending")?.clone()).ok()
+}
+
+/// Asks before cancelling: a cancelled episode does nothing more, for good.
+pub(crate) fn propose_cancel(s: &EpisodeSnapshot) -> Reply {
+    let mut reply = Reply::new(IntentKind::Cancel, 1.0, None);
+    if matches!(s.header.status, EpisodeStatus::Cancelled | EpisodeStatus::Completed) {
+        reply.text = format!("There is nothing to cancel. {}", status(s));
+        return reply;
+    }
+    reply.pending = Some(Proposal {
+        action: Proposed::Cancel,
+        node: None,
+        feedback: None,
+        versions: Vec::new(),
+    });
+    reply.text = "Cancel the episode? Nothing more will run, for good (what was approved is kept). yes / no".into();
+    reply
+}
+
+/// Cancels the episode, on a yes to a proposed cancel.
+pub(crate) async fn cancel(engine: &Engine, episode: EpisodeId) -> Result<Reply, ConversationError> {
+    let mut reply = Reply::new(IntentKind::Cancel, 1.0, None);
+    match engine.cancel(episode).await {
+        Ok(()) => {
+            reply.text = "Cancelled: nothing more runs, and what was approved is kept.".into();
+        }
+        Err(e) if e.is_conflict() => {
+            reply.text = format!("I couldn't cancel it: {e}.");
+            reply.refused = Some(e.to_string());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(reply)
 }
 
 #[cfg(test)]

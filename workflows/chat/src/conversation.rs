@@ -18,7 +18,10 @@ use showrunner_engine::{
     Engine, EngineError, EpisodeId, EpisodeSnapshot, EpisodeStatus, InstanceKey, InstanceRecord, NodeState, Speaker,
 };
 
-use crate::confirm::{Answer, CONFIRM_BELOW, Proposal, Proposed, answer, is_cancel, is_undo, last_actions, pending};
+use crate::confirm::{
+    Answer, CONFIRM_BELOW, Proposal, Proposed, answer, cancel, is_cancel, is_undo, last_actions, pending,
+    propose_cancel,
+};
 use crate::fields::{field_home, set_field};
 use crate::intent::{EditRequest, Intent, IntentClassifier, IntentKind, MIN_CONFIDENCE};
 use crate::show::summary;
@@ -92,7 +95,7 @@ pub struct Reply {
 
 impl Reply {
     /// A reply that has done nothing yet.
-    fn new(intent: IntentKind, confidence: f32, node: Option<String>) -> Self {
+    pub(crate) fn new(intent: IntentKind, confidence: f32, node: Option<String>) -> Self {
         Self {
             intent,
             confidence,
@@ -103,23 +106,6 @@ impl Reply {
             text: String::new(),
         }
     }
-}
-
-/// Asks before cancelling: a cancelled episode does nothing more, for good.
-fn propose_cancel(s: &EpisodeSnapshot) -> Reply {
-    let mut reply = Reply::new(IntentKind::Cancel, 1.0, None);
-    if matches!(s.header.status, EpisodeStatus::Cancelled | EpisodeStatus::Completed) {
-        reply.text = format!("There is nothing to cancel. {}", status(s));
-        return reply;
-    }
-    reply.pending = Some(Proposal {
-        action: Proposed::Cancel,
-        node: None,
-        feedback: None,
-        versions: Vec::new(),
-    });
-    reply.text = "Cancel the episode? Nothing more will run, for good (what was approved is kept). yes / no".into();
-    reply
 }
 
 /// Node keys with the words people use for them (the stock workflows': `story::stock::NODES`).
@@ -174,9 +160,18 @@ impl Conversation {
         let reply = match (proposal, answer(text)) {
             _ if is_undo(text) => self.undo(episode, &snapshot).await?,
             (Some(proposal), Answer::Yes) => self.confirmed(episode, &snapshot, proposal).await?,
+            // "cancel" again, to "Cancel the episode?": not a no.
+            (Some(proposal), _) if proposal.action == Proposed::Cancel && is_cancel(text) => Reply {
+                text: "Say yes to cancel the episode, or no to let it go on.".into(),
+                pending: Some(proposal),
+                ..Reply::new(IntentKind::Cancel, 1.0, None)
+            },
             (Some(proposal), Answer::No) => match (proposal.action, proposal.node) {
                 (Proposed::Regenerate, node) => Reply {
-                    text: format!("OK, `{}` stays as it is.", node.as_deref().unwrap_or("it")),
+                    text: match &node {
+                        Some(node) => format!("OK, `{node}` stays as it is."),
+                        None => "OK, it stays as it is.".into(),
+                    },
                     ..Reply::new(IntentKind::Regenerate, 1.0, node)
                 },
                 (Proposed::Cancel, _) => Reply {
@@ -356,7 +351,7 @@ impl Conversation {
                 reply.text = "I had nothing to regenerate: say what to redo.".into();
                 return Ok(reply);
             }
-            (Proposed::Cancel, _) => return self.cancel(episode).await,
+            (Proposed::Cancel, _) => return cancel(&self.engine, episode).await,
         };
         let mut reply = Reply::new(IntentKind::Regenerate, 1.0, Some(node.clone()));
         // Only as it stood when asked: a node that moved on since is not regenerated on an old yes.
@@ -373,22 +368,6 @@ impl Conversation {
             Ok(note) => reply.text = note.unwrap_or_else(|| done(&reply.actions, &node)),
             Err(e) if e.is_conflict() => {
                 reply.text = format!("I couldn't do that: {e}.");
-                reply.refused = Some(e.to_string());
-            }
-            Err(e) => return Err(e.into()),
-        }
-        Ok(reply)
-    }
-
-    /// Cancels the episode, on a yes to a proposed cancel.
-    async fn cancel(&self, episode: EpisodeId) -> Result<Reply, ConversationError> {
-        let mut reply = Reply::new(IntentKind::Cancel, 1.0, None);
-        match self.engine.cancel(episode).await {
-            Ok(()) => {
-                reply.text = "Cancelled: nothing more runs, and what was approved is kept.".into();
-            }
-            Err(e) if e.is_conflict() => {
-                reply.text = format!("I couldn't cancel it: {e}.");
                 reply.refused = Some(e.to_string());
             }
             Err(e) => return Err(e.into()),

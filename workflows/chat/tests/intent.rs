@@ -8,6 +8,7 @@ use common::load;
 
 use std::sync::Arc;
 
+use showrunner_chat::confirm::CONFIRM_BELOW;
 use showrunner_chat::intent::{EditRequest, Intent, IntentClassifier, IntentKind, MIN_CONFIDENCE};
 use showrunner_procedural::embed::HashedEmbedder;
 use showrunner_story::stock::NODES;
@@ -290,5 +291,26 @@ fn a_misread_regenerate_always_asks_first() {
                 );
             }
         }
+    }
+}
+
+/// The cap on field-like regenerates catches a field set outside the edit shapes, and leaves a
+/// regenerate asked for in so many words alone.
+#[test]
+fn only_field_like_regenerates_are_capped() {
+    for text in ["I want the title changed to Glasshouse", "make Juno's age 27"] {
+        let intent = classify(text);
+        if intent.kind == IntentKind::Regenerate {
+            assert!(intent.confidence < CONFIRM_BELOW, "{text}: {intent:?}");
+        }
+    }
+    for text in [
+        "redo the storyboard, the duration is too long",
+        "the tone is too grim, rewrite it",
+        "redo the description of scene 2",
+    ] {
+        let intent = classify(text);
+        assert_eq!(intent.kind, IntentKind::Regenerate, "{text}");
+        assert!(intent.confidence >= CONFIRM_BELOW, "{text}: {intent:?}");
     }
 }

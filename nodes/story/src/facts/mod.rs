@@ -30,6 +30,7 @@ pub use read::{read, weather_of};
 
 use crate::fountain::Screenplay;
 use crate::model::{Brief, Character, Scene};
+use crate::plan::capitalised;
 
 /// A person's pronoun, when the text says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,9 +272,19 @@ impl Facts {
         })
     }
 
-    /// Brings scenes in line with the facts: the stated time of day in every scene's time and
-    /// heading, and the weather in every description.
+    /// Brings scenes in line with the facts: the story opens where the text says it is set (the
+    /// first scene's place, when it is not there already), the stated time of day in every
+    /// scene's time and heading, and the weather in every description.
     pub fn apply_scenes(&self, scenes: &mut [Scene]) {
+        if let (Some(place), Some(first)) = (self.place, scenes.first_mut()) {
+            let here = first.location.to_lowercase();
+            if !place.words.iter().any(|w| here.contains(w)) {
+                let time = first.slugline.rsplit_once(" - ").map_or("DAY", |(_, t)| t).to_owned();
+                let setting = if place.interior { "INT" } else { "EXT" };
+                first.slugline = format!("{setting}. {} - {time}", place.location);
+                first.location = capitalised(&place.location.to_lowercase());
+            }
+        }
         for scene in scenes {
             if let Some(time) = self.time_of_day {
                 scene.time_of_day = time.to_owned();

@@ -109,9 +109,14 @@ fn facts_reach_the_cast_and_the_scenes() {
         generated_by: fixtures::generator(),
     };
     facts.apply_scenes(std::slice::from_mut(&mut scene));
+    // The story opens where the idea sets it, at the time it states.
     assert_eq!(
-        (scene.time_of_day.as_str(), scene.slugline.as_str()),
-        ("dawn", "EXT. PARK - DAWN")
+        (
+            scene.time_of_day.as_str(),
+            scene.slugline.as_str(),
+            scene.location.as_str()
+        ),
+        ("dawn", "INT. BAKERY - DAWN", "Bakery")
     );
     assert!(scene.description.starts_with("Snow falls"), "{}", scene.description);
     assert_eq!(facts.location(0), Some(("BAKERY", true)));

@@ -128,20 +128,24 @@ pub(super) fn value_after(message: &Message<'_>, separator: usize) -> Option<Str
 }
 
 /// Whether `message` reads like setting a field to a value without fitting an edit shape: a
-/// field word ([`FIELDS`]; "time of day") followed, in its clause, by a value's marker ("to",
-/// "=", "be", "read", "is") or a number ("make Juno's age 27").
+/// field word ([`FIELDS`]; "time of day") with "to", "=" or "be" at most two words after it
+/// ("I want the title changed to Glasshouse", "age for Cole should be 51") or a number right
+/// after it ("make Juno's age 27"). A message with a redo verb ("redo the storyboard, the
+/// duration is too long") asks for a regenerate in so many words.
 pub(super) fn sets_a_field(message: &Message<'_>) -> bool {
-    let tokens = &message.tokens;
-    (0..tokens.len()).any(|i| {
-        let field = is_field(message.bare(i))
-            || (message.bare(i) == "time" && message.bare(i + 1) == "of" && message.bare(i + 2) == "day");
-        field
-            && tokens[i + 1..]
-                .iter()
-                .take_while(|t| t.clause == tokens[i].clause)
-                .any(|t| {
-                    matches!(t.bare.as_str(), "to" | "=" | "be" | "read" | "reads" | "is")
-                        || t.bare.parse::<f64>().is_ok()
-                })
+    let n = message.tokens.len();
+    if (0..n).any(|i| is_redo(message, i)) {
+        return false;
+    }
+    (0..n).any(|i| {
+        let (field, after) = if message.bare(i) == "time" && message.bare(i + 1) == "of" && message.bare(i + 2) == "day"
+        {
+            (true, i + 3)
+        } else {
+            (is_field(message.bare(i)), i + 1)
+        };
+        let marker = (after..(after + 3).min(n)).any(|j| matches!(message.bare(j), "to" | "=" | "be"));
+        let number = message.bare(after).parse::<f64>().is_ok();
+        field && (marker || number)
     })
 }
