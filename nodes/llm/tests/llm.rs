@@ -102,38 +102,36 @@ fn smollm2_gguf() -> (std::fs::File, gguf_file::Content) {
     (file, content)
 }
 
-/// Our CPU forward pass against candle's `quantized_llama` on the same file, whose Q4_1 both
-/// run as it is (Q4_1 × Q8_1 blocks): the logits after the prompt (one batched pass) and after
-/// each of 16 greedy steps (one token each, through the KV cache), candle's choice fed to both.
-/// Both quantise activations to 8 bits per block, where a rounding that float summation order
-/// tips the other way moves a value by a step: the logits agree to a few percent of their
-/// span, not to float precision (a wrong RoPE, mask or cache position moves them by far more).
-#[test]
-fn the_cpu_forward_pass_agrees_with_candles_quantized_llama() {
-    let (mut file, content) = smollm2_gguf();
-    let mut candle = ModelWeights::from_gguf(content, &mut file, &candle_core::Device::Cpu).expect("candle's model");
-    let mut candle_logits = |tokens: &[u32], position: usize| -> Vec<f32> {
-        candle_core::Tensor::new(tokens, &candle_core::Device::Cpu)
-            .and_then(|t| t.unsqueeze(0))
-            .and_then(|input| candle.forward(&input, position))
-            .and_then(|logits| logits.squeeze(0))
-            .and_then(|logits| logits.to_vec1())
-            .expect("candle's forward pass")
-    };
-
-    let llm = llm();
-    let messages = [
+/// A chat the forward-pass tests decode.
+fn lighthouse_chat() -> [Message; 2] {
+    [
         Message::system("You are a helpful assistant who answers in one sentence."),
         Message::user("Why does the lighthouse keeper count the waves at night?"),
-    ];
-    let prompt = llm.prompt(&messages).expect("prompt");
-    let prompt = llm.tokenizer().encode(&prompt).expect("encode");
+    ]
+}
+
+/// Greedy decoding of `messages` on `llm` against `candle_logits` (candle's pass on the same
+/// file, given tokens and their position): after the prompt and after each of `steps` greedy
+/// steps (candle's choice fed to both), the centred logits agree within 4% of candle's span,
+/// the probabilities within 0.1, and the greedy choices are the same. Gives the largest
+/// differences seen and the tokens chosen.
+fn agrees_with_candle(
+    llm: &Llm,
+    messages: &[Message],
+    steps: usize,
+    mut candle_logits: impl FnMut(&[u32], usize) -> Vec<f32>,
+) -> (f32, f32, Vec<u32>) {
+    let prompt = llm
+        .tokenizer()
+        .encode(&llm.prompt(messages).expect("prompt"))
+        .expect("encode");
     let mut session = llm
-        .session(&messages, Sampling::greedy(), 1, CancellationToken::new())
+        .session(messages, Sampling::greedy(), 1, CancellationToken::new())
         .expect("session");
     let mut theirs = candle_logits(&prompt, 0);
     let (mut worst_logit, mut worst_probability) = (0f32, 0f32);
-    for step in 0..16 {
+    let mut answer = Vec::new();
+    for step in 0..steps {
         let ours = session.logits().expect("our logits").to_vec();
         assert_eq!(ours.len(), theirs.len());
         let (lowest, highest) = theirs
@@ -149,9 +147,33 @@ fn the_cpu_forward_pass_agrees_with_candles_quantized_llama() {
         (worst_logit, worst_probability) = (worst_logit.max(logit), worst_probability.max(probability));
         let token = argmax(&theirs);
         assert_eq!(argmax(&ours), token, "step {step}: the greedy choices differ");
+        answer.push(token);
         session.accept(token);
         theirs = candle_logits(&[token], prompt.len() + step);
     }
+    (worst_logit, worst_probability, answer)
+}
+
+/// Our CPU forward pass against candle's `quantized_llama` on the same file, whose Q4_1 both
+/// run as it is (Q4_1 × Q8_1 blocks): the logits after the prompt (one batched pass) and after
+/// each of 16 greedy steps (one token each, through the KV cache), candle's choice fed to both.
+/// Both quantise activations to 8 bits per block, where a rounding that float summation order
+/// tips the other way moves a value by a step: the logits agree to a few percent of their
+/// span, not to float precision (a wrong RoPE, mask or cache position moves them by far more).
+#[test]
+fn the_cpu_forward_pass_agrees_with_candles_quantized_llama() {
+    let (mut file, content) = smollm2_gguf();
+    let mut candle = ModelWeights::from_gguf(content, &mut file, &candle_core::Device::Cpu).expect("candle's model");
+    let candle_logits = |tokens: &[u32], position: usize| -> Vec<f32> {
+        candle_core::Tensor::new(tokens, &candle_core::Device::Cpu)
+            .and_then(|t| t.unsqueeze(0))
+            .and_then(|input| candle.forward(&input, position))
+            .and_then(|logits| logits.squeeze(0))
+            .and_then(|logits| logits.to_vec1())
+            .expect("candle's forward pass")
+    };
+
+    let (worst_logit, worst_probability, _) = agrees_with_candle(&llm(), &lighthouse_chat(), 16, candle_logits);
     eprintln!(
         "over the prompt and 16 steps: centred logits within {worst_logit}, probabilities within {worst_probability}"
     );

@@ -13,7 +13,7 @@ use showrunner_llm::{Llm, Message, Sampling, json as constrained};
 use showrunner_models::Device;
 use tokio_util::sync::CancellationToken;
 
-use super::{argmax, centred, installed, largest_difference, probabilities};
+use super::{agrees_with_candle, installed, lighthouse_chat};
 
 const QWEN: &str = "qwen2.5-coder-0.5b";
 
@@ -65,7 +65,7 @@ fn qwens_cpu_forward_pass_agrees_with_candles_quantized_qwen2() {
     let mut file = std::fs::File::open(&path).expect("open the model");
     let content = gguf_file::Content::read(&mut file).expect("read the GGUF");
     let mut candle = ModelWeights::from_gguf(content, &mut file, &candle_core::Device::Cpu).expect("candle's model");
-    let mut candle_logits = |tokens: &[u32], position: usize| -> Vec<f32> {
+    let candle_logits = |tokens: &[u32], position: usize| -> Vec<f32> {
         candle_core::Tensor::new(tokens, &candle_core::Device::Cpu)
             .and_then(|t| t.unsqueeze(0))
             .and_then(|input| candle.forward(&input, position))
@@ -75,40 +75,7 @@ fn qwens_cpu_forward_pass_agrees_with_candles_quantized_qwen2() {
     };
 
     let llm = qwen();
-    let messages = [
-        Message::system("You are a helpful assistant who answers in one sentence."),
-        Message::user("Why does the lighthouse keeper count the waves at night?"),
-    ];
-    let prompt = llm
-        .tokenizer()
-        .encode(&llm.prompt(&messages).expect("prompt"))
-        .expect("encode");
-    let mut session = llm
-        .session(&messages, Sampling::greedy(), 1, CancellationToken::new())
-        .expect("session");
-    let mut theirs = candle_logits(&prompt, 0);
-    let (mut worst_logit, mut worst_probability) = (0f32, 0f32);
-    let mut answer = Vec::new();
-    for step in 0..8 {
-        let ours = session.logits().expect("our logits").to_vec();
-        assert_eq!(ours.len(), theirs.len());
-        let (lowest, highest) = theirs
-            .iter()
-            .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-        let logit = largest_difference(&centred(&ours), &centred(&theirs));
-        let probability = largest_difference(&probabilities(&ours), &probabilities(&theirs));
-        assert!(
-            logit <= 0.04 * (highest - lowest) && probability <= 0.1,
-            "step {step}: centred logits differ by up to {logit} (candle's span from {lowest} to {highest}), \
-             probabilities by {probability}"
-        );
-        (worst_logit, worst_probability) = (worst_logit.max(logit), worst_probability.max(probability));
-        let token = argmax(&theirs);
-        assert_eq!(argmax(&ours), token, "step {step}: the greedy choices differ");
-        answer.push(token);
-        session.accept(token);
-        theirs = candle_logits(&[token], prompt.len() + step);
-    }
+    let (worst_logit, worst_probability, answer) = agrees_with_candle(&llm, &lighthouse_chat(), 8, candle_logits);
     eprintln!(
         "over the prompt and 8 steps: centred logits within {worst_logit}, probabilities within {worst_probability}; \
          the answer begins {:?}",
