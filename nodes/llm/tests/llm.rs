@@ -110,17 +110,25 @@ fn lighthouse_chat() -> [Message; 2] {
     ]
 }
 
-/// Greedy decoding of `messages` on `llm` against `candle_logits` (candle's pass on the same
-/// file, given tokens and their position): after the prompt and after each of `steps` greedy
-/// steps (candle's choice fed to both), the centred logits agree within 4% of candle's span,
-/// the probabilities within 0.1, and the greedy choices are the same. Gives the largest
-/// differences seen and the tokens chosen.
+/// Greedy decoding of `messages` on `llm` against `forward` (a candle model's pass on the same
+/// file: a batch of one row of tokens and the position of the first): after the prompt and
+/// after each of `steps` greedy steps (candle's choice fed to both), the centred logits agree
+/// within 4% of candle's span, the probabilities within 0.1, and the greedy choices are the
+/// same. Gives the largest differences seen and the tokens chosen.
 fn agrees_with_candle(
     llm: &Llm,
     messages: &[Message],
     steps: usize,
-    mut candle_logits: impl FnMut(&[u32], usize) -> Vec<f32>,
+    mut forward: impl FnMut(&candle_core::Tensor, usize) -> candle_core::Result<candle_core::Tensor>,
 ) -> (f32, f32, Vec<u32>) {
+    let mut candle_logits = |tokens: &[u32], position: usize| -> Vec<f32> {
+        candle_core::Tensor::new(tokens, &candle_core::Device::Cpu)
+            .and_then(|t| t.unsqueeze(0))
+            .and_then(|input| forward(&input, position))
+            .and_then(|logits| logits.squeeze(0))
+            .and_then(|logits| logits.to_vec1())
+            .expect("candle's forward pass")
+    };
     let prompt = llm
         .tokenizer()
         .encode(&llm.prompt(messages).expect("prompt"))
@@ -164,16 +172,9 @@ fn agrees_with_candle(
 fn the_cpu_forward_pass_agrees_with_candles_quantized_llama() {
     let (mut file, content) = smollm2_gguf();
     let mut candle = ModelWeights::from_gguf(content, &mut file, &candle_core::Device::Cpu).expect("candle's model");
-    let candle_logits = |tokens: &[u32], position: usize| -> Vec<f32> {
-        candle_core::Tensor::new(tokens, &candle_core::Device::Cpu)
-            .and_then(|t| t.unsqueeze(0))
-            .and_then(|input| candle.forward(&input, position))
-            .and_then(|logits| logits.squeeze(0))
-            .and_then(|logits| logits.to_vec1())
-            .expect("candle's forward pass")
-    };
-
-    let (worst_logit, worst_probability, _) = agrees_with_candle(&llm(), &lighthouse_chat(), 16, candle_logits);
+    let (worst_logit, worst_probability, _) = agrees_with_candle(&llm(), &lighthouse_chat(), 16, |input, position| {
+        candle.forward(input, position)
+    });
     eprintln!(
         "over the prompt and 16 steps: centred logits within {worst_logit}, probabilities within {worst_probability}"
     );

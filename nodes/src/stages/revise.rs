@@ -6,9 +6,8 @@
 //! backend, which writes a new version with the note as a constraint.
 
 use showrunner_procedural::text::describe;
-use showrunner_story::facts::{Facts, read, without_weather};
+use showrunner_story::facts::{Facts, move_scene, read, without_weather};
 use showrunner_story::model::{Brief, Character, Generator, Scene};
-use showrunner_story::plan::capitalised;
 use showrunner_story::slug;
 
 /// `previous` revised by `note`, or `None` when the note states nothing of a character.
@@ -67,9 +66,7 @@ pub fn revise_scenes(previous: &[Scene], note: &str) -> Option<Vec<Scene>> {
     if said.place.is_some() {
         for (k, scene) in scenes.iter_mut().enumerate() {
             if let Some((location, interior)) = said.location(k) {
-                let time = scene.slugline.rsplit(" - ").next().unwrap_or("DAY").to_owned();
-                scene.slugline = format!("{}. {location} - {time}", if interior { "INT" } else { "EXT" });
-                scene.location = capitalised(&location.to_lowercase());
+                move_scene(scene, location, interior);
             }
         }
     }

@@ -87,10 +87,10 @@ impl Node for CharactersNode {
 
     async fn run(&self, input: CharactersInput, ctx: &NodeCtx) -> Result<Vec<Character>, NodeError> {
         let text = &self.backends.text;
-        if let (Some(previous), Some(note)) = (&input.previous, revising(ctx, text.as_ref(), Stage::Characters))
+        if let (Some(previous), Some((note, left))) = (&input.previous, revising(ctx, text.as_ref(), Stage::Characters))
             && let Some(cast) = revise_cast(&input.episode, previous, note, ctx.seed())
         {
-            remark_revised(ctx, text.as_ref(), note, Stage::Characters);
+            remark_revised(ctx, text.as_ref(), &left, Stage::Characters);
             return Ok(cast);
         }
         let cast = text
@@ -136,15 +136,17 @@ fn same_person(a: &str, b: &str) -> bool {
     a == b || (a.len() == 1 && b.contains(&a[0])) || (b.len() == 1 && a.contains(&b[0]))
 }
 
-/// The note of a regenerate that the previous version may be revised by: when the revision
-/// reads all of it, or when the backend reads nothing the revision leaves (a model that takes
-/// the whole note as a constraint gets a note the revision only partly reads; so does the
-/// procedural backend when the note asks for a tone).
-fn revising<'a>(ctx: &'a NodeCtx, text: &dyn TextModel, stage: Stage) -> Option<&'a str> {
+/// The note of a regenerate that the previous version may be revised by, with the clauses the
+/// revision leaves: when it leaves none, or only clauses the backend would not act on either (a
+/// model that takes the whole note as a constraint gets a note the revision only partly reads;
+/// so does the procedural backend when the note asks for a tone).
+fn revising<'a>(ctx: &'a NodeCtx, text: &dyn TextModel, stage: Stage) -> Option<(&'a str, Vec<String>)> {
     let note = ctx.feedback()?;
     let left = notes::unread(note, stage, Reader::Revision);
     let backend_left = text.unread(stage, note);
-    left.iter().all(|clause| backend_left.contains(clause)).then_some(note)
+    left.iter()
+        .all(|clause| backend_left.contains(clause))
+        .then_some((note, left))
 }
 
 /// Tells the person which clauses of the run's note the backend did not act on.
@@ -155,11 +157,10 @@ fn remark_unread(ctx: &NodeCtx, text: &dyn TextModel, stage: Stage) {
     }
 }
 
-/// Tells the person which clauses of `note` a revision of the previous version left alone (the
+/// Tells the person which clauses of a note a revision of the previous version `left` (the
 /// backend would not have acted on them either: see [`revising`]).
-fn remark_revised(ctx: &NodeCtx, text: &dyn TextModel, note: &str, stage: Stage) {
-    let left = notes::unread(note, stage, Reader::Revision);
-    if let Some(said) = notes::remark(&who(ctx, text), stage, &left) {
+fn remark_revised(ctx: &NodeCtx, text: &dyn TextModel, left: &[String], stage: Stage) {
+    if let Some(said) = notes::remark(&who(ctx, text), stage, left) {
         ctx.remark(said);
     }
 }
@@ -203,10 +204,10 @@ impl Node for ScenesNode {
 
     async fn run(&self, input: ScenesInput, ctx: &NodeCtx) -> Result<Vec<Scene>, NodeError> {
         let text = &self.backends.text;
-        if let (Some(previous), Some(note)) = (&input.previous, revising(ctx, text.as_ref(), Stage::Scenes))
+        if let (Some(previous), Some((note, left))) = (&input.previous, revising(ctx, text.as_ref(), Stage::Scenes))
             && let Some(scenes) = revise_scenes(previous, note)
         {
-            remark_revised(ctx, text.as_ref(), note, Stage::Scenes);
+            remark_revised(ctx, text.as_ref(), &left, Stage::Scenes);
             return Ok(scenes);
         }
         let scenes = text

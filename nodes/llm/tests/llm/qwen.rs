@@ -65,17 +65,11 @@ fn qwens_cpu_forward_pass_agrees_with_candles_quantized_qwen2() {
     let mut file = std::fs::File::open(&path).expect("open the model");
     let content = gguf_file::Content::read(&mut file).expect("read the GGUF");
     let mut candle = ModelWeights::from_gguf(content, &mut file, &candle_core::Device::Cpu).expect("candle's model");
-    let candle_logits = |tokens: &[u32], position: usize| -> Vec<f32> {
-        candle_core::Tensor::new(tokens, &candle_core::Device::Cpu)
-            .and_then(|t| t.unsqueeze(0))
-            .and_then(|input| candle.forward(&input, position))
-            .and_then(|logits| logits.squeeze(0))
-            .and_then(|logits| logits.to_vec1())
-            .expect("candle's forward pass")
-    };
-
     let llm = qwen();
-    let (worst_logit, worst_probability, answer) = agrees_with_candle(&llm, &lighthouse_chat(), 8, candle_logits);
+    let (worst_logit, worst_probability, answer) =
+        agrees_with_candle(&llm, &lighthouse_chat(), 8, |input, position| {
+            candle.forward(input, position)
+        });
     eprintln!(
         "over the prompt and 8 steps: centred logits within {worst_logit}, probabilities within {worst_probability}; \
          the answer begins {:?}",

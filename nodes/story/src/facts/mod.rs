@@ -279,10 +279,7 @@ impl Facts {
         if let (Some(place), Some(first)) = (self.place, scenes.first_mut()) {
             let here = first.location.to_lowercase();
             if !place.words.iter().any(|w| here.contains(w)) {
-                let time = first.slugline.rsplit_once(" - ").map_or("DAY", |(_, t)| t).to_owned();
-                let setting = if place.interior { "INT" } else { "EXT" };
-                first.slugline = format!("{setting}. {} - {time}", place.location);
-                first.location = capitalised(&place.location.to_lowercase());
+                move_scene(first, place.location, place.interior);
             }
         }
         for scene in scenes {
@@ -302,6 +299,15 @@ impl Facts {
             }
         }
     }
+}
+
+/// Moves `scene` to `location` (upper case, as a heading has it), indoors or out, keeping its
+/// time of day.
+pub fn move_scene(scene: &mut Scene, location: &str, interior: bool) {
+    let time = scene.slugline.rsplit_once(" - ").map_or("DAY", |(_, t)| t).to_owned();
+    let setting = if interior { "INT" } else { "EXT" };
+    scene.slugline = format!("{setting}. {location} - {time}");
+    scene.location = capitalised(&location.to_lowercase());
 }
 
 /// `into` with what `from` states on top.
