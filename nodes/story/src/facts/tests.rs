@@ -8,6 +8,21 @@ fn lead(text: &str) -> Person {
     read(text, None).people.into_iter().next().unwrap_or_default()
 }
 
+/// A daytime scene in a park, where two meet.
+fn park() -> crate::model::Scene {
+    crate::model::Scene {
+        id: "scene-1".into(),
+        slugline: "EXT. PARK - DAY".into(),
+        location: "Park".into(),
+        time_of_day: "day".into(),
+        description: "They meet.".into(),
+        character_ids: Vec::new(),
+        script: Vec::new(),
+        transition: None,
+        generated_by: fixtures::generator(),
+    }
+}
+
 #[test]
 fn an_idea_states_its_lead_time_weather_and_place() {
     let facts = read("a shy robot baker who loses her recipe the night before the fair", None);
@@ -97,17 +112,7 @@ fn facts_reach_the_cast_and_the_scenes() {
     assert!(cast[0].static_features.body.starts_with("a robot"), "{:?}", cast[0]);
     assert!(cast[0].personality.contains("shy"));
     assert_eq!(cast[1].dynamic_features.clothing, "a grey jumper", "untouched");
-    let mut scene = crate::model::Scene {
-        id: "scene-1".into(),
-        slugline: "EXT. PARK - DAY".into(),
-        location: "Park".into(),
-        time_of_day: "day".into(),
-        description: "They meet.".into(),
-        character_ids: Vec::new(),
-        script: Vec::new(),
-        transition: None,
-        generated_by: fixtures::generator(),
-    };
+    let mut scene = park();
     facts.apply_scenes(std::slice::from_mut(&mut scene));
     // The story opens where the idea sets it, at the time it states.
     assert_eq!(
@@ -140,17 +145,7 @@ fn repeated_notes_do_not_stack_ages_pronouns_or_weather() {
     read("Mara, aged 30, he", None).apply_cast(&mut cast);
     assert_eq!(cast[0].static_features.face, "30 years old, round face");
     assert_eq!(cast[0].role.matches('/').count(), 1, "{}", cast[0].role);
-    let mut scene = crate::model::Scene {
-        id: "scene-1".into(),
-        slugline: "EXT. PARK - DAY".into(),
-        location: "Park".into(),
-        time_of_day: "day".into(),
-        description: "They meet.".into(),
-        character_ids: Vec::new(),
-        script: Vec::new(),
-        transition: None,
-        generated_by: fixtures::generator(),
-    };
+    let mut scene = park();
     read("in the rain", None).apply_scenes(std::slice::from_mut(&mut scene));
     read("in the snow", None).apply_scenes(std::slice::from_mut(&mut scene));
     assert_eq!(scene.description, "Snow falls. They meet.");
