@@ -188,6 +188,8 @@ pub(super) fn outfit(ch: &Character) -> Outfit {
             "overcoat",
             "trenchcoat",
             "cloak",
+            "cape",
+            "poncho",
             "robe",
             "mac",
             "parka",

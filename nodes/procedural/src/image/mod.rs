@@ -4,11 +4,17 @@
 //!
 //! - A character's look (palette, build, hair, props) comes from its text alone: the same
 //!   character always looks the same, and clothing text changes clothing pixels only.
+//! - A character whose description names another kind of being (a robot, a whale, a fox, an
+//!   owl) is drawn as one, wearing its outfit as a scarf or panels ([`being`]).
 //! - Portraits stand on a flat backdrop ([`BACKDROP`]), which keyframes key out to compose the
 //!   figure over a scene.
 //! - Keyframes and consistency scores share one placement function, so a score compares each
 //!   portrait with exactly the pixels where it was drawn.
 
+mod animal;
+mod being;
+#[cfg(test)]
+mod being_tests;
 mod consistency;
 mod exterior;
 mod face;
@@ -17,7 +23,9 @@ mod keyframe;
 mod look;
 mod portrait;
 mod props;
+mod robot;
 mod scene;
+mod sea;
 #[cfg(test)]
 mod tests;
 mod weather;

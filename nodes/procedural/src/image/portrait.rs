@@ -1,4 +1,5 @@
-//! Portraits: a character drawn from the front, the side and the back, on the flat backdrop.
+//! Portraits: a character drawn from the front, the side and the back, on the flat backdrop;
+//! a person here, other beings in [`super::being`].
 
 use candle_core::Result;
 use image::RgbImage;
@@ -6,6 +7,7 @@ use showrunner_backend::View;
 use showrunner_story::model::Character;
 use showrunner_story::rng::Rng;
 
+use super::being::draw_being;
 use super::face::{draw_head_front, draw_head_side};
 use super::look::{Features, Garment, HairStyle, Outfit, features, outfit};
 use super::props::{draw_props, prop_parts};
@@ -67,6 +69,9 @@ pub(super) fn render_portrait(ch: &Character, view: View, seed: u64) -> Result<R
     let o = outfit(ch);
     let b = Body::new(&f, seed, &ch.id);
     let mut c = Canvas::filled(PORTRAIT_WIDTH as usize, PORTRAIT_HEIGHT as usize, BACKDROP)?;
+    if draw_being(&mut c, ch, view, &f, &o, &b)? {
+        return c.to_image();
+    }
     match view {
         View::Front => draw_front(&mut c, &f, &o, &b)?,
         View::Side => draw_side(&mut c, &f, &o, &b)?,

@@ -14,13 +14,13 @@ use showrunner_media::png::encode_png;
 use showrunner_story::fixtures;
 use showrunner_story::model::Movement;
 
-type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+pub(super) type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
 fn generator() -> Generator {
     ProceduralImages.generator(0)
 }
 
-fn person(id: &str, face: &str, body: &str, clothing: &str, props: &[&str]) -> Character {
+pub(super) fn person(id: &str, face: &str, body: &str, clothing: &str, props: &[&str]) -> Character {
     Character {
         personality: "stubborn and kind".into(),
         generated_by: generator(),
@@ -82,17 +82,17 @@ fn settings() -> Settings {
     Settings::default()
 }
 
-fn portrait(ch: &Character, view: View) -> BackendResult<RgbImage> {
+pub(super) fn portrait(ch: &Character, view: View) -> BackendResult<RgbImage> {
     ProceduralImages.portrait(ch, view, &settings(), 7)
 }
 
-fn count(img: &RgbImage, colour: Rgb) -> usize {
+pub(super) fn count(img: &RgbImage, colour: Rgb) -> usize {
     let q = |v: f32| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
     let target = [q(colour.0), q(colour.1), q(colour.2)];
     img.pixels().filter(|p| p.0 == target).count()
 }
 
-fn differing(a: &RgbImage, b: &RgbImage) -> Vec<(u32, u32)> {
+pub(super) fn differing(a: &RgbImage, b: &RgbImage) -> Vec<(u32, u32)> {
     a.enumerate_pixels()
         .filter(|(x, y, p)| b.get_pixel(*x, *y) != *p)
         .map(|(x, y, _)| (x, y))

@@ -218,10 +218,13 @@ impl Facts {
     }
 
     /// Brings a cast in line with the facts: each stated age, kind, trait and clothing reaches
-    /// the character it is stated of (`cast[0]` is the lead); nothing else changes.
+    /// the character it is stated of: a named person the character of that name, the unnamed
+    /// ones (the lead first) the characters no name claims, in order; nothing else changes.
     pub fn apply_cast(&self, cast: &mut [Character]) {
-        for (i, character) in cast.iter_mut().enumerate() {
-            let Some(person) = self.person(&character.name, i == 0) else {
+        let mut unnamed = self.people.iter().filter(|p| p.name.is_none());
+        for character in cast.iter_mut() {
+            let named = self.people.iter().find(|p| p.is_named(&character.name));
+            let Some(person) = named.or_else(|| unnamed.next()) else {
                 continue;
             };
             let features = &mut character.static_features;

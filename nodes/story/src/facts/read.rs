@@ -48,10 +48,10 @@ const TRAITS: [&str; 20] = [
 ];
 
 /// Words for clothes: a phrase that ends in one is what someone wears.
-const GARMENTS: [&str; 26] = [
+const GARMENTS: [&str; 30] = [
     "coat", "raincoat", "oilskin", "hoodie", "dress", "jacket", "scarf", "hat", "jumper", "sweater", "overalls",
     "uniform", "cloak", "suit", "boots", "apron", "shirt", "cardigan", "kimono", "gown", "robe", "cap", "vest",
-    "trousers", "jeans", "parka",
+    "trousers", "jeans", "parka", "cape", "poncho", "skirt", "shawl",
 ];
 
 /// Capitalised words that are not names.
@@ -150,7 +150,7 @@ fn weather(w: &[Word<'_>]) -> Option<&'static str> {
         Some("storm")
     } else if has(&["rain", "rainy", "raining", "downpour", "drizzle"]) {
         Some("rain")
-    } else if has(&["snow", "snowy", "snowing", "blizzard", "snowfall"]) {
+    } else if has(&["snow", "snowy", "snowing", "blizzard", "snowfall", "snowstorm"]) {
         Some("snow")
     } else if has(&["fog", "foggy", "mist", "misty", "haze"]) {
         Some("fog")
@@ -171,31 +171,20 @@ fn time_of_day(w: &[Word<'_>]) -> Option<&'static str> {
 
 /// The people an idea or a note speaks of: the lead noun phrase, and each name.
 fn people(w: &[Word<'_>]) -> Vec<Person> {
-    let mut lead = Person::default();
-    // The lead noun phrase: from the first `a`/`an`/`the`, its adjectives and nouns.
-    if let Some(start) = w.iter().position(|x| matches!(x.plain.as_str(), "a" | "an" | "the")) {
-        for x in w[start + 1..].iter().take(5) {
-            let word = x.plain.as_str();
-            if matches!(
-                word,
-                "in" | "who" | "that" | "named" | "called" | "with" | "on" | "at" | "of" | "and"
-            ) {
-                break;
-            }
-            if KINDS.contains(&word) {
-                lead.kind.get_or_insert_with(|| word.to_owned());
-            } else if OCCUPATIONS.contains(&word) {
-                lead.occupation.get_or_insert_with(|| word.to_owned());
-            } else if TRAITS.contains(&word) {
-                lead.traits.push(word.to_owned());
-            } else if let Some(age) = age_word(word) {
-                lead.age.get_or_insert(age);
-            }
-            if x.raw.ends_with([',', '.', ';', ':']) {
-                break;
-            }
-        }
-    }
+    // The lead noun phrase from the first `a`/`an`/`the`; a later `a`/`an` phrase that names a
+    // kind of being (`and an old whale named Tom`) is another person (`the robot` is one already
+    // met).
+    let articles: Vec<usize> = (0..w.len())
+        .filter(|&i| matches!(w[i].plain.as_str(), "a" | "an" | "the"))
+        .collect();
+    let mut lead = articles.first().map(|&at| noun_phrase(w, at)).unwrap_or_default();
+    let mut beings: Vec<(usize, Person)> = articles
+        .iter()
+        .skip(1)
+        .filter(|&&at| w[at].plain != "the")
+        .map(|&at| (at, noun_phrase(w, at)))
+        .filter(|(_, p)| p.kind.is_some())
+        .collect();
     lead.pronoun = pronoun(w);
     if lead.age.is_none() {
         // `a 17-year-old`, `aged 70`.
@@ -218,14 +207,26 @@ fn people(w: &[Word<'_>]) -> Vec<Person> {
     if lead.kind.is_none() && lead.occupation.is_none() && lead.name.is_none() && !names.is_empty() {
         lead.name = Some(names[0].1.clone());
     }
-    let mut people = vec![lead];
+    beings.insert(0, (articles.first().copied().unwrap_or(0), lead));
+    let described = |p: &Person| p.name.is_none() && (p.kind.is_some() || p.occupation.is_some());
+    for (at, name) in &names {
+        // `Priya, a 12-year-old inventor`: the phrase right after the name describes it.
+        let last = at + name.split_whitespace().count() - 1;
+        let apposed = w[last].raw.ends_with(',');
+        if apposed && let Some((_, owner)) = beings.iter_mut().find(|(start, p)| *start == last + 1 && described(p)) {
+            owner.name = Some(name.clone());
+            continue;
+        }
+        // `… named Tom` names the nearest being before it.
+        let named = *at > 0 && matches!(w[at - 1].plain.as_str(), "named" | "called");
+        let owner = beings.iter_mut().rev().find(|(start, p)| *start < *at && described(p));
+        if named && let Some((_, owner)) = owner {
+            owner.name = Some(name.clone());
+        }
+    }
+    let mut people: Vec<Person> = beings.into_iter().map(|(_, p)| p).collect();
     for (_, name) in &names {
-        if people[0].name.is_none()
-            && (people[0].kind.is_some() || people[0].occupation.is_some())
-            && named_after(w, name)
-        {
-            people[0].name = Some(name.clone());
-        } else if !people.iter().any(|p| p.name.as_deref() == Some(name)) {
+        if !people.iter().any(|p| p.name.as_deref() == Some(name)) {
             people.push(Person {
                 name: Some(name.clone()),
                 ..Person::default()
@@ -250,11 +251,32 @@ fn people(w: &[Word<'_>]) -> Vec<Person> {
     people
 }
 
-/// True when `name` follows `named` or `called` in the text.
-fn named_after(w: &[Word<'_>], name: &str) -> bool {
-    let first = name.split_whitespace().next().unwrap_or_default();
-    w.windows(2)
-        .any(|pair| matches!(pair[0].plain.as_str(), "named" | "called") && pair[1].raw.starts_with(first))
+/// The being a noun phrase from the article at `at` describes: its kind, trade, traits and age
+/// (`a shy robot baker`, `an old whale`), up to the first word that ends the phrase.
+fn noun_phrase(w: &[Word<'_>], at: usize) -> Person {
+    let mut person = Person::default();
+    for x in w[at + 1..].iter().take(5) {
+        let word = x.plain.as_str();
+        if matches!(
+            word,
+            "in" | "who" | "that" | "named" | "called" | "with" | "on" | "at" | "of" | "and"
+        ) {
+            break;
+        }
+        if KINDS.contains(&word) {
+            person.kind.get_or_insert_with(|| word.to_owned());
+        } else if OCCUPATIONS.contains(&word) {
+            person.occupation.get_or_insert_with(|| word.to_owned());
+        } else if TRAITS.contains(&word) {
+            person.traits.push(word.to_owned());
+        } else if let Some(age) = age_word(word) {
+            person.age.get_or_insert(age);
+        }
+        if x.raw.ends_with([',', '.', ';', ':']) {
+            break;
+        }
+    }
+    person
 }
 
 /// Names: after `named`/`called`, or capitalised words that are not common ones (runs of them

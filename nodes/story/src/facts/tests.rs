@@ -129,6 +129,41 @@ fn facts_reach_the_cast_and_the_scenes() {
 }
 
 #[test]
+fn a_second_being_in_an_idea_is_its_own_character() {
+    let facts = read(
+        "a shy robot baker and an old whale named Tom become friends; the robot bakes",
+        None,
+    );
+    let kinds: Vec<_> = facts
+        .people
+        .iter()
+        .map(|p| (p.kind.as_deref(), p.name.as_deref()))
+        .collect();
+    assert_eq!(kinds, [(Some("robot"), None), (Some("whale"), Some("Tom"))]);
+    assert_eq!(facts.people[1].age.as_deref(), Some("old"));
+    // The cast takes the names first: Tom leads the cast, the robot is the next character.
+    let mut cast = vec![
+        fixtures::character("tom", "round face", "tall", "a red coat", &[]),
+        fixtures::character("ossie", "long face", "short", "a grey jumper", &[]),
+    ];
+    cast[0].name = "Tom".into();
+    cast[1].name = "Ossie".into();
+    facts.apply_cast(&mut cast);
+    assert!(cast[0].static_features.body.starts_with("a whale"), "{:?}", cast[0]);
+    assert!(cast[1].static_features.body.starts_with("a robot"), "{:?}", cast[1]);
+    assert!(cast[1].role.contains("baker") && cast[1].personality.contains("shy"));
+}
+
+#[test]
+fn an_apposed_name_a_snowstorm_and_a_cape() {
+    let priya = read("Priya, a 12-year-old inventor, builds a robot", None);
+    assert_eq!(priya.people[0].name.as_deref(), Some("Priya"));
+    assert_eq!(priya.people[0].age.as_deref(), Some("12"));
+    assert_eq!(read("she sails through a snowstorm", None).weather, Some("snow"));
+    assert_eq!(lead("a brave mouse in a red cape").clothing.as_deref(), Some("a red cape"));
+}
+
+#[test]
 fn places_are_not_people_and_notes_age_a_named_character() {
     let facts = read("a detective in New York chases a thief to Paris", None);
     assert!(facts.names().is_empty(), "{:?}", facts.people);
