@@ -121,6 +121,111 @@ const IDEAS: [(&str, &[Fact]); 10] = [
     ),
 ];
 
+/// Ten more ideas, written later by a helper that never saw the rules that read them, and
+/// scored once before any change; kept apart so that their score stays a held-out figure.
+const HELD_OUT_IDEAS: [(&str, &[Fact]); 10] = [
+    (
+        "A penguin named Pip, wearing a yellow raincoat, waits at a busy train station in the pouring rain.",
+        &[
+            Fact::Named("Pip"),
+            Fact::Described("Pip", "penguin"),
+            Fact::Wears("Pip", "yellow raincoat"),
+            Fact::Place("TRAIN STATION"),
+            Fact::Weather("rain"),
+        ],
+    ),
+    (
+        "Rosa, a 78-year-old baker, teaches her grandson Leo to bake bread before dawn.",
+        &[
+            Fact::Named("Rosa"),
+            Fact::Described("Rosa", "78"),
+            Fact::Described("Rosa", "baker"),
+            Fact::Named("Leo"),
+            Fact::At(None, "dawn"),
+        ],
+    ),
+    (
+        "a lonely whale called Marlow sings to passing ships out at sea during a thunderstorm",
+        &[
+            Fact::Named("Marlow"),
+            Fact::Described("Marlow", "whale"),
+            Fact::Described("Marlow", "lonely"),
+            // The helper was shown made-up heading names ("AT SEA"); ours is "OPEN SEA".
+            Fact::Place("SEA"),
+            Fact::Weather("storm"),
+        ],
+    ),
+    (
+        "Maya's dog Biscuit gets lost in thick fog in the forest and has to find his way home.",
+        &[
+            Fact::Named("Maya"),
+            Fact::Named("Biscuit"),
+            Fact::Described("Biscuit", "dog"),
+            Fact::Place("FOREST"),
+            Fact::Weather("fog"),
+        ],
+    ),
+    (
+        "Ziggy the alien, in a silver jumpsuit, spends a lazy afternoon on a farm learning to milk a cow.",
+        &[
+            Fact::Named("Ziggy"),
+            Fact::Described("Ziggy", "alien"),
+            Fact::Wears("Ziggy", "silver jumpsuit"),
+            Fact::Place("FARM"),
+            Fact::At(None, "day"),
+        ],
+    ),
+    (
+        "Two sisters, Hana in a green hat and Emi in a purple coat, build a snowman during a blizzard.",
+        &[
+            Fact::Named("Hana"),
+            Fact::Wears("Hana", "green hat"),
+            Fact::Named("Emi"),
+            Fact::Wears("Emi", "purple coat"),
+            Fact::Weather("snow"),
+        ],
+    ),
+    (
+        "At sunset, a grumpy old knight hears a dragon snoring beneath the castle.",
+        &[
+            Fact::Described("", "knight"),
+            Fact::Described("", "grumpy"),
+            Fact::Described("", "old"),
+            Fact::At(Some(0), "dusk"),
+        ],
+    ),
+    (
+        "Tamsin, a young scientist with curly red hair, discovers a talking cactus in the library one night.",
+        &[
+            Fact::Named("Tamsin"),
+            Fact::Described("Tamsin", "young"),
+            Fact::Described("Tamsin", "scientist"),
+            Fact::Place("LIBRARY"),
+            Fact::At(None, "night"),
+        ],
+    ),
+    (
+        "A tired camel called Omar carries a lost boy across the desert under the blazing midday sun.",
+        &[
+            Fact::Named("Omar"),
+            Fact::Described("Omar", "camel"),
+            Fact::Described("Omar", "tired"),
+            Fact::Place("DESERT"),
+            Fact::At(None, "day"),
+        ],
+    ),
+    (
+        "Bolt, a rusty little cleaning robot wearing a red bow tie, wanders the spaceship looking for a friend.",
+        &[
+            Fact::Named("Bolt"),
+            Fact::Described("Bolt", "robot"),
+            Fact::Described("Bolt", "rusty"),
+            Fact::Wears("Bolt", "red bow tie"),
+            Fact::Place("SPACESHIP"),
+        ],
+    ),
+];
+
 const NIGHT_SHIFT: &str = "Title: Night Shift
 
 INT. DINER - NIGHT
@@ -341,35 +446,78 @@ fn describe(fact: &Fact) -> String {
     }
 }
 
+/// What one set of episodes held.
+#[derive(Default)]
+struct Tally {
+    held: usize,
+    stated: usize,
+    misses: Vec<String>,
+    failed: Vec<String>,
+    times: Vec<f64>,
+}
+
+impl Tally {
+    fn check(&mut self, out: &Path, what: &str, facts: &[Fact], script: Option<&str>, run: Result<Duration, String>) {
+        self.stated += facts.len();
+        match run {
+            Ok(time) => self.times.push(time.as_secs_f64()),
+            Err(why) => {
+                self.failed.push(format!("{what}: {why}"));
+                return;
+            }
+        }
+        for fact in facts {
+            if holds(out, fact, script) {
+                self.held += 1;
+            } else {
+                self.misses.push(format!("{what}: {}", describe(fact)));
+            }
+        }
+    }
+
+    fn score(&self) -> f64 {
+        self.held as f64 / self.stated.max(1) as f64
+    }
+
+    /// Prints the score, the time per episode, the failures and the misses.
+    fn report(&self, set: &str, text_model: Option<&str>) {
+        let mean = self.times.iter().sum::<f64>() / self.times.len().max(1) as f64;
+        let slowest = self.times.iter().copied().fold(0.0, f64::max);
+        println!(
+            "fact check ({set}) on {}: {} of {} facts held ({:.0}%); {} episodes, {mean:.1} s each on average \
+             (slowest {slowest:.1} s); {} failed",
+            text_model.map_or("the procedural backends".to_owned(), |m| format!("{m} (candle, cpu)")),
+            self.held,
+            self.stated,
+            self.score() * 100.0,
+            self.times.len(),
+            self.failed.len()
+        );
+        for failure in &self.failed {
+            println!("  failed: {failure}");
+        }
+        for miss in &self.misses {
+            println!("  missed: {miss}");
+        }
+    }
+}
+
 #[test]
 fn ideas_and_screenplays_carry_their_facts_into_the_export() {
     let text_model = std::env::var(TEXT_MODEL_ENV).ok().filter(|m| !m.trim().is_empty());
     let text_model = text_model.as_deref();
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let (mut held, mut stated, mut misses, mut failed) = (0, 0, Vec::new(), Vec::new());
-    let mut times = Vec::new();
-    let mut check = |out: &Path, what: &str, facts: &[Fact], script: Option<&str>, run: Result<Duration, String>| {
-        stated += facts.len();
-        match run {
-            Ok(time) => times.push(time.as_secs_f64()),
-            Err(why) => {
-                failed.push(format!("{what}: {why}"));
-                return;
-            }
+    let (mut first, mut held_out) = (Tally::default(), Tally::default());
+    for (set, tally, ideas) in [
+        ("ideas", &mut first, &IDEAS[..]),
+        ("held-out", &mut held_out, &HELD_OUT_IDEAS[..]),
+    ] {
+        for (n, (idea, facts)) in ideas.iter().enumerate() {
+            let out = dir.path().join(format!("{set}-{n}"));
+            let run = episode(&data, &out, &["--workflow", "idea2video", "--idea", idea], text_model);
+            tally.check(&out, idea, facts, None, run);
         }
-        for fact in facts {
-            if holds(out, fact, script) {
-                held += 1;
-            } else {
-                misses.push(format!("{what}: {}", describe(fact)));
-            }
-        }
-    };
-    for (n, (idea, facts)) in IDEAS.iter().enumerate() {
-        let out = dir.path().join(format!("idea-{n}"));
-        let run = episode(&data, &out, &["--workflow", "idea2video", "--idea", idea], text_model);
-        check(&out, idea, facts, None, run);
     }
     for (name, script, facts) in SCREENPLAYS {
         let file = dir.path().join(name);
@@ -382,29 +530,18 @@ fn ideas_and_screenplays_carry_their_facts_into_the_export() {
             &["--workflow", "script2video", "--script", &path],
             text_model,
         );
-        check(&out, name, facts, Some(script), run);
+        first.check(&out, name, facts, Some(script), run);
     }
-    let score = held as f64 / stated as f64;
-    let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
-    let slowest = times.iter().copied().fold(0.0, f64::max);
-    println!(
-        "fact check on {}: {held} of {stated} facts held ({:.0}%); {} episodes, {mean:.1} s each on average \
-         (slowest {slowest:.1} s); {} failed",
-        text_model.map_or("the procedural backends".to_owned(), |m| format!("{m} (candle, cpu)")),
-        score * 100.0,
-        times.len(),
-        failed.len()
-    );
-    for failure in &failed {
-        println!("  failed: {failure}");
+    first.report("ideas and screenplays", text_model);
+    held_out.report("held-out ideas", text_model);
+    for tally in [&first, &held_out] {
+        assert!(tally.failed.is_empty(), "episodes failed:\n{}", tally.failed.join("\n"));
+        assert!(
+            tally.score() >= FLOOR,
+            "{} of {} facts held; missed:\n{}",
+            tally.held,
+            tally.stated,
+            tally.misses.join("\n")
+        );
     }
-    for miss in &misses {
-        println!("  missed: {miss}");
-    }
-    assert!(failed.is_empty(), "episodes failed:\n{}", failed.join("\n"));
-    assert!(
-        score >= FLOOR,
-        "{held} of {stated} facts held; missed:\n{}",
-        misses.join("\n")
-    );
 }

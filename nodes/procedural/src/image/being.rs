@@ -53,7 +53,7 @@ pub(super) enum Being {
 }
 
 /// The kinds with their own body plan and their default colour.
-const KINDS: [(&str, Being, Rgb); 26] = [
+const KINDS: [(&str, Being, Rgb); 48] = [
     ("robot", Being::Robot, Rgb(0.62, 0.66, 0.7)),
     ("android", Being::Robot, Rgb(0.86, 0.86, 0.9)),
     ("cyborg", Being::Robot, Rgb(0.55, 0.57, 0.6)),
@@ -108,10 +108,36 @@ const KINDS: [(&str, Being, Rgb); 26] = [
     ("crow", Being::Bird { owl: false }, Rgb(0.14, 0.14, 0.17)),
     ("penguin", Being::Bird { owl: false }, Rgb(0.14, 0.14, 0.17)),
     ("robin", Being::Bird { owl: false }, Rgb(0.45, 0.33, 0.22)),
+    ("camel", BEAST_POINTED, Rgb(0.8, 0.64, 0.4)),
+    ("donkey", BEAST_POINTED, Rgb(0.55, 0.52, 0.5)),
+    ("deer", BEAST_POINTED, Rgb(0.62, 0.42, 0.24)),
+    ("goat", BEAST_POINTED, Rgb(0.9, 0.88, 0.82)),
+    ("cow", BEAST_POINTED, Rgb(0.92, 0.9, 0.86)),
+    ("pig", BEAST_POINTED, Rgb(0.95, 0.7, 0.72)),
+    ("squirrel", BEAST_POINTED, Rgb(0.75, 0.4, 0.18)),
+    ("lion", BEAST_ROUND, Rgb(0.85, 0.65, 0.3)),
+    ("tiger", BEAST_ROUND, Rgb(0.93, 0.55, 0.15)),
+    ("elephant", BEAST_ROUND, Rgb(0.55, 0.56, 0.6)),
+    ("monkey", BEAST_ROUND, Rgb(0.5, 0.33, 0.2)),
+    ("sheep", BEAST_ROUND, Rgb(0.95, 0.93, 0.86)),
+    ("lamb", BEAST_ROUND, Rgb(0.95, 0.93, 0.86)),
+    ("hedgehog", BEAST_ROUND, Rgb(0.45, 0.34, 0.24)),
+    ("badger", BEAST_ROUND, Rgb(0.4, 0.4, 0.42)),
+    ("frog", BEAST_ROUND, Rgb(0.35, 0.65, 0.3)),
+    ("duck", Being::Bird { owl: false }, Rgb(0.95, 0.85, 0.35)),
+    ("goose", Being::Bird { owl: false }, Rgb(0.92, 0.92, 0.9)),
+    ("swan", Being::Bird { owl: false }, Rgb(0.96, 0.96, 0.95)),
+    ("parrot", Being::Bird { owl: false }, Rgb(0.2, 0.65, 0.3)),
+    ("hen", Being::Bird { owl: false }, Rgb(0.65, 0.35, 0.2)),
+    ("chicken", Being::Bird { owl: false }, Rgb(0.65, 0.35, 0.2)),
 ];
 
 const BEAST_POINTED: Being = Being::Beast {
     ears: Ears::Pointed,
+    horn: false,
+};
+const BEAST_ROUND: Being = Being::Beast {
+    ears: Ears::Round,
     horn: false,
 };
 const BEAST_FLOPPY: Being = Being::Beast {

@@ -4,10 +4,12 @@ use super::{Facts, PLACES, Person, Pronoun};
 use crate::fountain::Screenplay;
 
 /// Kinds of beings a story's lead can be, besides a person.
-const KINDS: [&str; 34] = [
+const KINDS: [&str; 56] = [
     "robot", "android", "cyborg", "whale", "dolphin", "shark", "fish", "octopus", "turtle", "penguin", "cat", "kitten",
     "dog", "puppy", "fox", "wolf", "bear", "rabbit", "mouse", "owl", "bird", "crow", "horse", "dragon", "ghost",
-    "witch", "wizard", "alien", "mermaid", "troll", "giant", "elf", "vampire", "unicorn",
+    "witch", "wizard", "alien", "mermaid", "troll", "giant", "elf", "vampire", "unicorn", "camel", "elephant", "lion",
+    "tiger", "monkey", "pig", "cow", "goat", "sheep", "lamb", "donkey", "deer", "squirrel", "hedgehog", "badger",
+    "duck", "goose", "swan", "parrot", "hen", "chicken", "frog",
 ];
 
 /// Creatures of the sea: a story about one is set at sea unless it says where.
@@ -42,16 +44,86 @@ const OCCUPATIONS: [&str; 24] = [
 ];
 
 /// Words that describe what someone is like.
-const TRAITS: [&str; 20] = [
-    "shy", "brave", "grumpy", "lonely", "curious", "clumsy", "kind", "proud", "anxious", "cheerful", "stubborn",
-    "gentle", "fearless", "nervous", "quiet", "bold", "timid", "cunning", "wise", "reckless",
+const TRAITS: [&str; 36] = [
+    "shy",
+    "brave",
+    "grumpy",
+    "lonely",
+    "curious",
+    "clumsy",
+    "kind",
+    "proud",
+    "anxious",
+    "cheerful",
+    "stubborn",
+    "gentle",
+    "fearless",
+    "nervous",
+    "quiet",
+    "bold",
+    "timid",
+    "cunning",
+    "wise",
+    "reckless",
+    "tired",
+    "sleepy",
+    "lazy",
+    "happy",
+    "sad",
+    "angry",
+    "hungry",
+    "greedy",
+    "clever",
+    "loyal",
+    "jealous",
+    "playful",
+    "fierce",
+    "friendly",
+    "mischievous",
+    "restless",
 ];
 
 /// Words for clothes: a phrase that ends in one is what someone wears.
-const GARMENTS: [&str; 30] = [
-    "coat", "raincoat", "oilskin", "hoodie", "dress", "jacket", "scarf", "hat", "jumper", "sweater", "overalls",
-    "uniform", "cloak", "suit", "boots", "apron", "shirt", "cardigan", "kimono", "gown", "robe", "cap", "vest",
-    "trousers", "jeans", "parka", "cape", "poncho", "skirt", "shawl",
+const GARMENTS: [&str; 39] = [
+    "coat",
+    "raincoat",
+    "oilskin",
+    "hoodie",
+    "dress",
+    "jacket",
+    "scarf",
+    "hat",
+    "jumper",
+    "sweater",
+    "overalls",
+    "uniform",
+    "cloak",
+    "suit",
+    "boots",
+    "apron",
+    "shirt",
+    "cardigan",
+    "kimono",
+    "gown",
+    "robe",
+    "cap",
+    "vest",
+    "trousers",
+    "jeans",
+    "parka",
+    "cape",
+    "poncho",
+    "skirt",
+    "shawl",
+    "jumpsuit",
+    "tie",
+    "bowtie",
+    "tunic",
+    "armour",
+    "armor",
+    "pyjamas",
+    "pajamas",
+    "tracksuit",
 ];
 
 /// Capitalised words that are not names.
@@ -212,7 +284,8 @@ fn people(w: &[Word<'_>]) -> Vec<Person> {
     for (at, name) in &names {
         // `Priya, a 12-year-old inventor`: the phrase right after the name describes it.
         let last = at + name.split_whitespace().count() - 1;
-        let apposed = w[last].raw.ends_with(',');
+        // `Ziggy the alien` too.
+        let apposed = w[last].raw.ends_with(',') || w.get(last + 1).is_some_and(|x| x.plain == "the");
         if apposed && let Some((_, owner)) = beings.iter_mut().find(|(start, p)| *start == last + 1 && described(p)) {
             owner.name = Some(name.clone());
             continue;
@@ -225,12 +298,19 @@ fn people(w: &[Word<'_>]) -> Vec<Person> {
         }
     }
     let mut people: Vec<Person> = beings.into_iter().map(|(_, p)| p).collect();
-    for (_, name) in &names {
-        if !people.iter().any(|p| p.name.as_deref() == Some(name)) {
-            people.push(Person {
+    for (at, name) in &names {
+        // `Maya's dog Biscuit`: a kind right before a name is the name's.
+        let kind = at
+            .checked_sub(1)
+            .and_then(|i| KINDS.iter().find(|k| **k == w[i].plain))
+            .map(|k| (*k).to_owned());
+        match people.iter_mut().find(|p| p.name.as_deref() == Some(name)) {
+            Some(known) => known.kind = known.kind.take().or(kind),
+            None => people.push(Person {
                 name: Some(name.clone()),
+                kind,
                 ..Person::default()
-            });
+            }),
         }
     }
     // What is worn belongs to the last name before it, else to the lead.

@@ -160,7 +160,10 @@ fn an_apposed_name_a_snowstorm_and_a_cape() {
     assert_eq!(priya.people[0].name.as_deref(), Some("Priya"));
     assert_eq!(priya.people[0].age.as_deref(), Some("12"));
     assert_eq!(read("she sails through a snowstorm", None).weather, Some("snow"));
-    assert_eq!(lead("a brave mouse in a red cape").clothing.as_deref(), Some("a red cape"));
+    assert_eq!(
+        lead("a brave mouse in a red cape").clothing.as_deref(),
+        Some("a red cape")
+    );
 }
 
 #[test]
