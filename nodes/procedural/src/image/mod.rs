@@ -5,7 +5,7 @@
 //! - A character's look (palette, build, hair, props) comes from its text alone: the same
 //!   character always looks the same, and clothing text changes clothing pixels only.
 //! - A character whose description names another kind of being (a robot, a whale, a fox, an
-//!   owl) is drawn as one, wearing its outfit as a scarf or panels ([`being`]).
+//!   owl) is drawn as one, wearing its outfit as a scarf or panels (the `being` module).
 //! - Portraits stand on a flat backdrop ([`BACKDROP`]), which keyframes key out to compose the
 //!   figure over a scene.
 //! - Keyframes and consistency scores share one placement function, so a score compares each

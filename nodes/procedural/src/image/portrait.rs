@@ -1,5 +1,5 @@
 //! Portraits: a character drawn from the front, the side and the back, on the flat backdrop;
-//! a person here, other beings in [`super::being`].
+//! a person here, other beings in the `being` module.
 
 use candle_core::Result;
 use image::RgbImage;
