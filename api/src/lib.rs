@@ -145,6 +145,7 @@ pub struct Api {
     state: AppState,
     drain: Duration,
     limits: server::Limits,
+    pages: Option<Router>,
 }
 
 impl Api {
@@ -166,7 +167,15 @@ impl Api {
             },
             drain: Duration::from_secs(10),
             limits: server::Limits::default(),
+            pages: None,
         }
+    }
+
+    /// Pages served beside the API (the studio): routes outside `/api/v1` that need no key,
+    /// since a page asks for the key itself. Unknown paths still answer the API's JSON 404.
+    pub fn pages(mut self, pages: Router) -> Self {
+        self.pages = Some(pages);
+        self
     }
 
     /// How often an idle event stream sends a keep-alive comment, so that proxies and clients
@@ -238,7 +247,7 @@ impl Api {
     }
 
     /// Every route under `/api/v1` and `GET /metrics`, with JSON answers for unknown routes and
-    /// methods.
+    /// methods, and the pages given to [`Api::pages`].
     pub fn router(&self) -> Router {
         let episode_routes = Router::new()
             .route("/", get(episodes::list).post(episodes::create))
@@ -285,9 +294,13 @@ impl Api {
             Some(cors) => routes.layer(cors),
             None => routes,
         };
-        routes
+        let api = routes
             .layer(from_fn_with_state(self.state.clone(), metrics::layer))
-            .with_state(self.state.clone())
+            .with_state(self.state.clone());
+        match &self.pages {
+            Some(pages) => api.merge(pages.clone()),
+            None => api,
+        }
     }
 
     /// Serves the API on `listener` until `signal` resolves; then stops taking connections,

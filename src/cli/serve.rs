@@ -72,7 +72,8 @@ pub async fn serve(
         .upload_limit(upload_limit)
         .site(site)
         .header_timeout(header_timeout)
-        .idle_timeout(idle_timeout);
+        .idle_timeout(idle_timeout)
+        .pages(showrunner_studio::router());
     if let Some(max) = max_connections {
         api = api.max_connections(max);
     }

@@ -22,6 +22,7 @@ mod keys;
 mod local_models;
 mod notes;
 mod ownership;
+mod page;
 mod recovery;
 mod references;
 mod retries;

@@ -51,6 +51,12 @@ impl Served {
     /// tests, or `$SHOWRUNNER_BIN`), its log appended to `log` (inherited when `None`), and
     /// reads the address it bound.
     pub async fn start(data: &Path, log: Option<&PathBuf>) -> Self {
+        Self::start_at(data, log, "127.0.0.1:0").await
+    }
+
+    /// [`Served::start`] on the address `addr` (a restart on the same port keeps the origin a
+    /// page was loaded from).
+    pub async fn start_at(data: &Path, log: Option<&PathBuf>, addr: &str) -> Self {
         let stderr = match log {
             Some(path) => Stdio::from(
                 std::fs::OpenOptions::new()
@@ -65,7 +71,7 @@ impl Served {
         let mut child = Command::new(binary)
             .arg("--data")
             .arg(data)
-            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(["serve", "--addr", addr])
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -99,6 +105,11 @@ impl Served {
         served.base = format!("{origin}/api/v1");
         served._stdout = Some(stdout);
         served
+    }
+
+    /// Where the server answers: `http://127.0.0.1:PORT`.
+    pub fn origin(&self) -> &str {
+        self.base.trim_end_matches("/api/v1")
     }
 
     /// The URL of an API path.

@@ -1,0 +1,149 @@
+// The studio's only way to the server: the public /api/v1, with the tab's API key when the
+// server asks for one, an event stream that resumes where it stopped, and artifacts as blob URLs.
+
+const KEY = 'showrunner.key';
+const BASE = '/api/v1';
+
+/** A failed request: the API's error code, message and details (such as a field's `path`). */
+export class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = error.code || 'http_' + status;
+    this.details = error.details || {};
+  }
+}
+
+function authHeaders() {
+  const key = sessionStorage.getItem(KEY);
+  return key ? { Authorization: 'Bearer ' + key } : {};
+}
+
+let asking = null;
+
+/** Asks the person for an API key (one dialog however many requests wait for it). */
+function askKey(message) {
+  if (asking) return asking;
+  const dialog = document.getElementById('key-dialog');
+  const input = document.getElementById('key-input');
+  document.getElementById('key-error').textContent = message || '';
+  asking = new Promise((resolve) => {
+    dialog.addEventListener('close', function done() {
+      dialog.removeEventListener('close', done);
+      const key = input.value.trim();
+      input.value = '';
+      if (key) sessionStorage.setItem(KEY, key);
+      asking = null;
+      resolve();
+    });
+  });
+  if (!dialog.open) dialog.showModal();
+  input.focus();
+  return asking;
+}
+
+/** Calls the API; JSON in and out. A 401 asks for a key and tries again. */
+export async function api(path, { method = 'GET', body, type, signal } = {}) {
+  for (;;) {
+    const headers = authHeaders();
+    let payload = body;
+    if (body !== undefined && type === undefined) {
+      headers['Content-Type'] = 'application/json';
+      payload = JSON.stringify(body);
+    } else if (type) {
+      headers['Content-Type'] = type;
+    }
+    const res = await fetch(BASE + path, { method, headers, body: payload, signal });
+    if (res.status === 401) {
+      const had = sessionStorage.getItem(KEY);
+      sessionStorage.removeItem(KEY);
+      await askKey(had ? 'That key was refused. Try another.' : '');
+      continue;
+    }
+    const text = await res.text();
+    let json = null;
+    try { json = text ? JSON.parse(text) : null; } catch { json = null; }
+    if (!res.ok) throw new ApiError(res.status, json);
+    return json;
+  }
+}
+
+const blobs = new Map();
+
+/** A blob URL for an artifact of an episode, fetched once with the key; its type with it. */
+export function artifact(episode, hash) {
+  const id = episode + '/' + hash;
+  if (!blobs.has(id)) {
+    blobs.set(id, (async () => {
+      for (;;) {
+        const res = await fetch(`${BASE}/episodes/${episode}/artifacts/${hash}`, { headers: authHeaders() });
+        if (res.status === 401) { sessionStorage.removeItem(KEY); await askKey(''); continue; }
+        if (!res.ok) { blobs.delete(id); throw new ApiError(res.status, null); }
+        const blob = await res.blob();
+        return { url: URL.createObjectURL(blob), type: blob.type || res.headers.get('content-type') || '' };
+      }
+    })());
+  }
+  return blobs.get(id);
+}
+
+/**
+ * Follows an episode's events from sequence number `from`: each event once, in order, however
+ * often the connection drops (it resumes with Last-Event-ID). `onState` hears 'live',
+ * 'reconnecting' and 'ended'. Returns a handle whose stop() ends it.
+ */
+export function follow(episode, from, onEvent, onState) {
+  let last = Math.max(0, from - 1);
+  let stopped = false;
+  let controller = null;
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  (async () => {
+    let delay = 250;
+    while (!stopped) {
+      controller = new AbortController();
+      try {
+        const headers = { ...authHeaders(), Accept: 'text/event-stream' };
+        if (last > 0) headers['Last-Event-ID'] = String(last);
+        const res = await fetch(`${BASE}/episodes/${episode}/events`, { headers, signal: controller.signal });
+        if (res.status === 401) { sessionStorage.removeItem(KEY); await askKey(''); continue; }
+        if (res.status === 404) { onState('ended'); return; }
+        if (!res.ok) throw new ApiError(res.status, null);
+        onState('live');
+        delay = 250;
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value.replace(/\r\n?/g, '\n');
+          let end;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+            const named = block.split('\n').find((l) => l.startsWith('event:'));
+            if (!data || named) continue;
+            const event = JSON.parse(data);
+            if (event.seq > last) {
+              last = event.seq;
+              onEvent(event);
+            }
+          }
+        }
+      } catch (e) {
+        if (stopped) return;
+      }
+      if (stopped) return;
+      onState('reconnecting');
+      await sleep(delay);
+      delay = Math.min(delay * 2, 4000);
+    }
+  })();
+  return {
+    stop() { stopped = true; if (controller) controller.abort(); },
+    /** Drops the connection; the stream reconnects and resumes after the last event seen. */
+    drop() { if (controller) controller.abort(); },
+    get last() { return last; },
+  };
+}

@@ -1,0 +1,357 @@
+// A node's panel: for a fan-out without an item chosen, a contact sheet of its items with bulk
+// actions; for an instance, its value and artifacts, approve / regenerate with a note / edit /
+// pick a candidate / revert, every version with a diff between two, and for the final video a
+// player with the shot list beside it.
+
+import { api, artifact, ApiError } from './api.js';
+import { h, fill, badge, ago, toast } from './dom.js';
+
+export class NodePanel {
+  constructor(view, node, item) {
+    this.view = view;
+    this.node = node;
+    this.item = item;
+    this.signature = null;
+    this.shown = null;
+    this.el = h('div.node');
+    this.onKey = (e) => this.key(e);
+    document.addEventListener('keydown', this.onKey);
+  }
+
+  close() {
+    document.removeEventListener('keydown', this.onKey);
+  }
+
+  get base() {
+    const b = `/episodes/${this.view.id}/nodes/${encodeURIComponent(this.node)}`;
+    return this.item ? `${b}/items/${encodeURIComponent(this.item)}` : b;
+  }
+
+  get fanOut() {
+    const def = this.view.definition(this.node);
+    return def && def.kind === 'map' && !this.item;
+  }
+
+  /** Renders again when what the episode says of this node changed. */
+  async update() {
+    const mine = this.view.instances(this.node).filter((n) => !this.item || n.item === this.item);
+    const signature = JSON.stringify(mine);
+    if (signature === this.signature) return;
+    this.signature = signature;
+    if (this.fanOut) return this.sheet(mine);
+    if (!mine.length) {
+      fill(this.el, this.heading(null), h('p.empty', {}, 'Nothing here yet: this stage waits for the ones before it.'));
+      return;
+    }
+    await this.load(this.shown);
+  }
+
+  heading(instance) {
+    return h('div.node-head', {},
+      h('h2', {}, this.item ? [this.node, h('span.muted', {}, ' · ' + this.item)] : this.node),
+      instance ? badge(instance.state) : null,
+      this.item ? h('button.link', { type: 'button', onclick: () => this.view.go(this.node, null) }, '← all items') : null);
+  }
+
+  // ---- a fan-out's contact sheet ----
+
+  sheet(items) {
+    const chosen = new Set();
+    const bar = h('div.bulk', { role: 'toolbar', 'aria-label': 'Selected items' });
+    const note = h('input', { type: 'text', placeholder: 'note for the selected', 'aria-label': 'Note for the selected items', maxlength: 2000 });
+    const count = h('span.muted', {}, '0 selected');
+    const act = async (action) => {
+      const targets = items.filter((n) => chosen.has(n.item));
+      if (!targets.length) { toast('Select items first (click their boxes).'); return; }
+      const done = await Promise.allSettled(targets.map((n) => api(`/episodes/${this.view.id}/nodes/${encodeURIComponent(this.node)}/items/${encodeURIComponent(n.item)}/${action}`,
+        { method: 'POST', body: action === 'approve' ? { version: n.current_version } : { version: n.current_version, feedback: note.value || null } })));
+      const failed = done.filter((d) => d.status === 'rejected');
+      toast(failed.length ? `${failed.length} of ${targets.length} refused: ${failed[0].reason.message}` : `${targets.length} ${action === 'approve' ? 'approved' : 'sent back'}.`);
+      this.signature = null;
+      this.view.refresh();
+    };
+    fill(bar, count, h('button.primary', { type: 'button', onclick: () => act('approve') }, 'Approve selected'),
+      note, h('button', { type: 'button', onclick: () => act('regenerate') }, 'Regenerate selected'));
+    const cards = items.map((n) => {
+      const box = h('input', { type: 'checkbox', 'aria-label': 'Select ' + n.item });
+      box.addEventListener('change', () => {
+        if (box.checked) chosen.add(n.item); else chosen.delete(n.item);
+        count.textContent = `${chosen.size} selected`;
+      });
+      const thumb = h('div.thumb');
+      if (n.artifacts.length) lazyThumb(thumb, this.view.id, n.artifacts[0]);
+      return h('li.card.state-' + n.state, {},
+        h('button.card-open', { type: 'button', onclick: () => this.view.go(this.node, n.item), 'aria-label': `Open ${n.item}` }, thumb),
+        h('div.card-foot', {}, box, h('span.card-name', {}, n.item), badge(n.state)));
+    });
+    fill(this.el, this.heading(null),
+      items.length ? [bar, h('ul.sheet', {}, cards)] : h('p.empty', {}, 'No items yet: they appear as the stage before approves its list.'));
+  }
+
+  // ---- one instance ----
+
+  async load(version) {
+    let detail;
+    try {
+      detail = (await api(this.base + (version ? `?version=${version}` : ''))).data;
+    } catch (e) {
+      fill(this.el, this.heading(null), h('p.error', { role: 'alert' }, e.message));
+      return;
+    }
+    this.detail = detail;
+    this.shown = version && version !== detail.current_version ? version : null;
+    const sections = [
+      this.heading(detail),
+      detail.last_error ? h('div.failure', { role: 'alert' }, h('strong', {}, 'Failed'),
+        detail.attempt ? ` (attempt ${detail.attempt})` : '', ': ', detail.last_error,
+        h('button', { type: 'button', onclick: () => this.act('regenerate', { version: detail.current_version || 0, feedback: null }) }, 'Retry')) : null,
+      this.actions(detail),
+      detail.candidates && detail.candidates.length ? this.candidates(detail) : null,
+      this.valueView(detail),
+      this.versions(detail),
+    ];
+    fill(this.el, sections);
+  }
+
+  actions(d) {
+    const v = d.current_version;
+    if (!v) return h('p.muted', {}, d.state === 'running' ? 'Running…' : 'No version yet.');
+    const note = h('textarea', { id: 'note', rows: 2, maxlength: 2000, placeholder: 'What should change? (optional)' });
+    this.noteEl = note;
+    const viewing = this.shown ? h('p.notice', {}, `Showing version ${this.shown}; actions act on the current version ${v}.`) : null;
+    return h('div.actions-box', {},
+      viewing,
+      h('div.actions', {},
+        h('button.primary', { type: 'button', onclick: () => this.act('approve', { version: v }), title: 'Approve (a)', disabled: d.state === 'approved' }, 'Approve'),
+        h('button', { type: 'button', onclick: () => this.act('regenerate', { version: v, feedback: note.value.trim() || null }), title: 'Regenerate (r focuses the note)' }, 'Regenerate'),
+        h('button', { type: 'button', onclick: () => this.editor(d), title: 'Edit (e)' }, 'Edit')),
+      h('label', { for: 'note' }, 'Note for a regenerate'), note);
+  }
+
+  async act(action, body) {
+    try {
+      await api(`${this.base}/${action}`, { method: 'POST', body });
+      if (action === 'approve' || action === 'select') this.view.followNext = true;
+      toast({ approve: 'Approved.', regenerate: 'Regenerating…', select: 'Picked.', revert: 'Reverted.' }[action] || 'Done.');
+      this.signature = null;
+      this.view.refresh();
+    } catch (e) {
+      toast(e.message);
+    }
+  }
+
+  key(e) {
+    if (e.target.closest('input, textarea, select, [contenteditable]') || e.metaKey || e.ctrlKey || e.altKey) return;
+    const d = this.detail;
+    if (!d || this.fanOut) return;
+    if (e.key === 'a' && d.current_version) { e.preventDefault(); this.act('approve', { version: d.current_version }); }
+    if (e.key === 'r' && this.noteEl) { e.preventDefault(); this.noteEl.focus(); }
+    if (e.key === 'e' && d.current_version) { e.preventDefault(); this.editor(d); }
+  }
+
+  editor(d) {
+    const text = h('textarea.json', { id: 'edit-json', rows: 18, spellcheck: 'false', 'aria-label': 'The value, as JSON' });
+    text.value = JSON.stringify(d.value, null, 2);
+    const error = h('p.field-error', { role: 'alert', id: 'edit-error' });
+    const dialog = h('dialog.editor', { 'aria-labelledby': 'edit-h' },
+      h('h2', { id: 'edit-h' }, `Edit ${this.node}${this.item ? ' · ' + this.item : ''} (from version ${d.current_version})`),
+      text, error,
+      h('div.actions', {},
+        h('button.primary', { type: 'button', onclick: async () => {
+          let value;
+          try { value = JSON.parse(text.value); } catch (err) { error.textContent = 'Not JSON: ' + err.message; return; }
+          try {
+            await api(`${this.base}/edit`, { method: 'POST', body: { base_version: d.current_version, value } });
+            dialog.close();
+            toast('Edited: a new version.');
+            this.signature = null;
+            this.view.refresh();
+          } catch (err) {
+            const path = err instanceof ApiError ? err.details.path : null;
+            error.dataset.path = path || '';
+            error.textContent = path ? `${path.replace(/^value\.?/, '') || 'value'}: ${err.message}` : err.message;
+            if (path) selectField(text, path);
+          }
+        } }, 'Save as a new version'),
+        h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel')));
+    dialog.addEventListener('close', () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
+    text.focus();
+  }
+
+  candidates(d) {
+    const row = h('div.candidates');
+    for (const n of d.candidates) {
+      const v = d.versions.find((x) => x.n === n);
+      const media = h('div.thumb');
+      if (v && v.artifacts.length) lazyThumb(media, this.view.id, v.artifacts[0]);
+      row.append(h('figure.candidate', {}, media,
+        h('figcaption', {}, `Version ${n}`, v && v.score != null ? ` · score ${v.score.toFixed(2)}` : '',
+          h('button.primary', { type: 'button', onclick: () => this.act('select', { version: n }) }, 'Pick this one'))));
+    }
+    return h('section', { 'aria-labelledby': 'cand-h' }, h('h3', { id: 'cand-h' }, 'Candidates'), row);
+  }
+
+  valueView(d) {
+    const box = h('section.value', { 'aria-label': 'Value' });
+    if (d.value == null) return box;
+    const media = h('div.media');
+    const arts = (this.shown ? (d.versions.find((v) => v.n === this.shown) || {}).artifacts : d.artifacts) || [];
+    if (arts.length) this.showMedia(media, arts);
+    box.append(media, readable(d.value));
+    return box;
+  }
+
+  async showMedia(box, hashes) {
+    const loaded = await Promise.all(hashes.map((hash) => artifact(this.view.id, hash).catch(() => null)));
+    const videos = loaded.filter((a) => a && a.type.startsWith('video/'));
+    const tracks = loaded.filter((a) => a && a.type.startsWith('text/vtt'));
+    for (const a of loaded) {
+      if (a && a.type.startsWith('image/')) box.append(h('img', { src: a.url, alt: `${this.node} ${this.item || ''}`.trim(), loading: 'lazy' }));
+    }
+    for (const a of videos) box.append(await this.player(a, tracks[0]));
+  }
+
+  /** The video with its shot list: click a shot to seek; the playing one is marked. */
+  async player(video, track) {
+    const el = h('video', { src: video.url, controls: true, preload: 'metadata', id: 'player' });
+    if (track) el.append(h('track', { kind: 'subtitles', src: track.url, srclang: 'en', label: 'Subtitles', default: true }));
+    if (this.node !== 'final') return el;
+    let shots = [];
+    try { shots = (await api(`/episodes/${this.view.id}/nodes/storyboard`)).data.value || []; } catch { shots = []; }
+    let t = 0;
+    const rows = shots.map((s) => {
+      const start = t;
+      t += s.duration_s || 0;
+      const li = h('li', {},
+        h('button.link', { type: 'button', onclick: () => { el.currentTime = start + 0.01; el.play().catch(() => {}); } }, `${start.toFixed(1)} s · ${s.id}`),
+        ' ', h('span.muted', {}, (s.dialogue || []).map((l) => l.line).join(' ').slice(0, 80)),
+        ' ', h('button.link', { type: 'button', onclick: () => this.redo(s.id) }, 'redo this shot'));
+      li.dataset.start = start;
+      return li;
+    });
+    const list = h('ol.shots', { 'aria-label': 'Shots' }, rows);
+    el.addEventListener('timeupdate', () => {
+      let current = null;
+      for (const li of rows) if (Number(li.dataset.start) <= el.currentTime) current = li;
+      for (const li of rows) li.classList.toggle('current', li === current);
+    });
+    return h('div.theatre', {}, el, list);
+  }
+
+  async redo(shot) {
+    const note = prompt(`What should change in ${shot}? (empty: just redo it)`);
+    if (note === null) return;
+    const key = this.view.instances('keyframes').find((n) => n.item === shot);
+    if (!key || !key.current_version) { toast('That shot has no keyframe yet.'); return; }
+    try {
+      await api(`/episodes/${this.view.id}/nodes/keyframes/items/${encodeURIComponent(shot)}/regenerate`,
+        { method: 'POST', body: { version: key.current_version, feedback: note.trim() || null } });
+      toast(`Redoing ${shot}: its keyframe, clip and the final video are made again.`);
+      this.view.refresh();
+    } catch (e) { toast(e.message); }
+  }
+
+  versions(d) {
+    const picks = [];
+    const diff = h('div.diff');
+    const rows = d.versions.slice().reverse().map((v) => {
+      const box = h('input', { type: 'checkbox', 'aria-label': `Compare version ${v.n}` });
+      box.addEventListener('change', () => {
+        if (box.checked) picks.push(v.n); else picks.splice(picks.indexOf(v.n), 1);
+        if (picks.length > 2) { const drop = picks.shift(); const other = rows.find((r) => r.dataset.n == drop); if (other) other.querySelector('input').checked = false; }
+        if (picks.length === 2) this.compare(diff, picks[0], picks[1]); else fill(diff);
+      });
+      const row = h('tr', { dataset: { n: v.n } },
+        h('td', {}, box), h('td', {}, `v${v.n}`, v.n === d.current_version ? h('span.muted', {}, ' (current)') : null),
+        h('td', {}, v.author), h('td', {}, ago(v.created_at)), h('td', {}, `seed ${v.seed}`), h('td', {}, `attempt ${v.attempt}`),
+        h('td', {}, v.score != null ? `score ${v.score.toFixed(2)}` : ''),
+        h('td', {}, v.feedback ? `“${v.feedback}”` : '', (v.remarks || []).map((r) => h('div.remark', {}, '⚠ ' + r))),
+        h('td', {}, h('button.link', { type: 'button', onclick: () => this.load(v.n) }, 'view'),
+          v.n !== d.current_version ? [' ', h('button.link', { type: 'button', onclick: () => this.act('revert', { version: v.n }) }, 'revert to it')] : null));
+      return row;
+    });
+    return h('section', { 'aria-labelledby': 'ver-h' }, h('h3', { id: 'ver-h' }, `Versions (${d.versions.length})`),
+      h('table.versions', {}, h('tbody', {}, rows)), diff);
+  }
+
+  async compare(box, a, b) {
+    const [x, y] = [Math.min(a, b), Math.max(a, b)];
+    const [dx, dy] = await Promise.all([x, y].map((n) => api(`${this.base}?version=${n}`).then((r) => r.data)));
+    const lines = diffLines(JSON.stringify(dx.value, null, 2).split('\n'), JSON.stringify(dy.value, null, 2).split('\n'));
+    const images = h('div.side-by-side');
+    for (const [n, det] of [[x, dx], [y, dy]]) {
+      const v = det.versions.find((q) => q.n === n);
+      if (v && v.artifacts.length) {
+        const fig = h('figure', {}, h('figcaption', {}, `v${n}`));
+        artifact(this.view.id, v.artifacts[0]).then((art) => { if (art.type.startsWith('image/')) fig.prepend(h('img', { src: art.url, alt: `version ${n}` })); });
+        images.append(fig);
+      }
+    }
+    fill(box, h('h4', {}, `v${x} → v${y}`), images,
+      h('pre.diff-lines', {}, lines.map(([op, text]) => h('span.' + (op === '+' ? 'add' : op === '-' ? 'del' : 'same'), {}, `${op} ${text}\n`))));
+  }
+}
+
+/** Loads an artifact into `box` when it scrolls into view (big sheets load what is seen). */
+function lazyThumb(box, episode, hash) {
+  const observer = new IntersectionObserver((entries) => {
+    if (!entries.some((e) => e.isIntersecting)) return;
+    observer.disconnect();
+    artifact(episode, hash).then((a) => {
+      if (a.type.startsWith('image/')) box.append(h('img', { src: a.url, alt: '' }));
+      else if (a.type.startsWith('video/')) {
+        const v = h('video', { src: a.url, muted: true, loop: true, preload: 'metadata' });
+        v.muted = true;
+        box.addEventListener('mouseenter', () => v.play().catch(() => {}));
+        box.addEventListener('mouseleave', () => v.pause());
+        box.append(v);
+      }
+    }).catch(() => box.append(h('span.muted', {}, 'unavailable')));
+  });
+  observer.observe(box);
+}
+
+/** A value as people read it: lists as cards, objects as labelled fields; bookkeeping left out. */
+export function readable(value, depth = 0) {
+  if (Array.isArray(value)) {
+    if (!value.length) return h('p.muted', {}, '(none)');
+    return h(depth ? 'ul.plain' : 'ul.cards', {}, value.map((v) => h('li', {}, readable(v, depth + 1))));
+  }
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([k]) => k !== 'generated_by');
+    return h('dl', {}, entries.map(([k, v]) => [h('dt', {}, k.replace(/_/g, ' ')), h('dd', {}, readable(v, depth + 1))]));
+  }
+  return h('span', {}, value === null ? '—' : String(value));
+}
+
+/** Selects the line of the field `path` names (`value.characters[1].name`) in a JSON editor. */
+function selectField(text, path) {
+  const last = String(path).split(/[.[\]]/).filter(Boolean).pop();
+  if (!last || /^\d+$/.test(last)) return;
+  const at = text.value.indexOf(`"${last}":`);
+  if (at < 0) return;
+  const end = text.value.indexOf('\n', at);
+  text.focus();
+  text.setSelectionRange(at, end < 0 ? text.value.length : end);
+}
+
+/** A line diff (longest common subsequence): ['+'|'-'|' ', line] pairs. */
+export function diffLines(a, b) {
+  const n = a.length, m = b.length;
+  const t = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) {
+    t[i][j] = a[i] === b[j] ? t[i + 1][j + 1] + 1 : Math.max(t[i + 1][j], t[i][j + 1]);
+  }
+  const out = [];
+  let i = 0, j = 0;
+  while (i < n && j < m) {
+    if (a[i] === b[j]) { out.push([' ', a[i]]); i++; j++; }
+    else if (t[i + 1][j] >= t[i][j + 1]) out.push(['-', a[i++]]);
+    else out.push(['+', b[j++]]);
+  }
+  while (i < n) out.push(['-', a[i++]]);
+  while (j < m) out.push(['+', b[j++]]);
+  return out;
+}
