@@ -265,12 +265,13 @@ pub(crate) async fn create(
             Some(series)
         }
     };
+    let variant = brief.settings.review_variant();
     let snapshot = state
         .engine
-        .create_owned_episode(
+        .create_variant_episode(
             caller.owner(),
             series,
-            &request.workflow,
+            (&request.workflow, variant.as_deref()),
             input,
             seed,
             token.map(|t| t.0),

@@ -184,6 +184,10 @@ impl From<EngineError> for ApiError {
             EngineError::UnknownWorkflow(workflow) => {
                 Self::new(ErrorCode::WorkflowNotFound, message).with_details(json!({"workflow": workflow}))
             }
+            EngineError::UnknownVariant(workflow, _) => Self::invalid_value(
+                "settings",
+                format!("workflow `{workflow}` offers no per-item review or candidates ({message})"),
+            ),
             EngineError::VersionConflict { key, given, current } => {
                 let now = current.map_or_else(
                     || "it has no version yet".to_owned(),

@@ -246,6 +246,10 @@ pub(crate) struct WorkflowView {
     name: String,
     /// Its definition version.
     version: String,
+    /// The variant it is (`review-items`, `candidates-3`, …), when not the workflow's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    variant: Option<String>,
     /// Its nodes, in definition order.
     nodes: Vec<NodeView>,
     /// `from` is read (or mapped over, or joined) by `to`.
@@ -408,6 +412,7 @@ impl From<&WorkflowDef> for WorkflowView {
         Self {
             name: def.name().to_owned(),
             version: def.version().to_owned(),
+            variant: def.variant().map(str::to_owned),
             nodes: def.nodes().iter().map(NodeView::from).collect(),
             edges,
         }

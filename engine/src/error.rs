@@ -251,6 +251,9 @@ pub enum EngineError {
     /// No workflow registered under this name.
     #[error("workflow `{0}` is not registered")]
     UnknownWorkflow(String),
+    /// The workflow has no variant of this name (for example no per-item review).
+    #[error("workflow `{0}` has no variant `{1}`")]
+    UnknownVariant(String, String),
     /// The episode was created under a definition version that is not registered; it is left untouched.
     #[error("episode {episode} needs workflow `{workflow}` at definition version {version}, which is not registered")]
     UnknownDefinition {

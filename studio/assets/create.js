@@ -11,6 +11,7 @@ const SETTINGS = [
   ['fps', 'Frames per second', 'number', { min: 1, max: 120, placeholder: '24' }],
   ['style', 'Style', 'text', { placeholder: 'storybook', maxlength: 200 }],
   ['seed', 'Seed', 'text', { placeholder: '0', inputmode: 'numeric', pattern: '[0-9]*' }],
+  ['candidates', 'Candidates to pick from', 'number', { min: 1, max: 4, placeholder: '1' }],
 ];
 
 function field(name, label, control, hint) {
@@ -32,11 +33,15 @@ export async function showCreate(main) {
   const ideaField = field('idea', 'Idea', idea);
   const scriptField = field('script', 'Screenplay', h('div', {}, script, h('div.upload', {}, h('label', { for: 'f-file' }, 'or upload a .fountain file: '), file)));
   const settings = SETTINGS.map(([name, label, type, attrs]) => field('settings.' + name, label, h('input', { id: 'f-settings.' + name, name, type, ...attrs })));
+  const reviewItems = h('input', { type: 'checkbox', id: 'f-settings.review_items' });
+  const review = h('div.field.check', { dataset: { field: 'settings.review_items' } },
+    reviewItems, h('label', { for: 'f-settings.review_items' }, 'Review each portrait, scene image and keyframe'),
+    h('p.field-error', { role: 'alert' }));
   const formError = h('p.error', { role: 'alert' });
   const submit = h('button.primary', { type: 'submit' }, 'Create episode');
   const form = h('form.create', { novalidate: true },
     field('workflow', 'Workflow', workflow), ideaField, scriptField,
-    h('fieldset', {}, h('legend', {}, 'Settings (empty means the default)'), h('div.grid', {}, settings)),
+    h('fieldset', {}, h('legend', {}, 'Settings (empty means the default)'), h('div.grid', {}, settings), review),
     field('series_id', 'Series', series), formError, h('div.actions', {}, submit));
   const sync = () => {
     const fromScript = workflow.value === 'script2video';
@@ -64,6 +69,7 @@ export async function showCreate(main) {
       if (v === '') continue;
       values[name] = type === 'number' ? Number(v) : v;
     }
+    if (reviewItems.checked) values.review_items = true;
     if (Object.keys(values).length) body.settings = values;
     submit.disabled = true;
     submit.textContent = 'Creating…';

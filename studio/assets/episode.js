@@ -46,7 +46,8 @@ export class EpisodeView {
   async start() {
     try {
       const episode = (await api(`/episodes/${this.id}`)).data;
-      this.workflow = (await api(`/workflows/${episode.workflow}`)).data;
+      // The definition the episode was made with: a variant's gates differ from the default's.
+      this.workflow = (await api(`/workflows/${episode.workflow}?version=${episode.definition_version}`)).data;
       this.show(episode);
       const from = Math.max(1, episode.next_seq - 100);
       this.stream = follow(this.id, from, (e) => this.onEvent(e), (s) => this.onStream(s));

@@ -258,6 +258,7 @@ impl NodeSpec {
 pub struct WorkflowBuilder {
     name: String,
     nodes: Vec<NodeSpec>,
+    variant: Option<String>,
 }
 
 impl WorkflowBuilder {
@@ -267,9 +268,19 @@ impl WorkflowBuilder {
         self
     }
 
+    /// Makes the definition a variant of its workflow, named `variant` (`review-items`): new
+    /// episodes use it only when asked for by that name ([`crate::Engine::workflow_variant`]),
+    /// and it never replaces the workflow's default.
+    pub fn variant(mut self, variant: impl Into<String>) -> Self {
+        self.variant = Some(variant.into());
+        self
+    }
+
     /// Validates and builds the definition.
     pub fn build(self) -> Result<WorkflowDef, DefinitionError> {
-        WorkflowDef::validate(self.name, self.nodes)
+        let mut def = WorkflowDef::validate(self.name, self.nodes)?;
+        def.variant = self.variant;
+        Ok(def)
     }
 }
 
@@ -284,6 +295,7 @@ pub struct WorkflowDef {
     /// For each node, the JSON pointers its items (or its value) are read with by item reads.
     item_pointers: Vec<Vec<String>>,
     version: String,
+    variant: Option<String>,
 }
 
 const RESERVED_KEYS: [&str; 2] = ["episode", "item"];
@@ -352,6 +364,7 @@ impl WorkflowDef {
         WorkflowBuilder {
             name: name.into(),
             nodes: Vec::new(),
+            variant: None,
         }
     }
 
@@ -460,6 +473,7 @@ impl WorkflowDef {
             dependents,
             item_pointers: item_pointers.into_iter().map(|s| s.into_iter().collect()).collect(),
             version,
+            variant: None,
         })
     }
 
@@ -504,6 +518,11 @@ impl WorkflowDef {
     /// The definition version: a hash of the structure and every node's declared version.
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// The variant it is, when it is not its workflow's default ([`WorkflowBuilder::variant`]).
+    pub fn variant(&self) -> Option<&str> {
+        self.variant.as_deref()
     }
 
     /// The nodes, in the order they were added.

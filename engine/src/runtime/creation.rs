@@ -50,6 +50,22 @@ impl Engine {
         owner: Option<String>,
         series: Option<SeriesId>,
         workflow: &str,
+        input: Value,
+        seed: u64,
+        token: Option<IdempotencyToken>,
+    ) -> Result<EpisodeSnapshot> {
+        self.create_variant_episode(owner, series, (workflow, None), input, seed, token)
+            .await
+    }
+
+    /// [`Engine::create_owned_episode`] under a variant of the workflow (`(workflow, Some(variant))`,
+    /// see [`Engine::workflow_variant`]); a variant the workflow does not have is
+    /// [`EngineError::UnknownVariant`].
+    pub async fn create_variant_episode(
+        &self,
+        owner: Option<String>,
+        series: Option<SeriesId>,
+        (workflow, variant): (&str, Option<&str>),
         mut input: Value,
         seed: u64,
         token: Option<IdempotencyToken>,
@@ -64,6 +80,12 @@ impl Engine {
         let def = self
             .workflow(workflow)
             .ok_or_else(|| EngineError::UnknownWorkflow(workflow.to_owned()))?;
+        let def = match variant {
+            None => def,
+            Some(variant) => self
+                .workflow_variant(workflow, variant)
+                .ok_or_else(|| EngineError::UnknownVariant(workflow.to_owned(), variant.to_owned()))?,
+        };
         let _pinned = self.pin_existing(&input).await?;
         let id = EpisodeId::generate();
         let (mut episode, changes) = Episode::create(&def, id, input, seed, now_ms());

@@ -45,6 +45,7 @@ impl Default for EngineConfig {
 struct Registry {
     versions: HashMap<(String, String), Arc<WorkflowDef>>,
     latest: HashMap<String, Arc<WorkflowDef>>,
+    variants: HashMap<(String, String), Arc<WorkflowDef>>,
 }
 
 /// State shared by the engine handle and the actors.
@@ -176,14 +177,20 @@ impl Engine {
         Ok((engine, report))
     }
 
-    /// Registers a workflow definition; new episodes of its name use it.
+    /// Registers a workflow definition; new episodes of its name use it, or, for a variant,
+    /// those that ask for the variant ([`WorkflowBuilder::variant`](crate::WorkflowBuilder::variant)).
     pub fn register(&self, def: WorkflowDef) -> Arc<WorkflowDef> {
         let def = Arc::new(def);
         let mut registry = self.shared.registry.write().unwrap_or_else(|e| e.into_inner());
         registry
             .versions
             .insert((def.name().to_owned(), def.version().to_owned()), def.clone());
-        registry.latest.insert(def.name().to_owned(), def.clone());
+        match def.variant() {
+            Some(variant) => registry
+                .variants
+                .insert((def.name().to_owned(), variant.to_owned()), def.clone()),
+            None => registry.latest.insert(def.name().to_owned(), def.clone()),
+        };
         def
     }
 
@@ -191,6 +198,25 @@ impl Engine {
     pub fn workflow(&self, workflow: &str) -> Option<Arc<WorkflowDef>> {
         let registry = self.shared.registry.read().unwrap_or_else(|e| e.into_inner());
         registry.latest.get(workflow).cloned()
+    }
+
+    /// The definition new episodes of `workflow` use when they ask for `variant`.
+    pub fn workflow_variant(&self, workflow: &str, variant: &str) -> Option<Arc<WorkflowDef>> {
+        let registry = self.shared.registry.read().unwrap_or_else(|e| e.into_inner());
+        registry
+            .variants
+            .get(&(workflow.to_owned(), variant.to_owned()))
+            .cloned()
+    }
+
+    /// The definition of `workflow` at `version`, when it is registered (the one an episode
+    /// was made with).
+    pub fn workflow_version(&self, workflow: &str, version: &str) -> Option<Arc<WorkflowDef>> {
+        let registry = self.shared.registry.read().unwrap_or_else(|e| e.into_inner());
+        registry
+            .versions
+            .get(&(workflow.to_owned(), version.to_owned()))
+            .cloned()
     }
 
     /// Every registered workflow's current definition, by name.

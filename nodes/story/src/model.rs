@@ -7,7 +7,7 @@ use showrunner_engine::BlobRef;
 
 use crate::series::SeriesContent;
 
-pub use crate::settings::{Settings, SettingsError};
+pub use crate::settings::{Settings, SettingsError, review_variant};
 pub use crate::transition::{Colour, Transition};
 
 /// Which backend and model made an output, with the seed: every output names it.

@@ -42,6 +42,21 @@ pub struct Settings {
     #[schemars(schema_with = "crate::seed::json_schema")]
     #[cfg_attr(feature = "openapi", schema(value_type = crate::seed::Seed, default = "0"))]
     pub seed: u64,
+    /// A person reviews each portrait, scene image and keyframe (a gate on every item of those
+    /// fan-outs) instead of only whole stages.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
+    pub review_items: bool,
+    /// How many candidates of each portrait and keyframe are made for a person to pick one
+    /// from, 1 to 4 (1: no pick).
+    #[serde(skip_serializing_if = "is_one")]
+    #[cfg_attr(feature = "openapi", schema(default = 1, minimum = 1, maximum = 4))]
+    pub candidates: u32,
+}
+
+/// Settings left at their defaults are not written, so an episode's input reads as before.
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 impl Default for Settings {
@@ -54,6 +69,8 @@ impl Default for Settings {
             target_duration_s: 30.0,
             style: "storybook".into(),
             seed: 0,
+            review_items: false,
+            candidates: 1,
         }
     }
 }
@@ -89,6 +106,15 @@ impl Settings {
     pub const FPS: RangeInclusive<u32> = 1..=120;
     /// The lengths an episode may aim at, in seconds.
     pub const DURATION_S: RangeInclusive<f64> = 1.0..=3600.0;
+    /// How many candidates a person may be offered.
+    pub const CANDIDATES: RangeInclusive<u32> = 1..=4;
+
+    /// How people review the fan-outs: the name of the workflow variant these settings ask
+    /// for (`review-items`, `candidates-3`, `review-items-candidates-2`), or `None` for the
+    /// default (whole stages, no candidates).
+    pub fn review_variant(&self) -> Option<String> {
+        review_variant(self.review_items, self.candidates)
+    }
 
     /// Checks what a renderer can honour: the frame size ([`Settings::validate_size`]), the frame
     /// rate and the target length. The first field out of bounds is the error.
@@ -102,6 +128,17 @@ impl Settings {
                     Self::FPS.start(),
                     Self::FPS.end(),
                     self.fps
+                ),
+            });
+        }
+        if !Self::CANDIDATES.contains(&self.candidates) {
+            return Err(SettingsError {
+                field: "candidates",
+                reason: format!(
+                    "must be from {} to {}, not {}",
+                    Self::CANDIDATES.start(),
+                    Self::CANDIDATES.end(),
+                    self.candidates
                 ),
             });
         }
@@ -138,6 +175,17 @@ impl Settings {
     }
 }
 
+/// The workflow variant that reviews each item (`review_items`) and offers `candidates` to pick
+/// from; `None` for the default. Every stock workflow has one for each combination allowed.
+pub fn review_variant(review_items: bool, candidates: u32) -> Option<String> {
+    match (review_items, candidates) {
+        (false, 1) => None,
+        (true, 1) => Some("review-items".to_owned()),
+        (false, n) => Some(format!("candidates-{n}")),
+        (true, n) => Some(format!("review-items-candidates-{n}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Settings, SettingsError};
@@ -146,6 +194,21 @@ mod tests {
         let mut settings = Settings::default();
         change(&mut settings);
         settings.validate()
+    }
+
+    #[test]
+    fn review_settings_are_bounded_named_and_left_out_at_their_defaults() {
+        assert_eq!(with(|s| s.candidates = 0).map_err(|e| e.field), Err("candidates"));
+        assert_eq!(with(|s| s.candidates = 5).map_err(|e| e.field), Err("candidates"));
+        assert_eq!(with(|s| s.candidates = 4), Ok(()));
+        let default = serde_json::to_value(Settings::default()).expect("json");
+        assert!(default.get("review_items").is_none() && default.get("candidates").is_none());
+        let asked: Settings =
+            serde_json::from_value(serde_json::json!({"review_items": true, "candidates": 3})).expect("settings");
+        assert_eq!(asked.review_variant().as_deref(), Some("review-items-candidates-3"));
+        assert_eq!(Settings::default().review_variant(), None);
+        assert_eq!(super::review_variant(false, 2).as_deref(), Some("candidates-2"));
+        assert_eq!(super::review_variant(true, 1).as_deref(), Some("review-items"));
     }
 
     #[test]

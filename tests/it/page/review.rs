@@ -1,0 +1,168 @@
+//! Reviewing fan-outs on the page: candidates side by side to pick from, and a gate on every
+//! item approved from the contact sheet, a selection at once.
+
+use serde_json::{Value, json};
+
+use super::browser::{Browser, click, find, js, until};
+use super::instance;
+use crate::served::{Served, eventually, send};
+
+/// A server, and an idea2video episode with `settings` whose outline, characters and scenes are
+/// approved over the API (so the fan-outs have started).
+async fn past_the_story(settings: Value) -> (tempfile::TempDir, Served, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Served::start(&dir.path().join("data"), Some(&dir.path().join("server.log"))).await;
+    let mut settings = settings;
+    for (k, v) in [
+        ("target_duration_s", json!(4)),
+        ("width", json!(160)),
+        ("height", json!(90)),
+        ("fps", json!(6)),
+    ] {
+        settings[k] = v;
+    }
+    let reply = send(server.client.post(server.url("episodes")).json(&json!({
+        "workflow": "idea2video", "idea": "an owl and a fox open a bakery", "settings": settings,
+    })))
+    .await
+    .expect("an answer");
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let episode = reply.data()["id"].as_str().expect("an id").to_owned();
+    for node in ["outline", "characters", "scenes"] {
+        let version = eventually(std::time::Duration::from_secs(60), node, || async {
+            let shown = instance(&server, &episode, node).await;
+            (shown["state"] == "awaiting_approval").then(|| shown["current_version"].clone())
+        })
+        .await;
+        let url = server.url(&format!("episodes/{episode}/nodes/{node}/approve"));
+        let approved = send(server.client.post(url).json(&json!({ "version": version })))
+            .await
+            .expect("approved");
+        assert_eq!(approved.status, 200, "{:?}", approved.body);
+    }
+    (dir, server, episode)
+}
+
+/// The instances of `node` in the episode.
+async fn items(server: &Served, episode: &str, node: &str) -> Vec<Value> {
+    let shown = send(server.client.get(server.url(&format!("episodes/{episode}"))))
+        .await
+        .expect("the episode");
+    shown.data()["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| n["node"] == node)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn candidates_are_shown_side_by_side_and_the_one_picked_goes_on() {
+    let (_dir, server, episode) = past_the_story(json!({ "candidates": 2 })).await;
+    let workflow = send(server.client.get(server.url("workflows/idea2video")))
+        .await
+        .expect("workflow");
+    assert!(workflow.data()["variant"].is_null(), "the default stays the default");
+    let origin = server.origin().to_owned();
+    let server = &server;
+    Browser::open((1280, 800))
+        .await
+        .run("candidates", |c| async move {
+            let first = eventually(
+                std::time::Duration::from_secs(60),
+                "a portrait's candidates",
+                || async {
+                    let all = items(server, &episode, "portraits").await;
+                    all.iter()
+                        .find(|n| n["candidates"].as_array().is_some_and(|v| v.len() == 2))
+                        .map(|n| n["item"].as_str().unwrap_or_default().to_owned())
+                },
+            )
+            .await;
+            c.goto(&format!("{origin}/episodes/{episode}/nodes/portraits/items/{first}"))
+                .await
+                .expect("the portrait");
+            until(
+                &c,
+                "two candidates with their images",
+                "return document.querySelectorAll('figure.candidate').length === 2
+                    && document.querySelectorAll('figure.candidate img').length === 2;",
+            )
+            .await;
+            let captions = js(
+                &c,
+                "return [...document.querySelectorAll('figure.candidate figcaption')].map(f => f.textContent);",
+                vec![],
+            )
+            .await;
+            assert!(captions.to_string().contains("Version 2"), "{captions}");
+            click(&c, "figure.candidate:nth-of-type(2) button.primary").await;
+            let picked = eventually(std::time::Duration::from_secs(30), "the pick", || async {
+                let shown = instance(server, &episode, &format!("portraits/items/{first}")).await;
+                (shown["state"] == "approved").then_some(shown)
+            })
+            .await;
+            assert_eq!(
+                picked["approved_version"], 2,
+                "the second candidate was picked: {picked}"
+            );
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_item_waits_for_a_person_and_a_selection_is_approved_at_once() {
+    let (_dir, server, episode) = past_the_story(json!({ "review_items": true })).await;
+    let origin = server.origin().to_owned();
+    let server = &server;
+    Browser::open((1280, 800))
+        .await
+        .run("review_items", |c| async move {
+            let count = eventually(std::time::Duration::from_secs(60), "scene images to review", || async {
+                let all = items(server, &episode, "scene_images").await;
+                (!all.is_empty() && all.iter().all(|n| n["state"] == "awaiting_approval")).then_some(all.len())
+            })
+            .await;
+            c.goto(&format!("{origin}/episodes/{episode}/nodes/scene_images"))
+                .await
+                .expect("the scene images");
+            let rail = format!(
+                "return [...document.querySelectorAll('.stage')].some(s => s.textContent.includes('0 of {count} approved · {count} to review'));"
+            );
+            until(&c, "the rail's per-item counts", &rail).await;
+            until(
+                &c,
+                "a card per scene image",
+                &format!("return document.querySelectorAll('ul.sheet li.card').length === {count};"),
+            )
+            .await;
+            js(
+                &c,
+                "document.querySelectorAll('ul.sheet .card-foot input[type=checkbox]').forEach(b => b.click()); return true;",
+                vec![],
+            )
+            .await;
+            find(&c, ".bulk").await;
+            c.find(fantoccini::Locator::XPath("//button[normalize-space()='Approve selected']"))
+                .await
+                .expect("the bulk approve")
+                .click()
+                .await
+                .expect("click");
+            eventually(std::time::Duration::from_secs(30), "every scene image approved", || async {
+                let all = items(server, &episode, "scene_images").await;
+                all.iter().all(|n| n["state"] == "approved").then_some(())
+            })
+            .await;
+            until(
+                &c,
+                "the rail to count them approved",
+                &format!(
+                    "return [...document.querySelectorAll('.stage')].some(s => s.textContent.includes('{count} of {count} approved'));"
+                ),
+            )
+            .await;
+        })
+        .await;
+}
