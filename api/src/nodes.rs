@@ -100,9 +100,11 @@ pub(crate) struct VersionBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegenerateBody {
-    /// The current version.
+    /// The current version; left out (or `null`) for an instance with no version yet, such as
+    /// one whose first run failed.
+    #[serde(default)]
     #[schema(minimum = 0)]
-    version: u32,
+    version: Option<u32>,
     /// What to change, at most 2000 characters.
     #[serde(default)]
     feedback: Option<String>,
@@ -215,7 +217,7 @@ pub(crate) async fn regenerate(
     let command = Command::Regenerate {
         key: key.clone(),
         feedback: body.feedback.filter(|f| !f.trim().is_empty()),
-        version: Some(body.version),
+        version: body.version,
     };
     act(&state, id, &key, command, token).await
 }

@@ -43,9 +43,15 @@ function askKey(message) {
   return asking;
 }
 
+/** Forgets the key a request was refused with, unless another was given meanwhile. */
+function refused(sent) {
+  if (sessionStorage.getItem(KEY) === sent) sessionStorage.removeItem(KEY);
+}
+
 /** Calls the API; JSON in and out. A 401 asks for a key and tries again. */
 export async function api(path, { method = 'GET', body, type, signal } = {}) {
   for (;;) {
+    const sent = sessionStorage.getItem(KEY);
     const headers = authHeaders();
     let payload = body;
     if (body !== undefined && type === undefined) {
@@ -56,9 +62,8 @@ export async function api(path, { method = 'GET', body, type, signal } = {}) {
     }
     const res = await fetch(BASE + path, { method, headers, body: payload, signal });
     if (res.status === 401) {
-      const had = sessionStorage.getItem(KEY);
-      sessionStorage.removeItem(KEY);
-      await askKey(had ? 'That key was refused. Try another.' : '');
+      refused(sent);
+      if (!sessionStorage.getItem(KEY)) await askKey(sent ? 'That key was refused. Try another.' : '');
       continue;
     }
     const text = await res.text();
@@ -75,17 +80,30 @@ const blobs = new Map();
 export function artifact(episode, hash) {
   const id = episode + '/' + hash;
   if (!blobs.has(id)) {
-    blobs.set(id, (async () => {
+    const loading = (async () => {
       for (;;) {
-        const res = await fetch(`${BASE}/episodes/${episode}/artifacts/${hash}`, { headers: authHeaders() });
-        if (res.status === 401) { sessionStorage.removeItem(KEY); await askKey(''); continue; }
-        if (!res.ok) { blobs.delete(id); throw new ApiError(res.status, null); }
+        const sent = sessionStorage.getItem(KEY);
+        const res = await fetch(`${BASE}/episodes/${encodeURIComponent(episode)}/artifacts/${encodeURIComponent(hash)}`, { headers: authHeaders() });
+        if (res.status === 401) { refused(sent); if (!sessionStorage.getItem(KEY)) await askKey(''); continue; }
+        if (!res.ok) throw new ApiError(res.status, null);
         const blob = await res.blob();
         return { url: URL.createObjectURL(blob), type: blob.type || res.headers.get('content-type') || '' };
       }
-    })());
+    })();
+    // A failure is not kept: the next look tries again.
+    loading.catch(() => blobs.delete(id));
+    blobs.set(id, loading);
   }
   return blobs.get(id);
+}
+
+/** Lets go of an episode's artifacts (their blob URLs), when its view closes. */
+export function forget(episode) {
+  for (const [id, loading] of blobs) {
+    if (!id.startsWith(episode + '/')) continue;
+    blobs.delete(id);
+    loading.then((a) => URL.revokeObjectURL(a.url), () => {});
+  }
 }
 
 /**
@@ -105,12 +123,12 @@ export function follow(episode, from, onEvent, onState) {
       try {
         const headers = { ...authHeaders(), Accept: 'text/event-stream' };
         if (last > 0) headers['Last-Event-ID'] = String(last);
-        const res = await fetch(`${BASE}/episodes/${episode}/events`, { headers, signal: controller.signal });
-        if (res.status === 401) { sessionStorage.removeItem(KEY); await askKey(''); continue; }
+        const sent = sessionStorage.getItem(KEY);
+        const res = await fetch(`${BASE}/episodes/${encodeURIComponent(episode)}/events`, { headers, signal: controller.signal });
+        if (res.status === 401) { refused(sent); if (!sessionStorage.getItem(KEY)) await askKey(''); continue; }
         if (res.status === 404) { onState('ended'); return; }
         if (!res.ok) throw new ApiError(res.status, null);
         onState('live');
-        delay = 250;
         const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
         let buffer = '';
         for (;;) {
@@ -121,10 +139,19 @@ export function follow(episode, from, onEvent, onState) {
           while ((end = buffer.indexOf('\n\n')) >= 0) {
             const block = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
-            const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
-            const named = block.split('\n').find((l) => l.startsWith('event:'));
+            const lines = block.split('\n');
+            const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+            const named = lines.find((l) => l.startsWith('event:'));
             if (!data || named) continue;
-            const event = JSON.parse(data);
+            // Once events flow, a later drop retries quickly again.
+            delay = 250;
+            let event;
+            try { event = JSON.parse(data); } catch {
+              // An event this page cannot read is skipped, not fetched again and again.
+              const id = Number((lines.find((l) => l.startsWith('id:')) || '').slice(3));
+              if (id > last) last = id;
+              continue;
+            }
             if (event.seq > last) {
               last = event.seq;
               onEvent(event);

@@ -7,22 +7,36 @@ import { EpisodeView } from './episode.js';
 
 const main = document.getElementById('main');
 let episodeView = null;
+let shown = 0;
+
+/** The path's segments, each decoded; null for a path that does not decode. */
+function segments(path) {
+  try {
+    return path.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return null;
+  }
+}
 
 function route() {
-  const path = decodeURIComponent(location.pathname);
-  const parts = path.split('/').filter(Boolean);
+  const parts = segments(location.pathname) || [];
+  // A view that finishes loading after the person moved on draws nothing.
+  const ticket = ++shown;
+  const current = () => ticket === shown;
   if (parts[0] === 'episodes' && parts[1]) {
     const selection = { node: parts[3] || null, item: parts[5] || null };
     if (!episodeView || episodeView.id !== parts[1]) {
       if (episodeView) episodeView.close();
       episodeView = new EpisodeView(main, parts[1]);
+      main.focus();
     }
     episodeView.select(selection);
     return;
   }
   if (episodeView) { episodeView.close(); episodeView = null; }
-  if (parts[0] === 'new') showCreate(main);
-  else showInbox(main);
+  if (parts[0] === 'new') showCreate(main, current);
+  else showInbox(main, current);
+  main.focus();
 }
 
 document.addEventListener('click', (e) => {

@@ -9,16 +9,17 @@ export class Chat {
   constructor(view) {
     this.view = view;
     this.seen = new Set();
-    this.list = h('ol.chat-lines', { 'aria-label': 'Conversation', 'aria-live': 'polite' });
+    this.list = h('ol.chat-lines', { 'aria-label': 'Conversation' });
     this.input = h('input', { type: 'text', id: 'chat-input', maxlength: 4000, placeholder: 'Say what to do: “approve”, “make it hopeful”…', 'aria-label': 'Message' });
-    const form = h('form.chat-form', {}, this.input, h('button', { type: 'submit' }, 'Send'));
+    this.button = h('button', { type: 'submit' }, 'Send');
+    const form = h('form.chat-form', {}, this.input, this.button);
     form.addEventListener('submit', (e) => { e.preventDefault(); this.send(); });
     this.el = h('div.chat', {}, this.list, form);
   }
 
   async load() {
     try {
-      const lines = (await api(`/episodes/${this.view.id}/messages`)).data;
+      const lines = (await api(`/episodes/${encodeURIComponent(this.view.id)}/messages`)).data;
       for (const line of lines) this.add(line);
     } catch { /* the log still shows the messages */ }
   }
@@ -44,13 +45,19 @@ export class Chat {
 
   async send() {
     const text = this.input.value.trim();
-    if (!text) return;
-    this.input.value = '';
+    if (!text || this.sending) return;
+    this.sending = true;
+    this.button.disabled = true;
     try {
-      await api(`/episodes/${this.view.id}/messages`, { method: 'POST', body: { text } });
+      await api(`/episodes/${encodeURIComponent(this.view.id)}/messages`, { method: 'POST', body: { text } });
+      // Cleared once sent: a message that failed stays to be sent again.
+      this.input.value = '';
       this.view.refresh();
     } catch (e) {
-      fill(this.list.appendChild(h('li.chat-error')), e.message);
+      fill(this.list.appendChild(h('li.chat-error', { role: 'alert' })), e.message);
+    } finally {
+      this.sending = false;
+      this.button.disabled = false;
     }
   }
 }

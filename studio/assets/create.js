@@ -15,13 +15,14 @@ const SETTINGS = [
 ];
 
 function field(name, label, control, hint) {
+  if (control.matches && control.matches('input, textarea, select')) control.setAttribute('aria-describedby', 'e-' + name);
   return h('div.field', { dataset: { field: name } },
     h('label', { for: 'f-' + name }, label), control,
     hint ? h('small.hint', {}, hint) : null,
     h('p.field-error', { id: 'e-' + name, role: 'alert' }));
 }
 
-export async function showCreate(main) {
+export async function showCreate(main, current = () => true) {
   document.title = 'New episode · Showrunner';
   const workflow = h('select', { id: 'f-workflow', name: 'workflow' },
     h('option', { value: 'idea2video' }, 'From an idea'),
@@ -88,7 +89,7 @@ export async function showCreate(main) {
   idea.focus();
   try {
     const list = await api('/series?limit=100');
-    for (const s of list.data) series.append(h('option', { value: s.id }, s.name || s.id));
+    for (const s of list.data) series.append(h('option', { value: s.id }, s.title || s.id));
   } catch { /* no series to offer */ }
 }
 

@@ -2,7 +2,7 @@
 // stream; the selected node's panel; the event log and the chat. Everything shown is read back
 // from the server, so a reload (or a restarted server) shows the same state.
 
-import { api, follow } from './api.js';
+import { api, follow, forget } from './api.js';
 import { h, fill, link, badge, toast, navigate } from './dom.js';
 import { NodePanel } from './node.js';
 import { Chat } from './chat.js';
@@ -26,7 +26,7 @@ export class EpisodeView {
     this.title = h('h1', {}, 'Episode');
     this.status = h('span', {});
     this.rail = h('ol.rail', { 'aria-label': 'Stages' });
-    this.panel = h('section.panel', { 'aria-live': 'polite' }, h('p.loading', {}, 'Loading…'));
+    this.panel = h('section.panel', { 'aria-label': 'Selected stage' }, h('p.loading', {}, 'Loading…'));
     this.log = h('ol.log', { 'aria-label': 'Events' });
     this.chat = new Chat(this);
     this.actions = h('div.episode-actions', {},
@@ -44,16 +44,23 @@ export class EpisodeView {
   }
 
   async start() {
+    if (!/^[0-9A-HJKMNP-TV-Z]{26}$/i.test(this.id)) {
+      fill(this.panel, h('p.error', { role: 'alert' }, 'That is not an episode id.'));
+      return;
+    }
     try {
       const episode = (await api(`/episodes/${this.id}`)).data;
+      if (this.closed) return;
       // The definition the episode was made with: a variant's gates differ from the default's.
-      this.workflow = (await api(`/workflows/${episode.workflow}?version=${episode.definition_version}`)).data;
+      const definition = `/workflows/${encodeURIComponent(episode.workflow)}?version=${encodeURIComponent(episode.definition_version)}`;
+      this.workflow = (await api(definition)).data;
+      if (this.closed) return;
       this.show(episode);
       const from = Math.max(1, episode.next_seq - 100);
       this.stream = follow(this.id, from, (e) => this.onEvent(e), (s) => this.onStream(s));
       this.chat.load();
     } catch (e) {
-      fill(this.panel, h('p.error', { role: 'alert' }, e.message));
+      if (!this.closed) fill(this.panel, h('p.error', { role: 'alert' }, e.message));
     }
   }
 
@@ -62,6 +69,14 @@ export class EpisodeView {
     if (this.current) this.current.close();
     if (this.stream) this.stream.stop();
     cancelAnimationFrame(this.frame);
+    forget(this.id);
+  }
+
+  /** After an approve from the page, the next gate that opens is shown; `from` is the
+   * instance approved, so a snapshot taken before the approve landed is not read as "nothing
+   * else waits". */
+  followFrom(from) {
+    this.followNext = from;
   }
 
   onStream(state) {
@@ -73,7 +88,8 @@ export class EpisodeView {
     if (state === 'live') this.refresh();
   }
 
-  /** Events are batched per frame: a burst of thousands costs one render and one fetch. */
+  /** Events are batched per frame: a burst of thousands costs one render and one fetch.
+   * Progress reports are logged but change no state, so they alone fetch nothing. */
   onEvent(event) {
     this.pending.push(event);
     if (!this.frame) this.frame = requestAnimationFrame(() => this.flush());
@@ -87,7 +103,7 @@ export class EpisodeView {
     this.log.prepend(...items.reverse());
     while (this.log.childElementCount > LOG_LIMIT) this.log.lastElementChild.remove();
     this.chat.onEvents(events);
-    this.refresh();
+    if (events.some((e) => e.type !== 'NodeProgress')) this.refresh();
   }
 
   logLine(e) {
@@ -122,18 +138,26 @@ export class EpisodeView {
     fill(this.title, title.length > 90 ? title.slice(0, 90) + '…' : title);
     fill(this.status, badge(episode.status), ' ', h('span.muted', {}, episode.workflow),
       episode.forked_from ? [' · forked from ', link(`/episodes/${episode.forked_from}`, 'its parent')] : null);
-    if (this.followNext) {
+    const from = this.followNext;
+    const landed = from && !episode.nodes.some((n) => n.node === from.node && (n.item || null) === from.item
+      && n.state === 'awaiting_approval');
+    if (landed) {
       // After an approve, the next gate that opens is shown (until the person goes elsewhere).
       const next = waiting(episode)[0];
-      if (next) { this.followNext = false; this.go(next.node, next.item || null); return; }
-      if (episode.status === 'completed') { this.followNext = false; this.go('final', null); return; }
+      if (next) { this.followNext = null; this.go(next.node, next.item || null); return; }
+      if (episode.status === 'completed') { this.followNext = null; this.go('final', null); return; }
     }
+    this.ensureSelection();
     this.renderRail();
-    if (!this.selection.node) {
-      const first = waiting(episode)[0] || (episode.status === 'completed' ? { node: 'final' } : episode.nodes[0]);
-      if (first) this.selection = { node: first.node, item: first.item || null };
-    }
     this.renderPanel();
+  }
+
+  /** With no node in the path, the panel opens on what waits (else the final video, else the
+   * first stage). */
+  ensureSelection() {
+    if (this.selection.node || !this.episode) return;
+    const first = waiting(this.episode)[0] || (this.episode.status === 'completed' ? { node: 'final' } : this.episode.nodes[0]);
+    if (first) this.selection = { node: first.node, item: first.item || null };
   }
 
   /** The instances of node `key`. */
@@ -171,10 +195,11 @@ export class EpisodeView {
 
   select(selection) {
     const moved = selection.node !== this.selection.node || selection.item !== this.selection.item;
-    if (moved && !this.going) this.followNext = false;
+    if (moved && !this.going) this.followNext = null;
     this.going = false;
     this.selection = selection;
     if (this.episode) {
+      this.ensureSelection();
       this.renderRail();
       this.renderPanel(true);
     }
@@ -182,7 +207,7 @@ export class EpisodeView {
 
   renderPanel(moved = false) {
     const { node, item } = this.selection;
-    if (!node || !this.workflow) return;
+    if (!node || !this.workflow || this.closed) return;
     const same = this.current && this.current.node === node && this.current.item === item;
     if (same && !moved) { this.current.update(); return; }
     if (same) return;

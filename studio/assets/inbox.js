@@ -11,23 +11,24 @@ export function waiting(episode) {
 
 /** The path of an instance in the studio. */
 export function instancePath(episode, n) {
-  const base = `/episodes/${episode}/nodes/${encodeURIComponent(n.node)}`;
+  const base = `/episodes/${encodeURIComponent(episode)}/nodes/${encodeURIComponent(n.node)}`;
   return n.item ? `${base}/items/${encodeURIComponent(n.item)}` : base;
 }
 
-export async function showInbox(main) {
+export async function showInbox(main, current = () => true) {
   document.title = 'Inbox · Showrunner';
   fill(main, h('h1', {}, 'Inbox'), h('p.loading', {}, 'Loading episodes…'));
   let page;
   try {
     page = await api('/episodes?limit=50');
   } catch (e) {
-    fill(main, h('h1', {}, 'Inbox'), h('p.error', { role: 'alert' }, e.message));
+    if (current()) fill(main, h('h1', {}, 'Inbox'), h('p.error', { role: 'alert' }, e.message));
     return;
   }
   const episodes = page.data;
   const open = episodes.filter((e) => e.status === 'active' || e.status === 'paused' || e.status === 'failed');
-  const details = await Promise.all(open.slice(0, 30).map((e) => api(`/episodes/${e.id}`).then((r) => r.data).catch(() => null)));
+  const details = await Promise.all(open.slice(0, 30).map((e) => api(`/episodes/${encodeURIComponent(e.id)}`).then((r) => r.data).catch(() => null)));
+  if (!current()) return;
   const items = [];
   details.forEach((episode, i) => {
     if (!episode) return;

@@ -14,12 +14,28 @@ export class NodePanel {
     this.signature = null;
     this.shown = null;
     this.el = h('div.node');
+    this.ticket = 0;
+    this.chosen = new Set();
+    this.bulkNote = '';
+    this.observers = [];
     this.onKey = (e) => this.key(e);
     document.addEventListener('keydown', this.onKey);
   }
 
   close() {
+    this.closed = true;
     document.removeEventListener('keydown', this.onKey);
+    this.unobserve();
+  }
+
+  unobserve() {
+    for (const o of this.observers) o.disconnect();
+    this.observers = [];
+  }
+
+  /** Loads an artifact into `box` when it scrolls into view (a big sheet loads what is seen). */
+  lazy(box, hash) {
+    this.observers.push(lazyThumb(box, this.view.id, hash));
   }
 
   get base() {
@@ -37,13 +53,14 @@ export class NodePanel {
     const mine = this.view.instances(this.node).filter((n) => !this.item || n.item === this.item);
     const signature = JSON.stringify(mine);
     if (signature === this.signature) return;
-    this.signature = signature;
-    if (this.fanOut) return this.sheet(mine);
+    if (this.fanOut) { this.signature = signature; return this.sheet(mine); }
     if (!mine.length) {
+      this.signature = signature;
       fill(this.el, this.heading(null), h('p.empty', {}, 'Nothing here yet: this stage waits for the ones before it.'));
       return;
     }
-    await this.load(this.shown);
+    // Remembered once drawn: a load that fails is tried again at the next change.
+    if (await this.load(this.shown)) this.signature = signature;
   }
 
   heading(instance) {
@@ -56,15 +73,21 @@ export class NodePanel {
   // ---- a fan-out's contact sheet ----
 
   sheet(items) {
-    const chosen = new Set();
+    // What the person ticked and typed outlives the redraws a running stage causes.
+    const chosen = this.chosen;
+    for (const id of [...chosen]) if (!items.some((n) => n.item === id)) chosen.delete(id);
+    this.unobserve();
     const bar = h('div.bulk', { role: 'toolbar', 'aria-label': 'Selected items' });
     const note = h('input', { type: 'text', placeholder: 'note for the selected', 'aria-label': 'Note for the selected items', maxlength: 2000 });
-    const count = h('span.muted', {}, '0 selected');
+    note.value = this.bulkNote;
+    note.addEventListener('input', () => { this.bulkNote = note.value; });
+    const count = h('span.muted', {}, `${chosen.size} selected`);
     const act = async (action) => {
       const targets = items.filter((n) => chosen.has(n.item));
       if (!targets.length) { toast('Select items first (click their boxes).'); return; }
       const done = await Promise.allSettled(targets.map((n) => api(`/episodes/${this.view.id}/nodes/${encodeURIComponent(this.node)}/items/${encodeURIComponent(n.item)}/${action}`,
         { method: 'POST', body: action === 'approve' ? { version: n.current_version } : { version: n.current_version, feedback: note.value || null } })));
+      chosen.clear();
       const failed = done.filter((d) => d.status === 'rejected');
       toast(failed.length ? `${failed.length} of ${targets.length} refused: ${failed[0].reason.message}` : `${targets.length} ${action === 'approve' ? 'approved' : 'sent back'}.`);
       this.signature = null;
@@ -73,13 +96,13 @@ export class NodePanel {
     fill(bar, count, h('button.primary', { type: 'button', onclick: () => act('approve') }, 'Approve selected'),
       note, h('button', { type: 'button', onclick: () => act('regenerate') }, 'Regenerate selected'));
     const cards = items.map((n) => {
-      const box = h('input', { type: 'checkbox', 'aria-label': 'Select ' + n.item });
+      const box = h('input', { type: 'checkbox', 'aria-label': 'Select ' + n.item, checked: chosen.has(n.item) });
       box.addEventListener('change', () => {
         if (box.checked) chosen.add(n.item); else chosen.delete(n.item);
         count.textContent = `${chosen.size} selected`;
       });
       const thumb = h('div.thumb');
-      if (n.artifacts.length) lazyThumb(thumb, this.view.id, n.artifacts[0]);
+      if (n.artifacts.length) this.lazy(thumb, n.artifacts[0]);
       return h('li.card.state-' + n.state, {},
         h('button.card-open', { type: 'button', onclick: () => this.view.go(this.node, n.item), 'aria-label': `Open ${n.item}` }, thumb),
         h('div.card-foot', {}, box, h('span.card-name', {}, n.item), badge(n.state)));
@@ -90,27 +113,33 @@ export class NodePanel {
 
   // ---- one instance ----
 
+  /** Draws the instance (at `version`, else its current one); false when it could not. Only
+   * the latest load draws: an answer that comes back after a newer one is dropped. */
   async load(version) {
+    const ticket = ++this.ticket;
     let detail;
     try {
       detail = (await api(this.base + (version ? `?version=${version}` : ''))).data;
     } catch (e) {
-      fill(this.el, this.heading(null), h('p.error', { role: 'alert' }, e.message));
-      return;
+      if (ticket === this.ticket && !this.closed) fill(this.el, this.heading(null), h('p.error', { role: 'alert' }, e.message));
+      return false;
     }
+    if (ticket !== this.ticket || this.closed) return false;
+    this.unobserve();
     this.detail = detail;
     this.shown = version && version !== detail.current_version ? version : null;
     const sections = [
       this.heading(detail),
       detail.last_error ? h('div.failure', { role: 'alert' }, h('strong', {}, 'Failed'),
         detail.attempt ? ` (attempt ${detail.attempt})` : '', ': ', detail.last_error,
-        h('button', { type: 'button', onclick: () => this.act('regenerate', { version: detail.current_version || 0, feedback: null }) }, 'Retry')) : null,
+        h('button', { type: 'button', onclick: () => this.act('regenerate', { version: detail.current_version, feedback: null }) }, 'Retry')) : null,
       this.actions(detail),
       detail.candidates && detail.candidates.length ? this.candidates(detail) : null,
       this.valueView(detail),
       this.versions(detail),
     ];
     fill(this.el, sections);
+    return true;
   }
 
   actions(d) {
@@ -131,7 +160,7 @@ export class NodePanel {
   async act(action, body) {
     try {
       await api(`${this.base}/${action}`, { method: 'POST', body });
-      if (action === 'approve' || action === 'select') this.view.followNext = true;
+      if (action === 'approve' || action === 'select') this.view.followFrom({ node: this.node, item: this.item });
       toast({ approve: 'Approved.', regenerate: 'Regenerating…', select: 'Picked.', revert: 'Reverted.' }[action] || 'Done.');
       this.signature = null;
       this.view.refresh();
@@ -141,15 +170,21 @@ export class NodePanel {
   }
 
   key(e) {
-    if (e.target.closest('input, textarea, select, [contenteditable]') || e.metaKey || e.ctrlKey || e.altKey) return;
+    if (e.repeat || e.isComposing || e.metaKey || e.ctrlKey || e.altKey) return;
+    if (e.target.closest('input, textarea, select, [contenteditable]') || document.querySelector('dialog[open]')) return;
     const d = this.detail;
     if (!d || this.fanOut) return;
-    if (e.key === 'a' && d.current_version) { e.preventDefault(); this.act('approve', { version: d.current_version }); }
+    if (e.key === 'a' && d.current_version && d.state === 'awaiting_approval') { e.preventDefault(); this.act('approve', { version: d.current_version }); }
     if (e.key === 'r' && this.noteEl) { e.preventDefault(); this.noteEl.focus(); }
     if (e.key === 'e' && d.current_version) { e.preventDefault(); this.editor(d); }
   }
 
-  editor(d) {
+  async editor(shown) {
+    // An edit starts from the current version, whichever one is on screen.
+    let d = shown;
+    if (this.shown) {
+      try { d = (await api(this.base)).data; } catch (e) { toast(e.message); return; }
+    }
     const text = h('textarea.json', { id: 'edit-json', rows: 18, spellcheck: 'false', 'aria-label': 'The value, as JSON' });
     text.value = JSON.stringify(d.value, null, 2);
     const error = h('p.field-error', { role: 'alert', id: 'edit-error' });
@@ -174,7 +209,12 @@ export class NodePanel {
           }
         } }, 'Save as a new version'),
         h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel')));
-    dialog.addEventListener('close', () => dialog.remove());
+    const opener = document.activeElement;
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      // Back where the person was, or to the panel when that control was redrawn meanwhile.
+      if (opener && opener.isConnected) opener.focus(); else this.el.querySelector('button')?.focus();
+    });
     document.body.append(dialog);
     dialog.showModal();
     text.focus();
@@ -185,10 +225,10 @@ export class NodePanel {
     for (const n of d.candidates) {
       const v = d.versions.find((x) => x.n === n);
       const media = h('div.thumb');
-      if (v && v.artifacts.length) lazyThumb(media, this.view.id, v.artifacts[0]);
+      if (v && v.artifacts.length) this.lazy(media, v.artifacts[0]);
       row.append(h('figure.candidate', {}, media,
         h('figcaption', {}, `Version ${n}`, v && v.score != null ? ` · score ${v.score.toFixed(2)}` : '',
-          h('button.primary', { type: 'button', onclick: () => this.act('select', { version: n }) }, 'Pick this one'))));
+          h('button.primary', { type: 'button', 'aria-label': `Pick version ${n}`, onclick: () => this.act('select', { version: n }) }, 'Pick this one'))));
     }
     return h('section', { 'aria-labelledby': 'cand-h' }, h('h3', { id: 'cand-h' }, 'Candidates'), row);
   }
@@ -261,7 +301,7 @@ export class NodePanel {
       box.addEventListener('change', () => {
         if (box.checked) picks.push(v.n); else picks.splice(picks.indexOf(v.n), 1);
         if (picks.length > 2) { const drop = picks.shift(); const other = rows.find((r) => r.dataset.n == drop); if (other) other.querySelector('input').checked = false; }
-        if (picks.length === 2) this.compare(diff, picks[0], picks[1]); else fill(diff);
+        if (picks.length === 2) this.compare(diff, picks[0], picks[1]); else { this.compared = (this.compared || 0) + 1; fill(diff); }
       });
       const row = h('tr', { dataset: { n: v.n } },
         h('td', {}, box), h('td', {}, `v${v.n}`, v.n === d.current_version ? h('span.muted', {}, ' (current)') : null),
@@ -278,7 +318,15 @@ export class NodePanel {
 
   async compare(box, a, b) {
     const [x, y] = [Math.min(a, b), Math.max(a, b)];
-    const [dx, dy] = await Promise.all([x, y].map((n) => api(`${this.base}?version=${n}`).then((r) => r.data)));
+    const ticket = this.compared = (this.compared || 0) + 1;
+    let dx, dy;
+    try {
+      [dx, dy] = await Promise.all([x, y].map((n) => api(`${this.base}?version=${n}`).then((r) => r.data)));
+    } catch (e) {
+      if (ticket === this.compared) fill(box, h('p.error', { role: 'alert' }, e.message));
+      return;
+    }
+    if (ticket !== this.compared || !box.isConnected) return;
     const lines = diffLines(JSON.stringify(dx.value, null, 2).split('\n'), JSON.stringify(dy.value, null, 2).split('\n'));
     const images = h('div.side-by-side');
     for (const [n, det] of [[x, dx], [y, dy]]) {
@@ -294,7 +342,7 @@ export class NodePanel {
   }
 }
 
-/** Loads an artifact into `box` when it scrolls into view (big sheets load what is seen). */
+/** Loads an artifact into `box` when it scrolls into view; the observer, to disconnect. */
 function lazyThumb(box, episode, hash) {
   const observer = new IntersectionObserver((entries) => {
     if (!entries.some((e) => e.isIntersecting)) return;
@@ -311,6 +359,7 @@ function lazyThumb(box, episode, hash) {
     }).catch(() => box.append(h('span.muted', {}, 'unavailable')));
   });
   observer.observe(box);
+  return observer;
 }
 
 /** A value as people read it: lists as cards, objects as labelled fields; bookkeeping left out. */
@@ -337,9 +386,13 @@ function selectField(text, path) {
   text.setSelectionRange(at, end < 0 ? text.value.length : end);
 }
 
+/** The most cells the line diff's table may have; bigger values are shown whole, old then new. */
+const DIFF_CELLS = 4_000_000;
+
 /** A line diff (longest common subsequence): ['+'|'-'|' ', line] pairs. */
 export function diffLines(a, b) {
   const n = a.length, m = b.length;
+  if (n * m > DIFF_CELLS) return [...a.map((l) => ['-', l]), ...b.map((l) => ['+', l])];
   const t = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
   for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) {
     t[i][j] = a[i] === b[j] ? t[i + 1][j + 1] + 1 : Math.max(t[i + 1][j], t[i][j + 1]);

@@ -6,7 +6,7 @@
 //! when the server asks for one, in the tab's session storage.
 //!
 //! - `GET /` and the deep links (`/episodes/{id}`, `/episodes/{id}/nodes/{key}`,
-//!   `/episodes/{id}/nodes/{key}/items/{item}`, `/new`, `/series`) answer the page's HTML,
+//!   `/episodes/{id}/nodes/{key}/items/{item}`, `/new`) answer the page's HTML,
 //!   never cached, so a deployment is seen at the next load.
 //! - The assets are under `/studio/{version}/…`, where the version is a hash of all of them:
 //!   cached for a year as immutable, and a new build changes every URL. An old version's URL
@@ -37,8 +37,6 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(page))
         .route("/new", get(page))
-        .route("/series", get(page))
-        .route("/series/{id}", get(page))
         .route("/episodes/{id}", get(page))
         .route("/episodes/{id}/nodes/{key}", get(page))
         .route("/episodes/{id}/nodes/{key}/items/{item}", get(page))
@@ -65,18 +63,7 @@ async fn asset(Path((asked, file)): Path<(String, String)>, headers: HeaderMap) 
 
 /// The asset with its type, caching and security headers, gzipped when the client takes gzip.
 fn answer(asset: &Asset, headers: &HeaderMap, cache: &'static str) -> Response {
-    let gzip = headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|coding| {
-            let mut parts = coding.trim().split(';');
-            let name = parts.next().unwrap_or_default().trim();
-            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-        });
-    let mut response = match asset.gzipped().filter(|_| gzip) {
+    let mut response = match asset.gzipped().filter(|_| takes_gzip(headers)) {
         Some(zipped) => {
             let mut r = zipped.to_vec().into_response();
             r.headers_mut()
@@ -93,4 +80,55 @@ fn answer(asset: &Asset, headers: &HeaderMap, cache: &'static str) -> Response {
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
+}
+
+/// Whether `Accept-Encoding` takes gzip: named with a weight above zero, or `*` above zero when
+/// gzip is not named at all (RFC 9110, 12.5.3).
+fn takes_gzip(headers: &HeaderMap) -> bool {
+    let mut named = None;
+    let mut any = None;
+    for coding in headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+    {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or_default().trim();
+        let weight = parts
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+            .map_or(1.0, |(_, q)| q.trim().parse::<f32>().unwrap_or(0.0));
+        if name.eq_ignore_ascii_case("gzip") {
+            named = Some(weight > 0.0);
+        } else if name == "*" {
+            any = Some(weight > 0.0);
+        }
+    }
+    named.or(any).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    use super::takes_gzip;
+
+    fn accepts(value: &str) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(value).expect("a header"));
+        takes_gzip(&headers)
+    }
+
+    #[test]
+    fn gzip_goes_only_where_it_is_taken() {
+        assert!(accepts("gzip, deflate, br"));
+        assert!(accepts("br;q=1.0, GZIP;q=0.5"));
+        assert!(accepts("*"));
+        assert!(!accepts("gzip;q=0, *"), "an explicit refusal wins over *");
+        assert!(!accepts("gzip;Q=0.000"));
+        assert!(!accepts("identity"));
+        assert!(!accepts("*;q=0"));
+        assert!(!takes_gzip(&HeaderMap::new()));
+    }
 }

@@ -69,10 +69,25 @@ async fn a_whole_idea2video_episode_is_driven_over_http() {
         .await
         .expect(StatusCode::OK, "v1");
     assert_eq!(older.data()["value"], before);
-    let approved = server
-        .post(&format!("episodes/{id}/nodes/outline/approve"), json!({"version": 2}))
+    // A regenerate may leave the version out (a node whose first run failed has none); a
+    // version that is not the current one is still a conflict.
+    server
+        .post(
+            &format!("episodes/{id}/nodes/outline/regenerate"),
+            json!({"version": 1}),
+        )
         .await
-        .expect(StatusCode::OK, "approve outline");
+        .expect(StatusCode::CONFLICT, "a stale version");
+    server
+        .post(&format!("episodes/{id}/nodes/outline/regenerate"), json!({}))
+        .await
+        .expect(StatusCode::OK, "regenerate without a version");
+    server.wait_gate(&id, "outline", 3).await;
+    // Back to the darker one, approved.
+    let approved = server
+        .post(&format!("episodes/{id}/nodes/outline/revert"), json!({"version": 2}))
+        .await
+        .expect(StatusCode::OK, "revert to and approve the darker outline");
     assert_eq!(approved.data()["state"], json!("approved"));
 
     // Change our mind: back to the first outline. The characters, made from the second, are
