@@ -105,7 +105,7 @@ export class NodePanel {
       if (n.artifacts.length) this.lazy(thumb, n.artifacts[0]);
       return h('li.card.state-' + n.state, {},
         h('button.card-open', { type: 'button', onclick: () => this.view.go(this.node, n.item), 'aria-label': `Open ${n.item}` }, thumb),
-        h('div.card-foot', {}, box, h('span.card-name', {}, n.item), badge(n.state)));
+        h('div.card-foot', {}, box, h('span.card-name', { title: n.item }, n.item), badge(n.state)));
     });
     fill(this.el, this.heading(null),
       items.length ? [bar, h('ul.sheet', {}, cards)] : h('p.empty', {}, 'No items yet: they appear as the stage before approves its list.'));

@@ -130,6 +130,20 @@ fn screenshot_dir() -> PathBuf {
     target.join("studio-screenshots")
 }
 
+/// With `SHOWRUNNER_SCREENSHOTS=DIR`, saves the page as `DIR/NAME.png` (the README's pictures
+/// of the studio are made so); otherwise nothing.
+pub async fn snap(client: &Client, name: &str) {
+    let Some(dir) = std::env::var_os("SHOWRUNNER_SCREENSHOTS") else {
+        return;
+    };
+    // Lets images and transitions settle.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let png = client.screenshot().await.expect("a screenshot");
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).expect("the screenshot directory");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("write the screenshot");
+}
+
 /// Runs `script` (a function body; `arguments` are the args) in the page.
 pub async fn js(client: &Client, script: &str, args: Vec<Value>) -> Value {
     client

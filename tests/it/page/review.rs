@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::browser::{Browser, click, find, js, until};
+use super::browser::{Browser, click, find, js, snap, until};
 use super::instance;
 use crate::served::{Served, eventually, send};
 
@@ -97,6 +97,7 @@ async fn candidates_are_shown_side_by_side_and_the_one_picked_goes_on() {
             )
             .await;
             assert!(captions.to_string().contains("Version 2"), "{captions}");
+            snap(&c, "candidates").await;
             click(&c, "figure.candidate:nth-of-type(2) button.primary").await;
             let picked = eventually(std::time::Duration::from_secs(30), "the pick", || async {
                 let shown = instance(server, &episode, &format!("portraits/items/{first}")).await;

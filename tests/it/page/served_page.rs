@@ -5,7 +5,7 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 use serde_json::json;
 
-use super::browser::{Browser, click, find, js, type_into, until};
+use super::browser::{Browser, click, find, js, snap, type_into, until};
 use super::{create, instance, panel_shows, settle, versions_listed};
 use crate::served::{Served, send};
 
@@ -14,6 +14,17 @@ async fn server() -> (tempfile::TempDir, Served) {
     let dir = tempfile::tempdir().expect("tempdir");
     let served = Served::start(&dir.path().join("data"), Some(&dir.path().join("server.log"))).await;
     (dir, served)
+}
+
+/// The episode id in the page's last visited episode link (the inbox's first row, or the URL).
+async fn episode_of(client: &Client) -> String {
+    let id = js(
+        client,
+        "const a = document.querySelector('table.episodes tbody a'); return a ? a.getAttribute('href').split('/')[2] : location.pathname.split('/')[2];",
+        vec![],
+    )
+    .await;
+    id.as_str().unwrap_or_default().to_owned()
 }
 
 /// Clicks the button whose text is `text`.
@@ -45,6 +56,7 @@ async fn an_episode_is_driven_through_every_gate_to_a_video_that_plays() {
             .await;
             click(&c, "nav a[href='/new']").await;
             type_into(&c, "#f-idea", "a lighthouse keeper befriends a whale").await;
+            snap(&c, "new-episode").await;
             for (field, value) in [
                 ("target_duration_s", "4"),
                 ("width", "160"),
@@ -71,6 +83,9 @@ async fn an_episode_is_driven_through_every_gate_to_a_video_that_plays() {
                 let shown = shown.as_str().unwrap_or_default().to_owned();
                 if shown == "completed" {
                     break;
+                }
+                if shown == "characters" || shown == "storyboard" {
+                    snap(&c, &format!("gate-{shown}")).await;
                 }
                 press(&c, "Approve").await;
                 gates.push(shown.clone());
@@ -101,6 +116,25 @@ async fn an_episode_is_driven_through_every_gate_to_a_video_that_plays() {
             .await;
             let shots = js(&c, "return document.querySelectorAll('ol.shots li').length;", vec![]).await;
             assert!(shots.as_u64().unwrap_or(0) >= 1, "the shot list beside the player");
+            snap(&c, "final-video").await;
+            c.goto(&format!("{origin}/")).await.expect("the inbox");
+            until(
+                &c,
+                "the inbox's episodes",
+                "return document.querySelectorAll('table.episodes tbody tr').length === 1;",
+            )
+            .await;
+            snap(&c, "inbox").await;
+            c.goto(&format!("{origin}/episodes/{}/nodes/keyframes", episode_of(&c).await))
+                .await
+                .expect("the keyframes");
+            until(
+                &c,
+                "the keyframes sheet",
+                "return document.querySelectorAll('ul.sheet .thumb img').length > 0;",
+            )
+            .await;
+            snap(&c, "keyframes-sheet").await;
         })
         .await;
 }

@@ -337,9 +337,10 @@ fn noun_phrase(w: &[Word<'_>], at: usize) -> Person {
     let mut person = Person::default();
     for x in w[at + 1..].iter().take(5) {
         let word = x.plain.as_str();
+        // Another article starts another phrase: `a keeper befriends a whale` is not a whale.
         if matches!(
             word,
-            "in" | "who" | "that" | "named" | "called" | "with" | "on" | "at" | "of" | "and"
+            "in" | "who" | "that" | "named" | "called" | "with" | "on" | "at" | "of" | "and" | "a" | "an" | "the"
         ) {
             break;
         }

@@ -141,6 +141,17 @@ fn a_second_being_in_an_idea_is_its_own_character() {
         .collect();
     assert_eq!(kinds, [(Some("robot"), None), (Some("whale"), Some("Tom"))]);
     assert_eq!(facts.people[1].age.as_deref(), Some("old"));
+    let keeper = read("a lighthouse keeper befriends a whale", None);
+    let kinds: Vec<_> = keeper
+        .people
+        .iter()
+        .map(|p| (p.kind.as_deref(), p.occupation.as_deref()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [(None, Some("keeper")), (Some("whale"), None)],
+        "the verb's object is not the lead"
+    );
     // The cast takes the names first: Tom leads the cast, the robot is the next character.
     let mut cast = vec![
         fixtures::character("tom", "round face", "tall", "a red coat", &[]),
