@@ -76,14 +76,14 @@ export async function api(path, { method = 'GET', body, type, signal } = {}) {
 
 const blobs = new Map();
 
-/** A blob URL for an artifact of an episode, fetched once with the key; its type with it. */
-export function artifact(episode, hash) {
-  const id = episode + '/' + hash;
+/** A blob URL for the artifact at `url` (under /api/v1), fetched once with the key and kept
+ * under `id`; its type with it. */
+function blobAt(id, url) {
   if (!blobs.has(id)) {
     const loading = (async () => {
       for (;;) {
         const sent = sessionStorage.getItem(KEY);
-        const res = await fetch(`${BASE}/episodes/${encodeURIComponent(episode)}/artifacts/${encodeURIComponent(hash)}`, { headers: authHeaders() });
+        const res = await fetch(BASE + url, { headers: authHeaders() });
         if (res.status === 401) { refused(sent); if (!sessionStorage.getItem(KEY)) await askKey(''); continue; }
         if (!res.ok) throw new ApiError(res.status, null);
         const blob = await res.blob();
@@ -95,6 +95,16 @@ export function artifact(episode, hash) {
     blobs.set(id, loading);
   }
   return blobs.get(id);
+}
+
+/** An artifact of an episode, as a blob URL and its type. */
+export function artifact(episode, hash) {
+  return blobAt(episode + '/' + hash, `/episodes/${encodeURIComponent(episode)}/artifacts/${encodeURIComponent(hash)}`);
+}
+
+/** An artifact of a series (a reference image), as a blob URL and its type. */
+export function seriesArtifact(series, hash) {
+  return blobAt('series/' + series + '/' + hash, `/series/${encodeURIComponent(series)}/artifacts/${encodeURIComponent(hash)}`);
 }
 
 /** Lets go of an episode's artifacts (their blob URLs), when its view closes. */

@@ -4,6 +4,8 @@ import { navigate } from './dom.js';
 import { showInbox } from './inbox.js';
 import { showCreate } from './create.js';
 import { EpisodeView } from './episode.js';
+import { showSeries, showSeriesList } from './series.js';
+import { showCompare } from './compare.js';
 
 const main = document.getElementById('main');
 let episodeView = null;
@@ -35,6 +37,9 @@ function route() {
   }
   if (episodeView) { episodeView.close(); episodeView = null; }
   if (parts[0] === 'new') showCreate(main, current);
+  else if (parts[0] === 'compare' && parts[1] && parts[2]) showCompare(main, parts[1], parts[2], current);
+  else if (parts[0] === 'series' && parts[1]) showSeries(main, parts[1], current);
+  else if (parts[0] === 'series') showSeriesList(main, current);
   else showInbox(main, current);
   main.focus();
 }

@@ -90,6 +90,8 @@ export async function showCreate(main, current = () => true) {
   try {
     const list = await api('/series?limit=100');
     for (const s of list.data) series.append(h('option', { value: s.id }, s.title || s.id));
+    const asked = new URLSearchParams(location.search).get('series');
+    if (asked && list.data.some((s) => s.id === asked)) series.value = asked;
   } catch { /* no series to offer */ }
 }
 

@@ -137,7 +137,8 @@ export class EpisodeView {
     document.title = `${title.slice(0, 40)} · Showrunner`;
     fill(this.title, title.length > 90 ? title.slice(0, 90) + '…' : title);
     fill(this.status, badge(episode.status), ' ', h('span.muted', {}, episode.workflow),
-      episode.forked_from ? [' · forked from ', link(`/episodes/${episode.forked_from}`, 'its parent')] : null);
+      episode.forked_from ? [' · forked from ', link(`/episodes/${episode.forked_from}`, 'its parent'), ' · ',
+        link(`/compare/${episode.forked_from}/${episode.id}`, 'compare side by side')] : null);
     const from = this.followNext;
     const landed = from && !episode.nodes.some((n) => n.node === from.node && (n.item || null) === from.item
       && n.state === 'awaiting_approval');

@@ -248,9 +248,31 @@ export class NodePanel {
     const videos = loaded.filter((a) => a && a.type.startsWith('video/'));
     const tracks = loaded.filter((a) => a && a.type.startsWith('text/vtt'));
     for (const a of loaded) {
-      if (a && a.type.startsWith('image/')) box.append(h('img', { src: a.url, alt: `${this.node} ${this.item || ''}`.trim(), loading: 'lazy' }));
+      if (!a || !a.type.startsWith('image/')) continue;
+      const alt = `${this.node} ${this.item || ''}`.trim();
+      box.append(h('button.image', { type: 'button', 'aria-label': `Enlarge ${alt}`, onclick: () => this.lightbox(a.url, alt) },
+        h('img', { src: a.url, alt, loading: 'lazy' })));
     }
     for (const a of videos) box.append(await this.player(a, tracks[0]));
+  }
+
+  /** An image large, with what made it: the version's seed, model, attempt, feedback, author
+   * and time. */
+  lightbox(url, alt) {
+    const d = this.detail;
+    const n = this.shown || d.current_version;
+    const v = d.versions.find((x) => x.n === n) || {};
+    const made = generatedBy(d.value) || {};
+    const rows = [['Version', `v${n}`], ['Seed', v.seed], ['Model', made.model ? `${made.model} (${made.backend})` : null],
+      ['Attempt', v.attempt], ['Feedback', v.feedback], ['Score', v.score != null ? v.score.toFixed(2) : null],
+      ['Author', v.author], ['When', v.created_at ? new Date(v.created_at).toLocaleString() : null]];
+    const dialog = h('dialog.lightbox', { 'aria-label': alt },
+      h('img', { src: url, alt }),
+      h('dl', {}, rows.filter(([, value]) => value != null && value !== '').map(([k, value]) => [h('dt', {}, k), h('dd', {}, String(value))])),
+      h('div.actions', {}, h('button', { type: 'button', onclick: () => dialog.close() }, 'Close')));
+    dialog.addEventListener('close', () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
   }
 
   /** The video with its shot list: click a shot to seek; the playing one is marked. */
@@ -360,6 +382,12 @@ function lazyThumb(box, episode, hash) {
   });
   observer.observe(box);
   return observer;
+}
+
+/** The generator a value records (a list's first item's). */
+function generatedBy(value) {
+  if (Array.isArray(value)) return value.length ? generatedBy(value[0]) : null;
+  return value && typeof value === 'object' ? value.generated_by || null : null;
 }
 
 /** A value as people read it: lists as cards, objects as labelled fields; bookkeeping left out. */

@@ -55,7 +55,7 @@ macro_rules! asset {
 pub(crate) static INDEX: Asset = asset!("index.html", "text/html; charset=utf-8");
 
 /// The scripts and styles under `/studio/{version}/`.
-static FILES: [Asset; 9] = [
+static FILES: [Asset; 11] = [
     asset!("studio.css", "text/css; charset=utf-8"),
     asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("api.js", "text/javascript; charset=utf-8"),
@@ -65,6 +65,8 @@ static FILES: [Asset; 9] = [
     asset!("episode.js", "text/javascript; charset=utf-8"),
     asset!("node.js", "text/javascript; charset=utf-8"),
     asset!("chat.js", "text/javascript; charset=utf-8"),
+    asset!("series.js", "text/javascript; charset=utf-8"),
+    asset!("compare.js", "text/javascript; charset=utf-8"),
 ];
 
 /// The embedded file called `name`.

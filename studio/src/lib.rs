@@ -6,7 +6,8 @@
 //! when the server asks for one, in the tab's session storage.
 //!
 //! - `GET /` and the deep links (`/episodes/{id}`, `/episodes/{id}/nodes/{key}`,
-//!   `/episodes/{id}/nodes/{key}/items/{item}`, `/new`) answer the page's HTML,
+//!   `/episodes/{id}/nodes/{key}/items/{item}`, `/new`, `/series`, `/series/{id}`,
+//!   `/compare/{a}/{b}`) answer the page's HTML,
 //!   never cached, so a deployment is seen at the next load.
 //! - The assets are under `/studio/{version}/…`, where the version is a hash of all of them:
 //!   cached for a year as immutable, and a new build changes every URL. An old version's URL
@@ -37,6 +38,9 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(page))
         .route("/new", get(page))
+        .route("/series", get(page))
+        .route("/series/{id}", get(page))
+        .route("/compare/{left}/{right}", get(page))
         .route("/episodes/{id}", get(page))
         .route("/episodes/{id}/nodes/{key}", get(page))
         .route("/episodes/{id}/nodes/{key}/items/{item}", get(page))

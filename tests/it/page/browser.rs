@@ -185,11 +185,28 @@ pub async fn find(client: &Client, css: &str) -> Element {
 
 /// Clicks the element `css` names.
 pub async fn click(client: &Client, css: &str) {
-    find(client, css)
-        .await
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("cannot click `{css}`: {e}"));
+    click_at(client, Locator::Css(css), css).await;
+}
+
+/// Clicks what `locator` finds; found again when the page redrew it between the find and the
+/// click (a live page redraws as events arrive).
+pub async fn click_at(client: &Client, locator: Locator<'_>, what: &str) {
+    for _ in 0..20 {
+        let element = client
+            .wait()
+            .at_most(WAIT)
+            .for_element(locator)
+            .await
+            .unwrap_or_else(|e| panic!("no `{what}` on the page: {e}"));
+        match element.click().await {
+            Ok(()) => return,
+            Err(e) if e.to_string().contains("stale element") => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("cannot click `{what}`: {e}"),
+        }
+    }
+    panic!("`{what}` kept being redrawn");
 }
 
 /// Types `text` into the element `css` names.

@@ -4,7 +4,9 @@
 //! reverts, chats, reloads, and loses the server to kill -9 while the page stays open.
 
 mod browser;
+mod forks;
 mod review;
+mod series;
 mod served_page;
 
 use std::time::Duration;

@@ -98,6 +98,24 @@ async fn candidates_are_shown_side_by_side_and_the_one_picked_goes_on() {
             .await;
             assert!(captions.to_string().contains("Version 2"), "{captions}");
             snap(&c, "candidates").await;
+            // A picture opens large with what made it.
+            click(&c, ".media button.image").await;
+            let shown = until(
+                &c,
+                "the lightbox",
+                "const d = document.querySelector('dialog.lightbox[open]'); return d && d.textContent;",
+            )
+            .await;
+            let shown = shown.as_str().unwrap_or_default();
+            for word in ["Seed", "Model", "procedural-image-1", "Attempt", "Author", "When"] {
+                assert!(shown.contains(word), "the lightbox lacks {word}: {shown}");
+            }
+            js(
+                &c,
+                "document.querySelector('dialog.lightbox').close(); return true;",
+                vec![],
+            )
+            .await;
             click(&c, "figure.candidate:nth-of-type(2) button.primary").await;
             let picked = eventually(std::time::Duration::from_secs(30), "the pick", || async {
                 let shown = instance(server, &episode, &format!("portraits/items/{first}")).await;
