@@ -25,9 +25,14 @@ use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
+use fantoccini::Client;
 use serde_json::{Value, json};
+
+/// The tests' browser: Chromium over chromedriver, a fresh profile.
+#[path = "../tests/it/page/browser.rs"]
+mod browser;
+
+use browser::Browser;
 
 /// The big episode's shots.
 const SHOTS: usize = 300;
@@ -152,53 +157,6 @@ impl Server {
     }
 }
 
-async fn browser() -> (Child, Client, tempfile::TempDir) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a port")
-        .port();
-    let driver = Command::new("/usr/bin/chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (Debian's chromium-driver)");
-    let profile = tempfile::tempdir().expect("a profile");
-    let args = json!([
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,800",
-        format!("--user-data-dir={}", profile.path().display()),
-    ]);
-    let Value::Object(capabilities) = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args },
-    }) else {
-        panic!("capabilities are an object");
-    };
-    let started = Instant::now();
-    let client = loop {
-        match ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(client) => break client,
-            Err(_) if started.elapsed() < Duration::from_secs(30) => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("no WebDriver session: {e}"),
-        }
-    };
-    (driver, client, profile)
-}
-
 /// Milliseconds from navigation start until the sheet shows `cards` cards and the rail is drawn,
 /// then until a click on the first card has opened its panel.
 async fn open_sheet(client: &Client, origin: &str, episode: &str, cards: usize) -> (f64, f64) {
@@ -231,7 +189,8 @@ async fn run() {
     let server = Server::start(&dir.path().join("data"));
     let small = server.episode(10).await;
     let big = server.episode(SHOTS).await;
-    let (mut driver, client, _profile) = browser().await;
+    let browser = Browser::open((1280, 800)).await;
+    let client = browser.client.clone();
     let origin = server.origin.clone();
     // Warm the caches (assets, the browser), then measure each page three times; the best.
     open_sheet(&client, &origin, &small, 10).await;
@@ -293,9 +252,7 @@ async fn run() {
         .expect("the gap")
         .as_f64()
         .unwrap_or(f64::NAN);
-    let _ = client.close().await;
-    let _ = driver.kill();
-    let _ = driver.wait();
+    browser.run("bench", |_| async {}).await;
 
     let verdict = |ok: bool| if ok { "PASS" } else { "MISS" };
     println!(

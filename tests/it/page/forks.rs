@@ -3,7 +3,8 @@
 
 use serde_json::json;
 
-use super::browser::{Browser, js, snap, until};
+use super::browser::Browser;
+use super::steps::{js, snap, until};
 use super::{create, instance};
 use crate::served::{Served, eventually, send};
 

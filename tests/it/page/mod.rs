@@ -8,6 +8,7 @@ mod forks;
 mod review;
 mod series;
 mod served_page;
+mod steps;
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use fantoccini::Client;
 use serde_json::{Value, json};
 
 use crate::served::{Served, send};
-use browser::{js, until};
+use steps::{js, until};
 
 /// Small settings, so that each stage runs in moments.
 fn small() -> Value {

@@ -3,8 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::browser::{Browser, click, find, js, snap, until};
+use super::browser::Browser;
 use super::instance;
+use super::steps::{click, find, js, snap, until};
 use crate::served::{Served, eventually, send};
 
 /// A server, and an idea2video episode with `settings` whose outline, characters and scenes are

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::browser::{Browser, find, js, snap, until};
+use super::browser::Browser;
+use super::steps::{find, js, snap, until};
 use crate::served::{Served, eventually, send};
 
 /// A small PNG, as the base64 the page turns into a dropped file.

@@ -5,7 +5,8 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 use serde_json::json;
 
-use super::browser::{Browser, click, find, js, snap, type_into, until};
+use super::browser::Browser;
+use super::steps::{click, find, js, snap, type_into, until};
 use super::{create, instance, panel_shows, settle, versions_listed};
 use crate::served::{Served, send};
 
@@ -31,7 +32,7 @@ async fn episode_of(client: &Client) -> String {
 async fn press(client: &Client, text: &str) {
     client
         .wait()
-        .at_most(super::browser::WAIT)
+        .at_most(super::steps::WAIT)
         .for_element(Locator::XPath(&format!("//button[normalize-space()='{text}']")))
         .await
         .unwrap_or_else(|e| panic!("no `{text}` button: {e}"))
