@@ -8,7 +8,7 @@ use serde_json::json;
 use super::browser::Browser;
 use super::steps::{click, find, js, snap, type_into, until};
 use super::{create, instance, panel_shows, settle, versions_listed};
-use crate::served::{Served, send};
+use crate::served::{Served, eventually, send};
 
 /// A fresh server over a temporary store, and the directory that holds it.
 async fn server() -> (tempfile::TempDir, Served) {
@@ -398,6 +398,43 @@ async fn with_keys_the_page_asks_for_one_and_keeps_it_out_of_the_url() {
             let url = c.current_url().await.expect("the URL");
             assert!(!url.as_str().contains("sesame"), "{url}");
             tokio::time::sleep(Duration::from_millis(100)).await;
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_narrow_screen_the_page_fits_and_its_gate_is_usable() {
+    let (_dir, server) = server().await;
+    let episode = create(&server, "a sleepy owl guards a library").await;
+    let origin = server.origin().to_owned();
+    let server = &server;
+    Browser::open((390, 844))
+        .await
+        .run("narrow", |c| async move {
+            c.goto(&format!("{origin}/episodes/{episode}"))
+                .await
+                .expect("the episode");
+            panel_shows(&c, "outline", "awaiting approval").await;
+            let overflow = js(
+                &c,
+                "return document.documentElement.scrollWidth - window.innerWidth;",
+                vec![],
+            )
+            .await;
+            assert!(overflow.as_i64().unwrap_or(1) <= 0, "the page is wider than the screen by {overflow} px");
+            let rail = js(
+                &c,
+                "const r = document.querySelector('.rail').getBoundingClientRect(); return r.width <= window.innerWidth;",
+                vec![],
+            )
+            .await;
+            assert_eq!(rail, true, "the rail scrolls within the screen");
+            snap(&c, "narrow").await;
+            press(&c, "Approve").await;
+            eventually(Duration::from_secs(30), "the approve", || async {
+                (instance(server, &episode, "outline").await["state"] == "approved").then_some(())
+            })
+            .await;
         })
         .await;
 }
