@@ -43,9 +43,11 @@ function askKey(message) {
   return asking;
 }
 
-/** Forgets the key a request was refused with, unless another was given meanwhile. */
-function refused(sent) {
+/** After a 401: forgets the key the request was sent with and asks for another, unless the
+ * person gave one meanwhile. */
+async function refused(sent, message = '') {
   if (sessionStorage.getItem(KEY) === sent) sessionStorage.removeItem(KEY);
+  if (!sessionStorage.getItem(KEY)) await askKey(message);
 }
 
 /** Calls the API; JSON in and out. A 401 asks for a key and tries again. */
@@ -62,8 +64,7 @@ export async function api(path, { method = 'GET', body, type, signal } = {}) {
     }
     const res = await fetch(BASE + path, { method, headers, body: payload, signal });
     if (res.status === 401) {
-      refused(sent);
-      if (!sessionStorage.getItem(KEY)) await askKey(sent ? 'That key was refused. Try another.' : '');
+      await refused(sent, sent ? 'That key was refused. Try another.' : '');
       continue;
     }
     const text = await res.text();
@@ -84,7 +85,7 @@ function blobAt(id, url) {
       for (;;) {
         const sent = sessionStorage.getItem(KEY);
         const res = await fetch(BASE + url, { headers: authHeaders() });
-        if (res.status === 401) { refused(sent); if (!sessionStorage.getItem(KEY)) await askKey(''); continue; }
+        if (res.status === 401) { await refused(sent); continue; }
         if (!res.ok) throw new ApiError(res.status, null);
         const blob = await res.blob();
         return { url: URL.createObjectURL(blob), type: blob.type || res.headers.get('content-type') || '' };
@@ -135,7 +136,7 @@ export function follow(episode, from, onEvent, onState) {
         if (last > 0) headers['Last-Event-ID'] = String(last);
         const sent = sessionStorage.getItem(KEY);
         const res = await fetch(`${BASE}/episodes/${encodeURIComponent(episode)}/events`, { headers, signal: controller.signal });
-        if (res.status === 401) { refused(sent); if (!sessionStorage.getItem(KEY)) await askKey(''); continue; }
+        if (res.status === 401) { await refused(sent); continue; }
         if (res.status === 404) { onState('ended'); return; }
         if (!res.ok) throw new ApiError(res.status, null);
         onState('live');

@@ -5,13 +5,12 @@ use serde_json::json;
 
 use super::browser::Browser;
 use super::steps::{js, snap, until};
-use super::{create, instance};
-use crate::served::{Served, eventually, send};
+use super::{create, instance, server};
+use crate::served::{eventually, send};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fork_is_made_on_the_page_and_compared_with_its_parent_side_by_side() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Served::start(&dir.path().join("data"), Some(&dir.path().join("server.log"))).await;
+    let (_dir, server) = server().await;
     let parent = create(&server, "a brave little mouse crosses the city").await;
     eventually(std::time::Duration::from_secs(30), "the outline", || async {
         (instance(&server, &parent, "outline").await["state"] == "awaiting_approval").then_some(())

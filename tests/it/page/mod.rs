@@ -18,18 +18,34 @@ use serde_json::{Value, json};
 use crate::served::{Served, send};
 use steps::{js, until};
 
-/// Small settings, so that each stage runs in moments.
-fn small() -> Value {
-    json!({ "target_duration_s": 4, "width": 160, "height": 90, "fps": 6 })
+/// A fresh server over a temporary store, and the directory that holds it.
+async fn server() -> (tempfile::TempDir, Served) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let served = Served::start(&dir.path().join("data"), Some(&dir.path().join("server.log"))).await;
+    (dir, served)
 }
 
-/// Creates an episode over the API; its id.
+/// Creates an idea2video episode over the API with small settings (each stage runs in
+/// moments); its id.
 async fn create(server: &Served, idea: &str) -> String {
+    create_with(server, idea, json!({})).await
+}
+
+/// [`create`] with `settings` besides the small ones (`review_items`, `candidates`).
+async fn create_with(server: &Served, idea: &str, mut settings: Value) -> String {
+    for (k, v) in [
+        ("target_duration_s", json!(4)),
+        ("width", json!(160)),
+        ("height", json!(90)),
+        ("fps", json!(6)),
+    ] {
+        settings[k] = v;
+    }
     let reply = send(
         server
             .client
             .post(server.url("episodes"))
-            .json(&json!({ "workflow": "idea2video", "idea": idea, "settings": small() })),
+            .json(&json!({ "workflow": "idea2video", "idea": idea, "settings": settings })),
     )
     .await
     .expect("an answer");

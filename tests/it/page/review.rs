@@ -4,31 +4,15 @@
 use serde_json::{Value, json};
 
 use super::browser::Browser;
-use super::instance;
 use super::steps::{click, find, js, snap, until};
+use super::{create_with, instance, server};
 use crate::served::{Served, eventually, send};
 
 /// A server, and an idea2video episode with `settings` whose outline, characters and scenes are
 /// approved over the API (so the fan-outs have started).
 async fn past_the_story(settings: Value) -> (tempfile::TempDir, Served, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Served::start(&dir.path().join("data"), Some(&dir.path().join("server.log"))).await;
-    let mut settings = settings;
-    for (k, v) in [
-        ("target_duration_s", json!(4)),
-        ("width", json!(160)),
-        ("height", json!(90)),
-        ("fps", json!(6)),
-    ] {
-        settings[k] = v;
-    }
-    let reply = send(server.client.post(server.url("episodes")).json(&json!({
-        "workflow": "idea2video", "idea": "an owl and a fox open a bakery", "settings": settings,
-    })))
-    .await
-    .expect("an answer");
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    let episode = reply.data()["id"].as_str().expect("an id").to_owned();
+    let (dir, server) = server().await;
+    let episode = create_with(&server, "an owl and a fox open a bakery", settings).await;
     for node in ["outline", "characters", "scenes"] {
         let version = eventually(std::time::Duration::from_secs(60), node, || async {
             let shown = instance(&server, &episode, node).await;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::browser::Browser;
 use super::steps::{find, js, snap, until};
-use crate::served::{Served, eventually, send};
+use crate::served::{eventually, send};
 
 /// A small PNG, as the base64 the page turns into a dropped file.
 fn png_base64() -> String {
@@ -50,8 +50,7 @@ fn drop_script(name: &str, kind: &str, base64: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_series_shows_its_bible_and_cast_and_takes_dropped_references() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Served::start(&dir.path().join("data"), Some(&dir.path().join("server.log"))).await;
+    let (_dir, server) = super::server().await;
     let made = send(server.client.post(server.url("series")).json(&json!({
         "title": "Harbour Tales",
         "bible": { "visual_style": "ink and watercolour", "world": "a harbour town", "rules": ["no one leaves the island"] },

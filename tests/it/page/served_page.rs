@@ -7,15 +7,8 @@ use serde_json::json;
 
 use super::browser::Browser;
 use super::steps::{click, find, js, snap, type_into, until};
-use super::{create, instance, panel_shows, settle, versions_listed};
+use super::{create, instance, panel_shows, server, settle, versions_listed};
 use crate::served::{Served, eventually, send};
-
-/// A fresh server over a temporary store, and the directory that holds it.
-async fn server() -> (tempfile::TempDir, Served) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let served = Served::start(&dir.path().join("data"), Some(&dir.path().join("server.log"))).await;
-    (dir, served)
-}
 
 /// The episode id in the page's last visited episode link (the inbox's first row, or the URL).
 async fn episode_of(client: &Client) -> String {
