@@ -75,6 +75,7 @@ mod events;
 mod extract;
 mod health;
 mod idempotency;
+mod inbox;
 mod limits;
 mod links;
 mod messages;
@@ -275,6 +276,7 @@ impl Api {
             .route("/uploads/{hash}", get(uploads::get))
             .route("/admin/gc", post(admin::collect_garbage))
             .nest("/series", series_routes)
+            .route("/inbox", get(inbox::inbox))
             .route("/workflows", get(workflows::list))
             .route("/workflows/{name}", get(workflows::show))
             .route("/artifacts/{hash}", get(artifacts::get))

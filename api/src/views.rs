@@ -33,6 +33,8 @@ pub(crate) struct InstanceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, minimum = 1)]
     attempt: Option<u32>,
+    /// Runs started so far (a failed instance's last one is this).
+    attempts: u32,
     /// When the next attempt starts, while `waiting_to_retry`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = openapi::Timestamp)]
@@ -45,6 +47,10 @@ pub(crate) struct InstanceView {
     approved_version: Option<u32>,
     /// How many versions the instance has.
     version_count: usize,
+    /// The current version's quality score, where a scorer rated it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    score: Option<f64>,
     /// Versions waiting for a pick, at a candidates gate.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     candidates: Vec<u32>,
@@ -73,10 +79,12 @@ impl From<&InstanceRecord> for InstanceView {
             item: r.key.item.clone(),
             state: state_name(&r.state),
             attempt,
+            attempts: r.attempts,
             retry_at,
             current_version: r.current,
             approved_version: r.approved.map(|(version, _)| version),
             version_count: r.versions.len(),
+            score: r.current_version().and_then(|v| v.score),
             candidates: r.candidates.clone(),
             feedback: r.feedback.clone(),
             last_error: r.last_error.clone(),

@@ -62,6 +62,17 @@ pub struct Render {
     pub seed: u64,
 }
 
+/// How a person reviews the fan-outs (the `review_items` and `candidates` settings).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Review {
+    /// A gate on every portrait, scene image and keyframe, not only on whole stages.
+    #[arg(long)]
+    pub review_items: bool,
+    /// Make N of each portrait and keyframe and ask which one to keep (1 to 4; 1: no pick).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4))]
+    pub candidates: u32,
+}
+
 /// A frame size, `WIDTHxHEIGHT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Size(pub u32, pub u32);
@@ -116,6 +127,9 @@ pub enum Command {
         /// Render settings.
         #[command(flatten)]
         render: Render,
+        /// Review settings.
+        #[command(flatten)]
+        review: Review,
     },
     /// Continues an episode (one left at a gate with `quit`, or interrupted).
     Resume {

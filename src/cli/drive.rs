@@ -152,7 +152,11 @@ impl<'a> Driver<'a> {
             if !open.is_empty() {
                 for record in open {
                     let decision = match self.gates {
-                        Gates::Approve => Decision::Approve,
+                        // The first of the candidates, at a candidates gate.
+                        Gates::Approve => match record.candidates.first() {
+                            Some(&first) => Decision::Pick(first),
+                            None => Decision::Approve,
+                        },
                         Gates::Ask => {
                             let multi = self.bars.multi.clone();
                             tokio::select! {

@@ -1,4 +1,5 @@
-//! A gate at the terminal: show what was produced, ask approve / regenerate / edit / quit.
+//! A gate at the terminal: show what was produced, ask approve / regenerate / edit / quit, or,
+//! at a candidates gate, which candidate to keep.
 
 use std::io::{BufRead, Write};
 
@@ -16,6 +17,8 @@ pub enum Decision {
     Regenerate(String),
     /// Store this value instead.
     Edit(Value),
+    /// Keep this candidate version.
+    Pick(u32),
     /// Leave the gate open and stop.
     Quit,
 }
@@ -137,7 +140,19 @@ pub async fn ask(
     let value = engine.version_value(id, &record.key, version)?;
     // Images, clips and subtitles as files the person can open.
     let files = std::env::temp_dir().join(format!("showrunner-review-{id}"));
-    let shown = with_files(engine, &value, &files).await?;
+    let candidates = record.candidates.clone();
+    let mut shown = Vec::new();
+    for n in if candidates.is_empty() {
+        vec![version]
+    } else {
+        candidates.clone()
+    } {
+        let value = match n == version {
+            true => value.clone(),
+            false => engine.version_value(id, &record.key, n)?,
+        };
+        shown.push((n, with_files(engine, &value, &files).await?));
+    }
     let key = record.key.clone();
     // What the run said of its note: what it did not act on.
     let remarks = record.current_version().map(|v| v.remarks.clone()).unwrap_or_default();
@@ -145,38 +160,81 @@ pub async fn ask(
     // ctrl-c can stop them from the driver), and draw again after.
     bars.set_draw_target(ProgressDrawTarget::hidden());
     let decision = tokio::task::spawn_blocking(move || -> anyhow::Result<Decision> {
-        let pretty = serde_json::to_string_pretty(&shown).unwrap_or_else(|_| shown.to_string());
-        show(&format!("\n── {key} (version {version}) ──\n{pretty}"));
+        for (n, value) in &shown {
+            let pretty = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+            let what = if candidates.is_empty() {
+                "version"
+            } else {
+                "candidate: version"
+            };
+            show(&format!("\n── {key} ({what} {n}) ──\n{pretty}"));
+        }
         for remark in &remarks {
             println!("⚠ {remark}");
         }
-        loop {
-            print!("[a]pprove, [r]egenerate with feedback, [e]dit, [q]uit? ");
-            std::io::stdout().flush()?;
-            let Some(answer) = read_line()? else {
-                return Ok(Decision::Quit);
-            };
-            match answer.to_lowercase().as_str() {
-                "a" | "approve" | "" => return Ok(Decision::Approve),
-                "q" | "quit" => return Ok(Decision::Quit),
-                "r" | "regenerate" => {
-                    print!("feedback: ");
-                    std::io::stdout().flush()?;
-                    return Ok(Decision::Regenerate(read_line()?.unwrap_or_default()));
-                }
-                "e" | "edit" => match edit_in_editor(&value) {
-                    Ok(Some(edited)) => return Ok(Decision::Edit(edited)),
-                    Ok(None) => println!("unchanged"),
-                    Err(e) => println!("{e:#}"),
-                },
-                other => println!("`{other}`? answer a, r, e or q"),
-            }
+        match candidates.is_empty() {
+            true => ask_gate(&value),
+            false => ask_pick(&candidates),
         }
     })
     .await;
     bars.set_draw_target(ProgressDrawTarget::stderr());
     let decision = decision??;
     Ok(decision)
+}
+
+/// Approve, regenerate, edit or quit, asked until the answer is one of them.
+fn ask_gate(value: &Value) -> anyhow::Result<Decision> {
+    loop {
+        print!("[a]pprove, [r]egenerate with feedback, [e]dit, [q]uit? ");
+        std::io::stdout().flush()?;
+        let Some(answer) = read_line()? else {
+            return Ok(Decision::Quit);
+        };
+        match answer.to_lowercase().as_str() {
+            "a" | "approve" | "" => return Ok(Decision::Approve),
+            "q" | "quit" => return Ok(Decision::Quit),
+            "r" | "regenerate" => return ask_feedback(),
+            "e" | "edit" => match edit_in_editor(value) {
+                Ok(Some(edited)) => return Ok(Decision::Edit(edited)),
+                Ok(None) => println!("unchanged"),
+                Err(e) => println!("{e:#}"),
+            },
+            other => println!("`{other}`? answer a, r, e or q"),
+        }
+    }
+}
+
+/// Which candidate to keep (or regenerate them all, or quit), asked until the answer is one.
+fn ask_pick(candidates: &[u32]) -> anyhow::Result<Decision> {
+    let listed = candidates.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+    loop {
+        print!("[p]ick a version ({listed}), [r]egenerate with feedback, [q]uit? ");
+        std::io::stdout().flush()?;
+        let Some(answer) = read_line()? else {
+            return Ok(Decision::Quit);
+        };
+        let answer = answer.to_lowercase();
+        let words: Vec<&str> = answer.split_whitespace().collect();
+        match words.as_slice() {
+            ["q" | "quit"] => return Ok(Decision::Quit),
+            ["r" | "regenerate"] => return ask_feedback(),
+            ["p" | "pick", n] | [n] if n.parse::<u32>().is_ok_and(|n| candidates.contains(&n)) => {
+                return Ok(Decision::Pick(n.parse()?));
+            }
+            _ => println!(
+                "`{answer}`? answer p and one of {listed} (e.g. `p {}`), r or q",
+                candidates.first().copied().unwrap_or(1)
+            ),
+        }
+    }
+}
+
+/// The feedback for a regenerate.
+fn ask_feedback() -> anyhow::Result<Decision> {
+    print!("feedback: ");
+    std::io::stdout().flush()?;
+    Ok(Decision::Regenerate(read_line()?.unwrap_or_default()))
 }
 
 /// What a decision came to.
@@ -206,6 +264,7 @@ pub async fn apply(
             engine.regenerate(id, key, feedback, version).await
         }
         Decision::Edit(value) => engine.edit(id, key, value, version).await,
+        Decision::Pick(n) => engine.select(id, key, n).await,
     };
     match result {
         Ok(()) => Ok(Applied::Done),

@@ -319,6 +319,7 @@ async fn dispatch(
             auto_approve,
             out,
             render,
+            review,
         } => {
             check_render(&render)?;
             let name = match workflow {
@@ -326,7 +327,7 @@ async fn dispatch(
                 Workflow::Script2video => SCRIPT2VIDEO,
             };
             // The rule is the stock workflows' own; the message names this command's flags.
-            let input = match (stock::check_input(name, idea.is_some(), script.is_some()), idea, script) {
+            let mut input = match (stock::check_input(name, idea.is_some(), script.is_some()), idea, script) {
                 (Ok(_), Some(idea), None) => brief(&render, Some(idea), None),
                 (Ok(_), None, Some(path)) => {
                     let text = std::fs::read_to_string(&path)
@@ -337,7 +338,13 @@ async fn dispatch(
                 _ if name == IDEA2VIDEO => bail!("idea2video needs --idea TEXT"),
                 _ => bail!("script2video needs --script FILE"),
             };
-            let id = engine.create_episode(name, json!(input), render.seed).await?;
+            input.settings.review_items = review.review_items;
+            input.settings.candidates = review.candidates;
+            let variant = input.settings.review_variant();
+            let created = engine
+                .create_variant_episode(None, None, (name, variant.as_deref()), json!(input), render.seed, None)
+                .await?;
+            let id = created.header.id;
             println!("episode {id}: {name}");
             let gates = if auto_approve { Gates::Approve } else { Gates::Ask };
             if Driver::new(engine, id, gates).drive().await? {

@@ -62,3 +62,25 @@ export function navigate(path) {
   if (location.pathname + location.search !== path) history.pushState(null, '', path);
   window.dispatchEvent(new Event('studio:navigate'));
 }
+
+/** Runs `rebuild`, which redraws `container`, and gives the focus back to the control inside it
+ * that had it (found again by its id, label, link or text, with the caret where it was), so a
+ * live redraw does not throw a keyboard user out of what they were doing. */
+export function keepingFocus(container, rebuild) {
+  const active = document.activeElement;
+  if (!active || active === document.body || !container.contains(active)) return rebuild();
+  const key = focusKey(active);
+  const caret = typeof active.selectionStart === 'number' ? [active.selectionStart, active.selectionEnd] : null;
+  const result = rebuild();
+  if (container.contains(active)) return result;
+  const again = [...container.querySelectorAll(active.tagName)].find((el) => focusKey(el) === key);
+  if (again) {
+    again.focus({ preventScroll: true });
+    if (caret) try { again.setSelectionRange(...caret); } catch { /* not a text field */ }
+  }
+  return result;
+}
+
+function focusKey(el) {
+  return el.id || el.getAttribute('aria-label') || el.getAttribute('href') || el.textContent.trim();
+}

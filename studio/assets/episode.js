@@ -3,7 +3,7 @@
 // from the server, so a reload (or a restarted server) shows the same state.
 
 import { api, follow, forget } from './api.js';
-import { h, fill, link, badge, toast, navigate } from './dom.js';
+import { h, fill, link, badge, toast, navigate, keepingFocus } from './dom.js';
 import { NodePanel } from './node.js';
 import { Chat } from './chat.js';
 import { instancePath, waiting } from './inbox.js';
@@ -191,7 +191,7 @@ export class EpisodeView {
         h('div', {}, summary),
         def.gate && def.gate.kind !== 'auto' ? h('small.muted', {}, def.gate.kind + ' gate') : null);
     });
-    fill(this.rail, items);
+    keepingFocus(this.rail, () => fill(this.rail, items));
   }
 
   select(selection) {

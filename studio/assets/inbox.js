@@ -15,30 +15,33 @@ export function instancePath(episode, n) {
   return n.item ? `${base}/items/${encodeURIComponent(n.item)}` : base;
 }
 
+/** What each reason the server gives asks of the person. */
+const REASONS = {
+  approval: 'to approve',
+  pick: 'pick a candidate',
+  escalated: 'below the quality bar',
+  failed: 'failed',
+};
+
 export async function showInbox(main, current = () => true) {
   document.title = 'Inbox · Showrunner';
   fill(main, h('h1', {}, 'Inbox'), h('p.loading', {}, 'Loading episodes…'));
-  let page;
+  let waitingFor, episodes;
   try {
-    page = await api('/episodes?limit=50');
+    [waitingFor, episodes] = await Promise.all([api('/inbox?limit=50'), api('/episodes?limit=50')]);
   } catch (e) {
     if (current()) fill(main, h('h1', {}, 'Inbox'), h('p.error', { role: 'alert' }, e.message));
     return;
   }
-  const episodes = page.data;
-  const open = episodes.filter((e) => e.status === 'active' || e.status === 'paused' || e.status === 'failed');
-  const details = await Promise.all(open.slice(0, 30).map((e) => api(`/episodes/${encodeURIComponent(e.id)}`).then((r) => r.data).catch(() => null)));
   if (!current()) return;
-  const items = [];
-  details.forEach((episode, i) => {
-    if (!episode) return;
-    for (const n of waiting(episode)) items.push({ episode: open[i], n });
-  });
+  episodes = episodes.data;
+  const items = waitingFor.data.flatMap((entry) => entry.waiting.map((n) => ({ entry, n })));
   const inbox = items.length
-    ? h('ul.inbox', { 'aria-label': 'Waiting for you' }, items.map(({ episode, n }) => h('li', {},
-        link(instancePath(episode.id, n), h('strong', {}, n.item ? `${n.node} · ${n.item}` : n.node)),
-        ' ', badge(n.state), ' ', h('span.muted', {}, episode.title), ' ', ago(episode.created_at),
-        n.last_error ? h('div.error', {}, n.last_error) : null)))
+    ? h('ul.inbox', { 'aria-label': 'Waiting for you' }, items.map(({ entry, n }) => h('li', {},
+        link(instancePath(entry.episode, n), h('strong', {}, n.item ? `${n.node} · ${n.item}` : n.node)),
+        ' ', h('span.badge.reason-' + n.reason, {}, REASONS[n.reason] || n.reason), ' ', h('span.muted', {}, entry.title), ' ',
+        ago(n.since || entry.created_at),
+        n.last_error ? h('div.error', {}, `${n.last_error} (attempt ${n.attempts})`) : null)))
     : h('p.empty', {}, episodes.length ? 'Nothing waits for you.' : 'No episodes yet. ', episodes.length ? null : link('/new', 'Start one.'));
   fill(main,
     h('h1', {}, 'Inbox'),

@@ -4,7 +4,7 @@
 // player with the shot list beside it.
 
 import { api, artifact, ApiError } from './api.js';
-import { h, fill, badge, ago, toast } from './dom.js';
+import { h, fill, badge, ago, toast, keepingFocus } from './dom.js';
 
 export class NodePanel {
   constructor(view, node, item) {
@@ -105,10 +105,11 @@ export class NodePanel {
       if (n.artifacts.length) this.lazy(thumb, n.artifacts[0]);
       return h('li.card.state-' + n.state, {},
         h('button.card-open', { type: 'button', onclick: () => this.view.go(this.node, n.item), 'aria-label': `Open ${n.item}` }, thumb),
+        n.score != null ? h('span.score', { title: 'quality score' }, n.score.toFixed(2)) : null,
         h('div.card-foot', {}, box, h('span.card-name', { title: n.item }, n.item), badge(n.state)));
     });
-    fill(this.el, this.heading(null),
-      items.length ? [bar, h('ul.sheet', {}, cards)] : h('p.empty', {}, 'No items yet: they appear as the stage before approves its list.'));
+    keepingFocus(this.el, () => fill(this.el, this.heading(null),
+      items.length ? [bar, h('ul.sheet', {}, cards)] : h('p.empty', {}, 'No items yet: they appear as the stage before approves its list.')));
   }
 
   // ---- one instance ----
@@ -131,7 +132,7 @@ export class NodePanel {
     const sections = [
       this.heading(detail),
       detail.last_error ? h('div.failure', { role: 'alert' }, h('strong', {}, 'Failed'),
-        detail.attempt ? ` (attempt ${detail.attempt})` : '', ': ', detail.last_error,
+        detail.attempts ? ` (attempt ${detail.attempts})` : '', ': ', detail.last_error,
         h('button', { type: 'button', onclick: () => this.act('regenerate', { version: detail.current_version, feedback: null }) }, 'Retry')) : null,
       this.actions(detail),
       detail.candidates && detail.candidates.length ? this.candidates(detail) : null,
@@ -238,12 +239,12 @@ export class NodePanel {
     if (d.value == null) return box;
     const media = h('div.media');
     const arts = (this.shown ? (d.versions.find((v) => v.n === this.shown) || {}).artifacts : d.artifacts) || [];
-    if (arts.length) this.showMedia(media, arts);
+    if (arts.length) this.showMedia(media, arts, d.value);
     box.append(media, readable(d.value));
     return box;
   }
 
-  async showMedia(box, hashes) {
+  async showMedia(box, hashes, value) {
     const loaded = await Promise.all(hashes.map((hash) => artifact(this.view.id, hash).catch(() => null)));
     const videos = loaded.filter((a) => a && a.type.startsWith('video/'));
     const tracks = loaded.filter((a) => a && a.type.startsWith('text/vtt'));
@@ -253,7 +254,7 @@ export class NodePanel {
       box.append(h('button.image', { type: 'button', 'aria-label': `Enlarge ${alt}`, onclick: () => this.lightbox(a.url, alt) },
         h('img', { src: a.url, alt, loading: 'lazy' })));
     }
-    for (const a of videos) box.append(await this.player(a, tracks[0]));
+    for (const a of videos) box.append(await this.player(a, tracks[0], value));
   }
 
   /** An image large, with what made it: the version's seed, model, attempt, feedback, author
@@ -275,22 +276,29 @@ export class NodePanel {
     dialog.showModal();
   }
 
-  /** The video with its shot list: click a shot to seek; the playing one is marked. */
-  async player(video, track) {
+  /** The video with its shot list (as the video was cut: its own `shots`, else the storyboard
+   * for videos made before they kept them): click a shot to seek; the playing one is marked. */
+  async player(video, track, value) {
     const el = h('video', { src: video.url, controls: true, preload: 'metadata', id: 'player' });
     if (track) el.append(h('track', { kind: 'subtitles', src: track.url, srclang: 'en', label: 'Subtitles', default: true }));
     if (this.node !== 'final') return el;
-    let shots = [];
-    try { shots = (await api(`/episodes/${this.view.id}/nodes/storyboard`)).data.value || []; } catch { shots = []; }
-    let t = 0;
+    let shots = value && Array.isArray(value.shots) ? value.shots.map((s) => ({ id: s.id, start: s.start_s, text: s.dialogue || '' })) : [];
+    if (!shots.length) {
+      let board = [];
+      try { board = (await api(`/episodes/${this.view.id}/nodes/storyboard`)).data.value || []; } catch { board = []; }
+      let t = 0;
+      shots = board.map((s) => {
+        const shot = { id: s.id, start: t, text: (s.dialogue || []).map((l) => l.line).join(' ') };
+        t += s.duration_s || 0;
+        return shot;
+      });
+    }
     const rows = shots.map((s) => {
-      const start = t;
-      t += s.duration_s || 0;
       const li = h('li', {},
-        h('button.link', { type: 'button', onclick: () => { el.currentTime = start + 0.01; el.play().catch(() => {}); } }, `${start.toFixed(1)} s · ${s.id}`),
-        ' ', h('span.muted', {}, (s.dialogue || []).map((l) => l.line).join(' ').slice(0, 80)),
+        h('button.link', { type: 'button', onclick: () => { el.currentTime = s.start + 0.01; el.play().catch(() => {}); } }, `${s.start.toFixed(1)} s · ${s.id}`),
+        ' ', h('span.muted', {}, s.text.slice(0, 80)),
         ' ', h('button.link', { type: 'button', onclick: () => this.redo(s.id) }, 'redo this shot'));
-      li.dataset.start = start;
+      li.dataset.start = s.start;
       return li;
     });
     const list = h('ol.shots', { 'aria-label': 'Shots' }, rows);

@@ -1,9 +1,10 @@
 // Series: the list and a new one (title, bible, regular cast), and a series' page with its
-// bible and cast, where reference images are dropped onto a character (the API's limits said
+// bible and cast (edited in `series_edit.js`), where reference images are dropped onto a character (the API's limits said
 // in words when it refuses one).
 
 import { api, seriesArtifact } from './api.js';
 import { h, fill, link, ago, navigate, toast } from './dom.js';
+import { seriesEditForm } from './series_edit.js';
 
 /** What the server's refusal of an upload means, for a person. */
 const UPLOAD_REFUSALS = {
@@ -71,9 +72,18 @@ export async function showSeries(main, id, current = () => true) {
   if (!current()) return;
   document.title = `${series.title} · Showrunner`;
   const bible = series.bible || {};
+  const edit = () => {
+    const form = seriesEditForm(series, {
+      onSaved: (saved) => { toast(`Saved ${saved.title} (revision ${saved.revision}).`); showSeries(main, id, current); },
+      onCancel: () => showSeries(main, id, current),
+    });
+    fill(main, h('h1', {}, series.title), form);
+    form.querySelector('input').focus();
+  };
   fill(main,
     h('h1', {}, series.title),
-    h('p.muted', {}, `revision ${series.revision} · `, link(`/new?series=${series.id}`, 'a new episode in this series')),
+    h('p.muted', {}, `revision ${series.revision} · `, link(`/new?series=${series.id}`, 'a new episode in this series'), ' · ',
+      h('button.link', { type: 'button', onclick: edit }, 'Edit the bible and cast')),
     h('section.panel', { 'aria-labelledby': 'bible-h' }, h('h2', { id: 'bible-h' }, 'Bible'),
       h('dl', {}, h('dt', {}, 'Visual style'), h('dd', {}, bible.visual_style || '—'), h('dt', {}, 'World'), h('dd', {}, bible.world || '—'),
         h('dt', {}, 'Rules'), h('dd', {}, (bible.rules || []).length ? h('ul.plain', {}, bible.rules.map((r) => h('li', {}, r))) : '—'))),

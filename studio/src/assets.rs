@@ -55,7 +55,7 @@ macro_rules! asset {
 pub(crate) static INDEX: Asset = asset!("index.html", "text/html; charset=utf-8");
 
 /// The scripts and styles under `/studio/{version}/`.
-static FILES: [Asset; 11] = [
+static FILES: [Asset; 12] = [
     asset!("studio.css", "text/css; charset=utf-8"),
     asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("api.js", "text/javascript; charset=utf-8"),
@@ -66,6 +66,7 @@ static FILES: [Asset; 11] = [
     asset!("node.js", "text/javascript; charset=utf-8"),
     asset!("chat.js", "text/javascript; charset=utf-8"),
     asset!("series.js", "text/javascript; charset=utf-8"),
+    asset!("series_edit.js", "text/javascript; charset=utf-8"),
     asset!("compare.js", "text/javascript; charset=utf-8"),
 ];
 

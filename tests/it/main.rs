@@ -15,6 +15,7 @@ mod events;
 mod facts;
 mod gc;
 mod http;
+mod inbox;
 #[path = "../../nodes/models/tests/installed/mod.rs"]
 mod installed;
 mod invalidation;
@@ -32,5 +33,6 @@ mod site;
 mod stock;
 mod studio;
 mod support;
+mod terminal_review;
 mod torture;
 mod uploads;

@@ -207,6 +207,7 @@ async fn another_owners_work_is_404_on_every_operation_lists_show_ones_own_and_a
             Body::Json(body.clone()),
             series_404,
         ),
+        ("GET", "/api/v1/inbox".into(), "inbox".into(), Body::None, Want::Fine),
         ("GET", "/api/v1/episodes/{id}".into(), e(""), Body::None, episode_404),
         (
             "DELETE",
@@ -470,6 +471,31 @@ async fn another_owners_work_is_404_on_every_operation_lists_show_ones_own_and_a
         Value::Null,
         "bob's episode makes no second page for ana"
     );
+    // The inbox: ana's waiting outline is hers alone; the admin's inbox has it too.
+    let inboxed = |answer: &Answer| -> Vec<String> {
+        answer
+            .data()
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|entry| entry["episode"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    let ana_inbox = keyed
+        .send(ANA, Method::GET, "inbox", Body::None)
+        .await
+        .expect(StatusCode::OK, "ana's inbox");
+    assert_eq!(inboxed(&ana_inbox), std::slice::from_ref(&eid));
+    let bob_inbox = keyed
+        .send(BOB, Method::GET, "inbox", Body::None)
+        .await
+        .expect(StatusCode::OK, "bob's inbox");
+    assert!(!inboxed(&bob_inbox).contains(&eid), "bob's inbox shows ana's episode");
+    let admin_inbox = keyed
+        .send(ADMIN, Method::GET, "inbox", Body::None)
+        .await
+        .expect(StatusCode::OK, "the admin's inbox");
+    assert!(inboxed(&admin_inbox).contains(&eid));
     let series_owners = |answer: &Answer| -> Vec<Value> {
         answer
             .data()

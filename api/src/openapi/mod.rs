@@ -36,7 +36,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use crate::AppState;
 use crate::access::{admin_only, open_path};
 use crate::site::takes_image;
-use crate::{admin, artifacts, episodes, events, health, messages, metrics, nodes, series, uploads, workflows};
+use crate::{admin, artifacts, episodes, events, health, inbox, messages, metrics, nodes, series, uploads, workflows};
 
 /// The path of the document itself.
 mod scalars;
@@ -70,6 +70,7 @@ const NODE_ROUTE: &str = "/api/v1/episodes/{id}/nodes/{key}";
         workflows::list,
         workflows::show,
         episodes::list,
+        inbox::inbox,
         episodes::create,
         episodes::show,
         episodes::delete,

@@ -13,7 +13,7 @@ use showrunner_engine::{Node, NodeCtx, NodeError};
 
 use super::{Backends, blocking, get, media, put, version};
 use crate::dialogue::{DialogueTrack, TRACK_RATE, dialogue_track};
-use crate::model::{Brief, Character, Clip, Heard, Keyframe, Shot, Transition, Video};
+use crate::model::{Brief, Character, Clip, Heard, Keyframe, ScriptLine, Shot, Transition, Video, VideoShot};
 use showrunner_media::png::decode_png;
 use showrunner_media::subtitles::{CueLine, layout, srt, webvtt};
 use showrunner_media::video::{
@@ -72,6 +72,16 @@ film_node!(
     /// and writes subtitles from the dialogue.
     FinalVideoNode
 );
+
+/// A shot's lines with words in them, joined, as the player's shot list shows them.
+fn spoken_text(dialogue: &[ScriptLine]) -> String {
+    let lines: Vec<&str> = dialogue
+        .iter()
+        .map(|l| l.line.trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(" ")
+}
 
 /// Samples of a 48 kHz track that lasts `frames` frames at `fps`.
 fn track_len(frames: usize, fps: u32) -> usize {
@@ -191,9 +201,16 @@ impl Node for FinalVideoNode {
             .map(|c| (c.id.as_str(), c.name.as_str()))
             .collect();
         let mut cues = Vec::new();
+        let mut shots = Vec::with_capacity(ordered.len());
         let mut start = 0.0;
         for clip in &ordered {
             let duration = f64::from(clip.frames) / f64::from(clip.fps.max(1));
+            shots.push(VideoShot {
+                id: clip.shot_id.clone(),
+                start_s: start,
+                duration_s: duration,
+                dialogue: spoken_text(&clip.dialogue),
+            });
             // A clip's `heard` times belong to its lines with words, in order.
             let mut heard = clip.heard.iter();
             let lines: Vec<CueLine> = clip
@@ -238,6 +255,7 @@ impl Node for FinalVideoNode {
             frames,
             duration_s: f64::from(frames) / f64::from(fps.max(1)),
             shot_ids: ordered.iter().map(|c| c.shot_id.clone()).collect(),
+            shots,
             generated_by: self.backends.video.generator(ctx.seed()),
         })
     }

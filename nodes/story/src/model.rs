@@ -497,8 +497,26 @@ pub struct Video {
     pub duration_s: f64,
     /// The shots, in order.
     pub shot_ids: Vec<String>,
+    /// Where each shot lies in the video, in order (empty in videos made before it was kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shots: Vec<VideoShot>,
     /// Who made it.
     pub generated_by: Generator,
+}
+
+/// A shot's place in a final video, as it was cut: the player's shot list comes from here, not
+/// from a storyboard that may have changed since.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct VideoShot {
+    /// The shot's id.
+    pub id: String,
+    /// Where it starts, in seconds from the video's start.
+    pub start_s: f64,
+    /// How long it lasts, in seconds.
+    pub duration_s: f64,
+    /// Its dialogue's lines, joined, as heard in this cut.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dialogue: String,
 }
 
 /// The JSON Schema of what each stage of the stock workflows produces, by node key: an edit of

@@ -291,13 +291,14 @@ impl Contract {
 }
 
 /// Every route of the router, as (method, path template): what the OpenAPI document must list.
-pub(crate) const ROUTES: [(&str, &str); 38] = [
+pub(crate) const ROUTES: [(&str, &str); 39] = [
     ("GET", "/api/v1/health"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/workflows"),
     ("GET", "/api/v1/workflows/{name}"),
     ("GET", "/api/v1/episodes"),
     ("POST", "/api/v1/episodes"),
+    ("GET", "/api/v1/inbox"),
     ("GET", "/api/v1/episodes/{id}"),
     ("DELETE", "/api/v1/episodes/{id}"),
     ("POST", "/api/v1/episodes/{id}/cancel"),
@@ -411,6 +412,7 @@ fn episode_answer() -> Value {
             "nodes": [{
                 "node": "outline",
                 "state": "awaiting_approval",
+                "attempts": 1,
                 "current_version": 1,
                 "approved_version": null,
                 "version_count": 1,

@@ -84,7 +84,8 @@ impl Server {
         Self::start_with(|api| api).await
     }
 
-    async fn over(engine: Engine, dir: tempfile::TempDir) -> Self {
+    /// A server over `engine`, whose store lies in `dir`.
+    pub(crate) async fn over(engine: Engine, dir: tempfile::TempDir) -> Self {
         Self::over_with(engine, dir, |api| api).await
     }
 
@@ -99,7 +100,8 @@ impl Server {
         Self::over_with(engine, dir, configure).await
     }
 
-    async fn over_with(
+    /// A server over `engine` (its store in `dir`), with `configure` applied to the API's options.
+    pub(crate) async fn over_with(
         engine: Engine,
         dir: tempfile::TempDir,
         configure: impl FnOnce(showrunner_api::Api) -> showrunner_api::Api,
@@ -123,6 +125,11 @@ impl Server {
             task,
             _dir: dir,
         }
+    }
+
+    /// The server's origin, `http://127.0.0.1:PORT`.
+    pub(crate) fn origin(&self) -> &str {
+        self.base.trim_end_matches("/api/v1")
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

@@ -4,6 +4,7 @@
 //! reverts, chats, reloads, and loses the server to kill -9 while the page stays open.
 
 mod browser;
+mod failures;
 mod forks;
 mod review;
 mod series;

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::browser::Browser;
-use super::steps::{click, find, js, snap, until};
+use super::steps::{click, find, js, snap, type_into, until};
 use super::{create_with, instance, server};
 use crate::served::{Served, eventually, send};
 
@@ -65,9 +65,21 @@ async fn candidates_are_shown_side_by_side_and_the_one_picked_goes_on() {
                 },
             )
             .await;
-            c.goto(&format!("{origin}/episodes/{episode}/nodes/portraits/items/{first}"))
-                .await
-                .expect("the portrait");
+            // The inbox says the portrait waits for a pick, and leads to it.
+            c.goto(&format!("{origin}/")).await.expect("the inbox");
+            let link = format!("/episodes/{episode}/nodes/portraits/items/{first}");
+            let reason = until(
+                &c,
+                "the portrait in the inbox",
+                &format!(
+                    "const a = document.querySelector('ul.inbox a[href=\"{link}\"]');
+                     return a && a.parentElement.querySelector('.badge').textContent;"
+                ),
+            )
+            .await;
+            assert_eq!(reason, "pick a candidate");
+            snap(&c, "inbox").await;
+            click(&c, &format!("ul.inbox a[href=\"{link}\"]")).await;
             until(
                 &c,
                 "two candidates with their images",
@@ -141,9 +153,57 @@ async fn each_item_waits_for_a_person_and_a_selection_is_approved_at_once() {
                 &format!("return document.querySelectorAll('ul.sheet li.card').length === {count};"),
             )
             .await;
+            // Redraws caused by someone else's approvals leave the keyboard where it was: on a
+            // rail link, and in the note being typed, caret and all.
+            let approve = |n: usize| {
+                let episode = episode.clone();
+                async move {
+                    let item = items(server, &episode, "scene_images").await[n].clone();
+                    let name = item["item"].as_str().expect("an item").to_owned();
+                    let url = server.url(&format!("episodes/{episode}/nodes/scene_images/items/{name}/approve"));
+                    let approved = send(server.client.post(url).json(&json!({ "version": item["current_version"] })))
+                        .await
+                        .expect("approved");
+                    assert_eq!(approved.status, 200, "{:?}", approved.body);
+                }
+            };
+            let approved_on_rail =
+                |n: usize| format!("return [...document.querySelectorAll('.stage')].some(s => s.textContent.includes('{n} of {count} approved'));");
+            js(&c, "document.querySelector('.stage a[href$=\"/nodes/scene_images\"]').focus(); return true;", vec![]).await;
+            approve(0).await;
+            until(&c, "the rail redrawn", &approved_on_rail(1)).await;
+            let focused = js(&c, "return document.activeElement.getAttribute('href');", vec![]).await;
+            assert!(focused.as_str().is_some_and(|h| h.ends_with("/nodes/scene_images")), "{focused}");
+            click(&c, ".bulk input[type=text]").await;
+            type_into(&c, ".bulk input[type=text]", "warmer").await;
+            approve(1).await;
+            until(&c, "the sheet redrawn", &approved_on_rail(2)).await;
+            until(
+                &c,
+                "the card approved",
+                "return document.querySelectorAll('ul.sheet li.card.state-approved').length === 2;",
+            )
+            .await;
+            let typing = js(
+                &c,
+                "const a = document.activeElement; return [a.getAttribute('aria-label'), a.value, a.selectionStart];",
+                vec![],
+            )
+            .await;
+            assert_eq!(typing, json!(["Note for the selected items", "warmer", 6]));
+            c.active_element()
+                .await
+                .expect("the focused field")
+                .send_keys(" light")
+                .await
+                .expect("typing on");
+            assert_eq!(
+                js(&c, "return document.querySelector('.bulk input[type=text]').value;", vec![]).await,
+                "warmer light"
+            );
             js(
                 &c,
-                "document.querySelectorAll('ul.sheet .card-foot input[type=checkbox]').forEach(b => b.click()); return true;",
+                "document.querySelectorAll('ul.sheet li.card.state-awaiting_approval .card-foot input[type=checkbox]').forEach(b => b.click()); return true;",
                 vec![],
             )
             .await;

@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
+use fantoccini::Locator;
 use serde_json::json;
 
 use super::browser::Browser;
-use super::steps::{find, js, snap, until};
+
+use super::steps::{click, click_at, find, js, retype, snap, until};
 use crate::served::{eventually, send};
 
 /// A small PNG, as the base64 the page turns into a dropped file.
@@ -96,6 +98,114 @@ async fn a_series_shows_its_bible_and_cast_and_takes_dropped_references() {
             assert_eq!(references, 1);
             find(&c, ".drop").await;
             snap(&c, "series").await;
+        })
+        .await;
+}
+
+/// The series as the API shows it now.
+async fn stored(server: &crate::served::Served, id: &str) -> serde_json::Value {
+    let shown = send(server.client.get(server.url(&format!("series/{id}"))))
+        .await
+        .expect("the series");
+    shown.data().clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_series_bible_and_cast_are_edited_on_the_page() {
+    let (_dir, server) = super::server().await;
+    let made = send(server.client.post(server.url("series")).json(&json!({
+        "title": "Harbour Tales",
+        "bible": { "visual_style": "ink and watercolour", "world": "a harbour town", "rules": ["no one leaves the island"] },
+        "characters": [{ "name": "Mara", "role": "the keeper", "dynamic_features": { "clothing": "oilskin coat", "props": ["a brass lamp"] } }],
+    })))
+    .await
+    .expect("an answer");
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let id = made.data()["id"].as_str().expect("an id").to_owned();
+    let character = made.data()["characters"][0]["id"]
+        .as_str()
+        .expect("a character id")
+        .to_owned();
+    let png = showrunner::media::png::encode_png(&image::RgbImage::from_pixel(8, 8, image::Rgb([9, 90, 200])))
+        .expect("a PNG");
+    let uploaded = send(
+        server
+            .client
+            .post(server.url(&format!("series/{id}/characters/{character}/references?revision=1")))
+            .header("content-type", "image/png")
+            .body(png),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(uploaded.status, 201, "{:?}", uploaded.body);
+    let before = stored(&server, &id).await;
+    assert_eq!(before["revision"], 2);
+
+    let origin = server.origin().to_owned();
+    let server = &server;
+    Browser::open((1280, 800))
+        .await
+        .run("series-edit", |c| async move {
+            c.goto(&format!("{origin}/series/{id}")).await.expect("the series");
+            click_at(&c, Locator::XPath("//button[text()='Edit the bible and cast']"), "Edit").await;
+            find(&c, "form.series-edit").await;
+
+            // A blank name: the server's refusal shows at the name, and nothing is stored.
+            retype(&c, "#e-world", "a harbour town under a long winter").await;
+            js(&c, "document.querySelector('#e-c0-name').value = ''; return true;", vec![]).await;
+            click(&c, "form.series-edit button[type=submit]").await;
+            let refusal = until(
+                &c,
+                "the name's error at the name",
+                "const f = document.querySelector('#e-c0-name'); return f.getAttribute('aria-invalid') === 'true' && f.nextElementSibling?.classList.contains('field-error') && f.nextElementSibling.textContent;",
+            )
+            .await;
+            assert!(refusal.as_str().unwrap_or_default().contains("blank"), "{refusal}");
+            snap(&c, "series-edit").await;
+            assert_eq!(stored(server, &id).await, before, "a refused edit changed the series");
+
+            // Fixed, with a new rule and a second regular: saved, and the page shows it.
+            retype(&c, "#e-c0-name", "Mara Quill").await;
+            retype(&c, "#e-c0-clothing", "a red oilskin coat").await;
+            js(&c, "const r = document.querySelector('#e-rules'); r.value += '\\nthe lamp never goes out'; return true;", vec![]).await;
+            click_at(&c, Locator::XPath("//button[text()='Add a character']"), "Add a character").await;
+            retype(&c, "#e-c1-name", "Tobias").await;
+            retype(&c, "#e-c1-role", "the ferryman").await;
+            click(&c, "form.series-edit button[type=submit]").await;
+            until(
+                &c,
+                "the saved series shown",
+                "return !document.querySelector('form.series-edit') && document.body.textContent.includes('under a long winter') && document.querySelectorAll('ul.cards > li').length === 2;",
+            )
+            .await;
+            let after = stored(server, &id).await;
+            assert_eq!(after["revision"], 3);
+            assert_eq!(after["bible"]["world"], "a harbour town under a long winter");
+            assert_eq!(after["bible"]["rules"], json!(["no one leaves the island", "the lamp never goes out"]));
+            let mara = &after["characters"][0];
+            assert_eq!(mara["name"], "Mara Quill");
+            assert_eq!(mara["id"], before["characters"][0]["id"], "the character kept its id");
+            assert_eq!(mara["dynamic_features"]["clothing"], "a red oilskin coat");
+            assert_eq!(mara["dynamic_features"]["props"], json!(["a brass lamp"]), "fields the form does not show are kept");
+            assert_eq!(mara["reference_images"], before["characters"][0]["reference_images"], "the references are kept");
+            assert_eq!(after["characters"][1]["role"], "the ferryman");
+
+            // Someone else saves while the form is open: the page says so, keeps what was
+            // typed, and a second save replaces theirs.
+            click_at(&c, Locator::XPath("//button[text()='Edit the bible and cast']"), "Edit").await;
+            retype(&c, "#e-style", "woodcut, two colours").await;
+            let body = json!({ "revision": 3, "title": "Harbour Tales, retold", "bible": after["bible"], "characters": [] });
+            let put = send(server.client.put(server.url(&format!("series/{id}"))).json(&body)).await.expect("an answer");
+            assert_eq!(put.status, 200, "{:?}", put.body);
+            click(&c, "form.series-edit button[type=submit]").await;
+            until(&c, "the conflict said", "return document.querySelector('form.series-edit .error')?.textContent.includes('Someone else saved');").await;
+            assert_eq!(js(&c, "return document.querySelector('#e-style').value;", vec![]).await, "woodcut, two colours");
+            click(&c, "form.series-edit button[type=submit]").await;
+            until(&c, "the second save", "return !document.querySelector('form.series-edit') && document.body.textContent.includes('woodcut, two colours');").await;
+            let last = stored(server, &id).await;
+            assert_eq!(last["revision"], 5);
+            assert_eq!(last["title"], "Harbour Tales");
+            assert_eq!(last["characters"].as_array().map(Vec::len), Some(2));
         })
         .await;
 }

@@ -38,6 +38,7 @@ async fn press(client: &Client, text: &str) {
 async fn an_episode_is_driven_through_every_gate_to_a_video_that_plays() {
     let (_dir, server) = server().await;
     let origin = server.origin().to_owned();
+    let server = &server;
     Browser::open((1280, 800))
         .await
         .run("every_gate", |c| async move {
@@ -108,24 +109,46 @@ async fn an_episode_is_driven_through_every_gate_to_a_video_that_plays() {
                 "return document.querySelector('#player').currentTime > 0.3;",
             )
             .await;
-            let shots = js(&c, "return document.querySelectorAll('ol.shots li').length;", vec![]).await;
-            assert!(shots.as_u64().unwrap_or(0) >= 1, "the shot list beside the player");
+            // The shot list is the video's own: its shots where the video placed them.
+            let episode = episode_of(&c).await;
+            let cut = instance(server, &episode, "final").await["value"]["shots"].clone();
+            let starts: Vec<String> = cut
+                .as_array()
+                .expect("the video's shots")
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{:.1} s · {}",
+                        s["start_s"].as_f64().unwrap_or(-1.0),
+                        s["id"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            assert!(!starts.is_empty(), "the video keeps its shots: {cut}");
+            let listed = js(
+                &c,
+                "return [...document.querySelectorAll('ol.shots li button:first-child')].map(b => b.textContent);",
+                vec![],
+            )
+            .await;
+            assert_eq!(listed, json!(starts), "the shot list beside the player");
             snap(&c, "final-video").await;
             c.goto(&format!("{origin}/")).await.expect("the inbox");
             until(
                 &c,
                 "the inbox's episodes",
-                "return document.querySelectorAll('table.episodes tbody tr').length === 1;",
+                "return document.querySelectorAll('table.episodes tbody tr').length === 1
+                    && document.querySelector('.empty')?.textContent === 'Nothing waits for you.';",
             )
             .await;
-            snap(&c, "inbox").await;
-            c.goto(&format!("{origin}/episodes/{}/nodes/keyframes", episode_of(&c).await))
+            c.goto(&format!("{origin}/episodes/{episode}/nodes/keyframes"))
                 .await
                 .expect("the keyframes");
             until(
                 &c,
-                "the keyframes sheet",
-                "return document.querySelectorAll('ul.sheet .thumb img').length > 0;",
+                "the keyframes sheet, with their quality scores",
+                "return document.querySelectorAll('ul.sheet .thumb img').length > 0
+                    && [...document.querySelectorAll('ul.sheet li.card .score')].some(s => /^[01]\\.\\d\\d$/.test(s.textContent));",
             )
             .await;
             snap(&c, "keyframes-sheet").await;

@@ -98,3 +98,16 @@ pub async fn type_into(client: &Client, css: &str, text: &str) {
         .await
         .unwrap_or_else(|e| panic!("cannot type into `{css}`: {e}"));
 }
+
+/// Replaces what the field `css` names holds with `text`, typed as a person would.
+pub async fn retype(client: &Client, css: &str, text: &str) {
+    let field = find(client, css).await;
+    field
+        .clear()
+        .await
+        .unwrap_or_else(|e| panic!("cannot clear `{css}`: {e}"));
+    field
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("cannot type into `{css}`: {e}"));
+}
