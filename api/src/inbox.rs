@@ -22,6 +22,10 @@ use crate::{AppState, openapi};
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 100;
 
+/// The most episodes one request looks into; past them, the page ends with a cursor to go on
+/// from, so a request's work stays bounded however many episodes run with nothing waiting.
+const MAX_SCANNED: usize = 500;
+
 /// The statuses of episodes that can have something waiting.
 const OPEN: [EpisodeStatus; 3] = [EpisodeStatus::Active, EpisodeStatus::Paused, EpisodeStatus::Failed];
 
@@ -70,7 +74,8 @@ pub(crate) struct Waiting {
     /// The version it waits on (`null` when a failed run left none).
     #[schema(required = true, minimum = 1)]
     current_version: Option<u32>,
-    /// When that version was made (`null` when there is none).
+    /// When that version was made (`null` when there is none, and for a failure, whose
+    /// version is the last good one, not the failed run).
     #[schema(value_type = Option<openapi::Timestamp>, required = true)]
     since: Option<Timestamp>,
     /// Why the last run failed.
@@ -103,7 +108,8 @@ pub(crate) struct InboxEntry {
 pub(crate) struct InboxMeta {
     /// The page size.
     limit: usize,
-    /// The cursor of the next page; `null` on the last page.
+    /// The cursor of the next page; `null` on the last page. A page may hold fewer than
+    /// `limit` episodes and still have a cursor: each request looks into at most 500 episodes.
     #[schema(value_type = Option<openapi::Ulid>, required = true)]
     next_cursor: Option<EpisodeId>,
 }
@@ -136,10 +142,18 @@ pub(crate) async fn inbox(
     let mut before = query.cursor.as_deref().map(episode_id).transpose()?;
     let mut page = Vec::with_capacity(limit);
     let mut next_cursor = None;
+    let mut scanned = 0;
+    let batch_size = (limit + 1).max(100);
     'fill: loop {
-        let batch = state.engine.episode_page(&OPEN, before, limit + 1)?;
-        let exhausted = batch.len() <= limit;
+        let batch = state.engine.episode_page(&OPEN, before, batch_size)?;
+        let exhausted = batch.len() < batch_size;
         for (id, _) in batch {
+            if scanned == MAX_SCANNED {
+                // Bounded work: the next page starts after the last episode looked into.
+                next_cursor = before;
+                break 'fill;
+            }
+            scanned += 1;
             before = Some(id);
             let snapshot = match visible_snapshot(&state, &caller, id).await? {
                 Some(snapshot) => snapshot,
@@ -218,6 +232,7 @@ fn waiting(def: Option<&WorkflowDef>, instance: &InstanceRecord) -> Option<Waiti
                 .map(|spec| spec.gate_ref().kind());
             match gate {
                 Some(GateKind::Quality) => Reason::Escalated,
+                Some(GateKind::Candidates) => Reason::Pick,
                 _ => Reason::Approval,
             }
         }
@@ -230,7 +245,10 @@ fn waiting(def: Option<&WorkflowDef>, instance: &InstanceRecord) -> Option<Waiti
         reason,
         attempts: instance.attempts,
         current_version: instance.current,
-        since: instance.current_version().map(|v| v.created_at),
+        since: match reason {
+            Reason::Failed => None,
+            _ => instance.current_version().map(|v| v.created_at),
+        },
         last_error: instance.last_error.clone(),
     })
 }

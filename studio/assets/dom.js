@@ -70,6 +70,7 @@ export function keepingFocus(container, rebuild) {
   const active = document.activeElement;
   if (!active || active === document.body || !container.contains(active)) return rebuild();
   const key = focusKey(active);
+  if (!key) return rebuild();
   const caret = typeof active.selectionStart === 'number' ? [active.selectionStart, active.selectionEnd] : null;
   const result = rebuild();
   if (container.contains(active)) return result;

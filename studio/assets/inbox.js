@@ -40,12 +40,14 @@ export async function showInbox(main, current = () => true) {
     ? h('ul.inbox', { 'aria-label': 'Waiting for you' }, items.map(({ entry, n }) => h('li', {},
         link(instancePath(entry.episode, n), h('strong', {}, n.item ? `${n.node} · ${n.item}` : n.node)),
         ' ', h('span.badge.reason-' + n.reason, {}, REASONS[n.reason] || n.reason), ' ', h('span.muted', {}, entry.title), ' ',
-        ago(n.since || entry.created_at),
+        n.reason === 'failed' ? null : ago(n.since || entry.created_at),
         n.last_error ? h('div.error', {}, `${n.last_error} (attempt ${n.attempts})`) : null)))
     : h('p.empty', {}, episodes.length ? 'Nothing waits for you.' : 'No episodes yet. ', episodes.length ? null : link('/new', 'Start one.'));
+  const more = waitingFor.meta.next_cursor
+    ? h('p.muted', {}, 'More is waiting in older episodes than shown here; open them from the list below.') : null;
   fill(main,
     h('h1', {}, 'Inbox'),
-    h('section', { 'aria-labelledby': 'waiting' }, h('h2', { id: 'waiting' }, 'Waiting for you'), inbox),
+    h('section', { 'aria-labelledby': 'waiting' }, h('h2', { id: 'waiting' }, 'Waiting for you'), inbox, more),
     h('section', { 'aria-labelledby': 'all' }, h('h2', { id: 'all' }, 'Episodes'),
       episodes.length ? h('table.episodes', {},
         h('thead', {}, h('tr', {}, h('th', {}, 'Episode'), h('th', {}, 'Workflow'), h('th', {}, 'Status'), h('th', {}, 'Created'))),

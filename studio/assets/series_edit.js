@@ -48,9 +48,11 @@ export function seriesEditForm(series, { onSaved, onCancel }) {
   const rules = h('textarea', { id: 'e-rules', rows: 3, placeholder: 'one rule a line' });
   rules.value = (bible.rules || []).join('\n');
   const rows = h('ol.cast-edit', { 'aria-label': 'Regular cast' });
+  // Numbers the rows' fields, never reused in this form (a removed row's ids stay unused).
+  let rowIds = 0;
   const addRow = (character) => {
     const sheet = sheetOf(character);
-    const n = rows.children.length;
+    const n = rowIds++;
     const inputs = CAST_FIELDS.map(([key, label, path]) => {
       const id = `e-c${n}-${key}`;
       const control = key === 'personality' || key === 'face' || key === 'body'
@@ -58,8 +60,12 @@ export function seriesEditForm(series, { onSaved, onCancel }) {
       control.value = get(sheet, path);
       return h('div.field', {}, h('label', { for: id }, label), control);
     });
-    const row = h('li', {}, ...inputs,
-      h('button', { type: 'button', onclick: () => row.remove(), 'aria-label': `Remove ${sheet.name || 'this character'}` }, 'Remove'));
+    const remove = h('button', { type: 'button', onclick: () => row.remove() }, 'Remove');
+    const name = inputs[0].querySelector('input');
+    const relabel = () => remove.setAttribute('aria-label', `Remove ${name.value.trim() || 'this character'}`);
+    name.addEventListener('input', relabel);
+    relabel();
+    const row = h('li', {}, ...inputs, remove);
     row.sheet = sheet;
     rows.append(row);
     return row;
@@ -76,6 +82,22 @@ export function seriesEditForm(series, { onSaved, onCancel }) {
     error,
     h('div.actions', {}, save, h('button', { type: 'button', onclick: onCancel }, 'Cancel')));
   let revision = series.revision;
+  // After a conflict: their revision, and their version of what the form does not show (each
+  // regular's props, voice and references, and the regulars they added), so a second save
+  // replaces only what was typed here. The names of the regulars added.
+  const takeTheirs = async () => {
+    let theirs;
+    try { theirs = (await api(`/series/${series.id}`)).data; } catch { return []; }
+    revision = theirs.revision;
+    const shown = new Set();
+    for (const row of rows.children) {
+      const current = theirs.characters.find((c) => c.id && c.id === row.sheet.id);
+      if (current) { row.sheet = sheetOf(current); shown.add(current.id); }
+    }
+    const added = theirs.characters.filter((c) => !shown.has(c.id) && !(series.characters || []).some((o) => o.id === c.id));
+    added.forEach(addRow);
+    return added.map((c) => c.name);
+  };
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     error.replaceChildren();
@@ -98,11 +120,12 @@ export function seriesEditForm(series, { onSaved, onCancel }) {
       onSaved((await api(`/series/${series.id}`, { method: 'PUT', body })).data);
     } catch (err) {
       if (err.code === 'series_conflict') {
+        const added = await takeTheirs();
         error.append('Someone else saved this series since you opened it. ',
           h('button', { type: 'button', onclick: () => onCancel() }, 'See their version'),
-          ' or save again to replace it with yours.');
-        const current = err.details && err.details.current_revision;
-        if (current) revision = current;
+          ' or save again to replace what you typed over theirs',
+          added.length ? ` (their new ${added.length === 1 ? 'regular' : 'regulars'}, ${added.join(', ')}, added below)` : '',
+          '; their reference images and props stay.');
       } else {
         const at = err.details && err.details.path && fieldFor(form, err.details.path);
         if (at) {

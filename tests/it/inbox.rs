@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use showrunner::engine::{Escalation, Gate, Node, NodeCtx, NodeError, NodeSpec, WorkflowDef};
+use showrunner::engine::{Escalation, Gate, Node, NodeCtx, NodeError, NodeSpec, RetryPolicy, WorkflowDef};
 use showrunner::nodes::stages::Backends;
 use showrunner::workflows;
 
@@ -83,6 +83,35 @@ impl Node for Poor {
     }
 }
 
+/// Fails for a while (the GPU is busy), retrying by itself: its episode runs with nothing
+/// waiting for a person.
+struct Busy;
+
+#[async_trait]
+impl Node for Busy {
+    type Input = Value;
+    type Output = Value;
+
+    async fn run(&self, _: Value, _: &NodeCtx) -> Result<Value, NodeError> {
+        Err(NodeError::retryable("GPU busy"))
+    }
+}
+
+/// An episode that retries in a minute: open, with nothing waiting for a person.
+fn busy_workflow() -> WorkflowDef {
+    let later = RetryPolicy {
+        max_attempts: 5,
+        initial_delay: Duration::from_secs(60),
+        max_delay: Duration::from_secs(60),
+        multiplier: 1.0,
+        jitter: 0.0,
+    };
+    WorkflowDef::builder("busy")
+        .node(NodeSpec::single("render", Busy).retry(later))
+        .build()
+        .expect("a valid workflow")
+}
+
 /// A workflow whose nodes each end waiting for a person, each for its own reason.
 pub(crate) fn waiting_workflow() -> WorkflowDef {
     WorkflowDef::builder("waits")
@@ -102,6 +131,7 @@ async fn the_inbox_lists_what_waits_newest_first_a_page_at_a_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut defs = workflows::all(&Backends::procedural()).expect("stock workflows");
     defs.push(waiting_workflow());
+    defs.push(busy_workflow());
     let engine = open(dir.path(), defs).await;
     let server = Server::over(engine, dir).await;
     let empty = server.get("inbox").await.expect(StatusCode::OK, "an empty inbox");
@@ -111,6 +141,13 @@ async fn the_inbox_lists_what_waits_newest_first_a_page_at_a_time() {
     // A stock episode at its outline gate, then one whose nodes wait for every other reason.
     let waiting = server.create("a lighthouse keeper finds a map", 2.0).await;
     server.wait_gate(&waiting, "outline", 1).await;
+    // Between them, one that runs with nothing waiting: left out, and paged over.
+    let busy = server
+        .engine
+        .create_episode("busy", json!({}), 3)
+        .await
+        .expect("create")
+        .to_string();
     let waits = server
         .engine
         .create_episode("waits", json!({}), 3)
@@ -145,7 +182,11 @@ async fn the_inbox_lists_what_waits_newest_first_a_page_at_a_time() {
     assert!(outline["since"].as_u64().is_some(), "{outline:#}");
     assert_eq!(inbox["data"][1]["title"], "a lighthouse keeper finds a map");
 
-    // A page of one, then the next from its cursor.
+    let retrying = server.get(&format!("episodes/{busy}/nodes/render")).await;
+    assert_eq!(retrying.data()["state"], "waiting_to_retry", "{:#}", retrying.body);
+    assert!(!entries(&inbox).iter().any(|(id, _)| *id == busy));
+
+    // A page of one, then the next from its cursor, over the busy episode.
     let first = server
         .get("inbox?limit=1")
         .await

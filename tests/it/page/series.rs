@@ -194,18 +194,30 @@ async fn a_series_bible_and_cast_are_edited_on_the_page() {
             // typed, and a second save replaces theirs.
             click_at(&c, Locator::XPath("//button[text()='Edit the bible and cast']"), "Edit").await;
             retype(&c, "#e-style", "woodcut, two colours").await;
-            let body = json!({ "revision": 3, "title": "Harbour Tales, retold", "bible": after["bible"], "characters": [] });
+            let body = json!({
+                "revision": 3,
+                "title": "Harbour Tales, retold",
+                "bible": after["bible"],
+                "characters": [{ "name": "Wren", "role": "the lamp's cat" }],
+            });
             let put = send(server.client.put(server.url(&format!("series/{id}"))).json(&body)).await.expect("an answer");
             assert_eq!(put.status, 200, "{:?}", put.body);
             click(&c, "form.series-edit button[type=submit]").await;
-            until(&c, "the conflict said", "return document.querySelector('form.series-edit .error')?.textContent.includes('Someone else saved');").await;
+            let said = until(
+                &c,
+                "the conflict said",
+                "const t = document.querySelector('form.series-edit .error')?.textContent; return t && t.includes('Someone else saved') && t;",
+            )
+            .await;
+            assert!(said.as_str().is_some_and(|t| t.contains("Wren")), "their new regular is named: {said}");
             assert_eq!(js(&c, "return document.querySelector('#e-style').value;", vec![]).await, "woodcut, two colours");
             click(&c, "form.series-edit button[type=submit]").await;
             until(&c, "the second save", "return !document.querySelector('form.series-edit') && document.body.textContent.includes('woodcut, two colours');").await;
             let last = stored(server, &id).await;
             assert_eq!(last["revision"], 5);
             assert_eq!(last["title"], "Harbour Tales");
-            assert_eq!(last["characters"].as_array().map(Vec::len), Some(2));
+            let names: Vec<&str> = last["characters"].as_array().expect("cast").iter().filter_map(|c| c["name"].as_str()).collect();
+            assert_eq!(names, ["Mara Quill", "Tobias", "Wren"], "ours, and theirs kept");
         })
         .await;
 }
