@@ -15,6 +15,10 @@ pub struct Args {
     /// Where the store, blobs and models live.
     #[arg(long, global = true, default_value = "showrunner-data")]
     pub data: PathBuf,
+    /// Where episodes are stored: a `postgres://` URL (one process per database for now), else
+    /// the embedded store in DATA. The blobs and models stay in DATA.
+    #[arg(long, global = true, env = "SHOWRUNNER_STORE", value_name = "URL")]
+    pub store: Option<String>,
     /// The configuration file (TOML); `DATA/showrunner.toml` when it exists.
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,

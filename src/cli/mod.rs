@@ -53,9 +53,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         setup.device = device;
     }
     let backends = backends(&setup, &args.data)?;
-    let engine = match open(&args.data, &backends).await {
+    let engine = match open(&args.data, args.store.as_deref(), &backends).await {
         Ok(engine) => engine,
-        Err(error) => return beside(&args.data, args.command, error).await,
+        Err(error) => return beside(&args.data, args.store.is_some(), args.command, error).await,
     };
     let result = dispatch(&engine, &args.data, &config, &backends, args.command).await;
     engine.shutdown().await;
@@ -64,13 +64,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 /// A command whose store another process holds: `episodes` and `export` read through the API of
 /// the `serve` that holds it; anything else (or beside a `run`) is refused in a sentence.
-async fn beside(data: &Path, command: Command, error: anyhow::Error) -> anyhow::Result<()> {
-    let Some(pid) = error.chain().find_map(|e| match e.downcast_ref::<EngineError>() {
-        Some(EngineError::Store(StoreError::InUse { pid, .. })) => Some(*pid),
+async fn beside(data: &Path, on_postgres: bool, command: Command, error: anyhow::Error) -> anyhow::Result<()> {
+    let Some((store, pid)) = error.chain().find_map(|e| match e.downcast_ref::<EngineError>() {
+        Some(EngineError::Store(StoreError::InUse { path, pid })) => Some((path.clone(), *pid)),
         _ => None,
     }) else {
         return Err(error);
     };
+    // The database, or the data directory the sled store is in.
+    let store = if on_postgres { store } else { data.display().to_string() };
     let holder = pid.map_or_else(|| "another process".to_owned(), |pid| format!("process {pid}"));
     let reads = matches!(command, Command::Episodes { .. } | Command::Export { .. });
     let remote = remote::Remote::of(data, pid);
@@ -95,14 +97,12 @@ async fn beside(data: &Path, command: Command, error: anyhow::Error) -> anyhow::
             }
         }
         (true, None) => bail!(
-            "the store in {} is in use by {holder} (a `showrunner run`, `resume` or `demo`): `episodes` and \
-             `export` can read it beside `showrunner serve`, or once that process ends",
-            data.display()
+            "the store in {store} is in use by {holder} (a `showrunner run`, `resume` or `demo`): `episodes` and \
+             `export` can read it beside `showrunner serve`, or once that process ends"
         ),
         (false, _) => bail!(
-            "the store in {} is in use by {holder}: one process drives a store at a time; stop it (or \
-             use another --data) and try again",
-            data.display()
+            "the store in {store} is in use by {holder}: one process drives a store at a time; stop it (or \
+             use another --data or --store) and try again"
         ),
     }
 }
@@ -151,7 +151,7 @@ fn backends(setup: &ModelSetup, data: &Path) -> anyhow::Result<Backends> {
 
 /// Opens the store with every workflow on `backends`, and on the embedded defaults as well, so
 /// that episodes made before a change of models keep running on theirs.
-async fn open(data: &Path, backends: &Backends) -> anyhow::Result<Engine> {
+async fn open(data: &Path, store: Option<&str>, backends: &Backends) -> anyhow::Result<Engine> {
     let mut defs = workflows::all(&Backends::procedural())?;
     let procedural: Vec<String> = defs.iter().map(|d| d.version().to_owned()).collect();
     defs.extend(
@@ -159,9 +159,12 @@ async fn open(data: &Path, backends: &Backends) -> anyhow::Result<Engine> {
             .into_iter()
             .filter(|d| !procedural.iter().any(|v| v == d.version())),
     );
-    let (engine, report) = showrunner::open(data, defs, EngineConfig::default())
+    let (engine, report) = showrunner::open_on(data, store, defs, EngineConfig::default())
         .await
-        .with_context(|| format!("opening the data directory {}", data.display()))?;
+        .with_context(|| match store {
+            Some(_) => "opening the PostgreSQL store (--store)".to_owned(),
+            None => format!("opening the data directory {}", data.display()),
+        })?;
     for unknown in &report.unknown_definitions {
         eprintln!(
             "note: episode {} was made with another version of `{}` ({}); it is left as it is",

@@ -1,5 +1,6 @@
-//! Showrunner's storage: [`SledStore`], the engine's `Store` on sled 0.34, and [`FsBlobStore`],
-//! the content-addressed blob store.
+//! Showrunner's storage: [`SledStore`], the engine's `Store` on sled 0.34 (the embedded
+//! default); [`PgStore`], the same `Store` on PostgreSQL (for several processes on one
+//! database); and [`FsBlobStore`], the content-addressed blob store.
 //!
 //! Durability contract (DESIGN §3):
 //! - A commit (events, instance snapshots, version values and the status index of one episode)
@@ -36,8 +37,12 @@ mod group_commit;
 mod journal;
 mod keys;
 mod lock;
+mod postgres;
 mod sled_store;
 
 pub use blobs::FsBlobStore;
 pub use group_commit::CommitStats;
+#[cfg(any(test, feature = "test-cluster"))]
+pub use postgres::cluster::PgCluster;
+pub use postgres::{PgStore, SCHEMA_VERSION};
 pub use sled_store::{FORMAT_VERSION, SledStore};

@@ -24,6 +24,7 @@ mod local_models;
 mod notes;
 mod ownership;
 mod page;
+mod postgres;
 mod recovery;
 mod references;
 mod retries;

@@ -57,6 +57,15 @@ impl Served {
     /// [`Served::start`] on the address `addr` (a restart on the same port keeps the origin a
     /// page was loaded from).
     pub async fn start_at(data: &Path, log: Option<&PathBuf>, addr: &str) -> Self {
+        Self::launch(data, None, log, addr).await
+    }
+
+    /// [`Served::start`] with the episodes in the PostgreSQL database at `store`.
+    pub async fn start_on(data: &Path, store: &str, log: Option<&PathBuf>) -> Self {
+        Self::launch(data, Some(store), log, "127.0.0.1:0").await
+    }
+
+    async fn launch(data: &Path, store: Option<&str>, log: Option<&PathBuf>, addr: &str) -> Self {
         let stderr = match log {
             Some(path) => Stdio::from(
                 std::fs::OpenOptions::new()
@@ -68,7 +77,11 @@ impl Served {
             None => Stdio::inherit(),
         };
         let binary = std::env::var_os("SHOWRUNNER_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_showrunner").into());
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        if let Some(store) = store {
+            command.args(["--store", store]);
+        }
+        let mut child = command
             .arg("--data")
             .arg(data)
             .args(["serve", "--addr", addr])

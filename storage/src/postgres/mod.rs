@@ -1,0 +1,537 @@
+//! [`PgStore`]: the engine's [`Store`] on PostgreSQL, for stores that several processes share.
+//!
+//! Each commit is one transaction, answered once PostgreSQL has it durable
+//! (`synchronous_commit = on`, set on every connection). Commits of different episodes run on
+//! a pool of connections at once, and PostgreSQL flushes the write-ahead log of concurrent
+//! commits together (its own group commit), so they share fsyncs without this store batching
+//! them. A load reads one episode in a single repeatable-read transaction, so it sees a commit
+//! whole or not at all. The schema is migrated when the store opens (see the `schema` module).
+
+mod bridge;
+#[cfg(any(test, feature = "test-cluster"))]
+pub mod cluster;
+mod records;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use serde_json::Value;
+use showrunner_engine::{
+    Commit, ContentHash, DefinitionUse, EpisodeId, EpisodeRecord, EpisodeSnapshot, EpisodeStatus, EpisodeSummary,
+    Event, IdempotencyRecord, InstanceKey, LoadFailure, SeriesId, SeriesRecord, Store, StoreError, UploadRecord,
+};
+use tokio_postgres::NoTls;
+
+use bridge::Bridge;
+use records::{decode, encode, instance_text, load, parse_id, status_of, write_commit};
+pub use schema::SCHEMA_VERSION;
+
+/// How many connections one store keeps at most.
+const POOL_SIZE: usize = 16;
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// The advisory lock (as two `int4` keys) an engine's store holds while it drives the
+/// database's episodes: one engine process per database until episodes are leased.
+const ENGINE_LOCK: (i32, i32) = (0x5348_4f57, 0x454e_4731);
+
+/// Episodes in a PostgreSQL database.
+pub struct PgStore {
+    pool: Pool,
+    /// The connection that holds the engine lock, for [`PgStore::open_exclusive`]; closing it
+    /// (dropping the store, or the process dying) lets another process in.
+    _lock: Option<tokio_postgres::Client>,
+    bridge: Bridge,
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/db`, or key=value
+    /// settings) and migrates its schema; refuses a database migrated past this build.
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let mut config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Backend(format!("the store URL does not parse: {e}")))?;
+        config.options("-c synchronous_commit=on");
+        config.application_name("showrunner");
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager).max_size(POOL_SIZE).build().map_err(backend)?;
+        let store = Self {
+            pool,
+            _lock: None,
+            bridge: Bridge::new()?,
+        };
+        let pool = store.pool.clone();
+        store
+            .bridge
+            .wait(async move { schema::migrate(client(&pool).await?).await })?;
+        Ok(store)
+    }
+
+    /// [`PgStore::open`], then takes the database for this process alone: a second engine on
+    /// the same database is refused with [`StoreError::InUse`], naming the process that holds
+    /// it. (Several engines on one database need episodes leased to one of them at a time,
+    /// which this store does not do yet.)
+    pub fn open_exclusive(url: &str) -> Result<Self, StoreError> {
+        let mut store = Self::open(url)?;
+        let mut config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Backend(format!("the store URL does not parse: {e}")))?;
+        config.application_name(format!("showrunner pid {}", std::process::id()));
+        let shown = shown_url(&config);
+        let lock = store.bridge.wait(async move {
+            let (lock, connection) = config
+                .connect(NoTls)
+                .await
+                .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {e}")))?;
+            tokio::spawn(connection);
+            let (k1, k2) = ENGINE_LOCK;
+            let taken: bool = lock
+                .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&k1, &k2])
+                .await
+                .map_err(backend)?
+                .get(0);
+            if taken {
+                return Ok(lock);
+            }
+            let holder: Option<String> = lock
+                .query_opt(
+                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                     WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int4::oid
+                       AND l.objid = $2::int4::oid AND l.objsubid = 2",
+                    &[&k1, &k2],
+                )
+                .await
+                .map_err(backend)?
+                .map(|row| row.get(0));
+            let pid = holder.and_then(|name| name.strip_prefix("showrunner pid ")?.parse().ok());
+            Err(StoreError::InUse { path: shown, pid })
+        })?;
+        store._lock = Some(lock);
+        Ok(store)
+    }
+
+    /// Runs `read` with a pooled connection on the store's runtime, and waits for it.
+    fn read<T, F>(&self, read: impl FnOnce(Object) -> F + Send + 'static) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        self.bridge.wait(async move { read(client(&pool).await?).await })
+    }
+
+    /// Runs `write` with a pooled connection on the store's runtime, and awaits it.
+    async fn write<T, F>(&self, write: impl FnOnce(Object) -> F + Send + 'static) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        self.bridge.run(async move { write(client(&pool).await?).await }).await
+    }
+}
+
+/// The database a configuration names, for messages: `postgres://HOST:PORT/DB`, without
+/// the user or password.
+fn shown_url(config: &tokio_postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("postgres://{host}:{port}/{}", config.get_dbname().unwrap_or("postgres"))
+}
+
+/// A connection from the pool.
+async fn client(pool: &Pool) -> Result<Object, StoreError> {
+    pool.get()
+        .await
+        .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {e}")))
+}
+
+fn status_names(statuses: &[EpisodeStatus]) -> Vec<String> {
+    let statuses = if statuses.is_empty() {
+        &EpisodeStatus::ALL[..]
+    } else {
+        statuses
+    };
+    statuses.iter().map(|s| s.name().to_owned()).collect()
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+        if let Some(header) = &commit.header
+            && header.id != commit.episode
+        {
+            return Err(StoreError::Backend(format!(
+                "a commit of episode {} carries the header of {}",
+                commit.episode, header.id
+            )));
+        }
+        self.write(move |mut client| async move {
+            let tx = client.transaction().await.map_err(backend)?;
+            write_commit(&tx, &commit).await?;
+            tx.commit().await.map_err(backend)
+        })
+        .await
+    }
+
+    fn summaries(&self, statuses: &[EpisodeStatus]) -> Result<Vec<Result<EpisodeSummary, LoadFailure>>, StoreError> {
+        let names = status_names(statuses);
+        self.read(move |client| async move {
+            let rows = client
+                .query(
+                    "SELECT id, status, workflow, definition_version FROM episodes WHERE status = ANY($1) ORDER BY status, id",
+                    &[&names],
+                )
+                .await
+                .map_err(backend)?;
+            Ok(rows
+                .iter()
+                .map(|row| {
+                    let id = parse_id(row.get(0));
+                    let status = status_of(row.get(1));
+                    match (id, status) {
+                        (Some(id), Some(status)) => Ok(EpisodeSummary {
+                            id,
+                            workflow: row.get(2),
+                            definition_version: row.get(3),
+                            status,
+                        }),
+                        _ => Err(LoadFailure {
+                            episode: id,
+                            error: StoreError::Corrupt {
+                                episode: id,
+                                what: "an episode row with a malformed id or status".into(),
+                            },
+                        }),
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn definitions_in_use(&self) -> Result<Vec<DefinitionUse>, StoreError> {
+        self.read(|client| async move {
+            let rows = client
+                .query(
+                    "SELECT workflow, definition_version, count(*) FROM episodes
+                     WHERE status IN ('active', 'paused', 'failed') GROUP BY 1, 2 ORDER BY 1, 2",
+                    &[],
+                )
+                .await
+                .map_err(backend)?;
+            Ok(rows
+                .iter()
+                .map(|row| DefinitionUse {
+                    workflow: row.get(0),
+                    version: row.get(1),
+                    unfinished: u64::try_from(row.get::<_, i64>(2)).unwrap_or(0),
+                })
+                .collect())
+        })
+    }
+
+    fn episodes_with_work(&self) -> Result<Vec<EpisodeId>, StoreError> {
+        self.read(|client| async move {
+            let rows = client
+                .query("SELECT episode FROM work ORDER BY episode", &[])
+                .await
+                .map_err(backend)?;
+            rows.iter()
+                .map(|row| {
+                    parse_id(row.get(0)).ok_or_else(|| StoreError::Corrupt {
+                        episode: None,
+                        what: "a work row without an episode id".into(),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn load_episodes(
+        &self,
+        statuses: &[EpisodeStatus],
+    ) -> Result<Vec<Result<EpisodeSnapshot, LoadFailure>>, StoreError> {
+        let mut loaded = Vec::new();
+        for summary in self.summaries(statuses)? {
+            loaded.push(match summary {
+                Err(failure) => Err(failure),
+                Ok(summary) => match self.load_episode(summary.id) {
+                    Ok(Some(episode)) => Ok(episode),
+                    Ok(None) => continue,
+                    Err(error) => Err(LoadFailure {
+                        episode: Some(summary.id),
+                        error,
+                    }),
+                },
+            });
+        }
+        Ok(loaded)
+    }
+
+    fn load_episode(&self, episode: EpisodeId) -> Result<Option<EpisodeSnapshot>, StoreError> {
+        self.read(move |mut client| async move { load(&mut client, episode, true).await })
+    }
+
+    fn load_header(&self, episode: EpisodeId) -> Result<Option<EpisodeRecord>, StoreError> {
+        self.read(move |mut client| async move { Ok(load(&mut client, episode, false).await?.map(|e| e.header)) })
+    }
+
+    fn episodes_with_status(&self, status: EpisodeStatus) -> Result<Vec<EpisodeId>, StoreError> {
+        self.read(move |client| async move {
+            let rows = client
+                .query(
+                    "SELECT id FROM episodes WHERE status = $1 ORDER BY id",
+                    &[&status.name()],
+                )
+                .await
+                .map_err(backend)?;
+            rows.iter()
+                .map(|row| {
+                    parse_id(row.get(0)).ok_or_else(|| StoreError::Corrupt {
+                        episode: None,
+                        what: "an episode row with a malformed id".into(),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn episodes_page(
+        &self,
+        statuses: &[EpisodeStatus],
+        before: Option<EpisodeId>,
+        limit: usize,
+    ) -> Result<Vec<(EpisodeId, EpisodeStatus)>, StoreError> {
+        let names = status_names(statuses);
+        let before = before.map(|id| id.to_string());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |client| async move {
+            let rows = client
+                .query(
+                    "SELECT id, status FROM episodes WHERE status = ANY($1) AND ($2::text IS NULL OR id < $2)
+                     ORDER BY id DESC LIMIT $3",
+                    &[&names, &before, &limit],
+                )
+                .await
+                .map_err(backend)?;
+            rows.iter()
+                .map(|row| match (parse_id(row.get(0)), status_of(row.get(1))) {
+                    (Some(id), Some(status)) => Ok((id, status)),
+                    (id, _) => Err(StoreError::Corrupt {
+                        episode: id,
+                        what: "an episode row with a malformed id or status".into(),
+                    }),
+                })
+                .collect()
+        })
+    }
+
+    fn events(&self, episode: EpisodeId, from_seq: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let from = i64::try_from(from_seq).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |client| async move {
+            let rows = client
+                .query(
+                    "SELECT event FROM events WHERE episode = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+                    &[&episode.to_string(), &from, &limit],
+                )
+                .await
+                .map_err(backend)?;
+            rows.iter()
+                .map(|row| decode(row.get(0), Some(episode), "event"))
+                .collect()
+        })
+    }
+
+    fn version_value(&self, episode: EpisodeId, key: &InstanceKey, n: u32) -> Result<Value, StoreError> {
+        let key = key.clone();
+        self.read(move |client| async move {
+            let row = client
+                .query_opt(
+                    "SELECT value FROM versions WHERE episode = $1 AND key = $2 AND n = $3",
+                    &[
+                        &episode.to_string(),
+                        &instance_text(&key)?,
+                        &i32::try_from(n).unwrap_or(i32::MAX),
+                    ],
+                )
+                .await
+                .map_err(backend)?
+                .ok_or_else(|| StoreError::NotFound(format!("version {n} of `{key}` in episode {episode}")))?;
+            decode(row.get(0), Some(episode), "version value")
+        })
+    }
+
+    async fn delete_episode(&self, episode: EpisodeId) -> Result<(), StoreError> {
+        self.write(move |mut client| async move {
+            let tx = client.transaction().await.map_err(backend)?;
+            let id = episode.to_string();
+            let mut deleted = 0;
+            for table in [
+                "episodes WHERE id",
+                "work WHERE episode",
+                "instances WHERE episode",
+                "versions WHERE episode",
+                "events WHERE episode",
+            ] {
+                deleted += tx
+                    .execute(&format!("DELETE FROM {table} = $1"), &[&id])
+                    .await
+                    .map_err(backend)?;
+            }
+            if deleted == 0 {
+                return Err(StoreError::NotFound(format!("episode {episode}")));
+            }
+            tx.commit().await.map_err(backend)
+        })
+        .await
+    }
+
+    async fn put_series(&self, series: &SeriesRecord, once: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
+        let (id, record) = (series.id.to_string(), encode(series)?);
+        let once = once
+            .map(|o| Ok::<_, StoreError>((o.key.clone(), encode(o)?)))
+            .transpose()?;
+        self.write(move |mut client| async move {
+            let tx = client.transaction().await.map_err(backend)?;
+            tx.execute(
+                "INSERT INTO series (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
+                &[&id, &record],
+            )
+            .await
+            .map_err(backend)?;
+            if let Some((key, record)) = once {
+                records::put_idempotency(&tx, &key, &record).await?;
+            }
+            tx.commit().await.map_err(backend)
+        })
+        .await
+    }
+
+    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let key = key.to_owned();
+        self.read(move |client| async move {
+            let row = client
+                .query_opt("SELECT record FROM idempotency WHERE key = $1", &[&key])
+                .await
+                .map_err(backend)?;
+            row.map(|row| decode(row.get(0), None, "an idempotency record"))
+                .transpose()
+        })
+    }
+
+    fn series(&self, id: SeriesId) -> Result<Option<SeriesRecord>, StoreError> {
+        self.read(move |client| async move {
+            let row = client
+                .query_opt("SELECT record FROM series WHERE id = $1", &[&id.to_string()])
+                .await
+                .map_err(backend)?;
+            row.map(|row| decode(row.get(0), None, &format!("series {id}")))
+                .transpose()
+        })
+    }
+
+    fn all_series(&self) -> Result<Vec<SeriesRecord>, StoreError> {
+        self.read(|client| async move {
+            let rows = client
+                .query("SELECT record FROM series ORDER BY id", &[])
+                .await
+                .map_err(backend)?;
+            rows.iter()
+                .map(|row| decode(row.get(0), None, "a series record"))
+                .collect()
+        })
+    }
+
+    async fn delete_series(&self, id: SeriesId) -> Result<(), StoreError> {
+        self.write(move |client| async move {
+            client
+                .execute("DELETE FROM series WHERE id = $1", &[&id.to_string()])
+                .await
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
+        let (blob, at, owner) = records::upload_key(upload);
+        let record = encode(upload)?;
+        self.write(move |client| async move {
+            client
+                .execute(
+                    "INSERT INTO uploads (blob, created_at, owner, record) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (blob, created_at, owner) DO UPDATE SET record = EXCLUDED.record",
+                    &[&blob, &at, &owner, &record],
+                )
+                .await
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn uploads(&self) -> Result<Vec<UploadRecord>, StoreError> {
+        self.read(|client| async move {
+            let rows = client
+                .query("SELECT record FROM uploads ORDER BY blob, created_at, owner", &[])
+                .await
+                .map_err(backend)?;
+            rows.iter()
+                .map(|row| decode(row.get(0), None, "an upload record"))
+                .collect()
+        })
+    }
+
+    fn uploads_of(&self, blob: ContentHash) -> Result<Vec<UploadRecord>, StoreError> {
+        self.read(move |client| async move {
+            let rows = client
+                .query(
+                    "SELECT record FROM uploads WHERE blob = $1 ORDER BY created_at, owner",
+                    &[&blob.to_hex()],
+                )
+                .await
+                .map_err(backend)?;
+            rows.iter()
+                .map(|row| decode(row.get(0), None, "an upload record"))
+                .collect()
+        })
+    }
+
+    async fn delete_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
+        let (blob, at, owner) = records::upload_key(upload);
+        self.write(move |client| async move {
+            client
+                .execute(
+                    "DELETE FROM uploads WHERE blob = $1 AND created_at = $2 AND owner = $3",
+                    &[&blob, &at, &owner],
+                )
+                .await
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("schema", &SCHEMA_VERSION)
+            .finish_non_exhaustive()
+    }
+}

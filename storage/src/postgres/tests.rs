@@ -1,0 +1,87 @@
+//! The PostgreSQL store's tests: the `Store` conformance suite over a real PostgreSQL started
+//! for the test, and what is its own (processes sharing one database).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use showrunner_engine::{EpisodeId, EpisodeStatus, Store, StoreError};
+
+use super::PgStore;
+use super::cluster::PgCluster;
+use crate::conformance::{self, Harness, commit};
+
+/// A fresh database on the test's cluster.
+fn database(cluster: &PgCluster) -> (String, String) {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let name = format!("showrunner_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let url = cluster.create_database(&name).expect("a database");
+    (name, url)
+}
+
+/// One database, opened as often as the suite asks.
+struct OnServer<'a> {
+    cluster: &'a PgCluster,
+    name: String,
+    url: String,
+}
+
+impl Harness for OnServer<'_> {
+    fn open(&self) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(Arc::new(PgStore::open(&self.url)?))
+    }
+
+    fn corrupt_header(&self, episode: EpisodeId) {
+        self.cluster
+            .psql(
+                &self.name,
+                &format!("UPDATE episodes SET header = '\\x7b6e6f74' WHERE id = '{episode}'"),
+            )
+            .expect("corrupt the header");
+    }
+
+    fn mark_newer_format(&self) {
+        self.cluster
+            .psql(
+                &self.name,
+                &format!("INSERT INTO showrunner_schema VALUES ({})", super::SCHEMA_VERSION + 1),
+            )
+            .expect("mark a newer schema");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_store_conforms() {
+    let cluster = PgCluster::start().expect("a PostgreSQL server");
+    let (name, url) = database(&cluster);
+    conformance::run(&OnServer {
+        cluster: &cluster,
+        name,
+        url,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_on_one_database_see_each_others_commits_and_a_bad_url_is_named() {
+    let cluster = PgCluster::start().expect("a PostgreSQL server");
+    let (_, url) = database(&cluster);
+    let (a, b) = (
+        PgStore::open(&url).expect("open"),
+        PgStore::open(&url).expect("open again"),
+    );
+    let id = EpisodeId::generate();
+    a.commit(commit(id, EpisodeStatus::Active, 1)).await.expect("commit");
+    b.commit(commit(id, EpisodeStatus::Paused, 2)).await.expect("commit");
+    let seen = a.load_episode(id).expect("load").expect("the episode");
+    assert_eq!(seen.header.status, EpisodeStatus::Paused);
+    assert_eq!(seen.header.next_seq, 3);
+    assert_eq!(b.events(id, 1, 10).expect("events").len(), 2);
+    match PgStore::open("postgres://postgres@127.0.0.1:1/nothing") {
+        Err(StoreError::Backend(message)) => assert!(message.contains("connecting to PostgreSQL"), "{message}"),
+        other => panic!("a server that is not there: {other:?}"),
+    }
+    match PgStore::open("not a url at all ::") {
+        Err(StoreError::Backend(message)) => assert!(message.contains("does not parse"), "{message}"),
+        other => panic!("a malformed URL: {other:?}"),
+    }
+}

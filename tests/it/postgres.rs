@@ -1,0 +1,132 @@
+//! `showrunner --store postgres://… serve`: the episodes in a real PostgreSQL (started by the
+//! test), an episode driven to its end across a SIGKILL of the server, and a second engine on
+//! the same database refused with the process that holds it.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use showrunner::storage::PgCluster;
+
+use crate::retries::small_episode;
+use crate::served::{Served, eventually, send};
+
+/// The episode's instances waiting at a gate, as (path, version).
+async fn gates(server: &Served, episode: &str) -> Option<(String, Vec<(String, Value)>)> {
+    let shown = send(server.client.get(server.url(&format!("episodes/{episode}")))).await?;
+    let data = shown.data();
+    let status = data["status"].as_str()?.to_owned();
+    let open = data["nodes"]
+        .as_array()?
+        .iter()
+        .filter(|n| n["state"] == "awaiting_approval")
+        .map(|n| {
+            let path = match n["item"].as_str() {
+                Some(item) => format!(
+                    "episodes/{episode}/nodes/{}/items/{item}",
+                    n["node"].as_str().unwrap_or("")
+                ),
+                None => format!("episodes/{episode}/nodes/{}", n["node"].as_str().unwrap_or("")),
+            };
+            (path, n["current_version"].clone())
+        })
+        .collect();
+    Some((status, open))
+}
+
+/// Approves what waits until the episode completes, SIGKILLing and restarting the server after
+/// the first approval; gives the server it ends on.
+async fn drive_across_a_kill(mut server: Served, data: &std::path::Path, url: &str, episode: &str) -> Served {
+    let mut killed = false;
+    loop {
+        let (status, open) = eventually(Duration::from_secs(60), "a gate or the end", || async {
+            let (status, open) = gates(&server, episode).await?;
+            (status != "active" || !open.is_empty()).then_some((status, open))
+        })
+        .await;
+        if status == "completed" {
+            return server;
+        }
+        assert_eq!(status, "active", "{open:?}");
+        for (path, version) in open {
+            let approved = send(
+                server
+                    .client
+                    .post(server.url(&format!("{path}/approve")))
+                    .json(&json!({ "version": version })),
+            )
+            .await
+            .expect("an answer");
+            assert!(
+                approved.status == 200 || approved.status == 409,
+                "{path}: {:?}",
+                approved.body
+            );
+        }
+        if !killed {
+            server.kill();
+            server = Served::start_on(data, url, None).await;
+            killed = true;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_episode_on_postgres_survives_a_sigkill_and_one_engine_holds_the_database() {
+    let cluster = PgCluster::start().expect("a PostgreSQL server");
+    let url = cluster.create_database("served").expect("a database");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Served::start_on(&data, &url, None).await;
+    let made = send(
+        server
+            .client
+            .post(server.url("episodes"))
+            .json(&small_episode("a kite over the harbour")),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let episode = made.data()["id"].as_str().expect("an id").to_owned();
+
+    // A second engine on the same database is refused, naming the server's process.
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_showrunner"))
+        .args(["--store", &url, "--data"])
+        .arg(dir.path().join("other"))
+        .args(["run", "--workflow", "idea2video", "--idea", "x", "--auto-approve"])
+        .output()
+        .expect("run a second engine");
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("in use by process") && stderr.contains("/served"),
+        "{stderr}"
+    );
+
+    let server = drive_across_a_kill(server, &data, &url, &episode).await;
+    let done = send(
+        server
+            .client
+            .get(server.url(&format!("episodes/{episode}/nodes/final"))),
+    )
+    .await
+    .expect("the final video");
+    let video = done.data()["value"]["video"]
+        .as_str()
+        .expect("a video")
+        .trim_start_matches("blob:")
+        .to_owned();
+    let fetched = server
+        .client
+        .get(server.url(&format!("episodes/{episode}/artifacts/{video}")))
+        .send()
+        .await
+        .expect("the video");
+    assert_eq!(fetched.status(), 200);
+    assert!(fetched.bytes().await.expect("bytes").len() > 1000);
+    // The episodes are in PostgreSQL, not in an embedded store beside the blobs.
+    assert!(!data.join("store").exists(), "no sled store was made");
+    let rows = cluster
+        .psql("served", &format!("SELECT status FROM episodes WHERE id = '{episode}'"))
+        .expect("psql");
+    assert_eq!(rows.trim(), "completed");
+}
