@@ -33,6 +33,12 @@ impl Bridge {
         })
     }
 
+    /// Calls `start` inside the store's runtime (for what spawns its tasks there).
+    pub(super) fn enter<T>(&self, start: impl FnOnce() -> T) -> T {
+        let _inside = self.handle.enter();
+        start()
+    }
+
     /// Runs `task` on the store's runtime and awaits it from any runtime.
     pub(super) async fn run<T: Send + 'static>(
         &self,

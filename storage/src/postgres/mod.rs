@@ -1,12 +1,12 @@
 //! [`PgStore`]: the engine's [`Store`] on PostgreSQL, for stores that several processes share.
 //!
-//! Each commit is one transaction, answered once PostgreSQL has it durable
-//! (`synchronous_commit = on`, set on every connection). Commits of different episodes run on
-//! a pool of connections at once, and PostgreSQL flushes the write-ahead log of concurrent
-//! commits together (its own group commit), so they share fsyncs without this store batching
-//! them. A load reads one episode in a single repeatable-read transaction, so it sees a commit
+//! A commit is answered once PostgreSQL has it durable (`synchronous_commit = on`, set on every
+//! connection). The commits of different episodes that wait at one moment are written as one
+//! transaction, one statement per table (see the `writer` and `batch` modules), so they share
+//! round trips and one WAL flush; a few such groups are in flight at once. A load reads one episode in a single repeatable-read transaction, so it sees a commit
 //! whole or not at all. The schema is migrated when the store opens (see the `schema` module).
 
+mod batch;
 mod bridge;
 #[cfg(any(test, feature = "test-cluster"))]
 pub mod cluster;
@@ -14,6 +14,7 @@ mod records;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 use std::str::FromStr;
 
@@ -27,8 +28,9 @@ use showrunner_engine::{
 use tokio_postgres::NoTls;
 
 use bridge::Bridge;
-use records::{decode, encode, instance_text, load, parse_id, status_of, write_commit};
+use records::{decode, encode, instance_text, load, parse_id, status_of};
 pub use schema::SCHEMA_VERSION;
+use writer::Writer;
 
 /// How many connections one store keeps at most.
 const POOL_SIZE: usize = 16;
@@ -47,6 +49,7 @@ pub struct PgStore {
     /// The connection that holds the engine lock, for [`PgStore::open_exclusive`]; closing it
     /// (dropping the store, or the process dying) lets another process in.
     _lock: Option<tokio_postgres::Client>,
+    writer: Writer,
     bridge: Bridge,
 }
 
@@ -66,10 +69,13 @@ impl PgStore {
             },
         );
         let pool = Pool::builder(manager).max_size(POOL_SIZE).build().map_err(backend)?;
+        let bridge = Bridge::new()?;
+        let writer = bridge.enter(|| Writer::start(pool.clone()));
         let store = Self {
             pool,
             _lock: None,
-            bridge: Bridge::new()?,
+            writer,
+            bridge,
         };
         let pool = store.pool.clone();
         store
@@ -180,12 +186,7 @@ impl Store for PgStore {
                 commit.episode, header.id
             )));
         }
-        self.write(move |mut client| async move {
-            let tx = client.transaction().await.map_err(backend)?;
-            write_commit(&tx, &commit).await?;
-            tx.commit().await.map_err(backend)
-        })
-        .await
+        self.writer.submit(commit).await
     }
 
     fn summaries(&self, statuses: &[EpisodeStatus]) -> Result<Vec<Result<EpisodeSummary, LoadFailure>>, StoreError> {

@@ -1,5 +1,5 @@
 //! Records in and out of their rows: the JSON encoding (the same serde types as the sled
-//! store's), a commit's writes, and an episode read back whole.
+//! store's), and an episode read back whole.
 
 use std::collections::HashMap;
 
@@ -7,8 +7,8 @@ use deadpool_postgres::{GenericClient, Object};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use showrunner_engine::{
-    Commit, EpisodeId, EpisodeRecord, EpisodeSnapshot, EpisodeStatus, InstanceKey, InstanceRecord, StoreError,
-    UploadRecord, VersionMeta,
+    EpisodeId, EpisodeRecord, EpisodeSnapshot, EpisodeStatus, InstanceKey, InstanceRecord, StoreError, UploadRecord,
+    VersionMeta,
 };
 use tokio_postgres::IsolationLevel;
 
@@ -42,11 +42,6 @@ pub(super) fn status_of(name: &str) -> Option<EpisodeStatus> {
     EpisodeStatus::ALL.into_iter().find(|s| s.name() == name)
 }
 
-/// A version number as its column holds it.
-fn version_number(n: u32) -> Result<i32, StoreError> {
-    i32::try_from(n).map_err(|_| StoreError::Backend(format!("version number {n} is too large")))
-}
-
 /// An upload's row key: its blob, when, and who (empty for no owner).
 pub(super) fn upload_key(upload: &UploadRecord) -> (String, i64, String) {
     (
@@ -64,93 +59,6 @@ pub(super) async fn put_idempotency(client: &impl GenericClient, key: &str, reco
         )
         .await
         .map_err(backend)?;
-    Ok(())
-}
-
-/// Writes a commit's records inside the caller's transaction.
-pub(super) async fn write_commit(tx: &impl GenericClient, commit: &Commit) -> Result<(), StoreError> {
-    let id = commit.episode.to_string();
-    if let Some(header) = &commit.header {
-        tx.execute(
-            "INSERT INTO episodes (id, status, workflow, definition_version, header) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, workflow = EXCLUDED.workflow,
-                 definition_version = EXCLUDED.definition_version, header = EXCLUDED.header",
-            &[
-                &id,
-                &header.status.name(),
-                &header.workflow,
-                &header.definition_version,
-                &encode(header)?,
-            ],
-        )
-        .await
-        .map_err(backend)?;
-    }
-    match commit.runnable {
-        Some(true) => {
-            tx.execute("INSERT INTO work (episode) VALUES ($1) ON CONFLICT DO NOTHING", &[&id])
-                .await
-                .map_err(backend)?;
-        }
-        Some(false) => {
-            tx.execute("DELETE FROM work WHERE episode = $1", &[&id])
-                .await
-                .map_err(backend)?;
-        }
-        None => {}
-    }
-    for record in &commit.instances {
-        // Versions are written once, with their values, in their own rows.
-        let encoded = if record.versions.is_empty() {
-            encode(record)?
-        } else {
-            encode(&record.without_versions())?
-        };
-        tx.execute(
-            "INSERT INTO instances (episode, key, record) VALUES ($1, $2, $3)
-             ON CONFLICT (episode, key) DO UPDATE SET record = EXCLUDED.record",
-            &[&id, &instance_text(&record.key)?, &encoded],
-        )
-        .await
-        .map_err(backend)?;
-    }
-    for key in &commit.removed {
-        tx.execute(
-            "DELETE FROM instances WHERE episode = $1 AND key = $2",
-            &[&id, &instance_text(key)?],
-        )
-        .await
-        .map_err(backend)?;
-    }
-    for version in &commit.versions {
-        tx.execute(
-            "INSERT INTO versions (episode, key, n, meta, value) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (episode, key, n) DO UPDATE SET meta = EXCLUDED.meta, value = EXCLUDED.value",
-            &[
-                &id,
-                &instance_text(&version.key)?,
-                &version_number(version.meta.n)?,
-                &encode(&version.meta)?,
-                &encode(version.value.as_ref())?,
-            ],
-        )
-        .await
-        .map_err(backend)?;
-    }
-    for event in &commit.events {
-        let seq = i64::try_from(event.seq)
-            .map_err(|_| StoreError::Backend(format!("event {} is out of range", event.seq)))?;
-        tx.execute(
-            "INSERT INTO events (episode, seq, event) VALUES ($1, $2, $3)
-             ON CONFLICT (episode, seq) DO UPDATE SET event = EXCLUDED.event",
-            &[&id, &seq, &encode(event)?],
-        )
-        .await
-        .map_err(backend)?;
-    }
-    for once in &commit.idempotency {
-        put_idempotency(tx, &once.key, &encode(once)?).await?;
-    }
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use showrunner_engine::StoreError;
 
 use super::backend;
 
-/// The schema version this build reads and writes: the number of [`MIGRATIONS`].
+/// The schema version this build reads and writes: the number of its migrations.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// An arbitrary key for `pg_advisory_xact_lock`, held while migrating.

@@ -85,3 +85,38 @@ async fn two_stores_on_one_database_see_each_others_commits_and_a_bad_url_is_nam
         other => panic!("a malformed URL: {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_waiting_together_land_together_and_a_bad_one_fails_alone() {
+    let cluster = PgCluster::start().expect("a PostgreSQL server");
+    let (_, url) = database(&cluster);
+    let store = Arc::new(PgStore::open(&url).expect("open"));
+    let ids: Vec<EpisodeId> = (0..64).map(|_| EpisodeId::generate()).collect();
+    let mut commits = Vec::new();
+    for (i, &id) in ids.iter().enumerate() {
+        let mut c = commit(id, EpisodeStatus::Active, 1);
+        if i == 17 {
+            // A header of another episode: refused, and only this commit.
+            if let Some(header) = c.header.as_mut() {
+                header.id = EpisodeId::generate();
+            }
+        }
+        let store = store.clone();
+        commits.push(tokio::spawn(async move { store.commit(c).await }));
+    }
+    for (i, done) in commits.into_iter().enumerate() {
+        let result = done.await.expect("a commit task");
+        assert_eq!(result.is_err(), i == 17, "commit {i}: {result:?}");
+    }
+    let active = store.episodes_with_status(EpisodeStatus::Active).expect("index");
+    assert_eq!(active.len(), 63);
+    assert!(!active.contains(&ids[17]));
+    for (i, id) in ids.iter().enumerate().filter(|(i, _)| *i != 17) {
+        let loaded = store
+            .load_episode(*id)
+            .expect("load")
+            .unwrap_or_else(|| panic!("episode {i}"));
+        assert_eq!(loaded.instances.len(), 1);
+        assert_eq!(store.events(*id, 0, 10).expect("events").len(), 1);
+    }
+}

@@ -1,0 +1,148 @@
+//! Durable transitions on the PostgreSQL store beside the sled store, in the same run on the
+//! same machine: `n` episodes wait at a human gate and `n` tasks edit their episode's node over
+//! and over through `Engine::edit` (each edit one durable transition: events, the instance
+//! snapshot, the new version and its value in one commit). PostgreSQL runs on this machine,
+//! started by the bench (Debian's `postgresql`, `fsync` and `synchronous_commit` on), one engine
+//! process on it.
+//!
+//! ```text
+//! cargo bench --bench postgres
+//! ```
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::future::join_all;
+use serde_json::{Value, json};
+use showrunner::engine::{
+    Engine, EngineConfig, EpisodeId, Gate, InstanceKey, Node, NodeCtx, NodeError, NodeSpec, NodeState, Store,
+    WorkflowDef,
+};
+use showrunner::storage::{FsBlobStore, PgCluster, PgStore, SledStore};
+
+/// The one node, behind a human gate.
+struct Const;
+
+#[async_trait]
+impl Node for Const {
+    type Input = Value;
+    type Output = Value;
+
+    async fn run(&self, _: Value, _: &NodeCtx) -> Result<Value, NodeError> {
+        Ok(json!({ "v": 0 }))
+    }
+}
+
+fn gate_workflow() -> WorkflowDef {
+    WorkflowDef::builder("bench-gate")
+        .node(NodeSpec::single("a", Const).gate(Gate::Human))
+        .build()
+        .expect("the gate workflow is valid")
+}
+
+/// What one level measured.
+struct Measured {
+    p50: Duration,
+    p99: Duration,
+    per_second: f64,
+}
+
+/// `n` episodes at their gate on `store`, then `per` edits by each of `n` tasks.
+async fn measure(store: Arc<dyn Store>, blobs: &Path, n: usize, per: usize) -> Measured {
+    let blobs = Arc::new(FsBlobStore::open(blobs).expect("the blob store"));
+    let (engine, _) = Engine::open(store, blobs, vec![gate_workflow()], EngineConfig::default())
+        .await
+        .expect("the engine");
+    let key = InstanceKey::single("a");
+    let ids: Vec<EpisodeId> =
+        join_all((0..n).map(|i| engine.create_episode("bench-gate", json!({ "i": i }), i as u64)))
+            .await
+            .into_iter()
+            .map(|r| r.expect("an episode"))
+            .collect();
+    let mut start = Vec::new();
+    for id in ids {
+        let at_gate = engine
+            .wait_until(id, Duration::from_secs(120), |s| {
+                s.instances
+                    .iter()
+                    .any(|r| matches!(r.state, NodeState::AwaitingApproval {}))
+            })
+            .await
+            .expect("waiting")
+            .expect("at the gate in time");
+        let current = at_gate.instances.iter().find_map(|r| r.current).expect("a version");
+        start.push((id, current));
+    }
+    let t0 = Instant::now();
+    let tasks: Vec<_> = start
+        .into_iter()
+        .map(|(id, mut current)| {
+            let (engine, key) = (engine.clone(), key.clone());
+            tokio::spawn(async move {
+                let mut took = Vec::with_capacity(per);
+                for k in 0..per {
+                    let t = Instant::now();
+                    engine
+                        .edit(id, key.clone(), json!({ "v": k + 1 }), Some(current))
+                        .await
+                        .expect("a durable edit");
+                    took.push(t.elapsed());
+                    current += 1;
+                }
+                took
+            })
+        })
+        .collect();
+    let mut all: Vec<Duration> = join_all(tasks)
+        .await
+        .into_iter()
+        .flat_map(|r| r.expect("a task"))
+        .collect();
+    let wall = t0.elapsed();
+    engine.shutdown().await;
+    all.sort();
+    let at = |q: f64| all[((all.len() - 1) as f64 * q) as usize];
+    Measured {
+        p50: at(0.5),
+        p99: at(0.99),
+        per_second: all.len() as f64 / wall.as_secs_f64(),
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let cluster = PgCluster::start().expect("a PostgreSQL server (Debian's postgresql)");
+    let levels: Vec<usize> = std::env::var("SHOWRUNNER_BENCH_LEVELS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 16, 256]);
+    println!("| store | episodes | p50 | p99 | durable transitions/s | PostgreSQL ÷ sled |");
+    println!("|---|---|---|---|---|---|");
+    for n in levels {
+        let per = (4_000 / n).clamp(20, 1_000);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sled: Arc<dyn Store> = Arc::new(SledStore::open(dir.path().join("store")).expect("sled"));
+        let on_sled = runtime.block_on(measure(sled, &dir.path().join("blobs-sled"), n, per));
+        let url = cluster.create_database(&format!("bench_{n}")).expect("a database");
+        let pg: Arc<dyn Store> = Arc::new(PgStore::open(&url).expect("PostgreSQL"));
+        let on_pg = runtime.block_on(measure(pg, &dir.path().join("blobs-pg"), n, per));
+        for (name, m) in [("sled", &on_sled), ("PostgreSQL", &on_pg)] {
+            let ratio = match name {
+                "sled" => String::new(),
+                _ => format!("{:.2} ×", on_pg.per_second / on_sled.per_second),
+            };
+            println!(
+                "| {name} | {n} | {:.2} ms | {:.2} ms | {:.0} | {ratio} |",
+                m.p50.as_secs_f64() * 1e3,
+                m.p99.as_secs_f64() * 1e3,
+                m.per_second
+            );
+        }
+    }
+}
