@@ -171,6 +171,33 @@ pub enum Command {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+    /// The store itself: its schema, what it holds, and moving it into PostgreSQL.
+    Store {
+        /// What to do.
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+/// `store` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Brings the PostgreSQL database of `--store` to this build's schema.
+    Migrate,
+    /// What the store holds: its format, episodes by status, episodes with work, series and
+    /// upload records (`--store`, else the embedded store in DATA).
+    Status,
+    /// Copies an embedded store (episodes, versions, events, series, upload records) into the
+    /// PostgreSQL database `--to`, reading every episode back; the blobs stay in the data
+    /// directory, so serve it with `--data DIR --store URL`.
+    Copy {
+        /// The data directory (or its `store` folder) to copy from.
+        #[arg(long)]
+        from: PathBuf,
+        /// The PostgreSQL database to copy into.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 /// `models` subcommands.

@@ -9,6 +9,7 @@ mod gate;
 mod models;
 mod remote;
 mod serve;
+mod store;
 
 use std::path::Path;
 use std::time::Instant;
@@ -37,6 +38,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // The models folder needs neither the store nor the configuration.
     if let Command::Models { command } = args.command {
         return models::run(&args.data, command);
+    }
+    // Nor do the store's own commands, which must not run its episodes.
+    if let Command::Store { command } = args.command {
+        return store::run(&args.data, args.store.as_deref(), command).await;
     }
     let config = Config::load(args.config.as_deref(), &args.data)?;
     let mut setup = match &args.command {
@@ -379,5 +384,7 @@ async fn dispatch(
             serve::serve(engine, data, config, embedder, addr).await
         }
         Command::Models { command } => models::run(data, command),
+        // Handled before the engine opens, as `models` is.
+        Command::Store { command } => store::run(data, None, command).await,
     }
 }

@@ -33,6 +33,7 @@
 mod blobs;
 #[cfg(test)]
 mod conformance;
+mod copy;
 mod group_commit;
 mod journal;
 mod keys;
@@ -41,6 +42,7 @@ mod postgres;
 mod sled_store;
 
 pub use blobs::FsBlobStore;
+pub use copy::{CopyReport, copy};
 pub use group_commit::CommitStats;
 #[cfg(any(test, feature = "test-cluster"))]
 pub use postgres::cluster::PgCluster;

@@ -1,6 +1,7 @@
 //! `showrunner --store postgres://… serve`: the episodes in a real PostgreSQL (started by the
-//! test), an episode driven to its end across a SIGKILL of the server, and a second engine on
-//! the same database refused with the process that holds it.
+//! test), an episode driven to its end across a SIGKILL of the server, a second engine on the
+//! same database refused with the process that holds it, and `store copy | status | migrate`
+//! moving an embedded store into PostgreSQL and serving it from there.
 
 use std::time::Duration;
 
@@ -33,9 +34,15 @@ async fn gates(server: &Served, episode: &str) -> Option<(String, Vec<(String, V
     Some((status, open))
 }
 
-/// Approves what waits until the episode completes, SIGKILLing and restarting the server after
-/// the first approval; gives the server it ends on.
-async fn drive_across_a_kill(mut server: Served, data: &std::path::Path, url: &str, episode: &str) -> Served {
+/// Approves what waits until the episode completes, SIGKILLing and restarting the server (on
+/// the PostgreSQL store at `url`, else the embedded one) after the first approval; gives the
+/// server it ends on.
+async fn drive_across_a_kill_on(
+    mut server: Served,
+    data: &std::path::Path,
+    url: Option<&str>,
+    episode: &str,
+) -> Served {
     let mut killed = false;
     loop {
         let (status, open) = eventually(Duration::from_secs(60), "a gate or the end", || async {
@@ -64,7 +71,10 @@ async fn drive_across_a_kill(mut server: Served, data: &std::path::Path, url: &s
         }
         if !killed {
             server.kill();
-            server = Served::start_on(data, url, None).await;
+            server = match url {
+                Some(url) => Served::start_on(data, url, None).await,
+                None => Served::start(data, None).await,
+            };
             killed = true;
         }
     }
@@ -102,7 +112,7 @@ async fn an_episode_on_postgres_survives_a_sigkill_and_one_engine_holds_the_data
         "{stderr}"
     );
 
-    let server = drive_across_a_kill(server, &data, &url, &episode).await;
+    let server = drive_across_a_kill_on(server, &data, Some(&url), &episode).await;
     let done = send(
         server
             .client
@@ -129,4 +139,106 @@ async fn an_episode_on_postgres_survives_a_sigkill_and_one_engine_holds_the_data
         .psql("served", &format!("SELECT status FROM episodes WHERE id = '{episode}'"))
         .expect("psql");
     assert_eq!(rows.trim(), "completed");
+}
+
+/// `showrunner ARGS…` to its end: (success, stdout, stderr).
+fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_showrunner"))
+        .args(args)
+        .output()
+        .expect("run the CLI");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embedded_store_is_copied_into_postgres_checked_and_served_from_there() {
+    let cluster = PgCluster::start().expect("a PostgreSQL server");
+    let url = cluster.create_database("copied").expect("a database");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().expect("a UTF-8 path");
+
+    // On the embedded store: a series, a finished episode and one waiting at its first gate.
+    let mut server = Served::start(&data, None).await;
+    let series = send(server.client.post(server.url("series")).json(&json!({
+        "title": "Harbour Tales",
+        "characters": [{ "name": "Mara", "role": "the keeper" }],
+    })))
+    .await
+    .expect("a series");
+    assert_eq!(series.status, 201, "{:?}", series.body);
+    let mut ids = Vec::new();
+    for idea in ["a kite over the harbour", "a lamp that will not light"] {
+        let made = send(server.client.post(server.url("episodes")).json(&small_episode(idea)))
+            .await
+            .expect("an answer");
+        assert_eq!(made.status, 201, "{:?}", made.body);
+        ids.push(made.data()["id"].as_str().expect("an id").to_owned());
+    }
+    let (finished, waiting) = (ids[0].clone(), ids[1].clone());
+    server = drive_across_a_kill_on(server, &data, None, &finished).await;
+    eventually(Duration::from_secs(60), "the second at its gate", || async {
+        let (_, open) = gates(&server, &waiting).await?;
+        (!open.is_empty()).then_some(())
+    })
+    .await;
+    server.kill();
+
+    let (ok, out, err) = cli(&["store", "copy", "--from", data_arg, "--to", &url]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("copied 2 episodes (0 already there), 1 series"), "{out}");
+    let (ok, out, err) = cli(&["store", "copy", "--from", data_arg, "--to", &url]);
+    assert!(
+        ok && out.contains("copied 0 episodes (2 already there)"),
+        "copying again: {out}{err}"
+    );
+    let (ok, out, err) = cli(&["--store", &url, "store", "status"]);
+    assert!(ok, "{err}");
+    for line in [
+        "completed episodes: 1",
+        "active episodes: 1",
+        "series: 1",
+        "PostgreSQL, schema version",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    let (ok, out, _) = cli(&["--store", &url, "store", "migrate"]);
+    assert!(ok && out.contains("schema version"), "{out}");
+    let (ok, _, err) = cli(&[
+        "store",
+        "copy",
+        "--from",
+        dir.path().to_str().unwrap_or("."),
+        "--to",
+        &url,
+    ]);
+    assert!(!ok && err.contains("holds no embedded store"), "{err}");
+
+    // Served from PostgreSQL: both there, the waiting one goes on to its video.
+    let server = Served::start_on(&data, &url, None).await;
+    let listed = send(server.client.get(server.url("episodes"))).await.expect("the list");
+    let listed: Vec<&str> = listed
+        .data()
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    assert!(
+        listed.contains(&finished.as_str()) && listed.contains(&waiting.as_str()),
+        "{listed:?}"
+    );
+    let server = drive_across_a_kill_on(server, &data, Some(&url), &waiting).await;
+    let done = send(
+        server
+            .client
+            .get(server.url(&format!("episodes/{waiting}/nodes/final"))),
+    )
+    .await
+    .expect("the final video");
+    assert!(done.data()["value"]["video"].is_string(), "{:?}", done.body);
 }

@@ -98,7 +98,7 @@ impl PgStore {
             let (lock, connection) = config
                 .connect(NoTls)
                 .await
-                .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {e}")))?;
+                .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {}", causes(&e))))?;
             tokio::spawn(connection);
             let (k1, k2) = ENGINE_LOCK;
             let taken: bool = lock
@@ -161,9 +161,28 @@ fn shown_url(config: &tokio_postgres::Config) -> String {
 
 /// A connection from the pool.
 async fn client(pool: &Pool) -> Result<Object, StoreError> {
-    pool.get()
-        .await
-        .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {e}")))
+    pool.get().await.map_err(|e| {
+        let why = match &e {
+            deadpool_postgres::PoolError::Backend(e) => causes(e),
+            other => causes(other),
+        };
+        StoreError::Backend(format!("connecting to PostgreSQL: {why}"))
+    })
+}
+
+/// An error with its causes, `outer: inner: …` (PostgreSQL's client keeps the reason, such as
+/// a refused connection, in the source).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn status_names(statuses: &[EpisodeStatus]) -> Vec<String> {

@@ -1,0 +1,78 @@
+//! `showrunner store migrate | status | copy`: the store itself, without running its episodes.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use showrunner::engine::{EpisodeStatus, Store};
+use showrunner::storage::{PgStore, SCHEMA_VERSION, SledStore, copy};
+
+use super::args::StoreCommand;
+
+/// Runs a `store` subcommand; `url` is `--store`.
+pub async fn run(data: &Path, url: Option<&str>, command: StoreCommand) -> anyhow::Result<()> {
+    match command {
+        StoreCommand::Migrate => {
+            let Some(url) = url else {
+                bail!("`store migrate` migrates a PostgreSQL database: name it with --store postgres://…");
+            };
+            PgStore::open(url).context("migrating the PostgreSQL store")?;
+            println!("the database is at schema version {SCHEMA_VERSION}");
+            Ok(())
+        }
+        StoreCommand::Status => {
+            let (store, what): (Box<dyn Store>, String) = match url {
+                Some(url) => (
+                    Box::new(PgStore::open(url).context("opening the PostgreSQL store")?),
+                    format!("PostgreSQL, schema version {SCHEMA_VERSION}"),
+                ),
+                None => (
+                    Box::new(
+                        SledStore::open(data.join("store"))
+                            .with_context(|| format!("opening the store in {}", data.display()))?,
+                    ),
+                    format!("embedded (sled) in {}", data.join("store").display()),
+                ),
+            };
+            println!("store: {what}");
+            for status in EpisodeStatus::ALL {
+                println!(
+                    "{:>10} episodes: {}",
+                    status.name(),
+                    store.episodes_with_status(status)?.len()
+                );
+            }
+            println!("episodes with work queued: {}", store.episodes_with_work()?.len());
+            println!("series: {}", store.all_series()?.len());
+            println!("upload records: {}", store.uploads()?.len());
+            Ok(())
+        }
+        StoreCommand::Copy { from, to } => {
+            let (dir, data) = match from.join("store").is_dir() {
+                true => (from.join("store"), from.clone()),
+                false => (from.clone(), from.parent().unwrap_or(Path::new(".")).to_path_buf()),
+            };
+            if !dir.join("db").exists() && !dir.join("conf").exists() {
+                bail!(
+                    "{} holds no embedded store (give the data directory, or its `store` folder)",
+                    from.display()
+                );
+            }
+            let source = SledStore::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))?;
+            let target = PgStore::open_exclusive(&to).context("opening the PostgreSQL store (--to)")?;
+            let report = copy(&source, &target).await.context("copying")?;
+            println!(
+                "copied {} episodes ({} already there), {} series, {} upload records; every episode read back and checked",
+                report.copied, report.already, report.series, report.uploads
+            );
+            for (episode, why) in &report.failed {
+                let name = episode.map_or_else(|| "an episode".to_owned(), |e| format!("episode {e}"));
+                eprintln!("not copied: {name}: {why}");
+            }
+            if !report.failed.is_empty() {
+                bail!("{} episodes were not copied", report.failed.len());
+            }
+            println!("serve it with: showrunner --data {} --store {to} serve", data.display());
+            Ok(())
+        }
+    }
+}
