@@ -5,9 +5,16 @@
 //! commit that references it. Reads verify the hash.
 //!
 //! Temporary files are named `<pid>-<n>`: a collection never touches them (a put in flight owns
-//! its file, and a failed put removes its own); opening the store removes those of other
-//! processes, left by a crash mid-write. Which blobs a collection may delete is the engine's
-//! call ([`Sweep`]); a full file system is [`StoreError::Full`], with nothing left behind.
+//! its file, and a failed put removes its own); opening the store removes those older than an
+//! hour, left by a crash mid-write (a younger one may be another live process's: several
+//! processes, on this machine or others, may share one directory). Which blobs a collection may
+//! delete is the engine's call ([`Sweep`]); a full file system is [`StoreError::Full`], with
+//! nothing left behind.
+//!
+//! Several processes on one directory: a put of a blob that is already there makes it young
+//! again (its modification time), so that another process's collection, which only offers blobs
+//! older than its grace period, leaves a blob alone that was just put for a commit to come; and a
+//! collection checks a blob's age again right before removing it.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -20,6 +27,9 @@ use async_trait::async_trait;
 use showrunner_engine::{BlobRef, BlobStore, ContentHash, GcStats, StoreError, Sweep, write_durably};
 
 const TMP_DIR: &str = "tmp";
+
+/// The age past which a temporary file is a crashed write's leftover, not a live put's.
+const TMP_LEFTOVER: Duration = Duration::from_secs(3600);
 
 /// Free space a blob write leaves on its file system: twice what the store keeps for sled
 /// ([`SLED_RESERVE`]), so that on a shared disk blobs run out first and commits go on a while.
@@ -57,11 +67,15 @@ impl FsBlobStore {
         let dir = dir.into();
         let tmp = dir.join(TMP_DIR);
         fs::create_dir_all(&tmp).map_err(io(format!("creating {}", dir.display())))?;
-        // Left by a crash mid-write: no process writes them any more.
+        // Left by a crash mid-write: old enough that no live put still writes them.
         let ours = format!("{}-", std::process::id());
+        let cutoff = SystemTime::now()
+            .checked_sub(TMP_LEFTOVER)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         let entries = fs::read_dir(&tmp).map_err(io(format!("listing {}", tmp.display())))?;
         for entry in entries.flatten() {
-            if !entry.file_name().to_string_lossy().starts_with(&ours) {
+            let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < cutoff);
+            if old && !entry.file_name().to_string_lossy().starts_with(&ours) {
                 remove(&entry.path())?;
             }
         }
@@ -80,7 +94,17 @@ impl FsBlobStore {
         let hash = ContentHash::of(bytes);
         let target = dir.join(hash.to_hex());
         if target.exists() {
-            return Ok(BlobRef(hash));
+            // Young again, so that no process's collection takes it from the commit to come.
+            let touched = File::options()
+                .write(true)
+                .open(&target)
+                .and_then(|f| f.set_modified(SystemTime::now()));
+            match touched {
+                Ok(()) => return Ok(BlobRef(hash)),
+                // Collected meanwhile: written again below.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io(format!("touching {}", target.display()), e)),
+            }
         }
         // Blobs stop short of the space the store keeps for its own writes.
         if free_space(dir).is_some_and(|free| free < bytes.len() as u64 + BLOB_RESERVE) {
@@ -144,8 +168,22 @@ impl BlobStore for FsBlobStore {
                 };
                 let path = entry.path();
                 // A blob gone since the listing has no age: nothing to do.
-                let old = fs::metadata(&path).and_then(|m| m.modified()).is_ok_and(|t| t < cutoff);
-                if old && sweep.sweep(hash, &mut || remove(&path))? {
+                let old = |path: &Path| fs::metadata(path).and_then(|m| m.modified()).is_ok_and(|t| t < cutoff);
+                if !old(&path) {
+                    stats.kept += 1;
+                    continue;
+                }
+                // Aged again right before the removal: another process may have put it since.
+                let mut put_again = false;
+                let swept = sweep.sweep(hash, &mut || match old(&path) {
+                    true => remove(&path),
+                    false => {
+                        put_again = true;
+                        Ok(())
+                    }
+                })?;
+                let removed = swept && !put_again;
+                if removed {
                     stats.removed += 1;
                 } else {
                     stats.kept += 1;
@@ -214,6 +252,85 @@ mod tests {
         assert!(store.contains(a).await.expect("contains"));
         assert!(!store.contains(b).await.expect("contains"));
         assert!(matches!(store.get(b).await, Err(StoreError::NotFound(_))));
+    }
+
+    /// Sets a file's modification time `ago` in the past.
+    fn age(path: &Path, ago: Duration) {
+        let when = SystemTime::now() - ago;
+        File::options()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_modified(when))
+            .expect("age the file");
+    }
+
+    #[tokio::test]
+    async fn a_put_of_a_stored_blob_makes_it_young_again_for_every_collection() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsBlobStore::open(dir.path()).expect("open");
+        let a = store.put(b"portrait".to_vec()).await.expect("put");
+        let nothing_lives = Arc::new(Live(HashSet::new()));
+        age(&store.path(a), Duration::from_secs(7200));
+        // Another process puts the same bytes for a commit of its own: young again, kept.
+        let other = FsBlobStore::open(dir.path()).expect("a second opener");
+        assert_eq!(other.put(b"portrait".to_vec()).await.expect("put again"), a);
+        let stats = store
+            .collect(nothing_lives.clone(), Duration::from_secs(3600))
+            .await
+            .expect("gc");
+        assert_eq!(stats, GcStats { removed: 0, kept: 1 });
+        // Old again and put by nobody: collected.
+        age(&store.path(a), Duration::from_secs(7200));
+        let stats = store
+            .collect(nothing_lives, Duration::from_secs(3600))
+            .await
+            .expect("gc");
+        assert_eq!(stats, GcStats { removed: 1, kept: 0 });
+        assert!(!store.contains(a).await.expect("contains"));
+    }
+
+    /// Sweeps everything, but another process puts each blob again just before the removal.
+    struct PutMeanwhile(PathBuf);
+
+    impl Sweep for PutMeanwhile {
+        fn sweep(
+            &self,
+            blob: ContentHash,
+            remove: &mut dyn FnMut() -> Result<(), StoreError>,
+        ) -> Result<bool, StoreError> {
+            File::options()
+                .write(true)
+                .open(self.0.join(blob.to_hex()))
+                .and_then(|f| f.set_modified(SystemTime::now()))
+                .expect("touch");
+            remove().map(|()| true)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_blob_put_again_while_it_is_swept_stays() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsBlobStore::open(dir.path()).expect("open");
+        let a = store.put(b"clip".to_vec()).await.expect("put");
+        age(&store.path(a), Duration::from_secs(7200));
+        let sweep = Arc::new(PutMeanwhile(dir.path().to_path_buf()));
+        let stats = store.collect(sweep, Duration::from_secs(3600)).await.expect("gc");
+        assert_eq!(stats, GcStats { removed: 0, kept: 1 });
+        assert_eq!(store.get(a).await.expect("still there"), b"clip");
+    }
+
+    #[test]
+    fn opening_leaves_a_live_writers_temporary_file_and_removes_a_crashed_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(FsBlobStore::open(dir.path()).expect("open"));
+        let tmp = dir.path().join(TMP_DIR);
+        let (live, crashed) = (tmp.join("999991-0"), tmp.join("999992-0"));
+        fs::write(&live, b"half a frame").expect("write");
+        fs::write(&crashed, b"half a frame").expect("write");
+        age(&crashed, Duration::from_secs(7200));
+        drop(FsBlobStore::open(dir.path()).expect("reopen"));
+        assert!(live.exists(), "another process's put in flight is left alone");
+        assert!(!crashed.exists(), "a crashed write's leftover is removed");
     }
 
     #[tokio::test]

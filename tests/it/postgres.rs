@@ -72,8 +72,8 @@ async fn drive_across_a_kill_on(
         if !killed {
             server.kill();
             server = match url {
-                Some(url) => Served::start_on(data, url, None).await,
-                None => Served::start(data, None).await,
+                Some(url) => Served::start_on(data, url, Some(&data.with_extension("log"))).await,
+                None => Served::start(data, Some(&data.with_extension("log"))).await,
             };
             killed = true;
         }
@@ -86,7 +86,7 @@ async fn an_episode_on_postgres_survives_a_sigkill_and_one_engine_holds_the_data
     let url = cluster.create_database("served").expect("a database");
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let server = Served::start_on(&data, &url, None).await;
+    let server = Served::start_on(&data, &url, Some(&data.with_extension("log"))).await;
     let made = send(
         server
             .client
@@ -163,7 +163,7 @@ async fn an_embedded_store_is_copied_into_postgres_checked_and_served_from_there
     let data_arg = data.to_str().expect("a UTF-8 path");
 
     // On the embedded store: a series, a finished episode and one waiting at its first gate.
-    let mut server = Served::start(&data, None).await;
+    let mut server = Served::start(&data, Some(&data.with_extension("log"))).await;
     let series = send(server.client.post(server.url("series")).json(&json!({
         "title": "Harbour Tales",
         "characters": [{ "name": "Mara", "role": "the keeper" }],
@@ -219,7 +219,7 @@ async fn an_embedded_store_is_copied_into_postgres_checked_and_served_from_there
     assert!(!ok && err.contains("holds no embedded store"), "{err}");
 
     // Served from PostgreSQL: both there, the waiting one goes on to its video.
-    let server = Served::start_on(&data, &url, None).await;
+    let server = Served::start_on(&data, &url, Some(&data.with_extension("log"))).await;
     let listed = send(server.client.get(server.url("episodes"))).await.expect("the list");
     let listed: Vec<&str> = listed
         .data()
@@ -241,4 +241,62 @@ async fn an_embedded_store_is_copied_into_postgres_checked_and_served_from_there
     .await
     .expect("the final video");
     assert!(done.data()["value"]["video"].is_string(), "{:?}", done.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_share_one_blob_directory_through_a_restart() {
+    let cluster = PgCluster::start().expect("a PostgreSQL server");
+    let (one, two) = (
+        cluster.create_database("one").expect("a database"),
+        cluster.create_database("two").expect("a database"),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    // Two engines (one database each) writing the same blobs into one directory at once; one
+    // of them killed and restarted mid-run, its restart opening the directory while the other
+    // writes into it.
+    let (a, b) = (
+        Served::start_on(&data, &one, Some(&data.with_extension("log"))).await,
+        Served::start_on(&data, &two, Some(&data.with_extension("log"))).await,
+    );
+    let mut episodes = Vec::new();
+    for server in [&a, &b] {
+        let made = send(
+            server
+                .client
+                .post(server.url("episodes"))
+                .json(&small_episode("a kite over the harbour")),
+        )
+        .await
+        .expect("an answer");
+        assert_eq!(made.status, 201, "{:?}", made.body);
+        episodes.push(made.data()["id"].as_str().expect("an id").to_owned());
+    }
+    let (a, b) = tokio::join!(
+        drive_across_a_kill_on(a, &data, Some(&one), &episodes[0]),
+        drive_across_a_kill_on(b, &data, Some(&two), &episodes[1]),
+    );
+    for (server, episode) in [(&a, &episodes[0]), (&b, &episodes[1])] {
+        let shown = send(server.client.get(server.url(&format!("episodes/{episode}"))))
+            .await
+            .expect("the episode");
+        for node in shown.data()["nodes"].as_array().expect("nodes") {
+            for hash in node["artifacts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                let fetched = server
+                    .client
+                    .get(server.url(&format!("episodes/{episode}/artifacts/{hash}")))
+                    .send()
+                    .await
+                    .expect("an artifact");
+                assert_eq!(fetched.status(), 200, "{episode} {hash}");
+            }
+        }
+    }
+    let leftovers = std::fs::read_dir(data.join("blobs").join("tmp")).expect("tmp").count();
+    assert_eq!(leftovers, 0, "every put finished or cleaned up after itself");
 }
