@@ -26,8 +26,8 @@ pub use showrunner_storage as storage;
 pub use showrunner_story as story;
 pub use showrunner_workflows as workflows;
 
-use showrunner_engine::{Engine, EngineConfig, RecoveryReport, Result, Store, WorkflowDef};
-use showrunner_storage::{FsBlobStore, PgStore, SledStore};
+use showrunner_engine::{BlobStore, Engine, EngineConfig, RecoveryReport, Result, Store, WorkflowDef};
+use showrunner_storage::{FsBlobStore, ObjectBlobStore, PgStore, SledStore};
 
 /// Opens an engine over `data` (`data/store` for the sled store, `data/blobs` for blobs),
 /// registering `definitions` and recovering every unfinished episode.
@@ -36,21 +36,34 @@ pub async fn open(
     definitions: impl IntoIterator<Item = WorkflowDef>,
     config: EngineConfig,
 ) -> Result<(Engine, RecoveryReport)> {
-    open_on(data, None, definitions, config).await
+    open_on(data, Places::default(), definitions, config).await
 }
 
-/// [`open`], with the episodes in the PostgreSQL database at `store` (a `postgres://` URL)
-/// when given, held by this process alone; the blobs stay in `data/blobs`.
+/// Where an engine keeps what does not live in its data directory.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Places<'a> {
+    /// The episodes: a `postgres://` URL (that database, held by this process alone), else the
+    /// embedded store in `DATA/store`.
+    pub store: Option<&'a str>,
+    /// The blobs: an `s3://BUCKET[/PREFIX]` URL (endpoint and credentials from the `AWS_*`
+    /// environment), else files in `DATA/blobs`.
+    pub blobs: Option<&'a str>,
+}
+
+/// [`open`], with the episodes and the blobs where `places` says.
 pub async fn open_on(
     data: &Path,
-    store: Option<&str>,
+    places: Places<'_>,
     definitions: impl IntoIterator<Item = WorkflowDef>,
     config: EngineConfig,
 ) -> Result<(Engine, RecoveryReport)> {
-    let store: Arc<dyn Store> = match store {
+    let store: Arc<dyn Store> = match places.store {
         None => Arc::new(SledStore::open(data.join("store"))?),
         Some(url) => Arc::new(PgStore::open_exclusive(url)?),
     };
-    let blobs = Arc::new(FsBlobStore::open(data.join("blobs"))?);
+    let blobs: Arc<dyn BlobStore> = match places.blobs {
+        None => Arc::new(FsBlobStore::open(data.join("blobs"))?),
+        Some(url) => Arc::new(ObjectBlobStore::open(url)?),
+    };
     Engine::open(store, blobs, definitions, config).await
 }

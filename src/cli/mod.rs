@@ -58,7 +58,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         setup.device = device;
     }
     let backends = backends(&setup, &args.data)?;
-    let engine = match open(&args.data, args.store.as_deref(), &backends).await {
+    let places = showrunner::Places {
+        store: args.store.as_deref(),
+        blobs: args.blobs.as_deref(),
+    };
+    let engine = match open(&args.data, places, &backends).await {
         Ok(engine) => engine,
         Err(error) => return beside(&args.data, args.store.is_some(), args.command, error).await,
     };
@@ -156,7 +160,7 @@ fn backends(setup: &ModelSetup, data: &Path) -> anyhow::Result<Backends> {
 
 /// Opens the store with every workflow on `backends`, and on the embedded defaults as well, so
 /// that episodes made before a change of models keep running on theirs.
-async fn open(data: &Path, store: Option<&str>, backends: &Backends) -> anyhow::Result<Engine> {
+async fn open(data: &Path, places: showrunner::Places<'_>, backends: &Backends) -> anyhow::Result<Engine> {
     let mut defs = workflows::all(&Backends::procedural())?;
     let procedural: Vec<String> = defs.iter().map(|d| d.version().to_owned()).collect();
     defs.extend(
@@ -164,11 +168,11 @@ async fn open(data: &Path, store: Option<&str>, backends: &Backends) -> anyhow::
             .into_iter()
             .filter(|d| !procedural.iter().any(|v| v == d.version())),
     );
-    let (engine, report) = showrunner::open_on(data, store, defs, EngineConfig::default())
+    let (engine, report) = showrunner::open_on(data, places, defs, EngineConfig::default())
         .await
-        .with_context(|| match store {
-            Some(_) => "opening the PostgreSQL store (--store)".to_owned(),
-            None => format!("opening the data directory {}", data.display()),
+        .with_context(|| match (places.store, places.blobs) {
+            (None, None) => format!("opening the data directory {}", data.display()),
+            _ => "opening the stores (--store, --blobs)".to_owned(),
         })?;
     for unknown in &report.unknown_definitions {
         eprintln!(

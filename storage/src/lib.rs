@@ -1,6 +1,7 @@
 //! Showrunner's storage: [`SledStore`], the engine's `Store` on sled 0.34 (the embedded
 //! default); [`PgStore`], the same `Store` on PostgreSQL (for several processes on one
-//! database); and [`FsBlobStore`], the content-addressed blob store.
+//! database); and the content-addressed blob stores, [`FsBlobStore`] (files in one directory)
+//! and [`ObjectBlobStore`] (S3 and servers that speak its protocol).
 //!
 //! Durability contract (DESIGN §3):
 //! - A commit (events, instance snapshots, version values and the status index of one episode)
@@ -38,13 +39,19 @@ mod group_commit;
 mod journal;
 mod keys;
 mod lock;
+mod object_blobs;
 mod postgres;
+#[cfg(any(test, feature = "test-cluster"))]
+mod s3_server;
 mod sled_store;
 
 pub use blobs::FsBlobStore;
 pub use copy::{CopyReport, copy};
 pub use group_commit::CommitStats;
+pub use object_blobs::ObjectBlobStore;
 #[cfg(any(test, feature = "test-cluster"))]
 pub use postgres::cluster::PgCluster;
 pub use postgres::{PgStore, SCHEMA_VERSION};
+#[cfg(any(test, feature = "test-cluster"))]
+pub use s3_server::{BUCKET, S3Server};
 pub use sled_store::{FORMAT_VERSION, SledStore};

@@ -22,6 +22,7 @@ mod invalidation;
 mod keys;
 mod local_models;
 mod notes;
+mod object_blobs;
 mod ownership;
 mod page;
 mod postgres;
