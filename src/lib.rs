@@ -48,6 +48,9 @@ pub struct Places<'a> {
     /// The blobs: an `s3://BUCKET[/PREFIX]` URL (endpoint and credentials from the `AWS_*`
     /// environment), else files in `DATA/blobs`.
     pub blobs: Option<&'a str>,
+    /// With `store`: wait while another process holds the database, and take it over when it
+    /// ends, instead of being refused.
+    pub standby: bool,
 }
 
 /// [`open`], with the episodes and the blobs where `places` says.
@@ -59,6 +62,7 @@ pub async fn open_on(
 ) -> Result<(Engine, RecoveryReport)> {
     let store: Arc<dyn Store> = match places.store {
         None => Arc::new(SledStore::open(data.join("store"))?),
+        Some(url) if places.standby => Arc::new(PgStore::open_when_free(url)?),
         Some(url) => Arc::new(PgStore::open_exclusive(url)?),
     };
     let blobs: Arc<dyn BlobStore> = match places.blobs {

@@ -169,6 +169,10 @@ pub enum Command {
         /// The address to listen on (port 0 picks a free one; the address is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
+        /// With `--store`: when another process holds the database, wait, and take over (and
+        /// start listening) the moment it ends, instead of being refused.
+        #[arg(long)]
+        standby: bool,
     },
     /// Lists, installs and registers the models in `DATA/models`.
     Models {

@@ -58,10 +58,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         setup.device = device;
     }
     let backends = backends(&setup, &args.data)?;
+    let standby = matches!(args.command, Command::Serve { standby: true, .. });
     let places = showrunner::Places {
         store: args.store.as_deref(),
         blobs: args.blobs.as_deref(),
+        standby,
     };
+    if standby && args.store.is_none() {
+        bail!("--standby waits for a PostgreSQL database another process holds: name it with --store postgres://…");
+    }
+    if standby {
+        eprintln!("standing by: this process takes the database over when no other process holds it");
+    }
     let engine = match open(&args.data, places, &backends).await {
         Ok(engine) => engine,
         Err(error) => return beside(&args.data, args.store.is_some(), args.command, error).await,
@@ -383,7 +391,7 @@ async fn dispatch(
         Command::Export { episode, dir, force } => {
             export_to(&export::Source::Local(engine), resolve(engine, &episode)?, &dir, force).await
         }
-        Command::Serve { addr } => {
+        Command::Serve { addr, .. } => {
             let embedder = (config.models.embeddings.backend == Backend::Onnx).then(|| backends.embedder.clone());
             serve::serve(engine, data, config, embedder, addr).await
         }

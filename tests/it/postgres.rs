@@ -300,3 +300,68 @@ async fn two_processes_share_one_blob_directory_through_a_restart() {
     let leftovers = std::fs::read_dir(data.join("blobs").join("tmp")).expect("tmp").count();
     assert_eq!(leftovers, 0, "every put finished or cleaned up after itself");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_takes_over_when_the_serving_process_is_killed_and_the_episode_goes_on() {
+    let cluster = PgCluster::start().expect("a PostgreSQL server");
+    let url = cluster.create_database("failover").expect("a database");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let log = data.with_extension("log");
+    let mut active = Served::start_on(&data, &url, Some(&log)).await;
+    let made = send(
+        active
+            .client
+            .post(active.url("episodes"))
+            .json(&small_episode("a kite over the harbour")),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let episode = made.data()["id"].as_str().expect("an id").to_owned();
+    let standby = tokio::spawn({
+        let (data, url, log) = (data.clone(), url.clone(), log.clone());
+        async move { Served::standby_on(&data, &url, Some(&log)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        !standby.is_finished(),
+        "the standby waits while the other process holds the database"
+    );
+    let outline = eventually(Duration::from_secs(60), "the outline at its gate", || async {
+        let (_, open) = gates(&active, &episode).await?;
+        open.into_iter().find(|(path, _)| path.ends_with("/nodes/outline"))
+    })
+    .await;
+    let approved = send(
+        active
+            .client
+            .post(active.url(&format!("{}/approve", outline.0)))
+            .json(&json!({ "version": outline.1 })),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(approved.status, 200, "{:?}", approved.body);
+    let killed = std::time::Instant::now();
+    active.kill();
+    let standby = standby.await.expect("the standby");
+    assert!(
+        killed.elapsed() < Duration::from_secs(30),
+        "took over in {:?}",
+        killed.elapsed()
+    );
+    // The approval made on the killed process holds on the standby, which takes the episode on.
+    let shown = send(
+        standby
+            .client
+            .get(standby.url(&format!("episodes/{episode}/nodes/outline"))),
+    )
+    .await
+    .expect("the outline");
+    assert_eq!(shown.data()["state"], "approved", "{:?}", shown.body);
+    let standby = drive_across_a_kill_on(standby, &data, Some(&url), &episode).await;
+    let done = send(standby.client.get(standby.url(&format!("episodes/{episode}"))))
+        .await
+        .expect("the episode");
+    assert_eq!(done.data()["status"], "completed");
+}

@@ -57,15 +57,21 @@ impl Served {
     /// [`Served::start`] on the address `addr` (a restart on the same port keeps the origin a
     /// page was loaded from).
     pub async fn start_at(data: &Path, log: Option<&PathBuf>, addr: &str) -> Self {
-        Self::launch(data, None, log, addr).await
+        Self::launch(data, None, log, addr, &[]).await
     }
 
     /// [`Served::start`] with the episodes in the PostgreSQL database at `store`.
     pub async fn start_on(data: &Path, store: &str, log: Option<&PathBuf>) -> Self {
-        Self::launch(data, Some(store), log, "127.0.0.1:0").await
+        Self::launch(data, Some(store), log, "127.0.0.1:0", &[]).await
     }
 
-    async fn launch(data: &Path, store: Option<&str>, log: Option<&PathBuf>, addr: &str) -> Self {
+    /// [`Served::start_on`] as a standby (`serve --standby`): resolves once it has taken the
+    /// database over and listens.
+    pub async fn standby_on(data: &Path, store: &str, log: Option<&PathBuf>) -> Self {
+        Self::launch(data, Some(store), log, "127.0.0.1:0", &["--standby"]).await
+    }
+
+    async fn launch(data: &Path, store: Option<&str>, log: Option<&PathBuf>, addr: &str, more: &[&str]) -> Self {
         let stderr = match log {
             Some(path) => Stdio::from(
                 std::fs::OpenOptions::new()
@@ -85,6 +91,7 @@ impl Served {
             .arg("--data")
             .arg(data)
             .args(["serve", "--addr", addr])
+            .args(more)
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()

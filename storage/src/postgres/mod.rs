@@ -10,6 +10,7 @@ mod batch;
 mod bridge;
 #[cfg(any(test, feature = "test-cluster"))]
 pub mod cluster;
+mod fence;
 mod records;
 mod schema;
 #[cfg(test)]
@@ -17,6 +18,7 @@ mod tests;
 mod writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
@@ -28,6 +30,7 @@ use showrunner_engine::{
 use tokio_postgres::NoTls;
 
 use bridge::Bridge;
+use fence::Fence;
 use records::{decode, encode, instance_text, load, parse_id, status_of};
 pub use schema::SCHEMA_VERSION;
 use writer::Writer;
@@ -46,6 +49,8 @@ const ENGINE_LOCK: (i32, i32) = (0x5348_4f57, 0x454e_4731);
 /// Episodes in a PostgreSQL database.
 pub struct PgStore {
     pool: Pool,
+    /// The epoch writes check, once this store holds the database.
+    fence: Arc<Fence>,
     /// The connection that holds the engine lock, for [`PgStore::open_exclusive`]; closing it
     /// (dropping the store, or the process dying) lets another process in.
     _lock: Option<tokio_postgres::Client>,
@@ -61,6 +66,7 @@ impl PgStore {
             .map_err(|e| StoreError::Backend(format!("the store URL does not parse: {e}")))?;
         config.options("-c synchronous_commit=on");
         config.application_name("showrunner");
+        let fence = Arc::new(Fence::new(shown_url(&config)));
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -70,9 +76,10 @@ impl PgStore {
         );
         let pool = Pool::builder(manager).max_size(POOL_SIZE).build().map_err(backend)?;
         let bridge = Bridge::new()?;
-        let writer = bridge.enter(|| Writer::start(pool.clone()));
+        let writer = bridge.enter(|| Writer::start(pool.clone(), fence.clone()));
         let store = Self {
             pool,
+            fence,
             _lock: None,
             writer,
             bridge,
@@ -86,14 +93,27 @@ impl PgStore {
 
     /// [`PgStore::open`], then takes the database for this process alone: a second engine on
     /// the same database is refused with [`StoreError::InUse`], naming the process that holds
-    /// it. (Several engines on one database need episodes leased to one of them at a time,
-    /// which this store does not do yet.)
+    /// it. Every write is fenced from then on (see the `fence` module): should this process
+    /// lose the database and another take it, its writes are refused. (Several engines on one
+    /// database at once need episodes leased to one of them at a time, which this store does
+    /// not do yet.)
     pub fn open_exclusive(url: &str) -> Result<Self, StoreError> {
+        Self::take(url, false)
+    }
+
+    /// [`PgStore::open_exclusive`], waiting while another process holds the database: a
+    /// standby, which takes over the moment the holder's connection ends (the process died,
+    /// or lost the network).
+    pub fn open_when_free(url: &str) -> Result<Self, StoreError> {
+        Self::take(url, true)
+    }
+
+    fn take(url: &str, wait: bool) -> Result<Self, StoreError> {
         let mut store = Self::open(url)?;
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Backend(format!("the store URL does not parse: {e}")))?;
         config.application_name(format!("showrunner pid {}", std::process::id()));
-        let shown = shown_url(&config);
+        let fence = store.fence.clone();
         let lock = store.bridge.wait(async move {
             let (lock, connection) = config
                 .connect(NoTls)
@@ -101,12 +121,13 @@ impl PgStore {
                 .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {}", causes(&e))))?;
             tokio::spawn(connection);
             let (k1, k2) = ENGINE_LOCK;
-            let taken: bool = lock
-                .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&k1, &k2])
-                .await
-                .map_err(backend)?
-                .get(0);
+            let take = match wait {
+                true => "SELECT pg_advisory_lock($1, $2) IS NOT NULL",
+                false => "SELECT pg_try_advisory_lock($1, $2)",
+            };
+            let taken: bool = lock.query_one(take, &[&k1, &k2]).await.map_err(backend)?.get(0);
             if taken {
+                fence.take_over(&lock).await?;
                 return Ok(lock);
             }
             let holder: Option<String> = lock
@@ -120,7 +141,10 @@ impl PgStore {
                 .map_err(backend)?
                 .map(|row| row.get(0));
             let pid = holder.and_then(|name| name.strip_prefix("showrunner pid ")?.parse().ok());
-            Err(StoreError::InUse { path: shown, pid })
+            Err(StoreError::InUse {
+                path: fence.shown().to_owned(),
+                pid,
+            })
         })?;
         store._lock = Some(lock);
         Ok(store)
@@ -397,8 +421,10 @@ impl Store for PgStore {
     }
 
     async fn delete_episode(&self, episode: EpisodeId) -> Result<(), StoreError> {
+        let fence = self.fence.clone();
         self.write(move |mut client| async move {
             let tx = client.transaction().await.map_err(backend)?;
+            fence.check(&tx).await?;
             let id = episode.to_string();
             let mut deleted = 0;
             for table in [
@@ -426,8 +452,10 @@ impl Store for PgStore {
         let once = once
             .map(|o| Ok::<_, StoreError>((o.key.clone(), encode(o)?)))
             .transpose()?;
+        let fence = self.fence.clone();
         self.write(move |mut client| async move {
             let tx = client.transaction().await.map_err(backend)?;
+            fence.check(&tx).await?;
             tx.execute(
                 "INSERT INTO series (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
                 &[&id, &record],
@@ -478,12 +506,14 @@ impl Store for PgStore {
     }
 
     async fn delete_series(&self, id: SeriesId) -> Result<(), StoreError> {
-        self.write(move |client| async move {
-            client
-                .execute("DELETE FROM series WHERE id = $1", &[&id.to_string()])
+        let fence = self.fence.clone();
+        self.write(move |mut client| async move {
+            let tx = client.transaction().await.map_err(backend)?;
+            fence.check(&tx).await?;
+            tx.execute("DELETE FROM series WHERE id = $1", &[&id.to_string()])
                 .await
                 .map_err(backend)?;
-            Ok(())
+            tx.commit().await.map_err(backend)
         })
         .await
     }
@@ -491,16 +521,18 @@ impl Store for PgStore {
     async fn put_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
         let (blob, at, owner) = records::upload_key(upload);
         let record = encode(upload)?;
-        self.write(move |client| async move {
-            client
-                .execute(
-                    "INSERT INTO uploads (blob, created_at, owner, record) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (blob, created_at, owner) DO UPDATE SET record = EXCLUDED.record",
-                    &[&blob, &at, &owner, &record],
-                )
-                .await
-                .map_err(backend)?;
-            Ok(())
+        let fence = self.fence.clone();
+        self.write(move |mut client| async move {
+            let tx = client.transaction().await.map_err(backend)?;
+            fence.check(&tx).await?;
+            tx.execute(
+                "INSERT INTO uploads (blob, created_at, owner, record) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (blob, created_at, owner) DO UPDATE SET record = EXCLUDED.record",
+                &[&blob, &at, &owner, &record],
+            )
+            .await
+            .map_err(backend)?;
+            tx.commit().await.map_err(backend)
         })
         .await
     }
@@ -534,15 +566,17 @@ impl Store for PgStore {
 
     async fn delete_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
         let (blob, at, owner) = records::upload_key(upload);
-        self.write(move |client| async move {
-            client
-                .execute(
-                    "DELETE FROM uploads WHERE blob = $1 AND created_at = $2 AND owner = $3",
-                    &[&blob, &at, &owner],
-                )
-                .await
-                .map_err(backend)?;
-            Ok(())
+        let fence = self.fence.clone();
+        self.write(move |mut client| async move {
+            let tx = client.transaction().await.map_err(backend)?;
+            fence.check(&tx).await?;
+            tx.execute(
+                "DELETE FROM uploads WHERE blob = $1 AND created_at = $2 AND owner = $3",
+                &[&blob, &at, &owner],
+            )
+            .await
+            .map_err(backend)?;
+            tx.commit().await.map_err(backend)
         })
         .await
     }

@@ -8,14 +8,15 @@ use showrunner_engine::StoreError;
 use super::backend;
 
 /// The schema version this build reads and writes: the number of its migrations.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// An arbitrary key for `pg_advisory_xact_lock`, held while migrating.
 const MIGRATION_LOCK: i64 = 0x5348_4f57_5255_4e00;
 
 /// Each migration's SQL; migration `n` is at index `n - 1`. Records are JSON bytes in `bytea`
 /// columns, decoded by the same serde types as the sled store's.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [r#"
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    r#"
 CREATE TABLE episodes (
     id text PRIMARY KEY,
     status text NOT NULL,
@@ -54,7 +55,17 @@ CREATE TABLE uploads (
     record bytea NOT NULL,
     PRIMARY KEY (blob, created_at, owner)
 );
-"#];
+"#,
+    r#"
+CREATE TABLE engine_owner (
+    id integer PRIMARY KEY CHECK (id = 1),
+    epoch bigint NOT NULL,
+    pid integer,
+    since timestamptz NOT NULL
+);
+INSERT INTO engine_owner (id, epoch, pid, since) VALUES (1, 0, NULL, now());
+"#,
+];
 
 /// Brings the database to [`SCHEMA_VERSION`]; refuses one already past it.
 pub(super) async fn migrate(mut client: Object) -> Result<(), StoreError> {

@@ -120,3 +120,80 @@ async fn commits_waiting_together_land_together_and_a_bad_one_fails_alone() {
         assert_eq!(store.events(*id, 0, 10).expect("events").len(), 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_that_lost_the_database_never_writes_again_and_a_standby_takes_over() {
+    let cluster = PgCluster::start().expect("a PostgreSQL server");
+    let (name, url) = database(&cluster);
+    let old = PgStore::open_exclusive(&url).expect("the first engine");
+    let first = EpisodeId::generate();
+    old.commit(commit(first, EpisodeStatus::Active, 1))
+        .await
+        .expect("a commit while it holds the database");
+    match PgStore::open_exclusive(&url) {
+        Err(StoreError::InUse { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
+        other => panic!("a second engine: {other:?}"),
+    }
+    // The first engine's lock connection is cut (a partition, a pause past a restart): another
+    // engine takes the database over, and the first one's writes are refused from then on.
+    cluster
+        .psql(
+            &name,
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+        )
+        .expect("cut the lock's connection");
+    let new = eventually_exclusive(&url);
+    match old.commit(commit(first, EpisodeStatus::Completed, 2)).await {
+        Err(StoreError::InUse { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
+        other => panic!("a write of the engine that lost the database: {other:?}"),
+    }
+    let upload = showrunner_engine::UploadRecord {
+        blob: showrunner_engine::ContentHash::of(b"x"),
+        created_at: 1,
+        owner: None,
+    };
+    assert!(matches!(old.put_upload(&upload).await, Err(StoreError::InUse { .. })));
+    assert!(matches!(old.delete_episode(first).await, Err(StoreError::InUse { .. })));
+    let seen = new.load_episode(first).expect("load").expect("the episode");
+    assert_eq!(
+        seen.header.status,
+        EpisodeStatus::Active,
+        "the refused write left nothing"
+    );
+    new.commit(commit(first, EpisodeStatus::Completed, 2))
+        .await
+        .expect("the new engine writes");
+
+    // A standby waits while the new engine holds the database, and takes over when it ends.
+    let standby = std::thread::spawn({
+        let url = url.clone();
+        move || PgStore::open_when_free(&url)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!standby.is_finished(), "the standby waits");
+    drop(new);
+    let standby = standby
+        .join()
+        .expect("the standby's thread")
+        .expect("the standby takes over");
+    standby
+        .commit(commit(first, EpisodeStatus::Completed, 3))
+        .await
+        .expect("the standby writes");
+    assert!(matches!(
+        old.commit(commit(first, EpisodeStatus::Active, 4)).await,
+        Err(StoreError::InUse { .. })
+    ));
+}
+
+/// Takes the database, retrying while the server has not yet seen the holder's connection end.
+fn eventually_exclusive(url: &str) -> PgStore {
+    for _ in 0..100 {
+        match PgStore::open_exclusive(url) {
+            Ok(store) => return store,
+            Err(StoreError::InUse { .. }) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            Err(e) => panic!("taking the database: {e}"),
+        }
+    }
+    panic!("the database was never free");
+}

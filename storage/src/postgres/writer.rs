@@ -11,6 +11,7 @@ use showrunner_engine::{Commit, StoreError};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::batch::Batch;
+use super::fence::Fence;
 use super::{backend, client};
 
 /// The most commits one transaction holds.
@@ -28,11 +29,11 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the writers on the current runtime (the store's own).
-    pub(super) fn start(pool: Pool) -> Self {
+    pub(super) fn start(pool: Pool, fence: Arc<Fence>) -> Self {
         let (queue, waiting) = mpsc::unbounded_channel();
         let waiting = Arc::new(Mutex::new(waiting));
         for _ in 0..WRITERS {
-            tokio::spawn(write_groups(pool.clone(), waiting.clone()));
+            tokio::spawn(write_groups(pool.clone(), fence.clone(), waiting.clone()));
         }
         Self { queue }
     }
@@ -46,7 +47,7 @@ impl Writer {
 }
 
 /// One writer: takes a group, writes it, answers it, until the queue closes.
-async fn write_groups(pool: Pool, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Pending>>>) {
+async fn write_groups(pool: Pool, fence: Arc<Fence>, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Pending>>>) {
     // A commit of an episode already in the group starts the writer's next group.
     let mut carried: Option<Pending> = None;
     loop {
@@ -74,7 +75,7 @@ async fn write_groups(pool: Pool, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Pen
         if group.is_empty() {
             continue;
         }
-        match write(&pool, &batch).await {
+        match write(&pool, &fence, &batch).await {
             Ok(()) => {
                 for (_, answer) in group {
                     let _ = answer.send(Ok(()));
@@ -85,15 +86,15 @@ async fn write_groups(pool: Pool, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Pen
                 for (commit, answer) in group {
                     let mut alone = Batch::default();
                     let result = match alone.add(&commit) {
-                        Ok(()) => write(&pool, &alone).await,
+                        Ok(()) => write(&pool, &fence, &alone).await,
                         Err(e) => Err(e),
                     };
                     let _ = answer.send(result);
                 }
             }
             Err(e) => {
-                for (_, answer) in group {
-                    let _ = answer.send(Err(StoreError::Backend(e.to_string())));
+                if let Some((_, answer)) = group.pop() {
+                    let _ = answer.send(Err(e));
                 }
             }
         }
@@ -110,10 +111,11 @@ fn take(batch: &mut Batch, group: &mut Vec<Pending>, (commit, answer): Pending) 
     }
 }
 
-/// Writes one group in one transaction.
-async fn write(pool: &Pool, batch: &Batch) -> Result<(), StoreError> {
+/// Writes one group in one transaction, fenced.
+async fn write(pool: &Pool, fence: &Fence, batch: &Batch) -> Result<(), StoreError> {
     let mut client = client(pool).await?;
     let tx = client.transaction().await.map_err(backend)?;
+    fence.check(&tx).await?;
     batch.write(&tx).await?;
     tx.commit().await.map_err(backend)
 }
