@@ -5,11 +5,19 @@
 //! started by the bench (Debian's `postgresql`, `fsync` and `synchronous_commit` on), one engine
 //! process on it.
 //!
+//! Then failover: `showrunner serve --store …` holds the database with an episode in it and a
+//! second `serve --standby` waits; the first is SIGKILLed, and the time is taken until the
+//! standby answers for the episode (`GET episodes/{id}`: it took the database over, recovered
+//! the episodes and listens). Ten rounds, each standby the next round's server.
+//!
 //! ```text
 //! cargo bench --bench postgres
 //! ```
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -112,6 +120,100 @@ async fn measure(store: Arc<dyn Store>, blobs: &Path, n: usize, per: usize) -> M
     }
 }
 
+/// A `showrunner serve` child and the address it printed.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    /// Starts `serve` on `url` (a standby with `standby`); returns at once, with the address
+    /// read on a thread (a standby prints it only once it holds the database).
+    fn spawn(data: &Path, url: &str, standby: bool) -> (Child, std::sync::mpsc::Receiver<String>) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_showrunner"));
+        command
+            .args(["--store", url, "--data"])
+            .arg(data)
+            .args(["serve", "--addr", "127.0.0.1:0"]);
+        if standby {
+            command.arg("--standby");
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_ok() {
+                let _ = tx.send(line.trim().trim_start_matches("listening on http://").to_owned());
+            }
+            // Keep reading, so the server never writes into a closed pipe.
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        });
+        (child, rx)
+    }
+}
+
+/// One HTTP/1.0 request; the status code and body.
+fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Failover times over `rounds` SIGKILLs of the serving process.
+fn failover(cluster: &PgCluster, rounds: usize) -> Vec<Duration> {
+    let url = cluster.create_database("failover").expect("a database");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (child, addr) = Server::spawn(&data, &url, false);
+    let addr = addr.recv_timeout(Duration::from_secs(60)).expect("the server listens");
+    let mut active = Server { child, addr };
+    let body = r#"{"workflow": "idea2video", "idea": "a kite over the harbour", "settings": {"width": 64, "height": 36, "fps": 4, "target_duration_s": 2.0}}"#;
+    let (status, made) = http(&active.addr, "POST", "/api/v1/episodes", body);
+    assert_eq!(status, 201, "{made}");
+    let id: Value = serde_json::from_str(&made).expect("JSON");
+    let path = format!("/api/v1/episodes/{}", id["data"]["id"].as_str().expect("an id"));
+    let mut took = Vec::new();
+    for _ in 0..rounds {
+        let (child, standby_addr) = Server::spawn(&data, &url, true);
+        std::thread::sleep(Duration::from_millis(500));
+        let killed = Instant::now();
+        let _ = active.child.kill();
+        let _ = active.child.wait();
+        let addr = standby_addr
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the standby takes over");
+        while http(&addr, "GET", &path, "").0 != 200 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        took.push(killed.elapsed());
+        active = Server { child, addr };
+    }
+    let _ = active.child.kill();
+    let _ = active.child.wait();
+    took
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -122,6 +224,19 @@ fn main() {
         .ok()
         .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 16, 256]);
+    let rounds: usize = std::env::var("SHOWRUNNER_BENCH_FAILOVERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10);
+    if rounds > 0 {
+        let mut took = failover(&cluster, rounds);
+        took.sort();
+        println!(
+            "failover over {rounds} SIGKILLs: p50 {:.0} ms, max {:.0} ms",
+            took[took.len() / 2].as_secs_f64() * 1e3,
+            took[took.len() - 1].as_secs_f64() * 1e3
+        );
+    }
     println!("| store | episodes | p50 | p99 | durable transitions/s | PostgreSQL ÷ sled |");
     println!("|---|---|---|---|---|---|");
     for n in levels {
