@@ -30,6 +30,11 @@ impl Fence {
         }
     }
 
+    /// The epoch this store writes under (negative when it does not hold the database).
+    pub(super) fn epoch(&self) -> i64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
     /// The database, for messages.
     pub(super) fn shown(&self) -> &str {
         &self.shown

@@ -11,6 +11,7 @@ mod bridge;
 #[cfg(any(test, feature = "test-cluster"))]
 pub mod cluster;
 mod fence;
+mod holder;
 mod records;
 mod schema;
 #[cfg(test)]
@@ -42,18 +43,15 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-/// The advisory lock (as two `int4` keys) an engine's store holds while it drives the
-/// database's episodes: one engine process per database until episodes are leased.
-const ENGINE_LOCK: (i32, i32) = (0x5348_4f57, 0x454e_4731);
-
 /// Episodes in a PostgreSQL database.
 pub struct PgStore {
     pool: Pool,
     /// The epoch writes check, once this store holds the database.
     fence: Arc<Fence>,
-    /// The connection that holds the engine lock, for [`PgStore::open_exclusive`]; closing it
-    /// (dropping the store, or the process dying) lets another process in.
-    _lock: Option<tokio_postgres::Client>,
+    /// The task that holds the engine lock on a connection of its own, for
+    /// [`PgStore::open_exclusive`]; it ends with the store's runtime (dropping the store, or
+    /// the process dying), which lets another process in.
+    _holder: Option<tokio::task::JoinHandle<()>>,
     writer: Writer,
     bridge: Bridge,
 }
@@ -80,7 +78,7 @@ impl PgStore {
         let store = Self {
             pool,
             fence,
-            _lock: None,
+            _holder: None,
             writer,
             bridge,
         };
@@ -114,39 +112,7 @@ impl PgStore {
             .map_err(|e| StoreError::Backend(format!("the store URL does not parse: {e}")))?;
         config.application_name(format!("showrunner pid {}", std::process::id()));
         let fence = store.fence.clone();
-        let lock = store.bridge.wait(async move {
-            let (lock, connection) = config
-                .connect(NoTls)
-                .await
-                .map_err(|e| StoreError::Backend(format!("connecting to PostgreSQL: {}", causes(&e))))?;
-            tokio::spawn(connection);
-            let (k1, k2) = ENGINE_LOCK;
-            let take = match wait {
-                true => "SELECT pg_advisory_lock($1, $2) IS NOT NULL",
-                false => "SELECT pg_try_advisory_lock($1, $2)",
-            };
-            let taken: bool = lock.query_one(take, &[&k1, &k2]).await.map_err(backend)?.get(0);
-            if taken {
-                fence.take_over(&lock).await?;
-                return Ok(lock);
-            }
-            let holder: Option<String> = lock
-                .query_opt(
-                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                     WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int4::oid
-                       AND l.objid = $2::int4::oid AND l.objsubid = 2",
-                    &[&k1, &k2],
-                )
-                .await
-                .map_err(backend)?
-                .map(|row| row.get(0));
-            let pid = holder.and_then(|name| name.strip_prefix("showrunner pid ")?.parse().ok());
-            Err(StoreError::InUse {
-                path: fence.shown().to_owned(),
-                pid,
-            })
-        })?;
-        store._lock = Some(lock);
+        store._holder = Some(store.bridge.wait(holder::hold(config, fence, wait))?);
         Ok(store)
     }
 

@@ -134,15 +134,25 @@ async fn a_process_that_lost_the_database_never_writes_again_and_a_standby_takes
         Err(StoreError::InUse { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
         other => panic!("a second engine: {other:?}"),
     }
-    // The first engine's lock connection is cut (a partition, a pause past a restart): another
-    // engine takes the database over, and the first one's writes are refused from then on.
+    // The first engine's lock connection is cut (a partition, a pause past a restart): the
+    // engine waiting for the database (queued on the lock, so it is granted before the first
+    // one could take it again) takes it over, and the first one's writes are refused from then
+    // on.
+    let waiting = std::thread::spawn({
+        let url = url.clone();
+        move || PgStore::open_when_free(&url)
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
     cluster
         .psql(
             &name,
             "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted",
         )
         .expect("cut the lock's connection");
-    let new = eventually_exclusive(&url);
+    let new = waiting
+        .join()
+        .expect("the waiting engine's thread")
+        .expect("it takes over");
     match old.commit(commit(first, EpisodeStatus::Completed, 2)).await {
         Err(StoreError::InUse { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
         other => panic!("a write of the engine that lost the database: {other:?}"),
@@ -186,14 +196,46 @@ async fn a_process_that_lost_the_database_never_writes_again_and_a_standby_takes
     ));
 }
 
-/// Takes the database, retrying while the server has not yet seen the holder's connection end.
-fn eventually_exclusive(url: &str) -> PgStore {
-    for _ in 0..100 {
-        match PgStore::open_exclusive(url) {
-            Ok(store) => return store,
-            Err(StoreError::InUse { .. }) => std::thread::sleep(std::time::Duration::from_millis(50)),
-            Err(e) => panic!("taking the database: {e}"),
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_is_held_again_after_the_server_restarts() {
+    let cluster = PgCluster::start().expect("a PostgreSQL server");
+    let (name, url) = database(&cluster);
+    let store = PgStore::open_exclusive(&url).expect("the engine");
+    let id = EpisodeId::generate();
+    store
+        .commit(commit(id, EpisodeStatus::Active, 1))
+        .await
+        .expect("a commit");
+    cluster.restart().expect("restart PostgreSQL");
+    // Writes go through again once the server answers; the lock is taken again meanwhile.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let held = cluster
+            .psql(
+                &name,
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+            )
+            .map(|n| n.trim() == "1")
+            .unwrap_or(false);
+        if held && store.commit(commit(id, EpisodeStatus::Active, 2)).await.is_ok() {
+            break;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the engine never held the database again"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("the database was never free");
+    match PgStore::open_exclusive(&url) {
+        Err(StoreError::InUse { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
+        other => panic!("a second engine after the restart: {other:?}"),
+    }
+    store
+        .commit(commit(id, EpisodeStatus::Completed, 3))
+        .await
+        .expect("still the holder");
+    assert_eq!(
+        store.load_header(id).expect("load").map(|h| h.status),
+        Some(EpisodeStatus::Completed)
+    );
 }
