@@ -250,6 +250,14 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Closed => Self::new(ErrorCode::ShuttingDown, "the server is shutting down"),
+            // Fenced: another process serves the shared store now; this one is on its way out.
+            StoreError::InUse { .. } => Self {
+                cause: Some(error.to_string()),
+                ..Self::new(
+                    ErrorCode::ShuttingDown,
+                    "another process has taken the store over: this server no longer serves it",
+                )
+            },
             StoreError::Full { .. } => Self {
                 cause: Some(error.to_string()),
                 ..Self::insufficient_storage()

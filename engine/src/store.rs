@@ -130,6 +130,13 @@ pub struct LoadFailure {
 /// instance, version values, and an index of episodes by status.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Whether this process may still write here: `Err(StoreError::InUse)` once another
+    /// process has taken the store over (a shared store's fencing); a store of one process's
+    /// own always may.
+    fn writable(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Writes `commit` atomically; resolves once it is durable. Concurrent commits share flushes.
     /// A commit without a header keeps the stored one; the event counter is rebuilt from the
     /// log on load, so the header is written only when it changes.

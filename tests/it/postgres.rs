@@ -365,3 +365,57 @@ async fn a_standby_takes_over_when_the_serving_process_is_killed_and_the_episode
         .expect("the episode");
     assert_eq!(done.data()["status"], "completed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_lost_the_database_says_so_in_its_health_and_writes_nothing() {
+    let cluster = PgCluster::start().expect("a PostgreSQL server");
+    let url = cluster.create_database("fenced").expect("a database");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let log = data.with_extension("log");
+    let old = Served::start_on(&data, &url, Some(&log)).await;
+    let standby = tokio::spawn({
+        let (data, url, log) = (data.clone(), url.clone(), log.clone());
+        async move { Served::standby_on(&data, &url, Some(&log)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The old server is cut off from the database's lock (as a partition would), but lives on.
+    cluster
+        .psql(
+            "fenced",
+            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted",
+        )
+        .expect("cut the lock's connection");
+    let new = standby.await.expect("the standby takes over");
+    let health = eventually(
+        Duration::from_secs(30),
+        "the old server to say it is fenced",
+        || async {
+            let answer = send(old.client.get(old.url("health"))).await?;
+            (answer.status == 503).then_some(answer)
+        },
+    )
+    .await;
+    assert_eq!(
+        health.body["data"]["components"]["store"], "fenced",
+        "{:?}",
+        health.body
+    );
+    let made = send(old.client.post(old.url("episodes")).json(&small_episode("a kite")))
+        .await
+        .expect("an answer");
+    assert_eq!(made.status, 503, "the old server: {:?}", made.body);
+    assert_eq!(made.body["error"]["code"], "shutting_down", "{:?}", made.body);
+    let fine = send(new.client.get(new.url("health"))).await.expect("health");
+    assert_eq!(fine.status, 200, "{:?}", fine.body);
+    let made = send(new.client.post(new.url("episodes")).json(&small_episode("a kite")))
+        .await
+        .expect("an answer");
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let listed = send(new.client.get(new.url("episodes"))).await.expect("the list");
+    assert_eq!(
+        listed.data().as_array().map(Vec::len),
+        Some(1),
+        "only the new server's episode"
+    );
+}

@@ -467,6 +467,11 @@ impl Engine {
         Ok(self.shared.store.episodes_with_status(status)?)
     }
 
+    /// Whether this process may still write to its store (see [`Store::writable`]).
+    pub fn writable(&self) -> Result<()> {
+        Ok(self.shared.store.writable()?)
+    }
+
     /// A page of episodes whose status is in `statuses` (any when empty), newest first, after
     /// `before` when given: at most `limit`, each with its status (see [`Store::episodes_page`]).
     pub fn episode_page(

@@ -6,7 +6,7 @@
 //! owner row until the write's transaction ends, so a takeover waits for the writes in flight
 //! and follows them.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use showrunner_engine::StoreError;
 
@@ -18,6 +18,8 @@ const UNFENCED: i64 = -1;
 /// The epoch this store writes under.
 pub(super) struct Fence {
     epoch: AtomicI64,
+    /// Set once this store has seen another process take the database over.
+    lost: AtomicBool,
     /// The database, for messages.
     shown: String,
 }
@@ -26,6 +28,7 @@ impl Fence {
     pub(super) fn new(shown: String) -> Self {
         Self {
             epoch: AtomicI64::new(UNFENCED),
+            lost: AtomicBool::new(false),
             shown,
         }
     }
@@ -33,6 +36,22 @@ impl Fence {
     /// The epoch this store writes under (negative when it does not hold the database).
     pub(super) fn epoch(&self) -> i64 {
         self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Records that another process took the database over.
+    pub(super) fn lose(&self) {
+        self.lost.store(true, Ordering::SeqCst);
+    }
+
+    /// `Err(InUse)` once another process is known to have taken the database over.
+    pub(super) fn writable(&self) -> Result<(), StoreError> {
+        match self.lost.load(Ordering::SeqCst) {
+            false => Ok(()),
+            true => Err(StoreError::InUse {
+                path: self.shown.clone(),
+                pid: None,
+            }),
+        }
     }
 
     /// The database, for messages.
@@ -68,6 +87,7 @@ impl Fence {
         if row.get::<_, i64>(0) == mine {
             return Ok(());
         }
+        self.lose();
         Err(StoreError::InUse {
             path: self.shown.clone(),
             pid: row.get::<_, Option<i32>>(1).and_then(|p| u32::try_from(p).ok()),

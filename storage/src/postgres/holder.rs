@@ -94,6 +94,7 @@ async fn keep(config: Config, fence: Arc<Fence>, mut client: Client, mut driver:
                     break;
                 }
                 Ok(None) => {
+                    fence.lose();
                     tracing::error!(
                         database = fence.shown(),
                         "another process has taken the database over: this process no longer writes to it"

@@ -186,6 +186,10 @@ fn status_names(statuses: &[EpisodeStatus]) -> Vec<String> {
 
 #[async_trait]
 impl Store for PgStore {
+    fn writable(&self) -> Result<(), StoreError> {
+        self.fence.writable()
+    }
+
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
         if let Some(header) = &commit.header
             && header.id != commit.episode

@@ -164,6 +164,11 @@ async fn a_process_that_lost_the_database_never_writes_again_and_a_standby_takes
     };
     assert!(matches!(old.put_upload(&upload).await, Err(StoreError::InUse { .. })));
     assert!(matches!(old.delete_episode(first).await, Err(StoreError::InUse { .. })));
+    assert!(
+        matches!(old.writable(), Err(StoreError::InUse { .. })),
+        "the old engine knows"
+    );
+    assert!(new.writable().is_ok());
     let seen = new.load_episode(first).expect("load").expect("the episode");
     assert_eq!(
         seen.header.status,
