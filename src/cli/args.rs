@@ -17,12 +17,24 @@ pub struct Args {
     pub data: PathBuf,
     /// Where episodes are stored: a `postgres://` URL (one process per database for now), else
     /// the embedded store in DATA. The blobs and models stay in DATA.
-    #[arg(long, global = true, env = "SHOWRUNNER_STORE", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "SHOWRUNNER_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub store: Option<String>,
     /// Where blobs are stored: an `s3://BUCKET[/PREFIX]` URL (endpoint and credentials from
     /// AWS_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ALLOW_HTTP),
     /// else files in DATA/blobs.
-    #[arg(long, global = true, env = "SHOWRUNNER_BLOBS", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "SHOWRUNNER_BLOBS",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub blobs: Option<String>,
     /// The configuration file (TOML); `DATA/showrunner.toml` when it exists.
     #[arg(long, global = true)]

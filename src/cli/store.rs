@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use showrunner::engine::{EpisodeStatus, Store};
-use showrunner::storage::{PgStore, SCHEMA_VERSION, SledStore, copy};
+use showrunner::storage::{PgStore, SCHEMA_VERSION, SledStore, copy, redacted_url};
 
 use super::args::StoreCommand;
 
@@ -71,7 +71,11 @@ pub async fn run(data: &Path, url: Option<&str>, command: StoreCommand) -> anyho
             if !report.failed.is_empty() {
                 bail!("{} episodes were not copied", report.failed.len());
             }
-            println!("serve it with: showrunner --data {} --store {to} serve", data.display());
+            println!(
+                "serve it with: showrunner --data {} --store URL serve (URL: {}, as given to --to)",
+                data.display(),
+                redacted_url(&to)
+            );
             Ok(())
         }
     }

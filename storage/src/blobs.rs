@@ -4,7 +4,8 @@
 //! fsynced, so a blob name on disk always holds the whole blob, and a blob is durable before the
 //! commit that references it. Reads verify the hash.
 //!
-//! Temporary files are named `<pid>-<n>`: a collection never touches them (a put in flight owns
+//! Temporary files are named `<pid>-<ulid>-<n>` (unique across machines): a collection never
+//! touches them (a put in flight owns
 //! its file, and a failed put removes its own); opening the store removes those older than an
 //! hour, left by a crash mid-write (a younger one may be another live process's: several
 //! processes, on this machine or others, may share one directory). Which blobs a collection may
@@ -40,6 +41,10 @@ const BLOB_RESERVE: u64 = 2 * SLED_RESERVE;
 pub struct FsBlobStore {
     dir: PathBuf,
     counter: AtomicU64,
+    /// This opener's part of its temporary files' names: the process id and a ULID (80 random
+    /// bits), so that processes on different machines or containers (where process ids repeat)
+    /// never write the same temporary file.
+    token: String,
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
@@ -68,7 +73,8 @@ impl FsBlobStore {
         let tmp = dir.join(TMP_DIR);
         fs::create_dir_all(&tmp).map_err(io(format!("creating {}", dir.display())))?;
         // Left by a crash mid-write: old enough that no live put still writes them.
-        let ours = format!("{}-", std::process::id());
+        let token = format!("{}-{}", std::process::id(), showrunner_engine::EpisodeId::generate());
+        let ours = format!("{token}-");
         let cutoff = SystemTime::now()
             .checked_sub(TMP_LEFTOVER)
             .unwrap_or(SystemTime::UNIX_EPOCH);
@@ -82,6 +88,7 @@ impl FsBlobStore {
         Ok(Self {
             dir,
             counter: AtomicU64::new(0),
+            token,
         })
     }
 
@@ -124,7 +131,7 @@ impl BlobStore for FsBlobStore {
     async fn put(&self, bytes: Vec<u8>) -> Result<BlobRef, StoreError> {
         let dir = self.dir.clone();
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let tmp_name = format!("{}-{n}", std::process::id());
+        let tmp_name = format!("{}-{n}", self.token);
         blocking(move || Self::put_sync(&dir, tmp_name, &bytes)).await
     }
 

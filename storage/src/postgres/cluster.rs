@@ -59,8 +59,9 @@ impl PgCluster {
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
     }
 
-    /// Creates the database `name` and gives its URL.
+    /// Creates the database `name` (lower-case letters, digits and `_`) and gives its URL.
     pub fn create_database(&self, name: &str) -> io::Result<String> {
+        plain_name(name)?;
         self.run(
             "psql",
             &[
@@ -82,6 +83,7 @@ impl PgCluster {
 
     /// Runs `sql` in the database `name` with `psql` (for tests that reach under a store).
     pub fn psql(&self, name: &str, sql: &str) -> io::Result<String> {
+        plain_name(name)?;
         let out = self.run(
             "psql",
             &[
@@ -101,6 +103,31 @@ impl PgCluster {
             ],
         )?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Whether a session waits for an advisory lock in the database `name` (a standby queued
+    /// for the engine lock).
+    pub fn lock_waiters(&self, name: &str) -> io::Result<usize> {
+        let count = self.psql(
+            name,
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+        )?;
+        count
+            .trim()
+            .parse()
+            .map_err(|_| io::Error::other(format!("not a count: {count:?}")))
+    }
+
+    /// Waits (up to 60 s) until a session waits for an advisory lock in the database `name`.
+    pub fn wait_for_lock_waiter(&self, name: &str) -> io::Result<()> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.lock_waiters(name)? == 0 {
+            if std::time::Instant::now() > deadline {
+                return Err(io::Error::other("no session waited for the lock within 60 s"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Ok(())
     }
 
     /// Stops the server at once (as a crash would: `immediate` mode), then starts it again.
@@ -167,6 +194,22 @@ impl PgCluster {
 impl Drop for PgCluster {
     fn drop(&mut self) {
         let _ = self.run("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
+    }
+}
+
+/// Refuses a database name that is not plain (lower-case letters, digits and `_`), which would
+/// need quoting in SQL and in `psql`'s arguments.
+fn plain_name(name: &str) -> io::Result<()> {
+    let plain = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    match plain {
+        true => Ok(()),
+        false => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("`{name}` is not a plain database name"),
+        )),
     }
 }
 

@@ -59,10 +59,16 @@ impl Fence {
         &self.shown
     }
 
-    /// Takes the database over: moves its epoch on, and writes under the new one from now.
-    pub(super) async fn take_over(&self, client: &tokio_postgres::Client) -> Result<(), StoreError> {
+    /// Takes the database over: moves its epoch on, and writes under the new one from now. The
+    /// table lock queues new fence checks behind the takeover (row share locks would otherwise
+    /// keep joining the old holder's), and the update waits for the writes in flight.
+    pub(super) async fn take_over(&self, client: &mut tokio_postgres::Client) -> Result<(), StoreError> {
         let pid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
-        let epoch: i64 = client
+        let tx = client.transaction().await.map_err(backend)?;
+        tx.batch_execute("LOCK TABLE engine_owner IN EXCLUSIVE MODE")
+            .await
+            .map_err(backend)?;
+        let epoch: i64 = tx
             .query_one(
                 "UPDATE engine_owner SET epoch = epoch + 1, pid = $1, since = now() WHERE id = 1 RETURNING epoch",
                 &[&pid],
@@ -70,6 +76,7 @@ impl Fence {
             .await
             .map_err(backend)?
             .get(0);
+        tx.commit().await.map_err(backend)?;
         self.epoch.store(epoch, Ordering::SeqCst);
         Ok(())
     }

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_postgres::{Client, Config, NoTls};
 
 use super::fence::Fence;
+use super::schema::SCHEMA_VERSION;
 use super::{backend, causes};
 
 /// The advisory lock (as two `int4` keys) an engine's store holds while it drives the
@@ -49,7 +50,7 @@ async fn connect(config: &Config) -> Result<(Client, JoinHandle<()>), StoreError
 
 /// The first take: the lock, and the epoch moved on.
 async fn first(config: &Config, fence: &Fence, wait: bool) -> Result<(Client, JoinHandle<()>), StoreError> {
-    let (client, driver) = connect(config).await?;
+    let (mut client, driver) = connect(config).await?;
     let (k1, k2) = ENGINE_LOCK;
     let take = match wait {
         true => "SELECT pg_advisory_lock($1, $2) IS NOT NULL",
@@ -57,14 +58,30 @@ async fn first(config: &Config, fence: &Fence, wait: bool) -> Result<(Client, Jo
     };
     let taken: bool = client.query_one(take, &[&k1, &k2]).await.map_err(backend)?.get(0);
     if taken {
-        fence.take_over(&client).await?;
+        // A standby may have waited through an upgrade: a schema newer than this build's is
+        // refused, and the lock goes with the connection.
+        let found: Option<i32> = client
+            .query_one("SELECT max(version) FROM showrunner_schema", &[])
+            .await
+            .map_err(backend)?
+            .get(0);
+        let found = found.unwrap_or(0);
+        if i64::from(found) > i64::from(SCHEMA_VERSION) {
+            return Err(StoreError::UnknownFormat {
+                found: found.to_string(),
+                supported: SCHEMA_VERSION,
+            });
+        }
+        fence.take_over(&mut client).await?;
         return Ok((client, driver));
     }
     let holder: Option<String> = client
         .query_opt(
             "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
              WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int4::oid
-               AND l.objid = $2::int4::oid AND l.objsubid = 2",
+               AND l.objid = $2::int4::oid AND l.objsubid = 2
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             LIMIT 1",
             &[&k1, &k2],
         )
         .await
@@ -88,12 +105,15 @@ async fn keep(config: Config, fence: Arc<Fence>, mut client: Client, mut driver:
         loop {
             tokio::time::sleep(RETRY).await;
             match again(&config, &fence).await {
-                Ok(Some(held)) => {
+                Ok(Again::Held(held)) => {
                     (client, driver) = held;
                     tracing::info!(database = fence.shown(), "holding the database again");
                     break;
                 }
-                Ok(None) => {
+                // Still held by this process's old session (the server has not yet seen it
+                // end), or the server not back yet: try again.
+                Ok(Again::NotYet) | Err(_) => {}
+                Ok(Again::Lost) => {
                     fence.lose();
                     tracing::error!(
                         database = fence.shown(),
@@ -101,14 +121,24 @@ async fn keep(config: Config, fence: Arc<Fence>, mut client: Client, mut driver:
                     );
                     return;
                 }
-                Err(_) => {}
             }
         }
     }
 }
 
-/// The lock again, when no other process took the database meanwhile; `None` when one did.
-async fn again(config: &Config, fence: &Fence) -> Result<Option<(Client, JoinHandle<()>)>, StoreError> {
+/// What a try to take the lock again came to.
+enum Again {
+    /// Taken, the epoch still this store's.
+    Held((Client, JoinHandle<()>)),
+    /// Not taken, and the epoch still this store's: a session of ours the server has not seen
+    /// end yet holds it, or no one does yet.
+    NotYet,
+    /// Another process has moved the epoch on: it holds the database.
+    Lost,
+}
+
+/// The lock again, when no other process took the database meanwhile.
+async fn again(config: &Config, fence: &Fence) -> Result<Again, StoreError> {
     let (client, driver) = connect(config).await?;
     let (k1, k2) = ENGINE_LOCK;
     let taken: bool = client
@@ -116,13 +146,14 @@ async fn again(config: &Config, fence: &Fence) -> Result<Option<(Client, JoinHan
         .await
         .map_err(backend)?
         .get(0);
-    if !taken {
-        return Ok(None);
-    }
     let epoch: i64 = client
         .query_one("SELECT epoch FROM engine_owner WHERE id = 1", &[])
         .await
         .map_err(backend)?
         .get(0);
-    Ok((epoch == fence.epoch()).then_some((client, driver)))
+    Ok(match (epoch == fence.epoch(), taken) {
+        (false, _) => Again::Lost,
+        (true, true) => Again::Held((client, driver)),
+        (true, false) => Again::NotYet,
+    })
 }

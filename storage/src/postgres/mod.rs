@@ -20,6 +20,7 @@ mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
@@ -38,6 +39,9 @@ use writer::Writer;
 
 /// How many connections one store keeps at most.
 const POOL_SIZE: usize = 16;
+
+/// How long a connection may take to open, and a write to wait for one.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -62,8 +66,14 @@ impl PgStore {
     pub fn open(url: &str) -> Result<Self, StoreError> {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Backend(format!("the store URL does not parse: {e}")))?;
-        config.options("-c synchronous_commit=on");
+        // Durable commits; a transaction left idle (a process paused mid-write) gives its locks
+        // up; a dead peer is noticed; the URL's own options are kept.
+        let mut options = config.get_options().map(str::to_owned).unwrap_or_default();
+        options.push_str(" -c synchronous_commit=on -c idle_in_transaction_session_timeout=30s");
+        config.options(options.trim());
         config.application_name("showrunner");
+        config.connect_timeout(CONNECT_TIMEOUT);
+        config.keepalives_idle(Duration::from_secs(30));
         let fence = Arc::new(Fence::new(shown_url(&config)));
         let manager = Manager::from_config(
             config,
@@ -72,7 +82,13 @@ impl PgStore {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
-        let pool = Pool::builder(manager).max_size(POOL_SIZE).build().map_err(backend)?;
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(CONNECT_TIMEOUT))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(backend)?;
         let bridge = Bridge::new()?;
         let writer = bridge.enter(|| Writer::start(pool.clone(), fence.clone()));
         let store = Self {
@@ -134,6 +150,15 @@ impl PgStore {
     {
         let pool = self.pool.clone();
         self.bridge.run(async move { write(client(&pool).await?).await }).await
+    }
+}
+
+/// The database `url` names, for messages: `postgres://HOST:PORT/DB`, without the user or
+/// password (the URL itself when it does not parse).
+pub fn redacted_url(url: &str) -> String {
+    match tokio_postgres::Config::from_str(url) {
+        Ok(config) => shown_url(&config),
+        Err(_) => "(a PostgreSQL URL that does not parse)".into(),
     }
 }
 

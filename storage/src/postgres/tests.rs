@@ -142,7 +142,9 @@ async fn a_process_that_lost_the_database_never_writes_again_and_a_standby_takes
         let url = url.clone();
         move || PgStore::open_when_free(&url)
     });
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    cluster
+        .wait_for_lock_waiter(&name)
+        .expect("the new engine queued on the lock");
     cluster
         .psql(
             &name,
@@ -184,7 +186,9 @@ async fn a_process_that_lost_the_database_never_writes_again_and_a_standby_takes
         let url = url.clone();
         move || PgStore::open_when_free(&url)
     });
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    cluster
+        .wait_for_lock_waiter(&name)
+        .expect("the standby queued on the lock");
     assert!(!standby.is_finished(), "the standby waits");
     drop(new);
     let standby = standby
