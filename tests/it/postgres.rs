@@ -374,6 +374,17 @@ async fn a_server_that_lost_the_database_says_so_in_its_health_and_writes_nothin
     let data = dir.path().join("data");
     let log = data.with_extension("log");
     let old = Served::start_on(&data, &url, Some(&log)).await;
+    // An episode of the old server's, waiting at its first gate.
+    let made = send(old.client.post(old.url("episodes")).json(&small_episode("a lamp")))
+        .await
+        .expect("an answer");
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let episode = made.data()["id"].as_str().expect("an id").to_owned();
+    let outline = eventually(Duration::from_secs(60), "the outline at its gate", || async {
+        let (_, open) = gates(&old, &episode).await?;
+        open.into_iter().find(|(path, _)| path.ends_with("/nodes/outline"))
+    })
+    .await;
     let standby = tokio::spawn({
         let (data, url, log) = (data.clone(), url.clone(), log.clone());
         async move { Served::standby_on(&data, &url, Some(&log)).await }
@@ -408,6 +419,31 @@ async fn a_server_that_lost_the_database_says_so_in_its_health_and_writes_nothin
         .expect("an answer");
     assert_eq!(made.status, 503, "the old server: {:?}", made.body);
     assert_eq!(made.body["error"]["code"], "shutting_down", "{:?}", made.body);
+    // An approval on the old server is refused, and its episode stops there (no reload and
+    // retry against the database it lost); the new holder has the episode and takes it.
+    let refused = send(
+        old.client
+            .post(old.url(&format!("{}/approve", outline.0)))
+            .json(&json!({ "version": outline.1 })),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(refused.status, 503, "{:?}", refused.body);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let logged = std::fs::read_to_string(&log).expect("the servers' log");
+    assert!(
+        !logged.contains("reloading the episode"),
+        "the fenced server retried: {logged}"
+    );
+    assert!(logged.contains("this episode stops here"), "{logged}");
+    let approved = send(
+        new.client
+            .post(new.url(&format!("{}/approve", outline.0)))
+            .json(&json!({ "version": outline.1 })),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(approved.status, 200, "{:?}", approved.body);
     // Nor does it collect the blobs the new holder's episodes use.
     let collected = send(old.client.post(old.url("admin/gc?grace_s=0")))
         .await
@@ -422,7 +458,7 @@ async fn a_server_that_lost_the_database_says_so_in_its_health_and_writes_nothin
     let listed = send(new.client.get(new.url("episodes"))).await.expect("the list");
     assert_eq!(
         listed.data().as_array().map(Vec::len),
-        Some(1),
-        "only the new server's episode"
+        Some(2),
+        "the old server's episode and the new one's"
     );
 }

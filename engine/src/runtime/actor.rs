@@ -247,8 +247,16 @@ impl Actor {
             match self.commit(&mut changes, onces, now).await {
                 Ok(committed) => events = committed,
                 Err(error) => {
-                    tracing::error!(episode = %self.episode.id(), %error, "commit failed; reloading the episode");
-                    self.reload();
+                    // Fenced: another process holds a shared store now and runs this episode;
+                    // this actor stops instead of reloading and retrying against it.
+                    let fenced = self.shared.store.writable().is_err();
+                    if fenced {
+                        tracing::error!(episode = %self.episode.id(), %error, "another process holds the store; this episode stops here");
+                        stop = true;
+                    } else {
+                        tracing::error!(episode = %self.episode.id(), %error, "commit failed; reloading the episode");
+                        self.reload();
+                    }
                     for (_, result) in &mut replies {
                         if result.is_ok() {
                             *result = Err(EngineError::Store(error.for_caller()));
@@ -259,7 +267,9 @@ impl Actor {
                             *result = Err(EngineError::Store(error.for_caller()));
                         }
                     }
-                    self.recover_later();
+                    if !fenced {
+                        self.recover_later();
+                    }
                     for resource in started {
                         self.shared.release(resource);
                     }
