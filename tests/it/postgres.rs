@@ -252,9 +252,10 @@ async fn two_processes_share_one_blob_directory_through_a_restart() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    // Two engines (one database each) writing the same blobs into one directory at once; one
-    // of them killed and restarted mid-run, its restart opening the directory while the other
-    // writes into it.
+    // Two engines writing the same blobs into one directory at once; one of them killed and
+    // restarted mid-run, its restart opening the directory while the other writes into it.
+    // (They run on a database each because one database has one engine today; nothing here
+    // collects garbage, which two databases sharing one blob store must not do.)
     let (a, b) = (
         Served::start_on(&data, &one, Some(&data.with_extension("log"))).await,
         Served::start_on(&data, &two, Some(&data.with_extension("log"))).await,
