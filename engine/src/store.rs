@@ -156,10 +156,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// Loads every episode whose status is in `statuses` (all episodes when empty). An episode
     /// whose records are corrupt is returned as a [`LoadFailure`] and does not stop the others.
+    /// The default loads each of [`Store::summaries`] with [`Store::load_episode`].
     fn load_episodes(
         &self,
         statuses: &[EpisodeStatus],
-    ) -> Result<Vec<Result<EpisodeSnapshot, LoadFailure>>, StoreError>;
+    ) -> Result<Vec<Result<EpisodeSnapshot, LoadFailure>>, StoreError> {
+        let mut loaded = Vec::new();
+        for summary in self.summaries(statuses)? {
+            loaded.push(match summary {
+                Err(failure) => Err(failure),
+                Ok(summary) => match self.load_episode(summary.id) {
+                    Ok(Some(episode)) => Ok(episode),
+                    // Deleted since the listing.
+                    Ok(None) => continue,
+                    Err(error) => Err(LoadFailure {
+                        episode: Some(summary.id),
+                        error,
+                    }),
+                },
+            });
+        }
+        Ok(loaded)
+    }
 
     /// Loads one episode; `None` when it does not exist.
     fn load_episode(&self, episode: EpisodeId) -> Result<Option<EpisodeSnapshot>, StoreError>;

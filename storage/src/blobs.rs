@@ -214,13 +214,13 @@ fn remove(path: &Path) -> Result<(), StoreError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::HashSet;
 
     use super::*;
 
-    /// Sweeps every blob outside a set.
-    struct Live(HashSet<ContentHash>);
+    /// Sweeps every blob outside a set (the blob stores' tests share it).
+    pub(crate) struct Live(pub(crate) HashSet<ContentHash>);
 
     impl Sweep for Live {
         fn sweep(

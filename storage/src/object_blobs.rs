@@ -173,23 +173,8 @@ mod tests {
     use object_store::aws::AmazonS3Builder;
 
     use super::*;
+    use crate::blobs::tests::Live;
     use crate::s3_server::{BUCKET, S3Server};
-
-    /// Sweeps every blob outside a set.
-    struct Live(HashSet<ContentHash>);
-
-    impl Sweep for Live {
-        fn sweep(
-            &self,
-            blob: ContentHash,
-            remove: &mut dyn FnMut() -> Result<(), StoreError>,
-        ) -> Result<bool, StoreError> {
-            if self.0.contains(&blob) {
-                return Ok(false);
-            }
-            remove().map(|()| true)
-        }
-    }
 
     /// The blob store on the server under `prefix`, and the bucket itself for reaching under it.
     fn stores(server: &S3Server, prefix: &str) -> (ObjectBlobStore, Arc<dyn ObjectStore>) {

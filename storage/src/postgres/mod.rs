@@ -300,27 +300,6 @@ impl Store for PgStore {
         })
     }
 
-    fn load_episodes(
-        &self,
-        statuses: &[EpisodeStatus],
-    ) -> Result<Vec<Result<EpisodeSnapshot, LoadFailure>>, StoreError> {
-        let mut loaded = Vec::new();
-        for summary in self.summaries(statuses)? {
-            loaded.push(match summary {
-                Err(failure) => Err(failure),
-                Ok(summary) => match self.load_episode(summary.id) {
-                    Ok(Some(episode)) => Ok(episode),
-                    Ok(None) => continue,
-                    Err(error) => Err(LoadFailure {
-                        episode: Some(summary.id),
-                        error,
-                    }),
-                },
-            });
-        }
-        Ok(loaded)
-    }
-
     fn load_episode(&self, episode: EpisodeId) -> Result<Option<EpisodeSnapshot>, StoreError> {
         self.read(move |mut client| async move { load(&mut client, episode, true).await })
     }

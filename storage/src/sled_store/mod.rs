@@ -381,27 +381,6 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn load_episodes(
-        &self,
-        statuses: &[EpisodeStatus],
-    ) -> Result<Vec<Result<EpisodeSnapshot, LoadFailure>>, StoreError> {
-        let mut loaded = Vec::new();
-        for summary in self.summaries(statuses)? {
-            loaded.push(match summary {
-                Err(failure) => Err(failure),
-                Ok(summary) => match self.load_episode(summary.id) {
-                    Ok(Some(episode)) => Ok(episode),
-                    Ok(None) => continue,
-                    Err(error) => Err(LoadFailure {
-                        episode: Some(summary.id),
-                        error,
-                    }),
-                },
-            });
-        }
-        Ok(loaded)
-    }
-
     fn load_episode(&self, episode: EpisodeId) -> Result<Option<EpisodeSnapshot>, StoreError> {
         self.writer.settle();
         let _whole = self.visible.read().unwrap_or_else(|e| e.into_inner());
