@@ -40,17 +40,28 @@ pub async fn open(
 }
 
 /// Where an engine keeps what does not live in its data directory.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct Places<'a> {
-    /// The episodes: a `postgres://` URL (that database, held by this process alone), else the
-    /// embedded store in `DATA/store`.
+    /// The episodes: a `postgres://` URL (that database, shared with the other engine
+    /// processes on it), else the embedded store in `DATA/store`.
     pub store: Option<&'a str>,
     /// The blobs: an `s3://BUCKET[/PREFIX]` URL (endpoint and credentials from the `AWS_*`
     /// environment), else files in `DATA/blobs`.
     pub blobs: Option<&'a str>,
-    /// With `store`: wait while another process holds the database, and take it over when it
-    /// ends, instead of being refused.
-    pub standby: bool,
+    /// With `store`: how long this process counts as alive without renewing its lease (see
+    /// [`PgStore::open_member`]); when it dies, the others take its episodes over after this
+    /// long.
+    pub lease: std::time::Duration,
+}
+
+impl Default for Places<'_> {
+    fn default() -> Self {
+        Self {
+            store: None,
+            blobs: None,
+            lease: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 /// [`open`], with the episodes and the blobs where `places` says.
@@ -62,8 +73,7 @@ pub async fn open_on(
 ) -> Result<(Engine, RecoveryReport)> {
     let store: Arc<dyn Store> = match places.store {
         None => Arc::new(SledStore::open(data.join("store"))?),
-        Some(url) if places.standby => Arc::new(PgStore::open_when_free(url)?),
-        Some(url) => Arc::new(PgStore::open_exclusive(url)?),
+        Some(url) => Arc::new(PgStore::open_member(url, places.lease)?),
     };
     let blobs: Arc<dyn BlobStore> = match places.blobs {
         None => Arc::new(FsBlobStore::open(data.join("blobs"))?),

@@ -66,7 +66,8 @@ pub(crate) async fn collect_garbage(
             "grace_s must be at most {MAX_GRACE_S} (a year), not {grace_s}"
         )));
     }
-    let grace = Duration::from_secs(grace_s);
+    // On a store several processes share, never below its floor (the report says which applied).
+    let grace = Duration::from_secs(grace_s).max(state.engine.min_collection_grace());
     let stats = state.engine.collect_garbage(grace).await?;
     Ok(ok(GcReport {
         removed: stats.removed,

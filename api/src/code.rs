@@ -98,6 +98,9 @@ codes! {
     CorruptArtifact = ("corrupt_artifact", INTERNAL_SERVER_ERROR),
     /// The server is shutting down.
     ShuttingDown = ("shutting_down", SERVICE_UNAVAILABLE),
+    /// Another engine process holds the episode and cannot be reached now, or the episode is
+    /// changing hands: retry in a moment.
+    EpisodeMoving = ("episode_moving", SERVICE_UNAVAILABLE),
     /// The disk is full: nothing was stored.
     InsufficientStorage = ("insufficient_storage", INSUFFICIENT_STORAGE),
     /// The server holds as many connections as it takes.

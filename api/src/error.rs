@@ -250,18 +250,15 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Closed => Self::new(ErrorCode::ShuttingDown, "the server is shutting down"),
-            // Fenced: another process serves the shared store now; this one is on its way out.
-            StoreError::InUse { .. } => Self {
-                cause: Some(error.to_string()),
-                ..Self::new(
-                    ErrorCode::ShuttingDown,
-                    "another process has taken the store over: this server no longer serves it",
-                )
-            },
             StoreError::Full { .. } => Self {
                 cause: Some(error.to_string()),
                 ..Self::insufficient_storage()
             },
+            // The episode changed hands while the request was being answered.
+            StoreError::Elsewhere { .. } => Self::new(
+                ErrorCode::EpisodeMoving,
+                format!("{error}: it is served there now; retry in a moment"),
+            ),
             other => Self::internal(other),
         }
     }

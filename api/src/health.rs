@@ -49,13 +49,10 @@ pub(crate) enum StoreHealth {
     Ok,
     /// A read of the status index fails.
     Error,
-    /// Another process has taken the shared store over: this one no longer writes to it.
-    Fenced,
 }
 
 /// `200` with `status: ok` when the store answers a read of its status index; `503` with
-/// `status: degraded` when it does not (the cause is logged, not returned), or when another
-/// process has taken a shared store over (`store: fenced`: send requests elsewhere).
+/// `status: degraded` when it does not (the cause is logged, not returned).
 #[utoipa::path(
     get,
     path = "/api/v1/health",
@@ -64,21 +61,20 @@ pub(crate) enum StoreHealth {
     security(()),
     responses(
         (status = 200, description = "The server and its store answer", body = Envelope<Health>),
-        (status = 503, description = "The store does not answer, or another process took it over: `status` is `degraded`", body = Envelope<Health>),
+        (status = 503, description = "The store does not answer: `status` is `degraded`", body = Envelope<Health>),
     ),
 )]
 pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<Envelope<Health>>) {
-    let store = match (state.engine.writable(), state.engine.episodes(EpisodeStatus::Active)) {
-        (Err(_), _) => StoreHealth::Fenced,
-        (Ok(()), Ok(_)) => StoreHealth::Ok,
-        (Ok(()), Err(e)) => {
+    let store = match state.engine.episodes(EpisodeStatus::Active) {
+        Ok(_) => StoreHealth::Ok,
+        Err(e) => {
             tracing::error!(error = %e, "health: the store does not answer");
             StoreHealth::Error
         }
     };
     let (status, overall) = match store {
         StoreHealth::Ok => (StatusCode::OK, Overall::Ok),
-        StoreHealth::Error | StoreHealth::Fenced => (StatusCode::SERVICE_UNAVAILABLE, Overall::Degraded),
+        StoreHealth::Error => (StatusCode::SERVICE_UNAVAILABLE, Overall::Degraded),
     };
     (
         status,

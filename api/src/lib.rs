@@ -73,6 +73,7 @@ mod episodes;
 mod error;
 mod events;
 mod extract;
+mod forward;
 mod health;
 mod idempotency;
 mod inbox;
@@ -288,6 +289,7 @@ impl Api {
             .method_not_allowed_fallback(error::no_method)
             .layer(DefaultBodyLimit::max(BODY_LIMIT))
             .layer(from_fn_with_state(self.state.clone(), idempotency::layer))
+            .layer(from_fn_with_state(self.state.clone(), forward::layer))
             .layer(from_fn_with_state(self.state.clone(), access::layer))
             .layer(from_fn_with_state(self.state.clone(), site::layer));
         // CORS outside the site checks, so that their refusals reach a configured UI readably,

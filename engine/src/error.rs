@@ -118,6 +118,15 @@ pub enum StoreError {
         /// The process that holds it, when its lock file says.
         pid: Option<u32>,
     },
+    /// Another live process holds the episode in a store several processes share: it alone
+    /// writes the episode until it dies or lets it go (a request for the episode goes there).
+    #[error("episode {episode} is held by another process ({})", .url.as_deref().unwrap_or("which serves no API"))]
+    Elsewhere {
+        /// The episode.
+        episode: EpisodeId,
+        /// Where that process's API answers, when it serves one.
+        url: Option<String>,
+    },
 }
 
 impl StoreError {
@@ -145,6 +154,10 @@ impl StoreError {
             Self::InUse { path, pid } => Self::InUse {
                 path: path.clone(),
                 pid: *pid,
+            },
+            Self::Elsewhere { episode, url } => Self::Elsewhere {
+                episode: *episode,
+                url: url.clone(),
             },
             other => Self::Backend(other.to_string()),
         }

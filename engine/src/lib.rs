@@ -79,9 +79,10 @@ pub use record::{
 };
 pub use runtime::collection::UPLOAD_RETENTION;
 pub use runtime::engine::{Engine, EngineConfig};
+pub use runtime::holding::Home;
 pub use runtime::recovery::{RecoveryReport, UnknownDefinition};
 pub use runtime::subscription::EventStream;
 pub use store::{
-    BlobRef, BlobStore, Commit, DefinitionUse, EpisodeSnapshot, EpisodeSummary, GcStats, LoadFailure, NewVersion,
-    Store, Sweep,
+    BlobRef, BlobStore, Claim, Commit, DefinitionUse, EpisodeSnapshot, EpisodeSummary, GcStats, LoadFailure,
+    NewVersion, Store, Sweep,
 };

@@ -45,7 +45,16 @@ pub struct Commit {
     /// The idempotency keys of the actions this commit makes durable, with their outcomes:
     /// written with the actions, so that a key is on disk exactly when its action is.
     pub idempotency: Vec<IdempotencyRecord>,
+    /// The claim the episode is written under ([`Store::claim`]): a shared store refuses the
+    /// commit when another process has claimed the episode since.
+    pub claim: Claim,
 }
+
+/// The epoch under which this process holds an episode of a store several processes share
+/// ([`Store::claim`]); every claim of an episode moves its epoch on, which fences off the
+/// commits of the claims before it. Zero in a store of one process's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Claim(pub u64);
 
 impl Commit {
     /// An empty commit for `episode`.
@@ -59,6 +68,7 @@ impl Commit {
             events: Vec::new(),
             runnable: None,
             idempotency: Vec::new(),
+            claim: Claim::default(),
         }
     }
 
@@ -130,10 +140,42 @@ pub struct LoadFailure {
 /// instance, version values, and an index of episodes by status.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Whether this process may still write here: `Err(StoreError::InUse)` once another
-    /// process has taken the store over (a shared store's fencing); a store of one process's
-    /// own always may.
-    fn writable(&self) -> Result<(), StoreError> {
+    /// The shortest grace a blob collection over this store may use. Several processes that
+    /// share a store cannot see the blobs the others have just written for commits not made
+    /// yet, so a shared store collects only blobs older than this; zero for a store of one
+    /// process's own, whose engine pins those blobs itself.
+    fn min_collection_grace(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    /// Takes `episode` for this process before it writes the episode (and again whenever it
+    /// loads it anew): in a store several processes share, one live process writes an episode
+    /// at a time, and a commit of an episode this process does not hold (another took it over)
+    /// is refused. `Err(StoreError::Elsewhere)` names the live process that holds it; a
+    /// store of one process's own always gives it.
+    async fn claim(&self, episode: EpisodeId) -> Result<Claim, StoreError> {
+        let _ = episode;
+        Ok(Claim::default())
+    }
+
+    /// Episodes with work for the runner that no live process holds (the one that held them
+    /// died): the engine claims them and resumes their work. Always empty in a store of one
+    /// process's own, whose engine resumes all work when it opens.
+    fn unheld_work(&self) -> Result<Vec<EpisodeId>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// True once after this process's hold on its episodes lapsed (it could not show it was
+    /// alive in time: paused, cut off), so that another may have taken any of them over: the
+    /// engine lets every episode in memory go, and claims each again on its next use.
+    fn hold_lapsed(&self) -> bool {
+        false
+    }
+
+    /// Records where this process's HTTP API answers, so that the other processes on a shared
+    /// store send requests for the episodes it holds there.
+    async fn advertise(&self, url: &str) -> Result<(), StoreError> {
+        let _ = url;
         Ok(())
     }
 

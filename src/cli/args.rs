@@ -15,8 +15,8 @@ pub struct Args {
     /// Where the store, blobs and models live.
     #[arg(long, global = true, default_value = "showrunner-data")]
     pub data: PathBuf,
-    /// Where episodes are stored: a `postgres://` URL (one process per database for now), else
-    /// the embedded store in DATA. The blobs and models stay in DATA.
+    /// Where episodes are stored: a `postgres://` URL (shared by every engine process on it),
+    /// else the embedded store in DATA. The blobs and models stay in DATA.
     #[arg(
         long,
         global = true,
@@ -36,6 +36,17 @@ pub struct Args {
         value_name = "URL"
     )]
     pub blobs: Option<String>,
+    /// With `--store`: how long this process counts as alive without renewing its lease (it
+    /// renews every fifth of it). When it dies, the other processes take its episodes over
+    /// after this long.
+    #[arg(
+        long,
+        global = true,
+        env = "SHOWRUNNER_LEASE",
+        value_name = "SECONDS",
+        default_value_t = 10.0
+    )]
+    pub lease: f64,
     /// The configuration file (TOML); `DATA/showrunner.toml` when it exists.
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
@@ -181,10 +192,11 @@ pub enum Command {
         /// The address to listen on (port 0 picks a free one; the address is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
-        /// With `--store`: when another process holds the database, wait, and take over (and
-        /// start listening) the moment it ends, instead of being refused.
-        #[arg(long)]
-        standby: bool,
+        /// With `--store`: the URL the other processes on the database reach this one's API
+        /// at, to send it the requests for the episodes it holds (default: `http://` and the
+        /// address listened on, with 127.0.0.1 for an unspecified one).
+        #[arg(long, value_name = "URL")]
+        advertise: Option<String>,
     },
     /// Lists, installs and registers the models in `DATA/models`.
     Models {

@@ -41,7 +41,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     // Nor do the store's own commands, which must not run its episodes.
     if let Command::Store { command } = args.command {
-        return store::run(&args.data, args.store.as_deref(), command).await;
+        return store::run(&args.data, args.store.as_deref(), args.lease, command).await;
     }
     let config = Config::load(args.config.as_deref(), &args.data)?;
     let mut setup = match &args.command {
@@ -58,18 +58,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         setup.device = device;
     }
     let backends = backends(&setup, &args.data)?;
-    let standby = matches!(args.command, Command::Serve { standby: true, .. });
+    if !(args.lease.is_finite() && (0.5..=3600.0).contains(&args.lease)) {
+        bail!("--lease is in seconds, from 0.5 to 3600 (got {})", args.lease);
+    }
     let places = showrunner::Places {
         store: args.store.as_deref(),
         blobs: args.blobs.as_deref(),
-        standby,
+        lease: std::time::Duration::from_secs_f64(args.lease),
     };
-    if standby && args.store.is_none() {
-        bail!("--standby waits for a PostgreSQL database another process holds: name it with --store postgres://…");
-    }
-    if standby {
-        eprintln!("standing by: this process takes the database over when no other process holds it");
-    }
     let engine = match open(&args.data, places, &backends).await {
         Ok(engine) => engine,
         Err(error) => return beside(&args.data, args.store.is_some(), args.command, error).await,
@@ -391,12 +387,12 @@ async fn dispatch(
         Command::Export { episode, dir, force } => {
             export_to(&export::Source::Local(engine), resolve(engine, &episode)?, &dir, force).await
         }
-        Command::Serve { addr, .. } => {
+        Command::Serve { addr, advertise } => {
             let embedder = (config.models.embeddings.backend == Backend::Onnx).then(|| backends.embedder.clone());
-            serve::serve(engine, data, config, embedder, addr).await
+            serve::serve(engine, data, config, embedder, addr, advertise).await
         }
         Command::Models { command } => models::run(data, command),
         // Handled before the engine opens, as `models` is.
-        Command::Store { command } => store::run(data, None, command).await,
+        Command::Store { command } => store::run(data, None, 10.0, command).await,
     }
 }

@@ -27,6 +27,7 @@ pub async fn serve(
     config: &Config,
     embedder: Option<Arc<dyn Embedder>>,
     addr: SocketAddr,
+    advertise: Option<String>,
 ) -> anyhow::Result<()> {
     let keys = config.api.api_keys()?;
     let upload_limit = config.api.upload_limit()?;
@@ -46,6 +47,12 @@ pub async fn serve(
         _ => local,
     };
     let _mark = ServeMark::write(data, &format!("http://{reachable}"))?;
+    // Where the other processes on a shared store send the requests for this one's episodes.
+    let advertised = advertise.unwrap_or_else(|| format!("http://{reachable}"));
+    engine
+        .advertise(advertised.trim_end_matches('/'))
+        .await
+        .context("recording this server's URL in the store")?;
     if keys.is_open() {
         eprintln!("no API keys configured: the API is open to anyone who can reach {local}");
     }

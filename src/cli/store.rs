@@ -9,7 +9,7 @@ use showrunner::storage::{PgStore, SCHEMA_VERSION, SledStore, copy, redacted_url
 use super::args::StoreCommand;
 
 /// Runs a `store` subcommand; `url` is `--store`.
-pub async fn run(data: &Path, url: Option<&str>, command: StoreCommand) -> anyhow::Result<()> {
+pub async fn run(data: &Path, url: Option<&str>, lease: f64, command: StoreCommand) -> anyhow::Result<()> {
     match command {
         StoreCommand::Migrate => {
             let Some(url) = url else {
@@ -58,7 +58,20 @@ pub async fn run(data: &Path, url: Option<&str>, command: StoreCommand) -> anyho
                 );
             }
             let source = SledStore::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))?;
-            let target = PgStore::open_exclusive(&to).context("opening the PostgreSQL store (--to)")?;
+            let target = PgStore::open(&to).context("opening the PostgreSQL store (--to)")?;
+            // Copying beside a running engine would race its writes.
+            let lease = std::time::Duration::from_secs_f64(lease);
+            if let Some(alive) = target
+                .members()?
+                .into_iter()
+                .find(|m| m.silent_for < lease.as_secs_f64())
+            {
+                let pid = alive.pid.map_or_else(String::new, |p| format!(" (process {p})"));
+                bail!(
+                    "an engine{pid} is running on {}: stop every `showrunner serve`, `run` or `demo` on it, then copy",
+                    redacted_url(&to)
+                );
+            }
             let report = copy(&source, &target).await.context("copying")?;
             println!(
                 "copied {} episodes ({} already there), {} series, {} upload records; every episode read back and checked",

@@ -1,7 +1,8 @@
 //! `showrunner --store postgres://… serve`: the episodes in a real PostgreSQL (started by the
-//! test), an episode driven to its end across a SIGKILL of the server, a second engine on the
-//! same database refused with the process that holds it, and `store copy | status | migrate`
-//! moving an embedded store into PostgreSQL and serving it from there.
+//! test), an episode driven to its end across a SIGKILL of the server, two servers on one
+//! database answering for the same episodes (one taking over when the other is killed or
+//! paused), and `store copy | status | migrate` moving an embedded store into PostgreSQL and
+//! serving it from there.
 
 use std::time::Duration;
 
@@ -81,7 +82,7 @@ async fn drive_across_a_kill_on(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_episode_on_postgres_survives_a_sigkill_and_one_engine_holds_the_database() {
+async fn an_episode_on_postgres_survives_a_sigkill() {
     let cluster = PgCluster::start().expect("a PostgreSQL server");
     let url = cluster.create_database("served").expect("a database");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -97,20 +98,6 @@ async fn an_episode_on_postgres_survives_a_sigkill_and_one_engine_holds_the_data
     .expect("an answer");
     assert_eq!(made.status, 201, "{:?}", made.body);
     let episode = made.data()["id"].as_str().expect("an id").to_owned();
-
-    // A second engine on the same database is refused, naming the server's process.
-    let second = std::process::Command::new(env!("CARGO_BIN_EXE_showrunner"))
-        .args(["--store", &url, "--data"])
-        .arg(dir.path().join("other"))
-        .args(["run", "--workflow", "idea2video", "--idea", "x", "--auto-approve"])
-        .output()
-        .expect("run a second engine");
-    assert!(!second.status.success());
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(
-        stderr.contains("in use by process") && stderr.contains("/served"),
-        "{stderr}"
-    );
 
     let server = drive_across_a_kill_on(server, &data, Some(&url), &episode).await;
     let done = send(
@@ -300,166 +287,204 @@ async fn two_processes_share_one_blob_directory_through_a_restart() {
     }
 }
 
+/// The lease the servers of these tests renew: short, so that a dead one's episodes move on
+/// quickly.
+const LEASE_S: &str = "2";
+
+/// The event ids (sequence numbers) and data lines an event stream sends until `done` holds
+/// for the data seen so far or the stream ends; panics after 60 s.
+async fn read_events(response: reqwest::Response, done: impl Fn(&[String]) -> bool) -> (Vec<u64>, Vec<String>) {
+    use futures::StreamExt;
+    let mut stream = response.bytes_stream();
+    let (mut text, mut ids, mut data) = (String::new(), Vec::new(), Vec::new());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !done(&data) {
+        let next = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("the events in time; seen {data:?}"));
+        // A finished episode's stream ends after its last event.
+        let Some(chunk) = next else { break };
+        let chunk = chunk.expect("a chunk");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find('\n') {
+            let line: String = text.drain(..=end).collect();
+            if let Some(n) = line.strip_prefix("id:") {
+                ids.push(n.trim().parse().expect("a numeric id"));
+            } else if let Some(d) = line.strip_prefix("data:") {
+                data.push(d.trim().to_owned());
+            }
+        }
+    }
+    (ids, data)
+}
+
+/// Episodes whose lease the server with process id `pid` holds.
+fn held_by(cluster: &PgCluster, database: &str, pid: u32) -> usize {
+    cluster
+        .psql(
+            database,
+            &format!(
+                "SELECT count(*) FROM episode_lease l JOIN engine_process p ON p.id = l.process WHERE p.pid = {pid}"
+            ),
+        )
+        .expect("psql")
+        .trim()
+        .parse()
+        .expect("a count")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_standby_takes_over_when_the_serving_process_is_killed_and_the_episode_goes_on() {
+async fn two_servers_serve_the_same_episodes_and_one_goes_on_when_the_other_is_killed() {
     let cluster = PgCluster::start().expect("a PostgreSQL server");
-    let url = cluster.create_database("failover").expect("a database");
+    let url = cluster.create_database("pair").expect("a database");
     let dir = tempfile::tempdir().expect("tempdir");
+    // One blob directory for both, as a shared volume would be.
     let data = dir.path().join("data");
     let log = data.with_extension("log");
-    let mut active = Served::start_on(&data, &url, Some(&log)).await;
+    let mut a = Served::member_on(&data, &url, Some(&log), LEASE_S).await;
+    let b = Served::member_on(&data, &url, Some(&log), LEASE_S).await;
     let made = send(
-        active
-            .client
-            .post(active.url("episodes"))
+        a.client
+            .post(a.url("episodes"))
             .json(&small_episode("a kite over the harbour")),
     )
     .await
     .expect("an answer");
     assert_eq!(made.status, 201, "{:?}", made.body);
     let episode = made.data()["id"].as_str().expect("an id").to_owned();
-    let standby = tokio::spawn({
-        let (data, url, log) = (data.clone(), url.clone(), log.clone());
-        async move { Served::standby_on(&data, &url, Some(&log)).await }
-    });
-    cluster
-        .wait_for_lock_waiter("failover")
-        .expect("the standby queued on the lock");
-    assert!(
-        !standby.is_finished(),
-        "the standby waits while the other process holds the database"
-    );
-    let outline = eventually(Duration::from_secs(60), "the outline at its gate", || async {
-        let (_, open) = gates(&active, &episode).await?;
-        open.into_iter().find(|(path, _)| path.ends_with("/nodes/outline"))
-    })
+    // b answers for the episode a holds: reads, an event stream, an approval.
+    let outline = eventually(
+        Duration::from_secs(60),
+        "the outline at its gate, seen on b",
+        || async {
+            let (_, open) = gates(&b, &episode).await?;
+            open.into_iter().find(|(path, _)| path.ends_with("/nodes/outline"))
+        },
+    )
     .await;
+    assert_eq!(held_by(&cluster, "pair", a.pid()), 1, "a holds the episode it made");
+    assert_eq!(held_by(&cluster, "pair", b.pid()), 0);
+    let shown = send(b.client.get(b.url(&format!("episodes/{episode}"))))
+        .await
+        .expect("the episode");
+    let from = shown.data()["next_seq"].as_u64().expect("next_seq");
+    let stream = b
+        .client
+        .get(b.url(&format!("episodes/{episode}/events?from={from}")))
+        .send()
+        .await
+        .expect("an event stream on b");
+    assert_eq!(stream.status(), 200);
     let approved = send(
-        active
-            .client
-            .post(active.url(&format!("{}/approve", outline.0)))
+        a.client
+            .post(a.url(&format!("{}/approve", outline.0)))
             .json(&json!({ "version": outline.1 })),
     )
     .await
     .expect("an answer");
     assert_eq!(approved.status, 200, "{:?}", approved.body);
-    let killed = std::time::Instant::now();
-    active.kill();
-    let standby = standby.await.expect("the standby");
+    // b's stream shows the approval made on a, in order, from where it asked.
+    let (ids, lines) = read_events(stream, |lines| {
+        lines
+            .iter()
+            .any(|d| d.contains("\"Approved\"") && d.contains("\"outline\""))
+    })
+    .await;
+    assert_eq!(ids.first(), Some(&from), "{ids:?}");
     assert!(
-        killed.elapsed() < Duration::from_secs(30),
-        "took over in {:?}",
-        killed.elapsed()
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "no gap, no duplicate: {ids:?}"
     );
-    // The approval made on the killed process holds on the standby, which takes the episode on.
-    let shown = send(
-        standby
-            .client
-            .get(standby.url(&format!("episodes/{episode}/nodes/outline"))),
-    )
-    .await
-    .expect("the outline");
+    assert_eq!(ids.len(), lines.len());
+
+    // a dies: b takes its episode over once a's lease lapsed, and the approval made on a holds.
+    a.kill();
+    let killed = std::time::Instant::now();
+    eventually(Duration::from_secs(60), "b to take the episode over", || async {
+        (held_by(&cluster, "pair", b.pid()) == 1).then_some(())
+    })
+    .await;
+    let took = killed.elapsed();
+    assert!(took < Duration::from_secs(10), "took over in {took:?}");
+    let shown = send(b.client.get(b.url(&format!("episodes/{episode}/nodes/outline"))))
+        .await
+        .expect("the outline");
     assert_eq!(shown.data()["state"], "approved", "{:?}", shown.body);
-    let standby = drive_across_a_kill_on(standby, &data, Some(&url), &episode).await;
-    let done = send(standby.client.get(standby.url(&format!("episodes/{episode}"))))
+    let b = drive_across_a_kill_on(b, &data, Some(&url), &episode).await;
+    let done = send(b.client.get(b.url(&format!("episodes/{episode}"))))
         .await
         .expect("the episode");
     assert_eq!(done.data()["status"], "completed");
+    let logged = std::fs::read_to_string(&log).expect("the servers' log");
+    assert!(logged.contains("resumed an episode whose process is gone"), "{logged}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_that_lost_the_database_says_so_in_its_health_and_writes_nothing() {
+async fn a_server_paused_past_its_lease_gives_its_episodes_up_and_serves_them_from_where_they_went() {
     let cluster = PgCluster::start().expect("a PostgreSQL server");
-    let url = cluster.create_database("fenced").expect("a database");
+    let url = cluster.create_database("paused").expect("a database");
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let log = data.with_extension("log");
-    let old = Served::start_on(&data, &url, Some(&log)).await;
-    // An episode of the old server's, waiting at its first gate.
-    let made = send(old.client.post(old.url("episodes")).json(&small_episode("a lamp")))
+    let a = Served::member_on(&data, &url, Some(&log), LEASE_S).await;
+    let b = Served::member_on(&data, &url, Some(&log), LEASE_S).await;
+    let made = send(a.client.post(a.url("episodes")).json(&small_episode("a lamp")))
         .await
         .expect("an answer");
     assert_eq!(made.status, 201, "{:?}", made.body);
     let episode = made.data()["id"].as_str().expect("an id").to_owned();
     let outline = eventually(Duration::from_secs(60), "the outline at its gate", || async {
-        let (_, open) = gates(&old, &episode).await?;
+        let (_, open) = gates(&a, &episode).await?;
         open.into_iter().find(|(path, _)| path.ends_with("/nodes/outline"))
     })
     .await;
-    let standby = tokio::spawn({
-        let (data, url, log) = (data.clone(), url.clone(), log.clone());
-        async move { Served::standby_on(&data, &url, Some(&log)).await }
-    });
-    cluster
-        .wait_for_lock_waiter("fenced")
-        .expect("the standby queued on the lock");
-    // The old server is cut off from the database's lock (as a partition would), but lives on.
-    cluster
-        .psql(
-            "fenced",
-            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted",
+    // a stops (SIGSTOP) past its lease, with the episode in memory: b takes the approval.
+    let signal = |name: &str, pid: u32| {
+        let sent = std::process::Command::new("kill")
+            .args([name, &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+    };
+    signal("-STOP", a.pid());
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let approved = eventually(Duration::from_secs(30), "b to take the approval", || async {
+        let answer = send(
+            b.client
+                .post(b.url(&format!("{}/approve", outline.0)))
+                .json(&json!({ "version": outline.1 })),
         )
-        .expect("cut the lock's connection");
-    let new = standby.await.expect("the standby takes over");
-    let health = eventually(
-        Duration::from_secs(30),
-        "the old server to say it is fenced",
-        || async {
-            let answer = send(old.client.get(old.url("health"))).await?;
-            (answer.status == 503).then_some(answer)
-        },
-    )
+        .await?;
+        (answer.status != 503).then_some(answer)
+    })
     .await;
-    assert_eq!(
-        health.body["data"]["components"]["store"], "fenced",
-        "{:?}",
-        health.body
-    );
-    let made = send(old.client.post(old.url("episodes")).json(&small_episode("a kite")))
-        .await
-        .expect("an answer");
-    assert_eq!(made.status, 503, "the old server: {:?}", made.body);
-    assert_eq!(made.body["error"]["code"], "shutting_down", "{:?}", made.body);
-    // An approval on the old server is refused, and its episode stops there (no reload and
-    // retry against the database it lost); the new holder has the episode and takes it.
-    let refused = send(
-        old.client
-            .post(old.url(&format!("{}/approve", outline.0)))
-            .json(&json!({ "version": outline.1 })),
-    )
-    .await
-    .expect("an answer");
-    assert_eq!(refused.status, 503, "{:?}", refused.body);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let logged = std::fs::read_to_string(&log).expect("the servers' log");
-    assert!(
-        !logged.contains("reloading the episode"),
-        "the fenced server retried: {logged}"
-    );
-    assert!(logged.contains("this episode stops here"), "{logged}");
-    let approved = send(
-        new.client
-            .post(new.url(&format!("{}/approve", outline.0)))
-            .json(&json!({ "version": outline.1 })),
-    )
-    .await
-    .expect("an answer");
     assert_eq!(approved.status, 200, "{:?}", approved.body);
-    // Nor does it collect the blobs the new holder's episodes use.
-    let collected = send(old.client.post(old.url("admin/gc?grace_s=0")))
+    assert_eq!(held_by(&cluster, "paused", b.pid()), 1, "b holds the episode now");
+    signal("-CONT", a.pid());
+    // Woken, a lets its stale copy go: it shows the approval b took, and passes what it is
+    // asked on to b, which holds the episode now.
+    let shown = eventually(Duration::from_secs(30), "a to show the approval made on b", || async {
+        let shown = send(a.client.get(a.url(&format!("episodes/{episode}/nodes/outline")))).await?;
+        (shown.data()["state"] == "approved").then_some(shown)
+    })
+    .await;
+    assert_eq!(shown.status, 200);
+    let a = drive_across_a_kill_on(a, &data, Some(&url), &episode).await;
+    let done = send(a.client.get(a.url(&format!("episodes/{episode}"))))
         .await
-        .expect("an answer");
-    assert_eq!(collected.status, 503, "{:?}", collected.body);
-    let fine = send(new.client.get(new.url("health"))).await.expect("health");
-    assert_eq!(fine.status, 200, "{:?}", fine.body);
-    let made = send(new.client.post(new.url("episodes")).json(&small_episode("a kite")))
+        .expect("the episode");
+    assert_eq!(done.data()["status"], "completed");
+    // One log: every event once, in order.
+    let last = done.data()["next_seq"].as_u64().expect("next_seq") - 1;
+    let stream = a
+        .client
+        .get(a.url(&format!("episodes/{episode}/events?from=1")))
+        .send()
         .await
-        .expect("an answer");
-    assert_eq!(made.status, 201, "{:?}", made.body);
-    let listed = send(new.client.get(new.url("episodes"))).await.expect("the list");
-    assert_eq!(
-        listed.data().as_array().map(Vec::len),
-        Some(2),
-        "the old server's episode and the new one's"
-    );
+        .expect("the events");
+    assert_eq!(stream.status(), 200);
+    let (ids, _) = read_events(stream, |data| data.len() as u64 >= last).await;
+    assert_eq!(ids, (1..=last).collect::<Vec<_>>());
+    let logged = std::fs::read_to_string(&log).expect("the servers' log");
+    assert!(logged.contains("hold on its episodes lapsed"), "{logged}");
 }

@@ -65,10 +65,10 @@ impl Served {
         Self::launch(data, Some(store), log, "127.0.0.1:0", &[]).await
     }
 
-    /// [`Served::start_on`] as a standby (`serve --standby`): resolves once it has taken the
-    /// database over and listens.
-    pub async fn standby_on(data: &Path, store: &str, log: Option<&PathBuf>) -> Self {
-        Self::launch(data, Some(store), log, "127.0.0.1:0", &["--standby"]).await
+    /// [`Served::start_on`] with a lease of `lease` seconds (`--lease`): one of several
+    /// servers on the database.
+    pub async fn member_on(data: &Path, store: &str, log: Option<&PathBuf>, lease: &str) -> Self {
+        Self::launch(data, Some(store), log, "127.0.0.1:0", &["--lease", lease]).await
     }
 
     async fn launch(data: &Path, store: Option<&str>, log: Option<&PathBuf>, addr: &str, more: &[&str]) -> Self {
@@ -135,6 +135,11 @@ impl Served {
     /// The URL of an API path.
     pub fn url(&self, path: &str) -> String {
         format!("{}/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILLs the process and reaps it.

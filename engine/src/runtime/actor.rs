@@ -24,7 +24,7 @@ use crate::pure::scheduler::Ticket;
 use crate::runtime::engine::Shared;
 use crate::runtime::pins::{Pinned, PinningBlobs};
 use crate::runtime::run::{RunContext, Sources, ValueCache, assemble, execute};
-use crate::store::{Commit, EpisodeSnapshot};
+use crate::store::{Claim, Commit, EpisodeSnapshot};
 
 /// The most messages applied in one batch (one commit).
 const MAX_BATCH: usize = 4096;
@@ -136,6 +136,7 @@ pub(crate) fn spawn(
     shared: Arc<Shared>,
     def: Arc<WorkflowDef>,
     episode: Episode,
+    claim: Claim,
 ) -> (Handle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let events = LiveEvents::default();
@@ -154,6 +155,7 @@ pub(crate) fn spawn(
         tasks: Vec::new(),
         cache: Arc::default(),
         runnable: None,
+        claim,
     };
     let task = tokio::spawn(actor.run(rx));
     (handle, task)
@@ -173,6 +175,8 @@ struct Actor {
     cache: Arc<ValueCache>,
     /// Whether the store's work index holds the episode, as last committed (unknown at first).
     runnable: Option<bool>,
+    /// The claim its commits are written under.
+    claim: Claim,
 }
 
 impl Actor {
@@ -247,11 +251,13 @@ impl Actor {
             match self.commit(&mut changes, onces, now).await {
                 Ok(committed) => events = committed,
                 Err(error) => {
-                    // Fenced: another process holds a shared store now and runs this episode;
-                    // this actor stops instead of reloading and retrying against it.
-                    let fenced = self.shared.store.writable().is_err();
+                    // Fenced: another process holds the episode now and runs it; this actor
+                    // stops, unreachable, instead of reloading and retrying against it. The
+                    // episode is claimed again on its next use.
+                    let fenced = matches!(error, StoreError::Elsewhere { .. });
                     if fenced {
-                        tracing::error!(episode = %self.episode.id(), %error, "another process holds the store; this episode stops here");
+                        tracing::error!(episode = %self.episode.id(), %error, "another process holds this episode now; it stops here");
+                        self.shared.forget(self.episode.id(), &self.tx);
                         stop = true;
                     } else {
                         tracing::error!(episode = %self.episode.id(), %error, "commit failed; reloading the episode");
@@ -388,6 +394,7 @@ impl Actor {
         commit.removed = std::mem::take(&mut changes.removed);
         commit.events = events.clone();
         commit.idempotency = onces;
+        commit.claim = self.claim;
         self.shared.store.commit(commit).await?;
         self.runnable = Some(runnable);
         Ok(events)

@@ -65,10 +65,10 @@ impl Engine {
     /// series or upload younger than [`UPLOAD_RETENTION`] references them, and no commit on its
     /// way names them (runs in flight, uploads, edits, series updates, forks: whatever the
     /// grace, even zero). One collection runs at a time; upload records past their retention
-    /// are dropped. Refused once another process has taken a shared store over.
+    /// are dropped. On a store several processes share, the grace is at least
+    /// [`Engine::min_collection_grace`].
     pub async fn collect_garbage(&self, grace: Duration) -> Result<GcStats> {
-        // A process that lost a shared store to another reads no longer what the blobs serve.
-        self.shared.store.writable()?;
+        let grace = grace.max(self.min_collection_grace());
         let _one = self.shared.collecting.lock().await;
         // Protection starts before the references are read (see `crate::runtime::pins`).
         let _collecting = self.shared.pins.begin_collection();

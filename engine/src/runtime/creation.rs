@@ -125,8 +125,10 @@ impl Engine {
             };
             commit.idempotency.push(IdempotencyRecord::new(token, now, outcome));
         }
+        commit.claim = self.shared.store.claim(episode.id()).await?;
+        let claim = commit.claim;
         self.shared.store.commit(commit).await?;
-        let handle = self.shared.adopt(def, episode);
+        let handle = self.shared.adopt(def, episode, claim);
         // The new episode's first effects (its roots queued) go through the actor like any other.
         handle.command(Command::Recover).await?;
         Ok(snapshot)

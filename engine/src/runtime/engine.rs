@@ -2,6 +2,7 @@
 //! API that workflows, the CLI and the HTTP facade call.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use crate::runtime::actor::{self, Handle};
 use crate::runtime::pins::Pins;
 use crate::runtime::recovery::RecoveryReport;
 use crate::runtime::subscription::EventStream;
-use crate::store::{BlobRef, BlobStore, EpisodeSnapshot, Store};
+use crate::store::{BlobRef, BlobStore, Claim, EpisodeSnapshot, Store};
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -53,7 +54,7 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) blobs: Arc<dyn BlobStore>,
     registry: RwLock<Registry>,
-    episodes: Mutex<HashMap<EpisodeId, Handle>>,
+    pub(crate) episodes: Mutex<HashMap<EpisodeId, Handle>>,
     /// Episodes whose definition version is not registered: left untouched.
     unavailable: Mutex<HashMap<EpisodeId, (String, String)>>,
     scheduler: Mutex<Scheduler>,
@@ -64,9 +65,11 @@ pub(crate) struct Shared {
     pub(crate) pins: Arc<Pins>,
     /// One blob collection at a time.
     pub(crate) collecting: tokio::sync::Mutex<()>,
+    /// Set by [`Engine::shutdown`].
+    pub(crate) shut_down: AtomicBool,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding these locks leaves plain data behind; keep going.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -123,9 +126,9 @@ impl Shared {
     }
 
     /// Starts the actor of a restored or new episode and makes it reachable.
-    pub(crate) fn adopt(self: &Arc<Self>, def: Arc<WorkflowDef>, episode: Episode) -> Handle {
+    pub(crate) fn adopt(self: &Arc<Self>, def: Arc<WorkflowDef>, episode: Episode, claim: Claim) -> Handle {
         let id = episode.id();
-        let (handle, task) = actor::spawn(self.clone(), def, episode);
+        let (handle, task) = actor::spawn(self.clone(), def, episode, claim);
         lock(&self.actors).push(task);
         lock(&self.episodes).insert(id, handle.clone());
         handle
@@ -142,8 +145,9 @@ pub struct Engine {
 enum Readable {
     /// Its actor.
     Live(Handle),
-    /// A finished episode restored from the store, with no actor.
-    Finished(Arc<WorkflowDef>, Box<Episode>),
+    /// Its committed state restored from the store, with no actor: a finished episode, or one
+    /// another process holds.
+    Stored(Arc<WorkflowDef>, Box<Episode>),
 }
 
 impl Engine {
@@ -168,12 +172,14 @@ impl Engine {
             series_writes: tokio::sync::Mutex::new(()),
             pins: Arc::default(),
             collecting: tokio::sync::Mutex::new(()),
+            shut_down: AtomicBool::new(false),
         });
         let engine = Self { shared };
         for def in definitions {
             engine.register(def);
         }
         let report = crate::runtime::recovery::recover(&engine.shared).await?;
+        engine.start_sweeping();
         Ok((engine, report))
     }
 
@@ -240,21 +246,38 @@ impl Engine {
         if let Some(handle) = lock(&self.shared.episodes).get(&episode) {
             return Ok(handle.clone());
         }
+        // Claimed before it is read, so that what loads is what the last holder committed.
+        let claim = self.shared.store.claim(episode).await?;
         let (def, restored) = self.restore(episode)?;
-        self.adopt(def, restored).await
+        self.adopt(def, restored, claim).await
     }
 
-    /// An episode to read: its actor, or, for a finished episode that is not in memory, its
-    /// state restored from the store, so that reading an old episode starts no actor.
+    /// An episode to read: its actor, or, for a finished episode that is not in memory (or one
+    /// another process holds), its state restored from the store, so that reading an old
+    /// episode starts no actor.
     async fn readable(&self, episode: EpisodeId) -> Result<Readable> {
         if let Some(handle) = lock(&self.shared.episodes).get(&episode) {
             return Ok(Readable::Live(handle.clone()));
         }
+        let header = self
+            .shared
+            .store
+            .load_header(episode)?
+            .ok_or(EngineError::EpisodeNotFound(episode))?;
+        let claim = match header.status {
+            EpisodeStatus::Completed | EpisodeStatus::Cancelled => None,
+            // Claimed before it is read, so that what loads is what the last holder committed.
+            _ => match self.shared.store.claim(episode).await {
+                Ok(claim) => Some(claim),
+                Err(crate::error::StoreError::Elsewhere { .. }) => None,
+                Err(error) => return Err(error.into()),
+            },
+        };
         let (def, restored) = self.restore(episode)?;
-        if matches!(restored.status(), EpisodeStatus::Completed | EpisodeStatus::Cancelled) {
-            return Ok(Readable::Finished(def, Box::new(restored)));
+        match claim {
+            Some(claim) => Ok(Readable::Live(self.adopt(def, restored, claim).await?)),
+            None => Ok(Readable::Stored(def, Box::new(restored))),
         }
-        Ok(Readable::Live(self.adopt(def, restored).await?))
     }
 
     /// An episode that is not in memory, from the store (finished episodes are not loaded at
@@ -289,11 +312,11 @@ impl Engine {
     }
 
     /// Starts the actor of a restored episode (unless another call just did).
-    async fn adopt(&self, def: Arc<WorkflowDef>, restored: Episode) -> Result<Handle> {
+    async fn adopt(&self, def: Arc<WorkflowDef>, restored: Episode, claim: Claim) -> Result<Handle> {
         if let Some(handle) = lock(&self.shared.episodes).get(&restored.id()) {
             return Ok(handle.clone());
         }
-        let handle = self.shared.adopt(def, restored);
+        let handle = self.shared.adopt(def, restored, claim);
         handle.command(Command::Recover).await?;
         Ok(handle)
     }
@@ -407,10 +430,13 @@ impl Engine {
         let handle = lock(&self.shared.episodes).remove(&episode);
         match handle {
             Some(handle) => actor::stop(&handle),
-            None if self.shared.store.load_episode(episode)?.is_none() => {
+            None if self.shared.store.load_header(episode)?.is_none() => {
                 return Err(EngineError::EpisodeNotFound(episode));
             }
-            None => {}
+            // Refused while another live process holds it.
+            None => {
+                self.shared.store.claim(episode).await?;
+            }
         }
         lock(&self.shared.unavailable).remove(&episode);
         self.shared.store.delete_episode(episode).await?;
@@ -421,7 +447,7 @@ impl Engine {
     pub async fn snapshot(&self, episode: EpisodeId) -> Result<EpisodeSnapshot> {
         match self.readable(episode).await? {
             Readable::Live(handle) => handle.snapshot().await,
-            Readable::Finished(_, episode) => Ok(EpisodeSnapshot {
+            Readable::Stored(_, episode) => Ok(EpisodeSnapshot {
                 header: episode.header().clone(),
                 instances: episode.instances().cloned().collect(),
             }),
@@ -443,7 +469,7 @@ impl Engine {
                     .await?
                     .ok_or_else(not_found)
             }
-            Readable::Finished(def, finished) => finished.instance(&def, key).cloned().ok_or_else(not_found),
+            Readable::Stored(def, finished) => finished.instance(&def, key).cloned().ok_or_else(not_found),
         }
     }
 
@@ -467,9 +493,9 @@ impl Engine {
         Ok(self.shared.store.episodes_with_status(status)?)
     }
 
-    /// Whether this process may still write to its store (see [`Store::writable`]).
-    pub fn writable(&self) -> Result<()> {
-        Ok(self.shared.store.writable()?)
+    /// The shortest grace a blob collection uses here (see [`Store::min_collection_grace`]).
+    pub fn min_collection_grace(&self) -> Duration {
+        self.shared.store.min_collection_grace()
     }
 
     /// A page of episodes whose status is in `statuses` (any when empty), newest first, after
@@ -485,9 +511,19 @@ impl Engine {
 
     /// Events of `episode` from sequence number `from_seq` on: stored ones, then live ones.
     pub async fn subscribe(&self, episode: EpisodeId, from_seq: u64) -> Result<EventStream> {
-        let handle = self.handle(episode).await?;
-        let live = handle.events.subscribe();
-        Ok(EventStream::new(episode, self.shared.store.clone(), live, from_seq))
+        let store = self.shared.store.clone();
+        match self.handle(episode).await {
+            Ok(handle) => Ok(EventStream::new(episode, store, handle.events.subscribe(), from_seq)),
+            // A finished episode another process holds: its log is whole in the store.
+            Err(EngineError::Store(crate::error::StoreError::Elsewhere { .. }))
+                if self
+                    .header(episode)
+                    .is_ok_and(|h| matches!(h.status, EpisodeStatus::Completed | EpisodeStatus::Cancelled)) =>
+            {
+                Ok(EventStream::finished(episode, store, from_seq))
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Waits until `done` holds for the episode's committed state, or `timeout` passes.
@@ -542,7 +578,8 @@ impl Engine {
     /// stay `Running` on disk and are re-queued by the next [`Engine::open`], as after a crash.
     /// The store closes when the last clone of the engine is dropped.
     pub async fn shutdown(&self) {
-        let handles: Vec<Handle> = lock(&self.shared.episodes).drain().map(|(_, h)| h).collect();
+        self.shared.shut_down.store(true, Ordering::SeqCst);
+        let handles = self.shared.forget_all();
         for handle in &handles {
             actor::stop(handle);
         }

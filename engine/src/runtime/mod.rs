@@ -1,11 +1,12 @@
 //! The runtime: the actor that owns each episode, node runs, the [`Engine`](crate::Engine)
-//! handle, recovery after a restart, event subscriptions, episode creation, and the blob pins
-//! that keep garbage collection safe.
+//! handle, recovery after a restart, event subscriptions, episode creation, the blob pins that
+//! keep garbage collection safe, and episodes held in a store several processes share.
 
 pub(crate) mod actor;
 pub(crate) mod collection;
 pub(crate) mod creation;
 pub(crate) mod engine;
+pub(crate) mod holding;
 pub(crate) mod pins;
 pub(crate) mod recovery;
 pub(crate) mod run;

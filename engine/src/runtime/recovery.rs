@@ -20,6 +20,7 @@ use crate::pure::command::Command;
 use crate::pure::episode::Episode;
 use crate::record::EpisodeStatus;
 use crate::runtime::engine::Shared;
+use crate::store::Claim;
 
 /// What recovery found.
 #[derive(Debug, Default)]
@@ -88,7 +89,16 @@ pub(crate) async fn recover(shared: &Arc<Shared>) -> Result<RecoveryReport> {
         if untouched.contains(&id) {
             continue;
         }
-        match restore(shared, id) {
+        // In a shared store, another live process may hold it: it runs there.
+        let claim = match shared.store.claim(id).await {
+            Ok(claim) => claim,
+            Err(StoreError::Elsewhere { .. }) => continue,
+            Err(error) => {
+                report.failed.push((id, error.to_string()));
+                continue;
+            }
+        };
+        match restore(shared, id, claim) {
             Ok(handle) => handles.push((id, handle)),
             Err(error) => {
                 tracing::error!(episode = %id, %error, "episode does not load");
@@ -107,7 +117,11 @@ pub(crate) async fn recover(shared: &Arc<Shared>) -> Result<RecoveryReport> {
     Ok(report)
 }
 
-fn restore(shared: &Arc<Shared>, id: EpisodeId) -> std::result::Result<crate::runtime::actor::Handle, StoreError> {
+fn restore(
+    shared: &Arc<Shared>,
+    id: EpisodeId,
+    claim: Claim,
+) -> std::result::Result<crate::runtime::actor::Handle, StoreError> {
     let stored = shared
         .store
         .load_episode(id)?
@@ -122,5 +136,5 @@ fn restore(shared: &Arc<Shared>, id: EpisodeId) -> std::result::Result<crate::ru
         episode: Some(id),
         what,
     })?;
-    Ok(shared.adopt(def, episode))
+    Ok(shared.adopt(def, episode, claim))
 }

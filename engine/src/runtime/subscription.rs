@@ -27,6 +27,9 @@ pub struct EventStream {
     next_seq: u64,
     buffer: VecDeque<Event>,
     from_store: bool,
+    /// For a finished episode without an actor here: the sender of a channel nothing sends
+    /// on, which keeps the stream open after the stored events, as an actor's would.
+    _quiet: Option<broadcast::Sender<Event>>,
 }
 
 impl EventStream {
@@ -43,6 +46,16 @@ impl EventStream {
             next_seq: from_seq.max(1),
             buffer: VecDeque::new(),
             from_store: true,
+            _quiet: None,
+        }
+    }
+
+    /// The events of a finished episode, all in the store: no live ones will come.
+    pub(crate) fn finished(episode: EpisodeId, store: Arc<dyn Store>, from_seq: u64) -> Self {
+        let (quiet, live) = broadcast::channel(1);
+        Self {
+            _quiet: Some(quiet),
+            ..Self::new(episode, store, live, from_seq)
         }
     }
 

@@ -105,31 +105,6 @@ impl PgCluster {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// Whether a session waits for an advisory lock in the database `name` (a standby queued
-    /// for the engine lock).
-    pub fn lock_waiters(&self, name: &str) -> io::Result<usize> {
-        let count = self.psql(
-            name,
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
-        )?;
-        count
-            .trim()
-            .parse()
-            .map_err(|_| io::Error::other(format!("not a count: {count:?}")))
-    }
-
-    /// Waits (up to 60 s) until a session waits for an advisory lock in the database `name`.
-    pub fn wait_for_lock_waiter(&self, name: &str) -> io::Result<()> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while self.lock_waiters(name)? == 0 {
-            if std::time::Instant::now() > deadline {
-                return Err(io::Error::other("no session waited for the lock within 60 s"));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        Ok(())
-    }
-
     /// Stops the server at once (as a crash would: `immediate` mode), then starts it again.
     pub fn restart(&self) -> io::Result<()> {
         self.run("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"])?;

@@ -10,8 +10,7 @@ mod batch;
 mod bridge;
 #[cfg(any(test, feature = "test-cluster"))]
 pub mod cluster;
-mod fence;
-mod holder;
+mod membership;
 mod records;
 mod schema;
 #[cfg(test)]
@@ -26,19 +25,28 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use serde_json::Value;
 use showrunner_engine::{
-    Commit, ContentHash, DefinitionUse, EpisodeId, EpisodeRecord, EpisodeSnapshot, EpisodeStatus, EpisodeSummary,
-    Event, IdempotencyRecord, InstanceKey, LoadFailure, SeriesId, SeriesRecord, Store, StoreError, UploadRecord,
+    Claim, Commit, ContentHash, DefinitionUse, EpisodeId, EpisodeRecord, EpisodeSnapshot, EpisodeStatus,
+    EpisodeSummary, Event, IdempotencyRecord, InstanceKey, LoadFailure, SeriesId, SeriesRecord, Store, StoreError,
+    UploadRecord,
 };
 use tokio_postgres::NoTls;
 
 use bridge::Bridge;
-use fence::Fence;
+pub use membership::Member;
+use membership::Membership;
 use records::{decode, encode, instance_text, load, parse_id, status_of};
 pub use schema::SCHEMA_VERSION;
 use writer::Writer;
 
 /// How many connections one store keeps at most.
 const POOL_SIZE: usize = 16;
+
+/// The shortest lease a member may renew (every fifth of it).
+const MIN_LEASE: Duration = Duration::from_millis(500);
+
+/// The shortest grace of a blob collection on a database several processes share: a blob
+/// another process wrote for a commit it has not made yet is younger.
+const SHARED_COLLECTION_GRACE: Duration = Duration::from_secs(3600);
 
 /// How long a connection may take to open, and a write to wait for one.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -50,20 +58,37 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 /// Episodes in a PostgreSQL database.
 pub struct PgStore {
     pool: Pool,
-    /// The epoch writes check, once this store holds the database.
-    fence: Arc<Fence>,
-    /// The task that holds the engine lock on a connection of its own, for
-    /// [`PgStore::open_exclusive`]; it ends with the store's runtime (dropping the store, or
-    /// the process dying), which lets another process in.
-    _holder: Option<tokio::task::JoinHandle<()>>,
+    /// This process as one of the engines on the database, for [`PgStore::open_member`]: its
+    /// commits are fenced by the episodes' leases.
+    member: Option<Arc<Membership>>,
+    /// The task that renews the member's lease; it ends with the store's runtime.
+    _keeper: Option<tokio::task::JoinHandle<()>>,
     writer: Writer,
     bridge: Bridge,
 }
 
 impl PgStore {
     /// Connects to the database at `url` (`postgres://user@host:port/db`, or key=value
-    /// settings) and migrates its schema; refuses a database migrated past this build.
+    /// settings) and migrates its schema; refuses a database migrated past this build. Its
+    /// writes are not fenced: for tools, and for an engine with the database to itself.
     pub fn open(url: &str) -> Result<Self, StoreError> {
+        Self::connect(url, None)
+    }
+
+    /// [`PgStore::open`], joining the engines on the database (see the `membership` module):
+    /// this process claims each episode before it writes it, its commits are refused once
+    /// another process has claimed the episode since, and it counts as alive while it renews
+    /// its `lease`, which it does every fifth of it.
+    pub fn open_member(url: &str, lease: Duration) -> Result<Self, StoreError> {
+        if lease < MIN_LEASE {
+            return Err(StoreError::Backend(format!(
+                "a lease of {lease:?} is too short: at least {MIN_LEASE:?}"
+            )));
+        }
+        Self::connect(url, Some(lease))
+    }
+
+    fn connect(url: &str, lease: Option<Duration>) -> Result<Self, StoreError> {
         let mut config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Backend(format!("the store URL does not parse: {e}")))?;
         // Durable commits; a transaction left idle (a process paused mid-write) gives its locks
@@ -71,10 +96,9 @@ impl PgStore {
         let mut options = config.get_options().map(str::to_owned).unwrap_or_default();
         options.push_str(" -c synchronous_commit=on -c idle_in_transaction_session_timeout=30s");
         config.options(options.trim());
-        config.application_name("showrunner");
+        config.application_name(format!("showrunner pid {}", std::process::id()));
         config.connect_timeout(CONNECT_TIMEOUT);
         config.keepalives_idle(Duration::from_secs(30));
-        let fence = Arc::new(Fence::new(shown_url(&config)));
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -90,46 +114,52 @@ impl PgStore {
             .build()
             .map_err(backend)?;
         let bridge = Bridge::new()?;
-        let writer = bridge.enter(|| Writer::start(pool.clone(), fence.clone()));
-        let store = Self {
+        {
+            let pool = pool.clone();
+            bridge.wait(async move { schema::migrate(client(&pool).await?).await })?;
+        }
+        let member = match lease {
+            None => None,
+            Some(lease) => {
+                let pool = pool.clone();
+                Some(bridge.wait(async move { Membership::join(&pool, lease).await })?)
+            }
+        };
+        let writer = bridge.enter(|| Writer::start(pool.clone(), member.clone()));
+        let keeper = member.as_ref().map(|m| bridge.enter(|| m.keep(pool.clone())));
+        Ok(Self {
             pool,
-            fence,
-            _holder: None,
+            member,
+            _keeper: keeper,
             writer,
             bridge,
-        };
-        let pool = store.pool.clone();
-        store
-            .bridge
-            .wait(async move { schema::migrate(client(&pool).await?).await })?;
-        Ok(store)
+        })
     }
 
-    /// [`PgStore::open`], then takes the database for this process alone: a second engine on
-    /// the same database is refused with [`StoreError::InUse`], naming the process that holds
-    /// it. Every write is fenced from then on (see the `fence` module): should this process
-    /// lose the database and another take it, its writes are refused. (Several engines on one
-    /// database at once need episodes leased to one of them at a time, which this store does
-    /// not do yet.)
-    pub fn open_exclusive(url: &str) -> Result<Self, StoreError> {
-        Self::take(url, false)
-    }
-
-    /// [`PgStore::open_exclusive`], waiting while another process holds the database: a
-    /// standby, which takes over the moment the holder's connection ends (the process died,
-    /// or lost the network).
-    pub fn open_when_free(url: &str) -> Result<Self, StoreError> {
-        Self::take(url, true)
-    }
-
-    fn take(url: &str, wait: bool) -> Result<Self, StoreError> {
-        let mut store = Self::open(url)?;
-        let mut config = tokio_postgres::Config::from_str(url)
-            .map_err(|e| StoreError::Backend(format!("the store URL does not parse: {e}")))?;
-        config.application_name(format!("showrunner pid {}", std::process::id()));
-        let fence = store.fence.clone();
-        store._holder = Some(store.bridge.wait(holder::hold(config, fence, wait))?);
-        Ok(store)
+    /// The engine processes the database knows of, alive or not, with how long each has been
+    /// silent and how many episodes it holds.
+    pub fn members(&self) -> Result<Vec<Member>, StoreError> {
+        self.read(|client| async move {
+            let rows = client
+                .query(
+                    "SELECT p.id, p.pid, p.url, extract(epoch FROM now() - p.renewed)::float8,
+                            (SELECT count(*) FROM episode_lease l WHERE l.process = p.id)
+                     FROM engine_process p ORDER BY p.started",
+                    &[],
+                )
+                .await
+                .map_err(backend)?;
+            Ok(rows
+                .iter()
+                .map(|row| Member {
+                    id: row.get(0),
+                    pid: row.get(1),
+                    url: row.get(2),
+                    silent_for: row.get(3),
+                    episodes: row.get(4),
+                })
+                .collect())
+        })
     }
 
     /// Runs `read` with a pooled connection on the store's runtime, and waits for it.
@@ -211,8 +241,36 @@ fn status_names(statuses: &[EpisodeStatus]) -> Vec<String> {
 
 #[async_trait]
 impl Store for PgStore {
-    fn writable(&self) -> Result<(), StoreError> {
-        self.fence.writable()
+    async fn claim(&self, episode: EpisodeId) -> Result<Claim, StoreError> {
+        let Some(member) = self.member.clone() else {
+            return Ok(Claim::default());
+        };
+        self.write(move |client| async move { member.claim(&**client, episode).await })
+            .await
+    }
+
+    fn unheld_work(&self) -> Result<Vec<EpisodeId>, StoreError> {
+        let Some(member) = self.member.clone() else {
+            return Ok(Vec::new());
+        };
+        self.read(move |client| async move { member.unheld_work(&**client).await })
+    }
+
+    fn min_collection_grace(&self) -> Duration {
+        SHARED_COLLECTION_GRACE
+    }
+
+    fn hold_lapsed(&self) -> bool {
+        self.member.as_ref().is_some_and(|m| m.lapsed())
+    }
+
+    async fn advertise(&self, url: &str) -> Result<(), StoreError> {
+        let Some(member) = self.member.clone() else {
+            return Ok(());
+        };
+        let url = url.to_owned();
+        self.write(move |client| async move { member.advertise(&**client, &url).await })
+            .await
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
@@ -395,10 +453,12 @@ impl Store for PgStore {
     }
 
     async fn delete_episode(&self, episode: EpisodeId) -> Result<(), StoreError> {
-        let fence = self.fence.clone();
+        let member = self.member.clone();
         self.write(move |mut client| async move {
             let tx = client.transaction().await.map_err(backend)?;
-            fence.check(&tx).await?;
+            if let Some(member) = member {
+                member.release_for_delete(&tx, episode).await?;
+            }
             let id = episode.to_string();
             let mut deleted = 0;
             for table in [
@@ -426,10 +486,8 @@ impl Store for PgStore {
         let once = once
             .map(|o| Ok::<_, StoreError>((o.key.clone(), encode(o)?)))
             .transpose()?;
-        let fence = self.fence.clone();
         self.write(move |mut client| async move {
             let tx = client.transaction().await.map_err(backend)?;
-            fence.check(&tx).await?;
             tx.execute(
                 "INSERT INTO series (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
                 &[&id, &record],
@@ -480,10 +538,8 @@ impl Store for PgStore {
     }
 
     async fn delete_series(&self, id: SeriesId) -> Result<(), StoreError> {
-        let fence = self.fence.clone();
         self.write(move |mut client| async move {
             let tx = client.transaction().await.map_err(backend)?;
-            fence.check(&tx).await?;
             tx.execute("DELETE FROM series WHERE id = $1", &[&id.to_string()])
                 .await
                 .map_err(backend)?;
@@ -495,10 +551,8 @@ impl Store for PgStore {
     async fn put_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
         let (blob, at, owner) = records::upload_key(upload);
         let record = encode(upload)?;
-        let fence = self.fence.clone();
         self.write(move |mut client| async move {
             let tx = client.transaction().await.map_err(backend)?;
-            fence.check(&tx).await?;
             tx.execute(
                 "INSERT INTO uploads (blob, created_at, owner, record) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (blob, created_at, owner) DO UPDATE SET record = EXCLUDED.record",
@@ -540,10 +594,8 @@ impl Store for PgStore {
 
     async fn delete_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
         let (blob, at, owner) = records::upload_key(upload);
-        let fence = self.fence.clone();
         self.write(move |mut client| async move {
             let tx = client.transaction().await.map_err(backend)?;
-            fence.check(&tx).await?;
             tx.execute(
                 "DELETE FROM uploads WHERE blob = $1 AND created_at = $2 AND owner = $3",
                 &[&blob, &at, &owner],

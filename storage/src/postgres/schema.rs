@@ -8,7 +8,7 @@ use showrunner_engine::StoreError;
 use super::backend;
 
 /// The schema version this build reads and writes: the number of its migrations.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// An arbitrary key for `pg_advisory_xact_lock`, held while migrating.
 const MIGRATION_LOCK: i64 = 0x5348_4f57_5255_4e00;
@@ -64,6 +64,23 @@ CREATE TABLE engine_owner (
     since timestamptz NOT NULL
 );
 INSERT INTO engine_owner (id, epoch, pid, since) VALUES (1, 0, NULL, now());
+"#,
+    // Several engines at once: each process a member, each episode leased to one at a time.
+    r#"
+DROP TABLE engine_owner;
+CREATE TABLE engine_process (
+    id text PRIMARY KEY,
+    pid integer,
+    url text,
+    started timestamptz NOT NULL,
+    renewed timestamptz NOT NULL
+);
+CREATE TABLE episode_lease (
+    episode text PRIMARY KEY,
+    process text NOT NULL,
+    epoch bigint NOT NULL
+);
+CREATE INDEX episode_lease_by_process ON episode_lease (process);
 "#,
 ];
 

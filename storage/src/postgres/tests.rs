@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use showrunner_engine::{EpisodeId, EpisodeStatus, Store, StoreError};
+use showrunner_engine::{Claim, EpisodeId, EpisodeStatus, Store, StoreError};
 
 use super::PgStore;
 use super::cluster::PgCluster;
@@ -121,130 +122,126 @@ async fn commits_waiting_together_land_together_and_a_bad_one_fails_alone() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_process_that_lost_the_database_never_writes_again_and_a_standby_takes_over() {
-    let cluster = PgCluster::start().expect("a PostgreSQL server");
-    let (name, url) = database(&cluster);
-    let old = PgStore::open_exclusive(&url).expect("the first engine");
-    let first = EpisodeId::generate();
-    old.commit(commit(first, EpisodeStatus::Active, 1))
-        .await
-        .expect("a commit while it holds the database");
-    match PgStore::open_exclusive(&url) {
-        Err(StoreError::InUse { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
-        other => panic!("a second engine: {other:?}"),
-    }
-    // The first engine's lock connection is cut (a partition, a pause past a restart): the
-    // engine waiting for the database (queued on the lock, so it is granted before the first
-    // one could take it again) takes it over, and the first one's writes are refused from then
-    // on.
-    let waiting = std::thread::spawn({
-        let url = url.clone();
-        move || PgStore::open_when_free(&url)
-    });
-    cluster
-        .wait_for_lock_waiter(&name)
-        .expect("the new engine queued on the lock");
-    cluster
-        .psql(
-            &name,
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted",
-        )
-        .expect("cut the lock's connection");
-    let new = waiting
-        .join()
-        .expect("the waiting engine's thread")
-        .expect("it takes over");
-    match old.commit(commit(first, EpisodeStatus::Completed, 2)).await {
-        Err(StoreError::InUse { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
-        other => panic!("a write of the engine that lost the database: {other:?}"),
-    }
-    let upload = showrunner_engine::UploadRecord {
-        blob: showrunner_engine::ContentHash::of(b"x"),
-        created_at: 1,
-        owner: None,
-    };
-    assert!(matches!(old.put_upload(&upload).await, Err(StoreError::InUse { .. })));
-    assert!(matches!(old.delete_episode(first).await, Err(StoreError::InUse { .. })));
-    assert!(
-        matches!(old.writable(), Err(StoreError::InUse { .. })),
-        "the old engine knows"
-    );
-    assert!(new.writable().is_ok());
-    let seen = new.load_episode(first).expect("load").expect("the episode");
-    assert_eq!(
-        seen.header.status,
-        EpisodeStatus::Active,
-        "the refused write left nothing"
-    );
-    new.commit(commit(first, EpisodeStatus::Completed, 2))
-        .await
-        .expect("the new engine writes");
+/// A commit of `id` under `claim`.
+fn claimed(id: EpisodeId, status: EpisodeStatus, seq: u64, claim: Claim) -> showrunner_engine::Commit {
+    let mut c = commit(id, status, seq);
+    c.claim = claim;
+    c
+}
 
-    // A standby waits while the new engine holds the database, and takes over when it ends.
-    let standby = std::thread::spawn({
-        let url = url.clone();
-        move || PgStore::open_when_free(&url)
-    });
-    cluster
-        .wait_for_lock_waiter(&name)
-        .expect("the standby queued on the lock");
-    assert!(!standby.is_finished(), "the standby waits");
-    drop(new);
-    let standby = standby
-        .join()
-        .expect("the standby's thread")
-        .expect("the standby takes over");
-    standby
-        .commit(commit(first, EpisodeStatus::Completed, 3))
-        .await
-        .expect("the standby writes");
-    assert!(matches!(
-        old.commit(commit(first, EpisodeStatus::Active, 4)).await,
-        Err(StoreError::InUse { .. })
-    ));
+/// A short lease, for the tests.
+const LEASE: Duration = Duration::from_millis(600);
+
+/// Stops a member renewing, as if it were paused, and waits its lease out.
+async fn silence(store: &PgStore) {
+    if let Some(keeper) = &store._keeper {
+        keeper.abort();
+    }
+    tokio::time::sleep(LEASE + Duration::from_millis(200)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_database_is_held_again_after_the_server_restarts() {
+async fn one_process_writes_an_episode_at_a_time_and_one_that_lost_it_never_commits_again() {
     let cluster = PgCluster::start().expect("a PostgreSQL server");
-    let (name, url) = database(&cluster);
-    let store = PgStore::open_exclusive(&url).expect("the engine");
+    let (_, url) = database(&cluster);
+    let a = PgStore::open_member(&url, LEASE).expect("the first engine");
+    let b = PgStore::open_member(&url, LEASE).expect("the second engine");
     let id = EpisodeId::generate();
+    let mine = a.claim(id).await.expect("a claims a new episode");
+    a.commit(claimed(id, EpisodeStatus::Active, 1, mine))
+        .await
+        .expect("a commit under the claim");
+    assert_eq!(a.claim(id).await.expect("a claims it again"), Claim(mine.0 + 1));
+    let mine = Claim(mine.0 + 1);
+    match b.claim(id).await {
+        Err(StoreError::Elsewhere { episode, url: None }) => assert_eq!(episode, id),
+        other => panic!("a claim of an episode a live process holds: {other:?}"),
+    }
+    a.advertise("http://a.example:8080").await.expect("advertise");
+    match b.claim(id).await {
+        Err(StoreError::Elsewhere { url, .. }) => assert_eq!(url.as_deref(), Some("http://a.example:8080")),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        b.commit(claimed(id, EpisodeStatus::Paused, 2, Claim(0))).await,
+        Err(StoreError::Elsewhere { .. })
+    ));
+    assert!(matches!(b.delete_episode(id).await, Err(StoreError::Elsewhere { .. })));
+    // Work a holds is not b's to pick up while a lives.
+    let busy = EpisodeId::generate();
+    let claim = a.claim(busy).await.expect("claim");
+    let mut with_work = claimed(busy, EpisodeStatus::Active, 1, claim);
+    with_work.runnable = Some(true);
+    a.commit(with_work).await.expect("commit");
+    assert!(!b.unheld_work().expect("unheld").contains(&busy));
+    assert!(!a.hold_lapsed());
+
+    // a falls silent past its lease: b takes the episode over, and a's commits under its old
+    // claim are refused, in the same group as commits of its own that still hold.
+    silence(&a).await;
+    assert!(a.hold_lapsed(), "a knows its hold lapsed");
+    assert!(
+        b.unheld_work().expect("unheld").contains(&busy),
+        "a's work is up for taking"
+    );
+    let theirs = b.claim(id).await.expect("b takes the episode over");
+    assert!(theirs.0 > mine.0);
+    let other = EpisodeId::generate();
+    let other_claim = b.claim(other).await.expect("claim");
+    let (refused, fine) = tokio::join!(
+        a.commit(claimed(id, EpisodeStatus::Completed, 2, mine)),
+        a.commit(claimed(other, EpisodeStatus::Active, 1, other_claim)),
+    );
+    assert!(matches!(refused, Err(StoreError::Elsewhere { .. })), "{refused:?}");
+    // A claim is the process's: a's store cannot write under b's claim either.
+    assert!(matches!(fine, Err(StoreError::Elsewhere { .. })), "{fine:?}");
+    assert_eq!(
+        b.load_header(id).expect("load").map(|h| h.status),
+        Some(EpisodeStatus::Active),
+        "the refused write left nothing"
+    );
+    b.commit(claimed(id, EpisodeStatus::Completed, 2, theirs))
+        .await
+        .expect("b writes");
+    assert!(matches!(a.delete_episode(id).await, Err(StoreError::Elsewhere { .. })));
+    b.delete_episode(id).await.expect("the holder deletes");
+    assert!(b.load_header(id).expect("load").is_none());
+    let members = b.members().expect("members");
+    assert_eq!(members.len(), 2);
+    assert!(
+        members.iter().any(|m| m.silent_for > LEASE.as_secs_f64()),
+        "{members:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_writes_again_after_the_server_restarts() {
+    let cluster = PgCluster::start().expect("a PostgreSQL server");
+    let (_, url) = database(&cluster);
+    let store = PgStore::open_member(&url, LEASE).expect("the engine");
+    let id = EpisodeId::generate();
+    let claim = store.claim(id).await.expect("claim");
     store
-        .commit(commit(id, EpisodeStatus::Active, 1))
+        .commit(claimed(id, EpisodeStatus::Active, 1, claim))
         .await
         .expect("a commit");
     cluster.restart().expect("restart PostgreSQL");
-    // Writes go through again once the server answers; the lock is taken again meanwhile.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let held = cluster
-            .psql(
-                &name,
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
-            )
-            .map(|n| n.trim() == "1")
-            .unwrap_or(false);
-        if held && store.commit(commit(id, EpisodeStatus::Active, 2)).await.is_ok() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the engine never held the database again"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    match PgStore::open_exclusive(&url) {
-        Err(StoreError::InUse { pid, .. }) => assert_eq!(pid, Some(std::process::id())),
-        other => panic!("a second engine after the restart: {other:?}"),
-    }
-    store
-        .commit(commit(id, EpisodeStatus::Completed, 3))
+    // Writes go through again once the server answers, under the same claim: no other process
+    // took the episode meanwhile.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while store
+        .commit(claimed(id, EpisodeStatus::Active, 2, claim))
         .await
-        .expect("still the holder");
-    assert_eq!(
-        store.load_header(id).expect("load").map(|h| h.status),
-        Some(EpisodeStatus::Completed)
-    );
+        .is_err()
+    {
+        assert!(std::time::Instant::now() < deadline, "the engine never wrote again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // And it renews its lease again.
+    tokio::time::sleep(LEASE).await;
+    assert!(!store.hold_lapsed());
+    assert!(matches!(
+        PgStore::open_member(&url, Duration::from_millis(10)),
+        Err(StoreError::Backend(message)) if message.contains("too short")
+    ));
 }

@@ -4,6 +4,7 @@
 //! and sends the next, so the flushes overlap the work. A group that fails is written again one
 //! commit at a time, so one bad commit fails alone.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
@@ -11,7 +12,7 @@ use showrunner_engine::{Commit, StoreError};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::batch::Batch;
-use super::fence::Fence;
+use super::membership::Membership;
 use super::{backend, client};
 
 /// The most commits one transaction holds.
@@ -29,11 +30,11 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the writers on the current runtime (the store's own).
-    pub(super) fn start(pool: Pool, fence: Arc<Fence>) -> Self {
+    pub(super) fn start(pool: Pool, member: Option<Arc<Membership>>) -> Self {
         let (queue, waiting) = mpsc::unbounded_channel();
         let waiting = Arc::new(Mutex::new(waiting));
         for _ in 0..WRITERS {
-            tokio::spawn(write_groups(pool.clone(), fence.clone(), waiting.clone()));
+            tokio::spawn(write_groups(pool.clone(), member.clone(), waiting.clone()));
         }
         Self { queue }
     }
@@ -47,7 +48,12 @@ impl Writer {
 }
 
 /// One writer: takes a group, writes it, answers it, until the queue closes.
-async fn write_groups(pool: Pool, fence: Arc<Fence>, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Pending>>>) {
+async fn write_groups(
+    pool: Pool,
+    member: Option<Arc<Membership>>,
+    waiting: Arc<Mutex<mpsc::UnboundedReceiver<Pending>>>,
+) {
+    let member = member.as_deref();
     // A commit of an episode already in the group starts the writer's next group.
     let mut carried: Option<Pending> = None;
     loop {
@@ -75,21 +81,23 @@ async fn write_groups(pool: Pool, fence: Arc<Fence>, waiting: Arc<Mutex<mpsc::Un
         if group.is_empty() {
             continue;
         }
-        match write(&pool, &fence, &batch).await {
-            Ok(()) => {
-                for (_, answer) in group {
-                    let _ = answer.send(Ok(()));
+        match write(&pool, member, &group, &batch).await {
+            Ok(fenced) => {
+                for (commit, answer) in group {
+                    let _ = answer.send(answer_of(&commit, &fenced));
                 }
             }
             // Each on its own: one commit's failure is its own.
             Err(_) if group.len() > 1 => {
-                for (commit, answer) in group {
+                for pending in group {
                     let mut alone = Batch::default();
-                    let result = match alone.add(&commit) {
-                        Ok(()) => write(&pool, &fence, &alone).await,
+                    let result = match alone.add(&pending.0) {
+                        Ok(()) => write(&pool, member, std::slice::from_ref(&pending), &alone)
+                            .await
+                            .and_then(|fenced| answer_of(&pending.0, &fenced)),
                         Err(e) => Err(e),
                     };
-                    let _ = answer.send(result);
+                    let _ = pending.1.send(result);
                 }
             }
             Err(e) => {
@@ -111,11 +119,45 @@ fn take(batch: &mut Batch, group: &mut Vec<Pending>, (commit, answer): Pending) 
     }
 }
 
-/// Writes one group in one transaction, fenced.
-async fn write(pool: &Pool, fence: &Fence, batch: &Batch) -> Result<(), StoreError> {
+/// A commit's answer once its group is written: refused when it was fenced.
+fn answer_of(commit: &Commit, fenced: &HashSet<String>) -> Result<(), StoreError> {
+    match fenced.contains(&commit.episode.to_string()) {
+        false => Ok(()),
+        true => Err(StoreError::Elsewhere {
+            episode: commit.episode,
+            url: None,
+        }),
+    }
+}
+
+/// Writes one group in one transaction, less the commits of episodes another process has
+/// claimed since (for a member): answers with those.
+async fn write(
+    pool: &Pool,
+    member: Option<&Membership>,
+    group: &[Pending],
+    batch: &Batch,
+) -> Result<HashSet<String>, StoreError> {
     let mut client = client(pool).await?;
     let tx = client.transaction().await.map_err(backend)?;
-    fence.check(&tx).await?;
-    batch.write(&tx).await?;
-    tx.commit().await.map_err(backend)
+    let fenced = match member {
+        None => HashSet::new(),
+        Some(member) => {
+            let claims: Vec<_> = group.iter().map(|(c, _)| (c.episode.to_string(), c.claim)).collect();
+            member.fenced(&tx, &claims).await?
+        }
+    };
+    if fenced.is_empty() {
+        batch.write(&tx).await?;
+    } else {
+        let mut rest = Batch::default();
+        for (commit, _) in group {
+            if !fenced.contains(&commit.episode.to_string()) {
+                rest.add(commit)?;
+            }
+        }
+        rest.write(&tx).await?;
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(fenced)
 }

@@ -1,0 +1,141 @@
+//! Requests for an episode another process holds. On a store several engine processes share,
+//! one live process writes an episode at a time (see `Engine::home`); any process takes any
+//! request, and one for an episode held elsewhere is passed on, whole and streamed both ways
+//! (event streams included), to the process that holds it, and its answer passed back.
+//!
+//! The checks of this process (its site and key checks) have run before: the request goes on
+//! with its key, without its `Origin` (the receiver's own origin differs), and marked, so that
+//! it is never passed on twice: a process that receives a passed-on request for an episode it
+//! does not hold answers `503 episode_moving` (the episode changes hands; retry).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures::TryStreamExt;
+use showrunner_engine::{EpisodeId, Home};
+
+use crate::AppState;
+use crate::code::ErrorCode;
+use crate::error::ApiError;
+
+/// Marks a request one process passed on to another.
+const FORWARDED: HeaderName = HeaderName::from_static("x-showrunner-forwarded");
+
+/// How long passing a request on may take to connect.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Headers about one connection, not the request: never passed on.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    header::HOST,
+    header::TRANSFER_ENCODING,
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::ORIGIN,
+];
+
+/// Passes a request for an episode held by another live process on to it.
+pub(crate) async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(episode) = episode_of(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let home = match state.engine.home(episode).await {
+        Ok(home) => home,
+        // The request's own handling reports what is wrong.
+        Err(_) => return next.run(request).await,
+    };
+    match home {
+        Home::Here => next.run(request).await,
+        Home::Elsewhere { url: Some(url) } if !request.headers().contains_key(&FORWARDED) => {
+            match pass_on(&url, request).await {
+                Ok(response) => response,
+                Err(why) => moving(
+                    episode,
+                    &format!("the process that holds it at {url} did not answer: {why}"),
+                ),
+            }
+        }
+        Home::Elsewhere { url } => moving(
+            episode,
+            match url {
+                Some(_) => "another process holds it (it is changing hands)",
+                None => "another process that serves no API holds it",
+            },
+        ),
+    }
+}
+
+/// The episode a path under `/api/v1/episodes/{id}` names.
+fn episode_of(path: &str) -> Option<EpisodeId> {
+    let rest = path.strip_prefix("/api/v1/episodes/")?;
+    let id = rest.split('/').next()?;
+    id.parse().ok()
+}
+
+/// `503 episode_moving`, to retry in a second.
+fn moving(episode: EpisodeId, why: &str) -> Response {
+    let mut response = ApiError::new(
+        ErrorCode::EpisodeMoving,
+        format!("episode {episode} is not served here now: {why}; retry in a moment"),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// The client that passes requests on: no total timeout (event streams last).
+fn client() -> Result<&'static reqwest::Client, String> {
+    static CLIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Sends `request` to the same path and query at `base`, and streams the answer back.
+async fn pass_on(base: &str, request: Request) -> Result<Response, String> {
+    let (parts, body) = request.into_parts();
+    let target = format!(
+        "{base}{}",
+        parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str())
+    );
+    let mut headers = without_hop_by_hop(parts.headers);
+    headers.insert(FORWARDED, HeaderValue::from_static("1"));
+    let sent = client()?
+        .request(parts.method, &target)
+        .headers(headers)
+        .body(reqwest::Body::wrap_stream(body.into_data_stream()))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut response = Response::builder().status(sent.status());
+    if let Some(answer) = response.headers_mut() {
+        *answer = without_hop_by_hop(sent.headers().clone());
+    }
+    response
+        .body(Body::from_stream(sent.bytes_stream().map_err(std::io::Error::other)))
+        .map_err(|e| e.to_string())
+}
+
+/// `headers` less those about one connection.
+fn without_hop_by_hop(mut headers: HeaderMap) -> HeaderMap {
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers
+}

@@ -1,0 +1,137 @@
+//! Episodes held in a store several processes share: each episode is written by one live
+//! process at a time (the store claims it and fences the others' commits). Here the engine
+//! finds where a request for an episode belongs ([`Engine::home`]), lets every episode go when
+//! its hold lapsed, and picks up the work of episodes whose process died.
+//!
+//! With a store of one process's own, every episode is here and none is ever unheld.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use crate::error::{EngineError, Result, StoreError};
+use crate::ids::EpisodeId;
+use crate::record::EpisodeStatus;
+use crate::runtime::actor;
+use crate::runtime::actor::Handle;
+use crate::runtime::engine::{Engine, Shared, lock};
+
+/// How often the engine looks for work no live process holds, and for a lapsed hold.
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
+
+/// Where requests for an episode are answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Home {
+    /// In this process (which holds the episode now, or nobody needs to: it does not exist,
+    /// it is finished, or it cannot load; the request's own handling says so).
+    Here,
+    /// In the live process that holds it, at the URL its API advertised (none when it serves
+    /// no API: the request is to be retried).
+    Elsewhere {
+        /// Where that process's API answers.
+        url: Option<String>,
+    },
+}
+
+impl Engine {
+    /// Where requests for `episode` are answered: here (claiming the episode when no live
+    /// process holds it), or by the process that holds it.
+    pub async fn home(&self, episode: EpisodeId) -> Result<Home> {
+        self.shared.let_go_if_lapsed();
+        if self.shared.is_loaded(episode) {
+            return Ok(Home::Here);
+        }
+        match self.shared.store.load_header(episode)? {
+            None => return Ok(Home::Here),
+            Some(header) if matches!(header.status, EpisodeStatus::Completed | EpisodeStatus::Cancelled) => {
+                return Ok(Home::Here);
+            }
+            Some(_) => {}
+        }
+        match self.handle(episode).await {
+            Err(EngineError::Store(StoreError::Elsewhere { url, .. })) => Ok(Home::Elsewhere { url }),
+            Err(EngineError::Store(error)) => Err(EngineError::Store(error)),
+            // Anything else (an unknown definition, corrupt records) is the request's to report.
+            _ => Ok(Home::Here),
+        }
+    }
+
+    /// Records where this process's HTTP API answers (see [`crate::Store::advertise`]).
+    pub async fn advertise(&self, url: &str) -> Result<()> {
+        Ok(self.shared.store.advertise(url).await?)
+    }
+
+    /// Starts the task that lets every episode go when this process's hold lapsed, and resumes
+    /// the work no live process holds; it ends with the engine.
+    pub(crate) fn start_sweeping(&self) {
+        let shared: Weak<Shared> = Arc::downgrade(&self.shared);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SWEEP_EVERY).await;
+                let Some(shared) = shared.upgrade() else { return };
+                if shared.is_shut_down() {
+                    return;
+                }
+                shared.let_go_if_lapsed();
+                let unheld = match shared.store.unheld_work() {
+                    Ok(unheld) => unheld,
+                    Err(error) => {
+                        tracing::warn!(%error, "looking for work no process holds");
+                        continue;
+                    }
+                };
+                let engine = Engine { shared };
+                for episode in unheld {
+                    match engine.handle(episode).await {
+                        Ok(_) => tracing::warn!(%episode, "resumed an episode whose process is gone"),
+                        // Another process took it first.
+                        Err(EngineError::Store(StoreError::Elsewhere { .. })) => {}
+                        Err(error) => tracing::warn!(%episode, %error, "resuming an episode whose process is gone"),
+                    }
+                }
+            }
+        });
+    }
+}
+
+impl Shared {
+    /// Whether the episode has an actor in memory.
+    pub(crate) fn is_loaded(&self, episode: EpisodeId) -> bool {
+        lock(&self.episodes).contains_key(&episode)
+    }
+
+    /// Makes every actor unreachable, and returns their handles (to stop them).
+    pub(crate) fn forget_all(&self) -> Vec<Handle> {
+        lock(&self.episodes).drain().map(|(_, h)| h).collect()
+    }
+
+    /// Makes the actor whose channel is `tx` unreachable (it is stopping), unless another has
+    /// taken its place.
+    pub(crate) fn forget(&self, episode: EpisodeId, tx: &tokio::sync::mpsc::UnboundedSender<actor::Msg>) {
+        let mut episodes = lock(&self.episodes);
+        if episodes.get(&episode).is_some_and(|h| h.tx.same_channel(tx)) {
+            episodes.remove(&episode);
+        }
+    }
+
+    /// Whether [`Engine::shutdown`] was called.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::SeqCst)
+    }
+
+    /// When the store says this process's hold lapsed, stops every episode actor (and their
+    /// runs): another process may hold any of them now. Each is claimed again on its next use.
+    pub(crate) fn let_go_if_lapsed(&self) {
+        if !self.store.hold_lapsed() {
+            return;
+        }
+        let handles = self.forget_all();
+        tracing::warn!(
+            episodes = handles.len(),
+            "this process's hold on its episodes lapsed: letting them go, to claim each again on its next use"
+        );
+        for handle in &handles {
+            actor::stop(handle);
+        }
+    }
+}
