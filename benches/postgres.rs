@@ -2,13 +2,14 @@
 //! same machine: `n` episodes wait at a human gate and `n` tasks edit their episode's node over
 //! and over through `Engine::edit` (each edit one durable transition: events, the instance
 //! snapshot, the new version and its value in one commit). PostgreSQL runs on this machine,
-//! started by the bench (Debian's `postgresql`, `fsync` and `synchronous_commit` on), one engine
-//! process on it.
+//! started by the bench (Debian's `postgresql`, `fsync` and `synchronous_commit` on), with 1, 2
+//! and 4 engines on it, each a member of its own (its own store: connection pool, group-commit
+//! writers, lease), driving its share of the episodes; the engines run in this one process.
 //!
-//! Then failover: `showrunner serve --store …` holds the database with an episode in it and a
-//! second `serve --standby` waits; the first is SIGKILLed, and the time is taken until the
-//! standby answers for the episode (`GET episodes/{id}`: it took the database over, recovered
-//! the episodes and listens). Ten rounds, each standby the next round's server.
+//! Then failover: two `showrunner serve --store … --lease 1` share the database, the episode
+//! held by the first; the first is SIGKILLed, and the time is taken until the second answers
+//! for the episode (`GET episodes/{id}`: 503 while it passes requests to the dead holder, 200
+//! once the lease lapsed and it claimed the episode). Ten rounds, a fresh second server each.
 //!
 //! ```text
 //! cargo bench --bench postgres
@@ -127,17 +128,14 @@ struct Server {
 }
 
 impl Server {
-    /// Starts `serve` on `url` (a standby with `standby`); returns at once, with the address
-    /// read on a thread (a standby prints it only once it holds the database).
-    fn spawn(data: &Path, url: &str, standby: bool) -> (Child, std::sync::mpsc::Receiver<String>) {
+    /// Starts `serve` on `url` with a lease of `LEASE_S`; returns at once, with the address
+    /// read on a thread.
+    fn spawn(data: &Path, url: &str) -> (Child, std::sync::mpsc::Receiver<String>) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_showrunner"));
         command
-            .args(["--store", url, "--data"])
+            .args(["--store", url, "--lease", LEASE_S, "--data"])
             .arg(data)
             .args(["serve", "--addr", "127.0.0.1:0"]);
-        if standby {
-            command.arg("--standby");
-        }
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -180,12 +178,15 @@ fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     (status, body)
 }
 
+/// The servers' lease in the failover rounds, in seconds.
+const LEASE_S: &str = "1";
+
 /// Failover times over `rounds` SIGKILLs of the serving process.
 fn failover(cluster: &PgCluster, rounds: usize) -> Vec<Duration> {
     let url = cluster.create_database("failover").expect("a database");
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let (child, addr) = Server::spawn(&data, &url, false);
+    let (child, addr) = Server::spawn(&data, &url);
     let addr = addr.recv_timeout(Duration::from_secs(60)).expect("the server listens");
     let mut active = Server { child, addr };
     let body = r#"{"workflow": "idea2video", "idea": "a kite over the harbour", "settings": {"width": 64, "height": 36, "fps": 4, "target_duration_s": 2.0}}"#;
@@ -195,14 +196,15 @@ fn failover(cluster: &PgCluster, rounds: usize) -> Vec<Duration> {
     let path = format!("/api/v1/episodes/{}", id["data"]["id"].as_str().expect("an id"));
     let mut took = Vec::new();
     for _ in 0..rounds {
-        let (child, standby_addr) = Server::spawn(&data, &url, true);
-        std::thread::sleep(Duration::from_millis(500));
+        let (child, second) = Server::spawn(&data, &url);
+        let addr = second
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the second server listens");
+        // The holder answers through the second one (passed on) before it dies.
+        assert_eq!(http(&addr, "GET", &path, "").0, 200);
         let killed = Instant::now();
         let _ = active.child.kill();
         let _ = active.child.wait();
-        let addr = standby_addr
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the standby takes over");
         while http(&addr, "GET", &path, "").0 != 200 {
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -237,26 +239,44 @@ fn main() {
             took[took.len() - 1].as_secs_f64() * 1e3
         );
     }
-    println!("| store | episodes | p50 | p99 | durable transitions/s | PostgreSQL ÷ sled |");
-    println!("|---|---|---|---|---|---|");
+    println!("| store | engines | episodes | p50 | p99 | durable transitions/s | ÷ sled |");
+    println!("|---|---|---|---|---|---|---|");
     for n in levels {
         let per = (4_000 / n).clamp(20, 1_000);
         let dir = tempfile::tempdir().expect("tempdir");
         let sled: Arc<dyn Store> = Arc::new(SledStore::open(dir.path().join("store")).expect("sled"));
         let on_sled = runtime.block_on(measure(sled, &dir.path().join("blobs-sled"), n, per));
-        let url = cluster.create_database(&format!("bench_{n}")).expect("a database");
-        let pg: Arc<dyn Store> = Arc::new(PgStore::open(&url).expect("PostgreSQL"));
-        let on_pg = runtime.block_on(measure(pg, &dir.path().join("blobs-pg"), n, per));
-        for (name, m) in [("sled", &on_sled), ("PostgreSQL", &on_pg)] {
-            let ratio = match name {
-                "sled" => String::new(),
-                _ => format!("{:.2} ×", on_pg.per_second / on_sled.per_second),
-            };
+        println!(
+            "| sled | 1 | {n} | {:.2} ms | {:.2} ms | {:.0} | |",
+            on_sled.p50.as_secs_f64() * 1e3,
+            on_sled.p99.as_secs_f64() * 1e3,
+            on_sled.per_second
+        );
+        for engines in [1, 2, 4].into_iter().filter(|&e| e <= n) {
+            let url = cluster
+                .create_database(&format!("bench_{n}_{engines}"))
+                .expect("a database");
+            let shares: Vec<_> = (0..engines)
+                .map(|e| {
+                    let pg: Arc<dyn Store> =
+                        Arc::new(PgStore::open_member(&url, Duration::from_secs(10)).expect("PostgreSQL"));
+                    let blobs = dir.path().join(format!("blobs-pg-{e}"));
+                    let share = n / engines + usize::from(e < n % engines);
+                    (pg, blobs, share)
+                })
+                .collect();
+            let on_pg = runtime.block_on(join_all(
+                shares
+                    .into_iter()
+                    .map(|(pg, blobs, share)| async move { measure(pg, &blobs, share, per).await }),
+            ));
+            let per_second: f64 = on_pg.iter().map(|m| m.per_second).sum();
+            let worst = |f: fn(&Measured) -> Duration| on_pg.iter().map(f).max().unwrap_or_default();
             println!(
-                "| {name} | {n} | {:.2} ms | {:.2} ms | {:.0} | {ratio} |",
-                m.p50.as_secs_f64() * 1e3,
-                m.p99.as_secs_f64() * 1e3,
-                m.per_second
+                "| PostgreSQL | {engines} | {n} | {:.2} ms | {:.2} ms | {per_second:.0} | {:.2} × |",
+                worst(|m| m.p50).as_secs_f64() * 1e3,
+                worst(|m| m.p99).as_secs_f64() * 1e3,
+                per_second / on_sled.per_second
             );
         }
     }

@@ -173,10 +173,11 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Records where this process's HTTP API answers, so that the other processes on a shared
-    /// store send requests for the episodes it holds there.
-    async fn advertise(&self, url: &str) -> Result<(), StoreError> {
+    /// store send requests for the episodes it holds there; false (nothing recorded) for a
+    /// store of one process's own.
+    async fn advertise(&self, url: &str) -> Result<bool, StoreError> {
         let _ = url;
-        Ok(())
+        Ok(false)
     }
 
     /// Writes `commit` atomically; resolves once it is durable. Concurrent commits share flushes.

@@ -195,7 +195,7 @@ pub enum Command {
         /// With `--store`: the URL the other processes on the database reach this one's API
         /// at, to send it the requests for the episodes it holds (default: `http://` and the
         /// address listened on, with 127.0.0.1 for an unspecified one).
-        #[arg(long, value_name = "URL")]
+        #[arg(long, value_name = "URL", value_parser = advertised_url)]
         advertise: Option<String>,
     },
     /// Lists, installs and registers the models in `DATA/models`.
@@ -273,4 +273,13 @@ pub enum EpisodesCommand {
         /// The episode's id (or a unique prefix of it).
         episode: String,
     },
+}
+
+/// An `--advertise` URL: `http://HOST[:PORT]` (the other processes append API paths to it).
+fn advertised_url(url: &str) -> Result<String, String> {
+    let host = url.strip_prefix("http://").map(|rest| rest.trim_end_matches('/'));
+    match host {
+        Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']) => Ok(url.to_owned()),
+        _ => Err("expected http://HOST[:PORT], where the other processes reach this one".into()),
+    }
 }

@@ -48,11 +48,18 @@ pub async fn serve(
     };
     let _mark = ServeMark::write(data, &format!("http://{reachable}"))?;
     // Where the other processes on a shared store send the requests for this one's episodes.
+    let defaulted = advertise.is_none();
     let advertised = advertise.unwrap_or_else(|| format!("http://{reachable}"));
-    engine
+    let shared = engine
         .advertise(advertised.trim_end_matches('/'))
         .await
         .context("recording this server's URL in the store")?;
+    if shared && defaulted && local.ip().is_unspecified() {
+        eprintln!(
+            "the other processes on the database reach this one at {advertised}, which only this machine can: \
+             name this machine's address with --advertise"
+        );
+    }
     if keys.is_open() {
         eprintln!("no API keys configured: the API is open to anyone who can reach {local}");
     }

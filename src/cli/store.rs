@@ -21,10 +21,11 @@ pub async fn run(data: &Path, url: Option<&str>, lease: f64, command: StoreComma
         }
         StoreCommand::Status => {
             let (store, what): (Box<dyn Store>, String) = match url {
-                Some(url) => (
-                    Box::new(PgStore::open(url).context("opening the PostgreSQL store")?),
-                    format!("PostgreSQL, schema version {SCHEMA_VERSION}"),
-                ),
+                Some(url) => {
+                    let store = PgStore::open(url).context("opening the PostgreSQL store")?;
+                    show_members(&store, lease)?;
+                    (Box::new(store), format!("PostgreSQL, schema version {SCHEMA_VERSION}"))
+                }
                 None => (
                     Box::new(
                         SledStore::open(data.join("store"))
@@ -92,4 +93,26 @@ pub async fn run(data: &Path, url: Option<&str>, lease: f64, command: StoreComma
             Ok(())
         }
     }
+}
+
+/// The engine processes on the database: alive (renewed within `lease` seconds) or not, where
+/// their API answers, and how many episodes each holds.
+fn show_members(store: &PgStore, lease: f64) -> anyhow::Result<()> {
+    let members = store.members()?;
+    let alive = members.iter().filter(|m| m.silent_for < lease).count();
+    println!("engine processes: {alive} alive, {} gone", members.len() - alive);
+    for m in &members {
+        let state = match m.silent_for < lease {
+            true => "alive".to_owned(),
+            false => format!("silent for {:.0} s", m.silent_for),
+        };
+        println!(
+            "  {} (pid {}): {state}, holds {} episodes, API {}",
+            m.id,
+            m.pid.map_or_else(|| "?".to_owned(), |p| p.to_string()),
+            m.episodes,
+            m.url.as_deref().unwrap_or("none")
+        );
+    }
+    Ok(())
 }

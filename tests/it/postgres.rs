@@ -207,6 +207,14 @@ async fn an_embedded_store_is_copied_into_postgres_checked_and_served_from_there
 
     // Served from PostgreSQL: both there, the waiting one goes on to its video.
     let server = Served::start_on(&data, &url, Some(&data.with_extension("log"))).await;
+    // Not copied again beside a running engine; the engine shows in the status.
+    let (ok, _, err) = cli(&["store", "copy", "--from", data_arg, "--to", &url]);
+    assert!(!ok && err.contains("is running on"), "{err}");
+    let (ok, out, err) = cli(&["--store", &url, "store", "status"]);
+    assert!(
+        ok && out.contains("engine processes: 1 alive") && out.contains(&format!("(pid {}): alive", server.pid())),
+        "{out}{err}"
+    );
     let listed = send(server.client.get(server.url("episodes"))).await.expect("the list");
     let listed: Vec<&str> = listed
         .data()
@@ -241,8 +249,8 @@ async fn two_processes_share_one_blob_directory_through_a_restart() {
     let data = dir.path().join("data");
     // Two engines writing the same blobs into one directory at once; one of them killed and
     // restarted mid-run, its restart opening the directory while the other writes into it.
-    // (They run on a database each because one database has one engine today; nothing here
-    // collects garbage, which two databases sharing one blob store must not do.)
+    // (A database each, so that each engine drives its own episodes; nothing here collects
+    // garbage, which two databases sharing one blob store must not do.)
     let (a, b) = (
         Served::start_on(&data, &one, Some(&data.with_extension("log"))).await,
         Served::start_on(&data, &two, Some(&data.with_extension("log"))).await,

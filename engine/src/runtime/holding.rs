@@ -56,8 +56,9 @@ impl Engine {
         }
     }
 
-    /// Records where this process's HTTP API answers (see [`crate::Store::advertise`]).
-    pub async fn advertise(&self, url: &str) -> Result<()> {
+    /// Records where this process's HTTP API answers; false when the store is this process's
+    /// own (see [`crate::Store::advertise`]).
+    pub async fn advertise(&self, url: &str) -> Result<bool> {
         Ok(self.shared.store.advertise(url).await?)
     }
 

@@ -114,8 +114,17 @@ impl Membership {
         self.lease.as_secs_f64()
     }
 
-    /// Records where this process's API answers.
+    /// Records where this process's API answers. A process that advertised the same URL
+    /// before is gone (this one listens there now: a restart on the same address), so its
+    /// episodes are free at once instead of once its lease lapses.
     pub(super) async fn advertise(&self, client: &impl GenericClient, url: &str) -> Result<(), StoreError> {
+        client
+            .execute(
+                "UPDATE engine_process SET renewed = '-infinity' WHERE url = $2 AND id <> $1",
+                &[&self.id, &url],
+            )
+            .await
+            .map_err(backend)?;
         client
             .execute("UPDATE engine_process SET url = $2 WHERE id = $1", &[&self.id, &url])
             .await

@@ -264,13 +264,14 @@ impl Store for PgStore {
         self.member.as_ref().is_some_and(|m| m.lapsed())
     }
 
-    async fn advertise(&self, url: &str) -> Result<(), StoreError> {
+    async fn advertise(&self, url: &str) -> Result<bool, StoreError> {
         let Some(member) = self.member.clone() else {
-            return Ok(());
+            return Ok(false);
         };
         let url = url.to_owned();
         self.write(move |client| async move { member.advertise(&**client, &url).await })
-            .await
+            .await?;
+        Ok(true)
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {

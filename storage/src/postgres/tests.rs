@@ -240,6 +240,12 @@ async fn a_member_writes_again_after_the_server_restarts() {
     // And it renews its lease again.
     tokio::time::sleep(LEASE).await;
     assert!(!store.hold_lapsed());
+    // A process restarted on the same address frees its predecessor's episodes at once.
+    store.advertise("http://127.0.0.1:9").await.expect("advertise");
+    let restarted = PgStore::open_member(&url, Duration::from_secs(60)).expect("a restart");
+    assert!(matches!(restarted.claim(id).await, Err(StoreError::Elsewhere { .. })));
+    restarted.advertise("http://127.0.0.1:9").await.expect("advertise");
+    restarted.claim(id).await.expect("the predecessor's episode, at once");
     assert!(matches!(
         PgStore::open_member(&url, Duration::from_millis(10)),
         Err(StoreError::Backend(message)) if message.contains("too short")
