@@ -101,6 +101,9 @@ codes! {
     /// Another engine process holds the episode and cannot be reached now, or the episode is
     /// changing hands: retry in a moment.
     EpisodeMoving = ("episode_moving", SERVICE_UNAVAILABLE),
+    /// The store (a database server) cannot be reached now: nothing was done; retry in a
+    /// moment.
+    StoreUnavailable = ("store_unavailable", SERVICE_UNAVAILABLE),
     /// The disk is full: nothing was stored.
     InsufficientStorage = ("insufficient_storage", INSUFFICIENT_STORAGE),
     /// The server holds as many connections as it takes.

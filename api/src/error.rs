@@ -160,7 +160,15 @@ impl IntoResponse for ApiError {
                 details: self.details,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        // Passing conditions: retry in a second.
+        if matches!(self.code, ErrorCode::EpisodeMoving | ErrorCode::StoreUnavailable) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 
@@ -253,6 +261,13 @@ impl From<StoreError> for ApiError {
             StoreError::Full { .. } => Self {
                 cause: Some(error.to_string()),
                 ..Self::insufficient_storage()
+            },
+            StoreError::Unavailable(_) => Self {
+                cause: Some(error.to_string()),
+                ..Self::new(
+                    ErrorCode::StoreUnavailable,
+                    "the store cannot be reached now: nothing was done; retry in a moment",
+                )
             },
             // The episode changed hands while the request was being answered.
             StoreError::Elsewhere { .. } => Self::new(

@@ -3,10 +3,11 @@
 //! request, and one for an episode held elsewhere is passed on, whole and streamed both ways
 //! (event streams included), to the process that holds it, and its answer passed back.
 //!
-//! The checks of this process (its site and key checks) have run before: the request goes on
-//! with its key, without its `Origin` (the receiver's own origin differs), and marked, so that
-//! it is never passed on twice: a process that receives a passed-on request for an episode it
-//! does not hold answers `503 episode_moving` (the episode changes hands; retry).
+//! The request goes on with every header it came with but those about the connection (its
+//! `Host`, `Origin` and key included, so the holder's site and key checks judge it as this
+//! process's did), marked, so that it is never passed on twice: a process that receives a
+//! passed-on request for an episode it does not hold answers `503 episode_moving` (the episode
+//! changes hands; retry).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -29,24 +30,30 @@ const FORWARDED: HeaderName = HeaderName::from_static("x-showrunner-forwarded");
 /// How long passing a request on may take to connect.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Headers about one connection, not the request: never passed on.
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    header::HOST,
-    header::TRANSFER_ENCODING,
-    header::TE,
-    header::TRAILER,
-    header::UPGRADE,
-    header::PROXY_AUTHORIZATION,
-    header::ORIGIN,
+/// Headers about one connection, not the request: never passed on (nor those a `Connection`
+/// header names).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authorization",
 ];
+
+/// How long a passed-on request may go without a byte from the holder (an event stream sends
+/// a keep-alive every 15 seconds): a holder that stopped answering is given up on.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Passes a request for an episode held by another live process on to it.
 pub(crate) async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(episode) = episode_of(request.uri().path()) else {
         return next.run(request).await;
     };
-    let home = match state.engine.home(episode).await {
+    let reads = matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    let home = match state.engine.home(episode, reads).await {
         Ok(home) => home,
         // The request's own handling reports what is wrong.
         Err(_) => return next.run(request).await,
@@ -81,15 +88,11 @@ fn episode_of(path: &str) -> Option<EpisodeId> {
 
 /// `503 episode_moving`, to retry in a second.
 fn moving(episode: EpisodeId, why: &str) -> Response {
-    let mut response = ApiError::new(
+    ApiError::new(
         ErrorCode::EpisodeMoving,
         format!("episode {episode} is not served here now: {why}; retry in a moment"),
     )
-    .into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
+    .into_response()
 }
 
 /// The client that passes requests on: no total timeout (event streams last).
@@ -99,6 +102,7 @@ fn client() -> Result<&'static reqwest::Client, String> {
         .get_or_init(|| {
             reqwest::Client::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
+                .read_timeout(READ_TIMEOUT)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| e.to_string())
@@ -134,7 +138,13 @@ async fn pass_on(base: &str, request: Request) -> Result<Response, String> {
 
 /// `headers` less those about one connection.
 fn without_hop_by_hop(mut headers: HeaderMap) -> HeaderMap {
-    for name in HOP_BY_HOP {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|n| n.trim().to_ascii_lowercase()))
+        .collect();
+    for name in HOP_BY_HOP.iter().copied().chain(named.iter().map(String::as_str)) {
         headers.remove(name);
     }
     headers

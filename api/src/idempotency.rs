@@ -29,7 +29,9 @@
 //!   same key make two requests, and neither ever sees the other's answer.
 //! - The same key reused with another method, path or body is `422 idempotency_key_reused`.
 //! - Concurrent requests with one key are serialised (a per-key async mutex): the second waits
-//!   for the first and then returns its stored answer.
+//!   for the first and then returns its stored answer. A request with a key runs to its end on
+//!   a task of its own, holding the key, even when its client goes away: a retry on a new
+//!   connection waits for it rather than acting beside it.
 //! - Server errors (5xx: `internal`, `shutting_down`) are not stored, so that a retry after a
 //!   transient failure acts again; neither is an answer whose body is not UTF-8.
 //! - A replayed answer carries `Idempotent-Replayed: true`.
@@ -218,12 +220,24 @@ pub(crate) async fn layer(State(state): State<AppState>, request: Request, next:
     };
     let mut request = Request::from_parts(parts, Body::from(bytes));
     request.extensions_mut().insert(token.clone());
-    let answer = {
-        let _held = lock.lock().await;
-        once(&store, &state.engine, &token, request, next).await
+    // On a task of its own, holding the key's lock to the end: a client (or a process passing
+    // the request on) that goes away mid-request must not cut the action short, or release the
+    // key while the action is still on its way to its commit; a retry waits for it and replays.
+    let engine = state.engine.clone();
+    let held = lock.clone();
+    let task = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let _held = held.lock_owned().await;
+            once(&store, &engine, &token, request, next).await
+        })
     };
+    let answer = task.await;
     store.release(&name, lock);
-    answer.unwrap_or_else(IntoResponse::into_response)
+    match answer {
+        Ok(answer) => answer.unwrap_or_else(IntoResponse::into_response),
+        Err(_) => ApiError::internal("an idempotent request's task failed").into_response(),
+    }
 }
 
 /// Under the key's lock: the stored answer (a file, or an outcome the engine committed with

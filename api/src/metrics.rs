@@ -140,7 +140,8 @@ pub(crate) async fn layer(State(state): State<AppState>, request: Request, next:
 }
 
 /// Prometheus text exposition (format 0.0.4): requests by method, route template and status,
-/// their durations, and the episodes in each status.
+/// their durations, the episodes in each status and in memory, and on a shared store this
+/// process's claims, takeovers, fenced commits and claim time.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -164,6 +165,39 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, A
             "showrunner_episodes{{status=\"{}\"}} {count}",
             escape(status.name())
         );
+    }
+    out.push_str("# HELP showrunner_episodes_loaded Episodes with an actor in this process.\n");
+    out.push_str("# TYPE showrunner_episodes_loaded gauge\n");
+    let _ = writeln!(out, "showrunner_episodes_loaded {}", state.engine.loaded());
+    if let Some(held) = state.engine.hold_stats() {
+        for (name, help, kind, value) in [
+            (
+                "showrunner_claims_total",
+                "Episodes claimed by this process (a shared store).",
+                "counter",
+                held.claims as f64,
+            ),
+            (
+                "showrunner_lease_takeovers_total",
+                "Claims that took an episode from a process that had died or paused.",
+                "counter",
+                held.takeovers as f64,
+            ),
+            (
+                "showrunner_fenced_commits_total",
+                "Commits refused because another process had claimed their episode since.",
+                "counter",
+                held.refused_commits as f64,
+            ),
+            (
+                "showrunner_claim_seconds_total",
+                "Seconds spent claiming episodes (over showrunner_claims_total: the mean claim latency).",
+                "counter",
+                held.claim_seconds,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
     }
     let mut response = out.into_response();
     response

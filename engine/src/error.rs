@@ -88,6 +88,10 @@ pub enum StoreError {
     /// The storage backend failed.
     #[error("storage backend: {0}")]
     Backend(String),
+    /// The storage backend cannot be reached now (a database server restarting, a network
+    /// cut): nothing was written; the same operation may succeed in a moment.
+    #[error("the store cannot be reached: {0}")]
+    Unavailable(String),
     /// A record that does not decode: suspect corruption.
     #[error("corrupt record{}: {what}", .episode.map(|e| format!(" of episode {e}")).unwrap_or_default())]
     Corrupt {
@@ -151,6 +155,7 @@ impl StoreError {
                 context: context.clone(),
             },
             Self::Closed => Self::Closed,
+            Self::Unavailable(why) => Self::Unavailable(why.clone()),
             Self::InUse { path, pid } => Self::InUse {
                 path: path.clone(),
                 pid: *pid,

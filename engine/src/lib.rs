@@ -83,6 +83,6 @@ pub use runtime::holding::Home;
 pub use runtime::recovery::{RecoveryReport, UnknownDefinition};
 pub use runtime::subscription::EventStream;
 pub use store::{
-    BlobRef, BlobStore, Claim, Commit, DefinitionUse, EpisodeSnapshot, EpisodeSummary, GcStats, LoadFailure,
+    BlobRef, BlobStore, Claim, Commit, DefinitionUse, EpisodeSnapshot, EpisodeSummary, GcStats, HoldStats, LoadFailure,
     NewVersion, Store, Sweep,
 };

@@ -50,6 +50,19 @@ pub struct Commit {
     pub claim: Claim,
 }
 
+/// What a store several processes share counts of this process's claims (for `/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct HoldStats {
+    /// Claims that went through.
+    pub claims: u64,
+    /// Of those, claims that took an episode from another process (it had died or paused).
+    pub takeovers: u64,
+    /// Commits refused because another process had claimed their episode since.
+    pub refused_commits: u64,
+    /// Seconds spent in claims, all together (with `claims`, the mean claim latency).
+    pub claim_seconds: f64,
+}
+
 /// The epoch under which this process holds an episode of a store several processes share
 /// ([`Store::claim`]); every claim of an episode moves its epoch on, which fences off the
 /// commits of the claims before it. Zero in a store of one process's own.
@@ -170,6 +183,19 @@ pub trait Store: Send + Sync + 'static {
     /// engine lets every episode in memory go, and claims each again on its next use.
     fn hold_lapsed(&self) -> bool {
         false
+    }
+
+    /// Gives up every episode this process holds in a shared store and marks it gone, so that
+    /// the other processes take its episodes at once (a clean stop); nothing for a store of
+    /// one process's own.
+    async fn release_all(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// What this process's claims came to, in a store several processes share; `None` in a
+    /// store of one process's own.
+    fn hold_stats(&self) -> Option<HoldStats> {
+        None
     }
 
     /// Records where this process's HTTP API answers, so that the other processes on a shared

@@ -4,6 +4,7 @@ mod actions;
 mod beside;
 mod bounds;
 mod chat;
+mod cluster;
 mod concurrency;
 mod connections;
 mod crash;

@@ -414,6 +414,21 @@ async fn two_servers_serve_the_same_episodes_and_one_goes_on_when_the_other_is_k
     .await;
     let took = killed.elapsed();
     assert!(took < Duration::from_secs(10), "took over in {took:?}");
+    let metrics = b
+        .client
+        .get(format!("{}/metrics", b.origin()))
+        .send()
+        .await
+        .expect("metrics");
+    let metrics = metrics.text().await.expect("the exposition");
+    let counted = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    };
+    assert!(counted("showrunner_lease_takeovers_total") >= 1.0, "{metrics}");
+    assert!(counted("showrunner_claims_total") >= 1.0, "{metrics}");
     let shown = send(b.client.get(b.url(&format!("episodes/{episode}/nodes/outline"))))
         .await
         .expect("the outline");

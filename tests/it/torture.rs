@@ -26,6 +26,9 @@
 //! default), `SHOWRUNNER_TORTURE_BUDGET_S` (the time the whole run may take, 300 by default), and
 //! `SHOWRUNNER_BIN` (the `showrunner` binary to serve with; the one built with the tests by
 //! default).
+//!
+//! The servers are behind [`Servers`]: one `serve` on the embedded store here; the `cluster`
+//! module runs the same torture against three on one PostgreSQL database.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -48,7 +51,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const REGENERATED: [&str; 4] = ["outline", "characters", "scenes", "storyboard"];
 
 /// A number from the environment, or `default`.
-fn knob(name: &str, default: u64) -> u64 {
+pub(crate) fn knob(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.trim().parse().ok())
@@ -56,7 +59,7 @@ fn knob(name: &str, default: u64) -> u64 {
 }
 
 /// xorshift64*: the random moments, reproducible from a seed.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -66,7 +69,7 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 }
@@ -100,9 +103,11 @@ impl Tally {
     }
 }
 
-/// What the clients share: the server's current address and the tally.
-struct World {
-    base: watch::Receiver<String>,
+/// What the clients share: the servers' current addresses and the tally.
+pub(crate) struct World {
+    /// Every server's API base; each request goes to the next one in turn.
+    bases: watch::Receiver<Vec<String>>,
+    turn: AtomicUsize,
     client: reqwest::Client,
     tally: Tally,
     /// True while the killer is at work: clients start new episodes until it is done.
@@ -110,14 +115,30 @@ struct World {
 }
 
 impl World {
-    fn url(&self, path: &str) -> String {
-        format!("{}/{}", self.base.borrow().as_str(), path)
+    /// A world over the servers whose API bases `bases` holds.
+    pub(crate) fn new(bases: watch::Receiver<Vec<String>>) -> Self {
+        Self {
+            bases,
+            turn: AtomicUsize::new(0),
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("a client"),
+            tally: Tally::default(),
+            killing: AtomicBool::new(true),
+        }
     }
 
-    /// Waits a moment, or until the server's address changes (it was restarted).
+    fn url(&self, path: &str) -> String {
+        let bases = self.bases.borrow();
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        format!("{}/{}", bases[turn % bases.len().max(1)], path)
+    }
+
+    /// Waits a moment, or until a server's address changes (it was restarted).
     async fn pause(&self) {
-        let mut base = self.base.clone();
-        let _ = tokio::time::timeout(Duration::from_millis(50), base.changed()).await;
+        let mut bases = self.bases.clone();
+        let _ = tokio::time::timeout(Duration::from_millis(50), bases.changed()).await;
     }
 
     /// GETs until the server answers; panics on a 5xx.
@@ -125,6 +146,8 @@ impl World {
         loop {
             let request = self.client.get(self.url(path)).timeout(REQUEST_TIMEOUT);
             match send(request).await {
+                // Another server holds the episode and is gone, or it changes hands: retry.
+                Some(reply) if moving(&reply) => self.pause().await,
                 Some(reply) => {
                     if reply.status.is_server_error() {
                         self.tally
@@ -138,13 +161,16 @@ impl World {
     }
 
     /// POSTs with `key` until the server answers, the same key every time; says whether the
-    /// request was in doubt (sent at least once without an answer).
-    async fn post(&self, path: &str, key: &str, body: &Value) -> (Reply, bool) {
-        let mut in_doubt = false;
+    /// request was in doubt (sent at least once without an answer), with what each attempt
+    /// got.
+    async fn post(&self, path: &str, key: &str, body: &Value) -> (Reply, Doubt) {
+        let mut in_doubt = Doubt::default();
         loop {
+            let url = self.url(path);
+            let server = url.split("/api/").next().unwrap_or_default().to_owned();
             let request = self
                 .client
-                .post(self.url(path))
+                .post(url)
                 .header("Idempotency-Key", key)
                 .json(body)
                 .timeout(REQUEST_TIMEOUT);
@@ -152,14 +178,18 @@ impl World {
             let reply = send(request).await;
             self.tally.in_flight.fetch_sub(1, Ordering::SeqCst);
             match reply {
+                Some(reply) if moving(&reply) => {
+                    in_doubt.0.push(format!("{server}: {}", reply.body["error"]["code"]));
+                    self.pause().await;
+                }
                 Some(reply) if reply.status.is_server_error() => {
                     self.tally
                         .fail(format!("POST {path}: {} {:#}", reply.status, reply.body));
-                    in_doubt = true;
+                    in_doubt.0.push(format!("{server}: {}", reply.status));
                     self.pause().await;
                 }
                 Some(reply) => {
-                    if in_doubt {
+                    if in_doubt.is() {
                         self.tally.in_doubt.fetch_add(1, Ordering::SeqCst);
                         if reply.replayed() {
                             self.tally.replayed.fetch_add(1, Ordering::SeqCst);
@@ -168,12 +198,31 @@ impl World {
                     return (reply, in_doubt);
                 }
                 None => {
-                    in_doubt = true;
+                    in_doubt.0.push(format!("{server}: no answer"));
                     self.pause().await;
                 }
             }
         }
     }
+}
+
+/// What the attempts of a request that was in doubt got, in order (none when the first one
+/// was answered).
+#[derive(Debug, Default)]
+pub(crate) struct Doubt(Vec<String>);
+
+impl Doubt {
+    fn is(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+/// `503 episode_moving` (on a cluster, the episode's holder is gone or it changes hands) or
+/// `503 store_unavailable` (PostgreSQL restarting): the request is retried, as a client is
+/// told to.
+fn moving(reply: &Reply) -> bool {
+    let code = &reply.body["error"]["code"];
+    reply.status == StatusCode::SERVICE_UNAVAILABLE && (code == "episode_moving" || code == "store_unavailable")
 }
 
 /// The route of an instance in an episode's data.
@@ -205,7 +254,7 @@ async fn drive_one(world: &World, name: &str, rng: &mut Rng) -> String {
     let (created, in_doubt) = world.post("episodes", &format!("{name}-create"), &body).await;
     if created.status != StatusCode::CREATED {
         world.tally.fail(format!(
-            "create {name} (in doubt: {in_doubt}): {} {:#}",
+            "create {name} (in doubt: {in_doubt:?}): {} {:#}",
             created.status, created.body
         ));
         panic!("create {name} failed");
@@ -259,8 +308,10 @@ async fn drive_one(world: &World, name: &str, rng: &mut Rng) -> String {
                 acks.entry(id.clone()).or_default().insert(path, ack);
             } else {
                 world.tally.fail(format!(
-                    "{action} {path} v{version} (in doubt: {in_doubt}, key {key}): {} {:#}",
-                    reply.status, reply.body
+                    "{action} {path} v{version} (in doubt: {in_doubt:?}, key {key}): {} {:#}, replayed: {}",
+                    reply.status,
+                    reply.body,
+                    reply.replayed()
                 ));
             }
         }
@@ -365,20 +416,55 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[at.min(sorted.len() - 1)]
 }
 
+/// The servers a torture runs against, and how it kills them.
+pub(crate) trait Servers {
+    /// The API base of every server, in order.
+    fn bases(&self) -> Vec<String>;
+    /// One round of kills (and restarts) chosen with `rng`; says what it did.
+    async fn kill(&mut self, rng: &mut Rng) -> String;
+}
+
+/// One `showrunner serve` on the embedded store.
+struct Single {
+    server: Served,
+    data: PathBuf,
+    log: PathBuf,
+}
+
+impl Servers for Single {
+    fn bases(&self) -> Vec<String> {
+        vec![self.server.url("").trim_end_matches('/').to_owned()]
+    }
+
+    async fn kill(&mut self, _: &mut Rng) -> String {
+        self.server.kill();
+        self.server = Served::start(&self.data, Some(&self.log)).await;
+        "the server".into()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_server_survives_random_sigkills_losing_nothing() {
     let episodes = knob("SHOWRUNNER_TORTURE_EPISODES", 5) as usize;
     let kills = knob("SHOWRUNNER_TORTURE_KILLS", 30) as usize;
-    let seed = knob("SHOWRUNNER_TORTURE_SEED", 0x5eed_2026);
-    let gap_ms = knob("SHOWRUNNER_TORTURE_GAP_MS", 800);
     let budget = Duration::from_secs(knob("SHOWRUNNER_TORTURE_BUDGET_S", 300));
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let log: PathBuf = dir.path().join("serve.log");
+    let server = Served::start(&data, Some(&log)).await;
+    let servers = Single {
+        server,
+        data,
+        log: log.clone(),
+    };
+    within(budget, &log, torture(servers, episodes, kills)).await;
+}
+
+/// Runs `run`, or panics with the end of the servers' log once `budget` is spent.
+pub(crate) async fn within(budget: Duration, log: &std::path::Path, run: impl std::future::Future<Output = ()>) {
     let began = Instant::now();
-    let run = torture(episodes, kills, seed, gap_ms, data, log.clone());
     if tokio::time::timeout(budget, run).await.is_err() {
-        let tail = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail = std::fs::read_to_string(log).unwrap_or_default();
         let tail: String = tail
             .chars()
             .rev()
@@ -387,23 +473,18 @@ async fn the_http_server_survives_random_sigkills_losing_nothing() {
             .into_iter()
             .rev()
             .collect();
-        panic!("the torture ran past its budget of {budget:?}; the server's log ends:\n{tail}");
+        panic!("the torture ran past its budget of {budget:?}; the servers' log ends:\n{tail}");
     }
     eprintln!("torture: {:.1} s in all", began.elapsed().as_secs_f64());
 }
 
-async fn torture(episodes: usize, kills: usize, seed: u64, gap_ms: u64, data: PathBuf, log: PathBuf) {
-    let mut server = Served::start(&data, Some(&log)).await;
-    let (base_tx, base) = watch::channel(server.url("").trim_end_matches('/').to_owned());
-    let world = Arc::new(World {
-        base,
-        client: reqwest::Client::builder()
-            .pool_max_idle_per_host(0)
-            .build()
-            .expect("a client"),
-        tally: Tally::default(),
-        killing: AtomicBool::new(true),
-    });
+/// Drives `episodes` concurrent clients against `servers` while `kills` rounds of kills hit
+/// them; then checks everything acknowledged held and every episode finished with its video.
+pub(crate) async fn torture(mut servers: impl Servers, episodes: usize, kills: usize) {
+    let seed = knob("SHOWRUNNER_TORTURE_SEED", 0x5eed_2026);
+    let gap_ms = knob("SHOWRUNNER_TORTURE_GAP_MS", 800);
+    let (bases_tx, bases) = watch::channel(servers.bases());
+    let world = Arc::new(World::new(bases));
     let clients: Vec<_> = (0..episodes)
         .map(|i| tokio::spawn(drive(world.clone(), i, seed)))
         .collect();
@@ -426,16 +507,15 @@ async fn torture(episodes: usize, kills: usize, seed: u64, gap_ms: u64, data: Pa
             }
         }
         mid_request += usize::from(world.tally.in_flight.load(Ordering::SeqCst) > 0);
-        server.kill();
         let started = Instant::now();
-        server = Served::start(&data, Some(&log)).await;
+        let what = servers.kill(&mut rng).await;
         restarts.push(started.elapsed());
-        let _ = base_tx.send(server.url("").trim_end_matches('/').to_owned());
+        let _ = bases_tx.send(servers.bases());
         // Every episode every 20 kills; in between, the unfinished ones.
         let checked = check(&world, kill % 20 == 0).await;
         if kill % 50 == 0 || kill == kills {
             eprintln!(
-                "torture: {kill} kills, {} acknowledged, {checked} episodes checked",
+                "torture: {kill} kills (the last: {what}), {} acknowledged, {checked} episodes checked",
                 world.tally.acknowledged.load(Ordering::SeqCst)
             );
         }
@@ -485,5 +565,5 @@ async fn torture(episodes: usize, kills: usize, seed: u64, gap_ms: u64, data: Pa
         percentile(&restarts, 1.0).as_secs_f64() * 1000.0,
     );
     assert!(failures.is_empty(), "{} failures: {failures:#?}", failures.len());
-    drop(server);
+    drop(servers);
 }

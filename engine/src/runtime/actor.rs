@@ -120,15 +120,6 @@ impl Handle {
         self.tx.send(Msg::Read(reader)).map_err(|_| EngineError::ShuttingDown)?;
         answer.await.map_err(|_| EngineError::ShuttingDown)
     }
-
-    /// The committed state as a snapshot.
-    pub async fn snapshot(&self) -> Result<EpisodeSnapshot> {
-        self.read(|e| EpisodeSnapshot {
-            header: e.header().clone(),
-            instances: e.instances().cloned().collect(),
-        })
-        .await
-    }
 }
 
 /// Starts the actor of `episode`.
@@ -189,6 +180,14 @@ impl Actor {
             }
             if !self.process(&mut batch).await {
                 break;
+            }
+        }
+        // What waits is not done: its callers hear the actor stopped (and load the episode
+        // again); the slots granted to it go back to the scheduler.
+        rx.close();
+        while let Ok(msg) = rx.try_recv() {
+            if let Msg::Start { resource, .. } = msg {
+                self.shared.release(resource);
             }
         }
         for (_, token) in self.runs.values() {
@@ -261,7 +260,15 @@ impl Actor {
                         stop = true;
                     } else {
                         tracing::error!(episode = %self.episode.id(), %error, "commit failed; reloading the episode");
-                        self.reload();
+                        if !self.reload() {
+                            // Memory ran ahead of a store it cannot read back now (a database
+                            // that went away; the commit may even have landed): this actor
+                            // stops, and the episode is loaded afresh, claimed again, once the
+                            // store answers.
+                            self.shared.forget(self.episode.id(), &self.tx);
+                            self.shared.reload_later(self.episode.id());
+                            stop = true;
+                        }
                     }
                     for (_, result) in &mut replies {
                         if result.is_ok() {
@@ -273,7 +280,7 @@ impl Actor {
                             *result = Err(EngineError::Store(error.for_caller()));
                         }
                     }
-                    if !fenced {
+                    if !stop {
                         self.recover_later();
                     }
                     for resource in started {
@@ -416,15 +423,28 @@ impl Actor {
         });
     }
 
-    /// Puts the episode back to what the store holds, after a failed commit.
-    fn reload(&mut self) {
+    /// Puts the episode back to what the store holds, after a failed commit; false when the
+    /// store could not be read.
+    fn reload(&mut self) -> bool {
         match self.shared.store.load_episode(self.episode.id()) {
             Ok(Some(stored)) => match Episode::restore(&self.def, stored) {
-                Ok(episode) => self.episode = episode,
-                Err(error) => tracing::error!(episode = %self.episode.id(), %error, "reload failed"),
+                Ok(episode) => {
+                    self.episode = episode;
+                    true
+                }
+                Err(error) => {
+                    tracing::error!(episode = %self.episode.id(), %error, "reload failed");
+                    false
+                }
             },
-            Ok(None) => tracing::error!(episode = %self.episode.id(), "reload found no episode"),
-            Err(error) => tracing::error!(episode = %self.episode.id(), %error, "reload failed"),
+            Ok(None) => {
+                tracing::error!(episode = %self.episode.id(), "reload found no episode");
+                false
+            }
+            Err(error) => {
+                tracing::error!(episode = %self.episode.id(), %error, "reload failed");
+                false
+            }
         }
     }
 

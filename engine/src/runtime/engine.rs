@@ -56,7 +56,7 @@ pub(crate) struct Shared {
     registry: RwLock<Registry>,
     pub(crate) episodes: Mutex<HashMap<EpisodeId, Handle>>,
     /// Episodes whose definition version is not registered: left untouched.
-    unavailable: Mutex<HashMap<EpisodeId, (String, String)>>,
+    pub(crate) unavailable: Mutex<HashMap<EpisodeId, (String, String)>>,
     scheduler: Mutex<Scheduler>,
     actors: Mutex<Vec<JoinHandle<()>>>,
     /// Serialises series updates, so that a revision check and its write are one step.
@@ -67,6 +67,11 @@ pub(crate) struct Shared {
     pub(crate) collecting: tokio::sync::Mutex<()>,
     /// Set by [`Engine::shutdown`].
     pub(crate) shut_down: AtomicBool,
+    /// One load at a time per episode (see [`crate::runtime::loading`]).
+    pub(crate) loading: Mutex<HashMap<EpisodeId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Episodes let go when this process's hold lapsed, to claim again (see
+    /// [`crate::runtime::holding`]).
+    pub(crate) let_go: Mutex<Vec<EpisodeId>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -141,15 +146,6 @@ pub struct Engine {
     pub(crate) shared: Arc<Shared>,
 }
 
-/// An episode to read ([`Engine::readable`]).
-enum Readable {
-    /// Its actor.
-    Live(Handle),
-    /// Its committed state restored from the store, with no actor: a finished episode, or one
-    /// another process holds.
-    Stored(Arc<WorkflowDef>, Box<Episode>),
-}
-
 impl Engine {
     /// Opens the engine over a store: registers `definitions`, loads every unfinished episode,
     /// puts interrupted runs back in the queue (their attempt counts), and starts scheduling.
@@ -173,6 +169,8 @@ impl Engine {
             pins: Arc::default(),
             collecting: tokio::sync::Mutex::new(()),
             shut_down: AtomicBool::new(false),
+            let_go: Mutex::new(Vec::new()),
+            loading: Mutex::new(HashMap::new()),
         });
         let engine = Self { shared };
         for def in definitions {
@@ -242,85 +240,6 @@ impl Engine {
             .ok_or(EngineError::EpisodeNotFound(episode))
     }
 
-    pub(crate) async fn handle(&self, episode: EpisodeId) -> Result<Handle> {
-        if let Some(handle) = lock(&self.shared.episodes).get(&episode) {
-            return Ok(handle.clone());
-        }
-        // Claimed before it is read, so that what loads is what the last holder committed.
-        let claim = self.shared.store.claim(episode).await?;
-        let (def, restored) = self.restore(episode)?;
-        self.adopt(def, restored, claim).await
-    }
-
-    /// An episode to read: its actor, or, for a finished episode that is not in memory (or one
-    /// another process holds), its state restored from the store, so that reading an old
-    /// episode starts no actor.
-    async fn readable(&self, episode: EpisodeId) -> Result<Readable> {
-        if let Some(handle) = lock(&self.shared.episodes).get(&episode) {
-            return Ok(Readable::Live(handle.clone()));
-        }
-        let header = self
-            .shared
-            .store
-            .load_header(episode)?
-            .ok_or(EngineError::EpisodeNotFound(episode))?;
-        let claim = match header.status {
-            EpisodeStatus::Completed | EpisodeStatus::Cancelled => None,
-            // Claimed before it is read, so that what loads is what the last holder committed.
-            _ => match self.shared.store.claim(episode).await {
-                Ok(claim) => Some(claim),
-                Err(crate::error::StoreError::Elsewhere { .. }) => None,
-                Err(error) => return Err(error.into()),
-            },
-        };
-        let (def, restored) = self.restore(episode)?;
-        match claim {
-            Some(claim) => Ok(Readable::Live(self.adopt(def, restored, claim).await?)),
-            None => Ok(Readable::Stored(def, Box::new(restored))),
-        }
-    }
-
-    /// An episode that is not in memory, from the store (finished episodes are not loaded at
-    /// start: they load on first use).
-    fn restore(&self, episode: EpisodeId) -> Result<(Arc<WorkflowDef>, Episode)> {
-        if let Some((workflow, version)) = lock(&self.shared.unavailable).get(&episode) {
-            return Err(EngineError::UnknownDefinition {
-                episode,
-                workflow: workflow.clone(),
-                version: version.clone(),
-            });
-        }
-        let stored = self
-            .shared
-            .store
-            .load_episode(episode)?
-            .ok_or(EngineError::EpisodeNotFound(episode))?;
-        let header = &stored.header;
-        let def = self
-            .shared
-            .definition(&header.workflow, &header.definition_version)
-            .ok_or_else(|| EngineError::UnknownDefinition {
-                episode,
-                workflow: header.workflow.clone(),
-                version: header.definition_version.clone(),
-            })?;
-        let restored = Episode::restore(&def, stored).map_err(|what| crate::error::StoreError::Corrupt {
-            episode: Some(episode),
-            what,
-        })?;
-        Ok((def, restored))
-    }
-
-    /// Starts the actor of a restored episode (unless another call just did).
-    async fn adopt(&self, def: Arc<WorkflowDef>, restored: Episode, claim: Claim) -> Result<Handle> {
-        if let Some(handle) = lock(&self.shared.episodes).get(&restored.id()) {
-            return Ok(handle.clone());
-        }
-        let handle = self.shared.adopt(def, restored, claim);
-        handle.command(Command::Recover).await?;
-        Ok(handle)
-    }
-
     /// How many episodes have an actor in memory: those with work or waiting at a gate, and
     /// those acted on since the engine opened.
     pub fn loaded(&self) -> usize {
@@ -328,7 +247,11 @@ impl Engine {
     }
 
     async fn command(&self, episode: EpisodeId, command: Command) -> Result<()> {
-        self.handle(episode).await?.command(command).await
+        self.on_actor(episode, |handle| {
+            let command = command.clone();
+            async move { handle.command(command).await }
+        })
+        .await
     }
 
     /// Applies a person's action (approve, regenerate, edit, select, revert, cancel) with
@@ -347,7 +270,13 @@ impl Engine {
             | Command::Edit { .. }
             | Command::Select { .. }
             | Command::Revert { .. }
-            | Command::Cancel => self.handle(episode).await?.act(command, token).await,
+            | Command::Cancel => {
+                self.on_actor(episode, |handle| {
+                    let (command, token) = (command.clone(), token.clone());
+                    async move { handle.act(command, token).await }
+                })
+                .await
+            }
             other => Err(EngineError::InvalidInput(format!(
                 "`{}` is not a person's action",
                 other.name()
@@ -445,13 +374,11 @@ impl Engine {
 
     /// The episode's committed state.
     pub async fn snapshot(&self, episode: EpisodeId) -> Result<EpisodeSnapshot> {
-        match self.readable(episode).await? {
-            Readable::Live(handle) => handle.snapshot().await,
-            Readable::Stored(_, episode) => Ok(EpisodeSnapshot {
-                header: episode.header().clone(),
-                instances: episode.instances().cloned().collect(),
-            }),
-        }
+        self.read(episode, |_, e| EpisodeSnapshot {
+            header: e.header().clone(),
+            instances: e.instances().cloned().collect(),
+        })
+        .await
     }
 
     /// One instance's committed state.
@@ -460,17 +387,10 @@ impl Engine {
             episode,
             key: key.clone(),
         };
-        match self.readable(episode).await? {
-            Readable::Live(handle) => {
-                let def = handle.def.clone();
-                let wanted = key.clone();
-                handle
-                    .read(move |e| e.instance(&def, &wanted).cloned())
-                    .await?
-                    .ok_or_else(not_found)
-            }
-            Readable::Stored(def, finished) => finished.instance(&def, key).cloned().ok_or_else(not_found),
-        }
+        let wanted = key.clone();
+        self.read(episode, move |def, e| e.instance(def, &wanted).cloned())
+            .await?
+            .ok_or_else(not_found)
     }
 
     /// The value of version `n` of an instance.
@@ -575,8 +495,9 @@ impl Engine {
     }
 
     /// Stops every episode actor, cancels runs in flight and waits for them. Their instances
-    /// stay `Running` on disk and are re-queued by the next [`Engine::open`], as after a crash.
-    /// The store closes when the last clone of the engine is dropped.
+    /// stay `Running` on disk and are re-queued by the next [`Engine::open`] (or, on a shared
+    /// store, by the process that takes the episode: this one gives its episodes up), as after
+    /// a crash. The store closes when the last clone of the engine is dropped.
     pub async fn shutdown(&self) {
         self.shared.shut_down.store(true, Ordering::SeqCst);
         let handles = self.shared.forget_all();
@@ -586,6 +507,10 @@ impl Engine {
         let tasks: Vec<JoinHandle<()>> = lock(&self.shared.actors).drain(..).collect();
         for task in tasks {
             let _ = task.await;
+        }
+        // Every actor has stopped: the others may take its episodes now.
+        if let Err(error) = self.shared.store.release_all().await {
+            tracing::warn!(%error, "giving this process's episodes up");
         }
     }
 }

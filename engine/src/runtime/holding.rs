@@ -35,15 +35,16 @@ pub enum Home {
 
 impl Engine {
     /// Where requests for `episode` are answered: here (claiming the episode when no live
-    /// process holds it), or by the process that holds it.
-    pub async fn home(&self, episode: EpisodeId) -> Result<Home> {
+    /// process holds it), or by the process that holds it. A request that only `reads` a
+    /// finished episode is answered here from the store.
+    pub async fn home(&self, episode: EpisodeId, reads: bool) -> Result<Home> {
         self.shared.let_go_if_lapsed();
         if self.shared.is_loaded(episode) {
             return Ok(Home::Here);
         }
         match self.shared.store.load_header(episode)? {
             None => return Ok(Home::Here),
-            Some(header) if matches!(header.status, EpisodeStatus::Completed | EpisodeStatus::Cancelled) => {
+            Some(header) if reads && matches!(header.status, EpisodeStatus::Completed | EpisodeStatus::Cancelled) => {
                 return Ok(Home::Here);
             }
             Some(_) => {}
@@ -54,6 +55,11 @@ impl Engine {
             // Anything else (an unknown definition, corrupt records) is the request's to report.
             _ => Ok(Home::Here),
         }
+    }
+
+    /// What this process's claims came to on a shared store (see [`crate::Store::hold_stats`]).
+    pub fn hold_stats(&self) -> Option<crate::store::HoldStats> {
+        self.shared.store.hold_stats()
     }
 
     /// Records where this process's HTTP API answers; false when the store is this process's
@@ -74,20 +80,32 @@ impl Engine {
                     return;
                 }
                 shared.let_go_if_lapsed();
-                let unheld = match shared.store.unheld_work() {
-                    Ok(unheld) => unheld,
-                    Err(error) => {
-                        tracing::warn!(%error, "looking for work no process holds");
-                        continue;
-                    }
-                };
+                // The episodes let go last time are claimed again (their work goes on here,
+                // unless another process took them meanwhile), with those no process holds.
+                let let_go = std::mem::take(&mut *lock(&shared.let_go));
+                let unheld = shared.store.unheld_work().unwrap_or_else(|error| {
+                    tracing::warn!(%error, "looking for work no process holds");
+                    Vec::new()
+                });
                 let engine = Engine { shared };
-                for episode in unheld {
+                for (episode, gone) in let_go
+                    .into_iter()
+                    .map(|e| (e, false))
+                    .chain(unheld.into_iter().map(|e| (e, true)))
+                {
                     match engine.handle(episode).await {
-                        Ok(_) => tracing::warn!(%episode, "resumed an episode whose process is gone"),
+                        Ok(_) if gone => tracing::warn!(%episode, "resumed an episode whose process is gone"),
+                        Ok(_) => {}
                         // Another process took it first.
                         Err(EngineError::Store(StoreError::Elsewhere { .. })) => {}
-                        Err(error) => tracing::warn!(%episode, %error, "resuming an episode whose process is gone"),
+                        Err(error) => {
+                            tracing::warn!(%episode, %error, "resuming an episode");
+                            // A store that failed is tried again next time (the database may
+                            // be back by then).
+                            if !gone && matches!(error, EngineError::Store(_)) {
+                                lock(&engine.shared.let_go).push(episode);
+                            }
+                        }
                     }
                 }
             }
@@ -96,6 +114,12 @@ impl Engine {
 }
 
 impl Shared {
+    /// Has the sweeper load `episode` afresh (claiming it again) on its next round, and on
+    /// each after while the store fails.
+    pub(crate) fn reload_later(&self, episode: EpisodeId) {
+        lock(&self.let_go).push(episode);
+    }
+
     /// Whether the episode has an actor in memory.
     pub(crate) fn is_loaded(&self, episode: EpisodeId) -> bool {
         lock(&self.episodes).contains_key(&episode)
@@ -126,13 +150,20 @@ impl Shared {
         if !self.store.hold_lapsed() {
             return;
         }
-        let handles = self.forget_all();
+        let mut episodes = lock(&self.episodes);
+        let ids: Vec<EpisodeId> = episodes.keys().copied().collect();
+        let handles: Vec<Handle> = episodes.drain().map(|(_, h)| h).collect();
+        drop(episodes);
+        if handles.is_empty() {
+            return;
+        }
         tracing::warn!(
             episodes = handles.len(),
-            "this process's hold on its episodes lapsed: letting them go, to claim each again on its next use"
+            "this process's hold on its episodes lapsed: letting them go, to claim each again"
         );
         for handle in &handles {
             actor::stop(handle);
         }
+        lock(&self.let_go).extend(ids);
     }
 }

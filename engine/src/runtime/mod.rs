@@ -7,6 +7,7 @@ pub(crate) mod collection;
 pub(crate) mod creation;
 pub(crate) mod engine;
 pub(crate) mod holding;
+pub(crate) mod loading;
 pub(crate) mod pins;
 pub(crate) mod recovery;
 pub(crate) mod run;

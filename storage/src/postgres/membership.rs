@@ -3,7 +3,8 @@
 //! last renewal is younger than the lease.
 //!
 //! One process writes an episode at a time: it claims the episode (a row in `episode_lease`,
-//! whose epoch every claim moves on), which succeeds when it held it already, nobody did, or the
+//! whose epoch every claim sets anew from one sequence, so that no epoch is ever given twice,
+//! even to an episode deleted and claimed again), which succeeds when it held it already, nobody did, or the
 //! holder is no longer alive. Every commit checks, in its own transaction, that the episode's
 //! lease is still this process's under the commit's epoch, and holds the row until the
 //! transaction ends: a process that lost an episode (paused past its lease, cut off) never
@@ -14,16 +15,22 @@
 //! process may take one of its episodes.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
-use showrunner_engine::{Claim, EpisodeId, StoreError};
+use showrunner_engine::{Claim, EpisodeId, HoldStats, StoreError};
 use tokio::task::JoinHandle;
-use tokio_postgres::{GenericClient, Transaction};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, Config, GenericClient, NoTls, Transaction};
 
 use super::records::parse_id;
 use super::{backend, client};
+
+/// How long a claim waits for a lease row another transaction holds (a holder's commit takes
+/// milliseconds): past it, the holder is paused mid-commit, and the episode counts as moving.
+const CLAIM_WAIT: Duration = Duration::from_secs(2);
 
 /// The clause that says a process row `p` is alive, with the lease in seconds as `$LEASE`.
 const ALIVE: &str = "p.renewed > now() - make_interval(secs => $LEASE)";
@@ -36,6 +43,18 @@ pub(super) struct Membership {
     lease: Duration,
     /// When the last renewal that went through was sent.
     renewed: Mutex<Instant>,
+    /// Set when a renewal found this process already counted dead by the others (its last
+    /// renewal older than the lease, or it was marked gone); cleared when read.
+    declared_dead: AtomicBool,
+    /// Set once this process gave its episodes up: it renews no more.
+    left: AtomicBool,
+    /// Claims that went through, and of those the takeovers.
+    claims: AtomicU64,
+    takeovers: AtomicU64,
+    /// Commits refused by the fence.
+    refused: AtomicU64,
+    /// Microseconds spent in claims.
+    claim_micros: AtomicU64,
 }
 
 impl Membership {
@@ -47,6 +66,12 @@ impl Membership {
             id: EpisodeId::generate().to_string(),
             lease,
             renewed: Mutex::new(Instant::now()),
+            declared_dead: AtomicBool::new(false),
+            left: AtomicBool::new(false),
+            claims: AtomicU64::new(0),
+            takeovers: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            claim_micros: AtomicU64::new(0),
         });
         let client = client(pool).await?;
         client
@@ -62,15 +87,24 @@ impl Membership {
     }
 
     /// Renews every fifth of the lease until the store's runtime ends.
-    pub(super) fn keep(self: &Arc<Self>, pool: Pool) -> JoinHandle<()> {
+    /// Renews on a connection of its own (a busy pool never delays it), made again when it
+    /// breaks.
+    pub(super) fn keep(self: &Arc<Self>, config: Config) -> JoinHandle<()> {
         let member = self.clone();
         tokio::spawn(async move {
             let mut failing = false;
+            let mut connection: Option<Client> = None;
             loop {
                 tokio::time::sleep(member.lease / 5).await;
-                let renewed = match client(&pool).await {
-                    Ok(client) => member.renew(&**client).await,
-                    Err(e) => Err(e),
+                if member.left.load(Ordering::SeqCst) {
+                    return;
+                }
+                if connection.as_ref().is_none_or(Client::is_closed) {
+                    connection = connect(&config).await.ok();
+                }
+                let renewed = match &connection {
+                    Some(client) => member.renew(client).await,
+                    None => Err(StoreError::Unavailable("connecting to PostgreSQL".into())),
                 };
                 match renewed {
                     Ok(()) if failing => {
@@ -88,25 +122,66 @@ impl Membership {
         })
     }
 
-    /// Marks this process alive now (recording it again if its row went).
+    /// Marks this process alive now (recording it again if its row went), noting whether the
+    /// others had counted it dead meanwhile.
     async fn renew(&self, client: &impl GenericClient) -> Result<(), StoreError> {
         let sent = Instant::now();
         let pid = i32::try_from(std::process::id()).unwrap_or(i32::MAX);
-        client
-            .execute(
-                "INSERT INTO engine_process (id, pid, url, started, renewed) VALUES ($1, $2, NULL, now(), now())
-                 ON CONFLICT (id) DO UPDATE SET renewed = now()",
-                &[&self.id, &pid],
-            )
+        let sql = format!(
+            "WITH before AS (SELECT p.renewed, NOT ({}) AS dead FROM engine_process p WHERE p.id = $1)
+             INSERT INTO engine_process (id, pid, url, started, renewed) VALUES ($1, $2, NULL, now(), now())
+             ON CONFLICT (id) DO UPDATE SET renewed = now()
+             RETURNING (SELECT dead FROM before)",
+            ALIVE.replace("$LEASE", "$3")
+        );
+        let row = client
+            .query_one(&sql, &[&self.id, &pid, &self.lease_secs()])
             .await
             .map_err(backend)?;
+        if row.get::<_, Option<bool>>(0) == Some(true) {
+            self.declared_dead.store(true, Ordering::SeqCst);
+        }
         *self.renewed.lock().unwrap_or_else(|e| e.into_inner()) = sent;
         Ok(())
     }
 
-    /// Whether this process's hold lapsed: no renewal went through for half the lease.
+    /// Whether this process's hold lapsed: no renewal went through for half the lease, or one
+    /// found that the others had counted it dead (read once).
     pub(super) fn lapsed(&self) -> bool {
-        self.renewed.lock().unwrap_or_else(|e| e.into_inner()).elapsed() >= self.lease / 2
+        let silent = self.renewed.lock().unwrap_or_else(|e| e.into_inner()).elapsed() >= self.lease / 2;
+        self.declared_dead.swap(false, Ordering::SeqCst) || silent
+    }
+
+    /// What this process's claims came to.
+    pub(super) fn stats(&self) -> HoldStats {
+        HoldStats {
+            claims: self.claims.load(Ordering::Relaxed),
+            takeovers: self.takeovers.load(Ordering::Relaxed),
+            refused_commits: self.refused.load(Ordering::Relaxed),
+            claim_seconds: self.claim_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
+
+    /// Counts `n` commits refused by the fence.
+    pub(super) fn count_refused(&self, n: usize) {
+        self.refused.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Gives every episode up and marks this process gone; it renews no more.
+    pub(super) async fn leave(&self, client: &impl GenericClient) -> Result<(), StoreError> {
+        self.left.store(true, Ordering::SeqCst);
+        client
+            .execute("DELETE FROM episode_lease WHERE process = $1", &[&self.id])
+            .await
+            .map_err(backend)?;
+        client
+            .execute(
+                "UPDATE engine_process SET renewed = '-infinity' WHERE id = $1",
+                &[&self.id],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     /// The lease in seconds, as SQL takes it.
@@ -134,22 +209,40 @@ impl Membership {
 
     /// Claims `episode` for this process: under a new epoch when it held it, no one did, or its
     /// holder is dead; else `Elsewhere`, naming the holder's API.
-    pub(super) async fn claim(&self, client: &impl GenericClient, episode: EpisodeId) -> Result<Claim, StoreError> {
+    pub(super) async fn claim(&self, client: &mut Client, episode: EpisodeId) -> Result<Claim, StoreError> {
+        let began = Instant::now();
         let sql = format!(
-            "INSERT INTO episode_lease AS l (episode, process, epoch) VALUES ($1, $2, 1)
-             ON CONFLICT (episode) DO UPDATE SET process = EXCLUDED.process, epoch = l.epoch + 1
+            "WITH before AS (SELECT process FROM episode_lease WHERE episode = $1)
+             INSERT INTO episode_lease AS l (episode, process, epoch) VALUES ($1, $2, nextval('lease_epoch'))
+             ON CONFLICT (episode) DO UPDATE SET process = EXCLUDED.process, epoch = EXCLUDED.epoch
              WHERE l.process = EXCLUDED.process
                 OR NOT EXISTS (SELECT 1 FROM engine_process p WHERE p.id = l.process AND {})
-             RETURNING epoch",
+             RETURNING epoch, (SELECT process FROM before)",
             ALIVE.replace("$LEASE", "$3")
         );
         let id = episode.to_string();
-        let taken = client
-            .query_opt(&sql, &[&id, &self.id, &self.lease_secs()])
+        let tx = client.transaction().await.map_err(backend)?;
+        // A holder paused in the middle of a commit holds the lease row: the episode is moving.
+        tx.batch_execute(&format!("SET LOCAL lock_timeout = {}", CLAIM_WAIT.as_millis()))
             .await
             .map_err(backend)?;
+        let taken = match tx.query_opt(&sql, &[&id, &self.id, &self.lease_secs()]).await {
+            Ok(taken) => taken,
+            Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                return Err(StoreError::Elsewhere { episode, url: None });
+            }
+            Err(e) => return Err(backend(e)),
+        };
+        tx.commit().await.map_err(backend)?;
         if let Some(row) = taken {
             let epoch: i64 = row.get(0);
+            let before: Option<String> = row.get(1);
+            self.claims.fetch_add(1, Ordering::Relaxed);
+            if before.is_some_and(|p| p != self.id) {
+                self.takeovers.fetch_add(1, Ordering::Relaxed);
+            }
+            let micros = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.claim_micros.fetch_add(micros, Ordering::Relaxed);
             return Ok(Claim(u64::try_from(epoch).unwrap_or_default()));
         }
         let url: Option<String> = client
@@ -238,6 +331,29 @@ impl Membership {
     }
 }
 
+/// Every engine process the database knows of, alive or not, oldest first.
+pub(super) async fn members(client: &impl GenericClient) -> Result<Vec<Member>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT p.id, p.pid, p.url, extract(epoch FROM now() - p.renewed)::float8,
+                    (SELECT count(*) FROM episode_lease l WHERE l.process = p.id)
+             FROM engine_process p ORDER BY p.started",
+            &[],
+        )
+        .await
+        .map_err(backend)?;
+    Ok(rows
+        .iter()
+        .map(|row| Member {
+            id: row.get(0),
+            pid: row.get(1),
+            url: row.get(2),
+            silent_for: row.get(3),
+            episodes: row.get(4),
+        })
+        .collect())
+}
+
 /// A process on the database, as `store status` shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Member {
@@ -251,4 +367,13 @@ pub struct Member {
     pub silent_for: f64,
     /// Episodes it holds.
     pub episodes: i64,
+}
+
+/// A connection of its own, with its driver running.
+async fn connect(config: &Config) -> Result<Client, StoreError> {
+    let (client, connection) = config.connect(NoTls).await.map_err(backend)?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
 }

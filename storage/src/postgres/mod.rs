@@ -10,6 +10,7 @@ mod batch;
 mod bridge;
 #[cfg(any(test, feature = "test-cluster"))]
 pub mod cluster;
+mod errors;
 mod membership;
 mod records;
 mod schema;
@@ -32,6 +33,7 @@ use showrunner_engine::{
 use tokio_postgres::NoTls;
 
 use bridge::Bridge;
+use errors::{backend, causes};
 pub use membership::Member;
 use membership::Membership;
 use records::{decode, encode, instance_text, load, parse_id, status_of};
@@ -50,10 +52,6 @@ const SHARED_COLLECTION_GRACE: Duration = Duration::from_secs(3600);
 
 /// How long a connection may take to open, and a write to wait for one.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
 
 /// Episodes in a PostgreSQL database.
 pub struct PgStore {
@@ -94,11 +92,17 @@ impl PgStore {
         // Durable commits; a transaction left idle (a process paused mid-write) gives its locks
         // up; a dead peer is noticed; the URL's own options are kept.
         let mut options = config.get_options().map(str::to_owned).unwrap_or_default();
-        options.push_str(" -c synchronous_commit=on -c idle_in_transaction_session_timeout=30s");
+        // A member's transactions never wait for a paused process longer than its lease.
+        let idle = lease.map_or(Duration::from_secs(30), |l| l.max(Duration::from_secs(1)));
+        options.push_str(&format!(
+            " -c synchronous_commit=on -c idle_in_transaction_session_timeout={}",
+            idle.as_millis()
+        ));
         config.options(options.trim());
         config.application_name(format!("showrunner pid {}", std::process::id()));
         config.connect_timeout(CONNECT_TIMEOUT);
         config.keepalives_idle(Duration::from_secs(30));
+        let keeper_config = config.clone();
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -126,7 +130,7 @@ impl PgStore {
             }
         };
         let writer = bridge.enter(|| Writer::start(pool.clone(), member.clone()));
-        let keeper = member.as_ref().map(|m| bridge.enter(|| m.keep(pool.clone())));
+        let keeper = member.as_ref().map(|m| bridge.enter(|| m.keep(keeper_config)));
         Ok(Self {
             pool,
             member,
@@ -139,27 +143,7 @@ impl PgStore {
     /// The engine processes the database knows of, alive or not, with how long each has been
     /// silent and how many episodes it holds.
     pub fn members(&self) -> Result<Vec<Member>, StoreError> {
-        self.read(|client| async move {
-            let rows = client
-                .query(
-                    "SELECT p.id, p.pid, p.url, extract(epoch FROM now() - p.renewed)::float8,
-                            (SELECT count(*) FROM episode_lease l WHERE l.process = p.id)
-                     FROM engine_process p ORDER BY p.started",
-                    &[],
-                )
-                .await
-                .map_err(backend)?;
-            Ok(rows
-                .iter()
-                .map(|row| Member {
-                    id: row.get(0),
-                    pid: row.get(1),
-                    url: row.get(2),
-                    silent_for: row.get(3),
-                    episodes: row.get(4),
-                })
-                .collect())
-        })
+        self.read(|client| async move { membership::members(&**client).await })
     }
 
     /// Runs `read` with a pooled connection on the store's runtime, and waits for it.
@@ -211,23 +195,8 @@ async fn client(pool: &Pool) -> Result<Object, StoreError> {
             deadpool_postgres::PoolError::Backend(e) => causes(e),
             other => causes(other),
         };
-        StoreError::Backend(format!("connecting to PostgreSQL: {why}"))
+        StoreError::Unavailable(format!("connecting to PostgreSQL: {why}"))
     })
-}
-
-/// An error with its causes, `outer: inner: …` (PostgreSQL's client keeps the reason, such as
-/// a refused connection, in the source).
-fn causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text = format!("{text}: {more}");
-        }
-        source = cause.source();
-    }
-    text
 }
 
 fn status_names(statuses: &[EpisodeStatus]) -> Vec<String> {
@@ -245,7 +214,7 @@ impl Store for PgStore {
         let Some(member) = self.member.clone() else {
             return Ok(Claim::default());
         };
-        self.write(move |client| async move { member.claim(&**client, episode).await })
+        self.write(move |mut client| async move { member.claim(&mut client, episode).await })
             .await
     }
 
@@ -260,8 +229,20 @@ impl Store for PgStore {
         SHARED_COLLECTION_GRACE
     }
 
+    fn hold_stats(&self) -> Option<showrunner_engine::HoldStats> {
+        self.member.as_ref().map(|m| m.stats())
+    }
+
     fn hold_lapsed(&self) -> bool {
         self.member.as_ref().is_some_and(|m| m.lapsed())
+    }
+
+    async fn release_all(&self) -> Result<(), StoreError> {
+        let Some(member) = self.member.clone() else {
+            return Ok(());
+        };
+        self.write(move |client| async move { member.leave(&**client).await })
+            .await
     }
 
     async fn advertise(&self, url: &str) -> Result<bool, StoreError> {

@@ -81,6 +81,7 @@ CREATE TABLE episode_lease (
     epoch bigint NOT NULL
 );
 CREATE INDEX episode_lease_by_process ON episode_lease (process);
+CREATE SEQUENCE lease_epoch;
 "#,
 ];
 

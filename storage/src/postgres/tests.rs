@@ -78,7 +78,7 @@ async fn two_stores_on_one_database_see_each_others_commits_and_a_bad_url_is_nam
     assert_eq!(seen.header.next_seq, 3);
     assert_eq!(b.events(id, 1, 10).expect("events").len(), 2);
     match PgStore::open("postgres://postgres@127.0.0.1:1/nothing") {
-        Err(StoreError::Backend(message)) => assert!(message.contains("connecting to PostgreSQL"), "{message}"),
+        Err(StoreError::Unavailable(message)) => assert!(message.contains("connecting to PostgreSQL"), "{message}"),
         other => panic!("a server that is not there: {other:?}"),
     }
     match PgStore::open("not a url at all ::") {

@@ -144,7 +144,9 @@ async fn write(
         None => HashSet::new(),
         Some(member) => {
             let claims: Vec<_> = group.iter().map(|(c, _)| (c.episode.to_string(), c.claim)).collect();
-            member.fenced(&tx, &claims).await?
+            let fenced = member.fenced(&tx, &claims).await?;
+            member.count_refused(fenced.len());
+            fenced
         }
     };
     if fenced.is_empty() {

@@ -1,0 +1,187 @@
+//! How an episode comes into memory: claimed in the store (see [`crate::Store::claim`]),
+//! restored from what it holds, its actor started; one load of an episode at a time in a
+//! process, so that two requests that meet an episode not in memory start one actor under one
+//! claim. And how a call reaches an actor that stopped under it (let go, fenced): it loads the
+//! episode again.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::error::{EngineError, Result, StoreError};
+use crate::ids::EpisodeId;
+use crate::pure::command::Command;
+use crate::pure::definition::WorkflowDef;
+use crate::pure::episode::Episode;
+use crate::record::EpisodeStatus;
+use crate::runtime::actor::Handle;
+use crate::runtime::engine::{Engine, lock};
+
+/// How often a call tries an actor that stopped under it before it gives up.
+const TRIES: usize = 3;
+
+/// An episode to read ([`Engine::readable`]).
+pub(crate) enum Readable {
+    /// Its actor.
+    Live(Handle),
+    /// Its committed state restored from the store, with no actor: a finished episode, or one
+    /// another process holds.
+    Stored(Arc<WorkflowDef>, Box<Episode>),
+}
+
+impl Engine {
+    /// The episode's actor, loading the episode when it is not in memory.
+    pub(crate) async fn handle(&self, episode: EpisodeId) -> Result<Handle> {
+        if let Some(handle) = lock(&self.shared.episodes).get(&episode) {
+            return Ok(handle.clone());
+        }
+        let gate = {
+            let mut loading = lock(&self.shared.loading);
+            loading.entry(episode).or_default().clone()
+        };
+        let loaded = async {
+            let _one = gate.lock().await;
+            // Another call may have loaded it while this one waited.
+            if let Some(handle) = lock(&self.shared.episodes).get(&episode) {
+                return Ok(handle.clone());
+            }
+            // Only an episode this process can run is claimed (a claim leaves a row in a shared
+            // store, and keeps the others from the episode).
+            if let Some((workflow, version)) = lock(&self.shared.unavailable).get(&episode) {
+                return Err(EngineError::UnknownDefinition {
+                    episode,
+                    workflow: workflow.clone(),
+                    version: version.clone(),
+                });
+            }
+            let header = self
+                .shared
+                .store
+                .load_header(episode)?
+                .ok_or(EngineError::EpisodeNotFound(episode))?;
+            if self
+                .shared
+                .definition(&header.workflow, &header.definition_version)
+                .is_none()
+            {
+                return Err(EngineError::UnknownDefinition {
+                    episode,
+                    workflow: header.workflow,
+                    version: header.definition_version,
+                });
+            }
+            // Claimed before it is read, so that what loads is what the last holder committed.
+            let claim = self.shared.store.claim(episode).await?;
+            let (def, restored) = self.restore(episode)?;
+            let handle = self.shared.adopt(def, restored, claim);
+            handle.command(Command::Recover).await?;
+            Ok(handle)
+        }
+        .await;
+        let mut loading = lock(&self.shared.loading);
+        // The map's and this call's: no one else waits on this gate.
+        if Arc::strong_count(&gate) == 2 {
+            loading.remove(&episode);
+        }
+        loaded
+    }
+
+    /// Runs `call` on the episode's actor; when the actor stopped under it (let go when this
+    /// process's hold lapsed, or fenced) before it took the call, loads the episode again and
+    /// tries once more. An actor that stops answers nothing it did not do, so the call is safe
+    /// to send again.
+    pub(crate) async fn on_actor<T, F, Fut>(&self, episode: EpisodeId, call: F) -> Result<T>
+    where
+        F: Fn(Handle) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let handle = self.handle(episode).await?;
+            match call(handle).await {
+                Err(EngineError::ShuttingDown) if tries < TRIES && !self.shared.is_shut_down() => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Runs `f` on the episode's committed state and its definition: in its actor, or on the
+    /// state restored from the store (see [`Engine::readable`]); an actor that stopped under it
+    /// is loaded again, as in [`Engine::on_actor`].
+    pub(crate) async fn read<T, F>(&self, episode: EpisodeId, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&WorkflowDef, &Episode) -> T + Send + Sync + Clone + 'static,
+    {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let result = match self.readable(episode).await? {
+                Readable::Live(handle) => {
+                    let (def, f) = (handle.def.clone(), f.clone());
+                    handle.read(move |e| f(&def, e)).await
+                }
+                Readable::Stored(def, stored) => Ok(f(&def, &stored)),
+            };
+            match result {
+                Err(EngineError::ShuttingDown) if tries < TRIES && !self.shared.is_shut_down() => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// An episode to read: its actor, or, for a finished episode that is not in memory (or one
+    /// another process holds), its state restored from the store, so that reading an old
+    /// episode starts no actor.
+    pub(crate) async fn readable(&self, episode: EpisodeId) -> Result<Readable> {
+        if let Some(handle) = lock(&self.shared.episodes).get(&episode) {
+            return Ok(Readable::Live(handle.clone()));
+        }
+        let header = self
+            .shared
+            .store
+            .load_header(episode)?
+            .ok_or(EngineError::EpisodeNotFound(episode))?;
+        if !matches!(header.status, EpisodeStatus::Completed | EpisodeStatus::Cancelled) {
+            match self.handle(episode).await {
+                Ok(handle) => return Ok(Readable::Live(handle)),
+                // What it committed last.
+                Err(EngineError::Store(StoreError::Elsewhere { .. })) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let (def, restored) = self.restore(episode)?;
+        Ok(Readable::Stored(def, Box::new(restored)))
+    }
+
+    /// An episode that is not in memory, from the store (finished episodes are not loaded at
+    /// start: they load on first use).
+    fn restore(&self, episode: EpisodeId) -> Result<(Arc<WorkflowDef>, Episode)> {
+        if let Some((workflow, version)) = lock(&self.shared.unavailable).get(&episode) {
+            return Err(EngineError::UnknownDefinition {
+                episode,
+                workflow: workflow.clone(),
+                version: version.clone(),
+            });
+        }
+        let stored = self
+            .shared
+            .store
+            .load_episode(episode)?
+            .ok_or(EngineError::EpisodeNotFound(episode))?;
+        let header = &stored.header;
+        let def = self
+            .shared
+            .definition(&header.workflow, &header.definition_version)
+            .ok_or_else(|| EngineError::UnknownDefinition {
+                episode,
+                workflow: header.workflow.clone(),
+                version: header.definition_version.clone(),
+            })?;
+        let restored = Episode::restore(&def, stored).map_err(|what| StoreError::Corrupt {
+            episode: Some(episode),
+            what,
+        })?;
+        Ok((def, restored))
+    }
+}
