@@ -101,8 +101,9 @@ codes! {
     /// Another engine process holds the episode and cannot be reached now, or the episode is
     /// changing hands: retry in a moment.
     EpisodeMoving = ("episode_moving", SERVICE_UNAVAILABLE),
-    /// The store (a database server) cannot be reached now: nothing was done; retry in a
-    /// moment.
+    /// The store (a database server) cannot be reached now: retry in a moment (an action whose
+    /// commit the connection lost may have taken effect: a retry with the same
+    /// `Idempotency-Key` is answered from its record).
     StoreUnavailable = ("store_unavailable", SERVICE_UNAVAILABLE),
     /// The disk is full: nothing was stored.
     InsufficientStorage = ("insufficient_storage", INSUFFICIENT_STORAGE),

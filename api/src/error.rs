@@ -266,7 +266,8 @@ impl From<StoreError> for ApiError {
                 cause: Some(error.to_string()),
                 ..Self::new(
                     ErrorCode::StoreUnavailable,
-                    "the store cannot be reached now: nothing was done; retry in a moment",
+                    "the store cannot be reached now; retry in a moment (with the same Idempotency-Key, an action \
+                     that took effect before the store went away is answered from its record)",
                 )
             },
             // The episode changed hands while the request was being answered.

@@ -224,17 +224,14 @@ pub(crate) async fn layer(State(state): State<AppState>, request: Request, next:
     // the request on) that goes away mid-request must not cut the action short, or release the
     // key while the action is still on its way to its commit; a retry waits for it and replays.
     let engine = state.engine.clone();
-    let held = lock.clone();
-    let task = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            let _held = held.lock_owned().await;
-            once(&store, &engine, &token, request, next).await
-        })
-    };
-    let answer = task.await;
-    store.release(&name, lock);
-    match answer {
+    let task = tokio::spawn(async move {
+        let held = lock.clone().lock_owned().await;
+        let answer = once(&store, &engine, &token, request, next).await;
+        drop(held);
+        store.release(&name, lock);
+        answer
+    });
+    match task.await {
         Ok(answer) => answer.unwrap_or_else(IntoResponse::into_response),
         Err(_) => ApiError::internal("an idempotent request's task failed").into_response(),
     }

@@ -78,7 +78,7 @@ async fn three_servers_on_one_database_survive_random_sigkills_and_postgres_rest
     let url = postgres.create_database("cluster").expect("a database");
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let log = std::path::PathBuf::from("/tmp/cluster_debug.log"); // DEBUG
+    let log = dir.path().join("serve.log");
     let mut cluster = Cluster {
         postgres,
         url,

@@ -280,7 +280,11 @@ impl Actor {
                             *result = Err(EngineError::Store(error.for_caller()));
                         }
                     }
-                    if !stop {
+                    if stop {
+                        // Memory holds what the store refused or cannot confirm: the readers
+                        // hear the actor stopped, and read the episode loaded afresh.
+                        readers.clear();
+                    } else {
                         self.recover_later();
                     }
                     for resource in started {

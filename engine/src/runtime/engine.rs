@@ -134,7 +134,10 @@ impl Shared {
     pub(crate) fn adopt(self: &Arc<Self>, def: Arc<WorkflowDef>, episode: Episode, claim: Claim) -> Handle {
         let id = episode.id();
         let (handle, task) = actor::spawn(self.clone(), def, episode, claim);
-        lock(&self.actors).push(task);
+        let mut actors = lock(&self.actors);
+        actors.retain(|t| !t.is_finished());
+        actors.push(task);
+        drop(actors);
         lock(&self.episodes).insert(id, handle.clone());
         handle
     }

@@ -100,10 +100,10 @@ impl Engine {
                         Err(EngineError::Store(StoreError::Elsewhere { .. })) => {}
                         Err(error) => {
                             tracing::warn!(%episode, %error, "resuming an episode");
-                            // A store that failed is tried again next time (the database may
-                            // be back by then).
-                            if !gone && matches!(error, EngineError::Store(_)) {
-                                lock(&engine.shared.let_go).push(episode);
+                            // A store that could not be reached is tried again next time (the
+                            // database may be back by then).
+                            if !gone && matches!(error, EngineError::Store(StoreError::Unavailable(_))) {
+                                engine.shared.reload_later(episode);
                             }
                         }
                     }
@@ -117,7 +117,10 @@ impl Shared {
     /// Has the sweeper load `episode` afresh (claiming it again) on its next round, and on
     /// each after while the store fails.
     pub(crate) fn reload_later(&self, episode: EpisodeId) {
-        lock(&self.let_go).push(episode);
+        let mut let_go = lock(&self.let_go);
+        if !let_go.contains(&episode) {
+            let_go.push(episode);
+        }
     }
 
     /// Whether the episode has an actor in memory.
@@ -164,6 +167,8 @@ impl Shared {
         for handle in &handles {
             actor::stop(handle);
         }
-        lock(&self.let_go).extend(ids);
+        for id in ids {
+            self.reload_later(id);
+        }
     }
 }

@@ -40,6 +40,9 @@ impl Engine {
         };
         let loaded = async {
             let _one = gate.lock().await;
+            if self.shared.is_shut_down() {
+                return Err(EngineError::ShuttingDown);
+            }
             // Another call may have loaded it while this one waited.
             if let Some(handle) = lock(&self.shared.episodes).get(&episode) {
                 return Ok(handle.clone());
@@ -78,10 +81,13 @@ impl Engine {
         }
         .await;
         let mut loading = lock(&self.shared.loading);
-        // The map's and this call's: no one else waits on this gate.
+        // The map's and this call's: no one else waits on this gate. (Each call lets its gate
+        // go under the map's lock, so the last one to finish sees two.)
         if Arc::strong_count(&gate) == 2 {
             loading.remove(&episode);
         }
+        drop(gate);
+        drop(loading);
         loaded
     }
 

@@ -46,6 +46,9 @@ pub(super) struct Membership {
     /// Set when a renewal found this process already counted dead by the others (its last
     /// renewal older than the lease, or it was marked gone); cleared when read.
     declared_dead: AtomicBool,
+    /// Set once a silence (no renewal for half the lease) was reported; cleared by the next
+    /// renewal, so that each silence is reported once.
+    silence_reported: AtomicBool,
     /// Set once this process gave its episodes up: it renews no more.
     left: AtomicBool,
     /// Claims that went through, and of those the takeovers.
@@ -67,6 +70,7 @@ impl Membership {
             lease,
             renewed: Mutex::new(Instant::now()),
             declared_dead: AtomicBool::new(false),
+            silence_reported: AtomicBool::new(false),
             left: AtomicBool::new(false),
             claims: AtomicU64::new(0),
             takeovers: AtomicU64::new(0),
@@ -142,14 +146,17 @@ impl Membership {
             self.declared_dead.store(true, Ordering::SeqCst);
         }
         *self.renewed.lock().unwrap_or_else(|e| e.into_inner()) = sent;
+        self.silence_reported.store(false, Ordering::SeqCst);
         Ok(())
     }
 
-    /// Whether this process's hold lapsed: no renewal went through for half the lease, or one
-    /// found that the others had counted it dead (read once).
+    /// Whether this process's hold lapsed since this was last asked: no renewal went through
+    /// for half the lease (reported once per silence), or one found that the others had
+    /// counted it dead.
     pub(super) fn lapsed(&self) -> bool {
         let silent = self.renewed.lock().unwrap_or_else(|e| e.into_inner()).elapsed() >= self.lease / 2;
-        self.declared_dead.swap(false, Ordering::SeqCst) || silent
+        let newly_silent = silent && !self.silence_reported.swap(true, Ordering::SeqCst);
+        self.declared_dead.swap(false, Ordering::SeqCst) || newly_silent
     }
 
     /// What this process's claims came to.

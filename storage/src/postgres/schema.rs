@@ -8,7 +8,7 @@ use showrunner_engine::StoreError;
 use super::backend;
 
 /// The schema version this build reads and writes: the number of its migrations.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// An arbitrary key for `pg_advisory_xact_lock`, held while migrating.
 const MIGRATION_LOCK: i64 = 0x5348_4f57_5255_4e00;
@@ -81,7 +81,12 @@ CREATE TABLE episode_lease (
     epoch bigint NOT NULL
 );
 CREATE INDEX episode_lease_by_process ON episode_lease (process);
-CREATE SEQUENCE lease_epoch;
+"#,
+    // Claims take their epochs from one sequence, so that no epoch is given twice (an episode
+    // deleted and claimed again included).
+    r#"
+CREATE SEQUENCE IF NOT EXISTS lease_epoch;
+SELECT setval('lease_epoch', GREATEST((SELECT max(epoch) FROM episode_lease), 0) + 1);
 "#,
 ];
 
