@@ -12,7 +12,7 @@ use crate::ids::EpisodeId;
 use crate::pure::command::Command;
 use crate::pure::definition::WorkflowDef;
 use crate::pure::episode::Episode;
-use crate::record::EpisodeStatus;
+use crate::record::{EpisodeRecord, EpisodeStatus};
 use crate::runtime::actor::Handle;
 use crate::runtime::engine::{Engine, lock};
 
@@ -49,29 +49,12 @@ impl Engine {
             }
             // Only an episode this process can run is claimed (a claim leaves a row in a shared
             // store, and keeps the others from the episode).
-            if let Some((workflow, version)) = lock(&self.shared.unavailable).get(&episode) {
-                return Err(EngineError::UnknownDefinition {
-                    episode,
-                    workflow: workflow.clone(),
-                    version: version.clone(),
-                });
-            }
             let header = self
                 .shared
                 .store
                 .load_header(episode)?
                 .ok_or(EngineError::EpisodeNotFound(episode))?;
-            if self
-                .shared
-                .definition(&header.workflow, &header.definition_version)
-                .is_none()
-            {
-                return Err(EngineError::UnknownDefinition {
-                    episode,
-                    workflow: header.workflow,
-                    version: header.definition_version,
-                });
-            }
+            self.definition_of(episode, &header)?;
             // Claimed before it is read, so that what loads is what the last holder committed.
             let claim = self.shared.store.claim(episode).await?;
             let (def, restored) = self.restore(episode)?;
@@ -163,6 +146,22 @@ impl Engine {
     /// An episode that is not in memory, from the store (finished episodes are not loaded at
     /// start: they load on first use).
     fn restore(&self, episode: EpisodeId) -> Result<(Arc<WorkflowDef>, Episode)> {
+        let stored = self
+            .shared
+            .store
+            .load_episode(episode)?
+            .ok_or(EngineError::EpisodeNotFound(episode))?;
+        let def = self.definition_of(episode, &stored.header)?;
+        let restored = Episode::restore(&def, stored).map_err(|what| StoreError::Corrupt {
+            episode: Some(episode),
+            what,
+        })?;
+        Ok((def, restored))
+    }
+
+    /// The definition an episode was made with: `UnknownDefinition` when this engine does not
+    /// have it (or recovery set the episode aside for that).
+    fn definition_of(&self, episode: EpisodeId, header: &EpisodeRecord) -> Result<Arc<WorkflowDef>> {
         if let Some((workflow, version)) = lock(&self.shared.unavailable).get(&episode) {
             return Err(EngineError::UnknownDefinition {
                 episode,
@@ -170,24 +169,12 @@ impl Engine {
                 version: version.clone(),
             });
         }
-        let stored = self
-            .shared
-            .store
-            .load_episode(episode)?
-            .ok_or(EngineError::EpisodeNotFound(episode))?;
-        let header = &stored.header;
-        let def = self
-            .shared
+        self.shared
             .definition(&header.workflow, &header.definition_version)
             .ok_or_else(|| EngineError::UnknownDefinition {
                 episode,
                 workflow: header.workflow.clone(),
                 version: header.definition_version.clone(),
-            })?;
-        let restored = Episode::restore(&def, stored).map_err(|what| StoreError::Corrupt {
-            episode: Some(episode),
-            what,
-        })?;
-        Ok((def, restored))
+            })
     }
 }

@@ -229,6 +229,11 @@ impl Membership {
         );
         let id = episode.to_string();
         let tx = client.transaction().await.map_err(backend)?;
+        // A claim renews this process too: a process the others count dead (silent past its
+        // lease) must not take an episode back from its own row and then have another process
+        // take it from under it, unseen, because it still looks dead. A renewal that finds it
+        // counted dead reports a lapse (its other episodes may have gone).
+        self.renew(&tx).await?;
         // A holder paused in the middle of a commit holds the lease row: the episode is moving.
         tx.batch_execute(&format!("SET LOCAL lock_timeout = {}", CLAIM_WAIT.as_millis()))
             .await
