@@ -520,12 +520,12 @@ impl Store for PgStore {
     }
 
     async fn delete_series(&self, id: SeriesId) -> Result<(), StoreError> {
-        self.write(move |mut client| async move {
-            let tx = client.transaction().await.map_err(backend)?;
-            tx.execute("DELETE FROM series WHERE id = $1", &[&id.to_string()])
+        self.write(move |client| async move {
+            client
+                .execute("DELETE FROM series WHERE id = $1", &[&id.to_string()])
                 .await
                 .map_err(backend)?;
-            tx.commit().await.map_err(backend)
+            Ok(())
         })
         .await
     }
@@ -533,16 +533,16 @@ impl Store for PgStore {
     async fn put_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
         let (blob, at, owner) = records::upload_key(upload);
         let record = encode(upload)?;
-        self.write(move |mut client| async move {
-            let tx = client.transaction().await.map_err(backend)?;
-            tx.execute(
-                "INSERT INTO uploads (blob, created_at, owner, record) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (blob, created_at, owner) DO UPDATE SET record = EXCLUDED.record",
-                &[&blob, &at, &owner, &record],
-            )
-            .await
-            .map_err(backend)?;
-            tx.commit().await.map_err(backend)
+        self.write(move |client| async move {
+            client
+                .execute(
+                    "INSERT INTO uploads (blob, created_at, owner, record) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (blob, created_at, owner) DO UPDATE SET record = EXCLUDED.record",
+                    &[&blob, &at, &owner, &record],
+                )
+                .await
+                .map_err(backend)?;
+            Ok(())
         })
         .await
     }
@@ -576,15 +576,15 @@ impl Store for PgStore {
 
     async fn delete_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
         let (blob, at, owner) = records::upload_key(upload);
-        self.write(move |mut client| async move {
-            let tx = client.transaction().await.map_err(backend)?;
-            tx.execute(
-                "DELETE FROM uploads WHERE blob = $1 AND created_at = $2 AND owner = $3",
-                &[&blob, &at, &owner],
-            )
-            .await
-            .map_err(backend)?;
-            tx.commit().await.map_err(backend)
+        self.write(move |client| async move {
+            client
+                .execute(
+                    "DELETE FROM uploads WHERE blob = $1 AND created_at = $2 AND owner = $3",
+                    &[&blob, &at, &owner],
+                )
+                .await
+                .map_err(backend)?;
+            Ok(())
         })
         .await
     }
