@@ -41,6 +41,12 @@ impl EpisodeStatus {
             EpisodeStatus::Cancelled => "cancelled",
         }
     }
+
+    /// Whether the episode is done with: completed or cancelled (a failed or paused one may go
+    /// on).
+    pub fn is_finished(&self) -> bool {
+        matches!(self, EpisodeStatus::Completed | EpisodeStatus::Cancelled)
+    }
 }
 
 /// An episode's header.

@@ -439,9 +439,7 @@ impl Engine {
             Ok(handle) => Ok(EventStream::new(episode, store, handle.events.subscribe(), from_seq)),
             // A finished episode another process holds: its log is whole in the store.
             Err(EngineError::Store(crate::error::StoreError::Elsewhere { .. }))
-                if self
-                    .header(episode)
-                    .is_ok_and(|h| matches!(h.status, EpisodeStatus::Completed | EpisodeStatus::Cancelled)) =>
+                if self.header(episode).is_ok_and(|h| h.status.is_finished()) =>
             {
                 Ok(EventStream::finished(episode, store, from_seq))
             }
@@ -504,7 +502,7 @@ impl Engine {
     pub async fn shutdown(&self) {
         self.shared.shut_down.store(true, Ordering::SeqCst);
         let handles = self.shared.forget_all();
-        for handle in &handles {
+        for (_, handle) in &handles {
             actor::stop(handle);
         }
         let tasks: Vec<JoinHandle<()>> = lock(&self.shared.actors).drain(..).collect();

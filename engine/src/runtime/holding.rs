@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use crate::error::{EngineError, Result, StoreError};
 use crate::ids::EpisodeId;
-use crate::record::EpisodeStatus;
 use crate::runtime::actor;
 use crate::runtime::actor::Handle;
 use crate::runtime::engine::{Engine, Shared, lock};
@@ -42,14 +41,12 @@ impl Engine {
         if self.shared.is_loaded(episode) {
             return Ok(Home::Here);
         }
-        match self.shared.store.load_header(episode)? {
+        let header = match self.shared.store.load_header(episode)? {
             None => return Ok(Home::Here),
-            Some(header) if reads && matches!(header.status, EpisodeStatus::Completed | EpisodeStatus::Cancelled) => {
-                return Ok(Home::Here);
-            }
-            Some(_) => {}
-        }
-        match self.handle(episode).await {
+            Some(header) if reads && header.status.is_finished() => return Ok(Home::Here),
+            Some(header) => header,
+        };
+        match self.load(episode, &header).await {
             Err(EngineError::Store(StoreError::Elsewhere { url, .. })) => Ok(Home::Elsewhere { url }),
             Err(EngineError::Store(error)) => Err(EngineError::Store(error)),
             // Anything else (an unknown definition, corrupt records) is the request's to report.
@@ -128,9 +125,9 @@ impl Shared {
         lock(&self.episodes).contains_key(&episode)
     }
 
-    /// Makes every actor unreachable, and returns their handles (to stop them).
-    pub(crate) fn forget_all(&self) -> Vec<Handle> {
-        lock(&self.episodes).drain().map(|(_, h)| h).collect()
+    /// Makes every actor unreachable, and returns their episodes and handles (to stop them).
+    pub(crate) fn forget_all(&self) -> Vec<(EpisodeId, Handle)> {
+        lock(&self.episodes).drain().collect()
     }
 
     /// Makes the actor whose channel is `tx` unreachable (it is stopping), unless another has
@@ -153,22 +150,17 @@ impl Shared {
         if !self.store.hold_lapsed() {
             return;
         }
-        let mut episodes = lock(&self.episodes);
-        let ids: Vec<EpisodeId> = episodes.keys().copied().collect();
-        let handles: Vec<Handle> = episodes.drain().map(|(_, h)| h).collect();
-        drop(episodes);
-        if handles.is_empty() {
+        let forgotten = self.forget_all();
+        if forgotten.is_empty() {
             return;
         }
         tracing::warn!(
-            episodes = handles.len(),
+            episodes = forgotten.len(),
             "this process's hold on its episodes lapsed: letting them go, to claim each again"
         );
-        for handle in &handles {
+        for (id, handle) in &forgotten {
             actor::stop(handle);
-        }
-        for id in ids {
-            self.reload_later(id);
+            self.reload_later(*id);
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::ids::EpisodeId;
 use crate::pure::command::Command;
 use crate::pure::definition::WorkflowDef;
 use crate::pure::episode::Episode;
-use crate::record::{EpisodeRecord, EpisodeStatus};
+use crate::record::EpisodeRecord;
 use crate::runtime::actor::Handle;
 use crate::runtime::engine::{Engine, lock};
 
@@ -34,6 +34,13 @@ impl Engine {
         if let Some(handle) = lock(&self.shared.episodes).get(&episode) {
             return Ok(handle.clone());
         }
+        let header = self.header(episode)?;
+        self.load(episode, &header).await
+    }
+
+    /// Loads the episode whose stored header is `header` (its actor, if another call loaded it
+    /// meanwhile).
+    pub(crate) async fn load(&self, episode: EpisodeId, header: &EpisodeRecord) -> Result<Handle> {
         let gate = {
             let mut loading = lock(&self.shared.loading);
             loading.entry(episode).or_default().clone()
@@ -49,12 +56,7 @@ impl Engine {
             }
             // Only an episode this process can run is claimed (a claim leaves a row in a shared
             // store, and keeps the others from the episode).
-            let header = self
-                .shared
-                .store
-                .load_header(episode)?
-                .ok_or(EngineError::EpisodeNotFound(episode))?;
-            self.definition_of(episode, &header)?;
+            self.definition_of(episode, header)?;
             // Claimed before it is read, so that what loads is what the last holder committed.
             let claim = self.shared.store.claim(episode).await?;
             let (def, restored) = self.restore(episode)?;
@@ -83,11 +85,20 @@ impl Engine {
         F: Fn(Handle) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
+        self.again_if_stopped(|| async { call(self.handle(episode).await?).await })
+            .await
+    }
+
+    /// Runs `attempt` again (up to [`TRIES`] in all) while it fails because the actor it
+    /// reached stopped under it and the engine is not shutting down.
+    async fn again_if_stopped<T, Fut>(&self, attempt: impl Fn() -> Fut) -> Result<T>
+    where
+        Fut: Future<Output = Result<T>>,
+    {
         let mut tries = 0;
         loop {
             tries += 1;
-            let handle = self.handle(episode).await?;
-            match call(handle).await {
+            match attempt().await {
                 Err(EngineError::ShuttingDown) if tries < TRIES && !self.shared.is_shut_down() => {}
                 other => return other,
             }
@@ -102,21 +113,16 @@ impl Engine {
         T: Send + 'static,
         F: Fn(&WorkflowDef, &Episode) -> T + Send + Sync + Clone + 'static,
     {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let result = match self.readable(episode).await? {
+        self.again_if_stopped(|| async {
+            match self.readable(episode).await? {
                 Readable::Live(handle) => {
                     let (def, f) = (handle.def.clone(), f.clone());
                     handle.read(move |e| f(&def, e)).await
                 }
                 Readable::Stored(def, stored) => Ok(f(&def, &stored)),
-            };
-            match result {
-                Err(EngineError::ShuttingDown) if tries < TRIES && !self.shared.is_shut_down() => {}
-                other => return other,
             }
-        }
+        })
+        .await
     }
 
     /// An episode to read: its actor, or, for a finished episode that is not in memory (or one
@@ -126,13 +132,9 @@ impl Engine {
         if let Some(handle) = lock(&self.shared.episodes).get(&episode) {
             return Ok(Readable::Live(handle.clone()));
         }
-        let header = self
-            .shared
-            .store
-            .load_header(episode)?
-            .ok_or(EngineError::EpisodeNotFound(episode))?;
-        if !matches!(header.status, EpisodeStatus::Completed | EpisodeStatus::Cancelled) {
-            match self.handle(episode).await {
+        let header = self.header(episode)?;
+        if !header.status.is_finished() {
+            match self.load(episode, &header).await {
                 Ok(handle) => return Ok(Readable::Live(handle)),
                 // What it committed last.
                 Err(EngineError::Store(StoreError::Elsewhere { .. })) => {}

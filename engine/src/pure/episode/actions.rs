@@ -201,7 +201,7 @@ impl Episode {
     }
 
     pub(super) fn cancel(&mut self, step: &mut Step<'_>) -> Result<(), EngineError> {
-        if matches!(self.header.status, EpisodeStatus::Cancelled | EpisodeStatus::Completed) {
+        if self.header.status.is_finished() {
             return Err(self.illegal_episode_action("cancel"));
         }
         for i in 0..self.slots.len() {
