@@ -11,6 +11,12 @@
 //! for the episode (`GET episodes/{id}`: 503 while it passes requests to the dead holder, 200
 //! once the lease lapsed and it claimed the episode). Ten rounds, a fresh second server each.
 //!
+//! Then a ready run to a waiting worker: a worker (its own store and listener, as in a process
+//! of its own) waits on the queue as `showrunner worker` does (notified by `LISTEN/NOTIFY`,
+//! polling once a second otherwise); a run is pushed, and the time is taken until the worker
+//! has taken it. Beside it, the same push and take back to back, with no waiting: the floor of
+//! the two round trips.
+//!
 //! ```text
 //! cargo bench --bench postgres
 //! ```
@@ -25,11 +31,12 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::future::join_all;
 use serde_json::{Value, json};
+use showrunner::engine::queue::{QueuedRun, RunQueue, Takeable};
 use showrunner::engine::{
-    Engine, EngineConfig, EpisodeId, Gate, InstanceKey, Node, NodeCtx, NodeError, NodeSpec, NodeState, Store,
-    WorkflowDef,
+    Engine, EngineConfig, EpisodeId, Gate, InstanceKey, Node, NodeCtx, NodeError, NodeSpec, NodeState, Resource,
+    RunSpec, Store, WorkflowDef,
 };
-use showrunner::storage::{FsBlobStore, PgCluster, PgStore, SledStore};
+use showrunner::storage::{FsBlobStore, PgCluster, PgRunQueue, PgStore, SledStore};
 
 /// The one node, behind a human gate.
 struct Const;
@@ -216,6 +223,84 @@ fn failover(cluster: &PgCluster, rounds: usize) -> Vec<Duration> {
     took
 }
 
+/// A run for the pick-up bench.
+fn queued(n: usize) -> QueuedRun {
+    QueuedRun {
+        episode: EpisodeId::generate(),
+        workflow: "w".into(),
+        definition_version: "v".into(),
+        resource: Resource::Cpu,
+        tags: Vec::new(),
+        run: RunSpec {
+            key: InstanceKey::single(format!("n{n}")),
+            attempt: 1,
+            seeds: vec![1],
+            feedback: None,
+            inputs: Vec::new(),
+            object_fields: Vec::new(),
+        },
+    }
+}
+
+/// Ready run to a waiting worker's take, and push + take back to back, `rounds` times each.
+async fn pickup(url: &str, rounds: usize) -> (Vec<Duration>, Vec<Duration>) {
+    let pusher = PgRunQueue::new(Arc::new(PgStore::open(url).expect("PostgreSQL")));
+    let worker = Arc::new(PgRunQueue::new(Arc::new(PgStore::open(url).expect("PostgreSQL"))));
+    let can = Takeable {
+        resources: vec![Resource::Cpu],
+        tags: Vec::new(),
+        definitions: vec![("w".into(), "v".into())],
+    };
+    let lease = Duration::from_secs(30);
+    // The listener connects in the background: the first rounds wait for it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (took_tx, mut took) = tokio::sync::mpsc::unbounded_channel();
+    let waiting = {
+        let (worker, can) = (worker.clone(), can.clone());
+        tokio::spawn(async move {
+            loop {
+                match worker.take("bench", &can, lease, 1_000).await.expect("take") {
+                    Some(run) => {
+                        if took_tx.send((Instant::now(), run)).is_err() {
+                            return;
+                        }
+                    }
+                    None => worker.wait_for_runs(Duration::from_secs(1)).await,
+                }
+            }
+        })
+    };
+    let mut notified = Vec::new();
+    for n in 0..rounds {
+        let pushed = Instant::now();
+        pusher.push(&queued(n)).await.expect("push");
+        let (at, run) = took.recv().await.expect("taken");
+        notified.push(at - pushed);
+        worker
+            .withdraw(run.queued.episode, &run.queued.run.key, 1)
+            .await
+            .expect("clear");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    waiting.abort();
+    let mut direct = Vec::new();
+    for n in 0..rounds {
+        let pushed = Instant::now();
+        pusher.push(&queued(n)).await.expect("push");
+        let run = worker
+            .take("bench", &can, lease, 1_000)
+            .await
+            .expect("take")
+            .expect("a run");
+        direct.push(pushed.elapsed());
+        worker
+            .withdraw(run.queued.episode, &run.queued.run.key, 1)
+            .await
+            .expect("clear");
+    }
+    (notified, direct)
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -237,6 +322,24 @@ fn main() {
             "failover over {rounds} SIGKILLs: p50 {:.0} ms, max {:.0} ms",
             took[took.len() / 2].as_secs_f64() * 1e3,
             took[took.len() - 1].as_secs_f64() * 1e3
+        );
+    }
+    let pickups: usize = std::env::var("SHOWRUNNER_BENCH_PICKUPS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200);
+    if pickups > 0 {
+        let url = cluster.create_database("bench_pickup").expect("a database");
+        let (mut notified, mut direct) = runtime.block_on(pickup(&url, pickups));
+        notified.sort();
+        direct.sort();
+        let ms = |d: &[Duration], q: f64| d[((d.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
+        println!(
+            "ready run to a waiting worker over {pickups} runs: p50 {:.2} ms, p99 {:.2} ms; push + take back to back: p50 {:.2} ms ({:.2} ×)",
+            ms(&notified, 0.5),
+            ms(&notified, 0.99),
+            ms(&direct, 0.5),
+            ms(&notified, 0.5) / ms(&direct, 0.5)
         );
     }
     println!("| store | engines | episodes | p50 | p99 | durable transitions/s | ÷ sled |");

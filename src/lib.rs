@@ -26,8 +26,8 @@ pub use showrunner_storage as storage;
 pub use showrunner_story as story;
 pub use showrunner_workflows as workflows;
 
-use showrunner_engine::{BlobStore, Engine, EngineConfig, RecoveryReport, Result, Store, WorkflowDef};
-use showrunner_storage::{FsBlobStore, ObjectBlobStore, PgStore, SledStore};
+use showrunner_engine::{BlobStore, Engine, EngineConfig, Placement, RecoveryReport, Result, Store, WorkflowDef};
+use showrunner_storage::{FsBlobStore, ObjectBlobStore, PgRunQueue, PgStore, SledStore};
 
 /// Opens an engine over `data` (`data/store` for the sled store, `data/blobs` for blobs),
 /// registering `definitions` and recovering every unfinished episode.
@@ -52,6 +52,9 @@ pub struct Places<'a> {
     /// [`PgStore::open_member`]); when it dies, the others take its episodes over after this
     /// long.
     pub lease: std::time::Duration,
+    /// With `store`: the episodes' runs go to the database's run queue, for workers to perform
+    /// (see [`showrunner_engine::queue`]), rather than run in this process.
+    pub queue: bool,
 }
 
 impl Default for Places<'_> {
@@ -60,6 +63,7 @@ impl Default for Places<'_> {
             store: None,
             blobs: None,
             lease: std::time::Duration::from_secs(10),
+            queue: false,
         }
     }
 }
@@ -69,15 +73,27 @@ pub async fn open_on(
     data: &Path,
     places: Places<'_>,
     definitions: impl IntoIterator<Item = WorkflowDef>,
-    config: EngineConfig,
+    mut config: EngineConfig,
 ) -> Result<(Engine, RecoveryReport)> {
     let store: Arc<dyn Store> = match places.store {
         None => Arc::new(SledStore::open(data.join("store"))?),
-        Some(url) => Arc::new(PgStore::open_member(url, places.lease)?),
+        Some(url) => {
+            let store = Arc::new(PgStore::open_member(url, places.lease)?);
+            if places.queue {
+                config.runs = Placement::Queue(Arc::new(PgRunQueue::new(store.clone())));
+            }
+            store
+        }
     };
-    let blobs: Arc<dyn BlobStore> = match places.blobs {
+    let blobs = open_blobs(data, places.blobs)?;
+    Engine::open(store, blobs, definitions, config).await
+}
+
+/// The blob store `url` names (`s3://BUCKET[/PREFIX]`, with the `AWS_*` environment), else the
+/// files in `DATA/blobs`.
+pub fn open_blobs(data: &Path, url: Option<&str>) -> Result<Arc<dyn BlobStore>> {
+    Ok(match url {
         None => Arc::new(FsBlobStore::open(data.join("blobs"))?),
         Some(url) => Arc::new(ObjectBlobStore::open(url)?),
-    };
-    Engine::open(store, blobs, definitions, config).await
+    })
 }

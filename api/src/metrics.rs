@@ -169,6 +169,36 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, A
     out.push_str("# HELP showrunner_episodes_loaded Episodes with an actor in this process.\n");
     out.push_str("# TYPE showrunner_episodes_loaded gauge\n");
     let _ = writeln!(out, "showrunner_episodes_loaded {}", state.engine.loaded());
+    if let Some(depth) = state.engine.queue_depth().await {
+        let depth = depth?;
+        out.push_str(
+            "# HELP showrunner_queue_runs Node runs in the queue workers take them from, by resource and state.
+",
+        );
+        out.push_str(
+            "# TYPE showrunner_queue_runs gauge
+",
+        );
+        for (resource, ready, taken, reported) in &depth.by_resource {
+            let resource = format!("{resource:?}").to_lowercase();
+            for (state, n) in [("ready", ready), ("taken", taken), ("reported", reported)] {
+                let _ = writeln!(
+                    out,
+                    "showrunner_queue_runs{{resource=\"{resource}\",state=\"{state}\"}} {n}"
+                );
+            }
+        }
+        out.push_str(
+            "# HELP showrunner_queue_oldest_ready_seconds How long the oldest ready run has waited.
+",
+        );
+        out.push_str(
+            "# TYPE showrunner_queue_oldest_ready_seconds gauge
+",
+        );
+        let oldest = depth.oldest_ready.map_or(0.0, |d| d.as_secs_f64());
+        let _ = writeln!(out, "showrunner_queue_oldest_ready_seconds {oldest}");
+    }
     if let Some(held) = state.engine.hold_stats() {
         for (name, help, kind, value) in [
             (

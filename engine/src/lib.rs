@@ -51,6 +51,7 @@ mod node;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 mod pure;
+pub mod queue;
 mod record;
 mod runtime;
 mod series;
@@ -78,10 +79,11 @@ pub use record::{
     Author, EpisodeRecord, EpisodeStatus, InstanceRecord, ItemMeta, ReadKey, SeriesRecord, UploadRecord, VersionMeta,
 };
 pub use runtime::collection::UPLOAD_RETENTION;
-pub use runtime::engine::{Engine, EngineConfig};
+pub use runtime::engine::{Engine, EngineConfig, Placement};
 pub use runtime::holding::Home;
 pub use runtime::recovery::{RecoveryReport, UnknownDefinition};
 pub use runtime::subscription::EventStream;
+pub use runtime::worker::{RunId, Worker, WorkerConfig, WorkerEvent, WorkerLog};
 pub use store::{
     BlobRef, BlobStore, Claim, Commit, DefinitionUse, EpisodeSnapshot, EpisodeSummary, GcStats, HoldStats, LoadFailure,
     NewVersion, Store, Sweep,

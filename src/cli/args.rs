@@ -105,6 +105,66 @@ pub struct Review {
     pub candidates: u32,
 }
 
+/// Which queued runs a worker takes, and how many at once.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Work {
+    /// The worker's tags, comma-separated: it takes the runs of the nodes whose tags it all has
+    /// (a node with no tag, any worker takes).
+    #[arg(long, value_delimiter = ',', value_name = "TAG,...", value_parser = tag)]
+    pub tags: Vec<String>,
+    /// Runs at once per resource, e.g. `gpu=1,cpu=4` (a resource left out gets no slot; default:
+    /// one per core and one GPU). The GPU limit is this worker's, so one GPU is never shared.
+    #[arg(long, value_name = "RESOURCE=N,...", value_parser = parse_slots)]
+    pub slots: Option<Slots>,
+    /// The most runs of one episode taken at once over all workers, so that a big episode does
+    /// not starve the others.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub per_episode: u32,
+}
+
+/// Slots per resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slots(pub std::collections::BTreeMap<showrunner::engine::Resource, usize>);
+
+fn parse_slots(s: &str) -> Result<Slots, String> {
+    use showrunner::engine::Resource;
+    let mut slots = std::collections::BTreeMap::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, n) = part
+            .split_once('=')
+            .ok_or_else(|| format!("`{part}`: expected RESOURCE=N, e.g. gpu=1"))?;
+        let resource = match name.trim() {
+            "cpu" => Resource::Cpu,
+            "gpu" => Resource::Gpu,
+            other => return Err(format!("`{other}` is not a resource: cpu or gpu")),
+        };
+        let n: usize = n
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n <= 1024)
+            .ok_or_else(|| format!("`{part}`: the count is a whole number from 0 to 1024"))?;
+        if slots.insert(resource, n).is_some() {
+            return Err(format!("`{name}` is given twice"));
+        }
+    }
+    if slots.values().all(|n| *n == 0) {
+        return Err("no slot at all: give at least one resource a count above 0".into());
+    }
+    Ok(Slots(slots))
+}
+
+fn tag(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    match ok {
+        true => Ok(s.to_owned()),
+        false => Err(format!("`{s}`: a tag is 1 to 64 of a-z, 0-9, `-` and `_`")),
+    }
+}
+
 /// A frame size, `WIDTHxHEIGHT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Size(pub u32, pub u32);
@@ -197,6 +257,20 @@ pub enum Command {
         /// address listened on, with 127.0.0.1 for an unspecified one).
         #[arg(long, value_name = "URL", value_parser = advertised_url)]
         advertise: Option<String>,
+        /// With `--store`: perform no node runs here; `showrunner worker` processes do.
+        #[arg(long)]
+        no_work: bool,
+        /// With `--store`: which runs this process performs, and how many at once.
+        #[command(flatten)]
+        work: Work,
+    },
+    /// With `--store`: performs the node runs queued in the database, and nothing else, until
+    /// SIGTERM or ctrl-c (its runs in flight then go back to the queue). Prints a line for each
+    /// run it starts and ends.
+    Worker {
+        /// Which runs it performs, and how many at once.
+        #[command(flatten)]
+        work: Work,
     },
     /// Lists, installs and registers the models in `DATA/models`.
     Models {

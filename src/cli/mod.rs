@@ -10,13 +10,14 @@ mod models;
 mod remote;
 mod serve;
 mod store;
+mod worker;
 
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde_json::json;
-use showrunner::engine::{Engine, EngineConfig, EngineError, EpisodeId, EpisodeStatus, StoreError};
+use showrunner::engine::{Engine, EngineConfig, EngineError, EpisodeId, EpisodeStatus, StoreError, WorkflowDef};
 use showrunner::models::Registry;
 use showrunner::nodes::fountain;
 use showrunner::nodes::model::{Brief, Settings};
@@ -65,12 +66,26 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         store: args.store.as_deref(),
         blobs: args.blobs.as_deref(),
         lease: std::time::Duration::from_secs_f64(args.lease),
+        // A server on a shared store leaves its runs to the workers (its own among them).
+        queue: matches!(args.command, Command::Serve { .. }),
     };
+    match (&args.command, places.store) {
+        (Command::Worker { work }, Some(url)) => {
+            return worker::run(url, places, &args.data, definitions(&backends)?, work).await;
+        }
+        (Command::Worker { .. }, None) => {
+            bail!("a worker takes its runs from a PostgreSQL store: give --store postgres://...")
+        }
+        (Command::Serve { no_work: true, .. }, None) => {
+            bail!("--no-work leaves the runs to `showrunner worker` processes on a PostgreSQL store: give --store")
+        }
+        _ => {}
+    }
     let engine = match open(&args.data, places, &backends).await {
         Ok(engine) => engine,
         Err(error) => return beside(&args.data, args.store.is_some(), args.command, error).await,
     };
-    let result = dispatch(&engine, &args.data, &config, &backends, args.command).await;
+    let result = dispatch(&engine, &args.data, &config, &backends, args.command, places.lease).await;
     engine.shutdown().await;
     result
 }
@@ -165,14 +180,7 @@ fn backends(setup: &ModelSetup, data: &Path) -> anyhow::Result<Backends> {
 /// Opens the store with every workflow on `backends`, and on the embedded defaults as well, so
 /// that episodes made before a change of models keep running on theirs.
 async fn open(data: &Path, places: showrunner::Places<'_>, backends: &Backends) -> anyhow::Result<Engine> {
-    let mut defs = workflows::all(&Backends::procedural())?;
-    let procedural: Vec<String> = defs.iter().map(|d| d.version().to_owned()).collect();
-    defs.extend(
-        workflows::all(backends)?
-            .into_iter()
-            .filter(|d| !procedural.iter().any(|v| v == d.version())),
-    );
-    let (engine, report) = showrunner::open_on(data, places, defs, EngineConfig::default())
+    let (engine, report) = showrunner::open_on(data, places, definitions(backends)?, EngineConfig::default())
         .await
         .with_context(|| match (places.store, places.blobs) {
             (None, None) => format!("opening the data directory {}", data.display()),
@@ -188,6 +196,18 @@ async fn open(data: &Path, places: showrunner::Places<'_>, backends: &Backends) 
         eprintln!("warning: episode {episode:?} does not load: {error}");
     }
     Ok(engine)
+}
+
+/// Every workflow on `backends`, and on the embedded defaults as well.
+fn definitions(backends: &Backends) -> anyhow::Result<Vec<WorkflowDef>> {
+    let mut defs = workflows::all(&Backends::procedural())?;
+    let procedural: Vec<String> = defs.iter().map(|d| d.version().to_owned()).collect();
+    defs.extend(
+        workflows::all(backends)?
+            .into_iter()
+            .filter(|d| !procedural.iter().any(|v| v == d.version())),
+    );
+    Ok(defs)
 }
 
 fn brief(render: &Render, idea: Option<String>, script: Option<String>) -> Brief {
@@ -310,6 +330,7 @@ async fn dispatch(
     config: &Config,
     backends: &Backends,
     command: Command,
+    lease: std::time::Duration,
 ) -> anyhow::Result<()> {
     match command {
         Command::Demo { out, render, .. } => {
@@ -387,10 +408,18 @@ async fn dispatch(
         Command::Export { episode, dir, force } => {
             export_to(&export::Source::Local(engine), resolve(engine, &episode)?, &dir, force).await
         }
-        Command::Serve { addr, advertise } => {
+        Command::Serve {
+            addr,
+            advertise,
+            no_work,
+            work,
+        } => {
             let embedder = (config.models.embeddings.backend == Backend::Onnx).then(|| backends.embedder.clone());
-            serve::serve(engine, data, config, embedder, addr, advertise).await
+            let work = (!no_work).then(|| worker::config(&work, lease));
+            serve::serve(engine, data, config, embedder, addr, advertise, work).await
         }
+        // Handled before the engine opens.
+        Command::Worker { .. } => Ok(()),
         Command::Models { command } => models::run(data, command),
         // Handled before the engine opens, as `models` is.
         Command::Store { command } => store::run(data, None, 10.0, command).await,

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use showrunner::engine::Engine;
+use showrunner::engine::{Engine, WorkerConfig};
+use tokio_util::sync::CancellationToken;
 
 use showrunner::nodes::backend::Embedder;
 use showrunner::nodes::stages::Backends;
@@ -28,6 +29,7 @@ pub async fn serve(
     embedder: Option<Arc<dyn Embedder>>,
     addr: SocketAddr,
     advertise: Option<String>,
+    work: Option<WorkerConfig>,
 ) -> anyhow::Result<()> {
     let keys = config.api.api_keys()?;
     let upload_limit = config.api.upload_limit()?;
@@ -91,7 +93,20 @@ pub async fn serve(
     if let Some(max) = max_connections {
         api = api.max_connections(max);
     }
-    api.serve(listener, shutdown_signal()).await.context("serving HTTP")?;
+    // On a shared store, this process performs queued runs too, unless `--no-work`.
+    let stop_working = CancellationToken::new();
+    let working = work.and_then(|config| {
+        let id = config.id.clone();
+        let worker = engine.worker(config)?.log(Arc::new(super::worker::print(&id)));
+        eprintln!("performing queued runs here as worker {id}");
+        Some(tokio::spawn(worker.run(stop_working.clone())))
+    });
+    let served = api.serve(listener, shutdown_signal()).await.context("serving HTTP");
+    stop_working.cancel();
+    if let Some(working) = working {
+        let _ = working.await;
+    }
+    served?;
     eprintln!("shutting down");
     Ok(())
 }
@@ -122,7 +137,7 @@ fn chat_embedder(data: &Path) -> Result<Arc<dyn Embedder>, String> {
 
 /// Resolves on ctrl-c or, on Unix, SIGTERM. When a handler cannot be installed, the other
 /// signal still stops the server.
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::warn!(error = %e, "cannot listen for ctrl-c");

@@ -1,10 +1,12 @@
 //! `showrunner store migrate | status | copy`: the store itself, without running its episodes.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use showrunner::engine::queue::RunQueue;
 use showrunner::engine::{EpisodeStatus, Store};
-use showrunner::storage::{PgStore, SCHEMA_VERSION, SledStore, copy, redacted_url};
+use showrunner::storage::{PgRunQueue, PgStore, SCHEMA_VERSION, SledStore, copy, redacted_url};
 
 use super::args::StoreCommand;
 
@@ -20,14 +22,15 @@ pub async fn run(data: &Path, url: Option<&str>, lease: f64, command: StoreComma
             Ok(())
         }
         StoreCommand::Status => {
-            let (store, what): (Box<dyn Store>, String) = match url {
+            let (store, what): (Arc<dyn Store>, String) = match url {
                 Some(url) => {
-                    let store = PgStore::open(url).context("opening the PostgreSQL store")?;
+                    let store = Arc::new(PgStore::open(url).context("opening the PostgreSQL store")?);
                     show_members(&store, lease)?;
-                    (Box::new(store), format!("PostgreSQL, schema version {SCHEMA_VERSION}"))
+                    show_queue(&PgRunQueue::new(store.clone())).await?;
+                    (store, format!("PostgreSQL, schema version {SCHEMA_VERSION}"))
                 }
                 None => (
-                    Box::new(
+                    Arc::new(
                         SledStore::open(data.join("store"))
                             .with_context(|| format!("opening the store in {}", data.display()))?,
                     ),
@@ -97,6 +100,26 @@ pub async fn run(data: &Path, url: Option<&str>, lease: f64, command: StoreComma
 
 /// The engine processes on the database: alive (renewed within `lease` seconds) or not, where
 /// their API answers, and how many episodes each holds.
+/// The node runs in the queue, per resource and per tag set, and the oldest ready one.
+async fn show_queue(queue: &PgRunQueue) -> anyhow::Result<()> {
+    let depth = queue.depth().await.context("reading the run queue")?;
+    let ready: u64 = depth.by_resource.iter().map(|r| r.1).sum();
+    let taken: u64 = depth.by_resource.iter().map(|r| r.2).sum();
+    println!("queued node runs: {ready} ready, {taken} running on workers");
+    for (resource, ready, taken, reported) in &depth.by_resource {
+        let resource = format!("{resource:?}").to_lowercase();
+        println!("  {resource}: {ready} ready, {taken} running, {reported} reported (not yet applied)");
+    }
+    for (tags, n) in &depth.ready_by_tags {
+        let tags = if tags.is_empty() { "(no tag)" } else { tags.as_str() };
+        println!("  ready for tags {tags}: {n}");
+    }
+    if let Some(oldest) = depth.oldest_ready {
+        println!("  oldest ready run: waiting {:.1} s", oldest.as_secs_f64());
+    }
+    Ok(())
+}
+
 fn show_members(store: &PgStore, lease: f64) -> anyhow::Result<()> {
     let members = store.members()?;
     let alive = members.iter().filter(|m| m.silent_for < lease).count();

@@ -51,7 +51,7 @@ pub use group_commit::CommitStats;
 pub use object_blobs::ObjectBlobStore;
 #[cfg(any(test, feature = "test-cluster"))]
 pub use postgres::cluster::PgCluster;
-pub use postgres::{PgStore, SCHEMA_VERSION, redacted_url};
+pub use postgres::{PgRunQueue, PgStore, SCHEMA_VERSION, redacted_url};
 #[cfg(any(test, feature = "test-cluster"))]
 pub use s3_server::{BUCKET, S3Server};
 pub use sled_store::{FORMAT_VERSION, SledStore};

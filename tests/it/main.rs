@@ -39,3 +39,4 @@ mod support;
 mod terminal_review;
 mod torture;
 mod uploads;
+mod workers;

@@ -2,7 +2,7 @@
 //! it on a free port, talk to it over HTTP, SIGKILL it, start it again on the same data.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -42,8 +42,6 @@ pub(crate) struct Served {
     /// The client (no connection pool: every request is a fresh connection, as a client that
     /// lost its server would make).
     pub client: reqwest::Client,
-    /// Kept open so that the server never writes into a closed pipe.
-    _stdout: Option<ChildStdout>,
 }
 
 impl Served {
@@ -69,6 +67,11 @@ impl Served {
     /// servers on the database.
     pub async fn member_on(data: &Path, store: &str, log: Option<&PathBuf>, lease: &str) -> Self {
         Self::launch(data, Some(store), log, "127.0.0.1:0", &["--lease", lease]).await
+    }
+
+    /// [`Served::start_on`] with more arguments after `serve`.
+    pub async fn launch_with(data: &Path, store: &str, log: Option<&PathBuf>, more: &[&str]) -> Self {
+        Self::launch(data, Some(store), log, "127.0.0.1:0", more).await
     }
 
     async fn launch(data: &Path, store: Option<&str>, log: Option<&PathBuf>, addr: &str, more: &[&str]) -> Self {
@@ -105,16 +108,25 @@ impl Served {
             child,
             base: String::new(),
             client,
-            _stdout: None,
         };
-        let read = tokio::task::spawn_blocking(move || {
+        // The first line says where it listens; what follows (the runs its worker performs)
+        // is appended to `LOG.out` as it comes, so that the server never blocks on a full pipe.
+        let out = log.map(|l| l.with_extension("out"));
+        let (first, line_read) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
             use std::io::BufRead;
             let mut reader = std::io::BufReader::new(stdout);
             let mut line = String::new();
-            reader.read_line(&mut line).expect("a line");
-            (line, reader.into_inner())
+            let _ = reader.read_line(&mut line);
+            let _ = first.send(line);
+            let mut sink: Box<dyn std::io::Write> =
+                match out.and_then(|o| std::fs::OpenOptions::new().create(true).append(true).open(o).ok()) {
+                    Some(file) => Box::new(file),
+                    None => Box::new(std::io::sink()),
+                };
+            let _ = std::io::copy(&mut reader, &mut sink);
         });
-        let (line, stdout) = tokio::time::timeout(START_TIMEOUT, read)
+        let line = tokio::time::timeout(START_TIMEOUT, line_read)
             .await
             .expect("`showrunner serve` says where it listens in time")
             .expect("read the address");
@@ -123,7 +135,6 @@ impl Served {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("not an address: {line:?}"));
         served.base = format!("{origin}/api/v1");
-        served._stdout = Some(stdout);
         served
     }
 

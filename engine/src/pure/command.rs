@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::NodeError;
@@ -136,7 +137,7 @@ pub struct Produced {
 }
 
 /// Where one piece of a run's input comes from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputSource {
     /// The input object's field: a node key, or `"item"`.
     pub field: String,
@@ -156,7 +157,7 @@ pub struct InputSource {
 pub const PREVIOUS: &str = "previous";
 
 /// A run to perform, after the `Start` that granted it is durable.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {
     /// The instance.
     pub key: InstanceKey,

@@ -107,6 +107,9 @@ pub struct NodeSpec {
     pub(crate) retry: RetryPolicy,
     pub(crate) timeout: Option<Duration>,
     pub(crate) resource: Resource,
+    /// What a worker must have to run it (see [`crate::queue`]); no part of the definition's
+    /// version, since where a run happens does not change what it makes.
+    pub(crate) tags: Vec<String>,
     pub(crate) node: Arc<dyn DynNode>,
 }
 
@@ -132,6 +135,7 @@ impl NodeSpec {
             retry: RetryPolicy::default(),
             timeout: None,
             resource: Resource::Cpu,
+            tags: Vec::new(),
             node: Arc::new(node),
         }
     }
@@ -193,6 +197,20 @@ impl NodeSpec {
     pub fn resource(mut self, resource: Resource) -> Self {
         self.resource = resource;
         self
+    }
+
+    /// Adds tags a worker must have to run this node (`llm`, `gpu`, ...), for runs performed by
+    /// a cluster's workers; an engine that runs its own work ignores them.
+    pub fn tags<T: Into<String>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
+        self.tags.extend(tags.into_iter().map(Into::into));
+        self.tags.sort();
+        self.tags.dedup();
+        self
+    }
+
+    /// The tags a worker must have to run this node.
+    pub fn tag_list(&self) -> &[String] {
+        &self.tags
     }
 
     /// The node's key.

@@ -21,6 +21,7 @@ use crate::pure::command::{Changes, Command, Effect, RunSpec};
 use crate::pure::definition::{Resource, WorkflowDef};
 use crate::pure::episode::Episode;
 use crate::pure::scheduler::Ticket;
+use crate::queue::{QueuedRun, RunQueue};
 use crate::runtime::engine::Shared;
 use crate::runtime::pins::{Pinned, PinningBlobs};
 use crate::runtime::run::{RunContext, Sources, ValueCache, assemble, execute};
@@ -456,6 +457,10 @@ impl Actor {
         let mut enqueued = false;
         for effect in effects {
             match effect {
+                Effect::Enqueue { key, resource } if self.shared.queue.is_some() => {
+                    // Workers hold the slots: the run starts at once and waits in the queue.
+                    let _ = self.tx.send(Msg::Start { key, resource });
+                }
                 Effect::Enqueue { key, resource } => {
                     self.shared.enqueue(
                         resource,
@@ -468,8 +473,18 @@ impl Actor {
                 }
                 Effect::Run(run) => self.start_run(run),
                 Effect::CancelRun { key } => {
-                    if let Some((_, token)) = self.runs.remove(&key) {
+                    if let Some((attempt, token)) = self.runs.remove(&key) {
                         token.cancel();
+                        if let Some(queue) = self.shared.queue.clone() {
+                            let episode = self.episode.id();
+                            tokio::spawn(async move {
+                                // A run left behind is refused when it reports: its attempt
+                                // is no longer the instance's.
+                                if let Err(error) = queue.withdraw(episode, &key, attempt).await {
+                                    tracing::warn!(%episode, %error, "withdrawing a cancelled run");
+                                }
+                            });
+                        }
                     }
                 }
                 Effect::Timer { key, at } => {
@@ -498,6 +513,19 @@ impl Actor {
         let token = CancellationToken::new();
         if let Some((_, old)) = self.runs.insert(run.key.clone(), (run.attempt, token.clone())) {
             old.cancel();
+        }
+        if let Some(queue) = self.shared.queue.clone() {
+            let queued = QueuedRun {
+                episode: self.episode.id(),
+                workflow: self.def.name().to_owned(),
+                definition_version: self.def.version().to_owned(),
+                resource: spec.resource_ref(),
+                tags: spec.tag_list().to_vec(),
+                run,
+            };
+            self.tasks.retain(|t| !t.is_finished());
+            self.tasks.push(tokio::spawn(push(queue, queued, token)));
+            return;
         }
         let tx = self.tx.clone();
         let key = run.key.clone();
@@ -543,6 +571,28 @@ impl Actor {
             });
             shared.release(spec.resource_ref());
         }));
+    }
+}
+
+/// How long a push that failed waits before it is tried again.
+const PUSH_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Queues a run for the workers, trying again while the store cannot be reached, until the run
+/// is cancelled or its actor stops (the episode's next holder queues it again on recovery).
+async fn push(queue: Arc<dyn RunQueue>, run: QueuedRun, cancel: CancellationToken) {
+    loop {
+        let error = tokio::select! {
+            pushed = queue.push(&run) => match pushed {
+                Ok(()) => return,
+                Err(error) => error,
+            },
+            () = cancel.cancelled() => return,
+        };
+        tracing::warn!(episode = %run.episode, key = %run.run.key, %error, "queueing a run; trying again");
+        tokio::select! {
+            () = tokio::time::sleep(PUSH_RETRY) => {}
+            () = cancel.cancelled() => return,
+        }
     }
 }
 

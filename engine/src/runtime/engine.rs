@@ -17,6 +17,7 @@ use crate::pure::command::Command;
 use crate::pure::definition::{Resource, WorkflowDef};
 use crate::pure::episode::Episode;
 use crate::pure::scheduler::{Scheduler, Ticket};
+use crate::queue::RunQueue;
 use crate::record::{EpisodeRecord, EpisodeStatus, InstanceRecord};
 use crate::runtime::actor::{self, Handle};
 use crate::runtime::pins::Pins;
@@ -27,8 +28,10 @@ use crate::store::{BlobRef, BlobStore, Claim, EpisodeSnapshot, Store};
 /// Engine settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Concurrent runs per resource.
+    /// Concurrent runs per resource, for runs performed in this process.
     pub limits: BTreeMap<Resource, usize>,
+    /// Where the episodes' runs are performed.
+    pub runs: Placement,
 }
 
 impl Default for EngineConfig {
@@ -36,7 +39,28 @@ impl Default for EngineConfig {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
             limits: BTreeMap::from([(Resource::Cpu, cores), (Resource::Gpu, 1)]),
+            runs: Placement::Local,
         }
+    }
+}
+
+/// Where an engine's episodes' runs are performed.
+#[derive(Clone, Default)]
+pub enum Placement {
+    /// In this process, under [`EngineConfig::limits`].
+    #[default]
+    Local,
+    /// By the workers that take them from this queue (see [`crate::queue`]); the engine applies
+    /// their results.
+    Queue(Arc<dyn RunQueue>),
+}
+
+impl std::fmt::Debug for Placement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Placement::Local => "Local",
+            Placement::Queue(_) => "Queue",
+        })
     }
 }
 
@@ -72,6 +96,8 @@ pub(crate) struct Shared {
     /// Episodes let go when this process's hold lapsed, to claim again (see
     /// [`crate::runtime::holding`]).
     pub(crate) let_go: Mutex<Vec<EpisodeId>>,
+    /// The queue the episodes' runs go to, when workers perform them.
+    pub(crate) queue: Option<Arc<dyn RunQueue>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -174,6 +200,10 @@ impl Engine {
             shut_down: AtomicBool::new(false),
             let_go: Mutex::new(Vec::new()),
             loading: Mutex::new(HashMap::new()),
+            queue: match config.runs {
+                Placement::Local => None,
+                Placement::Queue(queue) => Some(queue),
+            },
         });
         let engine = Self { shared };
         for def in definitions {
@@ -181,6 +211,9 @@ impl Engine {
         }
         let report = crate::runtime::recovery::recover(&engine.shared).await?;
         engine.start_sweeping();
+        if let Some(queue) = engine.shared.queue.clone() {
+            crate::runtime::results::start(&engine.shared, queue);
+        }
         Ok((engine, report))
     }
 
@@ -224,6 +257,13 @@ impl Engine {
             .versions
             .get(&(workflow.to_owned(), version.to_owned()))
             .cloned()
+    }
+
+    /// Every registered definition, each version of each workflow (a worker runs the runs of
+    /// any of them).
+    pub fn definitions(&self) -> Vec<Arc<WorkflowDef>> {
+        let registry = self.shared.registry.read().unwrap_or_else(|e| e.into_inner());
+        registry.versions.values().cloned().collect()
     }
 
     /// Every registered workflow's current definition, by name.

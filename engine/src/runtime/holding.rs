@@ -59,6 +59,26 @@ impl Engine {
         self.shared.store.hold_stats()
     }
 
+    /// How many runs wait and run in the queue the workers take runs from; `None` when this
+    /// engine runs its own work.
+    pub async fn queue_depth(&self) -> Option<Result<crate::queue::QueueDepth>> {
+        let queue = self.shared.queue.clone()?;
+        Some(queue.depth().await.map_err(Into::into))
+    }
+
+    /// A worker that performs this engine's queued runs (and any other engine's on the same
+    /// store) with its definitions, store and blobs; `None` when this engine runs its own work.
+    pub fn worker(&self, config: crate::runtime::worker::WorkerConfig) -> Option<crate::runtime::worker::Worker> {
+        let queue = self.shared.queue.clone()?;
+        Some(crate::runtime::worker::Worker::new(
+            queue,
+            self.shared.store.clone(),
+            self.shared.blobs.clone(),
+            self.definitions(),
+            config,
+        ))
+    }
+
     /// Records where this process's HTTP API answers; false when the store is this process's
     /// own (see [`crate::Store::advertise`]).
     pub async fn advertise(&self, url: &str) -> Result<bool> {

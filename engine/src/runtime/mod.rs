@@ -1,6 +1,7 @@
 //! The runtime: the actor that owns each episode, node runs, the [`Engine`](crate::Engine)
 //! handle, recovery after a restart, event subscriptions, episode creation, the blob pins that
-//! keep garbage collection safe, and episodes held in a store several processes share.
+//! keep garbage collection safe, episodes held in a store several processes share, and the
+//! workers that perform queued runs.
 
 pub(crate) mod actor;
 pub(crate) mod collection;
@@ -10,5 +11,7 @@ pub(crate) mod holding;
 pub(crate) mod loading;
 pub(crate) mod pins;
 pub(crate) mod recovery;
+pub(crate) mod results;
 pub(crate) mod run;
 pub(crate) mod subscription;
+pub(crate) mod worker;

@@ -12,10 +12,12 @@ mod bridge;
 pub mod cluster;
 mod errors;
 mod membership;
+mod queue;
 mod records;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod urls;
 mod writer;
 
 use std::str::FromStr;
@@ -36,8 +38,10 @@ use bridge::Bridge;
 use errors::{backend, causes};
 pub use membership::Member;
 use membership::Membership;
+pub use queue::PgRunQueue;
 use records::{decode, encode, instance_text, load, parse_id, status_of};
 pub use schema::SCHEMA_VERSION;
+pub use urls::redacted_url;
 use writer::Writer;
 
 /// How many connections one store keeps at most.
@@ -63,6 +67,8 @@ pub struct PgStore {
     _keeper: Option<tokio::task::JoinHandle<()>>,
     writer: Writer,
     bridge: Bridge,
+    /// How to connect, for the connections a store keeps outside its pool.
+    config: tokio_postgres::Config,
 }
 
 impl PgStore {
@@ -130,13 +136,14 @@ impl PgStore {
             }
         };
         let writer = bridge.enter(|| Writer::start(pool.clone(), member.clone()));
-        let keeper = member.as_ref().map(|m| bridge.enter(|| m.keep(keeper_config)));
+        let keeper = member.as_ref().map(|m| bridge.enter(|| m.keep(keeper_config.clone())));
         Ok(Self {
             pool,
             member,
             _keeper: keeper,
             writer,
             bridge,
+            config: keeper_config,
         })
     }
 
@@ -165,27 +172,6 @@ impl PgStore {
         let pool = self.pool.clone();
         self.bridge.run(async move { write(client(&pool).await?).await }).await
     }
-}
-
-/// The database `url` names, for messages: `postgres://HOST:PORT/DB`, without the user or
-/// password (the URL itself when it does not parse).
-pub fn redacted_url(url: &str) -> String {
-    match tokio_postgres::Config::from_str(url) {
-        Ok(config) => shown_url(&config),
-        Err(_) => "(a PostgreSQL URL that does not parse)".into(),
-    }
-}
-
-/// The database a configuration names, for messages: `postgres://HOST:PORT/DB`, without
-/// the user or password.
-fn shown_url(config: &tokio_postgres::Config) -> String {
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
-        None => "localhost".into(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    format!("postgres://{host}:{port}/{}", config.get_dbname().unwrap_or("postgres"))
 }
 
 /// A connection from the pool.
@@ -449,6 +435,8 @@ impl Store for PgStore {
                 "instances WHERE episode",
                 "versions WHERE episode",
                 "events WHERE episode",
+                "run_queue WHERE episode",
+                "run_turn WHERE episode",
             ] {
                 deleted += tx
                     .execute(&format!("DELETE FROM {table} = $1"), &[&id])

@@ -8,7 +8,7 @@ use showrunner_engine::StoreError;
 use super::backend;
 
 /// The schema version this build reads and writes: the number of its migrations.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// An arbitrary key for `pg_advisory_xact_lock`, held while migrating.
 const MIGRATION_LOCK: i64 = 0x5348_4f57_5255_4e00;
@@ -87,6 +87,28 @@ CREATE INDEX episode_lease_by_process ON episode_lease (process);
     r#"
 CREATE SEQUENCE IF NOT EXISTS lease_epoch;
 SELECT setval('lease_epoch', GREATEST((SELECT max(epoch) FROM episode_lease), 0) + 1);
+"#,
+    // The queue of node runs that workers take (see the `queue` module).
+    r#"
+CREATE TABLE run_queue (
+    episode text NOT NULL,
+    key text NOT NULL,
+    attempt integer NOT NULL,
+    definition text NOT NULL,
+    resource text NOT NULL,
+    tags text[] NOT NULL,
+    run bytea NOT NULL,
+    state text NOT NULL,
+    delivery integer NOT NULL DEFAULT 0,
+    worker text,
+    lease_until timestamptz,
+    result bytea,
+    queued_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (episode, key)
+);
+CREATE INDEX run_queue_waiting ON run_queue (resource, queued_at) WHERE state <> 'reported';
+CREATE INDEX run_queue_reported ON run_queue (episode) WHERE state = 'reported';
+CREATE TABLE run_turn (episode text PRIMARY KEY, taken_at timestamptz NOT NULL);
 "#,
 ];
 

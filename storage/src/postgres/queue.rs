@@ -1,0 +1,433 @@
+//! [`PgRunQueue`]: the engine's [`RunQueue`] in the `run_queue` table, which every process on
+//! the database shares.
+//!
+//! A run row is `ready`, then `taken` by a worker under a lease (`lease_until`) and a delivery
+//! number, then `reported` with its result, until the holder of its episode acknowledges it
+//! (deletes it). Workers take rows with `FOR UPDATE SKIP LOCKED`, so two never take the same
+//! one; a `taken` row whose lease lapsed is taken again under the next delivery, and from then
+//! on the old delivery's renewals and report are refused. A report of a delivery whose lease
+//! lapsed but that nobody took again is accepted: the run was not redone anywhere.
+//!
+//! Fairness: rows are taken from the episodes served least lately first (`run_turn` keeps when
+//! each episode last had a run taken), and an episode never has more than a cap of runs taken
+//! at once (checked when a row is taken; two workers taking at the same instant may each pass
+//! it once). Pushes and reports notify (`showrunner_runs`, `showrunner_results`); a listener on
+//! its own connection wakes the waiters, who poll as well, since notifications are best effort.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use showrunner_engine::queue::{QueueDepth, QueuedRun, ReportedRun, RunQueue, RunResult, Takeable, TakenRun};
+use showrunner_engine::{EpisodeId, InstanceKey, Resource, StoreError};
+use tokio::sync::Notify;
+use tokio_postgres::{AsyncMessage, Config, NoTls};
+
+use super::records::{decode, encode, instance_text, parse_id};
+use super::{PgStore, backend};
+
+/// The channel pushes notify.
+const RUNS: &str = "showrunner_runs";
+/// The channel reports notify.
+const RESULTS: &str = "showrunner_results";
+/// How long the listener waits before it connects again after losing its connection.
+const RECONNECT: Duration = Duration::from_secs(1);
+
+/// The run queue of a PostgreSQL store (see the module's documentation).
+pub struct PgRunQueue {
+    store: Arc<PgStore>,
+    runs: Arc<Notify>,
+    results: Arc<Notify>,
+}
+
+impl PgRunQueue {
+    /// The queue in `store`'s database, listening for its notifications on a connection of its
+    /// own (that ends with the store).
+    pub fn new(store: Arc<PgStore>) -> Self {
+        let runs = Arc::new(Notify::new());
+        let results = Arc::new(Notify::new());
+        let config = store.config.clone();
+        let (r, s) = (runs.clone(), results.clone());
+        store.bridge.enter(|| tokio::spawn(listen(config, r, s)));
+        Self { store, runs, results }
+    }
+}
+
+/// Wakes every waiter, and the next one to wait when none does.
+fn wake(notify: &Notify) {
+    notify.notify_waiters();
+    notify.notify_one();
+}
+
+/// Listens on both channels for as long as the store's runtime lives, connecting again when the
+/// connection is lost (and waking everyone then, since notifications may have been missed).
+async fn listen(config: Config, runs: Arc<Notify>, results: Arc<Notify>) {
+    loop {
+        if let Ok((client, mut connection)) = config.connect(NoTls).await {
+            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+            let sql = format!("LISTEN {RUNS}; LISTEN {RESULTS}");
+            let subscribe = client.batch_execute(&sql);
+            tokio::pin!(subscribe);
+            let mut subscribed = false;
+            loop {
+                tokio::select! {
+                    done = &mut subscribe, if !subscribed => {
+                        if done.is_err() {
+                            break;
+                        }
+                        subscribed = true;
+                        wake(&runs);
+                        wake(&results);
+                    }
+                    message = messages.next() => match message {
+                        Some(Ok(AsyncMessage::Notification(n))) if n.channel() == RUNS => wake(&runs),
+                        Some(Ok(AsyncMessage::Notification(n))) if n.channel() == RESULTS => wake(&results),
+                        Some(Ok(_)) => {}
+                        Some(Err(_)) | None => break,
+                    },
+                }
+            }
+        }
+        tokio::time::sleep(RECONNECT).await;
+    }
+}
+
+fn resource_name(resource: Resource) -> &'static str {
+    match resource {
+        Resource::Cpu => "cpu",
+        Resource::Gpu => "gpu",
+    }
+}
+
+fn resource_of(name: &str) -> Option<Resource> {
+    [Resource::Cpu, Resource::Gpu]
+        .into_iter()
+        .find(|r| resource_name(*r) == name)
+}
+
+/// A definition as the `definition` column names it.
+fn definition_text(workflow: &str, version: &str) -> String {
+    format!("{workflow}@{version}")
+}
+
+fn int(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The fence of a taken run: its instance, attempt, delivery and worker, as `$1`..`$5`.
+const FENCE: &str = "episode = $1 AND key = $2 AND attempt = $3 AND delivery = $4 AND worker = $5 AND state = 'taken'";
+
+#[async_trait]
+impl RunQueue for PgRunQueue {
+    async fn push(&self, run: &QueuedRun) -> Result<(), StoreError> {
+        let episode = run.episode.to_string();
+        let key = instance_text(&run.run.key)?;
+        let attempt = int(run.run.attempt);
+        let definition = definition_text(&run.workflow, &run.definition_version);
+        let resource = resource_name(run.resource);
+        let tags = run.tags.clone();
+        let record = encode(run)?;
+        self.store
+            .write(move |client| async move {
+                client
+                    .execute(
+                        "WITH pushed AS (
+                             INSERT INTO run_queue (episode, key, attempt, definition, resource, tags, run, state)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, 'ready')
+                             ON CONFLICT (episode, key) DO UPDATE SET attempt = excluded.attempt,
+                                 definition = excluded.definition, resource = excluded.resource,
+                                 tags = excluded.tags, run = excluded.run, state = 'ready', delivery = 0,
+                                 worker = NULL, lease_until = NULL, result = NULL, queued_at = now()
+                             WHERE run_queue.attempt < excluded.attempt
+                             RETURNING resource)
+                         SELECT pg_notify('showrunner_runs', resource) FROM pushed",
+                        &[&episode, &key, &attempt, &definition, &resource, &tags, &record],
+                    )
+                    .await
+                    .map_err(backend)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn withdraw(&self, episode: EpisodeId, key: &InstanceKey, attempt: u32) -> Result<(), StoreError> {
+        let (episode, key, attempt) = (episode.to_string(), instance_text(key)?, int(attempt));
+        self.store
+            .write(move |client| async move {
+                client
+                    .execute(
+                        "DELETE FROM run_queue WHERE episode = $1 AND key = $2 AND attempt <= $3",
+                        &[&episode, &key, &attempt],
+                    )
+                    .await
+                    .map_err(backend)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn take(
+        &self,
+        worker: &str,
+        can: &Takeable,
+        lease: Duration,
+        per_episode: u32,
+    ) -> Result<Option<TakenRun>, StoreError> {
+        let resources: Vec<&'static str> = can.resources.iter().map(|r| resource_name(*r)).collect();
+        let tags = can.tags.clone();
+        let definitions: Vec<String> = can.definitions.iter().map(|(w, v)| definition_text(w, v)).collect();
+        let cap = i64::from(per_episode.max(1));
+        let worker = worker.to_owned();
+        let lease = lease.as_secs_f64();
+        let row = self
+            .store
+            .write(move |client| async move {
+                client
+                    .query_opt(
+                        "WITH next AS (
+                             SELECT q.episode, q.key FROM run_queue q
+                             LEFT JOIN run_turn t ON t.episode = q.episode
+                             WHERE (q.state = 'ready' OR (q.state = 'taken' AND q.lease_until < now()))
+                               AND q.resource = ANY($1) AND q.tags <@ $2 AND q.definition = ANY($3)
+                               AND (SELECT count(*) FROM run_queue b WHERE b.episode = q.episode
+                                    AND b.state = 'taken' AND b.lease_until >= now()) < $4
+                             ORDER BY t.taken_at NULLS FIRST, q.queued_at
+                             LIMIT 1
+                             FOR UPDATE OF q SKIP LOCKED),
+                         taken AS (
+                             UPDATE run_queue q SET state = 'taken', delivery = q.delivery + 1, worker = $5,
+                                 lease_until = now() + make_interval(secs => $6)
+                             FROM next WHERE q.episode = next.episode AND q.key = next.key
+                             RETURNING q.episode, q.run, q.delivery),
+                         turn AS (
+                             INSERT INTO run_turn (episode, taken_at) SELECT episode, clock_timestamp() FROM taken
+                             ON CONFLICT (episode) DO UPDATE SET taken_at = excluded.taken_at)
+                         SELECT episode, run, delivery FROM taken",
+                        &[&resources, &tags, &definitions, &cap, &worker, &lease],
+                    )
+                    .await
+                    .map_err(backend)
+            })
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let episode = parse_id(row.get(0));
+        let queued: QueuedRun = decode(row.get(1), episode, "a queued run")?;
+        let delivery: i32 = row.get(2);
+        Ok(Some(TakenRun {
+            queued,
+            delivery: u32::try_from(delivery).unwrap_or(0),
+        }))
+    }
+
+    async fn renew(&self, worker: &str, run: &TakenRun, lease: Duration) -> Result<bool, StoreError> {
+        let fence = Fence::of(worker, run)?;
+        let lease = lease.as_secs_f64();
+        self.store
+            .write(move |client| async move {
+                let sql = format!("UPDATE run_queue SET lease_until = now() + make_interval(secs => $6) WHERE {FENCE}");
+                let n = client
+                    .execute(
+                        &sql,
+                        &[
+                            &fence.episode,
+                            &fence.key,
+                            &fence.attempt,
+                            &fence.delivery,
+                            &fence.worker,
+                            &lease,
+                        ],
+                    )
+                    .await
+                    .map_err(backend)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn release(&self, worker: &str, run: &TakenRun) -> Result<bool, StoreError> {
+        let fence = Fence::of(worker, run)?;
+        self.store
+            .write(move |client| async move {
+                let sql = format!(
+                    "WITH released AS (
+                         UPDATE run_queue SET state = 'ready', worker = NULL, lease_until = NULL
+                         WHERE {FENCE} RETURNING resource)
+                     SELECT pg_notify('showrunner_runs', resource) FROM released"
+                );
+                let n = client
+                    .execute(
+                        &sql,
+                        &[
+                            &fence.episode,
+                            &fence.key,
+                            &fence.attempt,
+                            &fence.delivery,
+                            &fence.worker,
+                        ],
+                    )
+                    .await
+                    .map_err(backend)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn report(&self, worker: &str, run: &TakenRun, result: &RunResult) -> Result<bool, StoreError> {
+        let fence = Fence::of(worker, run)?;
+        let result = encode(result)?;
+        self.store
+            .write(move |client| async move {
+                let sql = format!(
+                    "WITH reported AS (
+                         UPDATE run_queue SET state = 'reported', result = $6, lease_until = NULL
+                         WHERE {FENCE} RETURNING episode)
+                     SELECT pg_notify('showrunner_results', episode) FROM reported"
+                );
+                let n = client
+                    .execute(
+                        &sql,
+                        &[
+                            &fence.episode,
+                            &fence.key,
+                            &fence.attempt,
+                            &fence.delivery,
+                            &fence.worker,
+                            &result,
+                        ],
+                    )
+                    .await
+                    .map_err(backend)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn reported(&self, episodes: &[EpisodeId]) -> Result<Vec<ReportedRun>, StoreError> {
+        let ids: Vec<String> = episodes.iter().map(ToString::to_string).collect();
+        let rows = self
+            .store
+            .write(move |client| async move {
+                client
+                    .query(
+                        "SELECT episode, key, attempt, result FROM run_queue
+                         WHERE state = 'reported' AND episode = ANY($1)",
+                        &[&ids],
+                    )
+                    .await
+                    .map_err(backend)
+            })
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let text: &str = row.get(0);
+                let episode = parse_id(text).ok_or_else(|| StoreError::Corrupt {
+                    episode: None,
+                    what: format!("a queued run of `{text}`, not an episode id"),
+                })?;
+                let key: &str = row.get(1);
+                let attempt: i32 = row.get(2);
+                let result: Option<&[u8]> = row.get(3);
+                Ok(ReportedRun {
+                    episode,
+                    key: decode(key.as_bytes(), Some(episode), "a queued run's instance")?,
+                    attempt: u32::try_from(attempt).unwrap_or(0),
+                    result: decode(result.unwrap_or_default(), Some(episode), "a reported result")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn acknowledge(&self, episode: EpisodeId, key: &InstanceKey, attempt: u32) -> Result<(), StoreError> {
+        let (episode, key, attempt) = (episode.to_string(), instance_text(key)?, int(attempt));
+        self.store
+            .write(move |client| async move {
+                client
+                    .execute(
+                        "DELETE FROM run_queue WHERE episode = $1 AND key = $2 AND attempt = $3 AND state = 'reported'",
+                        &[&episode, &key, &attempt],
+                    )
+                    .await
+                    .map_err(backend)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn wait_for_runs(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.runs.notified()).await;
+    }
+
+    async fn wait_for_results(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.results.notified()).await;
+    }
+
+    async fn depth(&self) -> Result<QueueDepth, StoreError> {
+        self.store
+            .write(move |client| async move {
+                let mut depth = QueueDepth::default();
+                for row in client
+                    .query(
+                        "SELECT resource,
+                             count(*) FILTER (WHERE state = 'ready' OR (state = 'taken' AND lease_until < now())),
+                             count(*) FILTER (WHERE state = 'taken' AND lease_until >= now()),
+                             count(*) FILTER (WHERE state = 'reported')
+                         FROM run_queue GROUP BY resource ORDER BY resource",
+                        &[],
+                    )
+                    .await
+                    .map_err(backend)?
+                {
+                    let Some(resource) = resource_of(row.get(0)) else { continue };
+                    let count = |n: usize| u64::try_from(row.get::<_, i64>(n)).unwrap_or(0);
+                    depth.by_resource.push((resource, count(1), count(2), count(3)));
+                }
+                for row in client
+                    .query(
+                        "SELECT array_to_string(tags, ','), count(*) FROM run_queue
+                         WHERE state = 'ready' OR (state = 'taken' AND lease_until < now())
+                         GROUP BY 1 ORDER BY 1",
+                        &[],
+                    )
+                    .await
+                    .map_err(backend)?
+                {
+                    depth
+                        .ready_by_tags
+                        .push((row.get(0), u64::try_from(row.get::<_, i64>(1)).unwrap_or(0)));
+                }
+                let oldest: Option<f64> = client
+                    .query_one(
+                        "SELECT extract(epoch FROM now() - min(queued_at))::float8 FROM run_queue WHERE state = 'ready'",
+                        &[],
+                    )
+                    .await
+                    .map_err(backend)?
+                    .get(0);
+                depth.oldest_ready = oldest.map(|s| Duration::from_secs_f64(s.max(0.0)));
+                Ok(depth)
+            })
+            .await
+    }
+}
+
+/// A taken run's fence as query parameters.
+struct Fence {
+    episode: String,
+    key: String,
+    attempt: i32,
+    delivery: i32,
+    worker: String,
+}
+
+impl Fence {
+    fn of(worker: &str, run: &TakenRun) -> Result<Self, StoreError> {
+        Ok(Self {
+            episode: run.queued.episode.to_string(),
+            key: instance_text(&run.queued.run.key)?,
+            attempt: int(run.queued.run.attempt),
+            delivery: int(run.delivery),
+            worker: worker.to_owned(),
+        })
+    }
+}
