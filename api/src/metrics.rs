@@ -169,8 +169,12 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, A
     out.push_str("# HELP showrunner_episodes_loaded Episodes with an actor in this process.\n");
     out.push_str("# TYPE showrunner_episodes_loaded gauge\n");
     let _ = writeln!(out, "showrunner_episodes_loaded {}", state.engine.loaded());
-    if let Some(depth) = state.engine.queue_depth().await {
-        let depth = depth?;
+    // The queue's gauges are left out while the database cannot be read; the rest still shows.
+    if let Some(depth) = state.engine.queue_depth().await.and_then(|depth| {
+        depth
+            .map_err(|error| tracing::warn!(%error, "reading the run queue for /metrics"))
+            .ok()
+    }) {
         out.push_str(
             "# HELP showrunner_queue_runs Node runs in the queue workers take them from, by resource and state.
 ",

@@ -161,6 +161,13 @@ pub trait Store: Send + Sync + 'static {
         Duration::ZERO
     }
 
+    /// What blob collection must keep for runs queued for workers (see [`crate::queue`]): the
+    /// blobs their reported results name, and the age of the oldest run still in the queue
+    /// (the blobs its worker wrote are younger). Nothing for a store with no queue.
+    fn queued_blobs(&self) -> Result<(Vec<ContentHash>, Option<Duration>), StoreError> {
+        Ok((Vec::new(), None))
+    }
+
     /// Takes `episode` for this process before it writes the episode (and again whenever it
     /// loads it anew): in a store several processes share, one live process writes an episode
     /// at a time, and a commit of an episode this process does not hold (another took it over)

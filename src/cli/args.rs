@@ -118,9 +118,19 @@ pub struct Work {
     pub slots: Option<Slots>,
     /// The most runs of one episode taken at once over all workers, so that a big episode does
     /// not starve the others.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PER_EPISODE, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub per_episode: u32,
 }
+
+impl Work {
+    /// Whether any of the settings was given.
+    pub fn is_set(&self) -> bool {
+        !self.tags.is_empty() || self.slots.is_some() || self.per_episode != DEFAULT_PER_EPISODE
+    }
+}
+
+/// `--per-episode` when not given.
+const DEFAULT_PER_EPISODE: u32 = 4;
 
 /// Slots per resource.
 #[derive(Debug, Clone, PartialEq, Eq)]

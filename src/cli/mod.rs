@@ -79,6 +79,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         (Command::Serve { no_work: true, .. }, None) => {
             bail!("--no-work leaves the runs to `showrunner worker` processes on a PostgreSQL store: give --store")
         }
+        (Command::Serve { no_work, work, .. }, store) if work.is_set() && (*no_work || store.is_none()) => {
+            bail!(
+                "--tags, --slots and --per-episode say which queued runs this server performs: they need --store \
+                 postgres://... and no --no-work (the embedded store runs its work under the configuration's limits)"
+            )
+        }
         _ => {}
     }
     let engine = match open(&args.data, places, &backends).await {

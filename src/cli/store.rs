@@ -98,8 +98,6 @@ pub async fn run(data: &Path, url: Option<&str>, lease: f64, command: StoreComma
     }
 }
 
-/// The engine processes on the database: alive (renewed within `lease` seconds) or not, where
-/// their API answers, and how many episodes each holds.
 /// The node runs in the queue, per resource and per tag set, and the oldest ready one.
 async fn show_queue(queue: &PgRunQueue) -> anyhow::Result<()> {
     let depth = queue.depth().await.context("reading the run queue")?;
@@ -120,6 +118,8 @@ async fn show_queue(queue: &PgRunQueue) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The engine processes on the database: alive (renewed within `lease` seconds) or not, where
+/// their API answers, and how many episodes each holds.
 fn show_members(store: &PgStore, lease: f64) -> anyhow::Result<()> {
     let members = store.members()?;
     let alive = members.iter().filter(|m| m.silent_for < lease).count();

@@ -373,3 +373,47 @@ async fn one_big_episode_does_not_starve_ten_small_ones_on_one_gpu() {
     wait_for(&engine, big, Duration::from_secs(60), "the big episode").await;
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_reported_while_no_process_holds_its_episode_is_applied_by_the_next_holder_not_redone() {
+    let postgres = PgCluster::start().expect("a PostgreSQL server");
+    let url = postgres.create_database("handover").expect("a database");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blobs = dir.path().join("blobs");
+    let first = holder(&url, &blobs).await;
+    let worker = WorkerProcess::start(&url, &blobs, dir.path().join("w.log"), 1000, 1);
+    let episode = first
+        .create_episode("batch", json!({"count": 1, "sleep_ms": 1500}), 1)
+        .await
+        .expect("create");
+    let shots = |w: &WorkerProcess, what: &str| {
+        w.lines()
+            .into_iter()
+            .filter(|l| l.what == what && l.key.starts_with("shot"))
+            .collect::<Vec<_>>()
+    };
+    until(Duration::from_secs(30), "the worker to start the shot", || {
+        !shots(&worker, "started").is_empty()
+    })
+    .await;
+    // The holder stops while the shot runs: the worker reports to nobody.
+    first.shutdown().await;
+    drop(first);
+    until(Duration::from_secs(30), "the worker to report the shot", || {
+        !shots(&worker, "ended").is_empty()
+    })
+    .await;
+    assert_eq!(shots(&worker, "ended")[0].report.as_deref(), Some("accepted"));
+    let next = holder(&url, &blobs).await;
+    let done = wait_for(
+        &next,
+        episode,
+        Duration::from_secs(30),
+        "the next holder to finish the episode",
+    )
+    .await;
+    let shot = done.instances.iter().find(|i| i.key.node == "shot").expect("the shot");
+    assert_eq!((shot.versions.len(), shot.attempts), (1, 1), "{shot:?}");
+    assert_eq!(shots(&worker, "started").len(), 1, "the shot was done again");
+    next.shutdown().await;
+}

@@ -14,6 +14,10 @@ use crate::runtime::engine::Engine;
 use crate::runtime::pins::{Pinned, Sweeper};
 use crate::store::{BlobRef, GcStats};
 
+/// Kept beyond the age of the oldest queued run (every blob its worker wrote is younger than
+/// it): room for the blob store's clock to differ from the database's.
+const QUEUE_MARGIN: Duration = Duration::from_secs(300);
+
 /// How long an upload that nothing references is kept, whatever the grace a collection is given:
 /// a client told that its image is stored has this long to name it in a series.
 pub const UPLOAD_RETENTION: Duration = Duration::from_secs(24 * 3600);
@@ -66,7 +70,8 @@ impl Engine {
     /// way names them (runs in flight, uploads, edits, series updates, forks: whatever the
     /// grace, even zero). One collection runs at a time; upload records past their retention
     /// are dropped. On a store several processes share, the grace is at least
-    /// [`Engine::min_collection_grace`].
+    /// [`Engine::min_collection_grace`], and longer than the oldest run queued for workers has
+    /// waited and run (see [`crate::Store::queued_blobs`]).
     pub async fn collect_garbage(&self, grace: Duration) -> Result<GcStats> {
         let grace = grace.max(self.min_collection_grace());
         let _one = self.shared.collecting.lock().await;
@@ -98,6 +103,11 @@ impl Engine {
                 self.shared.store.delete_upload(&upload).await?;
             }
         }
+        // Runs on workers: what they reported and has not been applied yet, and what they are
+        // writing now (younger than the oldest run in the queue).
+        let (queued, oldest) = self.shared.store.queued_blobs()?;
+        live.extend(queued);
+        let grace = oldest.map_or(grace, |age| grace.max(age + QUEUE_MARGIN));
         let sweeper = Arc::new(Sweeper {
             pins: self.shared.pins.clone(),
             live,

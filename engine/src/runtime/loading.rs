@@ -61,6 +61,7 @@ impl Engine {
             let claim = self.shared.store.claim(episode).await?;
             let (def, restored) = self.restore(episode)?;
             let handle = self.shared.adopt(def, restored, claim);
+            crate::runtime::results::apply_waiting(&self.shared, &[(episode, handle.clone())]).await;
             handle.command(Command::Recover).await?;
             Ok(handle)
         }

@@ -107,6 +107,7 @@ pub(crate) async fn recover(shared: &Arc<Shared>) -> Result<RecoveryReport> {
         }
     }
     report.waiting = unfinished.saturating_sub(untouched.len() + handles.len() + report.corrupt.len());
+    crate::runtime::results::apply_waiting(shared, &handles).await;
     let results = join_all(handles.iter().map(|(_, h)| h.command(Command::Recover))).await;
     for ((id, _), result) in handles.iter().zip(results) {
         match result {

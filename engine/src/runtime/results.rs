@@ -59,6 +59,31 @@ pub(crate) fn start(shared: &Arc<Shared>, queue: Arc<dyn RunQueue>) {
     });
 }
 
+/// Applies the results workers reported for `episodes`, just restored, before their recovery
+/// counts the runs still in flight as interrupted: a run whose result waits is not done again.
+/// What cannot be read now is left for the collector (the run is then done again).
+pub(crate) async fn apply_waiting(shared: &Arc<Shared>, episodes: &[(EpisodeId, Handle)]) {
+    let Some(queue) = shared.queue.clone() else { return };
+    if episodes.is_empty() {
+        return;
+    }
+    let ids: Vec<EpisodeId> = episodes.iter().map(|(id, _)| *id).collect();
+    let reported = match queue.reported(&ids).await {
+        Ok(reported) => reported,
+        Err(error) => {
+            tracing::warn!(%error, "reading the results workers reported for restored episodes");
+            return;
+        }
+    };
+    let applying = Applying::default();
+    let runs = reported.into_iter().filter_map(|run| {
+        let handle = episodes.iter().find(|(id, _)| *id == run.episode)?.1.clone();
+        lock(&applying).insert((run.episode, run.key.clone(), run.attempt));
+        Some(apply(handle, queue.clone(), run, applying.clone()))
+    });
+    futures::future::join_all(runs).await;
+}
+
 /// Applies one result and acknowledges it once durable; a result whose commit failed stays in
 /// the queue, for this process or the episode's next holder.
 async fn apply(handle: Handle, queue: Arc<dyn RunQueue>, run: ReportedRun, applying: Applying) {

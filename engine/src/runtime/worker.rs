@@ -33,7 +33,9 @@ pub struct WorkerConfig {
     /// How many runs of each resource it performs at once (a resource it has no slot of, it
     /// never takes).
     pub slots: BTreeMap<Resource, usize>,
-    /// How long a run it took stays its without a renewal (renewed every third of it).
+    /// Its leases on runs: it renews each every fifth of this, and stops a run it could not
+    /// renew for three fifths of it; the others take a run again once it went unrenewed for twice
+    /// this long, so that a run has stopped here before it starts elsewhere.
     pub lease: Duration,
     /// The most runs of one episode taken at once, over all workers.
     pub per_episode: u32,
@@ -175,7 +177,12 @@ impl Worker {
             let asked = Instant::now();
             let taken = worker
                 .queue
-                .take(&worker.config.id, &can, worker.config.lease, worker.config.per_episode)
+                .take(
+                    &worker.config.id,
+                    &can,
+                    worker.config.lease * 2,
+                    worker.config.per_episode,
+                )
                 .await;
             match taken {
                 Ok(Some(taken)) => {
@@ -215,8 +222,8 @@ impl Worker {
     }
 
     /// Performs one run under the lease taken at `since` (kept on `leases`) and reports it;
-    /// gives it back if `stop` fires first. A run whose lease is lost is abandoned at once: its
-    /// task is aborted (at its next await) and nothing of it is reported.
+    /// gives it back if `stop` fires first. A run whose lease is lost is cancelled and nothing
+    /// of it is reported; its slot stays taken until it has wound down.
     async fn perform(self: Arc<Self>, taken: TakenRun, since: Instant, stop: CancellationToken, leases: Handle) {
         let id = RunId::from(&taken);
         (self.log)(WorkerEvent::Started {
@@ -243,9 +250,9 @@ impl Worker {
             // The lease is lost: the run may go on elsewhere; this one stops.
             () = lost.cancelled() => None,
             () = stop.cancelled() => {
-                done.cancel();
                 cancel.cancel();
-                running.abort();
+                wind_down(running).await;
+                done.cancel();
                 if let Err(error) = self.queue.release(&self.config.id, &taken).await {
                     tracing::warn!(episode = %id.episode, %error, "giving a run back; it is taken again when its lease lapses");
                 }
@@ -256,7 +263,7 @@ impl Worker {
         done.cancel();
         cancel.cancel();
         let Some(result) = result else {
-            running.abort();
+            wind_down(running).await;
             tracing::warn!(episode = %id.episode, key = %id.key, attempt = id.attempt, delivery = id.delivery,
                 "the run's lease was lost; it is abandoned here");
             (self.log)(WorkerEvent::Ended {
@@ -348,7 +355,7 @@ async fn keep_lease(
         }
         let sent = Instant::now();
         let renewed = tokio::select! {
-            renewed = tokio::time::timeout_at(deadline, queue.renew(&worker, &taken, lease)) => renewed,
+            renewed = tokio::time::timeout_at(deadline, queue.renew(&worker, &taken, lease * 2)) => renewed,
             () = done.cancelled() => return,
         };
         match renewed {
@@ -362,6 +369,17 @@ async fn keep_lease(
         }
     }
     lost.cancel();
+}
+
+/// How long a cancelled run may take to wind down before its task is aborted.
+const WIND_DOWN: Duration = Duration::from_secs(5);
+
+/// Waits for a cancelled run's task to end, aborting it past [`WIND_DOWN`].
+async fn wind_down(mut running: tokio::task::JoinHandle<RunResult>) {
+    if tokio::time::timeout(WIND_DOWN, &mut running).await.is_err() {
+        running.abort();
+        let _ = running.await;
+    }
 }
 
 /// A thread of its own with a runtime for the worker's leases; it ends when `stop` fires.

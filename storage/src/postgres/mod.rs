@@ -215,6 +215,10 @@ impl Store for PgStore {
         SHARED_COLLECTION_GRACE
     }
 
+    fn queued_blobs(&self) -> Result<(Vec<ContentHash>, Option<Duration>), StoreError> {
+        self.read(|client| async move { queue::queued_blobs(&client).await })
+    }
+
     fn hold_stats(&self) -> Option<showrunner_engine::HoldStats> {
         self.member.as_ref().map(|m| m.stats())
     }

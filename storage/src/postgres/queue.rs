@@ -18,9 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
 use futures::StreamExt;
 use showrunner_engine::queue::{QueueDepth, QueuedRun, ReportedRun, RunQueue, RunResult, Takeable, TakenRun};
-use showrunner_engine::{EpisodeId, InstanceKey, Resource, StoreError};
+use showrunner_engine::{BlobRef, ContentHash, EpisodeId, InstanceKey, NodeError, Resource, StoreError};
 use tokio::sync::Notify;
 use tokio_postgres::{AsyncMessage, Config, NoTls};
 
@@ -199,11 +200,11 @@ impl RunQueue for PgRunQueue {
                              UPDATE run_queue q SET state = 'taken', delivery = q.delivery + 1, worker = $5,
                                  lease_until = now() + make_interval(secs => $6)
                              FROM next WHERE q.episode = next.episode AND q.key = next.key
-                             RETURNING q.episode, q.run, q.delivery),
+                             RETURNING q.episode, q.run, q.delivery, q.key),
                          turn AS (
                              INSERT INTO run_turn (episode, taken_at) SELECT episode, clock_timestamp() FROM taken
                              ON CONFLICT (episode) DO UPDATE SET taken_at = excluded.taken_at)
-                         SELECT episode, run, delivery FROM taken",
+                         SELECT episode, run, delivery, key FROM taken",
                         &[&resources, &tags, &definitions, &cap, &worker, &lease],
                     )
                     .await
@@ -211,13 +212,35 @@ impl RunQueue for PgRunQueue {
             })
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let episode = parse_id(row.get(0));
-        let queued: QueuedRun = decode(row.get(1), episode, "a queued run")?;
+        let (text, key): (String, String) = (row.get(0), row.get(3));
         let delivery: i32 = row.get(2);
-        Ok(Some(TakenRun {
-            queued,
-            delivery: u32::try_from(delivery).unwrap_or(0),
-        }))
+        match decode::<QueuedRun>(row.get(1), parse_id(&text), "a queued run") {
+            Ok(queued) => Ok(Some(TakenRun {
+                queued,
+                delivery: u32::try_from(delivery).unwrap_or(0),
+            })),
+            Err(error) => {
+                // A run this build cannot read (written by another version): it fails, for the
+                // holder to show, rather than be taken again every lease.
+                tracing::error!(episode = text, key, %error, "a queued run does not decode; it fails");
+                let failed = encode(&RunResult::Err(NodeError::Permanent(error.to_string())))?;
+                self.store
+                    .write(move |client| async move {
+                        client
+                            .execute(
+                                "WITH reported AS (
+                                     UPDATE run_queue SET state = 'reported', result = $4, lease_until = NULL
+                                     WHERE episode = $1 AND key = $2 AND delivery = $3 RETURNING episode)
+                                 SELECT pg_notify('showrunner_results', episode) FROM reported",
+                                &[&text, &key, &delivery, &failed],
+                            )
+                            .await
+                            .map_err(backend)
+                    })
+                    .await?;
+                Ok(None)
+            }
+        }
     }
 
     async fn renew(&self, worker: &str, run: &TakenRun, lease: Duration) -> Result<bool, StoreError> {
@@ -318,24 +341,31 @@ impl RunQueue for PgRunQueue {
                     .map_err(backend)
             })
             .await?;
-        rows.iter()
-            .map(|row| {
-                let text: &str = row.get(0);
-                let episode = parse_id(text).ok_or_else(|| StoreError::Corrupt {
-                    episode: None,
-                    what: format!("a queued run of `{text}`, not an episode id"),
-                })?;
-                let key: &str = row.get(1);
-                let attempt: i32 = row.get(2);
-                let result: Option<&[u8]> = row.get(3);
-                Ok(ReportedRun {
-                    episode,
-                    key: decode(key.as_bytes(), Some(episode), "a queued run's instance")?,
-                    attempt: u32::try_from(attempt).unwrap_or(0),
-                    result: decode(result.unwrap_or_default(), Some(episode), "a reported result")?,
-                })
-            })
-            .collect()
+        // A row that does not decode fails its run, not every other one.
+        let mut reported = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let text: &str = row.get(0);
+            let key: &str = row.get(1);
+            let (Some(episode), Ok(key)) = (parse_id(text), serde_json::from_str::<InstanceKey>(key)) else {
+                tracing::error!(
+                    episode = text,
+                    key,
+                    "a reported run names no instance; it is left in the queue"
+                );
+                continue;
+            };
+            let attempt: i32 = row.get(2);
+            let result: Option<&[u8]> = row.get(3);
+            let result = decode::<RunResult>(result.unwrap_or_default(), Some(episode), "a reported result")
+                .unwrap_or_else(|e| Err(NodeError::Permanent(e.to_string())));
+            reported.push(ReportedRun {
+                episode,
+                key,
+                attempt: u32::try_from(attempt).unwrap_or(0),
+                result,
+            });
+        }
+        Ok(reported)
     }
 
     async fn acknowledge(&self, episode: EpisodeId, key: &InstanceKey, attempt: u32) -> Result<(), StoreError> {
@@ -430,4 +460,31 @@ impl Fence {
             worker: worker.to_owned(),
         })
     }
+}
+
+/// The blobs the reported results in the queue name, and the age of its oldest run (see
+/// [`Store::queued_blobs`](showrunner_engine::Store::queued_blobs)).
+pub(super) async fn queued_blobs(
+    client: &impl GenericClient,
+) -> Result<(Vec<ContentHash>, Option<Duration>), StoreError> {
+    let mut blobs = Vec::new();
+    for row in client
+        .query("SELECT result FROM run_queue WHERE state = 'reported'", &[])
+        .await
+        .map_err(backend)?
+    {
+        let result: Option<&[u8]> = row.get(0);
+        // A result that does not decode is read as JSON as it is: its blobs are kept all the same.
+        let value: serde_json::Value = serde_json::from_slice(result.unwrap_or_default()).unwrap_or_default();
+        blobs.extend(BlobRef::find_all(&value));
+    }
+    let oldest: Option<f64> = client
+        .query_one(
+            "SELECT extract(epoch FROM now() - min(queued_at))::float8 FROM run_queue",
+            &[],
+        )
+        .await
+        .map_err(backend)?
+        .get(0);
+    Ok((blobs, oldest.map(|s| Duration::from_secs_f64(s.max(0.0)))))
 }

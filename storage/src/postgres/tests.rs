@@ -323,8 +323,9 @@ mod run_queue {
             !q.renew("w1", &first, LEASE).await.expect("renew"),
             "the old delivery's lease"
         );
+        let blob = showrunner_engine::ContentHash([7; 32]);
         let output = vec![ReportedOutput {
-            value: serde_json::json!({"made": "by w2"}),
+            value: serde_json::json!({"made": "by w2", "image": format!("blob:{}", blob.to_hex())}),
             score: None,
             remarks: Vec::new(),
         }];
@@ -335,12 +336,19 @@ mod run_queue {
         assert!(q.report("w2", &second, &Ok(output.clone())).await.expect("report"));
         let reported = q.reported(&[episode]).await.expect("reported");
         assert_eq!(reported.len(), 1);
+        // Blob collection keeps what a result not yet applied names, and spares what is younger
+        // than the oldest run in the queue.
+        let store = PgStore::open(&url).expect("open");
+        let (kept, oldest) = store.queued_blobs().expect("queued blobs");
+        assert_eq!(kept, vec![blob]);
+        assert!(oldest.is_some_and(|age| age >= LEASE * 2), "{oldest:?}");
         assert_eq!(reported[0].result, Ok(output));
         assert!(q.reported(&[EpisodeId::generate()]).await.expect("reported").is_empty());
         q.acknowledge(episode, &InstanceKey::single("a"), 1).await.expect("ack");
         assert!(q.reported(&[episode]).await.expect("reported").is_empty());
         let depth = q.depth().await.expect("depth");
         assert!(depth.by_resource.is_empty(), "{depth:?}");
+        assert_eq!(store.queued_blobs().expect("queued blobs"), (Vec::new(), None));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
