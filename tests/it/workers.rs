@@ -81,11 +81,30 @@ impl Node for Shot {
     }
 }
 
-/// `batch` lists the items; `shot` runs once per item on the GPU.
+#[derive(Deserialize)]
+struct ReelInput {
+    shot: std::collections::BTreeMap<String, Item>,
+}
+
+/// Counts the shots.
+struct Reel;
+
+#[async_trait]
+impl Node for Reel {
+    type Input = ReelInput;
+    type Output = usize;
+
+    async fn run(&self, input: ReelInput, _ctx: &NodeCtx) -> Result<usize, NodeError> {
+        Ok(input.shot.len())
+    }
+}
+
+/// `batch` lists the items; `shot` runs once per item on the GPU; `reel` reads every shot.
 fn workflow() -> WorkflowDef {
     WorkflowDef::builder("batch")
         .node(NodeSpec::list("batch", Batch))
         .node(NodeSpec::map("shot", "batch", Shot).resource(Resource::Gpu))
+        .node(NodeSpec::reduce("reel", "shot", Reel))
         .build()
         .expect("a valid workflow")
 }
@@ -415,5 +434,8 @@ async fn a_result_reported_while_no_process_holds_its_episode_is_applied_by_the_
     let shot = done.instances.iter().find(|i| i.key.node == "shot").expect("the shot");
     assert_eq!((shot.versions.len(), shot.attempts), (1, 1), "{shot:?}");
     assert_eq!(shots(&worker, "started").len(), 1, "the shot was done again");
+    // What the applied result started is not counted as interrupted by the load's recovery.
+    let reel = done.instances.iter().find(|i| i.key.node == "reel").expect("the reel");
+    assert_eq!((reel.versions.len(), reel.attempts), (1, 1), "{reel:?}");
     next.shutdown().await;
 }

@@ -78,6 +78,12 @@ impl Engine {
         // Protection starts before the references are read (see `crate::runtime::pins`).
         let _collecting = self.shared.pins.begin_collection();
         let mut live = HashSet::new();
+        // Runs on workers: what they reported and has not been applied yet (read before the
+        // episodes, so that a result applied in between is in one or the other), and what they
+        // are writing now (younger than the oldest run in the queue).
+        let (queued, oldest) = self.shared.store.queued_blobs()?;
+        live.extend(queued);
+        let grace = oldest.map_or(grace, |age| grace.max(age + QUEUE_MARGIN));
         for loaded in self.shared.store.load_episodes(&[])? {
             let Ok(episode) = loaded else {
                 // A corrupt episode's blobs cannot be told apart: keep everything this round.
@@ -103,11 +109,6 @@ impl Engine {
                 self.shared.store.delete_upload(&upload).await?;
             }
         }
-        // Runs on workers: what they reported and has not been applied yet, and what they are
-        // writing now (younger than the oldest run in the queue).
-        let (queued, oldest) = self.shared.store.queued_blobs()?;
-        live.extend(queued);
-        let grace = oldest.map_or(grace, |age| grace.max(age + QUEUE_MARGIN));
         let sweeper = Arc::new(Sweeper {
             pins: self.shared.pins.clone(),
             live,

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use crate::error::{EngineError, Result, StoreError};
 use crate::ids::EpisodeId;
-use crate::pure::command::Command;
 use crate::pure::definition::WorkflowDef;
 use crate::pure::episode::Episode;
 use crate::record::EpisodeRecord;
@@ -61,8 +60,8 @@ impl Engine {
             let claim = self.shared.store.claim(episode).await?;
             let (def, restored) = self.restore(episode)?;
             let handle = self.shared.adopt(def, restored, claim);
-            crate::runtime::results::apply_waiting(&self.shared, &[(episode, handle.clone())]).await;
-            handle.command(Command::Recover).await?;
+            let recovered = crate::runtime::results::recover(&self.shared, &[(episode, handle.clone())]).await;
+            recovered.into_iter().next().unwrap_or(Ok(()))?;
             Ok(handle)
         }
         .await;

@@ -12,11 +12,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use futures::future::join_all;
-
 use crate::error::{Result, StoreError};
 use crate::ids::EpisodeId;
-use crate::pure::command::Command;
 use crate::pure::episode::Episode;
 use crate::record::EpisodeStatus;
 use crate::runtime::engine::Shared;
@@ -107,8 +104,7 @@ pub(crate) async fn recover(shared: &Arc<Shared>) -> Result<RecoveryReport> {
         }
     }
     report.waiting = unfinished.saturating_sub(untouched.len() + handles.len() + report.corrupt.len());
-    crate::runtime::results::apply_waiting(shared, &handles).await;
-    let results = join_all(handles.iter().map(|(_, h)| h.command(Command::Recover))).await;
+    let results = crate::runtime::results::recover(shared, &handles).await;
     for ((id, _), result) in handles.iter().zip(results) {
         match result {
             Ok(()) => report.loaded += 1,

@@ -7,7 +7,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use crate::error::EngineError;
+use futures::future::join_all;
+
+use crate::error::{EngineError, Result};
 use crate::ids::{EpisodeId, InstanceKey};
 use crate::pure::command::Command;
 use crate::queue::{ReportedRun, RunQueue};
@@ -59,29 +61,59 @@ pub(crate) fn start(shared: &Arc<Shared>, queue: Arc<dyn RunQueue>) {
     });
 }
 
-/// Applies the results workers reported for `episodes`, just restored, before their recovery
-/// counts the runs still in flight as interrupted: a run whose result waits is not done again.
-/// What cannot be read now is left for the collector (the run is then done again).
-pub(crate) async fn apply_waiting(shared: &Arc<Shared>, episodes: &[(EpisodeId, Handle)]) {
-    let Some(queue) = shared.queue.clone() else { return };
-    if episodes.is_empty() {
-        return;
-    }
-    let ids: Vec<EpisodeId> = episodes.iter().map(|(id, _)| *id).collect();
-    let reported = match queue.reported(&ids).await {
-        Ok(reported) => reported,
-        Err(error) => {
-            tracing::warn!(%error, "reading the results workers reported for restored episodes");
-            return;
+/// Recovers `episodes`, just restored: the results workers reported for them are applied first
+/// and then `Recover` counts the runs still in flight as interrupted, so a run whose result
+/// waits is not done again. Every command is sent before any answer is awaited, so nothing the
+/// results start (a downstream instance) comes between them and the recovery. A result that
+/// cannot be read now is left for the collector (the run is then done again). Gives each
+/// episode's recovery outcome, in order.
+pub(crate) async fn recover(shared: &Arc<Shared>, episodes: &[(EpisodeId, Handle)]) -> Vec<Result<()>> {
+    let mut reported = Vec::new();
+    if let Some(queue) = shared.queue.clone().filter(|_| !episodes.is_empty()) {
+        let ids: Vec<EpisodeId> = episodes.iter().map(|(id, _)| *id).collect();
+        match queue.reported(&ids).await {
+            Ok(runs) => reported = runs,
+            Err(error) => tracing::warn!(%error, "reading the results workers reported for restored episodes"),
         }
-    };
-    let applying = Applying::default();
-    let runs = reported.into_iter().filter_map(|run| {
-        let handle = episodes.iter().find(|(id, _)| *id == run.episode)?.1.clone();
-        lock(&applying).insert((run.episode, run.key.clone(), run.attempt));
-        Some(apply(handle, queue.clone(), run, applying.clone()))
+    }
+    // Sent in this order on the first poll of `join_all`: each episode's results, then its
+    // recovery.
+    let applied = reported.iter().filter_map(|run| {
+        let handle = &episodes.iter().find(|(id, _)| *id == run.episode)?.1;
+        Some(async move {
+            let command = Command::Finished {
+                key: run.key.clone(),
+                attempt: run.attempt,
+                result: run.produced(),
+            };
+            (run, handle.command(command).await)
+        })
     });
-    futures::future::join_all(runs).await;
+    let recovered = episodes.iter().map(|(_, h)| h.command(Command::Recover));
+    let (applied, recovered) = futures::future::join(join_all(applied), join_all(recovered)).await;
+    if let Some(queue) = &shared.queue {
+        for (run, outcome) in applied {
+            if outcome_is_final(&outcome)
+                && let Err(error) = queue.acknowledge(run.episode, &run.key, run.attempt).await
+            {
+                tracing::warn!(episode = %run.episode, %error, "acknowledging an applied result");
+            }
+        }
+    }
+    recovered
+}
+
+/// Whether a result's outcome settles it: applied, or refused by the episode (cancelled or
+/// deleted meanwhile: nothing to apply it to); not when the store failed or the actor stopped.
+fn outcome_is_final(outcome: &Result<()>) -> bool {
+    match outcome {
+        Ok(()) => true,
+        Err(EngineError::Store(_) | EngineError::ShuttingDown) => false,
+        Err(error) => {
+            tracing::debug!(%error, "a reported result was not applied");
+            true
+        }
+    }
 }
 
 /// Applies one result and acknowledges it once durable; a result whose commit failed stays in
@@ -92,15 +124,7 @@ async fn apply(handle: Handle, queue: Arc<dyn RunQueue>, run: ReportedRun, apply
         attempt: run.attempt,
         result: run.produced(),
     };
-    let applied = match handle.command(command).await {
-        Ok(()) => true,
-        Err(EngineError::Store(_) | EngineError::ShuttingDown) => false,
-        // Refused by the episode (cancelled, deleted meanwhile): nothing to apply it to.
-        Err(error) => {
-            tracing::debug!(episode = %run.episode, key = %run.key, %error, "a reported result was not applied");
-            true
-        }
-    };
+    let applied = outcome_is_final(&handle.command(command).await);
     if applied && let Err(error) = queue.acknowledge(run.episode, &run.key, run.attempt).await {
         tracing::warn!(episode = %run.episode, %error, "acknowledging an applied result");
     }

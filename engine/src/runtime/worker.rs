@@ -251,7 +251,7 @@ impl Worker {
             () = lost.cancelled() => None,
             () = stop.cancelled() => {
                 cancel.cancel();
-                wind_down(running).await;
+                wind_down(running, self.config.lease).await;
                 done.cancel();
                 if let Err(error) = self.queue.release(&self.config.id, &taken).await {
                     tracing::warn!(episode = %id.episode, %error, "giving a run back; it is taken again when its lease lapses");
@@ -260,10 +260,10 @@ impl Worker {
                 return;
             }
         };
-        done.cancel();
         cancel.cancel();
         let Some(result) = result else {
-            wind_down(running).await;
+            done.cancel();
+            wind_down(running, self.config.lease).await;
             tracing::warn!(episode = %id.episode, key = %id.key, attempt = id.attempt, delivery = id.delivery,
                 "the run's lease was lost; it is abandoned here");
             (self.log)(WorkerEvent::Ended {
@@ -286,6 +286,8 @@ impl Worker {
                 }
             }
         };
+        // Renewed until the report was answered.
+        done.cancel();
         if !accepted {
             tracing::warn!(episode = %id.episode, key = %id.key, attempt = id.attempt, delivery = id.delivery,
                 "late result refused: the run is no longer this worker's");
@@ -374,9 +376,14 @@ async fn keep_lease(
 /// How long a cancelled run may take to wind down before its task is aborted.
 const WIND_DOWN: Duration = Duration::from_secs(5);
 
-/// Waits for a cancelled run's task to end, aborting it past [`WIND_DOWN`].
-async fn wind_down(mut running: tokio::task::JoinHandle<RunResult>) {
-    if tokio::time::timeout(WIND_DOWN, &mut running).await.is_err() {
+/// Waits for a cancelled run's task to end, aborting it past [`WIND_DOWN`] or, with a short
+/// `lease`, past 1.2 leases: a run lost at 0.6 of its lease is taken again at 2, so its task
+/// has ended (but for synchronous work that never reaches an await) before another starts.
+async fn wind_down(mut running: tokio::task::JoinHandle<RunResult>, lease: Duration) {
+    if tokio::time::timeout(WIND_DOWN.min(lease.mul_f64(1.2)), &mut running)
+        .await
+        .is_err()
+    {
         running.abort();
         let _ = running.await;
     }

@@ -23,6 +23,7 @@ use futures::StreamExt;
 use showrunner_engine::queue::{QueueDepth, QueuedRun, ReportedRun, RunQueue, RunResult, Takeable, TakenRun};
 use showrunner_engine::{BlobRef, ContentHash, EpisodeId, InstanceKey, NodeError, Resource, StoreError};
 use tokio::sync::Notify;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Config, NoTls};
 
 use super::records::{decode, encode, instance_text, parse_id};
@@ -244,86 +245,29 @@ impl RunQueue for PgRunQueue {
     }
 
     async fn renew(&self, worker: &str, run: &TakenRun, lease: Duration) -> Result<bool, StoreError> {
-        let fence = Fence::of(worker, run)?;
-        let lease = lease.as_secs_f64();
-        self.store
-            .write(move |client| async move {
-                let sql = format!("UPDATE run_queue SET lease_until = now() + make_interval(secs => $6) WHERE {FENCE}");
-                let n = client
-                    .execute(
-                        &sql,
-                        &[
-                            &fence.episode,
-                            &fence.key,
-                            &fence.attempt,
-                            &fence.delivery,
-                            &fence.worker,
-                            &lease,
-                        ],
-                    )
-                    .await
-                    .map_err(backend)?;
-                Ok(n == 1)
-            })
+        let sql = format!("UPDATE run_queue SET lease_until = now() + make_interval(secs => $6) WHERE {FENCE}");
+        self.fenced(sql, Fence::of(worker, run)?, Some(lease.as_secs_f64()))
             .await
     }
 
     async fn release(&self, worker: &str, run: &TakenRun) -> Result<bool, StoreError> {
-        let fence = Fence::of(worker, run)?;
-        self.store
-            .write(move |client| async move {
-                let sql = format!(
-                    "WITH released AS (
-                         UPDATE run_queue SET state = 'ready', worker = NULL, lease_until = NULL
-                         WHERE {FENCE} RETURNING resource)
-                     SELECT pg_notify('showrunner_runs', resource) FROM released"
-                );
-                let n = client
-                    .execute(
-                        &sql,
-                        &[
-                            &fence.episode,
-                            &fence.key,
-                            &fence.attempt,
-                            &fence.delivery,
-                            &fence.worker,
-                        ],
-                    )
-                    .await
-                    .map_err(backend)?;
-                Ok(n == 1)
-            })
-            .await
+        let sql = format!(
+            "WITH released AS (
+                 UPDATE run_queue SET state = 'ready', worker = NULL, lease_until = NULL
+                 WHERE {FENCE} RETURNING resource)
+             SELECT pg_notify('showrunner_runs', resource) FROM released"
+        );
+        self.fenced(sql, Fence::of(worker, run)?, None::<i32>).await
     }
 
     async fn report(&self, worker: &str, run: &TakenRun, result: &RunResult) -> Result<bool, StoreError> {
-        let fence = Fence::of(worker, run)?;
-        let result = encode(result)?;
-        self.store
-            .write(move |client| async move {
-                let sql = format!(
-                    "WITH reported AS (
-                         UPDATE run_queue SET state = 'reported', result = $6, lease_until = NULL
-                         WHERE {FENCE} RETURNING episode)
-                     SELECT pg_notify('showrunner_results', episode) FROM reported"
-                );
-                let n = client
-                    .execute(
-                        &sql,
-                        &[
-                            &fence.episode,
-                            &fence.key,
-                            &fence.attempt,
-                            &fence.delivery,
-                            &fence.worker,
-                            &result,
-                        ],
-                    )
-                    .await
-                    .map_err(backend)?;
-                Ok(n == 1)
-            })
-            .await
+        let sql = format!(
+            "WITH reported AS (
+                 UPDATE run_queue SET state = 'reported', result = $6, lease_until = NULL
+                 WHERE {FENCE} RETURNING episode)
+             SELECT pg_notify('showrunner_results', episode) FROM reported"
+        );
+        self.fenced(sql, Fence::of(worker, run)?, Some(encode(result)?)).await
     }
 
     async fn reported(&self, episodes: &[EpisodeId]) -> Result<Vec<ReportedRun>, StoreError> {
@@ -441,6 +385,32 @@ impl RunQueue for PgRunQueue {
     }
 }
 
+impl PgRunQueue {
+    /// Runs `sql` with the fence as `$1`..`$5` and `extra`, if any, as `$6`; says whether it
+    /// changed the run (false: the run is no longer this worker's under this delivery).
+    async fn fenced<P>(&self, sql: String, fence: Fence, extra: Option<P>) -> Result<bool, StoreError>
+    where
+        P: ToSql + Sync + Send + 'static,
+    {
+        self.store
+            .write(move |client| async move {
+                let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+                    &fence.episode,
+                    &fence.key,
+                    &fence.attempt,
+                    &fence.delivery,
+                    &fence.worker,
+                ];
+                if let Some(extra) = &extra {
+                    params.push(extra);
+                }
+                let n = client.execute(&sql, &params).await.map_err(backend)?;
+                Ok(n == 1)
+            })
+            .await
+    }
+}
+
 /// A taken run's fence as query parameters.
 struct Fence {
     episode: String,
@@ -462,7 +432,8 @@ impl Fence {
     }
 }
 
-/// The blobs the reported results in the queue name, and the age of its oldest run (see
+/// The blobs the reported results in the queue name, and the age of its oldest run not yet
+/// reported (see
 /// [`Store::queued_blobs`](showrunner_engine::Store::queued_blobs)).
 pub(super) async fn queued_blobs(
     client: &impl GenericClient,
@@ -480,7 +451,7 @@ pub(super) async fn queued_blobs(
     }
     let oldest: Option<f64> = client
         .query_one(
-            "SELECT extract(epoch FROM now() - min(queued_at))::float8 FROM run_queue",
+            "SELECT extract(epoch FROM now() - min(queued_at))::float8 FROM run_queue WHERE state <> 'reported'",
             &[],
         )
         .await

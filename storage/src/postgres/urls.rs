@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 /// The database `url` names, for messages: `postgres://HOST:PORT/DB`, without the user or
-/// password (the URL itself when it does not parse).
+/// password (a placeholder when it does not parse).
 pub fn redacted_url(url: &str) -> String {
     match tokio_postgres::Config::from_str(url) {
         Ok(config) => shown_url(&config),
