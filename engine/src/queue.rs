@@ -101,6 +101,23 @@ pub fn reported_outputs(produced: Vec<Produced>) -> Vec<ReportedOutput> {
         .collect()
 }
 
+/// How far a run on a worker got, as it last said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunProgress {
+    /// The episode.
+    pub episode: EpisodeId,
+    /// The instance.
+    pub key: InstanceKey,
+    /// The episode's attempt running.
+    pub attempt: u32,
+    /// How many reports the run has made (the latest one's number).
+    pub seq: u32,
+    /// Done so far, from 0 to 1.
+    pub fraction: f32,
+    /// What it is doing.
+    pub message: String,
+}
+
 /// What a worker can take: the resources it has a free slot of, its tags, and the definitions
 /// it has registered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +175,13 @@ pub trait RunQueue: Send + Sync {
     /// Records the result of a taken run; `false` (and nothing recorded) when the run is no
     /// longer this worker's under this delivery: a late result.
     async fn report(&self, worker: &str, run: &TakenRun, result: &RunResult) -> Result<bool, StoreError>;
+
+    /// Records how far a taken run got (shown to the person as the episode's progress);
+    /// `false` when the run is no longer this worker's.
+    async fn progress(&self, worker: &str, run: &TakenRun, fraction: f32, message: &str) -> Result<bool, StoreError>;
+
+    /// The progress last reported by the runs of `episodes` being performed.
+    async fn progressing(&self, episodes: &[EpisodeId]) -> Result<Vec<RunProgress>, StoreError>;
 
     /// The results reported for runs of `episodes`.
     async fn reported(&self, episodes: &[EpisodeId]) -> Result<Vec<ReportedRun>, StoreError>;

@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use showrunner::engine::{
-    Engine, EngineConfig, EpisodeId, EpisodeSnapshot, EpisodeStatus, Node, NodeCtx, NodeError, NodeSpec, Placement,
-    Resource, Worker, WorkerConfig, WorkerEvent, WorkflowDef,
+    Engine, EngineConfig, EpisodeId, EpisodeSnapshot, EpisodeStatus, EventKind, Node, NodeCtx, NodeError, NodeSpec,
+    Placement, Resource, Worker, WorkerConfig, WorkerEvent, WorkflowDef,
 };
 use showrunner::storage::{FsBlobStore, PgCluster, PgRunQueue, PgStore};
 use tokio_util::sync::CancellationToken;
@@ -74,6 +74,7 @@ impl Node for Shot {
     type Output = Item;
 
     async fn run(&self, input: ShotInput, ctx: &NodeCtx) -> Result<Item, NodeError> {
+        ctx.progress(0.5, "halfway");
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(input.episode.sleep_ms)) => Ok(input.item),
             () = ctx.cancellation().cancelled() => Err(NodeError::Cancelled),
@@ -316,6 +317,14 @@ async fn a_paused_workers_late_result_is_refused_and_its_run_is_redone_once() {
     assert_eq!(
         on_a[0].attempt, on_b[0].attempt,
         "one attempt of the episode, delivered twice"
+    );
+    // What the run said of its progress on the worker reached the episode's events.
+    let events = engine.events(episode, 1, 10_000).expect("events");
+    assert!(
+        events.iter().any(|e| matches!(&e.kind,
+            EventKind::NodeProgress { key, message, .. } if key.node == "shot" && message == "halfway")),
+        "no progress of the shot in {:?}",
+        events.iter().map(|e| &e.kind).collect::<Vec<_>>()
     );
     // The run was applied once: one version of the shot.
     let shot = done.instances.iter().find(|i| i.key.node == "shot").expect("the shot");

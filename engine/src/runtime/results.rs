@@ -3,7 +3,7 @@
 //! acknowledged (removed from the queue) once its commit is durable. A result applied twice is
 //! harmless: the episode drops reports of attempts that are no longer running.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use crate::error::{EngineError, Result};
 use crate::ids::{EpisodeId, InstanceKey};
 use crate::pure::command::Command;
 use crate::queue::{ReportedRun, RunQueue};
-use crate::runtime::actor::Handle;
+use crate::runtime::actor::{Handle, Msg};
 use crate::runtime::engine::{Shared, lock};
 
 /// How often the reported results are read when no notification came.
@@ -26,6 +26,7 @@ pub(crate) fn start(shared: &Arc<Shared>, queue: Arc<dyn RunQueue>) {
     let shared: Weak<Shared> = Arc::downgrade(shared);
     tokio::spawn(async move {
         let applying = Applying::default();
+        let mut shown = HashMap::new();
         loop {
             queue.wait_for_results(POLL).await;
             let Some(shared) = shared.upgrade() else { return };
@@ -36,6 +37,7 @@ pub(crate) fn start(shared: &Arc<Shared>, queue: Arc<dyn RunQueue>) {
             if held.is_empty() {
                 continue;
             }
+            forward_progress(&shared, queue.as_ref(), &held, &mut shown).await;
             let reported = match queue.reported(&held).await {
                 Ok(reported) => reported,
                 Err(error) => {
@@ -59,6 +61,41 @@ pub(crate) fn start(shared: &Arc<Shared>, queue: Arc<dyn RunQueue>) {
             }
         }
     });
+}
+
+/// The progress each run on a worker reported last, by its number, as already passed on.
+type Shown = HashMap<(EpisodeId, InstanceKey, u32), u32>;
+
+/// Passes the progress runs on workers reported since last time to their episodes' actors,
+/// which show it as for a local run (a report of an attempt no longer running is dropped).
+async fn forward_progress(shared: &Shared, queue: &dyn RunQueue, held: &[EpisodeId], shown: &mut Shown) {
+    let progressing = match queue.progressing(held).await {
+        Ok(progressing) => progressing,
+        Err(error) => {
+            tracing::debug!(%error, "reading the progress of runs on workers");
+            return;
+        }
+    };
+    let mut still = Shown::new();
+    for p in progressing {
+        let run = (p.episode, p.key.clone(), p.attempt);
+        if shown.get(&run) != Some(&p.seq)
+            && let Some(handle) = lock(&shared.episodes).get(&p.episode)
+        {
+            let _ = handle.tx.send(Msg::Command {
+                command: Command::Progress {
+                    key: p.key,
+                    attempt: p.attempt,
+                    fraction: p.fraction,
+                    message: p.message,
+                },
+                reply: None,
+                pins: None,
+            });
+        }
+        still.insert(run, p.seq);
+    }
+    *shown = still;
 }
 
 /// Recovers `episodes`, just restored: the results workers reported for them are applied first

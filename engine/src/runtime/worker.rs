@@ -241,9 +241,28 @@ impl Worker {
             done.clone(),
         ));
         let cancel = CancellationToken::new();
+        // Progress goes to the queue, the latest of what waits at a time, for the holder to show.
+        let (progress, mut reports) = tokio::sync::mpsc::unbounded_channel::<(f32, String)>();
+        let forwarding = {
+            let (queue, worker, taken) = (self.queue.clone(), self.config.id.clone(), taken.clone());
+            tokio::spawn(async move {
+                while let Some(mut latest) = reports.recv().await {
+                    while let Ok(later) = reports.try_recv() {
+                        latest = later;
+                    }
+                    if let Err(error) = queue.progress(&worker, &taken, latest.0, &latest.1).await {
+                        tracing::debug!(%error, "reporting a run's progress");
+                    }
+                }
+            })
+        };
+        let sink: Arc<dyn Fn(u32, f32, String) + Send + Sync> = Arc::new(move |_, fraction, message| {
+            let _ = progress.send((fraction, message));
+        });
+        let _forwarding = AbortOnDrop(forwarding);
         let mut running = {
             let (me, taken, cancel) = (self.clone(), taken.clone(), cancel.clone());
-            tokio::spawn(async move { me.execute(&taken, cancel).await })
+            tokio::spawn(async move { me.execute(&taken, cancel, sink).await })
         };
         let result = tokio::select! {
             joined = &mut running => Some(joined.unwrap_or_else(|e| Err(NodeError::Permanent(format!("the run's task failed: {e}"))))),
@@ -301,7 +320,12 @@ impl Worker {
     }
 
     /// Reads the run's input and calls its node.
-    async fn execute(&self, taken: &TakenRun, cancel: CancellationToken) -> RunResult {
+    async fn execute(
+        &self,
+        taken: &TakenRun,
+        cancel: CancellationToken,
+        progress: Arc<dyn Fn(u32, f32, String) + Send + Sync>,
+    ) -> RunResult {
         let queued = &taken.queued;
         let spec = self
             .definitions
@@ -326,7 +350,7 @@ impl Worker {
             cache: Arc::new(ValueCache::default()),
             blobs: self.blobs.clone(),
             cancel,
-            progress: Arc::new(|_, _, _| {}),
+            progress,
         };
         execute(&spec, &cx, &queued.run).await.map(reported_outputs)
     }
@@ -371,6 +395,15 @@ async fn keep_lease(
         }
     }
     lost.cancel();
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// How long a cancelled run may take to wind down before its task is aborted.

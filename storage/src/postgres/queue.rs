@@ -20,7 +20,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use futures::StreamExt;
-use showrunner_engine::queue::{QueueDepth, QueuedRun, ReportedRun, RunQueue, RunResult, Takeable, TakenRun};
+use showrunner_engine::queue::{
+    QueueDepth, QueuedRun, ReportedRun, RunProgress, RunQueue, RunResult, Takeable, TakenRun,
+};
 use showrunner_engine::{BlobRef, ContentHash, EpisodeId, InstanceKey, NodeError, Resource, StoreError};
 use tokio::sync::Notify;
 use tokio_postgres::types::ToSql;
@@ -246,7 +248,7 @@ impl RunQueue for PgRunQueue {
 
     async fn renew(&self, worker: &str, run: &TakenRun, lease: Duration) -> Result<bool, StoreError> {
         let sql = format!("UPDATE run_queue SET lease_until = now() + make_interval(secs => $6) WHERE {FENCE}");
-        self.fenced(sql, Fence::of(worker, run)?, Some(lease.as_secs_f64()))
+        self.fenced(sql, Fence::of(worker, run)?, vec![Box::new(lease.as_secs_f64())])
             .await
     }
 
@@ -257,7 +259,7 @@ impl RunQueue for PgRunQueue {
                  WHERE {FENCE} RETURNING resource)
              SELECT pg_notify('showrunner_runs', resource) FROM released"
         );
-        self.fenced(sql, Fence::of(worker, run)?, None::<i32>).await
+        self.fenced(sql, Fence::of(worker, run)?, Vec::new()).await
     }
 
     async fn report(&self, worker: &str, run: &TakenRun, result: &RunResult) -> Result<bool, StoreError> {
@@ -267,7 +269,53 @@ impl RunQueue for PgRunQueue {
                  WHERE {FENCE} RETURNING episode)
              SELECT pg_notify('showrunner_results', episode) FROM reported"
         );
-        self.fenced(sql, Fence::of(worker, run)?, Some(encode(result)?)).await
+        self.fenced(sql, Fence::of(worker, run)?, vec![Box::new(encode(result)?)])
+            .await
+    }
+
+    async fn progress(&self, worker: &str, run: &TakenRun, fraction: f32, message: &str) -> Result<bool, StoreError> {
+        let sql = format!(
+            "WITH reported AS (
+                 UPDATE run_queue SET progress = $6, progress_message = $7, progress_seq = progress_seq + 1
+                 WHERE {FENCE} RETURNING episode)
+             SELECT pg_notify('showrunner_results', episode) FROM reported"
+        );
+        let extra: Vec<Box<dyn ToSql + Sync + Send>> = vec![Box::new(fraction), Box::new(message.to_owned())];
+        self.fenced(sql, Fence::of(worker, run)?, extra).await
+    }
+
+    async fn progressing(&self, episodes: &[EpisodeId]) -> Result<Vec<RunProgress>, StoreError> {
+        let ids: Vec<String> = episodes.iter().map(ToString::to_string).collect();
+        let rows = self
+            .store
+            .write(move |client| async move {
+                client
+                    .query(
+                        "SELECT episode, key, attempt, progress_seq, progress, progress_message FROM run_queue
+                         WHERE state = 'taken' AND progress_seq > 0 AND episode = ANY($1)",
+                        &[&ids],
+                    )
+                    .await
+                    .map_err(backend)
+            })
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let attempt: i32 = row.get(2);
+                let seq: i32 = row.get(3);
+                let fraction: Option<f32> = row.get(4);
+                let message: Option<String> = row.get(5);
+                Some(RunProgress {
+                    episode: parse_id(row.get(0))?,
+                    key: serde_json::from_str(row.get(1)).ok()?,
+                    attempt: u32::try_from(attempt).ok()?,
+                    seq: u32::try_from(seq).ok()?,
+                    fraction: fraction.unwrap_or(0.0),
+                    message: message.unwrap_or_default(),
+                })
+            })
+            .collect())
     }
 
     async fn reported(&self, episodes: &[EpisodeId]) -> Result<Vec<ReportedRun>, StoreError> {
@@ -386,12 +434,14 @@ impl RunQueue for PgRunQueue {
 }
 
 impl PgRunQueue {
-    /// Runs `sql` with the fence as `$1`..`$5` and `extra`, if any, as `$6`; says whether it
+    /// Runs `sql` with the fence as `$1`..`$5` and `extra` from `$6` on; says whether it
     /// changed the run (false: the run is no longer this worker's under this delivery).
-    async fn fenced<P>(&self, sql: String, fence: Fence, extra: Option<P>) -> Result<bool, StoreError>
-    where
-        P: ToSql + Sync + Send + 'static,
-    {
+    async fn fenced(
+        &self,
+        sql: String,
+        fence: Fence,
+        extra: Vec<Box<dyn ToSql + Sync + Send>>,
+    ) -> Result<bool, StoreError> {
         self.store
             .write(move |client| async move {
                 let mut params: Vec<&(dyn ToSql + Sync)> = vec![
@@ -401,9 +451,7 @@ impl PgRunQueue {
                     &fence.delivery,
                     &fence.worker,
                 ];
-                if let Some(extra) = &extra {
-                    params.push(extra);
-                }
+                params.extend(extra.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)));
                 let n = client.execute(&sql, &params).await.map_err(backend)?;
                 Ok(n == 1)
             })

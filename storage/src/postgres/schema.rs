@@ -8,7 +8,7 @@ use showrunner_engine::StoreError;
 use super::backend;
 
 /// The schema version this build reads and writes: the number of its migrations.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// An arbitrary key for `pg_advisory_xact_lock`, held while migrating.
 const MIGRATION_LOCK: i64 = 0x5348_4f57_5255_4e00;
@@ -109,6 +109,13 @@ CREATE TABLE run_queue (
 CREATE INDEX run_queue_waiting ON run_queue (resource, queued_at) WHERE state <> 'reported';
 CREATE INDEX run_queue_reported ON run_queue (episode) WHERE state = 'reported';
 CREATE TABLE run_turn (episode text PRIMARY KEY, taken_at timestamptz NOT NULL);
+"#,
+    // How far a run on a worker got.
+    r#"
+ALTER TABLE run_queue
+    ADD COLUMN progress real,
+    ADD COLUMN progress_message text,
+    ADD COLUMN progress_seq integer NOT NULL DEFAULT 0;
 "#,
 ];
 

@@ -312,6 +312,16 @@ mod run_queue {
             "taken once"
         );
         assert!(q.renew("w1", &first, LEASE).await.expect("renew"));
+        assert!(q.progress("w1", &first, 0.25, "a quarter").await.expect("progress"));
+        assert!(q.progress("w1", &first, 0.5, "half").await.expect("progress"));
+        let progressing = q.progressing(&[episode]).await.expect("progressing");
+        assert_eq!(
+            progressing
+                .iter()
+                .map(|p| (p.attempt, p.seq, p.fraction, p.message.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, 2, 0.5, "half")]
+        );
         tokio::time::sleep(LEASE * 2).await;
         let second = q
             .take("w2", &cpu, LEASE, 4)
@@ -322,6 +332,10 @@ mod run_queue {
         assert!(
             !q.renew("w1", &first, LEASE).await.expect("renew"),
             "the old delivery's lease"
+        );
+        assert!(
+            !q.progress("w1", &first, 0.9, "late").await.expect("progress"),
+            "the old delivery's progress"
         );
         let blob = showrunner_engine::ContentHash([7; 32]);
         let output = vec![ReportedOutput {
