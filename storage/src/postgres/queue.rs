@@ -156,19 +156,7 @@ impl RunQueue for PgRunQueue {
     }
 
     async fn withdraw(&self, episode: EpisodeId, key: &InstanceKey, attempt: u32) -> Result<(), StoreError> {
-        let (episode, key, attempt) = (episode.to_string(), instance_text(key)?, int(attempt));
-        self.store
-            .write(move |client| async move {
-                client
-                    .execute(
-                        "DELETE FROM run_queue WHERE episode = $1 AND key = $2 AND attempt <= $3",
-                        &[&episode, &key, &attempt],
-                    )
-                    .await
-                    .map_err(backend)?;
-                Ok(())
-            })
-            .await
+        self.delete("attempt <= $3", episode, key, attempt).await
     }
 
     async fn take(
@@ -361,18 +349,7 @@ impl RunQueue for PgRunQueue {
     }
 
     async fn acknowledge(&self, episode: EpisodeId, key: &InstanceKey, attempt: u32) -> Result<(), StoreError> {
-        let (episode, key, attempt) = (episode.to_string(), instance_text(key)?, int(attempt));
-        self.store
-            .write(move |client| async move {
-                client
-                    .execute(
-                        "DELETE FROM run_queue WHERE episode = $1 AND key = $2 AND attempt = $3 AND state = 'reported'",
-                        &[&episode, &key, &attempt],
-                    )
-                    .await
-                    .map_err(backend)?;
-                Ok(())
-            })
+        self.delete("attempt = $3 AND state = 'reported'", episode, key, attempt)
             .await
     }
 
@@ -434,6 +411,27 @@ impl RunQueue for PgRunQueue {
 }
 
 impl PgRunQueue {
+    /// Deletes the instance's run where `condition` (on `$3`, the attempt) holds.
+    async fn delete(
+        &self,
+        condition: &'static str,
+        episode: EpisodeId,
+        key: &InstanceKey,
+        attempt: u32,
+    ) -> Result<(), StoreError> {
+        let (episode, key, attempt) = (episode.to_string(), instance_text(key)?, int(attempt));
+        self.store
+            .write(move |client| async move {
+                let sql = format!("DELETE FROM run_queue WHERE episode = $1 AND key = $2 AND {condition}");
+                client
+                    .execute(&sql, &[&episode, &key, &attempt])
+                    .await
+                    .map_err(backend)?;
+                Ok(())
+            })
+            .await
+    }
+
     /// Runs `sql` with the fence as `$1`..`$5` and `extra` from `$6` on; says whether it
     /// changed the run (false: the run is no longer this worker's under this delivery).
     async fn fenced(
