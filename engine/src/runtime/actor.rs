@@ -21,9 +21,10 @@ use crate::pure::command::{Changes, Command, Effect, RunSpec};
 use crate::pure::definition::{Resource, WorkflowDef};
 use crate::pure::episode::Episode;
 use crate::pure::scheduler::Ticket;
-use crate::queue::{QueuedRun, RunQueue};
+use crate::queue::QueuedRun;
 use crate::runtime::engine::Shared;
 use crate::runtime::pins::{Pinned, PinningBlobs};
+use crate::runtime::queued;
 use crate::runtime::run::{RunContext, Sources, ValueCache, assemble, execute};
 use crate::store::{Claim, Commit, EpisodeSnapshot};
 
@@ -476,14 +477,7 @@ impl Actor {
                     if let Some((attempt, token)) = self.runs.remove(&key) {
                         token.cancel();
                         if let Some(queue) = self.shared.queue.clone() {
-                            let episode = self.episode.id();
-                            tokio::spawn(async move {
-                                // A run left behind is refused when it reports: its attempt
-                                // is no longer the instance's.
-                                if let Err(error) = queue.withdraw(episode, &key, attempt).await {
-                                    tracing::warn!(%episode, %error, "withdrawing a cancelled run");
-                                }
-                            });
+                            queued::withdraw(queue, self.episode.id(), key, attempt);
                         }
                     }
                 }
@@ -524,7 +518,7 @@ impl Actor {
                 run,
             };
             self.tasks.retain(|t| !t.is_finished());
-            self.tasks.push(tokio::spawn(push(queue, queued, token)));
+            self.tasks.push(tokio::spawn(queued::push(queue, queued, token)));
             return;
         }
         let tx = self.tx.clone();
@@ -571,28 +565,6 @@ impl Actor {
             });
             shared.release(spec.resource_ref());
         }));
-    }
-}
-
-/// How long a push that failed waits before it is tried again.
-const PUSH_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// Queues a run for the workers, trying again while the store cannot be reached, until the run
-/// is cancelled or its actor stops (the episode's next holder queues it again on recovery).
-async fn push(queue: Arc<dyn RunQueue>, run: QueuedRun, cancel: CancellationToken) {
-    loop {
-        let error = tokio::select! {
-            pushed = queue.push(&run) => match pushed {
-                Ok(()) => return,
-                Err(error) => error,
-            },
-            () = cancel.cancelled() => return,
-        };
-        tracing::warn!(episode = %run.episode, key = %run.run.key, %error, "queueing a run; trying again");
-        tokio::select! {
-            () = tokio::time::sleep(PUSH_RETRY) => {}
-            () = cancel.cancelled() => return,
-        }
     }
 }
 

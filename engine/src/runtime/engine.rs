@@ -212,7 +212,7 @@ impl Engine {
         let report = crate::runtime::recovery::recover(&engine.shared).await?;
         engine.start_sweeping();
         if let Some(queue) = engine.shared.queue.clone() {
-            crate::runtime::results::start(&engine.shared, queue);
+            crate::runtime::queued::start(&engine.shared, queue);
         }
         Ok((engine, report))
     }

@@ -60,7 +60,7 @@ impl Engine {
             let claim = self.shared.store.claim(episode).await?;
             let (def, restored) = self.restore(episode)?;
             let handle = self.shared.adopt(def, restored, claim);
-            let recovered = crate::runtime::results::recover(&self.shared, &[(episode, handle.clone())]).await;
+            let recovered = crate::runtime::queued::recover(&self.shared, &[(episode, handle.clone())]).await;
             recovered.into_iter().next().unwrap_or(Ok(()))?;
             Ok(handle)
         }

@@ -104,7 +104,7 @@ pub(crate) async fn recover(shared: &Arc<Shared>) -> Result<RecoveryReport> {
         }
     }
     report.waiting = unfinished.saturating_sub(untouched.len() + handles.len() + report.corrupt.len());
-    let results = crate::runtime::results::recover(shared, &handles).await;
+    let results = crate::runtime::queued::recover(shared, &handles).await;
     for ((id, _), result) in handles.iter().zip(results) {
         match result {
             Ok(()) => report.loaded += 1,

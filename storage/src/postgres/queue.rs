@@ -26,7 +26,7 @@ use showrunner_engine::queue::{
 use showrunner_engine::{BlobRef, ContentHash, EpisodeId, InstanceKey, NodeError, Resource, StoreError};
 use tokio::sync::Notify;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{AsyncMessage, Config, NoTls};
+use tokio_postgres::{AsyncMessage, Config, NoTls, Row};
 
 use super::records::{decode, encode, instance_text, parse_id};
 use super::{PgStore, backend};
@@ -273,19 +273,12 @@ impl RunQueue for PgRunQueue {
     }
 
     async fn progressing(&self, episodes: &[EpisodeId]) -> Result<Vec<RunProgress>, StoreError> {
-        let ids: Vec<String> = episodes.iter().map(ToString::to_string).collect();
         let rows = self
-            .store
-            .write(move |client| async move {
-                client
-                    .query(
-                        "SELECT episode, key, attempt, progress_seq, progress, progress_message FROM run_queue
-                         WHERE state = 'taken' AND progress_seq > 0 AND episode = ANY($1)",
-                        &[&ids],
-                    )
-                    .await
-                    .map_err(backend)
-            })
+            .of_episodes(
+                "SELECT episode, key, attempt, progress_seq, progress, progress_message FROM run_queue
+                 WHERE state = 'taken' AND progress_seq > 0 AND episode = ANY($1)",
+                episodes,
+            )
             .await?;
         Ok(rows
             .iter()
@@ -307,19 +300,11 @@ impl RunQueue for PgRunQueue {
     }
 
     async fn reported(&self, episodes: &[EpisodeId]) -> Result<Vec<ReportedRun>, StoreError> {
-        let ids: Vec<String> = episodes.iter().map(ToString::to_string).collect();
         let rows = self
-            .store
-            .write(move |client| async move {
-                client
-                    .query(
-                        "SELECT episode, key, attempt, result FROM run_queue
-                         WHERE state = 'reported' AND episode = ANY($1)",
-                        &[&ids],
-                    )
-                    .await
-                    .map_err(backend)
-            })
+            .of_episodes(
+                "SELECT episode, key, attempt, result FROM run_queue WHERE state = 'reported' AND episode = ANY($1)",
+                episodes,
+            )
             .await?;
         // A row that does not decode fails its run, not every other one.
         let mut reported = Vec::with_capacity(rows.len());
@@ -411,6 +396,14 @@ impl RunQueue for PgRunQueue {
 }
 
 impl PgRunQueue {
+    /// The rows `sql` selects with the ids of `episodes` as `$1`.
+    async fn of_episodes(&self, sql: &'static str, episodes: &[EpisodeId]) -> Result<Vec<Row>, StoreError> {
+        let ids: Vec<String> = episodes.iter().map(ToString::to_string).collect();
+        self.store
+            .write(move |client| async move { client.query(sql, &[&ids]).await.map_err(backend) })
+            .await
+    }
+
     /// Deletes the instance's run where `condition` (on `$3`, the attempt) holds.
     async fn delete(
         &self,

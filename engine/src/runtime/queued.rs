@@ -1,18 +1,21 @@
-//! Applying the results that workers reported for the episodes this process holds (see
-//! [`crate::queue`]): each goes to its episode's actor as a local run's would, and is
-//! acknowledged (removed from the queue) once its commit is durable. A result applied twice is
-//! harmless: the episode drops reports of attempts that are no longer running.
+//! Runs queued for workers, from the holder's side (see [`crate::queue`]): pushing them once
+//! the commit that started them is durable, withdrawing cancelled ones, and applying the
+//! progress and results workers report for the episodes this process holds. Each result goes to
+//! its episode's actor as a local run's would, and is acknowledged (removed from the queue) once
+//! its commit is durable. A result applied twice is harmless: the episode drops reports of
+//! attempts that are no longer running.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use futures::future::join_all;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{EngineError, Result};
 use crate::ids::{EpisodeId, InstanceKey};
 use crate::pure::command::Command;
-use crate::queue::{ReportedRun, RunQueue};
+use crate::queue::{QueuedRun, ReportedRun, RunQueue};
 use crate::runtime::actor::{Handle, Msg};
 use crate::runtime::engine::{Shared, lock};
 
@@ -166,4 +169,36 @@ async fn apply(handle: Handle, queue: Arc<dyn RunQueue>, run: ReportedRun, apply
         tracing::warn!(episode = %run.episode, %error, "acknowledging an applied result");
     }
     lock(&applying).remove(&(run.episode, run.key, run.attempt));
+}
+
+/// How long a push that failed waits before it is tried again.
+const PUSH_RETRY: Duration = Duration::from_millis(500);
+
+/// Queues a run for the workers, trying again while the store cannot be reached, until the run
+/// is cancelled or its actor stops (the episode's next holder queues it again on recovery).
+pub(crate) async fn push(queue: Arc<dyn RunQueue>, run: QueuedRun, cancel: CancellationToken) {
+    loop {
+        let error = tokio::select! {
+            pushed = queue.push(&run) => match pushed {
+                Ok(()) => return,
+                Err(error) => error,
+            },
+            () = cancel.cancelled() => return,
+        };
+        tracing::warn!(episode = %run.episode, key = %run.run.key, %error, "queueing a run; trying again");
+        tokio::select! {
+            () = tokio::time::sleep(PUSH_RETRY) => {}
+            () = cancel.cancelled() => return,
+        }
+    }
+}
+
+/// Withdraws a cancelled run of `attempt` from the queue, in the background. A run left behind
+/// is refused when it reports: its attempt is no longer the instance's.
+pub(crate) fn withdraw(queue: Arc<dyn RunQueue>, episode: EpisodeId, key: InstanceKey, attempt: u32) {
+    tokio::spawn(async move {
+        if let Err(error) = queue.withdraw(episode, &key, attempt).await {
+            tracing::warn!(%episode, %error, "withdrawing a cancelled run");
+        }
+    });
 }
