@@ -30,7 +30,8 @@ pub(super) fn config(work: &Work, lease: Duration) -> WorkerConfig {
 }
 
 /// Prints a worker's log line to stdout: `run started|ended|released EPISODE KEY attempt=N
-/// delivery=N at=MS`, and for an end whether it succeeded and whether its result was taken.
+/// delivery=N at=MS` (for an end, when its work ended), and for an end whether it succeeded and
+/// whether its result was taken.
 pub(super) fn print(worker: &str) -> impl Fn(WorkerEvent) + Send + Sync + 'static {
     let worker = worker.to_owned();
     move |event| {

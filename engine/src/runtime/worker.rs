@@ -3,6 +3,7 @@
 //! [`crate::queue`]). It runs nothing else: the holders of the episodes apply the results.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -58,11 +59,13 @@ pub enum WorkerEvent {
         /// When, in ms since the epoch.
         at: u64,
     },
-    /// A run ended and its result was reported (`accepted`), or refused as late.
+    /// A run ended and its result was reported (`accepted`), or refused as late, or its lease
+    /// was lost and it was abandoned (not `accepted`).
     Ended {
         /// The run.
         run: RunId,
-        /// When, in ms since the epoch.
+        /// When its node's work ended (its report may have been answered later), in ms since
+        /// the epoch.
         at: u64,
         /// Whether the queue took the result (false: the run was no longer this worker's).
         accepted: bool,
@@ -230,16 +233,6 @@ impl Worker {
             run: id.clone(),
             at: now_ms(),
         });
-        let (lost, done) = (CancellationToken::new(), CancellationToken::new());
-        leases.spawn(keep_lease(
-            self.queue.clone(),
-            self.config.id.clone(),
-            taken.clone(),
-            self.config.lease,
-            since,
-            lost.clone(),
-            done.clone(),
-        ));
         let cancel = CancellationToken::new();
         // Progress goes to the queue, the latest of what waits at a time, for the holder to show.
         let (progress, mut reports) = tokio::sync::mpsc::unbounded_channel::<(f32, String)>();
@@ -260,10 +253,30 @@ impl Worker {
             let _ = progress.send((fraction, message));
         });
         let _forwarding = AbortOnDrop(forwarding);
+        // When the node's work ended: set as its future is dropped, finished or aborted.
+        let worked_until = Arc::new(AtomicU64::new(0));
         let mut running = {
             let (me, taken, cancel) = (self.clone(), taken.clone(), cancel.clone());
-            tokio::spawn(async move { me.execute(&taken, cancel, sink).await })
+            let stamp = Stamp(worked_until.clone());
+            tokio::spawn(async move {
+                let _stamp = stamp;
+                me.execute(&taken, cancel, sink).await
+            })
         };
+        let (lost, done) = (CancellationToken::new(), CancellationToken::new());
+        leases.spawn(keep_lease(
+            self.queue.clone(),
+            self.config.id.clone(),
+            taken.clone(),
+            self.config.lease,
+            since,
+            Abandon {
+                lost: lost.clone(),
+                cancel: cancel.clone(),
+                abort: running.abort_handle(),
+            },
+            done.clone(),
+        ));
         let result = tokio::select! {
             joined = &mut running => Some(joined.unwrap_or_else(|e| Err(NodeError::Permanent(format!("the run's task failed: {e}"))))),
             // The lease is lost: the run may go on elsewhere; this one stops.
@@ -281,13 +294,14 @@ impl Worker {
         };
         cancel.cancel();
         let Some(result) = result else {
+            // Cancelled, and aborted by the lease thread if it has not ended in time.
+            let _ = running.await;
             done.cancel();
-            wind_down(running, self.config.lease).await;
             tracing::warn!(episode = %id.episode, key = %id.key, attempt = id.attempt, delivery = id.delivery,
                 "the run's lease was lost; it is abandoned here");
             (self.log)(WorkerEvent::Ended {
                 run: id,
-                at: now_ms(),
+                at: worked_until.load(Ordering::SeqCst),
                 accepted: false,
                 succeeded: false,
             });
@@ -313,7 +327,7 @@ impl Worker {
         }
         (self.log)(WorkerEvent::Ended {
             run: id,
-            at: now_ms(),
+            at: worked_until.load(Ordering::SeqCst),
             accepted,
             succeeded,
         });
@@ -356,18 +370,29 @@ impl Worker {
     }
 }
 
-/// Renews a run's lease every fifth of it until `done`; fires `lost` when the lease is lost. A
-/// renewal the store cannot take is tried again at the next turn; once the last renewal that
-/// went through (or the take, sent at `since`) is three fifths of a lease old, the run counts as
-/// lost here, before the others may take it again, so that no two workers run it at once. Runs
-/// on the worker's lease thread, which no node's work can hold up.
+/// How a run whose lease is lost is abandoned: `lost` tells the worker, `cancel` tells the
+/// node, and `abort` ends its task if it has not wound down in time.
+struct Abandon {
+    lost: CancellationToken,
+    cancel: CancellationToken,
+    abort: tokio::task::AbortHandle,
+}
+
+/// Renews a run's lease every fifth of it until `done`, and abandons the run when the lease is
+/// lost. A renewal the store cannot take is tried again at the next turn; once the last renewal
+/// that went through (or the take, sent at `since`) is three fifths of a lease old, the run
+/// counts as lost here and is cancelled, and its task is aborted at most [`WIND_DOWN`] (or
+/// four fifths of a lease) later: all of it before the others may take the run again, at twice
+/// the lease, so that no two workers run it at once. A renewal refused (the run was taken
+/// again, withdrawn or replaced) aborts it at once. Runs on the worker's lease thread, which no
+/// node's work can hold up, so the deadlines hold however busy the runs keep the others.
 async fn keep_lease(
     queue: Arc<dyn RunQueue>,
     worker: String,
     taken: TakenRun,
     lease: Duration,
     since: Instant,
-    lost: CancellationToken,
+    abandon: Abandon,
     done: CancellationToken,
 ) {
     let every = lease / 5;
@@ -386,7 +411,12 @@ async fn keep_lease(
         };
         match renewed {
             Ok(Ok(true)) => held_since = sent,
-            Ok(Ok(false)) => break,
+            Ok(Ok(false)) => {
+                abandon.lost.cancel();
+                abandon.cancel.cancel();
+                abandon.abort.abort();
+                return;
+            }
             Ok(Err(error)) => tracing::warn!(episode = %taken.queued.episode, %error, "renewing a run's lease"),
             Err(_) => {
                 tracing::warn!(episode = %taken.queued.episode, "a run's lease could not be renewed in time");
@@ -394,7 +424,22 @@ async fn keep_lease(
             }
         }
     }
-    lost.cancel();
+    abandon.lost.cancel();
+    abandon.cancel.cancel();
+    let abort_at = held_since + lease.mul_f64(0.6) + WIND_DOWN.min(lease.mul_f64(0.8));
+    tokio::select! {
+        () = tokio::time::sleep_until(tokio::time::Instant::from_std(abort_at)) => abandon.abort.abort(),
+        () = done.cancelled() => {}
+    }
+}
+
+/// Writes the time it is dropped into its cell.
+struct Stamp(Arc<AtomicU64>);
+
+impl Drop for Stamp {
+    fn drop(&mut self) {
+        self.0.store(now_ms(), Ordering::SeqCst);
+    }
 }
 
 /// A task aborted when this is dropped.
@@ -409,9 +454,8 @@ impl Drop for AbortOnDrop {
 /// How long a cancelled run may take to wind down before its task is aborted.
 const WIND_DOWN: Duration = Duration::from_secs(5);
 
-/// Waits for a cancelled run's task to end, aborting it past [`WIND_DOWN`] or, with a short
-/// `lease`, past 1.2 leases: a run lost at 0.6 of its lease is taken again at 2, so its task
-/// has ended (but for synchronous work that never reaches an await) before another starts.
+/// Waits for a run cancelled as the worker stops to end, aborting it past [`WIND_DOWN`] or, with
+/// a short `lease`, past 1.2 leases (its lease is renewed meanwhile).
 async fn wind_down(mut running: tokio::task::JoinHandle<RunResult>, lease: Duration) {
     if tokio::time::timeout(WIND_DOWN.min(lease.mul_f64(1.2)), &mut running)
         .await
