@@ -9,7 +9,9 @@
 //! The engine's subscription reads stored events and then live ones with no gap and no
 //! duplicate, and publishes an event only once the commit holding it is durable, so a client
 //! that resumes never misses or repeats one, and never sees one that a crash could take back.
-//! A stream ends when the episode is deleted or the server shuts down.
+//! On a store several processes share, every process streams every episode itself, whichever
+//! process writes it (the store tells it of their commits), and a stream goes on when the
+//! episode changes hands. A stream ends when the episode is deleted or the server shuts down.
 
 use std::borrow::Cow;
 use std::convert::Infallible;

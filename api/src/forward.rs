@@ -1,7 +1,9 @@
 //! Requests for an episode another process holds. On a store several engine processes share,
 //! one live process writes an episode at a time (see `Engine::home`); any process takes any
-//! request, and one for an episode held elsewhere is passed on, whole and streamed both ways
-//! (event streams included), to the process that holds it, and its answer passed back.
+//! request, and one for an episode held elsewhere is passed on, whole and streamed both ways,
+//! to the process that holds it, and its answer passed back. Event streams are not passed on:
+//! every process streams every episode's events from the store, which tells it of the others'
+//! commits (`Engine::subscribe`).
 //!
 //! The request goes on with every header it came with but those about the connection (its
 //! `Host`, `Origin` and key included, so the holder's site and key checks judge it as this
@@ -53,6 +55,10 @@ pub(crate) async fn layer(State(state): State<AppState>, request: Request, next:
         return next.run(request).await;
     };
     let reads = matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    // An event stream is served here, from the store, whichever process writes the episode.
+    if reads && is_event_stream(request.uri().path()) && state.engine.streams_any_episode() {
+        return next.run(request).await;
+    }
     let home = match state.engine.home(episode, reads).await {
         Ok(home) => home,
         // The request's own handling reports what is wrong.
@@ -84,6 +90,13 @@ fn episode_of(path: &str) -> Option<EpisodeId> {
     let rest = path.strip_prefix("/api/v1/episodes/")?;
     let id = rest.split('/').next()?;
     id.parse().ok()
+}
+
+/// Whether `path` is an episode's event stream (`/api/v1/episodes/{id}/events`).
+fn is_event_stream(path: &str) -> bool {
+    path.strip_prefix("/api/v1/episodes/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(_, tail)| tail.trim_end_matches('/') == "events")
 }
 
 /// `503 episode_moving`, to retry in a second.

@@ -45,6 +45,7 @@
 mod durable;
 mod error;
 mod events;
+mod feed;
 mod idempotency;
 mod ids;
 mod node;
@@ -63,6 +64,7 @@ mod tests;
 pub use durable::{DurableWriteError, write_durably};
 pub use error::{DefinitionError, EngineError, NodeError, Result, StoreError, ValueError};
 pub use events::{Event, EventKind, Speaker};
+pub use feed::{EventFeed, EventWatch};
 pub use idempotency::{IdempotencyRecord, IdempotencyToken, Outcome, RequestFingerprint};
 pub use ids::{ContentHash, EpisodeId, InstanceKey, SeriesId, Timestamp, now_ms};
 pub use node::{DynNode, Node, NodeCtx};

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::error::StoreError;
 use crate::events::Event;
+use crate::feed::EventFeed;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{ContentHash, EpisodeId, InstanceKey, SeriesId};
 use crate::record::{EpisodeRecord, EpisodeStatus, InstanceRecord, SeriesRecord, UploadRecord, VersionMeta};
@@ -159,6 +160,13 @@ pub trait Store: Send + Sync + 'static {
     /// process's own, whose engine pins those blobs itself.
     fn min_collection_grace(&self) -> Duration {
         Duration::ZERO
+    }
+
+    /// Where this process hears of the events that other processes commit to this store, so
+    /// that it streams episodes they write; `None` for a store no other process writes (the
+    /// engine's own channels tell it everything).
+    fn event_feed(&self) -> Option<&dyn EventFeed> {
+        None
     }
 
     /// What blob collection must keep for runs queued for workers (see [`crate::queue`]): the

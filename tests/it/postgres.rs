@@ -299,31 +299,61 @@ async fn two_processes_share_one_blob_directory_through_a_restart() {
 /// quickly.
 const LEASE_S: &str = "2";
 
-/// The event ids (sequence numbers) and data lines an event stream sends until `done` holds
-/// for the data seen so far or the stream ends; panics after 60 s.
-async fn read_events(response: reqwest::Response, done: impl Fn(&[String]) -> bool) -> (Vec<u64>, Vec<String>) {
-    use futures::StreamExt;
-    let mut stream = response.bytes_stream();
-    let (mut text, mut ids, mut data) = (String::new(), Vec::new(), Vec::new());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !done(&data) {
-        let next = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .unwrap_or_else(|_| panic!("the events in time; seen {data:?}"));
-        // A finished episode's stream ends after its last event.
-        let Some(chunk) = next else { break };
-        let chunk = chunk.expect("a chunk");
-        text.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = text.find('\n') {
-            let line: String = text.drain(..=end).collect();
-            if let Some(n) = line.strip_prefix("id:") {
-                ids.push(n.trim().parse().expect("a numeric id"));
-            } else if let Some(d) = line.strip_prefix("data:") {
-                data.push(d.trim().to_owned());
-            }
+/// An event stream read as it comes: the event ids (sequence numbers) and data lines so far.
+struct EventReader {
+    response: reqwest::Response,
+    text: String,
+    ids: Vec<u64>,
+    data: Vec<String>,
+}
+
+impl EventReader {
+    fn new(response: reqwest::Response) -> Self {
+        Self {
+            response,
+            text: String::new(),
+            ids: Vec::new(),
+            data: Vec::new(),
         }
     }
-    (ids, data)
+
+    /// Reads until `done` holds for the data seen so far (true) or the stream ends (false);
+    /// panics after 60 s.
+    async fn until(&mut self, done: impl Fn(&[String]) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !done(&self.data) {
+            let next = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("the events in time; seen {:?}", self.data));
+            let Some(chunk) = next.expect("a chunk") else {
+                return false;
+            };
+            self.text.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = self.text.find('\n') {
+                let line: String = self.text.drain(..=end).collect();
+                if let Some(n) = line.strip_prefix("id:") {
+                    self.ids.push(n.trim().parse().expect("a numeric id"));
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    self.data.push(d.trim().to_owned());
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The event ids and data lines an event stream sends until `done` holds for the data seen so
+/// far or the stream ends (a finished episode's ends after its last event); panics after 60 s.
+async fn read_events(response: reqwest::Response, done: impl Fn(&[String]) -> bool) -> (Vec<u64>, Vec<String>) {
+    let mut reader = EventReader::new(response);
+    reader.until(done).await;
+    (reader.ids, reader.data)
+}
+
+/// Whether `data` has the approval of `node`.
+fn shows_approval(data: &[String], node: &str) -> bool {
+    data.iter()
+        .any(|d| d.contains("\"Approved\"") && d.contains(&format!("\"{node}\"")))
 }
 
 /// Episodes whose lease the server with process id `pid` holds.
@@ -391,19 +421,10 @@ async fn two_servers_serve_the_same_episodes_and_one_goes_on_when_the_other_is_k
     .await
     .expect("an answer");
     assert_eq!(approved.status, 200, "{:?}", approved.body);
-    // b's stream shows the approval made on a, in order, from where it asked.
-    let (ids, lines) = read_events(stream, |lines| {
-        lines
-            .iter()
-            .any(|d| d.contains("\"Approved\"") && d.contains("\"outline\""))
-    })
-    .await;
-    assert_eq!(ids.first(), Some(&from), "{ids:?}");
-    assert!(
-        ids.windows(2).all(|w| w[1] == w[0] + 1),
-        "no gap, no duplicate: {ids:?}"
-    );
-    assert_eq!(ids.len(), lines.len());
+    // b's stream shows the approval made on a, in order, from where it asked: b reads it from
+    // the database, told of a's commit by PostgreSQL (the stream is not passed on to a).
+    let mut reader = EventReader::new(stream);
+    assert!(reader.until(|lines| shows_approval(lines, "outline")).await);
 
     // a dies: b takes its episode over once a's lease lapsed, and the approval made on a holds.
     a.kill();
@@ -433,6 +454,35 @@ async fn two_servers_serve_the_same_episodes_and_one_goes_on_when_the_other_is_k
         .await
         .expect("the outline");
     assert_eq!(shown.data()["state"], "approved", "{:?}", shown.body);
+    // The stream b opened while a held the episode went on through a's death: it shows what b
+    // does with the episode now, with no gap and no duplicate.
+    let (_, open) = eventually(Duration::from_secs(60), "the next gate, on b", || async {
+        let (_, open) = gates(&b, &episode).await?;
+        (!open.is_empty()).then_some(((), open))
+    })
+    .await;
+    let (path, version) = open.first().cloned().expect("a gate");
+    let next = path.rsplit('/').next().expect("a node").to_owned();
+    let answer = send(
+        b.client
+            .post(b.url(&format!("{path}/approve")))
+            .json(&json!({ "version": version })),
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert!(
+        reader.until(|lines| shows_approval(lines, &next)).await,
+        "b's stream ended: {:?}",
+        reader.data
+    );
+    assert_eq!(reader.ids.first(), Some(&from), "{:?}", reader.ids);
+    assert!(
+        reader.ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "no gap, no duplicate: {:?}",
+        reader.ids
+    );
+    assert_eq!(reader.ids.len(), reader.data.len());
     let b = drive_across_a_kill_on(b, &data, Some(&url), &episode).await;
     let done = send(b.client.get(b.url(&format!("episodes/{episode}"))))
         .await
@@ -461,6 +511,15 @@ async fn a_server_paused_past_its_lease_gives_its_episodes_up_and_serves_them_fr
         open.into_iter().find(|(path, _)| path.ends_with("/nodes/outline"))
     })
     .await;
+    // A stream on a, which holds the episode.
+    let stream = a
+        .client
+        .get(a.url(&format!("episodes/{episode}/events?from=1")))
+        .send()
+        .await
+        .expect("an event stream on a");
+    assert_eq!(stream.status(), 200);
+    let mut watching = EventReader::new(stream);
     // a stops (SIGSTOP) past its lease, with the episode in memory: b takes the approval.
     let signal = |name: &str, pid: u32| {
         let sent = std::process::Command::new("kill")
@@ -492,6 +551,13 @@ async fn a_server_paused_past_its_lease_gives_its_episodes_up_and_serves_them_fr
     })
     .await;
     assert_eq!(shown.status, 200);
+    // a's stream went on as a let the episode go: it shows the approval made on b.
+    assert!(
+        watching.until(|lines| shows_approval(lines, "outline")).await,
+        "a's stream ended: {:?}",
+        watching.data
+    );
+    assert_eq!(watching.ids, (1..=watching.ids.len() as u64).collect::<Vec<_>>());
     let a = drive_across_a_kill_on(a, &data, Some(&url), &episode).await;
     let done = send(a.client.get(a.url(&format!("episodes/{episode}"))))
         .await

@@ -472,19 +472,31 @@ impl Engine {
         Ok(self.shared.store.episodes_page(statuses, before, limit)?)
     }
 
-    /// Events of `episode` from sequence number `from_seq` on: stored ones, then live ones.
+    /// Events of `episode` from sequence number `from_seq` on: stored ones, then live ones, from
+    /// its actor here, or from the store's feed when another process holds it.
     pub async fn subscribe(&self, episode: EpisodeId, from_seq: u64) -> Result<EventStream> {
         let store = self.shared.store.clone();
         match self.handle(episode).await {
-            Ok(handle) => Ok(EventStream::new(episode, store, handle.events.subscribe(), from_seq)),
-            // A finished episode another process holds: its log is whole in the store.
-            Err(EngineError::Store(crate::error::StoreError::Elsewhere { .. }))
-                if self.header(episode).is_ok_and(|h| h.status.is_finished()) =>
-            {
-                Ok(EventStream::finished(episode, store, from_seq))
+            Ok(handle) => Ok(EventStream::new(
+                &self.shared,
+                episode,
+                handle.events.subscribe(),
+                from_seq,
+            )),
+            Err(EngineError::Store(crate::error::StoreError::Elsewhere { episode, url })) => {
+                match store.event_feed().map(|feed| feed.watch(episode)) {
+                    Some(watch) => Ok(EventStream::fed(episode, store, watch, from_seq)),
+                    None => Err(EngineError::Store(crate::error::StoreError::Elsewhere { episode, url })),
+                }
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// Whether this process streams the events of episodes other processes hold (the store
+    /// tells it of their commits), so that a request for them need not be passed on.
+    pub fn streams_any_episode(&self) -> bool {
+        self.shared.store.event_feed().is_some()
     }
 
     /// Waits until `done` holds for the episode's committed state, or `timeout` passes.

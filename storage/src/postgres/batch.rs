@@ -209,10 +209,15 @@ impl Batch {
         }
         let e = &self.events;
         if !e.is_empty() {
+            // Every process streaming one of these episodes hears of the commit (delivered once
+            // it is durable and visible).
             tx.execute(
-                "INSERT INTO events (episode, seq, event)
-                 SELECT * FROM unnest($1::text[], $2::int8[], $3::bytea[])
-                 ON CONFLICT (episode, seq) DO UPDATE SET event = EXCLUDED.event",
+                "WITH added AS (
+                     INSERT INTO events (episode, seq, event)
+                     SELECT * FROM unnest($1::text[], $2::int8[], $3::bytea[])
+                     ON CONFLICT (episode, seq) DO UPDATE SET event = EXCLUDED.event
+                     RETURNING episode)
+                 SELECT pg_notify('showrunner_events', episode) FROM (SELECT DISTINCT episode FROM added) e",
                 &[
                     &column(e, |r| r.0.as_str()),
                     &column(e, |r| r.1),

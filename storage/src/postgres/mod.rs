@@ -11,6 +11,7 @@ mod bridge;
 #[cfg(any(test, feature = "test-cluster"))]
 pub mod cluster;
 mod errors;
+mod listener;
 mod membership;
 mod queue;
 mod records;
@@ -21,7 +22,7 @@ mod urls;
 mod writer;
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -29,13 +30,14 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use serde_json::Value;
 use showrunner_engine::{
     Claim, Commit, ContentHash, DefinitionUse, EpisodeId, EpisodeRecord, EpisodeSnapshot, EpisodeStatus,
-    EpisodeSummary, Event, IdempotencyRecord, InstanceKey, LoadFailure, SeriesId, SeriesRecord, Store, StoreError,
-    UploadRecord,
+    EpisodeSummary, Event, EventFeed, IdempotencyRecord, InstanceKey, LoadFailure, SeriesId, SeriesRecord, Store,
+    StoreError, UploadRecord,
 };
 use tokio_postgres::NoTls;
 
 use bridge::Bridge;
 use errors::{backend, causes};
+use listener::Listener;
 pub use membership::Member;
 use membership::Membership;
 pub use queue::PgRunQueue;
@@ -69,6 +71,8 @@ pub struct PgStore {
     bridge: Bridge,
     /// How to connect, for the connections a store keeps outside its pool.
     config: tokio_postgres::Config,
+    /// The store's notifications, listened for from the first need of them.
+    listener: OnceLock<Listener>,
 }
 
 impl PgStore {
@@ -144,6 +148,7 @@ impl PgStore {
             writer,
             bridge,
             config: keeper_config,
+            listener: OnceLock::new(),
         })
     }
 
@@ -151,6 +156,12 @@ impl PgStore {
     /// silent and how many episodes it holds.
     pub fn members(&self) -> Result<Vec<Member>, StoreError> {
         self.read(|client| async move { membership::members(&**client).await })
+    }
+
+    /// The store's notifications (see the `listener` module), listening from the first call.
+    fn listener(&self) -> &Listener {
+        self.listener
+            .get_or_init(|| self.bridge.enter(|| Listener::start(self.config.clone())))
     }
 
     /// Runs `read` with a pooled connection on the store's runtime, and waits for it.
@@ -196,6 +207,10 @@ fn status_names(statuses: &[EpisodeStatus]) -> Vec<String> {
 
 #[async_trait]
 impl Store for PgStore {
+    fn event_feed(&self) -> Option<&dyn EventFeed> {
+        Some(self.listener())
+    }
+
     async fn claim(&self, episode: EpisodeId) -> Result<Claim, StoreError> {
         let Some(member) = self.member.clone() else {
             return Ok(Claim::default());
@@ -450,6 +465,10 @@ impl Store for PgStore {
             if deleted == 0 {
                 return Err(StoreError::NotFound(format!("episode {episode}")));
             }
+            // Streams of the episode in other processes end.
+            tx.execute("SELECT pg_notify('showrunner_events', $1)", &[&id])
+                .await
+                .map_err(backend)?;
             tx.commit().await.map_err(backend)
         })
         .await

@@ -11,32 +11,25 @@
 //! Fairness: rows are taken from the episodes served least lately first (`run_turn` keeps when
 //! each episode last had a run taken), and an episode never has more than a cap of runs taken
 //! at once (checked when a row is taken; two workers taking at the same instant may each pass
-//! it once). Pushes and reports notify (`showrunner_runs`, `showrunner_results`); a listener on
-//! its own connection wakes the waiters, who poll as well, since notifications are best effort.
+//! it once). Pushes and reports notify (`showrunner_runs`, `showrunner_results`); the store's
+//! listener wakes the waiters (see the `listener` module), who poll as well, since
+//! notifications are best effort.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
-use futures::StreamExt;
 use showrunner_engine::queue::{
     QueueDepth, QueuedRun, ReportedRun, RunProgress, RunQueue, RunResult, Takeable, TakenRun,
 };
 use showrunner_engine::{BlobRef, ContentHash, EpisodeId, InstanceKey, NodeError, Resource, StoreError};
 use tokio::sync::Notify;
+use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{AsyncMessage, Config, NoTls, Row};
 
 use super::records::{decode, encode, instance_text, parse_id};
 use super::{PgStore, backend};
-
-/// The channel pushes notify.
-const RUNS: &str = "showrunner_runs";
-/// The channel reports notify.
-const RESULTS: &str = "showrunner_results";
-/// How long the listener waits before it connects again after losing its connection.
-const RECONNECT: Duration = Duration::from_secs(1);
 
 /// The run queue of a PostgreSQL store (see the module's documentation).
 pub struct PgRunQueue {
@@ -46,54 +39,11 @@ pub struct PgRunQueue {
 }
 
 impl PgRunQueue {
-    /// The queue in `store`'s database, listening for its notifications on a connection of its
-    /// own (that ends with the store).
+    /// The queue in `store`'s database, woken by the store's notifications.
     pub fn new(store: Arc<PgStore>) -> Self {
-        let runs = Arc::new(Notify::new());
-        let results = Arc::new(Notify::new());
-        let config = store.config.clone();
-        let (r, s) = (runs.clone(), results.clone());
-        store.bridge.enter(|| tokio::spawn(listen(config, r, s)));
+        let listener = store.listener();
+        let (runs, results) = (listener.runs.clone(), listener.results.clone());
         Self { store, runs, results }
-    }
-}
-
-/// Wakes every waiter, and the next one to wait when none does.
-fn wake(notify: &Notify) {
-    notify.notify_waiters();
-    notify.notify_one();
-}
-
-/// Listens on both channels for as long as the store's runtime lives, connecting again when the
-/// connection is lost (and waking everyone then, since notifications may have been missed).
-async fn listen(config: Config, runs: Arc<Notify>, results: Arc<Notify>) {
-    loop {
-        if let Ok((client, mut connection)) = config.connect(NoTls).await {
-            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
-            let sql = format!("LISTEN {RUNS}; LISTEN {RESULTS}");
-            let subscribe = client.batch_execute(&sql);
-            tokio::pin!(subscribe);
-            let mut subscribed = false;
-            loop {
-                tokio::select! {
-                    done = &mut subscribe, if !subscribed => {
-                        if done.is_err() {
-                            break;
-                        }
-                        subscribed = true;
-                        wake(&runs);
-                        wake(&results);
-                    }
-                    message = messages.next() => match message {
-                        Some(Ok(AsyncMessage::Notification(n))) if n.channel() == RUNS => wake(&runs),
-                        Some(Ok(AsyncMessage::Notification(n))) if n.channel() == RESULTS => wake(&results),
-                        Some(Ok(_)) => {}
-                        Some(Err(_)) | None => break,
-                    },
-                }
-            }
-        }
-        tokio::time::sleep(RECONNECT).await;
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use showrunner_engine::{Claim, EpisodeId, EpisodeStatus, Store, StoreError};
+use showrunner_engine::{Claim, EpisodeId, EpisodeStatus, EventWatch, Store, StoreError};
 
 use super::PgStore;
 use super::cluster::PgCluster;
@@ -85,6 +85,61 @@ async fn two_stores_on_one_database_see_each_others_commits_and_a_bad_url_is_nam
         Err(StoreError::Backend(message)) => assert!(message.contains("does not parse"), "{message}"),
         other => panic!("a malformed URL: {other:?}"),
     }
+}
+
+/// Whether `watch` changes within `within`.
+async fn changes(watch: &mut EventWatch, within: Duration) -> bool {
+    tokio::time::timeout(within, watch.changed()).await.is_ok_and(|fed| fed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_hears_of_the_events_another_commits_and_of_deletions_across_a_server_restart() {
+    let cluster = PgCluster::start().expect("a PostgreSQL server");
+    let (_, url) = database(&cluster);
+    let (a, b) = (
+        PgStore::open(&url).expect("open"),
+        PgStore::open(&url).expect("open again"),
+    );
+    let (id, other) = (EpisodeId::generate(), EpisodeId::generate());
+    let feed = a.event_feed().expect("a store several processes share has a feed");
+    let mut watch = feed.watch(id);
+    // The listener wakes every watch once it listens (what it missed before, it cannot tell).
+    assert!(
+        changes(&mut watch, Duration::from_secs(10)).await,
+        "the listener never listened"
+    );
+    while changes(&mut watch, Duration::from_millis(300)).await {}
+    b.commit(commit(other, EpisodeStatus::Active, 1)).await.expect("commit");
+    assert!(
+        !changes(&mut watch, Duration::from_millis(500)).await,
+        "another episode's commit woke the watch"
+    );
+    b.commit(commit(id, EpisodeStatus::Active, 1)).await.expect("commit");
+    assert!(
+        changes(&mut watch, Duration::from_secs(5)).await,
+        "the commit was not heard of"
+    );
+    b.delete_episode(id).await.expect("delete");
+    assert!(
+        changes(&mut watch, Duration::from_secs(5)).await,
+        "the deletion was not heard of"
+    );
+    // Through a restart: the listener connects again and wakes the watches; then hears again.
+    cluster.restart().expect("restart PostgreSQL");
+    assert!(
+        changes(&mut watch, Duration::from_secs(30)).await,
+        "the listener did not come back"
+    );
+    while changes(&mut watch, Duration::from_millis(300)).await {}
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while b.commit(commit(id, EpisodeStatus::Active, 1)).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "the store never wrote again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        changes(&mut watch, Duration::from_secs(5)).await,
+        "a commit after the restart was not heard of"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
