@@ -183,6 +183,10 @@ pub trait RunQueue: Send + Sync {
     /// The progress last reported by the runs of `episodes` being performed.
     async fn progressing(&self, episodes: &[EpisodeId]) -> Result<Vec<RunProgress>, StoreError>;
 
+    /// The runs of `episodes` queued and not reported yet (ready, or taken by a worker): each
+    /// instance with its attempt.
+    async fn in_flight(&self, episodes: &[EpisodeId]) -> Result<Vec<(EpisodeId, InstanceKey, u32)>, StoreError>;
+
     /// The results reported for runs of `episodes`.
     async fn reported(&self, episodes: &[EpisodeId]) -> Result<Vec<ReportedRun>, StoreError>;
 

@@ -6,6 +6,8 @@
 //!   paused one's late result is refused when it resumes.
 //! - Fairness: one episode of 60 GPU runs and ten of one each, on one GPU slot: the small ones
 //!   finish while most of the big one still waits.
+//! - A change of holder: a run on a worker goes on and its result is applied by the next holder
+//!   (whether it came before or after the next holder took the episode), not done again.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -446,5 +448,57 @@ async fn a_result_reported_while_no_process_holds_its_episode_is_applied_by_the_
     // What the applied result started is not counted as interrupted by the load's recovery.
     let reel = done.instances.iter().find(|i| i.key.node == "reel").expect("the reel");
     assert_eq!((reel.versions.len(), reel.attempts), (1, 1), "{reel:?}");
+    next.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_on_a_worker_goes_on_when_its_episode_changes_holder_and_is_not_done_again() {
+    let postgres = PgCluster::start().expect("a PostgreSQL server");
+    let url = postgres.create_database("adopted").expect("a database");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blobs = dir.path().join("blobs");
+    let first = holder(&url, &blobs).await;
+    let worker = WorkerProcess::start(&url, &blobs, dir.path().join("w.log"), 1000, 1);
+    // A shot of 3 s: three of the worker's leases.
+    let episode = first
+        .create_episode("batch", json!({"count": 1, "sleep_ms": 3000}), 1)
+        .await
+        .expect("create");
+    let shots = |what: &str| {
+        worker
+            .lines()
+            .into_iter()
+            .filter(|l| l.what == what && l.key.starts_with("shot"))
+            .collect::<Vec<_>>()
+    };
+    until(Duration::from_secs(30), "the worker to start the shot", || {
+        !shots("started").is_empty()
+    })
+    .await;
+    // The holder stops while the shot runs and the next one takes the episode at once: the shot
+    // goes on on its worker, and the next holder applies its result.
+    first.shutdown().await;
+    drop(first);
+    let next = holder(&url, &blobs).await;
+    assert!(shots("ended").is_empty(), "the shot ended before the handover");
+    let done = wait_for(
+        &next,
+        episode,
+        Duration::from_secs(60),
+        "the next holder to finish the episode",
+    )
+    .await;
+    let ended = shots("ended");
+    assert_eq!(shots("started").len(), 1, "the shot was done again: {ended:?}");
+    assert_eq!(ended[0].report.as_deref(), Some("accepted"), "{ended:?}");
+    let shot = done.instances.iter().find(|i| i.key.node == "shot").expect("the shot");
+    assert_eq!((shot.versions.len(), shot.attempts), (1, 1), "{shot:?}");
+    let events = next.events(episode, 1, 10_000).expect("events");
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::NodeInterrupted { key, .. } if key.node == "shot")),
+        "the shot was counted as interrupted"
+    );
     next.shutdown().await;
 }

@@ -90,8 +90,13 @@ pub enum Command {
         /// The instance.
         key: InstanceKey,
     },
-    /// Recovery after a restart: running instances were interrupted.
-    Recover,
+    /// Recovery after a restart or a change of holder: running instances were interrupted,
+    /// but for the runs in `in_flight` (instance and attempt), still queued for workers or
+    /// being performed by one, which go on.
+    Recover {
+        /// Runs queued for workers that go on where they stand.
+        in_flight: Vec<(InstanceKey, u32)>,
+    },
     /// Append a line to the episode's conversation; changes nothing else.
     Note {
         /// Who wrote it.
@@ -119,7 +124,7 @@ impl Command {
             Command::Finished { .. } => "finish",
             Command::Progress { .. } => "report progress of",
             Command::RetryDue { .. } => "retry",
-            Command::Recover => "recover",
+            Command::Recover { .. } => "recover",
             Command::Note { .. } => "note",
         }
     }
@@ -189,6 +194,14 @@ pub enum Effect {
     CancelRun {
         /// The instance.
         key: InstanceKey,
+    },
+    /// Take over a run already queued for workers (a recovery found it in flight): the runner
+    /// follows it as one it started (cancelling withdraws it) without queueing it again.
+    Adopt {
+        /// The instance.
+        key: InstanceKey,
+        /// The attempt in flight.
+        attempt: u32,
     },
     /// Send `RetryDue` at `at`.
     Timer {

@@ -422,7 +422,7 @@ impl Actor {
         tokio::spawn(async move {
             tokio::time::sleep(RECOVER_AFTER_FAILURE).await;
             let _ = tx.send(Msg::Command {
-                command: Command::Recover,
+                command: Command::Recover { in_flight: Vec::new() },
                 reply: None,
                 pins: None,
             });
@@ -479,6 +479,11 @@ impl Actor {
                         if let Some(queue) = self.shared.queue.clone() {
                             queued::withdraw(queue, self.episode.id(), key, attempt);
                         }
+                    }
+                }
+                Effect::Adopt { key, attempt } => {
+                    if let Some((_, old)) = self.runs.insert(key, (attempt, CancellationToken::new())) {
+                        old.cancel();
                     }
                 }
                 Effect::Timer { key, at } => {

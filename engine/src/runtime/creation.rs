@@ -130,7 +130,7 @@ impl Engine {
         self.shared.store.commit(commit).await?;
         let handle = self.shared.adopt(def, episode, claim);
         // The new episode's first effects (its roots queued) go through the actor like any other.
-        handle.command(Command::Recover).await?;
+        handle.command(Command::Recover { in_flight: Vec::new() }).await?;
         Ok(snapshot)
     }
 

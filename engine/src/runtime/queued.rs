@@ -101,16 +101,28 @@ async fn forward_progress(shared: &Shared, queue: &dyn RunQueue, held: &[Episode
     *shown = still;
 }
 
-/// Recovers `episodes`, just restored: the results workers reported for them are applied first
-/// and then `Recover` counts the runs still in flight as interrupted, so a run whose result
-/// waits is not done again. Every command is sent before any answer is awaited, so nothing the
-/// results start (a downstream instance) comes between them and the recovery. A result that
-/// cannot be read now is left for the collector (the run is then done again). Gives each
-/// episode's recovery outcome, in order.
+/// Recovers `episodes`, just restored: the results workers reported for them are applied
+/// first, and then `Recover` leaves the runs still queued or on workers to go on (they report
+/// to whichever process holds the episode) and counts the others that were running as
+/// interrupted, so that no run whose result waits, or that a worker is performing, is done
+/// again. Every command is sent before any answer is awaited, so nothing the results start (a
+/// downstream instance) comes between them and the recovery. What cannot be read now counts
+/// as interrupted (the run is then done again). Gives each episode's recovery outcome, in order.
 pub(crate) async fn recover(shared: &Arc<Shared>, episodes: &[(EpisodeId, Handle)]) -> Vec<Result<()>> {
     let mut reported = Vec::new();
+    let mut in_flight: HashMap<EpisodeId, Vec<(InstanceKey, u32)>> = HashMap::new();
     if let Some(queue) = shared.queue.clone().filter(|_| !episodes.is_empty()) {
         let ids: Vec<EpisodeId> = episodes.iter().map(|(id, _)| *id).collect();
+        // Runs in flight before results: a run reported in between is in the second read, and
+        // applied; read the other way round, it would be in neither, and done again.
+        match queue.in_flight(&ids).await {
+            Ok(runs) => {
+                for (episode, key, attempt) in runs {
+                    in_flight.entry(episode).or_default().push((key, attempt));
+                }
+            }
+            Err(error) => tracing::warn!(%error, "reading the runs in flight of restored episodes"),
+        }
         match queue.reported(&ids).await {
             Ok(runs) => reported = runs,
             Err(error) => tracing::warn!(%error, "reading the results workers reported for restored episodes"),
@@ -129,7 +141,11 @@ pub(crate) async fn recover(shared: &Arc<Shared>, episodes: &[(EpisodeId, Handle
             (run, handle.command(command).await)
         })
     });
-    let recovered = episodes.iter().map(|(_, h)| h.command(Command::Recover));
+    let recovered = episodes.iter().map(|(id, h)| {
+        h.command(Command::Recover {
+            in_flight: in_flight.remove(id).unwrap_or_default(),
+        })
+    });
     let (applied, recovered) = futures::future::join(join_all(applied), join_all(recovered)).await;
     if let Some(queue) = &shared.queue {
         for (run, outcome) in applied {

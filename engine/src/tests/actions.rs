@@ -98,8 +98,9 @@ pub(super) enum Action {
     Resume,
     /// Cancel it.
     Cancel,
-    /// Restart the runner.
-    Recover,
+    /// Restart the runner; with `true`, as a holder of runs queued for workers, whose runs go
+    /// on.
+    Recover(bool),
 }
 
 /// One action and the time that passes before it, in milliseconds.
@@ -174,7 +175,7 @@ fn action() -> impl Strategy<Value = Action> {
         2 => Just(Action::Pause),
         6 => Just(Action::Resume),
         1 => Just(Action::Cancel),
-        3 => Just(Action::Recover),
+        3 => any::<bool>().prop_map(Action::Recover),
     ]
 }
 
@@ -365,9 +366,15 @@ pub(super) fn command(sim: &mut Sim, action: &Action) -> Command {
         Action::Pause => Command::Pause,
         Action::Resume => Command::Resume,
         Action::Cancel => Command::Cancel,
-        Action::Recover => {
+        Action::Recover(false) => {
             sim.restart();
-            Command::Recover
+            Command::Recover { in_flight: Vec::new() }
+        }
+        Action::Recover(true) => {
+            sim.restart_queued();
+            // Every run still reporting: superseded attempts among them, which go on no more.
+            let in_flight = sim.runs.iter().map(|r| (r.key.clone(), r.attempt)).collect();
+            Command::Recover { in_flight }
         }
     }
 }

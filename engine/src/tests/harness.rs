@@ -254,7 +254,7 @@ impl Sim {
                     self.pending.insert(key.clone());
                 }
                 Effect::Run(run) => self.runs.push(run.clone()),
-                Effect::CancelRun { .. } => {}
+                Effect::CancelRun { .. } | Effect::Adopt { .. } => {}
                 Effect::Timer { key, at } => {
                     self.timers.insert(key.clone(), *at);
                 }
@@ -266,6 +266,13 @@ impl Sim {
     pub(super) fn restart(&mut self) {
         self.pending.clear();
         self.runs.clear();
+        self.timers.clear();
+    }
+
+    /// Forgets what a restart of the holder of runs queued for workers loses: the timers (the
+    /// runs go on on the workers; nothing waits for a local slot).
+    pub(super) fn restart_queued(&mut self) {
+        self.pending.clear();
         self.timers.clear();
     }
 

@@ -211,7 +211,10 @@ pub(super) fn step(
     }
     for effect in &changes.effects {
         let key = match effect {
-            Effect::Enqueue { key, .. } | Effect::CancelRun { key } | Effect::Timer { key, .. } => key,
+            Effect::Enqueue { key, .. }
+            | Effect::CancelRun { key }
+            | Effect::Timer { key, .. }
+            | Effect::Adopt { key, .. } => key,
             Effect::Run(run) => &run.key,
         };
         ensure!(known(key), "effect {effect:?} names an instance that does not exist");
@@ -268,6 +271,13 @@ pub(super) fn step(
                     .is_some_and(|r| matches!(r.state, NodeState::Running { .. }));
                 ensure!(!running, "`{key}` is still running after its run was cancelled");
             }
+            Effect::Adopt { attempt, .. } => {
+                let state = new.get(key).map(|r| r.state);
+                ensure!(
+                    state == Some(NodeState::Running { attempt: *attempt }),
+                    "`{key}` adopted at attempt {attempt} but it is {state:?}"
+                );
+            }
             Effect::Enqueue { .. } => {}
         }
     }
@@ -275,7 +285,28 @@ pub(super) fn step(
     // Episode commands leave nothing running.
     let running = new.values().find(|r| matches!(r.state, NodeState::Running { .. }));
     match command {
-        Command::Recover | Command::Pause | Command::Cancel => {
+        // A recovery leaves running only the runs it was told go on, each under its attempt,
+        // and follows each of those.
+        Command::Recover { in_flight } => {
+            for r in new.values() {
+                if let NodeState::Running { attempt } = r.state {
+                    ensure!(
+                        in_flight.contains(&(r.key.clone(), attempt)),
+                        "`{}` still running attempt {attempt} after a recovery that did not keep it",
+                        r.key
+                    );
+                    ensure!(
+                        changes.effects.contains(&Effect::Adopt {
+                            key: r.key.clone(),
+                            attempt
+                        }),
+                        "`{}` kept running but not adopted",
+                        r.key
+                    );
+                }
+            }
+        }
+        Command::Pause | Command::Cancel => {
             ensure!(
                 running.is_none(),
                 "`{}` still running after {}",

@@ -345,7 +345,7 @@ fn a_report_of_a_superseded_attempt_is_dropped() {
     let (mut sim, _) = Sim::new();
     let idea = single("idea");
     let first = sim.start(&idea);
-    sim.must(Command::Recover);
+    sim.must(Command::Recover { in_flight: Vec::new() });
     assert_eq!(sim.state(&idea), NodeState::Ready {});
     let second = sim.start(&idea);
     assert_eq!(second.attempt, 2);
@@ -364,6 +364,40 @@ fn a_report_of_a_superseded_attempt_is_dropped() {
     assert!(changes.is_empty() && changes.effects.is_empty());
     assert!(before.instances().eq(sim.episode.instances()));
     assert_eq!(sim.state(&idea), NodeState::Running { attempt: 2 });
+}
+
+#[test]
+fn a_recovery_leaves_runs_on_workers_running_and_takes_their_reports() {
+    let (mut sim, _) = Sim::new();
+    let idea = single("idea");
+    let run = sim.start(&idea);
+    // The run is still queued for a worker at its attempt; a stray earlier attempt is ignored.
+    let changes = sim.must(Command::Recover {
+        in_flight: vec![(idea.clone(), run.attempt), (idea.clone(), run.attempt - 1)],
+    });
+    assert_eq!(sim.state(&idea), NodeState::Running { attempt: run.attempt });
+    assert_eq!(
+        changes.effects,
+        vec![Effect::Adopt {
+            key: idea.clone(),
+            attempt: run.attempt
+        }]
+    );
+    assert!(
+        !changes
+            .events
+            .iter()
+            .any(|e| matches!(e, EventKind::NodeInterrupted { .. }))
+    );
+    // Its report lands as if the episode had never changed hands.
+    sim.finish(&run, Ok(outputs("idea", Payload::FULL, 1, None)));
+    assert_eq!(sim.state(&idea), NodeState::AwaitingApproval {});
+    // A run that is no longer in flight is interrupted and done again, its attempt counted.
+    let (mut sim, _) = Sim::new();
+    let run = sim.start(&idea);
+    sim.must(Command::Recover { in_flight: Vec::new() });
+    assert_eq!(sim.state(&idea), NodeState::Ready {});
+    assert_eq!(sim.start(&idea).attempt, run.attempt + 1);
 }
 
 /// Regression: a reduce over a map fed by an empty list becomes ready. Approving the empty `shots`

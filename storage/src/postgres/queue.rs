@@ -249,6 +249,26 @@ impl RunQueue for PgRunQueue {
             .collect())
     }
 
+    async fn in_flight(&self, episodes: &[EpisodeId]) -> Result<Vec<(EpisodeId, InstanceKey, u32)>, StoreError> {
+        let rows = self
+            .of_episodes(
+                "SELECT episode, key, attempt FROM run_queue WHERE state IN ('ready', 'taken') AND episode = ANY($1)",
+                episodes,
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let attempt: i32 = row.get(2);
+                Some((
+                    parse_id(row.get(0))?,
+                    serde_json::from_str(row.get(1)).ok()?,
+                    u32::try_from(attempt).ok()?,
+                ))
+            })
+            .collect())
+    }
+
     async fn reported(&self, episodes: &[EpisodeId]) -> Result<Vec<ReportedRun>, StoreError> {
         let rows = self
             .of_episodes(

@@ -385,7 +385,7 @@ impl Episode {
                     }
                 }
             }
-            Command::Recover => self.recover(&mut step),
+            Command::Recover { in_flight } => self.recover(&mut step, &in_flight),
             Command::Note { author, text, data } => step.out.events.push(EventKind::Message { author, text, data }),
         }
         self.propagate(&mut step);

@@ -285,8 +285,18 @@ impl Episode {
         });
     }
 
-    pub(super) fn recover(&mut self, step: &mut Step<'_>) {
-        self.interrupt_running(step, "engine restarted");
+    pub(super) fn recover(&mut self, step: &mut Step<'_>, in_flight: &[(InstanceKey, u32)]) {
+        for (key, attempt) in in_flight {
+            if let Ok((i, item)) = self.locate(step.def, key)
+                && self.slots[i].instances[&item].state == (NodeState::Running { attempt: *attempt })
+            {
+                step.out.effects.push(Effect::Adopt {
+                    key: key.clone(),
+                    attempt: *attempt,
+                });
+            }
+        }
+        self.interrupt_running_but(step, "engine restarted", in_flight);
         if self.accepts_work() {
             self.enqueue_ready(step);
         }
@@ -303,12 +313,19 @@ impl Episode {
     }
 
     pub(super) fn interrupt_running(&mut self, step: &mut Step<'_>, reason: &str) {
+        self.interrupt_running_but(step, reason, &[]);
+    }
+
+    /// Interrupts every running instance but those running an attempt in `going_on`.
+    fn interrupt_running_but(&mut self, step: &mut Step<'_>, reason: &str, going_on: &[(InstanceKey, u32)]) {
         for i in 0..self.slots.len() {
             let running: Vec<(Option<String>, u32)> = self.slots[i]
                 .instances
                 .iter()
                 .filter_map(|(item, r)| match r.state {
-                    NodeState::Running { attempt } => Some((item.clone(), attempt)),
+                    NodeState::Running { attempt } if !going_on.contains(&(r.key.clone(), attempt)) => {
+                        Some((item.clone(), attempt))
+                    }
                     _ => None,
                 })
                 .collect();
