@@ -70,18 +70,22 @@ impl Engine {
         let _pinned = self.pin_existing(&content).await?;
         let _write = self.shared.series_writes.lock().await;
         let mut record = self.series(id)?;
+        let conflict = |current| EngineError::SeriesConflict {
+            series: id,
+            given: revision,
+            current,
+        };
         if record.revision != revision {
-            return Err(EngineError::SeriesConflict {
-                series: id,
-                given: revision,
-                current: record.revision,
-            });
+            return Err(conflict(record.revision));
         }
         record.title = title;
         record.content = content;
         record.revision += 1;
         record.updated_at = now_ms().max(record.updated_at);
-        self.shared.store.put_series(&record, None).await?;
+        // Another process may have written it since it was read: the store checks again.
+        if !self.shared.store.replace_series(&record, revision).await? {
+            return Err(conflict(self.series(id)?.revision));
+        }
         Ok(record)
     }
 

@@ -299,6 +299,21 @@ pub trait Store: Send + Sync + 'static {
     /// idempotency record of the action that made it, if any; resolves once durable.
     async fn put_series(&self, series: &SeriesRecord, once: Option<&IdempotencyRecord>) -> Result<(), StoreError>;
 
+    /// Replaces a series record if the stored one is still at revision `previous`; `false`
+    /// (nothing written) when another write came first or the series is gone. Resolves once
+    /// durable. The default reads and then writes, which holds for a store one process writes,
+    /// whose engine makes its series writes one at a time; a store several processes share
+    /// does both under the record's lock.
+    async fn replace_series(&self, series: &SeriesRecord, previous: u32) -> Result<bool, StoreError> {
+        match self.series(series.id)? {
+            Some(stored) if stored.revision == previous => {
+                self.put_series(series, None).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// The idempotency record stored under `key` by a commit or a series write; `None` when no
     /// action was made durable with that key.
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;

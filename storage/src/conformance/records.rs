@@ -48,7 +48,28 @@ pub(super) async fn series_round_trip_and_survive_reopening(harness: &dyn Harnes
     both.sort_by_key(|s| s.id);
     assert_eq!(ours, both, "in id order");
     assert!(all.windows(2).all(|w| w[0].id < w[1].id), "the listing is in id order");
+    // A replacement goes through only over the revision it was made from.
+    let next = SeriesRecord {
+        title: "Harbour Lights, revised".into(),
+        revision: a.revision + 1,
+        ..a.clone()
+    };
+    assert!(
+        !store.replace_series(&next, a.revision + 1).await.expect("replace"),
+        "a stale revision"
+    );
+    assert_eq!(store.series(a.id).expect("read"), Some(a.clone()), "unchanged");
+    assert!(store.replace_series(&next, a.revision).await.expect("replace"));
+    assert_eq!(store.series(a.id).expect("read"), Some(next.clone()));
+    assert!(
+        !store.replace_series(&next, a.revision).await.expect("replace"),
+        "written twice"
+    );
     store.delete_series(a.id).await.expect("delete");
+    assert!(
+        !store.replace_series(&next, next.revision).await.expect("replace"),
+        "a deleted series"
+    );
     assert_eq!(store.series(a.id).expect("read"), None);
     assert_eq!(store.series(b.id).expect("read"), Some(b.clone()));
     store.delete_series(b.id).await.expect("delete");

@@ -495,6 +495,31 @@ impl Store for PgStore {
         .await
     }
 
+    async fn replace_series(&self, series: &SeriesRecord, previous: u32) -> Result<bool, StoreError> {
+        let (id, record) = (series.id.to_string(), encode(series)?);
+        self.write(move |mut client| async move {
+            let tx = client.transaction().await.map_err(backend)?;
+            // The row stays locked until the commit: the check and the write are one step.
+            let Some(row) = tx
+                .query_opt("SELECT record FROM series WHERE id = $1 FOR UPDATE", &[&id])
+                .await
+                .map_err(backend)?
+            else {
+                return Ok(false);
+            };
+            let stored: SeriesRecord = decode(row.get(0), None, &format!("series {id}"))?;
+            if stored.revision != previous {
+                return Ok(false);
+            }
+            tx.execute("UPDATE series SET record = $2 WHERE id = $1", &[&id, &record])
+                .await
+                .map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
+            Ok(true)
+        })
+        .await
+    }
+
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let key = key.to_owned();
         self.read(move |client| async move {

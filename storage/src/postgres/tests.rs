@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use showrunner_engine::{Claim, EpisodeId, EpisodeStatus, EventWatch, Store, StoreError};
+use showrunner_engine::{
+    Claim, EpisodeId, EpisodeStatus, EventWatch, SeriesId, SeriesRecord, Store, StoreError, now_ms,
+};
 
 use super::PgStore;
 use super::cluster::PgCluster;
@@ -84,6 +86,42 @@ async fn two_stores_on_one_database_see_each_others_commits_and_a_bad_url_is_nam
     match PgStore::open("not a url at all ::") {
         Err(StoreError::Backend(message)) => assert!(message.contains("does not parse"), "{message}"),
         other => panic!("a malformed URL: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_replacing_one_series_from_one_revision_write_one_of_them() {
+    let cluster = PgCluster::start().expect("a PostgreSQL server");
+    let (_, url) = database(&cluster);
+    let (a, b) = (
+        PgStore::open(&url).expect("open"),
+        PgStore::open(&url).expect("open again"),
+    );
+    let first = SeriesRecord {
+        id: SeriesId::generate(),
+        title: "Harbour Lights".into(),
+        content: serde_json::json!({}),
+        revision: 1,
+        created_at: now_ms(),
+        updated_at: now_ms(),
+        owner: None,
+    };
+    a.put_series(&first, None).await.expect("put");
+    for revision in 1..=20 {
+        let by = |who: &str| SeriesRecord {
+            title: format!("{who} {revision}"),
+            revision: revision + 1,
+            ..first.clone()
+        };
+        let (from_a, from_b) = (by("a"), by("b"));
+        let (wrote_a, wrote_b) = tokio::join!(a.replace_series(&from_a, revision), b.replace_series(&from_b, revision));
+        let (wrote_a, wrote_b) = (wrote_a.expect("a's write"), wrote_b.expect("b's write"));
+        assert!(
+            wrote_a ^ wrote_b,
+            "round {revision}: a wrote {wrote_a}, b wrote {wrote_b}"
+        );
+        let stored = b.series(first.id).expect("read").expect("the series");
+        assert_eq!(stored, if wrote_a { from_a } else { from_b });
     }
 }
 
