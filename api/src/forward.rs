@@ -1,9 +1,9 @@
 //! Requests for an episode another process holds. On a store several engine processes share,
 //! one live process writes an episode at a time (see `Engine::home`); any process takes any
 //! request, and one for an episode held elsewhere is passed on, whole and streamed both ways,
-//! to the process that holds it, and its answer passed back. Event streams are not passed on:
-//! every process streams every episode's events from the store, which tells it of the others'
-//! commits (`Engine::subscribe`).
+//! to the process that holds it, and its answer passed back. Event streams are not passed on
+//! where the store tells every process of the others' commits (PostgreSQL's): each streams
+//! every episode's events itself (`Engine::subscribe`).
 //!
 //! The request goes on with every header it came with but those about the connection (its
 //! `Host`, `Origin` and key included, so the holder's site and key checks judge it as this

@@ -9,7 +9,8 @@ use crate::ids::EpisodeId;
 /// `LISTEN/NOTIFY`).
 pub trait EventFeed: Send + Sync {
     /// A watch of `episode`: it changes whenever events of the episode are committed by any
-    /// process from the moment this returns, or may have been (the feed was cut and is back).
+    /// process from the moment this returns, or may have been (the feed has just started
+    /// listening, or was cut and is back: what it may have missed, it cannot tell).
     fn watch(&self, episode: EpisodeId) -> EventWatch;
 }
 
@@ -29,8 +30,8 @@ impl EventWatch {
         }
     }
 
-    /// Waits until the episode may have new events; `false` once the feed has ended (its store
-    /// is closed) and nothing more will come.
+    /// Waits until the episode may have new events; `false` once the feed has ended (its
+    /// listener is gone) and nothing more will come.
     pub async fn changed(&mut self) -> bool {
         self.changes.changed().await.is_ok()
     }

@@ -70,7 +70,8 @@ pub use ids::{ContentHash, EpisodeId, InstanceKey, SeriesId, Timestamp, now_ms};
 pub use node::{DynNode, Node, NodeCtx};
 pub use pure::command::{Changes, Command, Effect, InputSource, PREVIOUS, Produced, RunSpec};
 pub use pure::definition::{
-    Escalation, Gate, GateKind, NodeKind, NodeSpec, Read, Resource, RetryPolicy, WorkflowBuilder, WorkflowDef,
+    Escalation, Gate, GateKind, NodeKind, NodeSpec, Read, Resource, RetryPolicy, TAG_RULE, WorkflowBuilder,
+    WorkflowDef, is_tag,
 };
 pub use pure::episode::Episode;
 pub use pure::fingerprint::{fingerprint, value_hash};

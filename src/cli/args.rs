@@ -165,13 +165,9 @@ fn parse_slots(s: &str) -> Result<Slots, String> {
 }
 
 fn tag(s: &str) -> Result<String, String> {
-    let ok = !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    match ok {
+    match showrunner::engine::is_tag(s) {
         true => Ok(s.to_owned()),
-        false => Err(format!("`{s}`: a tag is 1 to 64 of a-z, 0-9, `-` and `_`")),
+        false => Err(format!("`{s}`: {}", showrunner::engine::TAG_RULE)),
     }
 }
 

@@ -1,10 +1,10 @@
-//! `showrunner episodes list|show`: from the store, or through the API of the `serve` that
-//! holds it.
+//! `showrunner episodes list|show`: from the store (as committed; read only), or through the
+//! API of the `serve` that holds it.
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
-use showrunner::engine::{Engine, EpisodeId, EpisodeStatus};
+use showrunner::engine::{EpisodeId, EpisodeStatus, Store};
 use showrunner::story::stock::title;
 
 use super::remote::Remote;
@@ -42,18 +42,20 @@ fn print(mut rows: Vec<Row>) {
     }
 }
 
-/// Prints every episode, newest first: id, status, workflow, creation time and idea.
-pub async fn list(engine: &Engine) -> anyhow::Result<()> {
+/// Prints every episode in `store`, newest first: id, status, workflow, creation time and idea.
+pub fn list(store: &dyn Store) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for status in EpisodeStatus::ALL {
-        for id in engine.episodes(status)? {
-            rows.push(match engine.snapshot(id).await {
-                Ok(s) => Row {
+        for id in store.episodes_with_status(status)? {
+            rows.push(match store.load_header(id) {
+                // Deleted since the listing.
+                Ok(None) => continue,
+                Ok(Some(header)) => Row {
                     id: id.to_string(),
                     status: status.name().to_owned(),
-                    workflow: s.header.workflow.clone(),
-                    created_at: s.header.created_at,
-                    what: title(&s.header.input),
+                    workflow: header.workflow.clone(),
+                    created_at: header.created_at,
+                    what: title(&header.input),
                 },
                 Err(e) => Row {
                     id: id.to_string(),
@@ -95,9 +97,11 @@ fn instance_line(key: &str, state: &str, current: Option<u64>, versions: u64, er
     println!("  {key:<28} {state:<18} {current}{error}");
 }
 
-/// Prints one episode: every instance's state and current version.
-pub async fn show(engine: &Engine, id: EpisodeId) -> anyhow::Result<()> {
-    let s = engine.snapshot(id).await?;
+/// Prints one episode of `store`: every instance's state and current version.
+pub fn show(store: &dyn Store, id: EpisodeId) -> anyhow::Result<()> {
+    let s = store
+        .load_episode(id)?
+        .ok_or_else(|| anyhow::anyhow!("no episode {id} in the store"))?;
     println!("episode {id}");
     println!(
         "  workflow  {} (definition {})",

@@ -13,15 +13,15 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use showrunner::engine::{BlobRef, Engine, EpisodeId, InstanceKey};
+use showrunner::engine::{BlobRef, BlobStore, EpisodeId, InstanceKey, Store};
 use showrunner::nodes::model::{Clip, Keyframe, Portrait, SceneImage, Video};
 
 use super::remote::Remote;
 
 /// Where an episode is read from: the store, or the API of the `serve` that holds it.
 pub enum Source<'a> {
-    /// The store, opened by this process.
-    Local(&'a Engine),
+    /// The store and the blobs, opened by this process: the episode as committed.
+    Local(&'a dyn Store, &'a dyn BlobStore),
     /// A running server's API.
     Remote(&'a Remote),
 }
@@ -36,8 +36,10 @@ impl Source<'_> {
     /// The episode's header (as `episode.json` has it) and its instances.
     async fn episode(&self, id: EpisodeId) -> anyhow::Result<(Value, Vec<Instance>)> {
         match self {
-            Source::Local(engine) => {
-                let snapshot = engine.snapshot(id).await?;
+            Source::Local(store, _) => {
+                let snapshot = store
+                    .load_episode(id)?
+                    .ok_or_else(|| anyhow::anyhow!("no episode {id} in the store"))?;
                 let nodes: Vec<Value> = snapshot
                     .instances
                     .iter()
@@ -85,7 +87,7 @@ impl Source<'_> {
     /// Version `version` of `key`'s value.
     async fn value(&self, id: EpisodeId, key: &InstanceKey, version: u32) -> anyhow::Result<Value> {
         match self {
-            Source::Local(engine) => Ok(engine.version_value(id, key, version)?),
+            Source::Local(store, _) => Ok(store.version_value(id, key, version)?),
             Source::Remote(remote) => {
                 let path = match &key.item {
                     Some(item) => format!("episodes/{id}/nodes/{}/items/{item}?version={version}", key.node),
@@ -100,7 +102,7 @@ impl Source<'_> {
     /// A blob's bytes.
     async fn blob(&self, id: EpisodeId, blob: BlobRef) -> anyhow::Result<Vec<u8>> {
         match self {
-            Source::Local(engine) => Ok(engine.blobs().get(blob).await?),
+            Source::Local(_, blobs) => Ok(blobs.get(blob).await?),
             Source::Remote(remote) => remote.bytes(&format!("episodes/{id}/artifacts/{}", blob.0)).await,
         }
     }

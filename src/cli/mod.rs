@@ -17,12 +17,15 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde_json::json;
-use showrunner::engine::{Engine, EngineConfig, EngineError, EpisodeId, EpisodeStatus, StoreError, WorkflowDef};
+use showrunner::engine::{
+    BlobStore, Engine, EngineConfig, EngineError, EpisodeId, EpisodeStatus, Store, StoreError, WorkflowDef,
+};
 use showrunner::models::Registry;
 use showrunner::nodes::fountain;
 use showrunner::nodes::model::{Brief, Settings};
 use showrunner::nodes::stages::Backends;
 use showrunner::setup::{Backend, ModelSetup};
+use showrunner::storage::PgStore;
 use showrunner::story::stock;
 use showrunner::workflows::{self, IDEA2VIDEO, SCRIPT2VIDEO};
 
@@ -87,6 +90,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         _ => {}
     }
+    // Reads of a shared database go straight to it: this process does not join the engines on
+    // it (which would take over episodes whose holder is gone, and start their work).
+    if let (Command::Episodes { .. } | Command::Export { .. }, Some(url)) = (&args.command, places.store) {
+        let store = PgStore::open(url).context("opening the PostgreSQL store (--store)")?;
+        let blobs = showrunner::open_blobs(&args.data, places.blobs).context("opening the blobs (--blobs)")?;
+        return read(&store, &*blobs, args.command).await;
+    }
     let engine = match open(&args.data, places, &backends).await {
         Ok(engine) => engine,
         Err(error) => return beside(&args.data, args.store.is_some(), args.command, error).await,
@@ -138,6 +148,28 @@ async fn beside(data: &Path, on_postgres: bool, command: Command, error: anyhow:
             "the store in {store} is in use by {holder}: one process drives a store at a time; stop it (or \
              use another --data or --store) and try again"
         ),
+    }
+}
+
+/// `episodes` and `export`, read from `store` and `blobs` as committed.
+async fn read(store: &dyn Store, blobs: &dyn BlobStore, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Episodes {
+            command: EpisodesCommand::List,
+        } => episodes::list(store),
+        Command::Episodes {
+            command: EpisodesCommand::Show { episode },
+        } => episodes::show(store, resolve(store, &episode)?),
+        Command::Export { episode, dir, force } => {
+            export_to(
+                &export::Source::Local(store, blobs),
+                resolve(store, &episode)?,
+                &dir,
+                force,
+            )
+            .await
+        }
+        _ => bail!("only `episodes` and `export` read a store without driving it"),
     }
 }
 
@@ -250,13 +282,13 @@ fn episode_id(s: &str) -> anyhow::Result<EpisodeId> {
 }
 
 /// The episode `s` names: its id, or a prefix of exactly one episode's id (case aside).
-fn resolve(engine: &Engine, s: &str) -> anyhow::Result<EpisodeId> {
+fn resolve(store: &dyn Store, s: &str) -> anyhow::Result<EpisodeId> {
     let Some(prefix) = prefix_of(s)? else {
         return episode_id(s);
     };
     let mut ids = Vec::new();
     for status in EpisodeStatus::ALL {
-        ids.extend(engine.episodes(status)?);
+        ids.extend(store.episodes_with_status(status)?);
     }
     pick(s, &prefix, ids)
 }
@@ -330,6 +362,11 @@ async fn export_to(source: &export::Source<'_>, id: EpisodeId, dir: &Path, force
     Ok(())
 }
 
+/// What `engine` committed, as an export reads it.
+fn local(engine: &Engine) -> export::Source<'_> {
+    export::Source::Local(engine.store().as_ref(), engine.blobs().as_ref())
+}
+
 async fn dispatch(
     engine: &Engine,
     data: &Path,
@@ -346,7 +383,7 @@ async fn dispatch(
             let id = engine.create_episode(IDEA2VIDEO, input, render.seed).await?;
             println!("episode {id}: idea2video on \"{DEMO_IDEA}\"");
             Driver::new(engine, id, Gates::Approve).drive().await?;
-            let written = export::export(&export::Source::Local(engine), id, &out).await?;
+            let written = export::export(&local(engine), id, &out).await?;
             println!(
                 "exported {written} files to {} in {:.1} s",
                 out.display(),
@@ -392,12 +429,12 @@ async fn dispatch(
             let gates = if auto_approve { Gates::Approve } else { Gates::Ask };
             if Driver::new(engine, id, gates).drive().await? {
                 let out = out.unwrap_or_else(|| Path::new("showrunner-out").join(id.to_string()));
-                export_to(&export::Source::Local(engine), id, &out, false).await?;
+                export_to(&local(engine), id, &out, false).await?;
             }
             Ok(())
         }
         Command::Resume { episode, auto_approve } => {
-            let id = resolve(engine, &episode)?;
+            let id = resolve(engine.store().as_ref(), &episode)?;
             if engine.snapshot(id).await?.header.status == EpisodeStatus::Paused {
                 engine.resume(id).await?;
             }
@@ -407,12 +444,8 @@ async fn dispatch(
             }
             Ok(())
         }
-        Command::Episodes { command } => match command {
-            EpisodesCommand::List => episodes::list(engine).await,
-            EpisodesCommand::Show { episode } => episodes::show(engine, resolve(engine, &episode)?).await,
-        },
-        Command::Export { episode, dir, force } => {
-            export_to(&export::Source::Local(engine), resolve(engine, &episode)?, &dir, force).await
+        command @ (Command::Episodes { .. } | Command::Export { .. }) => {
+            read(engine.store().as_ref(), engine.blobs().as_ref(), command).await
         }
         Command::Serve {
             addr,

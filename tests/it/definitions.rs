@@ -123,6 +123,21 @@ fn bad_keys_and_parameters() {
         .build()
         .expect_err("candidates 0");
     assert!(matches!(err, DefinitionError::InvalidParameter { .. }), "{err:?}");
+    // A worker tag outside the CLI's `--tags` alphabet could never be matched by a worker.
+    for tag in ["GPU", "", "two words", "gpu,llm"] {
+        let err = WorkflowDef::builder("w")
+            .node(NodeSpec::single("a", node(&runs)).tags(["gpu", tag]))
+            .build()
+            .expect_err("a bad tag");
+        assert!(
+            matches!(&err, DefinitionError::InvalidParameter { node, reason } if node == "a" && reason.contains(&format!("`{tag}`"))),
+            "{err:?}"
+        );
+    }
+    WorkflowDef::builder("w")
+        .node(NodeSpec::single("a", node(&runs)).tags(["gpu", "llm-7b", "x_1"]))
+        .build()
+        .expect("good tags");
     let err = WorkflowDef::builder("w").build().expect_err("empty");
     assert!(matches!(err, DefinitionError::Empty { .. }), "{err:?}");
 }

@@ -215,6 +215,25 @@ async fn an_embedded_store_is_copied_into_postgres_checked_and_served_from_there
         ok && out.contains("engine processes: 1 alive") && out.contains(&format!("(pid {}): alive", server.pid())),
         "{out}{err}"
     );
+    // The CLI reads the database beside it without joining the engines (which would take
+    // episodes over): it lists, shows and exports, and the status still shows one process.
+    let (ok, out, err) = cli(&["--store", &url, "--data", data_arg, "episodes", "list"]);
+    assert!(ok && out.contains(&finished) && out.contains(&waiting), "{out}{err}");
+    let (ok, out, err) = cli(&["--store", &url, "--data", data_arg, "episodes", "show", &waiting[..10]]);
+    assert!(ok && out.contains(&format!("episode {waiting}")), "{out}{err}");
+    let exported = dir.path().join("exported");
+    let (ok, out, err) = cli(&[
+        "--store",
+        &url,
+        "--data",
+        data_arg,
+        "export",
+        &finished,
+        exported.to_str().expect("a UTF-8 path"),
+    ]);
+    assert!(ok && exported.join("final.mp4").is_file(), "{out}{err}");
+    let (ok, out, err) = cli(&["--store", &url, "store", "status"]);
+    assert!(ok && out.contains("engine processes: 1 alive, 0 gone"), "{out}{err}");
     let listed = send(server.client.get(server.url("episodes"))).await.expect("the list");
     let listed: Vec<&str> = listed
         .data()

@@ -200,7 +200,8 @@ impl NodeSpec {
     }
 
     /// Adds tags a worker must have to run this node (`llm`, `gpu`, ...), for runs performed by
-    /// a cluster's workers; an engine that runs its own work ignores them.
+    /// a cluster's workers; an engine that runs its own work ignores them. Each is 1 to 64 of
+    /// `a-z`, `0-9`, `-` and `_` (see [`is_tag`]), or the definition does not build.
     pub fn tags<T: Into<String>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
         self.tags.extend(tags.into_iter().map(Into::into));
         self.tags.sort();
@@ -373,7 +374,24 @@ fn check_parameters(spec: &NodeSpec) -> Result<(), DefinitionError> {
             return invalid("an item read's ids_at must be a JSON pointer such as `/ids`");
         }
     }
+    if let Some(tag) = spec.tags.iter().find(|t| !is_tag(t)) {
+        return Err(DefinitionError::InvalidParameter {
+            node: spec.key.clone(),
+            reason: format!("`{tag}`: {TAG_RULE}"),
+        });
+    }
     Ok(())
+}
+
+/// What a worker tag may be, as an error says it.
+pub const TAG_RULE: &str = "a tag is 1 to 64 of a-z, 0-9, `-` and `_`";
+
+/// Whether `tag` is a tag a node may need and a worker may have (see [`TAG_RULE`]).
+pub fn is_tag(tag: &str) -> bool {
+    (1..=64).contains(&tag.len())
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 impl WorkflowDef {

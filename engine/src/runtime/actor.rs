@@ -416,13 +416,20 @@ impl Actor {
     /// After a failed commit (a full disk): what it carried is lost (a run's result, the
     /// queueing of the next runs), so the episode recovers as after a restart, in a moment, and
     /// again after each failure until a commit goes through: work resumes by itself once space
-    /// is freed.
+    /// is freed. Runs still queued for workers go on.
     fn recover_later(&self) {
         let tx = self.tx.clone();
+        let (queue, episode) = (self.shared.queue.clone(), self.episode.id());
         tokio::spawn(async move {
             tokio::time::sleep(RECOVER_AFTER_FAILURE).await;
+            let in_flight = match queue {
+                Some(queue) => queued::in_flight(queue.as_ref(), &[episode]).await.remove(&episode),
+                None => None,
+            };
             let _ = tx.send(Msg::Command {
-                command: Command::Recover { in_flight: Vec::new() },
+                command: Command::Recover {
+                    in_flight: in_flight.unwrap_or_default(),
+                },
                 reply: None,
                 pins: None,
             });

@@ -2,9 +2,9 @@
 //! API that workflows, the CLI and the HTTP facade call.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -89,8 +89,8 @@ pub(crate) struct Shared {
     pub(crate) pins: Arc<Pins>,
     /// One blob collection at a time.
     pub(crate) collecting: tokio::sync::Mutex<()>,
-    /// Set by [`Engine::shutdown`].
-    pub(crate) shut_down: AtomicBool,
+    /// Cancelled by [`Engine::shutdown`].
+    pub(crate) shut_down: CancellationToken,
     /// One load at a time per episode (see [`crate::runtime::loading`]).
     pub(crate) loading: Mutex<HashMap<EpisodeId, Arc<tokio::sync::Mutex<()>>>>,
     /// Episodes let go when this process's hold lapsed, to claim again (see
@@ -197,7 +197,7 @@ impl Engine {
             series_writes: tokio::sync::Mutex::new(()),
             pins: Arc::default(),
             collecting: tokio::sync::Mutex::new(()),
-            shut_down: AtomicBool::new(false),
+            shut_down: CancellationToken::new(),
             let_go: Mutex::new(Vec::new()),
             loading: Mutex::new(HashMap::new()),
             queue: match config.runs {
@@ -485,7 +485,7 @@ impl Engine {
             )),
             Err(EngineError::Store(crate::error::StoreError::Elsewhere { episode, url })) => {
                 match store.event_feed().map(|feed| feed.watch(episode)) {
-                    Some(watch) => Ok(EventStream::fed(episode, store, watch, from_seq)),
+                    Some(watch) => Ok(EventStream::fed(&self.shared, episode, watch, from_seq)),
                     None => Err(EngineError::Store(crate::error::StoreError::Elsewhere { episode, url })),
                 }
             }
@@ -547,12 +547,18 @@ impl Engine {
         &self.shared.blobs
     }
 
-    /// Stops every episode actor, cancels runs in flight and waits for them. Their instances
-    /// stay `Running` on disk and are re-queued by the next [`Engine::open`] (or, on a shared
-    /// store, by the process that takes the episode: this one gives its episodes up), as after
-    /// a crash. The store closes when the last clone of the engine is dropped.
+    /// The store the episodes are committed to, for reading them as they stand there.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.shared.store
+    }
+
+    /// Stops every episode actor, cancels runs in flight and waits for them, and ends the event
+    /// streams. Their instances stay `Running` on disk and are re-queued by the next
+    /// [`Engine::open`] (or, on a shared store, by the process that takes the episode: this one
+    /// gives its episodes up), as after a crash; runs queued for workers go on, and are taken
+    /// over. The store closes when the last clone of the engine is dropped.
     pub async fn shutdown(&self) {
-        self.shared.shut_down.store(true, Ordering::SeqCst);
+        self.shared.shut_down.cancel();
         let handles = self.shared.forget_all();
         for (_, handle) in &handles {
             actor::stop(handle);

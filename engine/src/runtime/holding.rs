@@ -5,7 +5,6 @@
 //!
 //! With a store of one process's own, every episode is here and none is ever unheld.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -161,7 +160,7 @@ impl Shared {
 
     /// Whether [`Engine::shutdown`] was called.
     pub(crate) fn is_shut_down(&self) -> bool {
-        self.shut_down.load(Ordering::SeqCst)
+        self.shut_down.is_cancelled()
     }
 
     /// When the store says this process's hold lapsed, stops every episode actor (and their

@@ -110,19 +110,12 @@ async fn forward_progress(shared: &Shared, queue: &dyn RunQueue, held: &[Episode
 /// as interrupted (the run is then done again). Gives each episode's recovery outcome, in order.
 pub(crate) async fn recover(shared: &Arc<Shared>, episodes: &[(EpisodeId, Handle)]) -> Vec<Result<()>> {
     let mut reported = Vec::new();
-    let mut in_flight: HashMap<EpisodeId, Vec<(InstanceKey, u32)>> = HashMap::new();
+    let mut in_flight = HashMap::new();
     if let Some(queue) = shared.queue.clone().filter(|_| !episodes.is_empty()) {
         let ids: Vec<EpisodeId> = episodes.iter().map(|(id, _)| *id).collect();
         // Runs in flight before results: a run reported in between is in the second read, and
         // applied; read the other way round, it would be in neither, and done again.
-        match queue.in_flight(&ids).await {
-            Ok(runs) => {
-                for (episode, key, attempt) in runs {
-                    in_flight.entry(episode).or_default().push((key, attempt));
-                }
-            }
-            Err(error) => tracing::warn!(%error, "reading the runs in flight of restored episodes"),
-        }
+        in_flight = self::in_flight(queue.as_ref(), &ids).await;
         match queue.reported(&ids).await {
             Ok(runs) => reported = runs,
             Err(error) => tracing::warn!(%error, "reading the results workers reported for restored episodes"),
@@ -157,6 +150,24 @@ pub(crate) async fn recover(shared: &Arc<Shared>, episodes: &[(EpisodeId, Handle
         }
     }
     recovered
+}
+
+/// The runs of `episodes` still queued or on workers, by episode: each instance with its
+/// attempt (none, when the queue cannot be read: those runs are then done again).
+pub(crate) async fn in_flight(
+    queue: &dyn RunQueue,
+    episodes: &[EpisodeId],
+) -> HashMap<EpisodeId, Vec<(InstanceKey, u32)>> {
+    let mut in_flight: HashMap<EpisodeId, Vec<(InstanceKey, u32)>> = HashMap::new();
+    match queue.in_flight(episodes).await {
+        Ok(runs) => {
+            for (episode, key, attempt) in runs {
+                in_flight.entry(episode).or_default().push((key, attempt));
+            }
+        }
+        Err(error) => tracing::warn!(%error, "reading the runs in flight on workers"),
+    }
+    in_flight
 }
 
 /// Whether a result's outcome settles it: applied, or refused by the episode (cancelled or

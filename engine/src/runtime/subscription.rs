@@ -10,12 +10,12 @@
 //! channel, and the feed, only after the commit that holds them is durable.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::StoreError;
 use crate::events::Event;
@@ -30,9 +30,8 @@ const FEED_POLL: Duration = Duration::from_secs(5);
 
 /// Where a stream hears of new events.
 enum Live {
-    /// The episode's actor, in this process (whose engine the stream's end asks, when the
-    /// actor stops, whether the episode moved to another process).
-    Here(broadcast::Receiver<Event>, Weak<Shared>),
+    /// The episode's actor, in this process.
+    Here(broadcast::Receiver<Event>),
     /// The store's feed: another process writes the episode.
     Feed(EventWatch),
 }
@@ -42,36 +41,36 @@ pub struct EventStream {
     episode: EpisodeId,
     store: Arc<dyn Store>,
     live: Live,
+    /// Cancelled when the engine shuts down: the stream ends.
+    stopped: CancellationToken,
     next_seq: u64,
     buffer: VecDeque<Event>,
     from_store: bool,
+    /// Whether the store is to be read because of a wake that may mean the episode was deleted.
+    woken: bool,
 }
 
 impl EventStream {
     /// The events of an episode this process holds, live ones from its actor's channel.
-    pub(crate) fn new(
-        shared: &Arc<Shared>,
-        episode: EpisodeId,
-        live: broadcast::Receiver<Event>,
-        from_seq: u64,
-    ) -> Self {
-        let live = Live::Here(live, Arc::downgrade(shared));
-        Self::with(episode, shared.store.clone(), live, from_seq)
+    pub(crate) fn new(shared: &Shared, episode: EpisodeId, live: broadcast::Receiver<Event>, from_seq: u64) -> Self {
+        Self::with(shared, episode, Live::Here(live), from_seq)
     }
 
     /// The events of an episode another process holds, heard of through the store's feed.
-    pub(crate) fn fed(episode: EpisodeId, store: Arc<dyn Store>, watch: EventWatch, from_seq: u64) -> Self {
-        Self::with(episode, store, Live::Feed(watch), from_seq)
+    pub(crate) fn fed(shared: &Shared, episode: EpisodeId, watch: EventWatch, from_seq: u64) -> Self {
+        Self::with(shared, episode, Live::Feed(watch), from_seq)
     }
 
-    fn with(episode: EpisodeId, store: Arc<dyn Store>, live: Live, from_seq: u64) -> Self {
+    fn with(shared: &Shared, episode: EpisodeId, live: Live, from_seq: u64) -> Self {
         Self {
             episode,
-            store,
+            store: shared.store.clone(),
             live,
+            stopped: shared.shut_down.clone(),
             next_seq: from_seq.max(1),
             buffer: VecDeque::new(),
             from_store: true,
+            woken: false,
         }
     }
 
@@ -80,12 +79,10 @@ impl EventStream {
         self.next_seq
     }
 
-    /// The next event; `None` once the episode is deleted, the engine shuts down, or the store
-    /// closes. When the episode's actor here stops because another process took the episode,
-    /// the stream goes on with the store's feed.
+    /// The next event; `None` once the episode is deleted or the engine shuts down. When the
+    /// episode's actor here stops while the engine goes on (another process took the episode),
+    /// the stream goes on with the store's feed, where the store has one.
     pub async fn next(&mut self) -> Option<Result<Event, StoreError>> {
-        // Whether the store was read because of a wake that may mean the episode was deleted.
-        let mut woken = false;
         loop {
             if let Some(event) = self.buffer.pop_front() {
                 if event.seq < self.next_seq {
@@ -95,7 +92,8 @@ impl EventStream {
                 return Some(Ok(event));
             }
             if self.from_store {
-                match self.store.events(self.episode, self.next_seq, PAGE) {
+                let (episode, from) = (self.episode, self.next_seq);
+                match self.read(move |store| store.events(episode, from, PAGE)).await {
                     Ok(page) if page.is_empty() => self.from_store = false,
                     Ok(page) => {
                         self.buffer.extend(page);
@@ -103,8 +101,8 @@ impl EventStream {
                     }
                     Err(e) => return Some(Err(e)),
                 }
-                if std::mem::take(&mut woken) {
-                    match self.store.load_header(self.episode) {
+                if std::mem::take(&mut self.woken) {
+                    match self.read(move |store| store.load_header(episode)).await {
                         Ok(Some(_)) => {}
                         Ok(None) => return None,
                         Err(e) => return Some(Err(e)),
@@ -112,7 +110,7 @@ impl EventStream {
                 }
             }
             match &mut self.live {
-                Live::Here(live, shared) => match live.recv().await {
+                Live::Here(live) => match live.recv().await {
                     Ok(event) if event.seq < self.next_seq => {}
                     Ok(event) if event.seq == self.next_seq => {
                         self.next_seq += 1;
@@ -121,26 +119,42 @@ impl EventStream {
                     // A gap (the channel dropped events for us): the store has them.
                     Ok(_) | Err(RecvError::Lagged(_)) => self.from_store = true,
                     Err(RecvError::Closed) => {
-                        let shared = shared.upgrade()?;
-                        if shared.shut_down.load(Ordering::SeqCst) {
+                        if self.stopped.is_cancelled() {
                             return None;
                         }
                         // Listening before the store is read again: nothing falls between.
-                        self.live = Live::Feed(shared.store.event_feed()?.watch(self.episode));
+                        self.live = Live::Feed(self.store.event_feed()?.watch(self.episode));
                         self.from_store = true;
-                        woken = true;
+                        self.woken = true;
                     }
                 },
                 Live::Feed(watch) => {
                     // The store is read when told of a commit, and every `FEED_POLL` besides.
-                    if let Ok(false) = tokio::time::timeout(FEED_POLL, watch.changed()).await {
-                        return None;
+                    tokio::select! {
+                        biased;
+                        () = self.stopped.cancelled() => return None,
+                        changed = tokio::time::timeout(FEED_POLL, watch.changed()) => {
+                            if let Ok(false) = changed {
+                                return None;
+                            }
+                        }
                     }
                     self.from_store = true;
-                    woken = true;
+                    self.woken = true;
                 }
             }
         }
+    }
+
+    /// Reads the store off the runtime's workers (a read of a shared store waits on the network).
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || read(store.as_ref()))
+            .await
+            .map_err(|_| StoreError::Closed)?
     }
 
     /// The stream as a `futures::Stream`.

@@ -293,6 +293,10 @@ impl Worker {
             }
         };
         cancel.cancel();
+        // A run that ended as its lease was lost (cancelled or aborted by the lease thread, or
+        // done at that very moment) is abandoned all the same: its outcome is not this worker's
+        // to report.
+        let result = result.filter(|_| !lost.is_cancelled());
         let Some(result) = result else {
             // Cancelled, and aborted by the lease thread if it has not ended in time.
             let _ = running.await;

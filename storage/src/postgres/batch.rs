@@ -2,6 +2,8 @@
 //! transaction with one statement per table (rows passed as arrays and `unnest`ed), so that
 //! they share one round trip per table and one WAL flush.
 
+use std::collections::HashSet;
+
 use showrunner_engine::{Commit, StoreError};
 use tokio_postgres::Transaction;
 
@@ -50,6 +52,19 @@ impl Batch {
     /// own in one statement): such a commit waits for the next group.
     pub(super) fn has_episode(&self, commit: &Commit) -> bool {
         self.episodes.contains(&commit.episode.to_string())
+    }
+
+    /// The episodes the group writes events of, but those in `fenced` (not written).
+    pub(super) fn episodes_with_events(&self, fenced: &HashSet<String>) -> Vec<String> {
+        let mut episodes: Vec<String> = self
+            .events
+            .iter()
+            .map(|(episode, _, _)| episode)
+            .filter(|e| !fenced.contains(*e))
+            .cloned()
+            .collect();
+        episodes.dedup();
+        episodes
     }
 
     /// Whether the group holds an idempotency key of `commit`.
@@ -209,15 +224,10 @@ impl Batch {
         }
         let e = &self.events;
         if !e.is_empty() {
-            // Every process streaming one of these episodes hears of the commit (delivered once
-            // it is durable and visible).
             tx.execute(
-                "WITH added AS (
-                     INSERT INTO events (episode, seq, event)
-                     SELECT * FROM unnest($1::text[], $2::int8[], $3::bytea[])
-                     ON CONFLICT (episode, seq) DO UPDATE SET event = EXCLUDED.event
-                     RETURNING episode)
-                 SELECT pg_notify('showrunner_events', episode) FROM (SELECT DISTINCT episode FROM added) e",
+                "INSERT INTO events (episode, seq, event)
+                 SELECT * FROM unnest($1::text[], $2::int8[], $3::bytea[])
+                 ON CONFLICT (episode, seq) DO UPDATE SET event = EXCLUDED.event",
                 &[
                     &column(e, |r| r.0.as_str()),
                     &column(e, |r| r.1),

@@ -13,6 +13,7 @@ pub mod cluster;
 mod errors;
 mod listener;
 mod membership;
+mod notifier;
 mod queue;
 mod records;
 mod schema;
@@ -139,7 +140,10 @@ impl PgStore {
                 Some(bridge.wait(async move { Membership::join(&pool, lease).await })?)
             }
         };
-        let writer = bridge.enter(|| Writer::start(pool.clone(), member.clone()));
+        let writer = bridge.enter(|| {
+            let notifier = notifier::Notifier::start(keeper_config.clone());
+            Writer::start(pool.clone(), member.clone(), notifier)
+        });
         let keeper = member.as_ref().map(|m| bridge.enter(|| m.keep(keeper_config.clone())));
         Ok(Self {
             pool,

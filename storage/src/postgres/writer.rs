@@ -13,6 +13,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::batch::Batch;
 use super::membership::Membership;
+use super::notifier::Notifier;
 use super::{backend, client};
 
 /// The most commits one transaction holds.
@@ -29,12 +30,19 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writers on the current runtime (the store's own).
-    pub(super) fn start(pool: Pool, member: Option<Arc<Membership>>) -> Self {
+    /// Starts the writers on the current runtime (the store's own); they tell `notifier` of
+    /// the episodes whose events they committed.
+    pub(super) fn start(pool: Pool, member: Option<Arc<Membership>>, notifier: Notifier) -> Self {
         let (queue, waiting) = mpsc::unbounded_channel();
         let waiting = Arc::new(Mutex::new(waiting));
+        let notifier = Arc::new(notifier);
         for _ in 0..WRITERS {
-            tokio::spawn(write_groups(pool.clone(), member.clone(), waiting.clone()));
+            tokio::spawn(write_groups(
+                pool.clone(),
+                member.clone(),
+                waiting.clone(),
+                notifier.clone(),
+            ));
         }
         Self { queue }
     }
@@ -52,6 +60,7 @@ async fn write_groups(
     pool: Pool,
     member: Option<Arc<Membership>>,
     waiting: Arc<Mutex<mpsc::UnboundedReceiver<Pending>>>,
+    notifier: Arc<Notifier>,
 ) {
     let member = member.as_deref();
     // A commit of an episode already in the group starts the writer's next group.
@@ -83,6 +92,7 @@ async fn write_groups(
         }
         match write(&pool, member, &group, &batch).await {
             Ok(fenced) => {
+                notifier.committed(batch.episodes_with_events(&fenced));
                 for (commit, answer) in group {
                     let _ = answer.send(answer_of(&commit, &fenced));
                 }
@@ -94,7 +104,10 @@ async fn write_groups(
                     let result = match alone.add(&pending.0) {
                         Ok(()) => write(&pool, member, std::slice::from_ref(&pending), &alone)
                             .await
-                            .and_then(|fenced| answer_of(&pending.0, &fenced)),
+                            .and_then(|fenced| {
+                                notifier.committed(alone.episodes_with_events(&fenced));
+                                answer_of(&pending.0, &fenced)
+                            }),
                         Err(e) => Err(e),
                     };
                     let _ = pending.1.send(result);

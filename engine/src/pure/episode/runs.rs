@@ -296,7 +296,7 @@ impl Episode {
                 });
             }
         }
-        self.interrupt_running_but(step, "engine restarted", in_flight);
+        self.interrupt_running_but(step, "engine restarted or the episode changed hands", in_flight);
         if self.accepts_work() {
             self.enqueue_ready(step);
         }
