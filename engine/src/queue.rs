@@ -141,6 +141,30 @@ pub struct QueueDepth {
     pub oldest_ready: Option<Duration>,
 }
 
+/// A worker as the queue lists it, for operators: who it is and what it can take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerCard {
+    /// Its id (as in its log).
+    pub id: String,
+    /// Its process id.
+    pub pid: u32,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// How many runs of each resource it performs at once.
+    pub slots: Vec<(Resource, usize)>,
+    /// The workflow definitions (name, version) it has registered.
+    pub definitions: Vec<(String, String)>,
+}
+
+/// A listed worker, and how long since it last said it was alive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedWorker {
+    /// The worker.
+    pub card: WorkerCard,
+    /// How long it has been silent.
+    pub silent_for: Duration,
+}
+
 /// The durable queue of node runs (see the module's documentation).
 #[async_trait]
 pub trait RunQueue: Send + Sync {
@@ -202,4 +226,18 @@ pub trait RunQueue: Send + Sync {
 
     /// How many runs wait and run.
     async fn depth(&self) -> Result<QueueDepth, StoreError>;
+
+    /// Lists `worker` as alive, with what it can take (for operators: see
+    /// [`RunQueue::untakeable`]); a worker says so as it starts and every fifth of its lease.
+    async fn announce(&self, worker: &WorkerCard) -> Result<(), StoreError>;
+
+    /// Takes a stopping worker off the list.
+    async fn retire(&self, worker: &str) -> Result<(), StoreError>;
+
+    /// The listed workers, alive or silent (those silent for a day are dropped).
+    async fn workers(&self) -> Result<Vec<ListedWorker>, StoreError>;
+
+    /// How many ready runs no worker heard from within `alive` can take (no slot of their
+    /// resource, not all their tags, or not their workflow version): they wait for one.
+    async fn untakeable(&self, alive: Duration) -> Result<u64, StoreError>;
 }

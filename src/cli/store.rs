@@ -26,7 +26,9 @@ pub async fn run(data: &Path, url: Option<&str>, lease: f64, command: StoreComma
                 Some(url) => {
                     let store = Arc::new(PgStore::open(url).context("opening the PostgreSQL store")?);
                     show_members(&store, lease)?;
-                    show_queue(&PgRunQueue::new(store.clone())).await?;
+                    let queue = PgRunQueue::new(store.clone());
+                    show_workers(&queue, lease).await?;
+                    show_queue(&queue, lease).await?;
                     (store, format!("PostgreSQL, schema version {SCHEMA_VERSION}"))
                 }
                 None => (
@@ -98,8 +100,41 @@ pub async fn run(data: &Path, url: Option<&str>, lease: f64, command: StoreComma
     }
 }
 
-/// The node runs in the queue, per resource and per tag set, and the oldest ready one.
-async fn show_queue(queue: &PgRunQueue) -> anyhow::Result<()> {
+/// The workers: alive (heard from within `lease` seconds) or not, and what each can take.
+async fn show_workers(queue: &PgRunQueue, lease: f64) -> anyhow::Result<()> {
+    let workers = queue.workers().await.context("reading the list of workers")?;
+    let alive = workers.iter().filter(|w| w.silent_for.as_secs_f64() < lease).count();
+    println!("workers: {alive} alive, {} gone", workers.len() - alive);
+    for w in &workers {
+        let state = match w.silent_for.as_secs_f64() < lease {
+            true => "alive".to_owned(),
+            false => format!("silent for {:.0} s", w.silent_for.as_secs_f64()),
+        };
+        let slots: Vec<String> = w
+            .card
+            .slots
+            .iter()
+            .map(|(r, n)| format!("{}={n}", format!("{r:?}").to_lowercase()))
+            .collect();
+        let tags = if w.card.tags.is_empty() {
+            "none".to_owned()
+        } else {
+            w.card.tags.join(",")
+        };
+        println!(
+            "  {} (pid {}): {state}, slots {}, tags {tags}, {} workflow versions",
+            w.card.id,
+            w.card.pid,
+            slots.join(","),
+            w.card.definitions.len()
+        );
+    }
+    Ok(())
+}
+
+/// The node runs in the queue, per resource and per tag set, the oldest ready one, and those no
+/// worker alive (heard from within `lease` seconds) can take.
+async fn show_queue(queue: &PgRunQueue, lease: f64) -> anyhow::Result<()> {
     let depth = queue.depth().await.context("reading the run queue")?;
     let ready: u64 = depth.by_resource.iter().map(|r| r.1).sum();
     let taken: u64 = depth.by_resource.iter().map(|r| r.2).sum();
@@ -114,6 +149,16 @@ async fn show_queue(queue: &PgRunQueue) -> anyhow::Result<()> {
     }
     if let Some(oldest) = depth.oldest_ready {
         println!("  oldest ready run: waiting {:.1} s", oldest.as_secs_f64());
+    }
+    let untakeable = queue
+        .untakeable(std::time::Duration::from_secs_f64(lease))
+        .await
+        .context("reading the run queue")?;
+    if untakeable > 0 {
+        println!(
+            "  ready runs no live worker can take: {untakeable} (no worker alive has their resource, all their tags \
+             and their workflow version: start one that does)"
+        );
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::NodeError;
 use crate::ids::{EpisodeId, InstanceKey, now_ms};
 use crate::pure::definition::{Resource, WorkflowDef};
-use crate::queue::{RunQueue, RunResult, Takeable, TakenRun, reported_outputs};
+use crate::queue::{RunQueue, RunResult, Takeable, TakenRun, WorkerCard, reported_outputs};
 use crate::runtime::engine::lock;
 use crate::runtime::run::{RunContext, ValueCache, execute};
 use crate::store::{BlobStore, Store};
@@ -154,6 +154,20 @@ impl Worker {
         let mut tasks = Vec::new();
         let leases_stop = CancellationToken::new();
         let leases = lease_thread(leases_stop.clone());
+        // Listed as alive for operators, from the lease thread, every fifth of a lease.
+        let card = WorkerCard {
+            id: worker.config.id.clone(),
+            pid: std::process::id(),
+            tags: tags.clone(),
+            slots: worker.config.slots.iter().map(|(r, n)| (*r, *n)).collect(),
+            definitions: definitions.clone(),
+        };
+        leases.spawn(announce(
+            worker.queue.clone(),
+            card,
+            worker.config.lease / 5,
+            leases_stop.clone(),
+        ));
         while !stop.is_cancelled() {
             let resources: Vec<Resource> = {
                 let busy = lock(&busy);
@@ -222,6 +236,9 @@ impl Worker {
             let _ = task.await;
         }
         leases_stop.cancel();
+        if let Err(error) = worker.queue.retire(&worker.config.id).await {
+            tracing::debug!(%error, "taking the worker off the list");
+        }
     }
 
     /// Performs one run under the lease taken at `since` (kept on `leases`) and reports it;
@@ -443,6 +460,19 @@ struct Stamp(Arc<AtomicU64>);
 impl Drop for Stamp {
     fn drop(&mut self) {
         self.0.store(now_ms(), Ordering::SeqCst);
+    }
+}
+
+/// Says the worker is alive (with what it can take) every `every`, until `stop`.
+async fn announce(queue: Arc<dyn RunQueue>, card: WorkerCard, every: Duration, stop: CancellationToken) {
+    loop {
+        if let Err(error) = queue.announce(&card).await {
+            tracing::debug!(%error, "listing the worker as alive");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = stop.cancelled() => return,
+        }
     }
 }
 

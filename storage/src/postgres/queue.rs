@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use showrunner_engine::queue::{
-    QueueDepth, QueuedRun, ReportedRun, RunProgress, RunQueue, RunResult, Takeable, TakenRun,
+    ListedWorker, QueueDepth, QueuedRun, ReportedRun, RunProgress, RunQueue, RunResult, Takeable, TakenRun, WorkerCard,
 };
 use showrunner_engine::{BlobRef, ContentHash, EpisodeId, InstanceKey, NodeError, Resource, StoreError};
 use tokio::sync::Notify;
@@ -314,6 +314,125 @@ impl RunQueue for PgRunQueue {
 
     async fn wait_for_results(&self, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.results.notified()).await;
+    }
+
+    async fn announce(&self, worker: &WorkerCard) -> Result<(), StoreError> {
+        let id = worker.id.clone();
+        let pid = i32::try_from(worker.pid).unwrap_or(i32::MAX);
+        let tags = worker.tags.clone();
+        let resources: Vec<&'static str> = worker
+            .slots
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(r, _)| resource_name(*r))
+            .collect();
+        let slots = worker
+            .slots
+            .iter()
+            .map(|(r, n)| format!("{}={n}", resource_name(*r)))
+            .collect::<Vec<_>>()
+            .join(",");
+        let definitions: Vec<String> = worker.definitions.iter().map(|(w, v)| definition_text(w, v)).collect();
+        self.store
+            .write(move |client| async move {
+                client
+                    .execute(
+                        "INSERT INTO worker_process (id, pid, tags, resources, slots, definitions, seen_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, now())
+                         ON CONFLICT (id) DO UPDATE SET seen_at = now()",
+                        &[&id, &pid, &tags, &resources, &slots, &definitions],
+                    )
+                    .await
+                    .map_err(backend)?;
+                client
+                    .execute(
+                        "DELETE FROM worker_process WHERE seen_at < now() - interval '1 day'",
+                        &[],
+                    )
+                    .await
+                    .map_err(backend)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn retire(&self, worker: &str) -> Result<(), StoreError> {
+        let id = worker.to_owned();
+        self.store
+            .write(move |client| async move {
+                client
+                    .execute("DELETE FROM worker_process WHERE id = $1", &[&id])
+                    .await
+                    .map_err(backend)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn workers(&self) -> Result<Vec<ListedWorker>, StoreError> {
+        let rows = self
+            .store
+            .write(move |client| async move {
+                client
+                    .query(
+                        "SELECT id, pid, tags, slots, definitions, extract(epoch FROM now() - seen_at)::float8
+                         FROM worker_process ORDER BY id",
+                        &[],
+                    )
+                    .await
+                    .map_err(backend)
+            })
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let slots: String = row.get(3);
+                let definitions: Vec<String> = row.get(4);
+                let silent: f64 = row.get(5);
+                ListedWorker {
+                    card: WorkerCard {
+                        id: row.get(0),
+                        pid: u32::try_from(row.get::<_, i32>(1)).unwrap_or(0),
+                        tags: row.get(2),
+                        slots: slots
+                            .split(',')
+                            .filter_map(|s| {
+                                let (r, n) = s.split_once('=')?;
+                                Some((resource_of(r)?, n.parse().ok()?))
+                            })
+                            .collect(),
+                        definitions: definitions
+                            .iter()
+                            .filter_map(|d| d.rsplit_once('@'))
+                            .map(|(w, v)| (w.to_owned(), v.to_owned()))
+                            .collect(),
+                    },
+                    silent_for: Duration::from_secs_f64(silent.max(0.0)),
+                }
+            })
+            .collect())
+    }
+
+    async fn untakeable(&self, alive: Duration) -> Result<u64, StoreError> {
+        let alive = alive.as_secs_f64();
+        let row = self
+            .store
+            .write(move |client| async move {
+                client
+                    .query_one(
+                        "SELECT count(*) FROM run_queue q
+                         WHERE (q.state = 'ready' OR (q.state = 'taken' AND q.lease_until < now()))
+                           AND NOT EXISTS (SELECT 1 FROM worker_process w
+                               WHERE w.seen_at > now() - make_interval(secs => $1)
+                                 AND q.resource = ANY(w.resources) AND q.tags <@ w.tags
+                                 AND q.definition = ANY(w.definitions))",
+                        &[&alive],
+                    )
+                    .await
+                    .map_err(backend)
+            })
+            .await?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 
     async fn depth(&self) -> Result<QueueDepth, StoreError> {

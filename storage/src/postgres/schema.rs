@@ -8,7 +8,7 @@ use showrunner_engine::StoreError;
 use super::backend;
 
 /// The schema version this build reads and writes: the number of its migrations.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// An arbitrary key for `pg_advisory_xact_lock`, held while migrating.
 const MIGRATION_LOCK: i64 = 0x5348_4f57_5255_4e00;
@@ -116,6 +116,18 @@ ALTER TABLE run_queue
     ADD COLUMN progress real,
     ADD COLUMN progress_message text,
     ADD COLUMN progress_seq integer NOT NULL DEFAULT 0;
+"#,
+    // The workers, as they say they are alive, and what each can take.
+    r#"
+CREATE TABLE worker_process (
+    id text PRIMARY KEY,
+    pid integer NOT NULL,
+    tags text[] NOT NULL,
+    resources text[] NOT NULL,
+    slots text NOT NULL,
+    definitions text[] NOT NULL,
+    seen_at timestamptz NOT NULL
+);
 "#,
 ];
 
