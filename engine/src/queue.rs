@@ -154,6 +154,9 @@ pub struct WorkerCard {
     pub slots: Vec<(Resource, usize)>,
     /// The workflow definitions (name, version) it has registered.
     pub definitions: Vec<(String, String)>,
+    /// Its lease: it says it is alive every fifth of it, and counts as gone once silent for
+    /// longer.
+    pub lease: Duration,
 }
 
 /// A listed worker, and how long since it last said it was alive.
@@ -163,6 +166,13 @@ pub struct ListedWorker {
     pub card: WorkerCard,
     /// How long it has been silent.
     pub silent_for: Duration,
+}
+
+impl ListedWorker {
+    /// Whether it said it was alive within its lease.
+    pub fn is_alive(&self) -> bool {
+        self.silent_for < self.card.lease
+    }
 }
 
 /// The durable queue of node runs (see the module's documentation).
@@ -207,8 +217,8 @@ pub trait RunQueue: Send + Sync {
     /// The progress last reported by the runs of `episodes` being performed.
     async fn progressing(&self, episodes: &[EpisodeId]) -> Result<Vec<RunProgress>, StoreError>;
 
-    /// The runs of `episodes` queued and not reported yet (ready, or taken by a worker): each
-    /// instance with its attempt.
+    /// The runs of `episodes` in the queue (ready, taken by a worker, or reported and not
+    /// applied yet): each instance with its attempt.
     async fn in_flight(&self, episodes: &[EpisodeId]) -> Result<Vec<(EpisodeId, InstanceKey, u32)>, StoreError>;
 
     /// The results reported for runs of `episodes`.
@@ -234,10 +244,10 @@ pub trait RunQueue: Send + Sync {
     /// Takes a stopping worker off the list.
     async fn retire(&self, worker: &str) -> Result<(), StoreError>;
 
-    /// The listed workers, alive or silent (those silent for a day are dropped).
+    /// The listed workers, alive or silent (an announcement drops those silent for a day).
     async fn workers(&self) -> Result<Vec<ListedWorker>, StoreError>;
 
-    /// How many ready runs no worker heard from within `alive` can take (no slot of their
-    /// resource, not all their tags, or not their workflow version): they wait for one.
-    async fn untakeable(&self, alive: Duration) -> Result<u64, StoreError>;
+    /// How many ready runs no live worker (one heard from within its lease) can take: none has
+    /// a slot of their resource, all their tags and their workflow version. They wait for one.
+    async fn untakeable(&self) -> Result<u64, StoreError>;
 }

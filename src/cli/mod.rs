@@ -17,9 +17,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde_json::json;
-use showrunner::engine::{
-    BlobStore, Engine, EngineConfig, EngineError, EpisodeId, EpisodeStatus, Store, StoreError, WorkflowDef,
-};
+use showrunner::engine::{Engine, EngineConfig, EngineError, EpisodeId, EpisodeStatus, Store, StoreError, WorkflowDef};
 use showrunner::models::Registry;
 use showrunner::nodes::fountain;
 use showrunner::nodes::model::{Brief, Settings};
@@ -46,6 +44,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // Nor do the store's own commands, which must not run its episodes.
     if let Command::Store { command } = args.command {
         return store::run(&args.data, args.store.as_deref(), args.lease, command).await;
+    }
+    // Nor do reads of a shared database, which go straight to it: this process does not join the
+    // engines on it (which would take over episodes whose holder is gone, and start their work).
+    if let (Command::Episodes { .. } | Command::Export { .. }, Some(url)) = (&args.command, args.store.as_deref()) {
+        let store = PgStore::open(url).context("opening the PostgreSQL store (--store)")?;
+        return read(&store, &args.data, args.blobs.as_deref(), args.command).await;
     }
     let config = Config::load(args.config.as_deref(), &args.data)?;
     let mut setup = match &args.command {
@@ -89,13 +93,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             )
         }
         _ => {}
-    }
-    // Reads of a shared database go straight to it: this process does not join the engines on
-    // it (which would take over episodes whose holder is gone, and start their work).
-    if let (Command::Episodes { .. } | Command::Export { .. }, Some(url)) = (&args.command, places.store) {
-        let store = PgStore::open(url).context("opening the PostgreSQL store (--store)")?;
-        let blobs = showrunner::open_blobs(&args.data, places.blobs).context("opening the blobs (--blobs)")?;
-        return read(&store, &*blobs, args.command).await;
     }
     let engine = match open(&args.data, places, &backends).await {
         Ok(engine) => engine,
@@ -151,25 +148,34 @@ async fn beside(data: &Path, on_postgres: bool, command: Command, error: anyhow:
     }
 }
 
-/// `episodes` and `export`, read from `store` and `blobs` as committed.
-async fn read(store: &dyn Store, blobs: &dyn BlobStore, command: Command) -> anyhow::Result<()> {
+/// `episodes` and `export` on a PostgreSQL store, read as committed; an export reads the blobs
+/// where `--blobs` says (else `DATA/blobs`).
+async fn read(store: &dyn Store, data: &Path, blobs: Option<&str>, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Episodes {
-            command: EpisodesCommand::List,
-        } => episodes::list(store),
+        Command::Export { episode, dir, force } => {
+            let opened = showrunner::open_blobs(data, blobs).context("opening the blobs (--blobs)")?;
+            let source = export::Source::Local(store, &*opened);
+            export_to(&source, resolve(store, &episode)?, &dir, force)
+                .await
+                .with_context(|| match blobs {
+                    None => format!(
+                        "the blobs were read from {} (give --blobs s3://… as the servers do, if theirs are there)",
+                        data.join("blobs").display()
+                    ),
+                    Some(url) => format!("the blobs were read from {url}"),
+                })
+        }
+        command => list_or_show(store, command),
+    }
+}
+
+/// `episodes list|show`, read from `store` as committed.
+fn list_or_show(store: &dyn Store, command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Episodes {
             command: EpisodesCommand::Show { episode },
         } => episodes::show(store, resolve(store, &episode)?),
-        Command::Export { episode, dir, force } => {
-            export_to(
-                &export::Source::Local(store, blobs),
-                resolve(store, &episode)?,
-                &dir,
-                force,
-            )
-            .await
-        }
-        _ => bail!("only `episodes` and `export` read a store without driving it"),
+        _ => episodes::list(store),
     }
 }
 
@@ -444,9 +450,11 @@ async fn dispatch(
             }
             Ok(())
         }
-        command @ (Command::Episodes { .. } | Command::Export { .. }) => {
-            read(engine.store().as_ref(), engine.blobs().as_ref(), command).await
+        Command::Export { episode, dir, force } => {
+            let id = resolve(engine.store().as_ref(), &episode)?;
+            export_to(&local(engine), id, &dir, force).await
         }
+        command @ Command::Episodes { .. } => list_or_show(engine.store().as_ref(), command),
         Command::Serve {
             addr,
             advertise,

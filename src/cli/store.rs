@@ -27,8 +27,8 @@ pub async fn run(data: &Path, url: Option<&str>, lease: f64, command: StoreComma
                     let store = Arc::new(PgStore::open(url).context("opening the PostgreSQL store")?);
                     show_members(&store, lease)?;
                     let queue = PgRunQueue::new(store.clone());
-                    show_workers(&queue, lease).await?;
-                    show_queue(&queue, lease).await?;
+                    show_workers(&queue).await?;
+                    show_queue(&queue).await?;
                     (store, format!("PostgreSQL, schema version {SCHEMA_VERSION}"))
                 }
                 None => (
@@ -100,13 +100,13 @@ pub async fn run(data: &Path, url: Option<&str>, lease: f64, command: StoreComma
     }
 }
 
-/// The workers: alive (heard from within `lease` seconds) or not, and what each can take.
-async fn show_workers(queue: &PgRunQueue, lease: f64) -> anyhow::Result<()> {
+/// The workers: alive (heard from within their lease) or not, and what each can take.
+async fn show_workers(queue: &PgRunQueue) -> anyhow::Result<()> {
     let workers = queue.workers().await.context("reading the list of workers")?;
-    let alive = workers.iter().filter(|w| w.silent_for.as_secs_f64() < lease).count();
+    let alive = workers.iter().filter(|w| w.is_alive()).count();
     println!("workers: {alive} alive, {} gone", workers.len() - alive);
     for w in &workers {
-        let state = match w.silent_for.as_secs_f64() < lease {
+        let state = match w.is_alive() {
             true => "alive".to_owned(),
             false => format!("silent for {:.0} s", w.silent_for.as_secs_f64()),
         };
@@ -133,8 +133,8 @@ async fn show_workers(queue: &PgRunQueue, lease: f64) -> anyhow::Result<()> {
 }
 
 /// The node runs in the queue, per resource and per tag set, the oldest ready one, and those no
-/// worker alive (heard from within `lease` seconds) can take.
-async fn show_queue(queue: &PgRunQueue, lease: f64) -> anyhow::Result<()> {
+/// live worker can take.
+async fn show_queue(queue: &PgRunQueue) -> anyhow::Result<()> {
     let depth = queue.depth().await.context("reading the run queue")?;
     let ready: u64 = depth.by_resource.iter().map(|r| r.1).sum();
     let taken: u64 = depth.by_resource.iter().map(|r| r.2).sum();
@@ -150,10 +150,7 @@ async fn show_queue(queue: &PgRunQueue, lease: f64) -> anyhow::Result<()> {
     if let Some(oldest) = depth.oldest_ready {
         println!("  oldest ready run: waiting {:.1} s", oldest.as_secs_f64());
     }
-    let untakeable = queue
-        .untakeable(std::time::Duration::from_secs_f64(lease))
-        .await
-        .context("reading the run queue")?;
+    let untakeable = queue.untakeable().await.context("reading the run queue")?;
     if untakeable > 0 {
         println!(
             "  ready runs no live worker can take: {untakeable} (no worker alive has their resource, all their tags \

@@ -416,20 +416,25 @@ impl Actor {
     /// After a failed commit (a full disk): what it carried is lost (a run's result, the
     /// queueing of the next runs), so the episode recovers as after a restart, in a moment, and
     /// again after each failure until a commit goes through: work resumes by itself once space
-    /// is freed. Runs still queued for workers go on.
+    /// is freed. Runs in the queue go on (the results that wait there are applied as they
+    /// come), so the queue is read first, until it answers.
     fn recover_later(&self) {
         let tx = self.tx.clone();
         let (queue, episode) = (self.shared.queue.clone(), self.episode.id());
         tokio::spawn(async move {
-            tokio::time::sleep(RECOVER_AFTER_FAILURE).await;
-            let in_flight = match queue {
-                Some(queue) => queued::in_flight(queue.as_ref(), &[episode]).await.remove(&episode),
-                None => None,
+            let in_flight = loop {
+                tokio::time::sleep(RECOVER_AFTER_FAILURE).await;
+                let Some(queue) = &queue else { break Vec::new() };
+                match queue.in_flight(&[episode]).await {
+                    Ok(runs) => break queued::by_episode(runs).remove(&episode).unwrap_or_default(),
+                    Err(error) => tracing::debug!(%episode, %error, "reading the runs in flight before recovering"),
+                }
+                if tx.is_closed() {
+                    return;
+                }
             };
             let _ = tx.send(Msg::Command {
-                command: Command::Recover {
-                    in_flight: in_flight.unwrap_or_default(),
-                },
+                command: Command::Recover { in_flight },
                 reply: None,
                 pins: None,
             });

@@ -574,6 +574,13 @@ impl Engine {
     }
 }
 
+impl Drop for Shared {
+    /// An engine dropped without [`Engine::shutdown`] ends its event streams all the same.
+    fn drop(&mut self) {
+        self.shut_down.cancel();
+    }
+}
+
 impl Shared {
     pub(crate) fn mark_unavailable(&self, episode: EpisodeId, workflow: String, version: String) {
         lock(&self.unavailable).insert(episode, (workflow, version));

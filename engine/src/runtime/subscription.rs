@@ -99,6 +99,7 @@ impl EventStream {
                         self.buffer.extend(page);
                         continue;
                     }
+                    Err(_) if self.stopped.is_cancelled() => return None,
                     Err(e) => return Some(Err(e)),
                 }
                 if std::mem::take(&mut self.woken) {

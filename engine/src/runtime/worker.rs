@@ -141,7 +141,8 @@ impl Worker {
     }
 
     /// Takes and performs runs until `stop` fires; then the runs in flight stop and go back to
-    /// the queue, for another worker.
+    /// the queue, for another worker. Meanwhile the worker lists itself as alive in the queue
+    /// (see [`RunQueue::announce`]), and takes itself off the list as it stops.
     pub async fn run(self, stop: CancellationToken) {
         let worker = Arc::new(self);
         let busy: Arc<Mutex<BTreeMap<Resource, usize>>> = Arc::default();
@@ -161,13 +162,10 @@ impl Worker {
             tags: tags.clone(),
             slots: worker.config.slots.iter().map(|(r, n)| (*r, *n)).collect(),
             definitions: definitions.clone(),
+            lease: worker.config.lease,
         };
-        leases.spawn(announce(
-            worker.queue.clone(),
-            card,
-            worker.config.lease / 5,
-            leases_stop.clone(),
-        ));
+        let announcing = CancellationToken::new();
+        let announced = leases.spawn(announce(worker.queue.clone(), card, announcing.clone()));
         while !stop.is_cancelled() {
             let resources: Vec<Resource> = {
                 let busy = lock(&busy);
@@ -205,15 +203,18 @@ impl Worker {
                 Ok(Some(taken)) => {
                     let resource = taken.queued.resource;
                     *lock(&busy).entry(resource).or_default() += 1;
-                    let (worker, busy, freed) = (worker.clone(), busy.clone(), freed.clone());
+                    // The slot comes free when the run's task ends, however it ends.
+                    let slot = Slot {
+                        busy: busy.clone(),
+                        resource,
+                        freed: freed.clone(),
+                    };
+                    let worker = worker.clone();
                     tasks.retain(|t: &tokio::task::JoinHandle<()>| !t.is_finished());
                     let (stop, leases) = (stop.clone(), leases.clone());
                     tasks.push(tokio::spawn(async move {
+                        let _slot = slot;
                         worker.clone().perform(taken, asked, stop, leases).await;
-                        if let Some(n) = lock(&busy).get_mut(&resource) {
-                            *n = n.saturating_sub(1);
-                        }
-                        freed.notify_one();
                     }));
                 }
                 Ok(None) => {
@@ -235,10 +236,13 @@ impl Worker {
         for task in tasks {
             let _ = task.await;
         }
-        leases_stop.cancel();
+        // Off the list once the last announcement has landed, so that none comes after.
+        announcing.cancel();
+        let _ = announced.await;
         if let Err(error) = worker.queue.retire(&worker.config.id).await {
             tracing::debug!(%error, "taking the worker off the list");
         }
+        leases_stop.cancel();
     }
 
     /// Performs one run under the lease taken at `since` (kept on `leases`) and reports it;
@@ -294,10 +298,15 @@ impl Worker {
             },
             done.clone(),
         ));
+        // The lease is looked at first: the lease thread marks it lost before it cancels or
+        // aborts the run, so a run ended that way is never taken for a result to report. A run
+        // that ended before its lease was lost is reported (the queue refuses it if the run was
+        // taken again meanwhile).
         let result = tokio::select! {
-            joined = &mut running => Some(joined.unwrap_or_else(|e| Err(NodeError::Permanent(format!("the run's task failed: {e}"))))),
+            biased;
             // The lease is lost: the run may go on elsewhere; this one stops.
             () = lost.cancelled() => None,
+            joined = &mut running => Some(joined.unwrap_or_else(|e| Err(NodeError::Permanent(format!("the run's task failed: {e}"))))),
             () = stop.cancelled() => {
                 cancel.cancel();
                 wind_down(running, self.config.lease).await;
@@ -310,12 +319,9 @@ impl Worker {
             }
         };
         cancel.cancel();
-        // A run that ended as its lease was lost (cancelled or aborted by the lease thread, or
-        // done at that very moment) is abandoned all the same: its outcome is not this worker's
-        // to report.
-        let result = result.filter(|_| !lost.is_cancelled());
         let Some(result) = result else {
-            // Cancelled, and aborted by the lease thread if it has not ended in time.
+            // Cancelled, and aborted by the lease thread if it has not ended in time (the task
+            // was not joined above).
             let _ = running.await;
             done.cancel();
             tracing::warn!(episode = %id.episode, key = %id.key, attempt = id.attempt, delivery = id.delivery,
@@ -463,16 +469,34 @@ impl Drop for Stamp {
     }
 }
 
-/// Says the worker is alive (with what it can take) every `every`, until `stop`.
-async fn announce(queue: Arc<dyn RunQueue>, card: WorkerCard, every: Duration, stop: CancellationToken) {
+/// Says the worker is alive (with what it can take) every fifth of its lease, until `stop`
+/// (an announcement under way is finished first).
+async fn announce(queue: Arc<dyn RunQueue>, card: WorkerCard, stop: CancellationToken) {
     loop {
         if let Err(error) = queue.announce(&card).await {
             tracing::debug!(%error, "listing the worker as alive");
         }
         tokio::select! {
-            () = tokio::time::sleep(every) => {}
+            () = tokio::time::sleep(card.lease / 5) => {}
             () = stop.cancelled() => return,
         }
+    }
+}
+
+/// A worker's slot of a resource, taken by a run; given back (and a waiting take woken) when
+/// dropped.
+struct Slot {
+    busy: Arc<Mutex<BTreeMap<Resource, usize>>>,
+    resource: Resource,
+    freed: Arc<Notify>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(n) = lock(&self.busy).get_mut(&self.resource) {
+            *n = n.saturating_sub(1);
+        }
+        self.freed.notify_one();
     }
 }
 

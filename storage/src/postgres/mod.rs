@@ -8,6 +8,7 @@
 
 mod batch;
 mod bridge;
+mod catalog;
 #[cfg(any(test, feature = "test-cluster"))]
 pub mod cluster;
 mod errors;
@@ -42,7 +43,7 @@ use listener::Listener;
 pub use membership::Member;
 use membership::Membership;
 pub use queue::PgRunQueue;
-use records::{decode, encode, instance_text, load, parse_id, status_of};
+use records::{decode, instance_text, load, parse_id, status_of};
 pub use schema::SCHEMA_VERSION;
 pub use urls::redacted_url;
 use writer::Writer;
@@ -479,49 +480,11 @@ impl Store for PgStore {
     }
 
     async fn put_series(&self, series: &SeriesRecord, once: Option<&IdempotencyRecord>) -> Result<(), StoreError> {
-        let (id, record) = (series.id.to_string(), encode(series)?);
-        let once = once
-            .map(|o| Ok::<_, StoreError>((o.key.clone(), encode(o)?)))
-            .transpose()?;
-        self.write(move |mut client| async move {
-            let tx = client.transaction().await.map_err(backend)?;
-            tx.execute(
-                "INSERT INTO series (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
-                &[&id, &record],
-            )
-            .await
-            .map_err(backend)?;
-            if let Some((key, record)) = once {
-                records::put_idempotency(&tx, &key, &record).await?;
-            }
-            tx.commit().await.map_err(backend)
-        })
-        .await
+        self.write_series(series, once).await
     }
 
     async fn replace_series(&self, series: &SeriesRecord, previous: u32) -> Result<bool, StoreError> {
-        let (id, record) = (series.id.to_string(), encode(series)?);
-        self.write(move |mut client| async move {
-            let tx = client.transaction().await.map_err(backend)?;
-            // The row stays locked until the commit: the check and the write are one step.
-            let Some(row) = tx
-                .query_opt("SELECT record FROM series WHERE id = $1 FOR UPDATE", &[&id])
-                .await
-                .map_err(backend)?
-            else {
-                return Ok(false);
-            };
-            let stored: SeriesRecord = decode(row.get(0), None, &format!("series {id}"))?;
-            if stored.revision != previous {
-                return Ok(false);
-            }
-            tx.execute("UPDATE series SET record = $2 WHERE id = $1", &[&id, &record])
-                .await
-                .map_err(backend)?;
-            tx.commit().await.map_err(backend)?;
-            Ok(true)
-        })
-        .await
+        self.write_series_over(series, previous).await
     }
 
     fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
@@ -537,96 +500,31 @@ impl Store for PgStore {
     }
 
     fn series(&self, id: SeriesId) -> Result<Option<SeriesRecord>, StoreError> {
-        self.read(move |client| async move {
-            let row = client
-                .query_opt("SELECT record FROM series WHERE id = $1", &[&id.to_string()])
-                .await
-                .map_err(backend)?;
-            row.map(|row| decode(row.get(0), None, &format!("series {id}")))
-                .transpose()
-        })
+        self.read_series(id)
     }
 
     fn all_series(&self) -> Result<Vec<SeriesRecord>, StoreError> {
-        self.read(|client| async move {
-            let rows = client
-                .query("SELECT record FROM series ORDER BY id", &[])
-                .await
-                .map_err(backend)?;
-            rows.iter()
-                .map(|row| decode(row.get(0), None, "a series record"))
-                .collect()
-        })
+        self.read_all_series()
     }
 
     async fn delete_series(&self, id: SeriesId) -> Result<(), StoreError> {
-        self.write(move |client| async move {
-            client
-                .execute("DELETE FROM series WHERE id = $1", &[&id.to_string()])
-                .await
-                .map_err(backend)?;
-            Ok(())
-        })
-        .await
+        self.remove_series(id).await
     }
 
     async fn put_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
-        let (blob, at, owner) = records::upload_key(upload);
-        let record = encode(upload)?;
-        self.write(move |client| async move {
-            client
-                .execute(
-                    "INSERT INTO uploads (blob, created_at, owner, record) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (blob, created_at, owner) DO UPDATE SET record = EXCLUDED.record",
-                    &[&blob, &at, &owner, &record],
-                )
-                .await
-                .map_err(backend)?;
-            Ok(())
-        })
-        .await
+        self.write_upload(upload).await
     }
 
     fn uploads(&self) -> Result<Vec<UploadRecord>, StoreError> {
-        self.read(|client| async move {
-            let rows = client
-                .query("SELECT record FROM uploads ORDER BY blob, created_at, owner", &[])
-                .await
-                .map_err(backend)?;
-            rows.iter()
-                .map(|row| decode(row.get(0), None, "an upload record"))
-                .collect()
-        })
+        self.read_uploads()
     }
 
     fn uploads_of(&self, blob: ContentHash) -> Result<Vec<UploadRecord>, StoreError> {
-        self.read(move |client| async move {
-            let rows = client
-                .query(
-                    "SELECT record FROM uploads WHERE blob = $1 ORDER BY created_at, owner",
-                    &[&blob.to_hex()],
-                )
-                .await
-                .map_err(backend)?;
-            rows.iter()
-                .map(|row| decode(row.get(0), None, "an upload record"))
-                .collect()
-        })
+        self.read_uploads_of(blob)
     }
 
     async fn delete_upload(&self, upload: &UploadRecord) -> Result<(), StoreError> {
-        let (blob, at, owner) = records::upload_key(upload);
-        self.write(move |client| async move {
-            client
-                .execute(
-                    "DELETE FROM uploads WHERE blob = $1 AND created_at = $2 AND owner = $3",
-                    &[&blob, &at, &owner],
-                )
-                .await
-                .map_err(backend)?;
-            Ok(())
-        })
-        .await
+        self.remove_upload(upload).await
     }
 }
 

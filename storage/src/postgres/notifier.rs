@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config, NoTls, Statement};
 
 use super::listener::EVENTS;
 
@@ -41,31 +41,33 @@ impl Notifier {
 
 /// Sends what waits, all of it in one statement, until the queue closes.
 async fn notify(config: Config, mut waiting: mpsc::UnboundedReceiver<Vec<String>>) {
-    let mut client: Option<Client> = None;
+    let mut connected: Option<(Client, Statement)> = None;
     while let Some(mut episodes) = waiting.recv().await {
         while let Ok(more) = waiting.try_recv() {
             episodes.extend(more);
         }
         episodes.sort_unstable();
         episodes.dedup();
-        if client.as_ref().is_none_or(Client::is_closed) {
-            client = connect(&config).await;
+        if connected.as_ref().is_none_or(|(client, _)| client.is_closed()) {
+            connected = connect(&config).await;
         }
-        let Some(c) = &client else {
+        let Some((client, statement)) = &connected else {
             tokio::time::sleep(RECONNECT).await;
             continue;
         };
-        let sql = format!("SELECT pg_notify('{EVENTS}', e) FROM unnest($1::text[]) AS e");
-        if c.execute(&sql, &[&episodes]).await.is_err() {
-            client = None;
+        if client.execute(statement, &[&episodes]).await.is_err() {
+            connected = None;
         }
     }
 }
 
-/// A connection whose commits do not wait for their WAL flush (they carry nothing to keep).
-async fn connect(config: &Config) -> Option<Client> {
+/// A connection whose commits do not wait for their WAL flush (they carry nothing to keep), and
+/// its notifying statement.
+async fn connect(config: &Config) -> Option<(Client, Statement)> {
     let (client, connection) = config.connect(NoTls).await.ok()?;
     tokio::spawn(connection);
     client.batch_execute("SET synchronous_commit = off").await.ok()?;
-    Some(client)
+    let sql = format!("SELECT pg_notify('{EVENTS}', e) FROM unnest($1::text[]) AS e");
+    let statement = client.prepare(&sql).await.ok()?;
+    Some((client, statement))
 }

@@ -252,7 +252,7 @@ impl RunQueue for PgRunQueue {
     async fn in_flight(&self, episodes: &[EpisodeId]) -> Result<Vec<(EpisodeId, InstanceKey, u32)>, StoreError> {
         let rows = self
             .of_episodes(
-                "SELECT episode, key, attempt FROM run_queue WHERE state IN ('ready', 'taken') AND episode = ANY($1)",
+                "SELECT episode, key, attempt FROM run_queue WHERE episode = ANY($1)",
                 episodes,
             )
             .await?;
@@ -333,14 +333,15 @@ impl RunQueue for PgRunQueue {
             .collect::<Vec<_>>()
             .join(",");
         let definitions: Vec<String> = worker.definitions.iter().map(|(w, v)| definition_text(w, v)).collect();
+        let lease = i64::try_from(worker.lease.as_millis()).unwrap_or(i64::MAX);
         self.store
             .write(move |client| async move {
                 client
                     .execute(
-                        "INSERT INTO worker_process (id, pid, tags, resources, slots, definitions, seen_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, now())
+                        "INSERT INTO worker_process (id, pid, tags, resources, slots, definitions, lease_ms, seen_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, now())
                          ON CONFLICT (id) DO UPDATE SET seen_at = now()",
-                        &[&id, &pid, &tags, &resources, &slots, &definitions],
+                        &[&id, &pid, &tags, &resources, &slots, &definitions, &lease],
                     )
                     .await
                     .map_err(backend)?;
@@ -375,7 +376,8 @@ impl RunQueue for PgRunQueue {
             .write(move |client| async move {
                 client
                     .query(
-                        "SELECT id, pid, tags, slots, definitions, extract(epoch FROM now() - seen_at)::float8
+                        "SELECT id, pid, tags, slots, definitions, extract(epoch FROM now() - seen_at)::float8,
+                             lease_ms
                          FROM worker_process ORDER BY id",
                         &[],
                     )
@@ -389,6 +391,7 @@ impl RunQueue for PgRunQueue {
                 let slots: String = row.get(3);
                 let definitions: Vec<String> = row.get(4);
                 let silent: f64 = row.get(5);
+                let lease: i64 = row.get(6);
                 ListedWorker {
                     card: WorkerCard {
                         id: row.get(0),
@@ -406,6 +409,7 @@ impl RunQueue for PgRunQueue {
                             .filter_map(|d| d.rsplit_once('@'))
                             .map(|(w, v)| (w.to_owned(), v.to_owned()))
                             .collect(),
+                        lease: Duration::from_millis(u64::try_from(lease).unwrap_or(0)),
                     },
                     silent_for: Duration::from_secs_f64(silent.max(0.0)),
                 }
@@ -413,8 +417,7 @@ impl RunQueue for PgRunQueue {
             .collect())
     }
 
-    async fn untakeable(&self, alive: Duration) -> Result<u64, StoreError> {
-        let alive = alive.as_secs_f64();
+    async fn untakeable(&self) -> Result<u64, StoreError> {
         let row = self
             .store
             .write(move |client| async move {
@@ -423,10 +426,10 @@ impl RunQueue for PgRunQueue {
                         "SELECT count(*) FROM run_queue q
                          WHERE (q.state = 'ready' OR (q.state = 'taken' AND q.lease_until < now()))
                            AND NOT EXISTS (SELECT 1 FROM worker_process w
-                               WHERE w.seen_at > now() - make_interval(secs => $1)
+                               WHERE w.seen_at > now() - w.lease_ms * interval '1 millisecond'
                                  AND q.resource = ANY(w.resources) AND q.tags <@ w.tags
                                  AND q.definition = ANY(w.definitions))",
-                        &[&alive],
+                        &[],
                     )
                     .await
                     .map_err(backend)

@@ -126,6 +126,7 @@ CREATE TABLE worker_process (
     resources text[] NOT NULL,
     slots text NOT NULL,
     definitions text[] NOT NULL,
+    lease_ms bigint NOT NULL,
     seen_at timestamptz NOT NULL
 );
 "#,

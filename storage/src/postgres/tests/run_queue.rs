@@ -238,7 +238,7 @@ async fn runs_are_taken_from_the_episode_served_least_lately_within_its_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_are_listed_and_runs_none_of_them_can_take_are_counted() {
-    use showrunner_engine::queue::WorkerCard;
+    use showrunner_engine::queue::{ListedWorker, WorkerCard};
     let cluster = PgCluster::start().expect("a PostgreSQL server");
     let (_, url) = database(&cluster);
     let q = queue(&url);
@@ -248,6 +248,7 @@ async fn workers_are_listed_and_runs_none_of_them_can_take_are_counted() {
         tags: tags.iter().map(|t| (*t).to_owned()).collect(),
         slots,
         definitions: vec![("w".into(), "v1".into())],
+        lease: Duration::from_secs(60),
     };
     let cpu_only = card("cpu-only", vec![(Resource::Cpu, 2), (Resource::Gpu, 0)], &[]);
     q.announce(&cpu_only).await.expect("announce");
@@ -264,23 +265,31 @@ async fn workers_are_listed_and_runs_none_of_them_can_take_are_counted() {
     let mut other = run(episode, "old", 1, Resource::Cpu, &[]);
     other.definition_version = "v0".into();
     q.push(&other).await.expect("push");
-    let alive = Duration::from_secs(60);
     // The GPU run (no GPU slot), the tagged one and the other version's wait for a worker.
-    assert_eq!(q.untakeable(alive).await.expect("untakeable"), 3);
+    assert_eq!(q.untakeable().await.expect("untakeable"), 3);
     let gpu = card("gpu-tts", vec![(Resource::Gpu, 1), (Resource::Cpu, 1)], &["tts"]);
     q.announce(&gpu).await.expect("announce");
     q.announce(&gpu).await.expect("announce again");
-    assert_eq!(q.untakeable(alive).await.expect("untakeable"), 1, "the other version");
+    assert_eq!(q.untakeable().await.expect("untakeable"), 1, "the other version");
     let listed = q.workers().await.expect("workers");
     assert_eq!(
         listed.iter().map(|w| w.card.clone()).collect::<Vec<_>>(),
         [cpu_only.clone(), gpu.clone()]
     );
-    assert!(listed.iter().all(|w| w.silent_for < alive));
-    // Silent workers count for nothing; a retired one is off the list.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(q.untakeable(Duration::from_millis(100)).await.expect("untakeable"), 4);
+    assert!(listed.iter().all(ListedWorker::is_alive));
+    // A worker silent for longer than its own lease counts for nothing; a retired one is off
+    // the list.
+    let brief = WorkerCard {
+        lease: Duration::from_millis(100),
+        ..gpu.clone()
+    };
     q.retire("gpu-tts").await.expect("retire");
-    assert_eq!(q.untakeable(alive).await.expect("untakeable"), 3);
+    q.announce(&brief).await.expect("announce with a short lease");
+    assert_eq!(q.untakeable().await.expect("untakeable"), 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(q.untakeable().await.expect("untakeable"), 3);
+    let listed = q.workers().await.expect("workers");
+    assert!(listed.iter().any(|w| w.card.id == "gpu-tts" && !w.is_alive()));
+    q.retire("gpu-tts").await.expect("retire");
     assert_eq!(q.workers().await.expect("workers").len(), 1);
 }
