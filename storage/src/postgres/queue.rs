@@ -60,6 +60,17 @@ fn resource_of(name: &str) -> Option<Resource> {
         .find(|r| resource_name(*r) == name)
 }
 
+/// The run a row's first three columns name (episode, key, attempt); `None` when they do not
+/// read.
+fn run_of(row: &Row) -> Option<(EpisodeId, InstanceKey, u32)> {
+    let attempt: i32 = row.get(2);
+    Some((
+        parse_id(row.get(0))?,
+        serde_json::from_str(row.get(1)).ok()?,
+        u32::try_from(attempt).ok()?,
+    ))
+}
+
 /// A definition as the `definition` column names it.
 fn definition_text(workflow: &str, version: &str) -> String {
     format!("{workflow}@{version}")
@@ -233,14 +244,14 @@ impl RunQueue for PgRunQueue {
         Ok(rows
             .iter()
             .filter_map(|row| {
-                let attempt: i32 = row.get(2);
+                let (episode, key, attempt) = run_of(row)?;
                 let seq: i32 = row.get(3);
                 let fraction: Option<f32> = row.get(4);
                 let message: Option<String> = row.get(5);
                 Some(RunProgress {
-                    episode: parse_id(row.get(0))?,
-                    key: serde_json::from_str(row.get(1)).ok()?,
-                    attempt: u32::try_from(attempt).ok()?,
+                    episode,
+                    key,
+                    attempt,
                     seq: u32::try_from(seq).ok()?,
                     fraction: fraction.unwrap_or(0.0),
                     message: message.unwrap_or_default(),
@@ -256,17 +267,7 @@ impl RunQueue for PgRunQueue {
                 episodes,
             )
             .await?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
-                let attempt: i32 = row.get(2);
-                Some((
-                    parse_id(row.get(0))?,
-                    serde_json::from_str(row.get(1)).ok()?,
-                    u32::try_from(attempt).ok()?,
-                ))
-            })
-            .collect())
+        Ok(rows.iter().filter_map(run_of).collect())
     }
 
     async fn reported(&self, episodes: &[EpisodeId]) -> Result<Vec<ReportedRun>, StoreError> {
