@@ -226,7 +226,9 @@ impl Drop for GroupCommit {
 /// the group that wrote each last: the next group's index updates read through them.
 type Pending = Mutex<HashMap<Vec<u8>, (u64, Option<Vec<u8>>)>>;
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks `m`, going on past a poisoned lock (a holder that panicked left the data whole: each
+/// use changes it in one step).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -5,13 +5,15 @@
 //! the database afresh; the waiters poll besides.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
 use showrunner_engine::{EpisodeId, EventFeed, EventWatch};
 use tokio::sync::{Notify, watch};
 use tokio_postgres::{AsyncMessage, Config, NoTls};
+
+use crate::group_commit::lock;
 
 /// The channel pushes notify.
 pub(super) const RUNS: &str = "showrunner_runs";
@@ -97,10 +99,6 @@ impl Drop for Registration {
             watchers.remove(&self.episode);
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Wakes every waiter, and the next one to wait when none does.
