@@ -1,4 +1,4 @@
-//! `showrunner episodes list|show`: from the store (as committed; read only), or through the
+//! `showrunner episodes list|show`: from the store (as committed), or through the
 //! API of the `serve` that holds it.
 
 use std::time::{Duration, UNIX_EPOCH};

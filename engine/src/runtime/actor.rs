@@ -426,7 +426,8 @@ impl Actor {
                 tokio::time::sleep(RECOVER_AFTER_FAILURE).await;
                 let Some(queue) = &queue else { break Vec::new() };
                 match queue.in_flight(&[episode]).await {
-                    Ok(runs) => break queued::by_episode(runs).remove(&episode).unwrap_or_default(),
+                    // Its own runs only: the read was of this episode.
+                    Ok(runs) => break runs.into_iter().map(|(_, key, attempt)| (key, attempt)).collect(),
                     Err(error) => tracing::debug!(%episode, %error, "reading the runs in flight before recovering"),
                 }
                 if tx.is_closed() {

@@ -155,26 +155,20 @@ pub(crate) async fn recover(shared: &Arc<Shared>, episodes: &[(EpisodeId, Handle
 /// The runs of `episodes` in the queue (still queued, on workers, or reported and not applied
 /// yet), by episode: each instance with its attempt (none, when the queue cannot be read: those
 /// runs are then done again).
-pub(crate) async fn in_flight(
-    queue: &dyn RunQueue,
-    episodes: &[EpisodeId],
-) -> HashMap<EpisodeId, Vec<(InstanceKey, u32)>> {
+async fn in_flight(queue: &dyn RunQueue, episodes: &[EpisodeId]) -> HashMap<EpisodeId, Vec<(InstanceKey, u32)>> {
     match queue.in_flight(episodes).await {
-        Ok(runs) => by_episode(runs),
+        Ok(runs) => {
+            let mut grouped: HashMap<EpisodeId, Vec<(InstanceKey, u32)>> = HashMap::new();
+            for (episode, key, attempt) in runs {
+                grouped.entry(episode).or_default().push((key, attempt));
+            }
+            grouped
+        }
         Err(error) => {
             tracing::warn!(%error, "reading the runs in flight on workers");
             HashMap::new()
         }
     }
-}
-
-/// Runs grouped by their episode.
-pub(crate) fn by_episode(runs: Vec<(EpisodeId, InstanceKey, u32)>) -> HashMap<EpisodeId, Vec<(InstanceKey, u32)>> {
-    let mut grouped: HashMap<EpisodeId, Vec<(InstanceKey, u32)>> = HashMap::new();
-    for (episode, key, attempt) in runs {
-        grouped.entry(episode).or_default().push((key, attempt));
-    }
-    grouped
 }
 
 /// Whether a result's outcome settles it: applied, or refused by the episode (cancelled or

@@ -405,6 +405,15 @@ struct Abandon {
     abort: tokio::task::AbortHandle,
 }
 
+impl Abandon {
+    /// Tells the worker, then the node (in that order: the worker never takes what a node
+    /// cancelled this way returns for a result to report).
+    fn begin(&self) {
+        self.lost.cancel();
+        self.cancel.cancel();
+    }
+}
+
 /// Renews a run's lease every fifth of it until `done`, and abandons the run when the lease is
 /// lost. A renewal the store cannot take is tried again at the next turn; once the last renewal
 /// that went through (or the take, sent at `since`) is three fifths of a lease old, the run
@@ -439,8 +448,7 @@ async fn keep_lease(
         match renewed {
             Ok(Ok(true)) => held_since = sent,
             Ok(Ok(false)) => {
-                abandon.lost.cancel();
-                abandon.cancel.cancel();
+                abandon.begin();
                 abandon.abort.abort();
                 return;
             }
@@ -451,8 +459,7 @@ async fn keep_lease(
             }
         }
     }
-    abandon.lost.cancel();
-    abandon.cancel.cancel();
+    abandon.begin();
     let abort_at = held_since + lease.mul_f64(0.6) + WIND_DOWN.min(lease.mul_f64(0.8));
     tokio::select! {
         () = tokio::time::sleep_until(tokio::time::Instant::from_std(abort_at)) => abandon.abort.abort(),

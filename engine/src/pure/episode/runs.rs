@@ -323,7 +323,7 @@ impl Episode {
                 .instances
                 .iter()
                 .filter_map(|(item, r)| match r.state {
-                    NodeState::Running { attempt } if !going_on.contains(&(r.key.clone(), attempt)) => {
+                    NodeState::Running { attempt } if !going_on.iter().any(|(k, a)| *a == attempt && *k == r.key) => {
                         Some((item.clone(), attempt))
                     }
                     _ => None,
